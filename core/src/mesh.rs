@@ -1,0 +1,1 @@
+//! The LoRa mesh: wire format, flooding, fragmentation, the node.

@@ -1,0 +1,1 @@
+//! Radio: LoRa configuration, time on air, duty cycle.

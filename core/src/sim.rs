@@ -1,0 +1,1 @@
+//! A deterministic discrete-event LoRa channel driving real mesh nodes.

@@ -1,0 +1,3 @@
+//! BitTorrent piece management, sans-IO: bencode, metainfo, pieces, peer wire, tracker.
+
+pub mod piece;

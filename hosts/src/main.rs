@@ -1,0 +1,32 @@
+//! `airswarm`: the command-line host. Every byte of real I/O lives here; the protocol
+//! logic lives in `airswarm-core`.
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "airswarm",
+    version,
+    about = "Serverless peer-to-peer LoRa mesh and BitTorrent core",
+    long_about = "airswarm: an encrypted LoRa mesh (with a simulator that runs the same node code) \
+                  and BitTorrent piece management, from one sans-IO Rust core."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    // One variant per subcommand; each lives in its own file under cmd/.
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result: anyhow::Result<()> = match cli.command {};
+    if let Err(e) = result {
+        eprintln!("airswarm: error: {e:#}");
+        std::process::exit(1);
+    }
+}

@@ -1,1 +1,0 @@
-//! The LoRa mesh: wire format, flooding, fragmentation, the node.

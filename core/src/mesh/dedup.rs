@@ -1,0 +1,138 @@
+//! Duplicate cache for flooding: remembers which frames were seen, for how long, and how
+//! many copies were heard. Bounded in entries and in time.
+
+use std::collections::{HashMap, VecDeque};
+
+use crate::time::{Duration, Instant};
+
+/// What we remember about one frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Seen {
+    pub first: Instant,
+    /// Copies heard, including the first.
+    pub copies: u16,
+    /// Best SNR among the copies, in quarter dB (as the SX1276 reports it).
+    pub best_snr_q: i16,
+}
+
+/// Key of a frame for duplicate detection: (source, message id, fragment index, attempt, kind).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FrameKey {
+    src: u32,
+    id_fragment: u32,
+    attempt_kind: u8,
+}
+
+pub fn frame_key(src: u32, id: u32, fragment: u8, attempt: u8, kind: u8) -> FrameKey {
+    FrameKey {
+        src,
+        id_fragment: ((id & 0xFF_FFFF) << 8) | fragment as u32,
+        attempt_kind: (attempt << 4) | (kind & 0x0F),
+    }
+}
+
+/// A bounded duplicate cache with expiry (FIFO eviction when full).
+#[derive(Debug)]
+pub struct DedupCache {
+    map: HashMap<FrameKey, Seen>,
+    order: VecDeque<(Instant, FrameKey)>,
+    capacity: usize,
+    ttl: Duration,
+}
+
+impl DedupCache {
+    pub fn new(capacity: usize, ttl: Duration) -> Self {
+        let capacity = capacity.max(1);
+        DedupCache { map: HashMap::with_capacity(capacity.min(4096)), order: VecDeque::new(), capacity, ttl }
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    fn expire(&mut self, now: Instant) {
+        while let Some(&(t, key)) = self.order.front() {
+            if now.saturating_since(t) < self.ttl && self.map.len() < self.capacity {
+                break;
+            }
+            self.order.pop_front();
+            self.map.remove(&key);
+        }
+    }
+
+    /// Record a copy of `key`. Returns `None` for a first sighting (now remembered) or the
+    /// updated record of an earlier one.
+    pub fn observe(&mut self, now: Instant, key: FrameKey, snr_q: i16) -> Option<Seen> {
+        self.expire(now);
+        if let Some(s) = self.map.get_mut(&key) {
+            s.copies = s.copies.saturating_add(1);
+            s.best_snr_q = s.best_snr_q.max(snr_q);
+            return Some(*s);
+        }
+        // Make room: the FIFO front is the oldest entry.
+        while self.map.len() >= self.capacity {
+            match self.order.pop_front() {
+                Some((_, k)) => {
+                    self.map.remove(&k);
+                }
+                None => break,
+            }
+        }
+        self.map.insert(key, Seen { first: now, copies: 1, best_snr_q: snr_q });
+        self.order.push_back((now, key));
+        None
+    }
+
+    pub fn get(&self, now: Instant, key: FrameKey) -> Option<Seen> {
+        self.map.get(&key).copied().filter(|s| now.saturating_since(s.first) < self.ttl)
+    }
+
+    pub fn contains(&self, now: Instant, key: FrameKey) -> bool {
+        self.get(now, key).is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_copies_and_expires() {
+        let mut c = DedupCache::new(4, Duration::from_secs(10));
+        let k = frame_key(1, 2, 0, 0, 0);
+        assert_eq!(c.observe(Instant(0), k, -20), None);
+        let s = c.observe(Instant(100), k, 8).unwrap();
+        assert_eq!((s.copies, s.best_snr_q), (2, 8));
+        assert!(c.contains(Instant(9_999), k));
+        assert!(!c.contains(Instant(10_000), k));
+        assert_eq!(c.observe(Instant(10_001), k, 0), None, "expired entries are new again");
+    }
+
+    #[test]
+    fn hard_bound_holds() {
+        let mut c = DedupCache::new(100, Duration::from_secs(3600));
+        for i in 0..100_000u32 {
+            c.observe(Instant(i as u64), frame_key(i, i, 0, 0, 0), 0);
+            assert!(c.len() <= 100);
+        }
+        assert!(c.order.len() <= 100);
+    }
+
+    #[test]
+    fn keys_distinguish_fields() {
+        let base = frame_key(1, 2, 3, 0, 0);
+        assert_ne!(base, frame_key(1, 2, 3, 1, 0));
+        assert_ne!(base, frame_key(1, 2, 3, 0, 1));
+        assert_ne!(base, frame_key(1, 2, 4, 0, 0));
+        assert_ne!(base, frame_key(2, 2, 3, 0, 0));
+        assert_ne!(base, frame_key(1, 3, 3, 0, 0));
+    }
+}

@@ -1,0 +1,9 @@
+//! The LoRa mesh, sans-IO: wire format, duplicate cache, controlled flooding,
+//! fragmentation and reassembly, and the [`Node`] that ties them together.
+
+pub mod dedup;
+pub mod fragment;
+pub mod wire;
+
+pub use fragment::{MAX_MESSAGE, ReassemblyLimits};
+pub use wire::{Address, Content, FrameError, FrameView, Header, Kind};

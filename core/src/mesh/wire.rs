@@ -1,0 +1,446 @@
+//! On-air frame format.
+//!
+//! ```text
+//! byte 0      RNode header: upper nibble random, lower nibble flags (0x01 = split; we never
+//!             split because every frame fits 255 bytes). RNode firmware writes and strips this
+//!             byte itself, so a raw SX1276 node must do the same to share a channel with it.
+//! byte 1      kind (bits 0-3) | content (bits 4-6) | WANT_ACK (bit 7)
+//! byte 2      hop limit left (bits 5-7) | hops at start (bits 2-4) | attempt (bits 0-1)
+//! bytes 3-6   destination address, big-endian (0xFFFF_FFFF = broadcast)
+//! bytes 7-10  source address, big-endian
+//! bytes 11-13 message id, 24 bits big-endian (low bits of the sender's message counter)
+//! FRAGMENT:   byte 14 fragment index, byte 15 fragment count (2..=255)
+//! then payload
+//! ```
+//!
+//! 14 bytes on air for a single-frame message (Meshtastic spends 16 + LoRa header; the
+//! original design spent 80), so a 100-byte sealed message (16-byte tag) takes 130 bytes.
+//! Only byte 2 changes hop by hop; sealed payloads authenticate the rest (see [`Header::aad`]).
+
+use core::fmt;
+
+/// Largest frame the SX1276 can send: RegPayloadLength is 8 bits (SX1276 datasheet §4.1.1.4).
+pub const MAX_FRAME: usize = 255;
+/// RNode on-air header byte.
+pub const RNODE_HEADER_LEN: usize = 1;
+/// Our header after the RNode byte, for single-frame messages.
+pub const MESH_HEADER_LEN: usize = 13;
+/// Bytes before the payload in a single-frame message.
+pub const SINGLE_OVERHEAD: usize = RNODE_HEADER_LEN + MESH_HEADER_LEN;
+/// Bytes before the payload in a fragment.
+pub const FRAGMENT_OVERHEAD: usize = SINGLE_OVERHEAD + 2;
+/// Largest payload of a single-frame message.
+pub const MAX_SINGLE_PAYLOAD: usize = MAX_FRAME - SINGLE_OVERHEAD;
+/// Largest payload carried by one fragment.
+pub const MAX_FRAGMENT_PAYLOAD: usize = MAX_FRAME - FRAGMENT_OVERHEAD;
+/// Most fragments a message can have (the count is one byte).
+pub const MAX_FRAGMENTS: usize = 255;
+/// Hop limits are 3 bits on the wire; 7 is also Meshtastic's maximum.
+pub const MAX_HOP_LIMIT: u8 = 7;
+/// Retransmission attempts are 2 bits on the wire.
+pub const MAX_ATTEMPT: u8 = 3;
+/// RNode header flag: this frame is one half of a split packet (RNode_Firmware, Config.h).
+pub const RNODE_FLAG_SPLIT: u8 = 0x01;
+
+/// A 4-byte mesh address (derived from the identity fingerprint once crypto is on).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Address(pub u32);
+
+impl Address {
+    pub const BROADCAST: Address = Address(u32::MAX);
+
+    pub fn is_broadcast(self) -> bool {
+        self == Address::BROADCAST
+    }
+}
+
+impl fmt::Debug for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_broadcast() { f.write_str("broadcast") } else { write!(f, "{:08x}", self.0) }
+    }
+}
+
+/// What a frame is, at the mesh layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// A whole message in one frame.
+    Data = 0,
+    /// One fragment of a longer message.
+    Fragment = 1,
+    /// End-to-end acknowledgement; payload = acknowledged message id (3 bytes).
+    Ack = 2,
+    /// Request for missing fragments; payload = message id (3 bytes) + bitmap of missing.
+    Nack = 3,
+}
+
+impl Kind {
+    fn from_bits(b: u8) -> Option<Kind> {
+        Some(match b {
+            0 => Kind::Data,
+            1 => Kind::Fragment,
+            2 => Kind::Ack,
+            3 => Kind::Nack,
+            _ => return None,
+        })
+    }
+}
+
+/// What the (reassembled) payload of a Data/Fragment message holds, so the node can route
+/// it to the right layer and refuse downgrades (a plaintext message is never taken for a
+/// session-sealed one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum Content {
+    Plain = 0,
+    SessionSealed = 1,
+    ChannelSealed = 2,
+    Announce = 3,
+    HandshakeInit = 4,
+    HandshakeReply = 5,
+}
+
+impl Content {
+    fn from_bits(b: u8) -> Option<Content> {
+        Some(match b {
+            0 => Content::Plain,
+            1 => Content::SessionSealed,
+            2 => Content::ChannelSealed,
+            3 => Content::Announce,
+            4 => Content::HandshakeInit,
+            5 => Content::HandshakeReply,
+            _ => return None,
+        })
+    }
+}
+
+/// Why bytes from the radio are not a frame of ours.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FrameError {
+    TooShort { len: usize, need: usize },
+    TooLong { len: usize },
+    UnknownKind(u8),
+    UnknownContent(u8),
+    /// RNode split frames are never produced by airswarm nodes.
+    SplitUnsupported,
+    BadFragment { index: u8, count: u8 },
+    BadHops { left: u8, start: u8 },
+    BadControlPayload { kind: Kind, len: usize },
+}
+
+impl fmt::Display for FrameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FrameError::TooShort { len, need } => {
+                write!(f, "frame of {len} bytes is shorter than its {need}-byte header")
+            }
+            FrameError::TooLong { len } => {
+                write!(f, "frame of {len} bytes exceeds the {MAX_FRAME}-byte LoRa maximum")
+            }
+            FrameError::UnknownKind(k) => write!(f, "unknown frame kind {k}"),
+            FrameError::UnknownContent(c) => write!(f, "unknown content type {c}"),
+            FrameError::SplitUnsupported => f.write_str("RNode split frames are not supported"),
+            FrameError::BadFragment { index, count } => {
+                write!(f, "fragment {index} of {count} is impossible (need index < count, count >= 2)")
+            }
+            FrameError::BadHops { left, start } => {
+                write!(f, "hop limit {left} exceeds the starting hop count {start}")
+            }
+            FrameError::BadControlPayload { kind, len } => {
+                write!(f, "{kind:?} frame has a malformed {len}-byte payload")
+            }
+        }
+    }
+}
+
+impl std::error::Error for FrameError {}
+
+/// The parsed header of a frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Header {
+    /// Upper nibble of the RNode byte (random; RNode uses it to pair split halves).
+    pub rnode_seq: u8,
+    pub kind: Kind,
+    pub content: Content,
+    pub want_ack: bool,
+    pub hop_limit: u8,
+    pub hop_start: u8,
+    pub attempt: u8,
+    pub dst: Address,
+    pub src: Address,
+    /// 24-bit message id.
+    pub id: u32,
+    /// (index, count) for fragments.
+    pub fragment: Option<(u8, u8)>,
+}
+
+impl Header {
+    pub fn len(&self) -> usize {
+        if self.fragment.is_some() { FRAGMENT_OVERHEAD } else { SINGLE_OVERHEAD }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Hops this frame has travelled so far.
+    pub fn hops_taken(&self) -> u8 {
+        self.hop_start.saturating_sub(self.hop_limit)
+    }
+
+    /// Associated data for sealing: every header field relays do not change (not the hop
+    /// byte, not the RNode byte, not the fragment position: a message is sealed whole).
+    pub fn aad(&self) -> [u8; 12] {
+        aad(self.content, self.want_ack, self.dst, self.src, self.id)
+    }
+
+    /// Write this header followed by `payload`; errors if the frame would exceed 255 bytes.
+    pub fn encode(&self, payload: &[u8], out: &mut Vec<u8>) -> Result<(), FrameError> {
+        let len = self.len() + payload.len();
+        if len > MAX_FRAME {
+            return Err(FrameError::TooLong { len });
+        }
+        debug_assert!(self.hop_limit <= MAX_HOP_LIMIT && self.hop_start <= MAX_HOP_LIMIT);
+        out.reserve(len);
+        out.push((self.rnode_seq & 0x0F) << 4);
+        out.push(
+            (self.kind as u8) | ((self.content as u8) << 4) | if self.want_ack { 0x80 } else { 0 },
+        );
+        out.push(((self.hop_limit & 7) << 5) | ((self.hop_start & 7) << 2) | (self.attempt & 3));
+        out.extend_from_slice(&self.dst.0.to_be_bytes());
+        out.extend_from_slice(&self.src.0.to_be_bytes());
+        out.extend_from_slice(&(self.id & 0xFF_FFFF).to_be_bytes()[1..]);
+        if let Some((index, count)) = self.fragment {
+            out.push(index);
+            out.push(count);
+        }
+        out.extend_from_slice(payload);
+        Ok(())
+    }
+
+    pub fn to_frame(&self, payload: &[u8]) -> Result<Vec<u8>, FrameError> {
+        let mut v = Vec::new();
+        self.encode(payload, &mut v)?;
+        Ok(v)
+    }
+}
+
+/// Associated data from the fields that identify a message end to end.
+pub fn aad(content: Content, want_ack: bool, dst: Address, src: Address, id: u32) -> [u8; 12] {
+    let mut a = [0u8; 12];
+    a[0] = ((content as u8) << 4) | if want_ack { 0x80 } else { 0 };
+    a[1..5].copy_from_slice(&dst.0.to_be_bytes());
+    a[5..9].copy_from_slice(&src.0.to_be_bytes());
+    a[9..12].copy_from_slice(&(id & 0xFF_FFFF).to_be_bytes()[1..]);
+    a
+}
+
+/// A validated, zero-copy view of a received frame.
+#[derive(Clone, Copy, Debug)]
+pub struct FrameView<'a> {
+    header: Header,
+    payload: &'a [u8],
+}
+
+impl<'a> FrameView<'a> {
+    pub fn parse(bytes: &'a [u8]) -> Result<FrameView<'a>, FrameError> {
+        if bytes.len() > MAX_FRAME {
+            return Err(FrameError::TooLong { len: bytes.len() });
+        }
+        if bytes.len() < SINGLE_OVERHEAD {
+            return Err(FrameError::TooShort { len: bytes.len(), need: SINGLE_OVERHEAD });
+        }
+        if bytes[0] & RNODE_FLAG_SPLIT != 0 {
+            return Err(FrameError::SplitUnsupported);
+        }
+        let b1 = bytes[1];
+        let kind = Kind::from_bits(b1 & 0x0F).ok_or(FrameError::UnknownKind(b1 & 0x0F))?;
+        let content_bits = (b1 >> 4) & 0x07;
+        let content = Content::from_bits(content_bits).ok_or(FrameError::UnknownContent(content_bits))?;
+        let b2 = bytes[2];
+        let hop_limit = b2 >> 5;
+        let hop_start = (b2 >> 2) & 7;
+        if hop_limit > hop_start {
+            return Err(FrameError::BadHops { left: hop_limit, start: hop_start });
+        }
+        let u32_at = |i: usize| u32::from_be_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+        let mut header = Header {
+            rnode_seq: bytes[0] >> 4,
+            kind,
+            content,
+            want_ack: b1 & 0x80 != 0,
+            hop_limit,
+            hop_start,
+            attempt: b2 & 3,
+            dst: Address(u32_at(3)),
+            src: Address(u32_at(7)),
+            id: u32::from_be_bytes([0, bytes[11], bytes[12], bytes[13]]),
+            fragment: None,
+        };
+        let mut payload = &bytes[SINGLE_OVERHEAD..];
+        match kind {
+            Kind::Fragment => {
+                if bytes.len() < FRAGMENT_OVERHEAD {
+                    return Err(FrameError::TooShort { len: bytes.len(), need: FRAGMENT_OVERHEAD });
+                }
+                let (index, count) = (bytes[14], bytes[15]);
+                if count < 2 || index >= count {
+                    return Err(FrameError::BadFragment { index, count });
+                }
+                header.fragment = Some((index, count));
+                payload = &bytes[FRAGMENT_OVERHEAD..];
+            }
+            Kind::Ack => {
+                if payload.len() != 3 {
+                    return Err(FrameError::BadControlPayload { kind, len: payload.len() });
+                }
+            }
+            Kind::Nack => {
+                // id + a bitmap of 1..=32 bytes (255 fragments).
+                if payload.len() < 4 || payload.len() > 3 + MAX_FRAGMENTS.div_ceil(8) {
+                    return Err(FrameError::BadControlPayload { kind, len: payload.len() });
+                }
+            }
+            Kind::Data => {}
+        }
+        Ok(FrameView { header, payload })
+    }
+
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    pub fn payload(&self) -> &'a [u8] {
+        self.payload
+    }
+
+    /// For Ack and Nack frames: the message id they refer to.
+    pub fn referenced_id(&self) -> Option<u32> {
+        match self.header.kind {
+            Kind::Ack | Kind::Nack => {
+                let p = self.payload;
+                Some(u32::from_be_bytes([0, p[0], p[1], p[2]]))
+            }
+            _ => None,
+        }
+    }
+
+    /// For Nack frames: the bitmap of missing fragments.
+    pub fn nack_bitmap(&self) -> Option<&'a [u8]> {
+        (self.header.kind == Kind::Nack).then(|| &self.payload[3..])
+    }
+}
+
+/// Rewrite the hop byte of an encoded frame in place (what a relay does).
+pub fn set_hop_limit(frame: &mut [u8], hop_limit: u8) {
+    if frame.len() > 2 {
+        frame[2] = (frame[2] & 0x1F) | ((hop_limit & 7) << 5);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn arb_header() -> impl Strategy<Value = Header> {
+        (
+            0u8..16,
+            prop_oneof![Just(Kind::Data), Just(Kind::Fragment), Just(Kind::Ack), Just(Kind::Nack)],
+            0u8..6,
+            any::<bool>(),
+            0u8..=7,
+            0u8..=7,
+            0u8..=3,
+            any::<u32>(),
+            any::<u32>(),
+            0u32..(1 << 24),
+            (2u8..=255).prop_flat_map(|c| (0..c, Just(c))),
+        )
+            .prop_map(|(seq, kind, c, want_ack, a, b, attempt, dst, src, id, frag)| Header {
+                rnode_seq: seq & 0x0E, // even: split flag lives in the low nibble, not here
+                kind,
+                content: Content::from_bits(c).unwrap(),
+                want_ack,
+                hop_limit: a.min(b),
+                hop_start: a.max(b),
+                attempt,
+                dst: Address(dst),
+                src: Address(src),
+                id,
+                fragment: (kind == Kind::Fragment).then_some(frag),
+            })
+    }
+
+    fn arb_payload(h: &Header) -> BoxedStrategy<Vec<u8>> {
+        match h.kind {
+            Kind::Ack => proptest::collection::vec(any::<u8>(), 3).boxed(),
+            Kind::Nack => proptest::collection::vec(any::<u8>(), 4..=35).boxed(),
+            _ => proptest::collection::vec(any::<u8>(), 0..=(MAX_FRAME - h.len())).boxed(),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn round_trip((h, p) in arb_header().prop_flat_map(|h| { let p = arb_payload(&h); (Just(h), p) })) {
+            let frame = h.to_frame(&p).unwrap();
+            prop_assert!(frame.len() <= MAX_FRAME);
+            let v = FrameView::parse(&frame).unwrap();
+            prop_assert_eq!(v.header(), &h);
+            prop_assert_eq!(v.payload(), &p[..]);
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            if let Ok(v) = FrameView::parse(&bytes) {
+                // Whatever parses re-encodes to the same bytes (modulo the RNode nibble flags).
+                let again = v.header().to_frame(v.payload()).unwrap();
+                prop_assert_eq!(&again[1..], &bytes[1..]);
+            }
+        }
+    }
+
+    #[test]
+    fn single_frame_overhead_is_14_bytes() {
+        assert_eq!(SINGLE_OVERHEAD, 14);
+        assert_eq!(MAX_SINGLE_PAYLOAD, 241);
+        // 100-byte plaintext + 16-byte AEAD tag fits in 130 bytes on air.
+        assert_eq!(SINGLE_OVERHEAD + 100 + 16, 130);
+    }
+
+    #[test]
+    fn rejects_bad_frames() {
+        assert!(matches!(FrameView::parse(&[0; 5]), Err(FrameError::TooShort { .. })));
+        assert!(matches!(FrameView::parse(&[0; 300]), Err(FrameError::TooLong { len: 300 })));
+        let mut f = [0u8; 20];
+        f[1] = 0x0F;
+        assert_eq!(FrameView::parse(&f).unwrap_err(), FrameError::UnknownKind(15));
+        f[1] = 0x01; // fragment 0 of 0
+        assert!(matches!(FrameView::parse(&f), Err(FrameError::BadFragment { .. })));
+        f[0] = 0x01;
+        assert_eq!(FrameView::parse(&f).unwrap_err(), FrameError::SplitUnsupported);
+        let h = Header {
+            rnode_seq: 0,
+            kind: Kind::Data,
+            content: Content::Plain,
+            want_ack: false,
+            hop_limit: 3,
+            hop_start: 3,
+            attempt: 0,
+            dst: Address::BROADCAST,
+            src: Address(1),
+            id: 1,
+            fragment: None,
+        };
+        assert!(matches!(h.to_frame(&[0; 242]), Err(FrameError::TooLong { len: 256 })));
+        let mut frame = h.to_frame(b"hi").unwrap();
+        set_hop_limit(&mut frame, 2);
+        assert_eq!(FrameView::parse(&frame).unwrap().header().hop_limit, 2);
+        assert_eq!(FrameView::parse(&frame).unwrap().header().aad(), h.aad());
+    }
+}

@@ -1,1 +1,0 @@
-//! A deterministic discrete-event LoRa channel driving real mesh nodes.

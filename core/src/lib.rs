@@ -10,6 +10,7 @@
 pub mod mesh;
 pub mod radio;
 pub mod rng;
+pub mod sim;
 
 pub mod time;
 pub mod torrent;

@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod plot;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -20,11 +21,14 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     // One variant per subcommand; each lives in its own file under cmd/.
+    Sim(cmd::sim::SimArgs),
 }
 
 fn main() {
     let cli = Cli::parse();
-    let result: anyhow::Result<()> = match cli.command {};
+    let result: anyhow::Result<()> = match cli.command {
+        Command::Sim(args) => cmd::sim::run(args),
+    };
     if let Err(e) = result {
         eprintln!("airswarm: error: {e:#}");
         std::process::exit(1);

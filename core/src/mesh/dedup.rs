@@ -43,7 +43,12 @@ pub struct DedupCache {
 impl DedupCache {
     pub fn new(capacity: usize, ttl: Duration) -> Self {
         let capacity = capacity.max(1);
-        DedupCache { map: HashMap::with_capacity(capacity.min(4096)), order: VecDeque::new(), capacity, ttl }
+        DedupCache {
+            map: HashMap::with_capacity(capacity.min(4096)),
+            order: VecDeque::new(),
+            capacity,
+            ttl,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -86,13 +91,23 @@ impl DedupCache {
                 None => break,
             }
         }
-        self.map.insert(key, Seen { first: now, copies: 1, best_snr_q: snr_q });
+        self.map.insert(
+            key,
+            Seen {
+                first: now,
+                copies: 1,
+                best_snr_q: snr_q,
+            },
+        );
         self.order.push_back((now, key));
         None
     }
 
     pub fn get(&self, now: Instant, key: FrameKey) -> Option<Seen> {
-        self.map.get(&key).copied().filter(|s| now.saturating_since(s.first) < self.ttl)
+        self.map
+            .get(&key)
+            .copied()
+            .filter(|s| now.saturating_since(s.first) < self.ttl)
     }
 
     pub fn contains(&self, now: Instant, key: FrameKey) -> bool {
@@ -113,7 +128,11 @@ mod tests {
         assert_eq!((s.copies, s.best_snr_q), (2, 8));
         assert!(c.contains(Instant(9_999), k));
         assert!(!c.contains(Instant(10_000), k));
-        assert_eq!(c.observe(Instant(10_001), k, 0), None, "expired entries are new again");
+        assert_eq!(
+            c.observe(Instant(10_001), k, 0),
+            None,
+            "expired entries are new again"
+        );
     }
 
     #[test]

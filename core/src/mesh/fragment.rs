@@ -3,8 +3,8 @@
 //! fragment assembler: the buffer never grows with what a peer sends, only with what we
 //! accept to hold).
 
-use std::collections::HashMap;
 use core::fmt;
+use std::collections::HashMap;
 
 use super::wire::{Address, Content, MAX_FRAGMENT_PAYLOAD, MAX_FRAGMENTS, MAX_SINGLE_PAYLOAD};
 use crate::time::{Duration, Instant};
@@ -14,7 +14,11 @@ pub const MAX_MESSAGE: usize = MAX_FRAGMENTS * MAX_FRAGMENT_PAYLOAD;
 
 /// Number of frames a payload of `len` bytes needs (1 for a single-frame message).
 pub fn frame_count(len: usize) -> usize {
-    if len <= MAX_SINGLE_PAYLOAD { 1 } else { len.div_ceil(MAX_FRAGMENT_PAYLOAD) }
+    if len <= MAX_SINGLE_PAYLOAD {
+        1
+    } else {
+        len.div_ceil(MAX_FRAGMENT_PAYLOAD)
+    }
 }
 
 /// The fragment payloads of a long message, in order.
@@ -70,7 +74,10 @@ impl fmt::Display for ReassemblyError {
                 "fragment of message {id:06x} from {src} disagrees with earlier fragments (count, content or destination)"
             ),
             ReassemblyError::TooLarge { bytes, limit } => {
-                write!(f, "a {bytes}-byte message exceeds the {limit}-byte reassembly budget")
+                write!(
+                    f,
+                    "a {bytes}-byte message exceeds the {limit}-byte reassembly budget"
+                )
             }
         }
     }
@@ -139,7 +146,14 @@ const COMPLETED_MEMORY: usize = 256;
 
 impl Reassembler {
     pub fn new(limits: ReassemblyLimits) -> Self {
-        Reassembler { limits, partial: HashMap::new(), used: 0, evicted: 0, expired: 0, completed: Default::default() }
+        Reassembler {
+            limits,
+            partial: HashMap::new(),
+            used: 0,
+            evicted: 0,
+            expired: 0,
+            completed: Default::default(),
+        }
     }
 
     pub fn limits(&self) -> &ReassemblyLimits {
@@ -161,11 +175,21 @@ impl Reassembler {
     }
 
     /// Feed one fragment. Returns the whole message when this fragment completes it.
-    pub fn insert(&mut self, now: Instant, frag: FragmentIn<'_>) -> Result<Option<Reassembled>, ReassemblyError> {
+    pub fn insert(
+        &mut self,
+        now: Instant,
+        frag: FragmentIn<'_>,
+    ) -> Result<Option<Reassembled>, ReassemblyError> {
         self.expire(now);
         let last = frag.index + 1 == frag.count;
-        if frag.payload.len() > MAX_FRAGMENT_PAYLOAD || (!last && frag.payload.len() != MAX_FRAGMENT_PAYLOAD) || frag.payload.is_empty() {
-            return Err(ReassemblyError::ShortFragment { index: frag.index, len: frag.payload.len() });
+        if frag.payload.len() > MAX_FRAGMENT_PAYLOAD
+            || (!last && frag.payload.len() != MAX_FRAGMENT_PAYLOAD)
+            || frag.payload.is_empty()
+        {
+            return Err(ReassemblyError::ShortFragment {
+                index: frag.index,
+                len: frag.payload.len(),
+            });
         }
         let key = (frag.src, frag.id & 0xFF_FFFF);
         if self.completed.iter().any(|(k, _)| *k == key) {
@@ -176,12 +200,23 @@ impl Reassembler {
         {
             let p = self.partial.remove(&key).map(|p| p.charge()).unwrap_or(0);
             self.used -= p;
-            return Err(ReassemblyError::Inconsistent { src: frag.src, id: frag.id });
+            return Err(ReassemblyError::Inconsistent {
+                src: frag.src,
+                id: frag.id,
+            });
         }
         let slot_overhead = frag.count as usize * core::mem::size_of::<Option<Box<[u8]>>>();
-        let need = frag.payload.len() + if self.partial.contains_key(&key) { 0 } else { slot_overhead };
+        let need = frag.payload.len()
+            + if self.partial.contains_key(&key) {
+                0
+            } else {
+                slot_overhead
+            };
         if need > self.limits.max_total_bytes {
-            return Err(ReassemblyError::TooLarge { bytes: need, limit: self.limits.max_total_bytes });
+            return Err(ReassemblyError::TooLarge {
+                bytes: need,
+                limit: self.limits.max_total_bytes,
+            });
         }
         if !self.partial.contains_key(&key) {
             // Per-sender and global message-count bounds: drop the sender's (or anyone's) stalest.
@@ -201,7 +236,10 @@ impl Reassembler {
         }
         while self.used + need > self.limits.max_total_bytes {
             if !self.evict_oldest_except(key) {
-                return Err(ReassemblyError::TooLarge { bytes: need, limit: self.limits.max_total_bytes });
+                return Err(ReassemblyError::TooLarge {
+                    bytes: need,
+                    limit: self.limits.max_total_bytes,
+                });
             }
         }
         let p = self.partial.entry(key).or_insert_with(|| Partial {
@@ -233,7 +271,14 @@ impl Reassembler {
         for s in p.slots.into_iter().flatten() {
             payload.extend_from_slice(&s);
         }
-        Ok(Some(Reassembled { src: frag.src, dst: p.dst, id: key.1, content: p.content, want_ack: p.want_ack, payload }))
+        Ok(Some(Reassembled {
+            src: frag.src,
+            dst: p.dst,
+            id: key.1,
+            content: p.content,
+            want_ack: p.want_ack,
+            payload,
+        }))
     }
 
     fn evict_oldest(&mut self, sender: Option<Address>) {
@@ -252,7 +297,12 @@ impl Reassembler {
     }
 
     fn evict_oldest_except(&mut self, keep: (Address, u32)) -> bool {
-        let victim = self.partial.iter().filter(|(k, _)| **k != keep).min_by_key(|(k, p)| (p.last, **k)).map(|(k, _)| *k);
+        let victim = self
+            .partial
+            .iter()
+            .filter(|(k, _)| **k != keep)
+            .min_by_key(|(k, p)| (p.last, **k))
+            .map(|(k, _)| *k);
         match victim.and_then(|k| self.partial.remove(&k)) {
             Some(p) => {
                 self.used -= p.charge();
@@ -276,7 +326,11 @@ impl Reassembler {
             keep
         });
         self.used -= freed;
-        while self.completed.front().is_some_and(|(_, t)| now.saturating_since(*t) >= timeout) {
+        while self
+            .completed
+            .front()
+            .is_some_and(|(_, t)| now.saturating_since(*t) >= timeout)
+        {
             self.completed.pop_front();
         }
         self.expired += (before - self.partial.len()) as u64;
@@ -284,7 +338,10 @@ impl Reassembler {
 
     /// When the next partial message would expire.
     pub fn next_expiry(&self) -> Option<Instant> {
-        self.partial.values().map(|p| p.last + self.limits.idle_timeout).min()
+        self.partial
+            .values()
+            .map(|p| p.last + self.limits.idle_timeout)
+            .min()
     }
 
     /// Bitmap (bit i of byte i/8, LSB first) of the fragments still missing, if any.
@@ -301,12 +358,17 @@ impl Reassembler {
 
     /// Time the first fragment of a partial message arrived, and its last activity.
     pub fn activity(&self, src: Address, id: u32) -> Option<(Instant, Instant)> {
-        self.partial.get(&(src, id & 0xFF_FFFF)).map(|p| (p.first, p.last))
+        self.partial
+            .get(&(src, id & 0xFF_FFFF))
+            .map(|p| (p.first, p.last))
     }
 
     /// (src, id) of every partial message addressed to `dst`.
     pub fn partial_for(&self, dst: Address) -> impl Iterator<Item = (Address, u32, Instant)> + '_ {
-        self.partial.iter().filter(move |(_, p)| p.dst == dst).map(|(k, p)| (k.0, k.1, p.last))
+        self.partial
+            .iter()
+            .filter(move |(_, p)| p.dst == dst)
+            .map(|(k, p)| (k.0, k.1, p.last))
     }
 }
 
@@ -318,13 +380,31 @@ mod tests {
 
     fn frags(src: u32, id: u32, msg: &[u8]) -> Vec<(u8, u8, Vec<u8>)> {
         let count = split(msg).len() as u8;
-        split(msg).enumerate().map(|(i, c)| (i as u8, count, c.to_vec())).collect()
+        split(msg)
+            .enumerate()
+            .map(|(i, c)| (i as u8, count, c.to_vec()))
+            .collect()
     }
 
-    fn feed(r: &mut Reassembler, now: Instant, src: u32, id: u32, (index, count, p): &(u8, u8, Vec<u8>)) -> Result<Option<Reassembled>, ReassemblyError> {
+    fn feed(
+        r: &mut Reassembler,
+        now: Instant,
+        src: u32,
+        id: u32,
+        (index, count, p): &(u8, u8, Vec<u8>),
+    ) -> Result<Option<Reassembled>, ReassemblyError> {
         r.insert(
             now,
-            FragmentIn { src: Address(src), dst: Address(9), id, content: Content::Plain, want_ack: false, index: *index, count: *count, payload: p },
+            FragmentIn {
+                src: Address(src),
+                dst: Address(9),
+                id,
+                content: Content::Plain,
+                want_ack: false,
+                index: *index,
+                count: *count,
+                payload: p,
+            },
         )
     }
 
@@ -380,7 +460,13 @@ mod tests {
             let index = rng.below(count as u64 - 1) as u8; // never the last: stays partial
             let src = rng.below(50) as u32;
             let id = rng.below(1 << 24) as u32;
-            let _ = feed(&mut r, Instant(i), src, id, &(index, count, payload.to_vec()));
+            let _ = feed(
+                &mut r,
+                Instant(i),
+                src,
+                id,
+                &(index, count, payload.to_vec()),
+            );
             peak = peak.max(r.memory_used());
             assert!(r.memory_used() <= limits.max_total_bytes);
             assert!(r.partial_messages() <= limits.max_messages);
@@ -395,20 +481,37 @@ mod tests {
     fn rejects_inconsistent_and_short_fragments() {
         let mut r = Reassembler::new(ReassemblyLimits::default());
         let full = vec![1u8; MAX_FRAGMENT_PAYLOAD];
-        assert!(feed(&mut r, Instant(0), 1, 1, &(0, 3, full.clone())).unwrap().is_none());
+        assert!(
+            feed(&mut r, Instant(0), 1, 1, &(0, 3, full.clone()))
+                .unwrap()
+                .is_none()
+        );
         assert_eq!(
             feed(&mut r, Instant(0), 1, 1, &(1, 4, full.clone())).unwrap_err(),
-            ReassemblyError::Inconsistent { src: Address(1), id: 1 }
+            ReassemblyError::Inconsistent {
+                src: Address(1),
+                id: 1
+            }
         );
         assert_eq!(r.memory_used(), 0);
-        assert!(matches!(feed(&mut r, Instant(0), 1, 2, &(0, 3, vec![1; 10])), Err(ReassemblyError::ShortFragment { .. })));
+        assert!(matches!(
+            feed(&mut r, Instant(0), 1, 2, &(0, 3, vec![1; 10])),
+            Err(ReassemblyError::ShortFragment { .. })
+        ));
     }
 
     #[test]
     fn idle_partial_messages_expire() {
         let limits = ReassemblyLimits::default();
         let mut r = Reassembler::new(limits);
-        feed(&mut r, Instant(0), 1, 1, &(0, 2, vec![1; MAX_FRAGMENT_PAYLOAD])).unwrap();
+        feed(
+            &mut r,
+            Instant(0),
+            1,
+            1,
+            &(0, 2, vec![1; MAX_FRAGMENT_PAYLOAD]),
+        )
+        .unwrap();
         assert_eq!(r.next_expiry(), Some(Instant(0) + limits.idle_timeout));
         r.expire(Instant(0) + limits.idle_timeout);
         assert_eq!(r.partial_messages(), 0);

@@ -7,3 +7,5 @@ pub mod wire;
 
 pub use fragment::{MAX_MESSAGE, ReassemblyLimits};
 pub use wire::{Address, Content, FrameError, FrameView, Header, Kind};
+pub mod node;
+pub use node::{AirswarmTuning, Event, MeshError, Message, Node, NodeConfig, NodeStats, Strategy};

@@ -43,7 +43,9 @@ pub const MAX_ATTEMPT: u8 = 3;
 pub const RNODE_FLAG_SPLIT: u8 = 0x01;
 
 /// A 4-byte mesh address (derived from the identity fingerprint once crypto is on).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct Address(pub u32);
 
 impl Address {
@@ -62,7 +64,11 @@ impl fmt::Debug for Address {
 
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.is_broadcast() { f.write_str("broadcast") } else { write!(f, "{:08x}", self.0) }
+        if self.is_broadcast() {
+            f.write_str("broadcast")
+        } else {
+            write!(f, "{:08x}", self.0)
+        }
     }
 }
 
@@ -122,31 +128,54 @@ impl Content {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FrameError {
-    TooShort { len: usize, need: usize },
-    TooLong { len: usize },
+    TooShort {
+        len: usize,
+        need: usize,
+    },
+    TooLong {
+        len: usize,
+    },
     UnknownKind(u8),
     UnknownContent(u8),
     /// RNode split frames are never produced by airswarm nodes.
     SplitUnsupported,
-    BadFragment { index: u8, count: u8 },
-    BadHops { left: u8, start: u8 },
-    BadControlPayload { kind: Kind, len: usize },
+    BadFragment {
+        index: u8,
+        count: u8,
+    },
+    BadHops {
+        left: u8,
+        start: u8,
+    },
+    BadControlPayload {
+        kind: Kind,
+        len: usize,
+    },
 }
 
 impl fmt::Display for FrameError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             FrameError::TooShort { len, need } => {
-                write!(f, "frame of {len} bytes is shorter than its {need}-byte header")
+                write!(
+                    f,
+                    "frame of {len} bytes is shorter than its {need}-byte header"
+                )
             }
             FrameError::TooLong { len } => {
-                write!(f, "frame of {len} bytes exceeds the {MAX_FRAME}-byte LoRa maximum")
+                write!(
+                    f,
+                    "frame of {len} bytes exceeds the {MAX_FRAME}-byte LoRa maximum"
+                )
             }
             FrameError::UnknownKind(k) => write!(f, "unknown frame kind {k}"),
             FrameError::UnknownContent(c) => write!(f, "unknown content type {c}"),
             FrameError::SplitUnsupported => f.write_str("RNode split frames are not supported"),
             FrameError::BadFragment { index, count } => {
-                write!(f, "fragment {index} of {count} is impossible (need index < count, count >= 2)")
+                write!(
+                    f,
+                    "fragment {index} of {count} is impossible (need index < count, count >= 2)"
+                )
             }
             FrameError::BadHops { left, start } => {
                 write!(f, "hop limit {left} exceeds the starting hop count {start}")
@@ -181,7 +210,11 @@ pub struct Header {
 
 impl Header {
     pub fn len(&self) -> usize {
-        if self.fragment.is_some() { FRAGMENT_OVERHEAD } else { SINGLE_OVERHEAD }
+        if self.fragment.is_some() {
+            FRAGMENT_OVERHEAD
+        } else {
+            SINGLE_OVERHEAD
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -253,7 +286,10 @@ impl<'a> FrameView<'a> {
             return Err(FrameError::TooLong { len: bytes.len() });
         }
         if bytes.len() < SINGLE_OVERHEAD {
-            return Err(FrameError::TooShort { len: bytes.len(), need: SINGLE_OVERHEAD });
+            return Err(FrameError::TooShort {
+                len: bytes.len(),
+                need: SINGLE_OVERHEAD,
+            });
         }
         if bytes[0] & RNODE_FLAG_SPLIT != 0 {
             return Err(FrameError::SplitUnsupported);
@@ -261,14 +297,19 @@ impl<'a> FrameView<'a> {
         let b1 = bytes[1];
         let kind = Kind::from_bits(b1 & 0x0F).ok_or(FrameError::UnknownKind(b1 & 0x0F))?;
         let content_bits = (b1 >> 4) & 0x07;
-        let content = Content::from_bits(content_bits).ok_or(FrameError::UnknownContent(content_bits))?;
+        let content =
+            Content::from_bits(content_bits).ok_or(FrameError::UnknownContent(content_bits))?;
         let b2 = bytes[2];
         let hop_limit = b2 >> 5;
         let hop_start = (b2 >> 2) & 7;
         if hop_limit > hop_start {
-            return Err(FrameError::BadHops { left: hop_limit, start: hop_start });
+            return Err(FrameError::BadHops {
+                left: hop_limit,
+                start: hop_start,
+            });
         }
-        let u32_at = |i: usize| u32::from_be_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+        let u32_at =
+            |i: usize| u32::from_be_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
         let mut header = Header {
             rnode_seq: bytes[0] >> 4,
             kind,
@@ -286,7 +327,10 @@ impl<'a> FrameView<'a> {
         match kind {
             Kind::Fragment => {
                 if bytes.len() < FRAGMENT_OVERHEAD {
-                    return Err(FrameError::TooShort { len: bytes.len(), need: FRAGMENT_OVERHEAD });
+                    return Err(FrameError::TooShort {
+                        len: bytes.len(),
+                        need: FRAGMENT_OVERHEAD,
+                    });
                 }
                 let (index, count) = (bytes[14], bytes[15]);
                 if count < 2 || index >= count {
@@ -297,13 +341,19 @@ impl<'a> FrameView<'a> {
             }
             Kind::Ack => {
                 if payload.len() != 3 {
-                    return Err(FrameError::BadControlPayload { kind, len: payload.len() });
+                    return Err(FrameError::BadControlPayload {
+                        kind,
+                        len: payload.len(),
+                    });
                 }
             }
             Kind::Nack => {
                 // id + a bitmap of 1..=32 bytes (255 fragments).
                 if payload.len() < 4 || payload.len() > 3 + MAX_FRAGMENTS.div_ceil(8) {
-                    return Err(FrameError::BadControlPayload { kind, len: payload.len() });
+                    return Err(FrameError::BadControlPayload {
+                        kind,
+                        len: payload.len(),
+                    });
                 }
             }
             Kind::Data => {}
@@ -351,7 +401,12 @@ mod tests {
     fn arb_header() -> impl Strategy<Value = Header> {
         (
             0u8..16,
-            prop_oneof![Just(Kind::Data), Just(Kind::Fragment), Just(Kind::Ack), Just(Kind::Nack)],
+            prop_oneof![
+                Just(Kind::Data),
+                Just(Kind::Fragment),
+                Just(Kind::Ack),
+                Just(Kind::Nack)
+            ],
             0u8..6,
             any::<bool>(),
             0u8..=7,
@@ -362,19 +417,21 @@ mod tests {
             0u32..(1 << 24),
             (2u8..=255).prop_flat_map(|c| (0..c, Just(c))),
         )
-            .prop_map(|(seq, kind, c, want_ack, a, b, attempt, dst, src, id, frag)| Header {
-                rnode_seq: seq & 0x0E, // even: split flag lives in the low nibble, not here
-                kind,
-                content: Content::from_bits(c).unwrap(),
-                want_ack,
-                hop_limit: a.min(b),
-                hop_start: a.max(b),
-                attempt,
-                dst: Address(dst),
-                src: Address(src),
-                id,
-                fragment: (kind == Kind::Fragment).then_some(frag),
-            })
+            .prop_map(
+                |(seq, kind, c, want_ack, a, b, attempt, dst, src, id, frag)| Header {
+                    rnode_seq: seq & 0x0E, // even: split flag lives in the low nibble, not here
+                    kind,
+                    content: Content::from_bits(c).unwrap(),
+                    want_ack,
+                    hop_limit: a.min(b),
+                    hop_start: a.max(b),
+                    attempt,
+                    dst: Address(dst),
+                    src: Address(src),
+                    id,
+                    fragment: (kind == Kind::Fragment).then_some(frag),
+                },
+            )
     }
 
     fn arb_payload(h: &Header) -> BoxedStrategy<Vec<u8>> {
@@ -415,15 +472,30 @@ mod tests {
 
     #[test]
     fn rejects_bad_frames() {
-        assert!(matches!(FrameView::parse(&[0; 5]), Err(FrameError::TooShort { .. })));
-        assert!(matches!(FrameView::parse(&[0; 300]), Err(FrameError::TooLong { len: 300 })));
+        assert!(matches!(
+            FrameView::parse(&[0; 5]),
+            Err(FrameError::TooShort { .. })
+        ));
+        assert!(matches!(
+            FrameView::parse(&[0; 300]),
+            Err(FrameError::TooLong { len: 300 })
+        ));
         let mut f = [0u8; 20];
         f[1] = 0x0F;
-        assert_eq!(FrameView::parse(&f).unwrap_err(), FrameError::UnknownKind(15));
+        assert_eq!(
+            FrameView::parse(&f).unwrap_err(),
+            FrameError::UnknownKind(15)
+        );
         f[1] = 0x01; // fragment 0 of 0
-        assert!(matches!(FrameView::parse(&f), Err(FrameError::BadFragment { .. })));
+        assert!(matches!(
+            FrameView::parse(&f),
+            Err(FrameError::BadFragment { .. })
+        ));
         f[0] = 0x01;
-        assert_eq!(FrameView::parse(&f).unwrap_err(), FrameError::SplitUnsupported);
+        assert_eq!(
+            FrameView::parse(&f).unwrap_err(),
+            FrameError::SplitUnsupported
+        );
         let h = Header {
             rnode_seq: 0,
             kind: Kind::Data,
@@ -437,7 +509,10 @@ mod tests {
             id: 1,
             fragment: None,
         };
-        assert!(matches!(h.to_frame(&[0; 242]), Err(FrameError::TooLong { len: 256 })));
+        assert!(matches!(
+            h.to_frame(&[0; 242]),
+            Err(FrameError::TooLong { len: 256 })
+        ));
         let mut frame = h.to_frame(b"hi").unwrap();
         set_hop_limit(&mut frame, 2);
         assert_eq!(FrameView::parse(&frame).unwrap().header().hop_limit, 2);

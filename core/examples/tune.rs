@@ -1,0 +1,48 @@
+//! Parameter sweep for the airswarm flooding strategy (a development tool, not a test):
+//! `cargo run --release -p airswarm-core --example tune -- COPIES MARGIN QSLOTS JITTER SPARSE`
+use airswarm_core::mesh::{AirswarmTuning, Strategy};
+use airswarm_core::sim::{SimConfig, Simulator};
+
+fn main() {
+    let a: Vec<f64> = std::env::args()
+        .skip(1)
+        .map(|s| s.parse().expect("number"))
+        .collect();
+    let tuning = AirswarmTuning {
+        suppress_copies: a.first().copied().unwrap_or(2.0) as u8,
+        near_margin_db: a.get(1).copied().unwrap_or(6.0),
+        quality_slots: a.get(2).copied().unwrap_or(32.0),
+        jitter_slots: a.get(3).copied().unwrap_or(16.0),
+        sparse_duplicates: a.get(4).copied().unwrap_or(1.5),
+    };
+    for nodes in [50, 100, 200] {
+        for strategy in Strategy::ALL {
+            let (mut i, mut d, mut f, mut air) = (0, 0, 0, 0.0);
+            for seed in 1..=4 {
+                let r = Simulator::new(SimConfig {
+                    nodes,
+                    area_m: 8_000.0 * (nodes as f64 / 40.0).sqrt(),
+                    seed,
+                    messages: 50,
+                    direct_fraction: 0.2,
+                    strategy,
+                    tuning,
+                    ..SimConfig::default()
+                })
+                .unwrap()
+                .run();
+                i += r.intended_pairs;
+                d += r.delivered_pairs;
+                f += r.transmissions;
+                air += r.airtime_s;
+            }
+            println!(
+                "{nodes:4} {:9} deliv {:6.2}% frames {:6} air/deliv {:.5}",
+                strategy.name(),
+                100.0 * d as f64 / i as f64,
+                f,
+                air / d as f64
+            );
+        }
+    }
+}

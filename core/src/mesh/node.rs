@@ -1,0 +1,967 @@
+//! The mesh [`Node`]: a sans-IO state machine that floods, fragments, reassembles,
+//! acknowledges and retries. Feed it frames and time; drain frames, events and timers.
+//!
+//! ```text
+//! host ──handle_frame(now, bytes, rssi, snr)──▶ Node ──poll_transmit()──▶ radio
+//!      ──send(now, dst, payload)────────────▶      ──poll_event()─────▶ application
+//!      ──handle_timeout(now)────────────────▶      ──poll_timeout()───▶ host timer
+//! ```
+
+use core::fmt;
+use std::collections::{HashMap, VecDeque};
+
+use super::dedup::{DedupCache, FrameKey, frame_key};
+use super::fragment::{
+    self, FragmentIn, MAX_MESSAGE, Reassembler, ReassemblyError, ReassemblyLimits,
+};
+use super::wire::{
+    self, Address, Content, FrameError, FrameView, Header, Kind, MAX_ATTEMPT, MAX_FRAGMENTS,
+    MAX_HOP_LIMIT, MAX_SINGLE_PAYLOAD,
+};
+use crate::radio::{DutyCycle, LoRaConfig, RadioError};
+use crate::rng::Rng;
+use crate::time::{Duration, Instant};
+
+/// How a node decides whether, and when, to rebroadcast what it hears.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    /// Every node re-sends every new frame once after a random delay; hop limit only.
+    Blind,
+    /// Meshtastic's managed flooding (FloodingRouter.cpp / RadioInterface.cpp): an
+    /// SNR-weighted contention window (far nodes first) and the queued copy is dropped as
+    /// soon as anyone else's rebroadcast is heard.
+    Managed,
+    /// Ours: link-quality ordered delays, counter- and proximity-based suppression,
+    /// learned neighbour density, cancellation once the destination acknowledged, and
+    /// replies whose hop limit fits the distance they must travel.
+    #[default]
+    Airswarm,
+}
+
+impl Strategy {
+    pub const ALL: [Strategy; 3] = [Strategy::Blind, Strategy::Managed, Strategy::Airswarm];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::Blind => "blind",
+            Strategy::Managed => "managed",
+            Strategy::Airswarm => "airswarm",
+        }
+    }
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl core::str::FromStr for Strategy {
+    type Err = MeshError;
+    fn from_str(s: &str) -> Result<Self, MeshError> {
+        match s {
+            "blind" => Ok(Strategy::Blind),
+            "managed" => Ok(Strategy::Managed),
+            "airswarm" => Ok(Strategy::Airswarm),
+            other => Err(MeshError::UnknownStrategy(other.to_string())),
+        }
+    }
+}
+
+/// Errors from the mesh API (bad frames from the air are [`FrameError`]s).
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum MeshError {
+    MessageTooLarge { len: usize },
+    SendToSelf,
+    QueueFull { frames: usize },
+    BadHopLimit(u8),
+    ReservedAddress(Address),
+    UnknownStrategy(String),
+    Radio(RadioError),
+}
+
+impl fmt::Display for MeshError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MeshError::MessageTooLarge { len } => {
+                write!(
+                    f,
+                    "a {len}-byte message exceeds the mesh maximum of {MAX_MESSAGE} bytes"
+                )
+            }
+            MeshError::SendToSelf => f.write_str("a node cannot send a message to itself"),
+            MeshError::QueueFull { frames } => {
+                write!(
+                    f,
+                    "the send queue is full ({frames} frames waiting); try again later"
+                )
+            }
+            MeshError::BadHopLimit(h) => {
+                write!(f, "hop limit {h} is out of range 1..={MAX_HOP_LIMIT}")
+            }
+            MeshError::ReservedAddress(a) => {
+                write!(f, "address {a} is reserved and cannot be a node's address")
+            }
+            MeshError::UnknownStrategy(s) => {
+                write!(
+                    f,
+                    "unknown flooding strategy {s:?} (expected blind, managed or airswarm)"
+                )
+            }
+            MeshError::Radio(e) => write!(f, "radio configuration: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for MeshError {}
+
+impl From<RadioError> for MeshError {
+    fn from(e: RadioError) -> Self {
+        MeshError::Radio(e)
+    }
+}
+
+/// Node settings. `Default` gives an airswarm node at address 1 on EU868 SF7.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    pub address: Address,
+    pub strategy: Strategy,
+    pub lora: LoRaConfig,
+    /// Fraction of time the node may transmit (0.01 = 1 %); 1.0 means no limit.
+    pub duty_cycle: f64,
+    /// Hops a new message may travel (1..=7).
+    pub hop_limit: u8,
+    /// Retransmissions of an unacknowledged direct message (≤ 3, the wire's attempt field).
+    pub max_retries: u8,
+    pub dedup_capacity: usize,
+    pub dedup_ttl: Duration,
+    pub reassembly: ReassemblyLimits,
+    /// Most frames waiting to be sent (own and relayed); `send` refuses beyond it.
+    pub max_queue: usize,
+    /// Seed for jitter and RNode header nibbles.
+    pub seed: u64,
+    /// The first value of the message counter. Hosts persist a reservation above the last
+    /// counter used so that a reboot neither reuses ids (relays would drop the messages
+    /// as duplicates) nor sealing nonces.
+    pub first_counter: u64,
+    /// Parameters of the airswarm strategy.
+    pub tuning: AirswarmTuning,
+}
+
+/// Knobs of the airswarm strategy (defaults are what the flooding benchmark measured best).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AirswarmTuning {
+    /// Weighted copies (far = 1, near = 2) that cancel a pending rebroadcast.
+    pub suppress_copies: u8,
+    /// A copy heard at least this many dB above our own reception of the frame counts as near.
+    pub near_margin_db: f64,
+    /// Slots of delay spread by link quality (weak links go first).
+    pub quality_slots: f64,
+    /// Slots of uniform jitter added on top.
+    pub jitter_slots: f64,
+    /// Sparse neighbourhoods (fewer duplicates heard per frame than this) need one more copy.
+    pub sparse_duplicates: f64,
+}
+
+impl Default for AirswarmTuning {
+    fn default() -> Self {
+        AirswarmTuning {
+            suppress_copies: 2,
+            near_margin_db: 6.0,
+            quality_slots: 32.0,
+            jitter_slots: 16.0,
+            sparse_duplicates: 1.5,
+        }
+    }
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig {
+            address: Address(1),
+            strategy: Strategy::Airswarm,
+            lora: LoRaConfig::default(),
+            duty_cycle: 1.0,
+            hop_limit: 7,
+            max_retries: 3,
+            dedup_capacity: 4096,
+            dedup_ttl: Duration::from_secs(600),
+            reassembly: ReassemblyLimits::default(),
+            max_queue: 512,
+            seed: 0,
+            first_counter: 1,
+            tuning: AirswarmTuning::default(),
+        }
+    }
+}
+
+/// A message delivered to this node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    pub src: Address,
+    pub dst: Address,
+    pub id: u32,
+    pub content: Content,
+    pub hops: u8,
+    pub payload: Vec<u8>,
+}
+
+/// What the node tells the application.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A message for us (direct or broadcast), whole and delivered once.
+    Message(Message),
+    /// The destination acknowledged our direct message.
+    Delivered { dst: Address, id: u32 },
+    /// No acknowledgement after every retry.
+    SendFailed { dst: Address, id: u32 },
+    /// The host should persist `counter` as the next counter to use after a reboot.
+    PersistCounter { next: u64 },
+}
+
+/// Counters for diagnostics and the simulator.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct NodeStats {
+    pub frames_sent: u64,
+    pub frames_relayed: u64,
+    pub relays_cancelled: u64,
+    pub frames_received: u64,
+    pub duplicates: u64,
+    pub bad_frames: u64,
+    pub messages_delivered: u64,
+    pub acks_sent: u64,
+    pub retries: u64,
+    pub nacks_sent: u64,
+    pub send_failures: u64,
+    pub reassembly_errors: u64,
+    pub queue_drops: u64,
+}
+
+#[derive(Debug)]
+struct Pending {
+    due: Instant,
+    frame: Vec<u8>,
+    key: FrameKey,
+    /// (src, id) of the message this frame belongs to.
+    msg: (Address, u32),
+    relay: bool,
+    /// Copies heard while waiting (airswarm), weighted ×2: a close copy counts 2, a far one 1.
+    heard: u16,
+    /// SNR (quarter dB) of our own reception of the frame we relay.
+    own_snr_q: i16,
+}
+
+#[derive(Debug)]
+struct Outstanding {
+    dst: Address,
+    content: Content,
+    payload: Vec<u8>,
+    attempt: u8,
+    deadline: Option<Instant>,
+    frames_unsent: usize,
+}
+
+#[derive(Debug)]
+struct NackState {
+    sent: u8,
+    next: Instant,
+}
+
+/// SNR range mapped onto the contention window (Meshtastic RadioInterface.cpp: SNR_MIN -20,
+/// SNR_MAX 10, CWmin 3, CWmax 8).
+const SNR_MIN_DB: f64 = -20.0;
+const SNR_MAX_DB: f64 = 10.0;
+const CW_MIN: u32 = 3;
+const CW_MAX: u32 = 8;
+/// NACKs a receiver sends for one partial direct message.
+const MAX_NACKS: u8 = 3;
+/// A reply travels at most this many hops beyond the distance its request came from.
+const REPLY_HOP_MARGIN: u8 = 2;
+
+/// A mesh node. See the module documentation for the calling pattern.
+#[derive(Debug)]
+pub struct Node {
+    cfg: NodeConfig,
+    rng: Rng,
+    counter: u64,
+    persisted_until: u64,
+    dedup: DedupCache,
+    /// (src, id) of messages delivered here, so each is delivered once.
+    delivered: DedupCache,
+    reassembler: Reassembler,
+    pending: Vec<Pending>,
+    outbox: VecDeque<Vec<u8>>,
+    events: VecDeque<Event>,
+    outstanding: HashMap<u32, Outstanding>,
+    nacks: HashMap<(Address, u32), NackState>,
+    /// Distance (hops) to nodes we heard from, for reply hop limits.
+    distance: HashMap<Address, u8>,
+    duty: DutyCycle,
+    /// When the radio is expected to be free of frames already handed to the host.
+    radio_free_at: Instant,
+    /// Neighbour density estimate: EWMA of duplicates heard per new frame, ×16.
+    density_x16: u32,
+    stats: NodeStats,
+}
+
+/// Counter values reserved per persisted block.
+const COUNTER_BLOCK: u64 = 1024;
+
+impl Node {
+    pub fn new(cfg: NodeConfig) -> Result<Node, MeshError> {
+        cfg.lora.validate()?;
+        if cfg.hop_limit == 0 || cfg.hop_limit > MAX_HOP_LIMIT {
+            return Err(MeshError::BadHopLimit(cfg.hop_limit));
+        }
+        if cfg.address.is_broadcast() {
+            return Err(MeshError::ReservedAddress(cfg.address));
+        }
+        let duty = if cfg.duty_cycle >= 1.0 {
+            DutyCycle::unlimited()
+        } else {
+            DutyCycle::new(cfg.duty_cycle, Duration::from_secs(3600))?
+        };
+        let mut node = Node {
+            rng: Rng::new(cfg.seed ^ (cfg.address.0 as u64).rotate_left(32)),
+            counter: cfg.first_counter,
+            persisted_until: cfg.first_counter,
+            dedup: DedupCache::new(cfg.dedup_capacity, cfg.dedup_ttl),
+            delivered: DedupCache::new(cfg.dedup_capacity, cfg.dedup_ttl),
+            reassembler: Reassembler::new(cfg.reassembly),
+            pending: Vec::new(),
+            outbox: VecDeque::new(),
+            events: VecDeque::new(),
+            outstanding: HashMap::new(),
+            nacks: HashMap::new(),
+            distance: HashMap::new(),
+            duty,
+            radio_free_at: Instant::ZERO,
+            density_x16: 16,
+            stats: NodeStats::default(),
+            cfg: NodeConfig {
+                max_retries: cfg.max_retries.min(MAX_ATTEMPT),
+                ..cfg
+            },
+        };
+        node.reserve_counter();
+        Ok(node)
+    }
+
+    pub fn address(&self) -> Address {
+        self.cfg.address
+    }
+
+    pub fn config(&self) -> &NodeConfig {
+        &self.cfg
+    }
+
+    pub fn stats(&self) -> &NodeStats {
+        &self.stats
+    }
+
+    /// Bytes held for reassembly right now.
+    pub fn reassembly_memory(&self) -> usize {
+        self.reassembler.memory_used()
+    }
+
+    /// Entries in the duplicate cache (bounded by `dedup_capacity`).
+    pub fn dedup_entries(&self) -> usize {
+        self.dedup.len()
+    }
+
+    /// Frames waiting for their time (relays and own traffic).
+    pub fn queued_frames(&self) -> usize {
+        self.pending.len() + self.outbox.len()
+    }
+
+    fn reserve_counter(&mut self) {
+        if self.counter >= self.persisted_until {
+            self.persisted_until = self.counter + COUNTER_BLOCK;
+            self.events.push_back(Event::PersistCounter {
+                next: self.persisted_until,
+            });
+        }
+    }
+
+    fn next_id(&mut self) -> u32 {
+        let id = (self.counter & 0xFF_FFFF) as u32;
+        self.counter += 1;
+        self.reserve_counter();
+        id
+    }
+
+    fn airtime_ms(&self, len: usize) -> u64 {
+        self.cfg
+            .lora
+            .time_on_air_us(len)
+            .map(|us| us.div_ceil(1000))
+            .unwrap_or(0)
+    }
+
+    /// One contention slot: 2.5 symbols + 7.6 ms (Meshtastic RadioInterface.cpp slotTimeMsec).
+    fn slot_ms(&self) -> f64 {
+        2.5 * self.cfg.lora.symbol_time_ns() as f64 / 1e6 + 7.6
+    }
+
+    /// Longest a relay may wait before rebroadcasting, for timeouts.
+    fn max_relay_delay_ms(&self) -> u64 {
+        let slots = match self.cfg.strategy {
+            Strategy::Blind => (1u32 << CW_MAX) as f64,
+            Strategy::Managed => (2 * CW_MAX + (1 << CW_MAX)) as f64,
+            Strategy::Airswarm => self.cfg.tuning.quality_slots + self.cfg.tuning.jitter_slots,
+        };
+        (slots * self.slot_ms()) as u64
+    }
+
+    fn rebroadcast_delay(&mut self, snr_db: f64) -> Duration {
+        let slot = self.slot_ms();
+        let w = ((snr_db - SNR_MIN_DB) / (SNR_MAX_DB - SNR_MIN_DB)).clamp(0.0, 1.0);
+        let slots = match self.cfg.strategy {
+            Strategy::Blind => self.rng.below(1 << CW_MAX) as f64,
+            Strategy::Managed => {
+                // CWsize = map(snr, SNR_MIN, SNR_MAX, CWmin, CWmax); client delay =
+                // 2*CWmax*slot + random(0, 2^CWsize)*slot.
+                let cw = CW_MIN + (w * (CW_MAX - CW_MIN) as f64) as u32;
+                (2 * CW_MAX) as f64 + self.rng.below(1 << cw) as f64
+            }
+            Strategy::Airswarm => {
+                // Far (weak) receivers add the most new coverage, so they go first; the
+                // ordering is continuous in SNR, and jitter breaks ties between equals.
+                w * self.cfg.tuning.quality_slots + self.rng.unit() * self.cfg.tuning.jitter_slots
+            }
+        };
+        Duration::from_millis((slots * slot) as u64)
+    }
+
+    /// Queue an application message. Direct messages are acknowledged end to end and
+    /// retried; broadcasts are flooded once. Returns the 24-bit message id.
+    pub fn send(&mut self, now: Instant, dst: Address, payload: &[u8]) -> Result<u32, MeshError> {
+        self.send_content(now, dst, Content::Plain, payload)
+    }
+
+    /// Queue a message whose payload another layer prepared (sealed, announcement, …).
+    pub fn send_content(
+        &mut self,
+        now: Instant,
+        dst: Address,
+        content: Content,
+        payload: &[u8],
+    ) -> Result<u32, MeshError> {
+        if payload.len() > MAX_MESSAGE {
+            return Err(MeshError::MessageTooLarge { len: payload.len() });
+        }
+        if dst == self.cfg.address {
+            return Err(MeshError::SendToSelf);
+        }
+        let frames = fragment::frame_count(payload.len());
+        if self.queued_frames() + frames > self.cfg.max_queue {
+            return Err(MeshError::QueueFull {
+                frames: self.queued_frames(),
+            });
+        }
+        let id = self.next_id();
+        let want_ack = !dst.is_broadcast();
+        let hop_limit = self.reply_hop_limit(dst);
+        self.enqueue_message(now, dst, id, content, want_ack, 0, hop_limit, payload, None);
+        if want_ack {
+            self.outstanding.insert(
+                id,
+                Outstanding {
+                    dst,
+                    content,
+                    payload: payload.to_vec(),
+                    attempt: 0,
+                    deadline: None,
+                    frames_unsent: frames,
+                },
+            );
+        }
+        self.release_due(now);
+        Ok(id)
+    }
+
+    /// The hop limit for a message to `dst`: ours trims it to the known distance.
+    fn reply_hop_limit(&self, dst: Address) -> u8 {
+        match (self.cfg.strategy, self.distance.get(&dst)) {
+            (Strategy::Airswarm, Some(&d)) => (d + REPLY_HOP_MARGIN).clamp(1, self.cfg.hop_limit),
+            _ => self.cfg.hop_limit,
+        }
+    }
+
+    /// Frame and queue a message (or only the fragments in `only`, a missing-bitmap).
+    #[allow(clippy::too_many_arguments)]
+    fn enqueue_message(
+        &mut self,
+        now: Instant,
+        dst: Address,
+        id: u32,
+        content: Content,
+        want_ack: bool,
+        attempt: u8,
+        hop_limit: u8,
+        payload: &[u8],
+        only: Option<&[u8]>,
+    ) {
+        let mut header = Header {
+            rnode_seq: 0,
+            kind: Kind::Data,
+            content,
+            want_ack,
+            hop_limit,
+            hop_start: hop_limit,
+            attempt,
+            dst,
+            src: self.cfg.address,
+            id,
+            fragment: None,
+        };
+        if payload.len() <= MAX_SINGLE_PAYLOAD {
+            self.enqueue_own(now, header, payload);
+            return;
+        }
+        let count = fragment::split(payload).len();
+        debug_assert!(count <= MAX_FRAGMENTS);
+        header.kind = Kind::Fragment;
+        for (i, chunk) in fragment::split(payload).enumerate() {
+            if let Some(bitmap) = only
+                && bitmap.get(i / 8).is_none_or(|b| b & (1 << (i % 8)) == 0)
+            {
+                continue;
+            }
+            header.fragment = Some((i as u8, count as u8));
+            self.enqueue_own(now, header, chunk);
+        }
+    }
+
+    fn enqueue_own(&mut self, now: Instant, mut header: Header, payload: &[u8]) {
+        header.rnode_seq = (self.rng.next_u32() as u8 & 0x0F) & !wire::RNODE_FLAG_SPLIT;
+        let Ok(frame) = header.to_frame(payload) else {
+            debug_assert!(false, "own frames are sized to fit");
+            return;
+        };
+        let key = key_of(&header);
+        // Remember our own frame so echoes from relays are recognised as copies.
+        self.dedup.observe(now, key, i16::MAX);
+        self.pending.push(Pending {
+            due: now,
+            frame,
+            key,
+            msg: (header.src, header.id),
+            relay: false,
+            heard: 0,
+            own_snr_q: i16::MAX,
+        });
+    }
+
+    /// Feed a frame the radio received, with its RSSI (dBm) and SNR (dB).
+    pub fn handle_frame(
+        &mut self,
+        now: Instant,
+        bytes: &[u8],
+        rssi_dbm: f32,
+        snr_db: f32,
+    ) -> Result<(), FrameError> {
+        let _ = rssi_dbm; // SNR ranks link quality; RSSI is kept in the signature for hosts and logs.
+        let view = match FrameView::parse(bytes) {
+            Ok(v) => v,
+            Err(e) => {
+                self.stats.bad_frames += 1;
+                return Err(e);
+            }
+        };
+        self.stats.frames_received += 1;
+        let h = *view.header();
+        let snr_q = (snr_db * 4.0).clamp(i16::MIN as f32, i16::MAX as f32) as i16;
+        let key = key_of(&h);
+        if let Some(seen) = self.dedup.observe(now, key, snr_q) {
+            self.stats.duplicates += 1;
+            self.on_duplicate(key, seen.copies, snr_q);
+            self.release_due(now);
+            return Ok(());
+        }
+        if h.src == self.cfg.address {
+            // Our own frame from before a reboot, or an id clash: never relay or deliver it.
+            return Ok(());
+        }
+        // Density: an EWMA of duplicates heard per new frame (×16); see on_duplicate.
+        self.density_x16 -= self.density_x16 / 16;
+        self.distance.insert(h.src, h.hops_taken() + 1);
+        if self.distance.len() > self.cfg.dedup_capacity {
+            self.distance.clear();
+        }
+        let for_me = h.dst == self.cfg.address;
+        match h.kind {
+            Kind::Ack if for_me => {
+                if let Some(id) = view.referenced_id()
+                    && self.outstanding.remove(&id).is_some()
+                {
+                    self.events.push_back(Event::Delivered { dst: h.src, id });
+                }
+            }
+            Kind::Nack if for_me => {
+                if let (Some(id), Some(bitmap)) = (view.referenced_id(), view.nack_bitmap()) {
+                    self.on_nack(now, id, bitmap.to_vec());
+                }
+            }
+            Kind::Ack => {
+                // The message reached its destination: stop relaying it.
+                if let Some(id) = view.referenced_id() {
+                    self.cancel_message(h.dst, id);
+                }
+            }
+            Kind::Data | Kind::Fragment if for_me || h.dst.is_broadcast() => {
+                self.on_data(now, &view)
+            }
+            _ => {}
+        }
+        if !for_me && h.hop_limit > 0 {
+            self.schedule_relay(now, &h, bytes, snr_db as f64, snr_q);
+        }
+        self.release_due(now);
+        Ok(())
+    }
+
+    fn on_duplicate(&mut self, key: FrameKey, copies: u16, snr_q: i16) {
+        let strategy = self.cfg.strategy;
+        let threshold = self.suppress_threshold();
+        let margin = self.cfg.tuning.near_margin_db;
+        let _ = copies;
+        self.density_x16 = self.density_x16.saturating_add(1);
+        let Some(pos) = self.pending.iter().position(|p| p.key == key && p.relay) else {
+            return;
+        };
+        let cancel = match strategy {
+            Strategy::Blind => false,
+            Strategy::Managed => true,
+            Strategy::Airswarm => {
+                let p = &mut self.pending[pos];
+                // A copy from a relay much closer to us than the original sender covers
+                // nearly what ours would: count it double.
+                let near = snr_q as f64 >= p.own_snr_q as f64 + 4.0 * margin;
+                p.heard += if near { 2 } else { 1 };
+                p.heard >= threshold
+            }
+        };
+        if cancel {
+            self.pending.swap_remove(pos);
+            self.stats.relays_cancelled += 1;
+        }
+    }
+
+    /// Copies (×1, near ones ×2) that cancel a pending airswarm rebroadcast: 2 at least,
+    /// more where neighbours are sparse and every relay counts.
+    fn suppress_threshold(&self) -> u16 {
+        let base = self.cfg.tuning.suppress_copies.max(1) as u16;
+        if (self.density_x16 as f64) < 16.0 * self.cfg.tuning.sparse_duplicates {
+            base + 1
+        } else {
+            base
+        }
+    }
+
+    fn cancel_message(&mut self, src: Address, id: u32) {
+        let before = self.pending.len();
+        self.pending.retain(|p| !(p.relay && p.msg == (src, id)));
+        self.stats.relays_cancelled += (before - self.pending.len()) as u64;
+    }
+
+    fn schedule_relay(&mut self, now: Instant, h: &Header, bytes: &[u8], snr_db: f64, snr_q: i16) {
+        if self.pending.len() + self.outbox.len() >= self.cfg.max_queue {
+            self.stats.queue_drops += 1;
+            return;
+        }
+        let mut frame = bytes.to_vec();
+        wire::set_hop_limit(&mut frame, h.hop_limit - 1);
+        let delay = self.rebroadcast_delay(snr_db);
+        self.pending.push(Pending {
+            due: now + delay,
+            frame,
+            key: key_of(h),
+            msg: (h.src, h.id),
+            relay: true,
+            heard: 0,
+            own_snr_q: snr_q,
+        });
+    }
+
+    fn on_data(&mut self, now: Instant, view: &FrameView<'_>) {
+        let h = *view.header();
+        let msg_key = frame_key(h.src.0, h.id, 0, 0, 0);
+        if self.delivered.contains(now, msg_key) {
+            // Already delivered: a retry means our ACK was lost, so acknowledge again.
+            if h.want_ack && h.dst == self.cfg.address && h.attempt > 0 {
+                self.send_ack(now, &h);
+            }
+            return;
+        }
+        let reassembled = match h.fragment {
+            None => Some((h.content, h.want_ack, view.payload().to_vec())),
+            Some((index, count)) => {
+                let r = self.reassembler.insert(
+                    now,
+                    FragmentIn {
+                        src: h.src,
+                        dst: h.dst,
+                        id: h.id,
+                        content: h.content,
+                        want_ack: h.want_ack,
+                        index,
+                        count,
+                        payload: view.payload(),
+                    },
+                );
+                match r {
+                    Ok(Some(m)) => Some((m.content, m.want_ack, m.payload)),
+                    Ok(None) => {
+                        if h.dst == self.cfg.address && h.want_ack {
+                            let wait = self.nack_wait();
+                            let n = self.nacks.entry((h.src, h.id)).or_insert(NackState {
+                                sent: 0,
+                                next: now + wait,
+                            });
+                            n.next = now + wait;
+                        }
+                        None
+                    }
+                    Err(
+                        ReassemblyError::Inconsistent { .. }
+                        | ReassemblyError::ShortFragment { .. }
+                        | ReassemblyError::TooLarge { .. },
+                    ) => {
+                        self.stats.reassembly_errors += 1;
+                        None
+                    }
+                }
+            }
+        };
+        let Some((content, want_ack, payload)) = reassembled else {
+            return;
+        };
+        self.nacks.remove(&(h.src, h.id));
+        self.delivered.observe(now, msg_key, 0);
+        self.stats.messages_delivered += 1;
+        self.events.push_back(Event::Message(Message {
+            src: h.src,
+            dst: h.dst,
+            id: h.id,
+            content,
+            hops: h.hops_taken(),
+            payload,
+        }));
+        if want_ack && h.dst == self.cfg.address {
+            self.send_ack(now, &h);
+        }
+    }
+
+    /// How long a receiver waits after the last fragment before asking for the rest.
+    fn nack_wait(&self) -> Duration {
+        Duration::from_millis(4 * (self.airtime_ms(wire::MAX_FRAME) + self.max_relay_delay_ms()))
+    }
+
+    fn send_ack(&mut self, now: Instant, h: &Header) {
+        let id = self.next_id();
+        let hop_limit = match self.cfg.strategy {
+            Strategy::Airswarm => (h.hops_taken() + 1 + REPLY_HOP_MARGIN).min(self.cfg.hop_limit),
+            _ => self.cfg.hop_limit,
+        };
+        let header = Header {
+            rnode_seq: 0,
+            kind: Kind::Ack,
+            content: Content::Plain,
+            want_ack: false,
+            hop_limit,
+            hop_start: hop_limit,
+            attempt: 0,
+            dst: h.src,
+            src: self.cfg.address,
+            id,
+            fragment: None,
+        };
+        let r = h.id.to_be_bytes();
+        self.enqueue_own(now, header, &r[1..]);
+        self.stats.acks_sent += 1;
+    }
+
+    fn send_nack(&mut self, now: Instant, src: Address, id: u32, bitmap: &[u8]) {
+        let own_id = self.next_id();
+        let hop_limit = self.reply_hop_limit(src);
+        let header = Header {
+            rnode_seq: 0,
+            kind: Kind::Nack,
+            content: Content::Plain,
+            want_ack: false,
+            hop_limit,
+            hop_start: hop_limit,
+            attempt: 0,
+            dst: src,
+            src: self.cfg.address,
+            id: own_id,
+            fragment: None,
+        };
+        let mut payload = id.to_be_bytes()[1..].to_vec();
+        payload.extend_from_slice(bitmap);
+        self.enqueue_own(now, header, &payload);
+        self.stats.nacks_sent += 1;
+    }
+
+    fn on_nack(&mut self, now: Instant, id: u32, bitmap: Vec<u8>) {
+        let Some(o) = self.outstanding.get_mut(&id) else {
+            return;
+        };
+        if o.attempt >= self.cfg.max_retries {
+            return;
+        }
+        o.attempt += 1;
+        o.deadline = None;
+        let (dst, content, attempt, payload) = (o.dst, o.content, o.attempt, o.payload.clone());
+        let missing = bitmap
+            .iter()
+            .map(|b| b.count_ones() as usize)
+            .sum::<usize>();
+        if let Some(o) = self.outstanding.get_mut(&id) {
+            o.frames_unsent = missing;
+        }
+        self.stats.retries += 1;
+        let hop_limit = self.reply_hop_limit(dst);
+        self.enqueue_message(
+            now,
+            dst,
+            id,
+            content,
+            true,
+            attempt,
+            hop_limit,
+            &payload,
+            Some(&bitmap),
+        );
+    }
+
+    /// Advance timers: due rebroadcasts, retries, NACKs, expiry.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        // Retries of unacknowledged direct messages.
+        let expired: Vec<u32> = self
+            .outstanding
+            .iter()
+            .filter(|(_, o)| o.deadline.is_some_and(|d| d <= now))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            let Some(o) = self.outstanding.get_mut(&id) else {
+                continue;
+            };
+            if o.attempt >= self.cfg.max_retries {
+                let dst = o.dst;
+                self.outstanding.remove(&id);
+                self.stats.send_failures += 1;
+                self.events.push_back(Event::SendFailed { dst, id });
+                continue;
+            }
+            o.attempt += 1;
+            o.deadline = None;
+            let (dst, content, attempt, payload) = (o.dst, o.content, o.attempt, o.payload.clone());
+            o.frames_unsent = fragment::frame_count(payload.len());
+            self.stats.retries += 1;
+            let hop_limit = self.cfg.hop_limit; // a retry floods at full reach
+            self.enqueue_message(
+                now, dst, id, content, true, attempt, hop_limit, &payload, None,
+            );
+        }
+        // NACKs for partial direct messages that went quiet.
+        let due: Vec<(Address, u32)> = self
+            .nacks
+            .iter()
+            .filter(|(_, n)| n.next <= now)
+            .map(|(k, _)| *k)
+            .collect();
+        for (src, id) in due {
+            match self.reassembler.missing(src, id) {
+                Some(bitmap) if self.nacks[&(src, id)].sent < MAX_NACKS => {
+                    self.send_nack(now, src, id, &bitmap);
+                    let wait = self.nack_wait();
+                    if let Some(n) = self.nacks.get_mut(&(src, id)) {
+                        n.sent += 1;
+                        n.next = now + wait;
+                    }
+                }
+                _ => {
+                    self.nacks.remove(&(src, id));
+                }
+            }
+        }
+        self.reassembler.expire(now);
+        self.release_due(now);
+    }
+
+    /// Move frames whose time has come (and which the duty cycle allows) to the outbox.
+    fn release_due(&mut self, now: Instant) {
+        loop {
+            let Some(pos) = self
+                .pending
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.due <= now)
+                .min_by_key(|(_, p)| (p.due, !p.relay))
+                .map(|(i, _)| i)
+            else {
+                break;
+            };
+            let airtime_ms = self.airtime_ms(self.pending[pos].frame.len());
+            let start = now.max(self.radio_free_at);
+            let airtime_us = airtime_ms * 1000;
+            let allowed = self.duty.earliest_start(start, airtime_us);
+            if allowed > start {
+                // Wait for the duty-cycle budget; everything else waits behind it too.
+                for p in self.pending.iter_mut().filter(|p| p.due <= now) {
+                    p.due = allowed;
+                }
+                break;
+            }
+            let p = self.pending.swap_remove(pos);
+            let rtt = 2
+                * self.cfg.hop_limit as u64
+                * (self.airtime_ms(wire::MAX_FRAME) + self.max_relay_delay_ms());
+            self.duty.record(start, airtime_us);
+            self.radio_free_at = start + Duration::from_millis(airtime_ms);
+            self.stats.frames_sent += 1;
+            if p.relay {
+                self.stats.frames_relayed += 1;
+            } else if let Some(o) = self.outstanding.get_mut(&p.msg.1)
+                && p.msg.0 == self.cfg.address
+            {
+                o.frames_unsent = o.frames_unsent.saturating_sub(1);
+                if o.frames_unsent == 0 {
+                    o.deadline = Some(self.radio_free_at + Duration::from_millis(rtt.max(2_000)));
+                }
+            }
+            self.outbox.push_back(p.frame);
+        }
+    }
+
+    /// The next frame to put on the air, complete with its RNode header byte.
+    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        self.outbox.pop_front()
+    }
+
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When `handle_timeout` should next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let pending = self.pending.iter().map(|p| p.due).min();
+        let retry = self.outstanding.values().filter_map(|o| o.deadline).min();
+        let nack = self.nacks.values().map(|n| n.next).min();
+        let expiry = self.reassembler.next_expiry();
+        [pending, retry, nack, expiry].into_iter().flatten().min()
+    }
+}
+
+fn key_of(h: &Header) -> FrameKey {
+    let frag = h.fragment.map_or(0, |(i, _)| i);
+    frame_key(h.src.0, h.id, frag, h.attempt, h.kind as u8)
+}

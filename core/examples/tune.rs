@@ -14,6 +14,7 @@ fn main() {
         quality_slots: a.get(2).copied().unwrap_or(32.0),
         jitter_slots: a.get(3).copied().unwrap_or(16.0),
         sparse_duplicates: a.get(4).copied().unwrap_or(1.5),
+        dense_duplicates: a.get(5).copied().unwrap_or(4.0),
     };
     for nodes in [50, 100, 200] {
         for strategy in Strategy::ALL {
@@ -24,7 +25,7 @@ fn main() {
                     area_m: 8_000.0 * (nodes as f64 / 40.0).sqrt(),
                     seed,
                     messages: 50,
-                    direct_fraction: 0.2,
+                    direct_fraction: std::env::var("DIRECT").ok().and_then(|v| v.parse().ok()).unwrap_or(0.2),
                     strategy,
                     tuning,
                     ..SimConfig::default()

@@ -157,7 +157,8 @@ pub struct NodeConfig {
 pub struct AirswarmTuning {
     /// Weighted copies (far = 1, near = 2) that cancel a pending rebroadcast.
     pub suppress_copies: u8,
-    /// A copy heard at least this many dB above our own reception of the frame counts as near.
+    /// A copy heard at least this many dB above the demodulation floor comes from a relay
+    /// close enough that its coverage is nearly ours (≈ half the range at path-loss exponent 3).
     pub near_margin_db: f64,
     /// Slots of delay spread by link quality (weak links go first).
     pub quality_slots: f64,
@@ -165,16 +166,19 @@ pub struct AirswarmTuning {
     pub jitter_slots: f64,
     /// Sparse neighbourhoods (fewer duplicates heard per frame than this) need one more copy.
     pub sparse_duplicates: f64,
+    /// Dense neighbourhoods (more duplicates heard per frame than this) need one copy fewer.
+    pub dense_duplicates: f64,
 }
 
 impl Default for AirswarmTuning {
     fn default() -> Self {
         AirswarmTuning {
             suppress_copies: 2,
-            near_margin_db: 6.0,
-            quality_slots: 32.0,
-            jitter_slots: 16.0,
+            near_margin_db: 9.0,
+            quality_slots: 256.0,
+            jitter_slots: 128.0,
             sparse_duplicates: 1.5,
+            dense_duplicates: 4.0,
         }
     }
 }
@@ -252,8 +256,6 @@ struct Pending {
     relay: bool,
     /// Copies heard while waiting (airswarm), weighted ×2: a close copy counts 2, a far one 1.
     heard: u16,
-    /// SNR (quarter dB) of our own reception of the frame we relay.
-    own_snr_q: i16,
 }
 
 #[derive(Debug)]
@@ -304,8 +306,8 @@ pub struct Node {
     duty: DutyCycle,
     /// When the radio is expected to be free of frames already handed to the host.
     radio_free_at: Instant,
-    /// Neighbour density estimate: EWMA of duplicates heard per new frame, ×16.
-    density_x16: u32,
+    /// Neighbour density estimate: EWMA of duplicates heard per new frame.
+    density: f64,
     stats: NodeStats,
 }
 
@@ -341,7 +343,7 @@ impl Node {
             distance: HashMap::new(),
             duty,
             radio_free_at: Instant::ZERO,
-            density_x16: 16,
+            density: 2.0,
             stats: NodeStats::default(),
             cfg: NodeConfig {
                 max_retries: cfg.max_retries.min(MAX_ATTEMPT),
@@ -367,6 +369,11 @@ impl Node {
     /// Bytes held for reassembly right now.
     pub fn reassembly_memory(&self) -> usize {
         self.reassembler.memory_used()
+    }
+
+    /// Duplicates heard per new frame, on average (the airswarm strategy's density estimate).
+    pub fn density(&self) -> f64 {
+        self.density
     }
 
     /// Entries in the duplicate cache (bounded by `dedup_capacity`).
@@ -554,7 +561,6 @@ impl Node {
             msg: (header.src, header.id),
             relay: false,
             heard: 0,
-            own_snr_q: i16::MAX,
         });
     }
 
@@ -589,7 +595,7 @@ impl Node {
             return Ok(());
         }
         // Density: an EWMA of duplicates heard per new frame (×16); see on_duplicate.
-        self.density_x16 -= self.density_x16 / 16;
+        self.density -= self.density / 16.0;
         self.distance.insert(h.src, h.hops_taken() + 1);
         if self.distance.len() > self.cfg.dedup_capacity {
             self.distance.clear();
@@ -620,7 +626,7 @@ impl Node {
             _ => {}
         }
         if !for_me && h.hop_limit > 0 {
-            self.schedule_relay(now, &h, bytes, snr_db as f64, snr_q);
+            self.schedule_relay(now, &h, bytes, snr_db as f64);
         }
         self.release_due(now);
         Ok(())
@@ -630,8 +636,9 @@ impl Node {
         let strategy = self.cfg.strategy;
         let threshold = self.suppress_threshold();
         let margin = self.cfg.tuning.near_margin_db;
+        let floor = self.cfg.lora.demod_snr_db();
         let _ = copies;
-        self.density_x16 = self.density_x16.saturating_add(1);
+        self.density += 1.0 / 16.0;
         let Some(pos) = self.pending.iter().position(|p| p.key == key && p.relay) else {
             return;
         };
@@ -642,7 +649,7 @@ impl Node {
                 let p = &mut self.pending[pos];
                 // A copy from a relay much closer to us than the original sender covers
                 // nearly what ours would: count it double.
-                let near = snr_q as f64 >= p.own_snr_q as f64 + 4.0 * margin;
+                let near = snr_q as f64 >= 4.0 * (floor + margin);
                 p.heard += if near { 2 } else { 1 };
                 p.heard >= threshold
             }
@@ -653,12 +660,14 @@ impl Node {
         }
     }
 
-    /// Copies (×1, near ones ×2) that cancel a pending airswarm rebroadcast: 2 at least,
-    /// more where neighbours are sparse and every relay counts.
+    /// Copies (far ×1, near ×2) that cancel a pending airswarm rebroadcast: one more where
+    /// neighbours are sparse and every relay counts, one fewer where they are dense.
     fn suppress_threshold(&self) -> u16 {
         let base = self.cfg.tuning.suppress_copies.max(1) as u16;
-        if (self.density_x16 as f64) < 16.0 * self.cfg.tuning.sparse_duplicates {
+        if self.density < self.cfg.tuning.sparse_duplicates {
             base + 1
+        } else if self.density > self.cfg.tuning.dense_duplicates {
+            base.saturating_sub(1).max(1)
         } else {
             base
         }
@@ -670,9 +679,17 @@ impl Node {
         self.stats.relays_cancelled += (before - self.pending.len()) as u64;
     }
 
-    fn schedule_relay(&mut self, now: Instant, h: &Header, bytes: &[u8], snr_db: f64, snr_q: i16) {
+    fn schedule_relay(&mut self, now: Instant, h: &Header, bytes: &[u8], snr_db: f64) {
         if self.pending.len() + self.outbox.len() >= self.cfg.max_queue {
             self.stats.queue_drops += 1;
+            return;
+        }
+        // Airswarm: a message for one node is only worth relaying if that node is within
+        // the hops the frame has left (distance learned from traffic it originated).
+        if self.cfg.strategy == Strategy::Airswarm
+            && !h.dst.is_broadcast()
+            && self.distance.get(&h.dst).is_some_and(|&d| d > h.hop_limit)
+        {
             return;
         }
         let mut frame = bytes.to_vec();
@@ -685,7 +702,6 @@ impl Node {
             msg: (h.src, h.id),
             relay: true,
             heard: 0,
-            own_snr_q: snr_q,
         });
     }
 

@@ -25,7 +25,10 @@ fn main() {
                     area_m: 8_000.0 * (nodes as f64 / 40.0).sqrt(),
                     seed,
                     messages: 50,
-                    direct_fraction: std::env::var("DIRECT").ok().and_then(|v| v.parse().ok()).unwrap_or(0.2),
+                    direct_fraction: std::env::var("DIRECT")
+                        .ok()
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0.2),
                     strategy,
                     tuning,
                     ..SimConfig::default()

@@ -103,6 +103,29 @@ impl DedupCache {
         None
     }
 
+    /// Like [`observe`](Self::observe), but an entry older than `window` counts as new
+    /// again (and restarts): a frame heard after its flood wave has passed is a deliberate
+    /// resend, not an echo.
+    pub fn observe_within(
+        &mut self,
+        now: Instant,
+        key: FrameKey,
+        snr_q: i16,
+        window: Duration,
+    ) -> Option<Seen> {
+        if let Some(s) = self.map.get_mut(&key)
+            && now.saturating_since(s.first) >= window
+        {
+            *s = Seen {
+                first: now,
+                copies: 1,
+                best_snr_q: snr_q,
+            };
+            return None;
+        }
+        self.observe(now, key, snr_q)
+    }
+
     pub fn get(&self, now: Instant, key: FrameKey) -> Option<Seen> {
         self.map
             .get(&key)

@@ -263,14 +263,22 @@ struct Outstanding {
     dst: Address,
     content: Content,
     payload: Vec<u8>,
+    /// Whole-message retries so far (after an ACK timeout).
     attempt: u8,
+    /// Per-fragment transmission counter, modulo 4 on the wire: each resend of a fragment
+    /// is a fresh frame for relays' duplicate caches.
+    frag_attempts: Vec<u8>,
+    /// Rounds of missing fragments resent on request.
+    nack_rounds: u8,
     deadline: Option<Instant>,
     frames_unsent: usize,
 }
 
 #[derive(Debug)]
 struct NackState {
-    sent: u8,
+    /// NACKs sent since the last new fragment arrived.
+    without_progress: u8,
+    total: u8,
     next: Instant,
 }
 
@@ -280,8 +288,10 @@ const SNR_MIN_DB: f64 = -20.0;
 const SNR_MAX_DB: f64 = 10.0;
 const CW_MIN: u32 = 3;
 const CW_MAX: u32 = 8;
-/// NACKs a receiver sends for one partial direct message.
-const MAX_NACKS: u8 = 3;
+/// NACKs a receiver sends for one partial direct message without receiving anything new,
+/// and in total (a sender grants as many rounds of resends).
+const MAX_NACKS_WITHOUT_PROGRESS: u8 = 3;
+const MAX_NACKS: u8 = 16;
 /// A reply travels at most this many hops beyond the distance its request came from.
 const REPLY_HOP_MARGIN: u8 = 2;
 
@@ -301,6 +311,9 @@ pub struct Node {
     events: VecDeque<Event>,
     outstanding: HashMap<u32, Outstanding>,
     nacks: HashMap<(Address, u32), NackState>,
+    /// When we last acknowledged each recently delivered direct message (re-ACKs are
+    /// rate-limited so a resent 69-fragment message draws one ACK, not 69).
+    acked_at: HashMap<(Address, u32), Instant>,
     /// Distance (hops) to nodes we heard from, for reply hop limits.
     distance: HashMap<Address, u8>,
     duty: DutyCycle,
@@ -340,6 +353,7 @@ impl Node {
             events: VecDeque::new(),
             outstanding: HashMap::new(),
             nacks: HashMap::new(),
+            acked_at: HashMap::new(),
             distance: HashMap::new(),
             duty,
             radio_free_at: Instant::ZERO,
@@ -474,7 +488,18 @@ impl Node {
         let id = self.next_id();
         let want_ack = !dst.is_broadcast();
         let hop_limit = self.reply_hop_limit(dst);
-        self.enqueue_message(now, dst, id, content, want_ack, 0, hop_limit, payload, None);
+        let frag_attempts = vec![0u8; frames];
+        self.enqueue_message(
+            now,
+            dst,
+            id,
+            content,
+            want_ack,
+            &frag_attempts,
+            hop_limit,
+            payload,
+            None,
+        );
         if want_ack {
             self.outstanding.insert(
                 id,
@@ -483,6 +508,8 @@ impl Node {
                     content,
                     payload: payload.to_vec(),
                     attempt: 0,
+                    frag_attempts,
+                    nack_rounds: 0,
                     deadline: None,
                     frames_unsent: frames,
                 },
@@ -500,7 +527,8 @@ impl Node {
         }
     }
 
-    /// Frame and queue a message (or only the fragments in `only`, a missing-bitmap).
+    /// Frame and queue a message (or only the fragments in `only`, a missing-bitmap), each
+    /// frame with its own attempt counter.
     #[allow(clippy::too_many_arguments)]
     fn enqueue_message(
         &mut self,
@@ -509,11 +537,12 @@ impl Node {
         id: u32,
         content: Content,
         want_ack: bool,
-        attempt: u8,
+        attempts: &[u8],
         hop_limit: u8,
         payload: &[u8],
         only: Option<&[u8]>,
     ) {
+        let attempt_of = |i: usize| attempts.get(i).copied().unwrap_or(0) & MAX_ATTEMPT;
         let mut header = Header {
             rnode_seq: 0,
             kind: Kind::Data,
@@ -521,7 +550,7 @@ impl Node {
             want_ack,
             hop_limit,
             hop_start: hop_limit,
-            attempt,
+            attempt: attempt_of(0),
             dst,
             src: self.cfg.address,
             id,
@@ -541,6 +570,7 @@ impl Node {
                 continue;
             }
             header.fragment = Some((i as u8, count as u8));
+            header.attempt = attempt_of(i);
             self.enqueue_own(now, header, chunk);
         }
     }
@@ -584,7 +614,8 @@ impl Node {
         let h = *view.header();
         let snr_q = (snr_db * 4.0).clamp(i16::MIN as f32, i16::MAX as f32) as i16;
         let key = key_of(&h);
-        if let Some(seen) = self.dedup.observe(now, key, snr_q) {
+        let wave = self.wave_time();
+        if let Some(seen) = self.dedup.observe_within(now, key, snr_q, wave) {
             self.stats.duplicates += 1;
             self.on_duplicate(key, seen.copies, snr_q);
             self.release_due(now);
@@ -710,8 +741,15 @@ impl Node {
         let msg_key = frame_key(h.src.0, h.id, 0, 0, 0);
         if self.delivered.contains(now, msg_key) {
             // Already delivered: a retry means our ACK was lost, so acknowledge again.
-            if h.want_ack && h.dst == self.cfg.address && h.attempt > 0 {
-                self.send_ack(now, &h);
+            if h.want_ack && h.dst == self.cfg.address {
+                let quiet = self.nack_wait();
+                if self
+                    .acked_at
+                    .get(&(h.src, h.id))
+                    .is_none_or(|&t| now.saturating_since(t) >= quiet)
+                {
+                    self.send_ack(now, &h);
+                }
             }
             return;
         }
@@ -735,11 +773,19 @@ impl Node {
                     Ok(Some(m)) => Some((m.content, m.want_ack, m.payload)),
                     Ok(None) => {
                         if h.dst == self.cfg.address && h.want_ack {
+                            if self.nacks.len() >= 2 * self.cfg.reassembly.max_messages {
+                                // Bound: forget requests for messages no longer held.
+                                let r = &self.reassembler;
+                                self.nacks
+                                    .retain(|(src, id), _| r.activity(*src, *id).is_some());
+                            }
                             let wait = self.nack_wait();
                             let n = self.nacks.entry((h.src, h.id)).or_insert(NackState {
-                                sent: 0,
+                                without_progress: 0,
+                                total: 0,
                                 next: now + wait,
                             });
+                            n.without_progress = 0;
                             n.next = now + wait;
                         }
                         None
@@ -774,12 +820,24 @@ impl Node {
         }
     }
 
+    /// How long one flood takes to die out: after this, the same frame is a resend.
+    fn wave_time(&self) -> Duration {
+        Duration::from_millis(
+            2 * self.cfg.hop_limit as u64
+                * (self.airtime_ms(wire::MAX_FRAME) + self.max_relay_delay_ms()),
+        )
+    }
+
     /// How long a receiver waits after the last fragment before asking for the rest.
     fn nack_wait(&self) -> Duration {
         Duration::from_millis(4 * (self.airtime_ms(wire::MAX_FRAME) + self.max_relay_delay_ms()))
     }
 
     fn send_ack(&mut self, now: Instant, h: &Header) {
+        if self.acked_at.len() >= self.cfg.dedup_capacity {
+            self.acked_at.clear();
+        }
+        self.acked_at.insert((h.src, h.id), now);
         let id = self.next_id();
         let hop_limit = match self.cfg.strategy {
             Strategy::Airswarm => (h.hops_taken() + 1 + REPLY_HOP_MARGIN).min(self.cfg.hop_limit),
@@ -829,19 +887,24 @@ impl Node {
         let Some(o) = self.outstanding.get_mut(&id) else {
             return;
         };
-        if o.attempt >= self.cfg.max_retries {
+        if o.nack_rounds >= MAX_NACKS {
             return;
         }
-        o.attempt += 1;
+        o.nack_rounds += 1;
         o.deadline = None;
-        let (dst, content, attempt, payload) = (o.dst, o.content, o.attempt, o.payload.clone());
-        let missing = bitmap
-            .iter()
-            .map(|b| b.count_ones() as usize)
-            .sum::<usize>();
-        if let Some(o) = self.outstanding.get_mut(&id) {
-            o.frames_unsent = missing;
+        let mut missing = 0;
+        for (i, a) in o.frag_attempts.iter_mut().enumerate() {
+            if bitmap.get(i / 8).is_some_and(|b| b & (1 << (i % 8)) != 0) {
+                *a = (*a + 1) & MAX_ATTEMPT;
+                missing += 1;
+            }
         }
+        if missing == 0 {
+            return;
+        }
+        o.frames_unsent = missing;
+        let (dst, content, payload, attempts) =
+            (o.dst, o.content, o.payload.clone(), o.frag_attempts.clone());
         self.stats.retries += 1;
         let hop_limit = self.reply_hop_limit(dst);
         self.enqueue_message(
@@ -850,7 +913,7 @@ impl Node {
             id,
             content,
             true,
-            attempt,
+            &attempts,
             hop_limit,
             &payload,
             Some(&bitmap),
@@ -879,12 +942,16 @@ impl Node {
             }
             o.attempt += 1;
             o.deadline = None;
-            let (dst, content, attempt, payload) = (o.dst, o.content, o.attempt, o.payload.clone());
-            o.frames_unsent = fragment::frame_count(payload.len());
+            for a in &mut o.frag_attempts {
+                *a = (*a + 1) & MAX_ATTEMPT;
+            }
+            o.frames_unsent = o.frag_attempts.len();
+            let (dst, content, payload, attempts) =
+                (o.dst, o.content, o.payload.clone(), o.frag_attempts.clone());
             self.stats.retries += 1;
             let hop_limit = self.cfg.hop_limit; // a retry floods at full reach
             self.enqueue_message(
-                now, dst, id, content, true, attempt, hop_limit, &payload, None,
+                now, dst, id, content, true, &attempts, hop_limit, &payload, None,
             );
         }
         // NACKs for partial direct messages that went quiet.
@@ -896,11 +963,15 @@ impl Node {
             .collect();
         for (src, id) in due {
             match self.reassembler.missing(src, id) {
-                Some(bitmap) if self.nacks[&(src, id)].sent < MAX_NACKS => {
+                Some(bitmap)
+                    if self.nacks[&(src, id)].without_progress < MAX_NACKS_WITHOUT_PROGRESS
+                        && self.nacks[&(src, id)].total < MAX_NACKS =>
+                {
                     self.send_nack(now, src, id, &bitmap);
                     let wait = self.nack_wait();
                     if let Some(n) = self.nacks.get_mut(&(src, id)) {
-                        n.sent += 1;
+                        n.without_progress += 1;
+                        n.total += 1;
                         n.next = now + wait;
                     }
                 }

@@ -4,8 +4,8 @@
 //! byte 0      RNode header: upper nibble random, lower nibble flags (0x01 = split; we never
 //!             split because every frame fits 255 bytes). RNode firmware writes and strips this
 //!             byte itself, so a raw SX1276 node must do the same to share a channel with it.
-//! byte 1      kind (bits 0-3) | content (bits 4-6) | WANT_ACK (bit 7)
-//! byte 2      hop limit left (bits 5-7) | hops at start (bits 2-4) | attempt (bits 0-1)
+//! byte 1      kind (bits 0-1) | attempt (bits 2-3) | content (bits 4-6) | WANT_ACK (bit 7)
+//! byte 2      hop limit left (bits 4-7) | hops at start (bits 0-3)
 //! bytes 3-6   destination address, big-endian (0xFFFF_FFFF = broadcast)
 //! bytes 7-10  source address, big-endian
 //! bytes 11-13 message id, 24 bits big-endian (low bits of the sender's message counter)
@@ -35,8 +35,8 @@ pub const MAX_SINGLE_PAYLOAD: usize = MAX_FRAME - SINGLE_OVERHEAD;
 pub const MAX_FRAGMENT_PAYLOAD: usize = MAX_FRAME - FRAGMENT_OVERHEAD;
 /// Most fragments a message can have (the count is one byte).
 pub const MAX_FRAGMENTS: usize = 255;
-/// Hop limits are 3 bits on the wire; 7 is also Meshtastic's maximum.
-pub const MAX_HOP_LIMIT: u8 = 7;
+/// Hop limits are 4 bits on the wire (Meshtastic stops at 7; long lines of relays need more).
+pub const MAX_HOP_LIMIT: u8 = 15;
 /// Retransmission attempts are 2 bits on the wire.
 pub const MAX_ATTEMPT: u8 = 3;
 /// RNode header flag: this frame is one half of a split packet (RNode_Firmware, Config.h).
@@ -86,14 +86,14 @@ pub enum Kind {
 }
 
 impl Kind {
-    fn from_bits(b: u8) -> Option<Kind> {
-        Some(match b {
+    /// Kinds take two bits, and all four values are defined.
+    fn from_bits(b: u8) -> Kind {
+        match b & 0x03 {
             0 => Kind::Data,
             1 => Kind::Fragment,
             2 => Kind::Ack,
-            3 => Kind::Nack,
-            _ => return None,
-        })
+            _ => Kind::Nack,
+        }
     }
 }
 
@@ -135,7 +135,6 @@ pub enum FrameError {
     TooLong {
         len: usize,
     },
-    UnknownKind(u8),
     UnknownContent(u8),
     /// RNode split frames are never produced by airswarm nodes.
     SplitUnsupported,
@@ -168,7 +167,6 @@ impl fmt::Display for FrameError {
                     "frame of {len} bytes exceeds the {MAX_FRAME}-byte LoRa maximum"
                 )
             }
-            FrameError::UnknownKind(k) => write!(f, "unknown frame kind {k}"),
             FrameError::UnknownContent(c) => write!(f, "unknown content type {c}"),
             FrameError::SplitUnsupported => f.write_str("RNode split frames are not supported"),
             FrameError::BadFragment { index, count } => {
@@ -242,9 +240,12 @@ impl Header {
         out.reserve(len);
         out.push((self.rnode_seq & 0x0F) << 4);
         out.push(
-            (self.kind as u8) | ((self.content as u8) << 4) | if self.want_ack { 0x80 } else { 0 },
+            (self.kind as u8)
+                | ((self.attempt & 3) << 2)
+                | ((self.content as u8) << 4)
+                | if self.want_ack { 0x80 } else { 0 },
         );
-        out.push(((self.hop_limit & 7) << 5) | ((self.hop_start & 7) << 2) | (self.attempt & 3));
+        out.push(((self.hop_limit & 0x0F) << 4) | (self.hop_start & 0x0F));
         out.extend_from_slice(&self.dst.0.to_be_bytes());
         out.extend_from_slice(&self.src.0.to_be_bytes());
         out.extend_from_slice(&(self.id & 0xFF_FFFF).to_be_bytes()[1..]);
@@ -295,13 +296,13 @@ impl<'a> FrameView<'a> {
             return Err(FrameError::SplitUnsupported);
         }
         let b1 = bytes[1];
-        let kind = Kind::from_bits(b1 & 0x0F).ok_or(FrameError::UnknownKind(b1 & 0x0F))?;
+        let kind = Kind::from_bits(b1);
         let content_bits = (b1 >> 4) & 0x07;
         let content =
             Content::from_bits(content_bits).ok_or(FrameError::UnknownContent(content_bits))?;
         let b2 = bytes[2];
-        let hop_limit = b2 >> 5;
-        let hop_start = (b2 >> 2) & 7;
+        let hop_limit = b2 >> 4;
+        let hop_start = b2 & 0x0F;
         if hop_limit > hop_start {
             return Err(FrameError::BadHops {
                 left: hop_limit,
@@ -317,7 +318,7 @@ impl<'a> FrameView<'a> {
             want_ack: b1 & 0x80 != 0,
             hop_limit,
             hop_start,
-            attempt: b2 & 3,
+            attempt: (b1 >> 2) & 3,
             dst: Address(u32_at(3)),
             src: Address(u32_at(7)),
             id: u32::from_be_bytes([0, bytes[11], bytes[12], bytes[13]]),
@@ -389,7 +390,7 @@ impl<'a> FrameView<'a> {
 /// Rewrite the hop byte of an encoded frame in place (what a relay does).
 pub fn set_hop_limit(frame: &mut [u8], hop_limit: u8) {
     if frame.len() > 2 {
-        frame[2] = (frame[2] & 0x1F) | ((hop_limit & 7) << 5);
+        frame[2] = (frame[2] & 0x0F) | ((hop_limit & 0x0F) << 4);
     }
 }
 
@@ -409,8 +410,8 @@ mod tests {
             ],
             0u8..6,
             any::<bool>(),
-            0u8..=7,
-            0u8..=7,
+            0u8..=15,
+            0u8..=15,
             0u8..=3,
             any::<u32>(),
             any::<u32>(),
@@ -481,11 +482,18 @@ mod tests {
             Err(FrameError::TooLong { len: 300 })
         ));
         let mut f = [0u8; 20];
-        f[1] = 0x0F;
+        f[1] = 0x70;
         assert_eq!(
             FrameView::parse(&f).unwrap_err(),
-            FrameError::UnknownKind(15)
+            FrameError::UnknownContent(7)
         );
+        f[1] = 0;
+        f[2] = 0x21;
+        assert_eq!(
+            FrameView::parse(&f).unwrap_err(),
+            FrameError::BadHops { left: 2, start: 1 }
+        );
+        f[2] = 0;
         f[1] = 0x01; // fragment 0 of 0
         assert!(matches!(
             FrameView::parse(&f),

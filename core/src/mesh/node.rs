@@ -366,6 +366,16 @@ impl Node {
                 ..cfg
             },
         };
+        // A partial message must outlive the NACK rounds and every retry the sender may
+        // still make, or the fragments already received are thrown away just before the
+        // sender's next probe would have completed them.
+        let mut limits = node.cfg.reassembly;
+        let needed = Duration::from_millis(
+            node.wave_time().as_millis() * (node.cfg.max_retries as u64 + 2)
+                + 4 * node.nack_wait().as_millis(),
+        );
+        limits.idle_timeout = limits.idle_timeout.max(needed);
+        node.reassembler = Reassembler::new(limits);
         node.reserve_counter();
         Ok(node)
     }
@@ -944,16 +954,22 @@ impl Node {
             }
             o.attempt += 1;
             o.deadline = None;
-            for a in &mut o.frag_attempts {
-                *a = (*a + 1) & MAX_ATTEMPT;
-            }
-            o.frames_unsent = o.frag_attempts.len();
+            // A single-frame message is resent whole. A fragmented one is probed with its
+            // last fragment: the receiver answers with an ACK if it has the message, or a
+            // NACK listing what it lacks, so a lost ACK never costs 69 frames.
+            let count = o.frag_attempts.len();
+            let last = count - 1;
+            o.frag_attempts[last] = (o.frag_attempts[last] + 1) & MAX_ATTEMPT;
+            o.frames_unsent = 1;
+            let mut probe = vec![0u8; count.div_ceil(8)];
+            probe[last / 8] |= 1 << (last % 8);
             let (dst, content, payload, attempts) =
                 (o.dst, o.content, o.payload.clone(), o.frag_attempts.clone());
             self.stats.retries += 1;
             let hop_limit = self.cfg.hop_limit; // a retry floods at full reach
+            let only = (count > 1).then_some(&probe[..]);
             self.enqueue_message(
-                now, dst, id, content, true, &attempts, hop_limit, &payload, None,
+                now, dst, id, content, true, &attempts, hop_limit, &payload, only,
             );
         }
         // NACKs for partial direct messages that went quiet.

@@ -781,3 +781,61 @@ impl Simulator {
 pub fn node_index(address: Address) -> usize {
     index_of(address)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small(strategy: Strategy, seed: u64) -> SimConfig {
+        SimConfig { nodes: 20, area_m: 5_000.0, messages: 5, seed, strategy, ..SimConfig::default() }
+    }
+
+    #[test]
+    fn same_seed_same_result() {
+        let a = Simulator::new(small(Strategy::Airswarm, 3)).unwrap().run();
+        let b = Simulator::new(small(Strategy::Airswarm, 3)).unwrap().run();
+        assert_eq!(a, b);
+        let c = Simulator::new(small(Strategy::Airswarm, 4)).unwrap().run();
+        assert_ne!(a.per_node[0].x_m, c.per_node[0].x_m);
+    }
+
+    #[test]
+    fn dense_mesh_delivers_everything() {
+        // Every node within a few hundred metres: one hop, everyone hears everyone.
+        for s in Strategy::ALL {
+            let r = Simulator::new(SimConfig { area_m: 300.0, ..small(s, 1) }).unwrap().run();
+            assert!(r.delivery_ratio > 0.99, "{s}: {}", r.delivery_ratio);
+            assert_eq!(r.intended_pairs, 5 * 19);
+        }
+    }
+
+    #[test]
+    fn nodes_out_of_range_hear_nothing() {
+        // 2 nodes 500 km apart.
+        let r = Simulator::new(SimConfig { nodes: 2, area_m: 500_000.0, ..small(Strategy::Blind, 9) }).unwrap().run();
+        assert_eq!(r.delivered_pairs, 0);
+        assert_eq!(r.mean_neighbours, 0.0);
+    }
+
+    #[test]
+    fn airtime_is_the_sum_of_frames() {
+        let r = Simulator::new(SimConfig { area_m: 300.0, payload: 10, ..small(Strategy::Blind, 2) }).unwrap().run();
+        let one = LoRaConfig::default().time_on_air_us(14 + 10).unwrap() as f64 / 1e6;
+        // Every frame here is a 10-byte broadcast or its relay.
+        assert!((r.airtime_s - one * r.transmissions as f64).abs() < 1e-6, "{} vs {}", r.airtime_s, one);
+    }
+
+    #[test]
+    fn bad_configs_are_errors() {
+        assert_eq!(Simulator::new(SimConfig { nodes: 0, ..SimConfig::default() }).unwrap_err(), SimError::NoNodes);
+        assert!(matches!(
+            Simulator::new(SimConfig { area_m: f64::NAN, ..SimConfig::default() }).unwrap_err(),
+            SimError::BadArea(_)
+        ));
+        assert!(Simulator::new(SimConfig { duty_cycle: 0.0, ..SimConfig::default() }).is_err());
+        assert!(Simulator::new(SimConfig { payload: 100_000, ..SimConfig::default() }).is_err());
+        let bad_sf = LoRaConfig { spreading_factor: 13, ..LoRaConfig::default() };
+        let e = Simulator::new(SimConfig { lora: bad_sf, ..SimConfig::default() }).unwrap_err();
+        assert!(e.to_string().contains("13"), "{e}");
+    }
+}

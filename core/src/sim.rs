@@ -787,7 +787,14 @@ mod tests {
     use super::*;
 
     fn small(strategy: Strategy, seed: u64) -> SimConfig {
-        SimConfig { nodes: 20, area_m: 5_000.0, messages: 5, seed, strategy, ..SimConfig::default() }
+        SimConfig {
+            nodes: 20,
+            area_m: 5_000.0,
+            messages: 5,
+            seed,
+            strategy,
+            ..SimConfig::default()
+        }
     }
 
     #[test]
@@ -803,7 +810,12 @@ mod tests {
     fn dense_mesh_delivers_everything() {
         // Every node within a few hundred metres: one hop, everyone hears everyone.
         for s in Strategy::ALL {
-            let r = Simulator::new(SimConfig { area_m: 300.0, ..small(s, 1) }).unwrap().run();
+            let r = Simulator::new(SimConfig {
+                area_m: 300.0,
+                ..small(s, 1)
+            })
+            .unwrap()
+            .run();
             assert!(r.delivery_ratio > 0.99, "{s}: {}", r.delivery_ratio);
             assert_eq!(r.intended_pairs, 5 * 19);
         }
@@ -812,30 +824,77 @@ mod tests {
     #[test]
     fn nodes_out_of_range_hear_nothing() {
         // 2 nodes 500 km apart.
-        let r = Simulator::new(SimConfig { nodes: 2, area_m: 500_000.0, ..small(Strategy::Blind, 9) }).unwrap().run();
+        let r = Simulator::new(SimConfig {
+            nodes: 2,
+            area_m: 500_000.0,
+            ..small(Strategy::Blind, 9)
+        })
+        .unwrap()
+        .run();
         assert_eq!(r.delivered_pairs, 0);
         assert_eq!(r.mean_neighbours, 0.0);
     }
 
     #[test]
     fn airtime_is_the_sum_of_frames() {
-        let r = Simulator::new(SimConfig { area_m: 300.0, payload: 10, ..small(Strategy::Blind, 2) }).unwrap().run();
+        let r = Simulator::new(SimConfig {
+            area_m: 300.0,
+            payload: 10,
+            ..small(Strategy::Blind, 2)
+        })
+        .unwrap()
+        .run();
         let one = LoRaConfig::default().time_on_air_us(14 + 10).unwrap() as f64 / 1e6;
         // Every frame here is a 10-byte broadcast or its relay.
-        assert!((r.airtime_s - one * r.transmissions as f64).abs() < 1e-6, "{} vs {}", r.airtime_s, one);
+        assert!(
+            (r.airtime_s - one * r.transmissions as f64).abs() < 1e-6,
+            "{} vs {}",
+            r.airtime_s,
+            one
+        );
     }
 
     #[test]
     fn bad_configs_are_errors() {
-        assert_eq!(Simulator::new(SimConfig { nodes: 0, ..SimConfig::default() }).unwrap_err(), SimError::NoNodes);
+        assert_eq!(
+            Simulator::new(SimConfig {
+                nodes: 0,
+                ..SimConfig::default()
+            })
+            .unwrap_err(),
+            SimError::NoNodes
+        );
         assert!(matches!(
-            Simulator::new(SimConfig { area_m: f64::NAN, ..SimConfig::default() }).unwrap_err(),
+            Simulator::new(SimConfig {
+                area_m: f64::NAN,
+                ..SimConfig::default()
+            })
+            .unwrap_err(),
             SimError::BadArea(_)
         ));
-        assert!(Simulator::new(SimConfig { duty_cycle: 0.0, ..SimConfig::default() }).is_err());
-        assert!(Simulator::new(SimConfig { payload: 100_000, ..SimConfig::default() }).is_err());
-        let bad_sf = LoRaConfig { spreading_factor: 13, ..LoRaConfig::default() };
-        let e = Simulator::new(SimConfig { lora: bad_sf, ..SimConfig::default() }).unwrap_err();
+        assert!(
+            Simulator::new(SimConfig {
+                duty_cycle: 0.0,
+                ..SimConfig::default()
+            })
+            .is_err()
+        );
+        assert!(
+            Simulator::new(SimConfig {
+                payload: 100_000,
+                ..SimConfig::default()
+            })
+            .is_err()
+        );
+        let bad_sf = LoRaConfig {
+            spreading_factor: 13,
+            ..LoRaConfig::default()
+        };
+        let e = Simulator::new(SimConfig {
+            lora: bad_sf,
+            ..SimConfig::default()
+        })
+        .unwrap_err();
         assert!(e.to_string().contains("13"), "{e}");
     }
 }

@@ -3,21 +3,35 @@
 use std::process::Command;
 
 fn airswarm(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_airswarm")).args(args).output().expect("run airswarm")
+    Command::new(env!("CARGO_BIN_EXE_airswarm"))
+        .args(args)
+        .output()
+        .expect("run airswarm")
 }
 
 #[test]
 fn default_run_prints_a_summary() {
     let out = airswarm(&["sim", "--messages", "3"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("40 nodes") && text.contains("delivery"), "{text}");
+    assert!(
+        text.contains("40 nodes") && text.contains("delivery"),
+        "{text}"
+    );
 }
 
 #[test]
 fn json_has_the_documented_keys() {
     let out = airswarm(&["sim", "--nodes", "12", "--messages", "4", "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     for key in [
         "strategy",
@@ -42,16 +56,39 @@ fn json_has_the_documented_keys() {
 
 #[test]
 fn compare_gives_one_object_per_strategy_on_the_same_scenario() {
-    let out = airswarm(&["sim", "--nodes", "15", "--messages", "4", "--json", "--compare", "--seed", "7"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = airswarm(&[
+        "sim",
+        "--nodes",
+        "15",
+        "--messages",
+        "4",
+        "--json",
+        "--compare",
+        "--seed",
+        "7",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let arr = v.as_array().unwrap();
-    let names: Vec<&str> = arr.iter().map(|r| r["strategy"].as_str().unwrap()).collect();
+    let names: Vec<&str> = arr
+        .iter()
+        .map(|r| r["strategy"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["blind", "managed", "airswarm"]);
     for r in arr {
         assert_eq!(r["seed"], 7);
-        assert_eq!(r["intended_pairs"], arr[0]["intended_pairs"], "same traffic for every strategy");
-        assert_eq!(r["mean_neighbours"], arr[0]["mean_neighbours"], "same topology for every strategy");
+        assert_eq!(
+            r["intended_pairs"], arr[0]["intended_pairs"],
+            "same traffic for every strategy"
+        );
+        assert_eq!(
+            r["mean_neighbours"], arr[0]["mean_neighbours"],
+            "same topology for every strategy"
+        );
     }
 }
 
@@ -60,10 +97,27 @@ fn plot_writes_an_svg() {
     let dir = std::env::temp_dir().join(format!("airswarm-plot-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("mesh.svg");
-    let out = airswarm(&["sim", "--nodes", "10", "--messages", "2", "--compare", "--plot", path.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = airswarm(&[
+        "sim",
+        "--nodes",
+        "10",
+        "--messages",
+        "2",
+        "--compare",
+        "--plot",
+        path.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let svg = std::fs::read_to_string(&path).unwrap();
-    assert!(svg.starts_with("<svg") && svg.contains("circle"), "{}", &svg[..svg.len().min(200)]);
+    assert!(
+        svg.starts_with("<svg") && svg.contains("circle"),
+        "{}",
+        &svg[..svg.len().min(200)]
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -86,7 +140,10 @@ fn bad_parameters_are_one_line_errors() {
         let err = String::from_utf8(out.stderr).unwrap();
         assert!(!err.contains("panicked"), "{args:?}: {err}");
         let first = err.lines().next().unwrap_or("");
-        assert!(first.starts_with("airswarm: error:") || first.starts_with("error:"), "{args:?}: {err}");
+        assert!(
+            first.starts_with("airswarm: error:") || first.starts_with("error:"),
+            "{args:?}: {err}"
+        );
         if first.starts_with("airswarm: error:") {
             assert_eq!(err.lines().count(), 1, "{args:?}: one line: {err}");
         }

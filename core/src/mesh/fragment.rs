@@ -378,7 +378,7 @@ mod tests {
     use crate::rng::Rng;
     use proptest::prelude::*;
 
-    fn frags(src: u32, id: u32, msg: &[u8]) -> Vec<(u8, u8, Vec<u8>)> {
+    fn frags(msg: &[u8]) -> Vec<(u8, u8, Vec<u8>)> {
         let count = split(msg).len() as u8;
         split(msg)
             .enumerate()
@@ -417,7 +417,7 @@ mod tests {
             let mut rng = Rng::new(seed);
             let mut msg = vec![0u8; len];
             rng.fill_bytes(&mut msg);
-            let fr = frags(1, 77, &msg);
+            let fr = frags(&msg);
             let mut stream = Vec::new();
             for f in &fr {
                 if rng.unit() >= loss { stream.push(f.clone()); }
@@ -528,7 +528,7 @@ mod tests {
         assert_eq!(frame_count(msg.len()), 69);
         let mut r = Reassembler::new(ReassemblyLimits::default());
         let mut out = None;
-        for f in frags(3, 4, &msg).iter().rev() {
+        for f in frags(&msg).iter().rev() {
             out = feed(&mut r, Instant(0), 3, 4, f).unwrap().or(out);
         }
         assert_eq!(out.unwrap().payload, msg);

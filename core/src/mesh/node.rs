@@ -1004,20 +1004,21 @@ impl Node {
 
     /// Move frames whose time has come (and which the duty cycle allows) to the outbox.
     fn release_due(&mut self, now: Instant) {
-        loop {
-            let Some(pos) = self
-                .pending
-                .iter()
-                .enumerate()
-                .filter(|(_, p)| p.due <= now)
-                .min_by_key(|(_, p)| (p.due, !p.relay))
-                .map(|(i, _)| i)
-            else {
-                break;
-            };
-            let airtime_ms = self.airtime_ms(self.pending[pos].frame.len());
+        while let Some(pos) = self
+            .pending
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.due <= now)
+            .min_by_key(|(_, p)| (p.due, !p.relay))
+            .map(|(i, _)| i)
+        {
+            let airtime_us = self
+                .cfg
+                .lora
+                .time_on_air_us(self.pending[pos].frame.len())
+                .unwrap_or(0);
+            let airtime_ms = airtime_us.div_ceil(1000);
             let start = now.max(self.radio_free_at);
-            let airtime_us = airtime_ms * 1000;
             let allowed = self.duty.earliest_start(start, airtime_us);
             if allowed > start {
                 // Wait for the duty-cycle budget; everything else waits behind it too.

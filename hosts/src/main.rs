@@ -22,12 +22,14 @@ struct Cli {
 enum Command {
     // One variant per subcommand; each lives in its own file under cmd/.
     Sim(cmd::sim::SimArgs),
+    Airtime(cmd::airtime::AirtimeArgs),
 }
 
 fn main() {
     let cli = Cli::parse();
     let result: anyhow::Result<()> = match cli.command {
         Command::Sim(args) => cmd::sim::run(args),
+        Command::Airtime(args) => cmd::airtime::run(args),
     };
     if let Err(e) = result {
         eprintln!("airswarm: error: {e:#}");

@@ -1,2 +1,3 @@
 //! Subcommands, one module each.
+pub mod airtime;
 pub mod sim;

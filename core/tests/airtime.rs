@@ -4,6 +4,7 @@
 use airswarm_core::radio::{BANDWIDTHS_HZ, Ldro, LoRaConfig};
 
 /// Written separately from the library (f64, symbol by symbol, as the datasheet reads).
+#[allow(clippy::too_many_arguments)]
 fn reference_ms(
     sf: u32,
     bw_hz: f64,

@@ -421,6 +421,14 @@ impl Node {
         }
     }
 
+    /// Take the next value of the message counter without sending a message (handshakes
+    /// use it as their monotonic sequence).
+    pub fn next_counter(&mut self) -> u64 {
+        let c = self.counter;
+        self.next_id();
+        c
+    }
+
     fn next_id(&mut self) -> u32 {
         let id = (self.counter & 0xFF_FFFF) as u32;
         self.counter += 1;
@@ -485,19 +493,51 @@ impl Node {
         content: Content,
         payload: &[u8],
     ) -> Result<u32, MeshError> {
-        if payload.len() > MAX_MESSAGE {
-            return Err(MeshError::MessageTooLarge { len: payload.len() });
+        self.send_sealed(now, dst, content, payload.len(), |_, _| {
+            Ok::<_, MeshError>(payload.to_vec())
+        })
+    }
+
+    /// Queue a message whose payload depends on its own id: `seal` gets the full message
+    /// counter (the sealing nonce; the frame carries its low 24 bits) and the associated
+    /// data ([`wire::aad`]) and returns the payload, which must be `len` bytes long (the
+    /// length is checked first, so nothing is sealed for a message that cannot be sent).
+    pub fn send_sealed<E: From<MeshError>>(
+        &mut self,
+        now: Instant,
+        dst: Address,
+        content: Content,
+        len: usize,
+        seal: impl FnOnce(u64, &[u8; 12]) -> Result<Vec<u8>, E>,
+    ) -> Result<u32, E> {
+        if len > MAX_MESSAGE {
+            return Err(MeshError::MessageTooLarge { len }.into());
         }
         if dst == self.cfg.address {
-            return Err(MeshError::SendToSelf);
+            return Err(MeshError::SendToSelf.into());
         }
-        let frames = fragment::frame_count(payload.len());
+        let frames = fragment::frame_count(len);
         if self.queued_frames() + frames > self.cfg.max_queue {
             return Err(MeshError::QueueFull {
                 frames: self.queued_frames(),
-            });
+            }
+            .into());
         }
+        let counter = self.counter;
         let id = self.next_id();
+        let want_ack = !dst.is_broadcast();
+        let payload = seal(
+            counter,
+            &wire::aad(content, want_ack, dst, self.cfg.address, id),
+        )?;
+        if payload.len() != len {
+            debug_assert!(
+                false,
+                "sealed payload length differs from the announced length"
+            );
+            return Err(MeshError::MessageTooLarge { len: payload.len() }.into());
+        }
+        let payload = &payload[..];
         let want_ack = !dst.is_broadcast();
         let hop_limit = self.reply_hop_limit(dst);
         let frag_attempts = vec![0u8; frames];

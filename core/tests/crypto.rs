@@ -46,7 +46,7 @@ fn identity_round_trips_and_fingerprint_is_sha256_of_der() {
 fn announcements_verify_and_forgeries_are_refused() {
     let (a, b) = (&ids()[0], &ids()[1]);
     let mut rng = seeded_rng(1);
-    let ann = Announcement::new(a, 1, &mut rng).unwrap();
+    let ann = Announcement::sign(a, 1, &mut rng).unwrap();
     assert_eq!(ann.len(), 521);
     let v = Announcement::verify(&ann).unwrap();
     assert_eq!(v.identity.fingerprint(), a.fingerprint());
@@ -58,7 +58,7 @@ fn announcements_verify_and_forgeries_are_refused() {
     }
     // B's signature over A's modulus: refused.
     let mut forged = ann.clone();
-    let b_ann = Announcement::new(b, 1, &mut rng).unwrap();
+    let b_ann = Announcement::sign(b, 1, &mut rng).unwrap();
     forged[265..].copy_from_slice(&b_ann[265..]);
     assert_eq!(
         Announcement::verify(&forged).unwrap_err(),
@@ -72,7 +72,7 @@ fn keyring_pins_on_first_use_and_refuses_a_rekeyed_announcement() {
     let (a, b) = (&ids()[0], &ids()[1]);
     let mut rng = seeded_rng(2);
     let mut ring = Keyring::default();
-    let va = Announcement::verify(&Announcement::new(a, 5, &mut rng).unwrap()).unwrap();
+    let va = Announcement::verify(&Announcement::sign(a, 5, &mut rng).unwrap()).unwrap();
     assert!(matches!(ring.observe(&va), KeyringEvent::Pinned { .. }));
     assert_eq!(
         ring.observe(&va),
@@ -80,7 +80,7 @@ fn keyring_pins_on_first_use_and_refuses_a_rekeyed_announcement() {
             address: a.address()
         }
     );
-    let newer = Announcement::verify(&Announcement::new(a, 6, &mut rng).unwrap()).unwrap();
+    let newer = Announcement::verify(&Announcement::sign(a, 6, &mut rng).unwrap()).unwrap();
     assert_eq!(
         ring.observe(&newer),
         KeyringEvent::Known {
@@ -91,7 +91,7 @@ fn keyring_pins_on_first_use_and_refuses_a_rekeyed_announcement() {
     // must not replace the pin. We can't forge an RSA key with A's fingerprint prefix, so
     // exercise the same path through `pin`, then through an announcement of B once B's
     // address is pinned to another key.
-    let vb = Announcement::verify(&Announcement::new(b, 1, &mut rng).unwrap()).unwrap();
+    let vb = Announcement::verify(&Announcement::sign(b, 1, &mut rng).unwrap()).unwrap();
     assert!(matches!(ring.observe(&vb), KeyringEvent::Pinned { .. }));
     let exported = ring.export();
     let mut other = Keyring::default();
@@ -114,7 +114,7 @@ fn keyring_conflict_is_an_event_and_keeps_the_pin() {
     // B's key is pinned under A's address (as if the two collided, or an impostor got
     // there first): A's genuine announcement must be refused, loudly, and change nothing.
     ring.pin_at_for_tests(a.address(), b.public().clone());
-    let va = Announcement::verify(&Announcement::new(a, 9, &mut rng).unwrap()).unwrap();
+    let va = Announcement::verify(&Announcement::sign(a, 9, &mut rng).unwrap()).unwrap();
     assert_eq!(
         ring.observe(&va),
         KeyringEvent::Conflict {

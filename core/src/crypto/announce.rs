@@ -36,7 +36,7 @@ fn signed_bytes(sequence: u64, modulus: &[u8]) -> Vec<u8> {
 }
 
 impl Announcement {
-    pub fn new<R: CryptoRng + ?Sized>(
+    pub fn sign<R: CryptoRng + ?Sized>(
         me: &Identity,
         sequence: u64,
         rng: &mut R,

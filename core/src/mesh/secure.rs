@@ -232,7 +232,7 @@ impl SecureNode {
     /// Broadcast our self-signed public key.
     pub fn announce(&mut self, now: Instant) -> Result<u32, SecureError> {
         let seq = now.as_millis().max(1);
-        let ann = Announcement::new(&self.identity, seq, &mut self.rng)?;
+        let ann = Announcement::sign(&self.identity, seq, &mut self.rng)?;
         let id = self
             .node
             .send_content(now, Address::BROADCAST, Content::Announce, &ann)?;

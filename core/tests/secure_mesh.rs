@@ -363,3 +363,15 @@ fn announcements_pin_keys_and_conflicts_are_events() {
         Some(ids()[3].public())
     );
 }
+
+#[test]
+fn overhead_of_a_hundred_byte_message() {
+    let o = airswarm_core::mesh::measure_overhead(ids()[0].clone(), ids()[1].clone(), 100).unwrap();
+    assert_eq!((o.frames, o.bytes_on_air), (1, 130), "{o:?}");
+    assert_eq!((o.ack_frames, o.ack_bytes), (1, 17), "{o:?}");
+    // init (537 B → 3 fragments) + reply (529 B → 3 fragments) + their two ACKs.
+    assert_eq!(o.setup_frames, 8, "{o:?}");
+    let big =
+        airswarm_core::mesh::measure_overhead(ids()[0].clone(), ids()[1].clone(), 1000).unwrap();
+    assert_eq!(big.frames, 5, "{big:?}");
+}

@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod keys;
 mod plot;
 
 #[derive(Parser, Debug)]
@@ -23,6 +24,10 @@ enum Command {
     // One variant per subcommand; each lives in its own file under cmd/.
     Sim(cmd::sim::SimArgs),
     Airtime(cmd::airtime::AirtimeArgs),
+    Keygen(cmd::keys::KeygenArgs),
+    Id(cmd::keys::IdArgs),
+    Trust(cmd::keys::TrustArgs),
+    Overhead(cmd::overhead::OverheadArgs),
 }
 
 fn main() {
@@ -30,6 +35,10 @@ fn main() {
     let result: anyhow::Result<()> = match cli.command {
         Command::Sim(args) => cmd::sim::run(args),
         Command::Airtime(args) => cmd::airtime::run(args),
+        Command::Keygen(args) => cmd::keys::keygen(args),
+        Command::Id(args) => cmd::keys::id(args),
+        Command::Trust(args) => cmd::keys::trust(args),
+        Command::Overhead(args) => cmd::overhead::run(args),
     };
     if let Err(e) = result {
         eprintln!("airswarm: error: {e:#}");

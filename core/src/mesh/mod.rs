@@ -10,4 +10,7 @@ pub use wire::{Address, Content, FrameError, FrameView, Header, Kind};
 pub mod node;
 pub mod secure;
 pub use node::{AirswarmTuning, Event, MeshError, Message, Node, NodeConfig, NodeStats, Strategy};
-pub use secure::{SecureConfig, SecureError, SecureEvent, SecureNode, Security, SendOutcome};
+pub use secure::{
+    Overhead, SecureConfig, SecureError, SecureEvent, SecureNode, Security, SendOutcome,
+    measure_overhead,
+};

@@ -32,6 +32,7 @@ fn main() {
                         .unwrap_or(0.2),
                     strategy,
                     tuning,
+                    crypto: false,
                     ..SimConfig::default()
                 })
                 .unwrap()

@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 mod cmd;
 mod keys;
 mod plot;
+mod simkeys;
 
 #[derive(Parser, Debug)]
 #[command(

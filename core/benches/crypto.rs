@@ -33,11 +33,20 @@ fn main() {
     let decrypt = time(50, || b.decrypt(&mut rng, &ct).unwrap());
     let setup = time(10, || {
         let (p, init) = handshake::initiate(&a, b.public(), 1, &mut rng).unwrap();
-        let (_, reply) = HandshakeInit::respond(&b, a.public(), &init, None, &mut rng).unwrap().into_parts();
+        let (_, reply) = HandshakeInit::respond(&b, a.public(), &init, None, &mut rng)
+            .unwrap()
+            .into_parts();
         p.complete(&a, &reply, &mut rng).unwrap()
     });
     println!("RSA-2048 (rsa 0.10, blinded private operations):");
-    println!("  keygen {:.1} ms, PSS sign {:.2} ms, PSS verify {:.1} µs, OAEP encrypt {:.1} µs, OAEP decrypt {:.2} ms", keygen * 1e3, sign * 1e3, verify * 1e6, encrypt * 1e6, decrypt * 1e3);
+    println!(
+        "  keygen {:.1} ms, PSS sign {:.2} ms, PSS verify {:.1} µs, OAEP encrypt {:.1} µs, OAEP decrypt {:.2} ms",
+        keygen * 1e3,
+        sign * 1e3,
+        verify * 1e6,
+        encrypt * 1e6,
+        decrypt * 1e3
+    );
     println!(
         "  session set-up: {RSA_OPS_PER_SIDE} RSA operations per side ({} in all), {:.2} ms of CPU for both sides; none per message",
         2 * RSA_OPS_PER_SIDE,
@@ -45,7 +54,9 @@ fn main() {
     );
 
     let (p, init) = handshake::initiate(&a, b.public(), 1, &mut rng).unwrap();
-    let (mut sb, reply) = HandshakeInit::respond(&b, a.public(), &init, None, &mut rng).unwrap().into_parts();
+    let (mut sb, reply) = HandshakeInit::respond(&b, a.public(), &init, None, &mut rng)
+        .unwrap()
+        .into_parts();
     let mut sa = p.complete(&a, &reply, &mut rng).unwrap();
     println!();
     println!("| message bytes | seal MB/s | open MB/s | seal µs | open µs |");
@@ -62,7 +73,10 @@ fn main() {
         let seal_s = t.elapsed().as_secs_f64();
         let t = Instant::now();
         for (c, s) in sealed.iter().enumerate() {
-            black_box(sb.open_full(1_000_000 * len as u64 + c as u64, &aad, s).unwrap());
+            black_box(
+                sb.open_full(1_000_000 * len as u64 + c as u64, &aad, s)
+                    .unwrap(),
+            );
         }
         let open_s = t.elapsed().as_secs_f64();
         let mb = (n as f64 * len as f64) / 1e6;
@@ -79,7 +93,9 @@ fn main() {
     println!("simulator, 100 nodes, 50 messages (20 % direct), airswarm strategy, 5 seeds:");
     println!("| crypto | delivery | frames | airtime s | airtime s per delivered |");
     println!("|---|---:|---:|---:|---:|");
-    let ids: Vec<Identity> = (0..100).map(|_| Identity::generate(&mut rng).unwrap()).collect();
+    let ids: Vec<Identity> = (0..100)
+        .map(|_| Identity::generate(&mut rng).unwrap())
+        .collect();
     for crypto in [false, true] {
         let (mut i, mut d, mut f, mut air) = (0, 0, 0, 0.0);
         for seed in 1..=5 {

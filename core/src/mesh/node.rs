@@ -517,6 +517,13 @@ impl Node {
             return Err(MeshError::SendToSelf.into());
         }
         let frames = fragment::frame_count(len);
+        if !dst.is_broadcast() && self.outstanding.len() >= self.cfg.max_queue {
+            // Each unacknowledged message keeps its payload for retries: bound them too.
+            return Err(MeshError::QueueFull {
+                frames: self.queued_frames(),
+            }
+            .into());
+        }
         if self.queued_frames() + frames > self.cfg.max_queue {
             return Err(MeshError::QueueFull {
                 frames: self.queued_frames(),

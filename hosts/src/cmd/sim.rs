@@ -43,15 +43,8 @@ pub struct SimArgs {
     /// Flooding strategy: blind, managed (Meshtastic) or airswarm.
     #[arg(long, default_value = "airswarm")]
     strategy: Strategy,
-    /// Spreading factor (5-12).
-    #[arg(long, default_value_t = 7)]
-    sf: u8,
-    /// Bandwidth in kHz (7.8 … 500).
-    #[arg(long, default_value_t = 125.0)]
-    bw_khz: f64,
-    /// Coding rate denominator: 5..8 means 4/5 … 4/8.
-    #[arg(long, default_value_t = 5)]
-    cr: u8,
+    #[command(flatten)]
+    modem: super::ModemArgs,
     /// Transmit power, dBm.
     #[arg(long, default_value_t = 14)]
     tx_power: i8,
@@ -107,14 +100,10 @@ impl SimArgs {
         let area_m = self
             .area_m
             .unwrap_or(DEFAULT_AREA_M * (self.nodes as f64 / DEFAULT_NODES as f64).sqrt());
-        let lora = LoRaConfig {
-            spreading_factor: self.sf,
-            bandwidth_hz: (self.bw_khz * 1000.0).round() as u32,
-            coding_rate: self.cr,
+        let lora = self.modem.apply(LoRaConfig {
             tx_power_dbm: self.tx_power,
             ..LoRaConfig::default()
-        };
-        lora.validate()?;
+        })?;
         Ok(SimConfig {
             nodes: self.nodes,
             area_m,

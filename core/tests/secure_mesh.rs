@@ -375,3 +375,60 @@ fn overhead_of_a_hundred_byte_message() {
         airswarm_core::mesh::measure_overhead(ids()[0].clone(), ids()[1].clone(), 1000).unwrap();
     assert_eq!(big.frames, 5, "{big:?}");
 }
+
+#[test]
+fn sessions_rekey_after_the_configured_number_of_messages() {
+    let mut nodes: Vec<SecureNode> = (0..2)
+        .map(|i| {
+            let mut ring = Keyring::default();
+            ring.pin(ids()[1 - i].public().clone()).unwrap();
+            SecureNode::new(
+                SecureConfig {
+                    rekey_after: 2,
+                    ..SecureConfig::default()
+                },
+                ids()[i].clone(),
+                ring,
+                [i as u8; 32],
+            )
+            .unwrap()
+        })
+        .collect();
+    let b = nodes[1].address();
+    let mut established = 0;
+    let mut got = 0;
+    let mut now = 0u64;
+    for round in 0..5u8 {
+        nodes[0].send(Instant(now), b, &[round; 8]).unwrap();
+        for _ in 0..50 {
+            for i in 0..2 {
+                while let Some(f) = nodes[i].poll_transmit() {
+                    nodes[1 - i]
+                        .handle_frame(Instant(now), &f, -80.0, 5.0)
+                        .unwrap();
+                }
+            }
+            now += 100;
+            for n in &mut nodes {
+                n.handle_timeout(Instant(now));
+            }
+        }
+        while let Some(e) = nodes[0].poll_event() {
+            established += matches!(e, SecureEvent::SessionEstablished { .. }) as u32;
+        }
+        while let Some(e) = nodes[1].poll_event() {
+            got += matches!(
+                e,
+                SecureEvent::Message {
+                    security: Security::Session,
+                    ..
+                }
+            ) as u32;
+        }
+    }
+    assert_eq!(got, 5, "every message arrived");
+    assert_eq!(
+        established, 3,
+        "messages 1-2, 3-4 and 5 each ran in a fresh session"
+    );
+}

@@ -258,6 +258,9 @@ pub struct SimReport {
     /// Discrete events processed (for speed figures).
     pub events: u64,
     pub per_node: Vec<NodeReport>,
+    /// Pairs of node indices whose mean link is above sensitivity (for plots; not in JSON).
+    #[serde(skip)]
+    pub links: Vec<(u32, u32)>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message_records: Option<Vec<MessageRecord>>,
 }
@@ -952,6 +955,17 @@ impl Simulator {
                 .collect()
         });
         let messages = self.msgs.len();
+        let links = self
+            .nodes
+            .iter()
+            .enumerate()
+            .flat_map(|(i, sn)| {
+                sn.links
+                    .iter()
+                    .filter(move |(j, p)| (*j as usize) > i && (*p as f64) >= self.sensitivity)
+                    .map(move |(j, _)| (i as u32, *j))
+            })
+            .collect();
         SimReport {
             strategy: self.cfg.strategy,
             crypto: self.cfg.crypto,
@@ -983,6 +997,7 @@ impl Simulator {
             simulated_s: self.end_us as f64 / 1e6,
             events: self.events,
             per_node,
+            links,
             message_records: records,
         }
     }

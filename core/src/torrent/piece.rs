@@ -38,21 +38,33 @@ impl fmt::Display for PieceIndex {
 pub enum GeometryError {
     ZeroPieceLength,
     /// More pieces than a u32 index can address.
-    TooManyPieces { total_length: u64, piece_length: u32 },
+    TooManyPieces {
+        total_length: u64,
+        piece_length: u32,
+    },
     /// A piece index outside the torrent.
-    OutOfRange { index: u32, pieces: u32 },
+    OutOfRange {
+        index: u32,
+        pieces: u32,
+    },
 }
 
 impl fmt::Display for GeometryError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             GeometryError::ZeroPieceLength => write!(f, "piece length must be greater than zero"),
-            GeometryError::TooManyPieces { total_length, piece_length } => write!(
+            GeometryError::TooManyPieces {
+                total_length,
+                piece_length,
+            } => write!(
                 f,
                 "{total_length} bytes in pieces of {piece_length} bytes is more than 2^32 pieces"
             ),
             GeometryError::OutOfRange { index, pieces } => {
-                write!(f, "piece index {index} is out of range (the torrent has {pieces} pieces)")
+                write!(
+                    f,
+                    "piece index {index} is out of range (the torrent has {pieces} pieces)"
+                )
             }
         }
     }
@@ -74,9 +86,15 @@ impl Geometry {
             return Err(GeometryError::ZeroPieceLength);
         }
         let pieces = total_length.div_ceil(piece_length as u64);
-        let pieces = u32::try_from(pieces)
-            .map_err(|_| GeometryError::TooManyPieces { total_length, piece_length })?;
-        Ok(Geometry { piece_length, total_length, pieces })
+        let pieces = u32::try_from(pieces).map_err(|_| GeometryError::TooManyPieces {
+            total_length,
+            piece_length,
+        })?;
+        Ok(Geometry {
+            piece_length,
+            total_length,
+            pieces,
+        })
     }
 
     pub fn piece_length(&self) -> u32 {
@@ -96,12 +114,17 @@ impl Geometry {
         if raw < self.pieces {
             Ok(PieceIndex(raw))
         } else {
-            Err(GeometryError::OutOfRange { index: raw, pieces: self.pieces })
+            Err(GeometryError::OutOfRange {
+                index: raw,
+                pieces: self.pieces,
+            })
         }
     }
 
     /// Every piece index in order.
-    pub fn indices(&self) -> impl DoubleEndedIterator<Item = PieceIndex> + ExactSizeIterator + use<> {
+    pub fn indices(
+        &self,
+    ) -> impl DoubleEndedIterator<Item = PieceIndex> + ExactSizeIterator + use<> {
         (0..self.pieces).map(PieceIndex)
     }
 

@@ -20,11 +20,14 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     // One variant per subcommand; each lives in its own file under cmd/.
+    Torrent(cmd::torrent::TorrentArgs),
 }
 
 fn main() {
     let cli = Cli::parse();
-    let result: anyhow::Result<()> = match cli.command {};
+    let result: anyhow::Result<()> = match cli.command {
+        Command::Torrent(a) => cmd::torrent::run(a),
+    };
     if let Err(e) = result {
         eprintln!("airswarm: error: {e:#}");
         std::process::exit(1);

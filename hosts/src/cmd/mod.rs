@@ -1,1 +1,2 @@
 //! Subcommands, one module each.
+pub mod torrent;

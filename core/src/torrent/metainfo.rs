@@ -144,15 +144,9 @@ impl fmt::Display for MetainfoError {
     }
 }
 
-impl std::error::Error for MetainfoError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            MetainfoError::Bencode(e) => Some(e),
-            MetainfoError::Geometry(e) => Some(e),
-            _ => None,
-        }
-    }
-}
+// The inner errors are part of the Display text, so they are not also reported as
+// `source()` (error chains would print them twice).
+impl std::error::Error for MetainfoError {}
 
 impl From<DecodeError> for MetainfoError {
     fn from(e: DecodeError) -> Self {
@@ -404,7 +398,9 @@ fn parse_info(info: &Dict<'_>) -> Result<Info, MetainfoError> {
                     None => false,
                 };
                 let display = path.join("/");
-                if !seen.insert(display.clone()) {
+                // Pad files are never written, and libtorrent names them by size
+                // (`.pad/32766`), so several may share a path.
+                if !pad && !seen.insert(display.clone()) {
                     return Err(MetainfoError::DuplicatePath(display));
                 }
                 files.push(FileEntry {

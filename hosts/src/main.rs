@@ -29,6 +29,7 @@ enum Command {
     Id(cmd::keys::IdArgs),
     Trust(cmd::keys::TrustArgs),
     Overhead(cmd::overhead::OverheadArgs),
+    Torrent(cmd::torrent::TorrentArgs),
 }
 
 fn main() {
@@ -40,6 +41,7 @@ fn main() {
         Command::Id(args) => cmd::keys::id(args),
         Command::Trust(args) => cmd::keys::trust(args),
         Command::Overhead(args) => cmd::overhead::run(args),
+        Command::Torrent(a) => cmd::torrent::run(a),
     };
     if let Err(e) = result {
         eprintln!("airswarm: error: {e:#}");

@@ -1,3 +1,9 @@
 //! BitTorrent piece management, sans-IO: bencode, metainfo, pieces, peer wire, tracker.
 
+pub mod bencode;
+pub mod magnet;
+pub mod metainfo;
 pub mod piece;
+pub mod resume;
+pub mod storage;
+pub mod verify;

@@ -3,6 +3,7 @@ pub mod airtime;
 pub mod keys;
 pub mod overhead;
 pub mod sim;
+pub mod torrent;
 
 use airswarm_core::radio::LoRaConfig;
 use clap::Args;

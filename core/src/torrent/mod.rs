@@ -7,6 +7,7 @@ pub mod metainfo;
 pub mod piece;
 pub mod resume;
 pub mod storage;
+pub mod swarm;
 pub mod tracker;
 pub mod verify;
 pub mod wire;

@@ -4,6 +4,7 @@ pub mod bencode;
 pub mod bitfield;
 pub mod magnet;
 pub mod metainfo;
+pub mod peer;
 pub mod picker;
 pub mod piece;
 pub mod resume;

@@ -259,7 +259,7 @@ impl Picker {
         let i = block.piece.get();
         let expected = self.geom.block(block.piece, block.begin / BLOCK_SIZE);
         if self.have.has(block.piece)
-            || block.begin % BLOCK_SIZE != 0
+            || !block.begin.is_multiple_of(BLOCK_SIZE)
             || expected.map(|e| e.1) != Some(block.length)
         {
             return Received::default();

@@ -132,6 +132,12 @@ impl Bitfield {
         true
     }
 
+    /// The packed bytes (high bit first) for word-wise set operations; bits past
+    /// [`len`](Self::len) are unspecified.
+    pub fn raw(&self) -> &[u8] {
+        self.bits.as_raw_slice()
+    }
+
     /// Indices of set bits.
     pub fn ones(&self) -> impl Iterator<Item = u32> + '_ {
         self.bits.iter_ones().map(|i| i as u32)

@@ -59,6 +59,8 @@ pub struct Picker {
     have: Bitfield,
     availability: Vec<u16>,
     partial: HashMap<u32, Partial>,
+    /// Pieces in `partial`, as a bitfield for word-wise candidate search.
+    busy: Bitfield,
     strikes: HashMap<PeerKey, u8>,
     completed_here: u32,
     rng: Rng,
@@ -72,6 +74,7 @@ impl Picker {
             have,
             availability: vec![0; n],
             partial: HashMap::new(),
+            busy: Bitfield::empty(n as u32),
             strikes: HashMap::new(),
             completed_here: 0,
             rng: Rng::new(seed),
@@ -158,32 +161,43 @@ impl Picker {
                 return out;
             }
         }
-        // 2. New pieces: random first, then rarest first (random among equals).
-        while out.len() < max {
-            let candidates: Vec<u32> = has
-                .ones()
-                .filter(|&i| !self.have.has_raw(i) && !self.partial.contains_key(&i))
-                .collect();
-            if candidates.is_empty() {
-                break;
+        // 2. New pieces: random first, then rarest first (random among equals). One pass
+        // over the peer's pieces finds the candidates at the lowest availability.
+        if out.len() < max {
+            let random_phase = self.completed_here < RANDOM_FIRST;
+            let mut best: Vec<u32> = Vec::new();
+            let mut best_avail = u16::MAX;
+            let (h, mine, busy) = (has.raw(), self.have.raw(), self.busy.raw());
+            let wanted = (0..h.len().min(mine.len()).min(busy.len())).flat_map(|w| {
+                let x = h[w] & !mine[w] & !busy[w];
+                (0..8u32)
+                    .filter(move |b| x & (0x80 >> b) != 0)
+                    .map(move |b| w as u32 * 8 + b)
+            });
+            // The raw bytes may hold junk past the last piece: stop there.
+            let n = self.have.len();
+            let wanted = wanted.take_while(move |&i| i < n);
+            for i in wanted {
+                let a = if random_phase {
+                    0
+                } else {
+                    self.availability[i as usize]
+                };
+                if a < best_avail {
+                    best_avail = a;
+                    best.clear();
+                }
+                if a == best_avail {
+                    best.push(i);
+                }
             }
-            let pick = if self.completed_here < RANDOM_FIRST {
-                candidates[self.rng.below(candidates.len() as u64) as usize]
-            } else {
-                let rarest = candidates
-                    .iter()
-                    .map(|&i| self.availability[i as usize])
-                    .min()
-                    .unwrap_or(0);
-                let rare: Vec<u32> = candidates
-                    .into_iter()
-                    .filter(|&i| self.availability[i as usize] == rarest)
-                    .collect();
-                rare[self.rng.below(rare.len() as u64) as usize]
-            };
-            let index = self.geom.index(pick).expect("from the bitfield");
-            self.partial.insert(pick, self.new_partial(index));
-            self.take_free(peer, pick, max, &mut out);
+            while out.len() < max && !best.is_empty() {
+                let pick = best.swap_remove(self.rng.below(best.len() as u64) as usize);
+                let index = self.geom.index(pick).expect("from the bitfield");
+                self.partial.insert(pick, self.new_partial(index));
+                self.busy.set(index);
+                self.take_free(peer, pick, max, &mut out);
+            }
         }
         // 3. Endgame: nothing free anywhere this peer could serve — duplicate requests.
         if out.is_empty() && self.in_endgame() {
@@ -264,6 +278,7 @@ impl Picker {
         {
             return Received::default();
         }
+        self.busy.set(block.piece);
         let p = self.partial.entry(i).or_insert_with(|| Partial {
             blocks: vec![BlockState::Free; self.geom.block_count(block.piece) as usize],
             received: 0,
@@ -293,6 +308,7 @@ impl Picker {
         let Some(p) = self.partial.remove(&i.get()) else {
             return Vec::new();
         };
+        self.busy.clear(i);
         if ok {
             self.have.set(i);
             self.completed_here += 1;

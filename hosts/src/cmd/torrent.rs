@@ -4,6 +4,7 @@
 //! files; this module walks directories, reads the data and hashes pieces on every core.
 //! Memory stays bounded: each hashing thread streams its pieces through one 1 MiB buffer.
 
+use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{IsTerminal, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -373,8 +374,12 @@ fn create(a: CreateArgs) -> anyhow::Result<()> {
         std::fs::metadata(&a.path).with_context(|| format!("cannot stat {}", a.path.display()))?;
     let canonical = std::fs::canonicalize(&a.path)
         .with_context(|| format!("cannot resolve {}", a.path.display()))?;
-    let name = canonical
+    // The name is the base name as given (mktorrent uses the argument's basename, so a
+    // symlink keeps its own name); `.` and the like fall back to the resolved directory.
+    let name = a
+        .path
         .file_name()
+        .or(canonical.file_name())
         .and_then(|n| n.to_str())
         .with_context(|| {
             format!(
@@ -445,8 +450,7 @@ fn create(a: CreateArgs) -> anyhow::Result<()> {
     let parsed =
         Metainfo::from_bytes(&bytes).context("internal error: created torrent does not parse")?;
     write_atomically(&a.output, &bytes)?;
-    println!("{}  {}", parsed.info_hash, a.output.display());
-    Ok(())
+    emit(&format!("{}  {}\n", parsed.info_hash, a.output.display()))
 }
 
 /// Write `bytes` to `path` so that a crash leaves either the old file or the new one:
@@ -513,44 +517,47 @@ fn info_json(m: &Metainfo) -> serde_json::Value {
 
 fn info(a: InfoArgs) -> anyhow::Result<()> {
     let m = load_torrent(&a.file)?;
+    let mut out = String::new();
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&info_json(&m))?);
-        return Ok(());
+        writeln!(out, "{}", serde_json::to_string_pretty(&info_json(&m))?)?;
+        return emit(&out);
     }
-    println!("name:         {}", m.info.name);
-    println!("info hash:    {}", m.info_hash);
-    println!(
+    writeln!(out, "name:         {}", m.info.name)?;
+    writeln!(out, "info hash:    {}", m.info_hash)?;
+    writeln!(
+        out,
         "size:         {} bytes in {} pieces of {} bytes",
         m.info.total_length(),
         m.info.pieces.len(),
         m.info.piece_length
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "private:      {}",
         if m.info.private { "yes" } else { "no" }
-    );
+    )?;
     for t in m.trackers() {
-        println!("tracker:      {t}");
+        writeln!(out, "tracker:      {t}")?;
     }
     for w in &m.url_list {
-        println!("web seed:     {w}");
+        writeln!(out, "web seed:     {w}")?;
     }
     if let Some(c) = &m.comment {
-        println!("comment:      {c}");
+        writeln!(out, "comment:      {c}")?;
     }
     if let Some(c) = &m.created_by {
-        println!("created by:   {c}");
+        writeln!(out, "created by:   {c}")?;
     }
     if let Some(d) = m.creation_date {
-        println!("created:      {d} (Unix time)");
+        writeln!(out, "created:      {d} (Unix time)")?;
     }
-    println!("magnet:       {}", m.magnet());
+    writeln!(out, "magnet:       {}", m.magnet())?;
     let real: Vec<_> = m.info.files.iter().filter(|f| !f.pad).collect();
-    println!("files ({}):", real.len());
+    writeln!(out, "files ({}):", real.len())?;
     for f in real {
-        println!("  {:>14}  {}", f.length, f.display_path());
+        writeln!(out, "  {:>14}  {}", f.length, f.display_path())?;
     }
-    Ok(())
+    emit(&out)
 }
 
 fn mtime_secs(meta: &std::fs::Metadata) -> i64 {
@@ -622,6 +629,7 @@ fn verify(a: VerifyArgs) -> anyhow::Result<()> {
         .map(|r| (r.start, r.end - 1))
         .collect();
     let bad = recheck.piece_count() - recheck.good_count();
+    let mut out = String::new();
     if a.json {
         let v = serde_json::json!({
             "info_hash": m.info_hash.to_hex(),
@@ -633,15 +641,16 @@ fn verify(a: VerifyArgs) -> anyhow::Result<()> {
             "missing_files": missing,
             "complete": recheck.is_complete(),
         });
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
     } else {
-        println!(
+        writeln!(
+            out,
             "{}: {}/{} pieces good ({:.1}%)",
             m.info.name,
             recheck.good_count(),
             recheck.piece_count(),
             recheck.percent()
-        );
+        )?;
         if !ranges.is_empty() {
             let shown: Vec<String> = ranges
                 .iter()
@@ -653,25 +662,38 @@ fn verify(a: VerifyArgs) -> anyhow::Result<()> {
                     }
                 })
                 .collect();
-            println!("bad pieces: {}", shown.join(", "));
+            writeln!(out, "bad pieces: {}", shown.join(", "))?;
         }
         for f in &missing {
-            println!("missing file: {f}");
+            writeln!(out, "missing file: {f}")?;
         }
-        println!(
+        writeln!(
+            out,
             "{}",
             if recheck.is_complete() {
                 "complete"
             } else {
                 "incomplete"
             }
-        );
+        )?;
     }
     if !recheck.is_complete() {
-        std::io::stdout().flush()?;
+        emit(&out)?;
         std::process::exit(EXIT_INCOMPLETE);
     }
-    Ok(())
+    emit(&out)
+}
+
+/// Print to stdout; a closed pipe (`| head`) is not an error worth a panic or a message.
+fn emit(text: &str) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => Ok(r?),
+    }
 }
 
 #[cfg(test)]

@@ -303,6 +303,23 @@ struct OpenFile {
     pos: u64,
 }
 
+/// What a reader thread hands its hashing thread, in piece order.
+enum Chunk {
+    /// `len` bytes of the buffer, which goes back to the pool afterwards.
+    Data(Vec<u8>, usize),
+    /// Bytes of a pad file: zeros, never read from disk.
+    Zeros(u64),
+    /// The piece is over; false when some of its data could not be read.
+    PieceEnd(bool),
+}
+
+/// Buffers in flight per reader/hasher pair: enough to keep both busy, and a hard bound
+/// on memory (`READ_BUFFERS * READ_BUF` per hashing thread).
+const READ_BUFFERS: usize = 3;
+
+/// Hash pieces `first..first + out.len()`. A reader thread copies the data out of the
+/// files while this thread hashes, so the kernel's copy overlaps SHA-1 instead of adding
+/// to it (memory-mapping would avoid the copy, but needs `unsafe`).
 fn hash_range(
     layout: &Layout,
     paths: &[PathBuf],
@@ -311,23 +328,66 @@ fn hash_range(
     progress: &Progress,
 ) {
     let g = layout.geometry();
-    let mut buf = vec![0u8; READ_BUF];
-    let mut open: Option<OpenFile> = None;
-    for (k, slot) in out.iter_mut().enumerate() {
-        let index = g
-            .index(first + k as u32)
-            .expect("chunk lies inside the torrent");
+    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Chunk>(READ_BUFFERS);
+    let (free_tx, free_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    for _ in 0..READ_BUFFERS {
+        free_tx.send(vec![0u8; READ_BUF]).expect("receiver alive");
+    }
+    let count = out.len() as u32;
+    std::thread::scope(|s| {
+        s.spawn(move || read_pieces(layout, paths, first..first + count, &full_tx, &free_rx));
         let mut h = PieceHasher::new();
+        let mut k = 0;
+        // The loop ends when the reader is done and has dropped its sender.
+        for chunk in full_rx.iter() {
+            match chunk {
+                Chunk::Data(buf, n) => {
+                    h.update(&buf[..n]);
+                    // The reader may already have finished; then the buffer is just freed.
+                    let _ = free_tx.send(buf);
+                }
+                Chunk::Zeros(n) => h.update_zeros(n),
+                Chunk::PieceEnd(ok) => {
+                    let done = std::mem::take(&mut h).finish();
+                    out[k] = ok.then_some(done);
+                    let index = g
+                        .index(first + k as u32)
+                        .expect("range lies inside the torrent");
+                    progress
+                        .done
+                        .fetch_add(g.piece_size(index) as u64, Ordering::Relaxed);
+                    k += 1;
+                }
+            }
+        }
+    });
+}
+
+/// Reader side of [`hash_range`]: stream each piece's segments into pooled buffers.
+fn read_pieces(
+    layout: &Layout,
+    paths: &[PathBuf],
+    pieces: std::ops::Range<u32>,
+    full: &std::sync::mpsc::SyncSender<Chunk>,
+    free: &std::sync::mpsc::Receiver<Vec<u8>>,
+) {
+    let g = layout.geometry();
+    let mut open: Option<OpenFile> = None;
+    for raw in pieces {
+        let index = g.index(raw).expect("range lies inside the torrent");
         let mut ok = true;
-        for seg in layout.piece_segments(index) {
+        'segments: for seg in layout.piece_segments(index) {
             if seg.pad {
-                h.update_zeros(seg.len);
+                if full.send(Chunk::Zeros(seg.len)).is_err() {
+                    return;
+                }
                 continue;
             }
             if open.as_ref().is_none_or(|o| o.index != seg.file) {
+                let file = File::open(&paths[seg.file]).ok();
                 open = Some(OpenFile {
                     index: seg.file,
-                    file: File::open(&paths[seg.file]).ok(),
+                    file,
                     pos: 0,
                 });
             }
@@ -345,24 +405,25 @@ fn hash_range(
             }
             let mut left = seg.len;
             while left > 0 {
+                let Ok(mut buf) = free.recv() else { return };
                 let want = left.min(buf.len() as u64) as usize;
                 if file.read_exact(&mut buf[..want]).is_err() {
                     ok = false;
                     o.pos = u64::MAX; // position unknown: seek next time
-                    break;
+                    // Hand the buffer back through the hasher so the pool never shrinks.
+                    let _ = full.send(Chunk::Data(buf, 0));
+                    break 'segments;
                 }
-                h.update(&buf[..want]);
                 o.pos += want as u64;
                 left -= want as u64;
-            }
-            if !ok {
-                break;
+                if full.send(Chunk::Data(buf, want)).is_err() {
+                    return;
+                }
             }
         }
-        *slot = ok.then(|| h.finish());
-        progress
-            .done
-            .fetch_add(g.piece_size(index) as u64, Ordering::Relaxed);
+        if full.send(Chunk::PieceEnd(ok)).is_err() {
+            return;
+        }
     }
 }
 

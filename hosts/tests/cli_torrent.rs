@@ -332,6 +332,14 @@ fn verify_reports_bad_pieces_missing_files_and_writes_resume() {
     bytes[50_000] ^= 1;
     std::fs::write(&b, bytes).unwrap();
     std::fs::remove_file(tmp.0.join("tree/Z/last")).unwrap();
+    // A short file: every piece past its end fails to read (more failures than the
+    // reader has buffers, which once could have stalled the read-ahead pipeline).
+    let x = std::fs::OpenOptions::new()
+        .write(true)
+        .open(tmp.0.join("tree/sub/deeper/x.bin"))
+        .unwrap();
+    x.set_len(10).unwrap();
+    drop(x);
     let out = airswarm(
         &[
             "torrent",
@@ -354,21 +362,26 @@ fn verify_reports_bad_pieces_missing_files_and_writes_resume() {
     let v: Json = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["complete"], Json::Bool(false));
     assert_eq!(v["missing_files"], serde_json::json!(["tree/Z/last"]));
-    // Byte 3 + 50_000 of the data is in piece 3; Z/last (5 bytes at 100_003) is in piece 6.
-    assert_eq!(v["bad_ranges"], serde_json::json!([[3, 3], [6, 6]]));
-    assert_eq!(v["bad"].as_u64().unwrap(), 2);
-    assert_eq!(v["good"].as_u64().unwrap(), pieces - 2);
+    // Byte 3 + 50_000 of the data is in piece 3; Z/last (5 bytes at 100_003) is in piece 6;
+    // x.bin starts at 210_009 (piece 12) and the torrent ends in piece 20.
+    assert_eq!(pieces, 21);
+    assert_eq!(
+        v["bad_ranges"],
+        serde_json::json!([[3, 3], [6, 6], [12, 20]])
+    );
+    assert_eq!(v["bad"].as_u64().unwrap(), 11);
+    assert_eq!(v["good"].as_u64().unwrap(), pieces - 11);
 
     let resume = ResumeState::decode(&std::fs::read(tmp.0.join("t.resume")).unwrap()).unwrap();
     assert_eq!(resume.info_hash.to_hex(), v["info_hash"].as_str().unwrap());
-    assert_eq!(resume.verified.iter().filter(|g| !**g).count(), 2);
+    assert_eq!(resume.verified.iter().filter(|g| !**g).count(), 11);
     assert!(!resume.verified[3] && !resume.verified[6] && resume.verified[0]);
 
     // Human output names the ranges and the missing file.
     let out = airswarm(&["torrent", "verify", "t.torrent", "--data", "."], &tmp.0);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("bad pieces: 3, 6") && text.contains("missing file: tree/Z/last"),
+        text.contains("bad pieces: 3, 6, 12-20") && text.contains("missing file: tree/Z/last"),
         "{text}"
     );
 }

@@ -201,9 +201,9 @@ impl Info {
         self.geometry.total_length()
     }
 
-    pub fn piece_hash(&self, index: PieceIndex) -> &[u8; 20] {
-        // A PieceIndex from this geometry is < pieces.len(), which parse() checked.
-        &self.pieces[index.as_usize()]
+    /// Expected SHA-1 of a piece; None only for an index from another torrent's geometry.
+    pub fn piece_hash(&self, index: PieceIndex) -> Option<&[u8; 20]> {
+        self.pieces.get(index.as_usize())
     }
 }
 

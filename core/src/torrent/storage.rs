@@ -124,6 +124,9 @@ impl Layout {
     }
 
     /// Segments of a whole piece.
+    ///
+    /// Panics if `index` came from a different, larger [`Geometry`] than this layout's
+    /// (a programming error; indices from peers go through [`Geometry::index`] first).
     pub fn piece_segments(&self, index: PieceIndex) -> Segments<'_> {
         self.segments(
             self.geometry.piece_offset(index),

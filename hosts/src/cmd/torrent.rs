@@ -4,6 +4,7 @@
 //! files; this module walks directories, reads the data and hashes pieces on every core.
 //! Memory stays bounded: each hashing thread streams its pieces through one 1 MiB buffer.
 
+use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{IsTerminal, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -302,6 +303,23 @@ struct OpenFile {
     pos: u64,
 }
 
+/// What a reader thread hands its hashing thread, in piece order.
+enum Chunk {
+    /// `len` bytes of the buffer, which goes back to the pool afterwards.
+    Data(Vec<u8>, usize),
+    /// Bytes of a pad file: zeros, never read from disk.
+    Zeros(u64),
+    /// The piece is over; false when some of its data could not be read.
+    PieceEnd(bool),
+}
+
+/// Buffers in flight per reader/hasher pair: enough to keep both busy, and a hard bound
+/// on memory (`READ_BUFFERS * READ_BUF` per hashing thread).
+const READ_BUFFERS: usize = 3;
+
+/// Hash pieces `first..first + out.len()`. A reader thread copies the data out of the
+/// files while this thread hashes, so the kernel's copy overlaps SHA-1 instead of adding
+/// to it (memory-mapping would avoid the copy, but needs `unsafe`).
 fn hash_range(
     layout: &Layout,
     paths: &[PathBuf],
@@ -310,23 +328,66 @@ fn hash_range(
     progress: &Progress,
 ) {
     let g = layout.geometry();
-    let mut buf = vec![0u8; READ_BUF];
-    let mut open: Option<OpenFile> = None;
-    for (k, slot) in out.iter_mut().enumerate() {
-        let index = g
-            .index(first + k as u32)
-            .expect("chunk lies inside the torrent");
+    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Chunk>(READ_BUFFERS);
+    let (free_tx, free_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    for _ in 0..READ_BUFFERS {
+        free_tx.send(vec![0u8; READ_BUF]).expect("receiver alive");
+    }
+    let count = out.len() as u32;
+    std::thread::scope(|s| {
+        s.spawn(move || read_pieces(layout, paths, first..first + count, &full_tx, &free_rx));
         let mut h = PieceHasher::new();
+        let mut k = 0;
+        // The loop ends when the reader is done and has dropped its sender.
+        for chunk in full_rx.iter() {
+            match chunk {
+                Chunk::Data(buf, n) => {
+                    h.update(&buf[..n]);
+                    // The reader may already have finished; then the buffer is just freed.
+                    let _ = free_tx.send(buf);
+                }
+                Chunk::Zeros(n) => h.update_zeros(n),
+                Chunk::PieceEnd(ok) => {
+                    let done = std::mem::take(&mut h).finish();
+                    out[k] = ok.then_some(done);
+                    let index = g
+                        .index(first + k as u32)
+                        .expect("range lies inside the torrent");
+                    progress
+                        .done
+                        .fetch_add(g.piece_size(index) as u64, Ordering::Relaxed);
+                    k += 1;
+                }
+            }
+        }
+    });
+}
+
+/// Reader side of [`hash_range`]: stream each piece's segments into pooled buffers.
+fn read_pieces(
+    layout: &Layout,
+    paths: &[PathBuf],
+    pieces: std::ops::Range<u32>,
+    full: &std::sync::mpsc::SyncSender<Chunk>,
+    free: &std::sync::mpsc::Receiver<Vec<u8>>,
+) {
+    let g = layout.geometry();
+    let mut open: Option<OpenFile> = None;
+    for raw in pieces {
+        let index = g.index(raw).expect("range lies inside the torrent");
         let mut ok = true;
-        for seg in layout.piece_segments(index) {
+        'segments: for seg in layout.piece_segments(index) {
             if seg.pad {
-                h.update_zeros(seg.len);
+                if full.send(Chunk::Zeros(seg.len)).is_err() {
+                    return;
+                }
                 continue;
             }
             if open.as_ref().is_none_or(|o| o.index != seg.file) {
+                let file = File::open(&paths[seg.file]).ok();
                 open = Some(OpenFile {
                     index: seg.file,
-                    file: File::open(&paths[seg.file]).ok(),
+                    file,
                     pos: 0,
                 });
             }
@@ -344,24 +405,25 @@ fn hash_range(
             }
             let mut left = seg.len;
             while left > 0 {
+                let Ok(mut buf) = free.recv() else { return };
                 let want = left.min(buf.len() as u64) as usize;
                 if file.read_exact(&mut buf[..want]).is_err() {
                     ok = false;
                     o.pos = u64::MAX; // position unknown: seek next time
-                    break;
+                    // Hand the buffer back through the hasher so the pool never shrinks.
+                    let _ = full.send(Chunk::Data(buf, 0));
+                    break 'segments;
                 }
-                h.update(&buf[..want]);
                 o.pos += want as u64;
                 left -= want as u64;
-            }
-            if !ok {
-                break;
+                if full.send(Chunk::Data(buf, want)).is_err() {
+                    return;
+                }
             }
         }
-        *slot = ok.then(|| h.finish());
-        progress
-            .done
-            .fetch_add(g.piece_size(index) as u64, Ordering::Relaxed);
+        if full.send(Chunk::PieceEnd(ok)).is_err() {
+            return;
+        }
     }
 }
 
@@ -373,8 +435,12 @@ fn create(a: CreateArgs) -> anyhow::Result<()> {
         std::fs::metadata(&a.path).with_context(|| format!("cannot stat {}", a.path.display()))?;
     let canonical = std::fs::canonicalize(&a.path)
         .with_context(|| format!("cannot resolve {}", a.path.display()))?;
-    let name = canonical
+    // The name is the base name as given (mktorrent uses the argument's basename, so a
+    // symlink keeps its own name); `.` and the like fall back to the resolved directory.
+    let name = a
+        .path
         .file_name()
+        .or(canonical.file_name())
         .and_then(|n| n.to_str())
         .with_context(|| {
             format!(
@@ -445,8 +511,7 @@ fn create(a: CreateArgs) -> anyhow::Result<()> {
     let parsed =
         Metainfo::from_bytes(&bytes).context("internal error: created torrent does not parse")?;
     write_atomically(&a.output, &bytes)?;
-    println!("{}  {}", parsed.info_hash, a.output.display());
-    Ok(())
+    emit(&format!("{}  {}\n", parsed.info_hash, a.output.display()))
 }
 
 /// Write `bytes` to `path` so that a crash leaves either the old file or the new one:
@@ -513,44 +578,47 @@ fn info_json(m: &Metainfo) -> serde_json::Value {
 
 fn info(a: InfoArgs) -> anyhow::Result<()> {
     let m = load_torrent(&a.file)?;
+    let mut out = String::new();
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&info_json(&m))?);
-        return Ok(());
+        writeln!(out, "{}", serde_json::to_string_pretty(&info_json(&m))?)?;
+        return emit(&out);
     }
-    println!("name:         {}", m.info.name);
-    println!("info hash:    {}", m.info_hash);
-    println!(
+    writeln!(out, "name:         {}", m.info.name)?;
+    writeln!(out, "info hash:    {}", m.info_hash)?;
+    writeln!(
+        out,
         "size:         {} bytes in {} pieces of {} bytes",
         m.info.total_length(),
         m.info.pieces.len(),
         m.info.piece_length
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "private:      {}",
         if m.info.private { "yes" } else { "no" }
-    );
+    )?;
     for t in m.trackers() {
-        println!("tracker:      {t}");
+        writeln!(out, "tracker:      {t}")?;
     }
     for w in &m.url_list {
-        println!("web seed:     {w}");
+        writeln!(out, "web seed:     {w}")?;
     }
     if let Some(c) = &m.comment {
-        println!("comment:      {c}");
+        writeln!(out, "comment:      {c}")?;
     }
     if let Some(c) = &m.created_by {
-        println!("created by:   {c}");
+        writeln!(out, "created by:   {c}")?;
     }
     if let Some(d) = m.creation_date {
-        println!("created:      {d} (Unix time)");
+        writeln!(out, "created:      {d} (Unix time)")?;
     }
-    println!("magnet:       {}", m.magnet());
+    writeln!(out, "magnet:       {}", m.magnet())?;
     let real: Vec<_> = m.info.files.iter().filter(|f| !f.pad).collect();
-    println!("files ({}):", real.len());
+    writeln!(out, "files ({}):", real.len())?;
     for f in real {
-        println!("  {:>14}  {}", f.length, f.display_path());
+        writeln!(out, "  {:>14}  {}", f.length, f.display_path())?;
     }
-    Ok(())
+    emit(&out)
 }
 
 fn mtime_secs(meta: &std::fs::Metadata) -> i64 {
@@ -622,6 +690,7 @@ fn verify(a: VerifyArgs) -> anyhow::Result<()> {
         .map(|r| (r.start, r.end - 1))
         .collect();
     let bad = recheck.piece_count() - recheck.good_count();
+    let mut out = String::new();
     if a.json {
         let v = serde_json::json!({
             "info_hash": m.info_hash.to_hex(),
@@ -633,15 +702,16 @@ fn verify(a: VerifyArgs) -> anyhow::Result<()> {
             "missing_files": missing,
             "complete": recheck.is_complete(),
         });
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
     } else {
-        println!(
+        writeln!(
+            out,
             "{}: {}/{} pieces good ({:.1}%)",
             m.info.name,
             recheck.good_count(),
             recheck.piece_count(),
             recheck.percent()
-        );
+        )?;
         if !ranges.is_empty() {
             let shown: Vec<String> = ranges
                 .iter()
@@ -653,25 +723,38 @@ fn verify(a: VerifyArgs) -> anyhow::Result<()> {
                     }
                 })
                 .collect();
-            println!("bad pieces: {}", shown.join(", "));
+            writeln!(out, "bad pieces: {}", shown.join(", "))?;
         }
         for f in &missing {
-            println!("missing file: {f}");
+            writeln!(out, "missing file: {f}")?;
         }
-        println!(
+        writeln!(
+            out,
             "{}",
             if recheck.is_complete() {
                 "complete"
             } else {
                 "incomplete"
             }
-        );
+        )?;
     }
     if !recheck.is_complete() {
-        std::io::stdout().flush()?;
+        emit(&out)?;
         std::process::exit(EXIT_INCOMPLETE);
     }
-    Ok(())
+    emit(&out)
+}
+
+/// Print to stdout; a closed pipe (`| head`) is not an error worth a panic or a message.
+fn emit(text: &str) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => Ok(r?),
+    }
 }
 
 #[cfg(test)]

@@ -180,7 +180,7 @@ impl Default for AirswarmTuning {
             quality_slots: 768.0,
             jitter_slots: 192.0,
             sparse_duplicates: 1.5,
-            dense_duplicates: 3.0,
+            dense_duplicates: 4.0,
         }
     }
 }
@@ -256,6 +256,8 @@ struct Pending {
     /// (src, id) of the message this frame belongs to.
     msg: (Address, u32),
     relay: bool,
+    /// Addressed to one node (acknowledged end to end, so a lost relay is retried).
+    direct: bool,
     /// Copies heard while waiting (airswarm), weighted ×2: a close copy counts 2, a far one 1.
     heard: u16,
 }
@@ -649,6 +651,7 @@ impl Node {
             key,
             msg: (header.src, header.id),
             relay: false,
+            direct: false,
             heard: 0,
         });
     }
@@ -741,7 +744,8 @@ impl Node {
                 // nearly what ours would: count it double.
                 let near = snr_q as f64 >= 4.0 * (floor + margin);
                 p.heard += if near { 2 } else { 1 };
-                p.heard >= threshold
+                // Direct traffic is acknowledged and retried end to end: one copy is enough.
+                p.heard >= if p.direct { 1 } else { threshold }
             }
         };
         if cancel {
@@ -791,6 +795,7 @@ impl Node {
             key: key_of(h),
             msg: (h.src, h.id),
             relay: true,
+            direct: !h.dst.is_broadcast(),
             heard: 0,
         });
     }

@@ -1,0 +1,250 @@
+//! RSA identities and channel sealing (ChaCha20-Poly1305), with the GIL released around RSA.
+
+use airswarm_core::crypto::{self, Channel as CoreChannel, ChannelKey};
+use airswarm_core::mesh::Address;
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+use crate::errors;
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Identity>()?;
+    m.add_class::<PublicKey>()?;
+    m.add_class::<Channel>()?;
+    Ok(())
+}
+
+fn os_rng() -> rand_core::UnwrapErr<getrandom::SysRng> {
+    rand_core::UnwrapErr(getrandom::SysRng)
+}
+
+/// Someone's public key: fingerprint, mesh address, signature checks, encryption to them.
+#[pyclass(frozen, module = "airswarm")]
+#[derive(Clone, Debug)]
+pub struct PublicKey {
+    inner: crypto::PublicIdentity,
+}
+
+#[pymethods]
+impl PublicKey {
+    #[staticmethod]
+    fn from_pem(pem: &str) -> PyResult<Self> {
+        Ok(PublicKey {
+            inner: crypto::PublicIdentity::from_pem(pem).map_err(errors::crypto)?,
+        })
+    }
+    fn to_pem(&self) -> String {
+        self.inner.to_pem()
+    }
+    /// SHA-256 of the public key, hex.
+    #[getter]
+    fn fingerprint(&self) -> String {
+        self.inner.fingerprint().to_hex()
+    }
+    #[getter]
+    fn address(&self) -> u32 {
+        self.inner.address().0
+    }
+    /// Raise CryptoError unless `signature` is this key's RSA-PSS signature of `message`.
+    fn verify(&self, py: Python<'_>, message: &[u8], signature: &[u8]) -> PyResult<()> {
+        py.detach(|| self.inner.verify(message, signature))
+            .map_err(errors::crypto)
+    }
+    /// RSA-OAEP encrypt a short message (≤ 190 bytes) to this key.
+    fn encrypt<'py>(&self, py: Python<'py>, plaintext: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+        let ct = py
+            .detach(|| self.inner.encrypt(&mut os_rng(), plaintext))
+            .map_err(errors::crypto)?;
+        Ok(PyBytes::new(py, &ct))
+    }
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other
+            .cast::<PublicKey>()
+            .is_ok_and(|o| o.get().inner.to_der() == self.inner.to_der())
+    }
+    fn __hash__(&self) -> u64 {
+        let f = self.inner.fingerprint().0;
+        u64::from_be_bytes([f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7]])
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "PublicKey(fingerprint='{}')",
+            self.inner.fingerprint().to_hex()
+        )
+    }
+}
+
+/// An RSA-2048 identity (private key). Generate, load, save, sign, decrypt.
+#[pyclass(frozen, module = "airswarm")]
+#[derive(Debug)]
+pub struct Identity {
+    inner: crypto::Identity,
+}
+
+#[pymethods]
+impl Identity {
+    /// A fresh RSA-2048 identity from OS randomness (takes a second or so; GIL released).
+    #[staticmethod]
+    fn generate(py: Python<'_>) -> PyResult<Self> {
+        let inner = py
+            .detach(|| crypto::Identity::generate(&mut os_rng()))
+            .map_err(errors::crypto)?;
+        Ok(Identity { inner })
+    }
+    /// From a PKCS#8 PEM string.
+    #[staticmethod]
+    fn from_pem(py: Python<'_>, pem: &str) -> PyResult<Self> {
+        let inner = py
+            .detach(|| crypto::Identity::from_pkcs8_pem(pem))
+            .map_err(errors::crypto)?;
+        Ok(Identity { inner })
+    }
+    /// Read a PKCS#8 PEM key file.
+    #[staticmethod]
+    fn load(py: Python<'_>, path: std::path::PathBuf) -> PyResult<Self> {
+        let pem = std::fs::read_to_string(&path)?;
+        Self::from_pem(py, &pem)
+    }
+    /// Write the key as PKCS#8 PEM, readable by the owner only.
+    fn save(&self, path: std::path::PathBuf) -> PyResult<()> {
+        use std::io::Write;
+        let pem = self.inner.to_pkcs8_pem().map_err(errors::crypto)?;
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let mut f = opts.open(&path)?;
+        f.write_all(pem.as_bytes())?;
+        Ok(())
+    }
+    fn to_pem(&self) -> PyResult<String> {
+        self.inner.to_pkcs8_pem().map_err(errors::crypto)
+    }
+    #[getter]
+    fn public(&self) -> PublicKey {
+        PublicKey {
+            inner: self.inner.public().clone(),
+        }
+    }
+    #[getter]
+    fn fingerprint(&self) -> String {
+        self.inner.fingerprint().to_hex()
+    }
+    #[getter]
+    fn address(&self) -> u32 {
+        self.inner.address().0
+    }
+    /// RSA-PSS (SHA-256) signature of `message`.
+    fn sign<'py>(&self, py: Python<'py>, message: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+        let sig = py
+            .detach(|| self.inner.sign(&mut os_rng(), message))
+            .map_err(errors::crypto)?;
+        Ok(PyBytes::new(py, &sig))
+    }
+    /// RSA-OAEP decrypt what `PublicKey.encrypt` made; CryptoError if it was altered.
+    fn decrypt<'py>(&self, py: Python<'py>, ciphertext: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+        let pt = py
+            .detach(|| self.inner.decrypt(&mut os_rng(), ciphertext))
+            .map_err(errors::crypto)?;
+        Ok(PyBytes::new(py, &pt))
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "Identity(fingerprint='{}')",
+            self.inner.fingerprint().to_hex()
+        )
+    }
+}
+
+/// A group channel: one 32-byte key shared by its members, ChaCha20-Poly1305 sealing with
+/// (sender address, counter) nonces and per-sender replay windows.
+#[pyclass(module = "airswarm")]
+#[derive(Debug)]
+pub struct Channel {
+    inner: CoreChannel,
+}
+
+#[pymethods]
+impl Channel {
+    #[new]
+    fn new(key: &[u8]) -> PyResult<Self> {
+        let k: [u8; 32] = key.try_into().map_err(|_| {
+            errors::crypto(format!(
+                "a channel key is 32 bytes, not {} bytes",
+                key.len()
+            ))
+        })?;
+        Ok(Channel {
+            inner: CoreChannel::new(&ChannelKey::from_bytes(k)),
+        })
+    }
+    /// 32 random key bytes for `Channel(key)`.
+    #[staticmethod]
+    fn generate_key<'py>(py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, ChannelKey::generate(&mut os_rng()).as_bytes())
+    }
+    /// The key derived from a channel name and passphrase (PBKDF2-HMAC-SHA256).
+    #[staticmethod]
+    fn key_from_passphrase<'py>(
+        py: Python<'py>,
+        name: &str,
+        passphrase: &str,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let k = py
+            .detach(|| ChannelKey::from_passphrase(name, passphrase))
+            .map_err(errors::crypto)?;
+        Ok(PyBytes::new(py, k.as_bytes()))
+    }
+    /// Seal `plaintext` from `sender` with a never-reused `counter`; optionally signed.
+    #[pyo3(signature = (sender, counter, plaintext, *, aad=b"".as_slice(), signer=None))]
+    fn seal<'py>(
+        &self,
+        py: Python<'py>,
+        sender: u32,
+        counter: u64,
+        plaintext: &[u8],
+        aad: &[u8],
+        signer: Option<PyRef<'py, Identity>>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let id = signer.as_ref().map(|s| &s.inner);
+        let sealed = py
+            .detach(|| {
+                let mut rng = os_rng();
+                self.inner.seal(
+                    Address(sender),
+                    counter,
+                    aad,
+                    plaintext,
+                    id.map(|i| (i, &mut rng)),
+                )
+            })
+            .map_err(errors::crypto)?;
+        Ok(PyBytes::new(py, &sealed))
+    }
+    /// Open what `sender` sealed with `counter` (its low 24 bits suffice). Raises
+    /// CryptoError if the bytes were altered, sealed under another key, or replayed.
+    #[pyo3(signature = (sender, counter, sealed, *, aad=b"".as_slice(), sender_key=None))]
+    fn open<'py>(
+        &mut self,
+        py: Python<'py>,
+        sender: u32,
+        counter: u64,
+        sealed: &[u8],
+        aad: &[u8],
+        sender_key: Option<PyRef<'py, PublicKey>>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let key = sender_key.as_ref().map(|k| &k.inner);
+        let wire = (counter & 0xFF_FFFF) as u32;
+        let inner = &mut self.inner;
+        let opened = py
+            .detach(|| inner.open(Address(sender), wire, aad, sealed, key))
+            .map_err(errors::crypto)?;
+        Ok(PyBytes::new(py, &opened.plaintext))
+    }
+    fn __repr__(&self) -> String {
+        "Channel(<key hidden>)".to_string()
+    }
+}

@@ -1,0 +1,541 @@
+//! Bencode and .torrent metainfo: parse, create, verify pieces on disk.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use airswarm_core::torrent::bencode::{self, OwnedValue, Value};
+use airswarm_core::torrent::metainfo::{self, MetainfoError, NewTorrent};
+use airswarm_core::torrent::verify::PieceHasher;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyList, PyString, PyTuple};
+
+use crate::errors::{self, TorrentError};
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(bencode_decode, m)?)?;
+    m.add_function(wrap_pyfunction!(bencode_encode, m)?)?;
+    m.add_class::<Metainfo>()?;
+    m.add_class::<TorrentFile>()?;
+    Ok(())
+}
+
+fn to_py<'py>(py: Python<'py>, v: &Value<'_>) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match v {
+        Value::Int(i) => i.into_pyobject(py)?.into_any(),
+        Value::Bytes(b) => PyBytes::new(py, b).into_any(),
+        Value::List(items) => {
+            let list = PyList::empty(py);
+            for item in items {
+                list.append(to_py(py, item)?)?;
+            }
+            list.into_any()
+        }
+        Value::Dict(d) => {
+            let dict = PyDict::new(py);
+            for (k, item) in d.iter() {
+                dict.set_item(PyBytes::new(py, k), to_py(py, item)?)?;
+            }
+            dict.into_any()
+        }
+    })
+}
+
+/// Decode strict bencode (BEP 3: canonical integers, sorted unique keys, no trailing data)
+/// into int, bytes, list and dict (bytes keys). Raises DecodeError with `.offset`.
+#[pyfunction]
+fn bencode_decode<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+    let v = bencode::decode(data).map_err(|e| errors::decode(py, &e, Some(e.offset)))?;
+    to_py(py, &v)
+}
+
+/// Python objects nest as deep as the caller likes (even in cycles); the encoder stops
+/// well before the Rust stack could run out.
+const MAX_ENCODE_DEPTH: usize = 512;
+
+fn from_py(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<OwnedValue> {
+    if depth > MAX_ENCODE_DEPTH {
+        return Err(PyValueError::new_err(format!(
+            "bencode.encode: value nests deeper than {MAX_ENCODE_DEPTH} levels (or contains itself)"
+        )));
+    }
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return Ok(OwnedValue::Bytes(b.as_bytes().to_vec()));
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        return Ok(OwnedValue::Bytes(s.to_cow()?.as_bytes().to_vec()));
+    }
+    if obj.is_instance_of::<PyBool>() {
+        return Err(PyTypeError::new_err(
+            "bencode.encode: bool has no bencode form (use 0 or 1)",
+        ));
+    }
+    if obj.is_instance_of::<PyInt>() {
+        let i: i64 = obj.extract().map_err(|_| {
+            PyValueError::new_err(
+                "bencode.encode: integer does not fit in 64 bits (BEP 3 readers use i64)",
+            )
+        })?;
+        return Ok(OwnedValue::Int(i));
+    }
+    if let Ok(l) = obj.cast::<PyList>() {
+        let mut out = Vec::with_capacity(l.len());
+        for item in l.iter() {
+            out.push(from_py(&item, depth + 1)?);
+        }
+        return Ok(OwnedValue::List(out));
+    }
+    if let Ok(t) = obj.cast::<PyTuple>() {
+        let mut out = Vec::with_capacity(t.len());
+        for item in t.iter() {
+            out.push(from_py(&item, depth + 1)?);
+        }
+        return Ok(OwnedValue::List(out));
+    }
+    if let Ok(d) = obj.cast::<PyDict>() {
+        let mut out = BTreeMap::new();
+        for (k, item) in d.iter() {
+            let key = if let Ok(b) = k.cast::<PyBytes>() {
+                b.as_bytes().to_vec()
+            } else if let Ok(s) = k.cast::<PyString>() {
+                s.to_cow()?.as_bytes().to_vec()
+            } else {
+                return Err(PyTypeError::new_err(format!(
+                    "bencode.encode: dict keys must be bytes or str, not {}",
+                    k.get_type().name()?
+                )));
+            };
+            if out.insert(key, from_py(&item, depth + 1)?).is_some() {
+                return Err(PyValueError::new_err(
+                    "bencode.encode: two dict keys encode to the same bytes",
+                ));
+            }
+        }
+        return Ok(OwnedValue::Dict(out));
+    }
+    Err(PyTypeError::new_err(format!(
+        "bencode.encode: cannot encode {} (int, bytes, str, list, tuple and dict can)",
+        obj.get_type().name()?
+    )))
+}
+
+/// Canonical bencode of int, bytes, str (UTF-8), list/tuple and dict (keys sorted).
+#[pyfunction]
+fn bencode_encode<'py>(
+    py: Python<'py>,
+    value: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let v = from_py(value, 0)?;
+    Ok(PyBytes::new(py, &v.encode()))
+}
+
+fn metainfo_err(py: Python<'_>, e: MetainfoError) -> PyErr {
+    let offset = match &e {
+        MetainfoError::Bencode(d) => Some(d.offset),
+        _ => None,
+    };
+    errors::decode_at(py, TorrentError::new_err(e.to_string()), offset)
+}
+
+/// One file of a torrent, in torrent order.
+#[pyclass(frozen, eq, hash, module = "airswarm.torrent")]
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct TorrentFile {
+    /// Path relative to the download directory, `/`-joined (multi-file: starts with the name).
+    #[pyo3(get)]
+    path: String,
+    #[pyo3(get)]
+    length: u64,
+    /// Offset of the file's first byte in the torrent's concatenated data.
+    #[pyo3(get)]
+    offset: u64,
+    /// BEP 47 pad file (never written to disk).
+    #[pyo3(get)]
+    pad: bool,
+}
+
+#[pymethods]
+impl TorrentFile {
+    fn __repr__(&self) -> String {
+        format!(
+            "TorrentFile(path={:?}, length={}, offset={}, pad={})",
+            self.path,
+            self.length,
+            self.offset,
+            if self.pad { "True" } else { "False" }
+        )
+    }
+}
+
+/// A parsed `.torrent` file (immutable).
+#[pyclass(frozen, module = "airswarm.torrent")]
+#[derive(Debug)]
+pub struct Metainfo {
+    inner: metainfo::Metainfo,
+    raw: Vec<u8>,
+}
+
+fn read_capped(path: &Path, cap: u64) -> PyResult<Vec<u8>> {
+    let f = std::fs::File::open(path)?;
+    let mut buf = Vec::new();
+    f.take(cap + 1).read_to_end(&mut buf)?;
+    if buf.len() as u64 > cap {
+        return Err(TorrentError::new_err(format!(
+            "{} is larger than {} MiB, too large for a .torrent file",
+            path.display(),
+            cap >> 20
+        )));
+    }
+    Ok(buf)
+}
+
+/// A .torrent is metadata: even 100 GiB of 16 KiB pieces needs only ~130 MiB of hashes.
+const MAX_TORRENT_FILE: u64 = 256 << 20;
+
+fn collect_files(
+    root: &Path,
+    rel: &mut Vec<String>,
+    out: &mut Vec<(Vec<String>, u64)>,
+) -> PyResult<()> {
+    let dir = root.join(rel.iter().collect::<PathBuf>());
+    for entry in std::fs::read_dir(&dir)? {
+        let entry = entry?;
+        let name = entry.file_name().into_string().map_err(|n| {
+            PyValueError::new_err(format!(
+                "file name {n:?} is not UTF-8 and cannot go in a torrent"
+            ))
+        })?;
+        let ty = entry.file_type()?;
+        rel.push(name);
+        if ty.is_dir() {
+            collect_files(root, rel, out)?;
+        } else if ty.is_file() {
+            out.push((rel.clone(), entry.metadata()?.len()));
+        }
+        rel.pop();
+    }
+    Ok(())
+}
+
+/// SHA-1 of every piece of the concatenated `files` under `base` (pad files hash as zeros).
+/// Returns None for a piece whose data is missing or short.
+fn hash_pieces(
+    base: &Path,
+    files: &[(Vec<String>, u64, bool)],
+    piece_length: u32,
+) -> Vec<Option<[u8; 20]>> {
+    let mut out = Vec::new();
+    let mut hasher = PieceHasher::new();
+    let mut in_piece: u64 = 0;
+    let mut piece_ok = true;
+    let pl = piece_length as u64;
+    let mut buf = vec![0u8; 1 << 16];
+    let finish = |hasher: &mut PieceHasher, ok: &mut bool, out: &mut Vec<Option<[u8; 20]>>| {
+        let h = std::mem::replace(hasher, PieceHasher::new()).finish();
+        out.push(if *ok { Some(h) } else { None });
+        *ok = true;
+    };
+    for (path, len, pad) in files {
+        let mut remaining = *len;
+        let mut file = if *pad {
+            None
+        } else {
+            std::fs::File::open(base.join(path.iter().collect::<PathBuf>())).ok()
+        };
+        while remaining > 0 {
+            let want = remaining.min(pl - in_piece).min(buf.len() as u64) as usize;
+            let got = match (&mut file, pad) {
+                (_, true) => {
+                    buf[..want].fill(0);
+                    want
+                }
+                (Some(f), false) => read_full(f, &mut buf[..want]),
+                (None, false) => 0,
+            };
+            if got < want {
+                // Missing or truncated file: the rest of it counts as absent data.
+                piece_ok = false;
+                buf[got..want].fill(0);
+                file = None;
+            }
+            hasher.update(&buf[..want]);
+            in_piece += want as u64;
+            remaining -= want as u64;
+            if in_piece == pl {
+                finish(&mut hasher, &mut piece_ok, &mut out);
+                in_piece = 0;
+            }
+        }
+    }
+    if in_piece > 0 {
+        finish(&mut hasher, &mut piece_ok, &mut out);
+    }
+    out
+}
+
+fn read_full(f: &mut std::fs::File, buf: &mut [u8]) -> usize {
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..]) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => n += k,
+        }
+    }
+    n
+}
+
+#[pymethods]
+impl Metainfo {
+    /// Parse the bytes of a .torrent file; TorrentError (a DecodeError) says what is wrong.
+    #[staticmethod]
+    fn from_bytes(py: Python<'_>, data: Vec<u8>) -> PyResult<Self> {
+        let inner = metainfo::Metainfo::from_bytes(&data).map_err(|e| metainfo_err(py, e))?;
+        Ok(Metainfo { inner, raw: data })
+    }
+
+    /// Read and parse a .torrent file.
+    #[staticmethod]
+    fn from_file(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+        let data = read_capped(&path, MAX_TORRENT_FILE)?;
+        Self::from_bytes(py, data)
+    }
+
+    /// Make a torrent of a file or directory (files in mktorrent order; hashing releases
+    /// the GIL). `trackers` is a list of URLs (one tier each) or of tiers.
+    #[staticmethod]
+    #[pyo3(signature = (path, *, trackers=Vec::new(), piece_length=None, private=false, comment=None, created_by=Some("airswarm".to_string()), creation_date=None, web_seeds=Vec::new(), name=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn create(
+        py: Python<'_>,
+        path: PathBuf,
+        trackers: Vec<Bound<'_, PyAny>>,
+        piece_length: Option<u32>,
+        private: bool,
+        comment: Option<String>,
+        created_by: Option<String>,
+        creation_date: Option<i64>,
+        web_seeds: Vec<String>,
+        name: Option<String>,
+    ) -> PyResult<Self> {
+        let mut tiers = Vec::new();
+        for t in trackers {
+            if let Ok(s) = t.extract::<String>() {
+                tiers.push(vec![s]);
+            } else {
+                tiers.push(t.extract::<Vec<String>>().map_err(|_| {
+                    PyTypeError::new_err("trackers: each item is a URL or a list of URLs")
+                })?);
+            }
+        }
+        let meta = std::fs::metadata(&path)?;
+        let name = match name {
+            Some(n) => n,
+            None => path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .map(str::to_string)
+                .ok_or_else(|| {
+                    PyValueError::new_err(format!("{} has no UTF-8 file name", path.display()))
+                })?,
+        };
+        let (base, files, multi) = if meta.is_dir() {
+            let mut files = Vec::new();
+            collect_files(&path, &mut Vec::new(), &mut files)?;
+            metainfo::sort_like_mktorrent(&mut files);
+            if files.is_empty() {
+                return Err(PyValueError::new_err(format!(
+                    "{} holds no files",
+                    path.display()
+                )));
+            }
+            (path.clone(), files, true)
+        } else {
+            let parent = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            let fname = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+                .to_string();
+            (parent, vec![(vec![fname], meta.len())], false)
+        };
+        let total: u64 = files.iter().map(|f| f.1).sum();
+        let piece_length = piece_length.unwrap_or_else(|| metainfo::auto_piece_length(total));
+        if piece_length < 16 * 1024 || !piece_length.is_power_of_two() {
+            return Err(errors::config(format!(
+                "piece length {piece_length} must be a power of two of at least 16384 bytes"
+            )));
+        }
+        let triples: Vec<(Vec<String>, u64, bool)> =
+            files.iter().map(|(p, l)| (p.clone(), *l, false)).collect();
+        let hashes = py.detach(|| hash_pieces(&base, &triples, piece_length));
+        let pieces = hashes
+            .into_iter()
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| {
+                PyValueError::new_err("a file changed or vanished while it was hashed")
+            })?;
+        let new = NewTorrent {
+            name: name.clone(),
+            piece_length,
+            files: if multi {
+                Some(files.iter().map(|(p, l)| (p.clone(), *l)).collect())
+            } else {
+                None
+            },
+            length: total,
+            pieces,
+            trackers: tiers,
+            web_seeds,
+            private,
+            comment,
+            created_by,
+            creation_date,
+        };
+        Self::from_bytes(py, new.encode())
+    }
+
+    /// The bytes of the .torrent file.
+    fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.raw)
+    }
+
+    /// SHA-1 of the exact `info` bytes, 40 hex digits (BEP 3).
+    #[getter]
+    fn info_hash(&self) -> String {
+        self.inner.info_hash.to_hex()
+    }
+    #[getter]
+    fn info_hash_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, self.inner.info_hash.as_bytes())
+    }
+    #[getter]
+    fn name(&self) -> &str {
+        &self.inner.info.name
+    }
+    #[getter]
+    fn piece_length(&self) -> u32 {
+        self.inner.info.piece_length
+    }
+    #[getter]
+    fn total_length(&self) -> u64 {
+        self.inner.info.total_length()
+    }
+    #[getter]
+    fn piece_count(&self) -> usize {
+        self.inner.info.pieces.len()
+    }
+    /// SHA-1 of every piece, 20 bytes each.
+    #[getter]
+    fn pieces<'py>(&self, py: Python<'py>) -> Vec<Bound<'py, PyBytes>> {
+        self.inner
+            .info
+            .pieces
+            .iter()
+            .map(|p| PyBytes::new(py, p))
+            .collect()
+    }
+    #[getter]
+    fn files(&self) -> Vec<TorrentFile> {
+        self.inner
+            .info
+            .files
+            .iter()
+            .map(|f| TorrentFile {
+                path: f.display_path(),
+                length: f.length,
+                offset: f.offset,
+                pad: f.pad,
+            })
+            .collect()
+    }
+    #[getter]
+    fn multi_file(&self) -> bool {
+        self.inner.info.multi_file
+    }
+    #[getter]
+    fn private(&self) -> bool {
+        self.inner.info.private
+    }
+    /// Every tracker URL, tiers flattened in order.
+    #[getter]
+    fn trackers(&self) -> Vec<String> {
+        self.inner.trackers()
+    }
+    #[getter]
+    fn announce(&self) -> Option<String> {
+        self.inner.announce.clone()
+    }
+    #[getter]
+    fn announce_list(&self) -> Vec<Vec<String>> {
+        self.inner.announce_list.clone()
+    }
+    #[getter]
+    fn web_seeds(&self) -> Vec<String> {
+        self.inner.url_list.clone()
+    }
+    #[getter]
+    fn comment(&self) -> Option<String> {
+        self.inner.comment.clone()
+    }
+    #[getter]
+    fn created_by(&self) -> Option<String> {
+        self.inner.created_by.clone()
+    }
+    #[getter]
+    fn creation_date(&self) -> Option<i64> {
+        self.inner.creation_date
+    }
+    /// The magnet URI (BEP 9) of this torrent.
+    fn magnet(&self) -> String {
+        self.inner.magnet().to_string()
+    }
+
+    /// Hash the data under `directory` (the download directory: it holds the single file,
+    /// or the multi-file torrent's top folder) and return, per piece, whether it matches.
+    /// The GIL is released while hashing.
+    fn verify(&self, py: Python<'_>, directory: PathBuf) -> PyResult<Vec<bool>> {
+        if !directory.is_dir() {
+            return Err(PyValueError::new_err(format!(
+                "{} is not a directory",
+                directory.display()
+            )));
+        }
+        let files: Vec<(Vec<String>, u64, bool)> = self
+            .inner
+            .info
+            .files
+            .iter()
+            .map(|f| (f.path.clone(), f.length, f.pad))
+            .collect();
+        let expected = &self.inner.info.pieces;
+        let pl = self.inner.info.piece_length;
+        Ok(py.detach(|| {
+            let got = hash_pieces(&directory, &files, pl);
+            expected
+                .iter()
+                .enumerate()
+                .map(|(i, e)| got.get(i).copied().flatten().as_ref() == Some(e))
+                .collect()
+        }))
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other
+            .cast::<Metainfo>()
+            .is_ok_and(|o| o.get().raw == self.raw)
+    }
+    fn __hash__(&self) -> u64 {
+        let h = self.inner.info_hash.as_bytes();
+        u64::from_be_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]])
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "Metainfo(name={:?}, info_hash='{}', files={}, pieces={})",
+            self.inner.info.name,
+            self.inner.info_hash.to_hex(),
+            self.inner.info.files.len(),
+            self.inner.info.pieces.len()
+        )
+    }
+}

@@ -1,0 +1,156 @@
+import threading
+import time
+
+import pytest
+
+import airswarm
+
+
+def test_airtime_matches_semtech_formula():
+    # SF7/125 kHz, CR 4/5, 8-symbol preamble, explicit header, CRC: 55.25 symbols of 1.024 ms.
+    assert airswarm.airtime(sf=7, bw_khz=125, payload=20) == pytest.approx(56.576)
+    # SF12 turns on low-data-rate optimisation automatically (symbol > 16 ms).
+    auto = airswarm.airtime(sf=12, bw_khz=125, payload=50)
+    assert auto == airswarm.airtime(sf=12, bw_khz=125, payload=50, ldro="on")
+    assert auto > airswarm.airtime(sf=12, bw_khz=125, payload=50, ldro="off")
+    assert airswarm.airtime(payload=20, implicit_header=True) < airswarm.airtime(payload=20)
+    assert airswarm.airtime(payload=20, preamble=16) > airswarm.airtime(payload=20)
+
+
+def test_airtime_rejects_bad_settings():
+    with pytest.raises(airswarm.ConfigError, match="spreading factor"):
+        airswarm.airtime(sf=13, payload=50)
+    with pytest.raises(airswarm.ConfigError):
+        airswarm.airtime(sf=7, payload=10, ldro="sometimes")
+    with pytest.raises(airswarm.ConfigError):
+        airswarm.airtime(payload=10, cr=9)
+    with pytest.raises(TypeError):
+        airswarm.airtime(10)  # keyword only
+
+
+def test_lora_config_is_frozen_hashable_value():
+    a = airswarm.LoRaConfig(spreading_factor=9, bandwidth_hz=250_000)
+    b = airswarm.LoRaConfig(spreading_factor=9, bandwidth_hz=250_000)
+    assert a == b and hash(a) == hash(b) and len({a, b}) == 1
+    assert a != airswarm.LoRaConfig()
+    with pytest.raises(AttributeError):
+        a.spreading_factor = 7  # type: ignore[misc]
+    assert a.time_on_air_ms(20) == pytest.approx(airswarm.airtime(sf=9, bw_khz=250, payload=20))
+    assert a.time_on_air_us(20) == round(a.time_on_air_ms(20) * 1000)
+    assert a.sensitivity_dbm() < airswarm.LoRaConfig().sensitivity_dbm()
+    assert "spreading_factor=9" in repr(a)
+    with pytest.raises(airswarm.ConfigError):
+        airswarm.LoRaConfig(spreading_factor=4)
+
+
+def test_simulator_runs_deterministically_with_plain_data():
+    sim = airswarm.Simulator(nodes=12, messages=4, seed=3, record_messages=True)
+    r1, r2 = sim.run(), sim.run()
+    assert r1.to_dict() == r2.to_dict()
+    assert 0.0 <= r1.delivery_ratio <= 1.0
+    assert r1.nodes == 12 and r1.messages == 4
+    assert len(r1.per_node) == 12 and set(r1.per_node[0]) >= {"x_m", "y_m", "delivery_ratio"}
+    assert len(r1.message_records) == 4
+    assert [(n["x_m"], n["y_m"]) for n in r1.per_node] == sim.positions()
+    assert airswarm.Simulator(nodes=12, messages=4, seed=3).run().message_records is None
+    import json
+
+    json.dumps(r1.to_dict())
+
+
+def test_simulator_strategies_and_errors():
+    blind = airswarm.Simulator(nodes=20, messages=5, strategy="blind", seed=2).run()
+    assert blind.strategy == "blind"
+    with pytest.raises(airswarm.ConfigError, match="strategy"):
+        airswarm.Simulator(strategy="gossip")
+    with pytest.raises(airswarm.ConfigError, match="2 nodes"):
+        airswarm.Simulator(nodes=1)
+    with pytest.raises(airswarm.ConfigError):
+        airswarm.Simulator(duty_cycle=150)
+    with pytest.raises(airswarm.ConfigError):
+        airswarm.Simulator(sf=3)
+
+
+def test_simulator_releases_the_gil():
+    sim = airswarm.Simulator(nodes=60, messages=30, seed=5)
+    ticks = 0
+    done = threading.Event()
+
+    def run():
+        sim.run()
+        done.set()
+
+    t = threading.Thread(target=run)
+    t.start()
+    while not done.is_set():
+        ticks += 1
+        time.sleep(0.001)
+    t.join()
+    # The Python thread kept running while the simulation ran (it would be starved if
+    # the run held the GIL for its whole duration).
+    assert ticks > 1
+
+
+def deliver(sender, receivers, now):
+    """Move every queued frame of `sender` to every receiver."""
+    while (frame := sender.poll_transmit()) is not None:
+        for r in receivers:
+            r.handle_frame(now, frame, -60.0, 10.0)
+
+
+def run_until_quiet(nodes, now=0, limit=60_000):
+    while now < limit:
+        for n in nodes:
+            n.handle_timeout(now)
+            deliver(n, [m for m in nodes if m is not n], now)
+        due = [t for n in nodes if (t := n.poll_timeout()) is not None]
+        if not due:
+            break
+        now = max(now + 1, min(due))
+    return now
+
+
+def test_two_nodes_exchange_a_direct_message_with_ack():
+    a, b = airswarm.Node(1, seed=1), airswarm.Node(2, seed=2)
+    msg_id = a.send(0, 2, b"hello bob")
+    run_until_quiet([a, b])
+    events_b = []
+    while (e := b.poll_event()) is not None:
+        events_b.append(e)
+    received = [e for e in events_b if isinstance(e, airswarm.MessageReceived)]
+    assert len(received) == 1
+    m = received[0]
+    assert (m.src, m.dst, m.id, m.payload, m.content) == (1, 2, msg_id, b"hello bob", "plain")
+    events_a = []
+    while (e := a.poll_event()) is not None:
+        events_a.append(e)
+    assert airswarm.Delivered(dst=2, id=msg_id) in events_a if False else any(
+        isinstance(e, airswarm.Delivered) and e.id == msg_id and e.dst == 2 for e in events_a
+    )
+    assert a.stats()["frames_sent"] >= 1
+
+
+def test_broadcast_reaches_everyone():
+    nodes = [airswarm.Node(i + 1, seed=i) for i in range(3)]
+    nodes[0].send(0, airswarm.BROADCAST, b"all")
+    run_until_quiet(nodes)
+    for n in nodes[1:]:
+        got = []
+        while (e := n.poll_event()) is not None:
+            got.append(e)
+        assert any(isinstance(e, airswarm.MessageReceived) and e.payload == b"all" for e in got)
+
+
+def test_node_errors():
+    a = airswarm.Node(1)
+    with pytest.raises(airswarm.MeshError, match="itself"):
+        a.send(0, 1, b"x")
+    with pytest.raises(airswarm.MeshError, match="exceeds"):
+        a.send(0, 2, bytes(airswarm.MAX_MESSAGE + 1))
+    with pytest.raises(airswarm.DecodeError):
+        a.handle_frame(0, b"\x00\x01", -50, 5)
+    assert a.stats()["bad_frames"] == 1
+    with pytest.raises(airswarm.ConfigError):
+        airswarm.Node(airswarm.BROADCAST)
+    with pytest.raises(OverflowError):
+        a.handle_timeout(-1)

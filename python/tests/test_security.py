@@ -1,0 +1,57 @@
+import os
+
+import pytest
+
+import airswarm
+
+
+def test_identity_save_load_fingerprint(identity, tmp_path):
+    path = tmp_path / "me.pem"
+    identity.save(path)
+    assert (os.stat(path).st_mode & 0o777) == 0o600
+    again = airswarm.Identity.load(str(path))
+    assert again.fingerprint == identity.fingerprint
+    assert len(identity.fingerprint) == 64
+    assert again.public == identity.public and hash(again.public) == hash(identity.public)
+    assert airswarm.PublicKey.from_pem(identity.public.to_pem()).address == identity.address
+    with pytest.raises(airswarm.CryptoError):
+        airswarm.Identity.from_pem("-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n")
+    with pytest.raises(FileNotFoundError):
+        airswarm.Identity.load(tmp_path / "missing.pem")
+
+
+def test_sign_verify_encrypt_decrypt(identity):
+    sig = identity.sign(b"msg")
+    identity.public.verify(b"msg", sig)
+    with pytest.raises(airswarm.CryptoError):
+        identity.public.verify(b"msg!", sig)
+    ct = identity.public.encrypt(b"secret")
+    assert identity.decrypt(ct) == b"secret"
+    bad = bytearray(ct)
+    bad[10] ^= 1
+    with pytest.raises(airswarm.CryptoError):
+        identity.decrypt(bytes(bad))
+
+
+def test_channel_seal_open_and_tampering(identity):
+    key = airswarm.Channel.generate_key()
+    alice, bob = airswarm.Channel(key), airswarm.Channel(key)
+    sealed = alice.seal(7, 1, b"meet at 6", aad=b"hdr")
+    assert bob.open(7, 1, sealed, aad=b"hdr") == b"meet at 6"
+    with pytest.raises(airswarm.CryptoError):
+        bob.open(7, 1, sealed, aad=b"hdr")  # replay
+    sealed2 = alice.seal(7, 2, b"second")
+    for i in range(len(sealed2)):
+        bad = bytearray(sealed2)
+        bad[i] ^= 0x40
+        with pytest.raises(airswarm.CryptoError):
+            bob.open(7, 2, bytes(bad))
+    with pytest.raises(airswarm.CryptoError):
+        bob.open(8, 2, sealed2)  # other sender: other nonce
+    with pytest.raises(airswarm.CryptoError):
+        airswarm.Channel(key[:31])
+    signed = alice.seal(identity.address, 3, b"signed", signer=identity)
+    assert bob.open(identity.address, 3, signed, sender_key=identity.public) == b"signed"
+    other = airswarm.Channel(airswarm.Channel.key_from_passphrase("ops", "correct horse"))
+    with pytest.raises(airswarm.CryptoError):
+        other.open(7, 3, alice.seal(7, 3, b"x"))

@@ -21,25 +21,58 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     Ok(())
 }
 
+/// Converts a decoded tree into Python objects. Dictionary keys repeat in every entry of
+/// a list of dicts (`length`, `path` in a torrent's file list) and `bytes` is immutable,
+/// so a short list of recent keys lets one Python object serve every occurrence.
+struct ToPy<'py, 'a> {
+    py: Python<'py>,
+    keys: Vec<(&'a [u8], Bound<'py, PyBytes>)>,
+}
+
+const RECENT_KEYS: usize = 8;
+
+impl<'py, 'a> ToPy<'py, 'a> {
+    fn key(&mut self, k: &'a [u8]) -> Bound<'py, PyBytes> {
+        if let Some((_, o)) = self.keys.iter().find(|(b, _)| *b == k) {
+            return o.clone();
+        }
+        let o = PyBytes::new(self.py, k);
+        if self.keys.len() == RECENT_KEYS {
+            self.keys.remove(0);
+        }
+        self.keys.push((k, o.clone()));
+        o
+    }
+
+    fn value(&mut self, v: &Value<'a>) -> PyResult<Bound<'py, PyAny>> {
+        let py = self.py;
+        Ok(match v {
+            Value::Int(i) => i.into_pyobject(py)?.into_any(),
+            Value::Bytes(b) => PyBytes::new(py, b).into_any(),
+            Value::List(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    out.push(self.value(item)?);
+                }
+                PyList::new(py, out)?.into_any()
+            }
+            Value::Dict(d) => {
+                let dict = PyDict::new(py);
+                for (k, item) in d.iter() {
+                    dict.set_item(self.key(k), self.value(item)?)?;
+                }
+                dict.into_any()
+            }
+        })
+    }
+}
+
 fn to_py<'py>(py: Python<'py>, v: &Value<'_>) -> PyResult<Bound<'py, PyAny>> {
-    Ok(match v {
-        Value::Int(i) => i.into_pyobject(py)?.into_any(),
-        Value::Bytes(b) => PyBytes::new(py, b).into_any(),
-        Value::List(items) => {
-            let list = PyList::empty(py);
-            for item in items {
-                list.append(to_py(py, item)?)?;
-            }
-            list.into_any()
-        }
-        Value::Dict(d) => {
-            let dict = PyDict::new(py);
-            for (k, item) in d.iter() {
-                dict.set_item(PyBytes::new(py, k), to_py(py, item)?)?;
-            }
-            dict.into_any()
-        }
-    })
+    ToPy {
+        py,
+        keys: Vec::with_capacity(RECENT_KEYS),
+    }
+    .value(v)
 }
 
 /// Decode strict bencode (BEP 3: canonical integers, sorted unique keys, no trailing data)

@@ -1,0 +1,289 @@
+/* Every entry point given NULL pointers, zero lengths, too-small buffers, out-of-range
+ * values and a forced panic (airswarm_test_force_panic, test-only) must return an error
+ * code and never crash. Also runs a tiny simulation and reads its report. */
+#include <airswarm.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures = 0;
+
+#define EXPECT(call, want)                                                                     \
+  do {                                                                                         \
+    airswarm_result got_ = (call);                                                             \
+    if (got_ != (want)) {                                                                      \
+      fprintf(stderr, "%s:%d: %s returned %d, expected %d\n", __FILE__, __LINE__, #call,      \
+              (int)got_, (int)(want));                                                         \
+      failures++;                                                                              \
+    }                                                                                          \
+  } while (0)
+
+static airswarm_node *make_node(uint32_t address) {
+  airswarm_node_config cfg;
+  airswarm_node *n = NULL;
+  EXPECT(airswarm_node_config_default(&cfg), AIRSWARM_OK);
+  cfg.address = address;
+  EXPECT(airswarm_node_new(&cfg, &n), AIRSWARM_OK);
+  return n;
+}
+
+static void messages_and_version(void) {
+  char buf[256];
+  size_t len = 0;
+  EXPECT(airswarm_result_message(AIRSWARM_OK, (uint8_t *)buf, sizeof buf, &len), AIRSWARM_OK);
+  if (strcmp(buf, "success") != 0 || len != 7) failures++, fprintf(stderr, "message: %s\n", buf);
+  EXPECT(airswarm_result_message(999999, (uint8_t *)buf, sizeof buf, &len), AIRSWARM_OK);
+  EXPECT(airswarm_result_message(AIRSWARM_OK, NULL, 0, &len), AIRSWARM_ERR_BUFFER_TOO_SMALL);
+  if (len != 8) failures++, fprintf(stderr, "needed %zu, expected 8\n", len);
+  EXPECT(airswarm_result_message(AIRSWARM_OK, (uint8_t *)buf, 7, &len),
+         AIRSWARM_ERR_BUFFER_TOO_SMALL);
+  EXPECT(airswarm_result_message(AIRSWARM_OK, NULL, 100, &len), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_result_message(AIRSWARM_OK, (uint8_t *)buf, sizeof buf, NULL),
+         AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_version((uint8_t *)buf, sizeof buf, &len), AIRSWARM_OK);
+  if (strcmp(buf, AIRSWARM_VERSION) != 0) failures++, fprintf(stderr, "version %s\n", buf);
+  EXPECT(airswarm_version(NULL, 0, &len), AIRSWARM_ERR_BUFFER_TOO_SMALL);
+  EXPECT(airswarm_version((uint8_t *)buf, sizeof buf, NULL), AIRSWARM_ERR_NULL);
+}
+
+static void lora(void) {
+  airswarm_lora_config cfg;
+  uint64_t v = 0;
+  EXPECT(airswarm_lora_config_default(NULL), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_lora_config_default(&cfg), AIRSWARM_OK);
+  EXPECT(airswarm_lora_config_validate(NULL), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_lora_config_validate(&cfg), AIRSWARM_OK);
+  EXPECT(airswarm_lora_time_on_air_us(NULL, 10, &v), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_lora_time_on_air_us(&cfg, 10, NULL), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_lora_time_on_air_us(&cfg, 0, &v), AIRSWARM_OK);
+  EXPECT(airswarm_lora_time_on_air_us(&cfg, 256, &v), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_lora_time_on_air_us(&cfg, (size_t)-1, &v), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_lora_symbol_time_ns(NULL, &v), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_lora_symbol_time_ns(&cfg, NULL), AIRSWARM_ERR_NULL);
+  airswarm_lora_config bad = cfg;
+  bad.crc = 7;
+  EXPECT(airswarm_lora_config_validate(&bad), AIRSWARM_ERR_INVALID_ARGUMENT);
+  bad = cfg;
+  bad.ldro = 9;
+  EXPECT(airswarm_lora_time_on_air_us(&bad, 10, &v), AIRSWARM_ERR_INVALID_ARGUMENT);
+  bad = cfg;
+  bad.spreading_factor = 0;
+  EXPECT(airswarm_lora_symbol_time_ns(&bad, &v), AIRSWARM_ERR_RADIO_CONFIG);
+  bad = cfg;
+  bad.bandwidth_hz = 0;
+  EXPECT(airswarm_lora_time_on_air_us(&bad, 10, &v), AIRSWARM_ERR_RADIO_CONFIG);
+}
+
+static void node(void) {
+  airswarm_node_config cfg;
+  airswarm_node *n = NULL;
+  uint8_t buf[AIRSWARM_MAX_FRAME];
+  size_t len = 0;
+  uint64_t t = 0;
+  uint32_t id = 0;
+  airswarm_event ev;
+
+  EXPECT(airswarm_node_config_default(NULL), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_node_config_default(&cfg), AIRSWARM_OK);
+  EXPECT(airswarm_node_new(NULL, &n), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_node_new(&cfg, NULL), AIRSWARM_ERR_NULL);
+  airswarm_node_config bad = cfg;
+  bad.strategy = 77;
+  EXPECT(airswarm_node_new(&bad, &n), AIRSWARM_ERR_INVALID_ARGUMENT);
+  bad = cfg;
+  bad.duty_cycle = -1.0;
+  EXPECT(airswarm_node_new(&bad, &n), AIRSWARM_ERR_INVALID_ARGUMENT);
+  bad = cfg;
+  bad.lora.spreading_factor = 40;
+  EXPECT(airswarm_node_new(&bad, &n), AIRSWARM_ERR_RADIO_CONFIG);
+  bad = cfg;
+  bad.address = AIRSWARM_BROADCAST;
+  EXPECT(airswarm_node_new(&bad, &n), AIRSWARM_ERR_NODE_CONFIG);
+  if (n != NULL) failures++, fprintf(stderr, "a failed node_new wrote a handle\n");
+  airswarm_node_free(NULL);
+
+  n = make_node(1);
+  airswarm_node *m = make_node(2);
+  EXPECT(airswarm_node_handle_frame(NULL, 0, buf, 10, 0, 0), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_node_handle_frame(n, 0, NULL, 10, 0, 0), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_node_handle_frame(n, 0, NULL, 0, 0, 0), AIRSWARM_ERR_BAD_FRAME);
+  memset(buf, 0xAB, sizeof buf);
+  EXPECT(airswarm_node_handle_frame(n, 0, buf, sizeof buf, 0, 0), AIRSWARM_ERR_BAD_FRAME);
+  EXPECT(airswarm_node_handle_frame(n, 0, buf, (size_t)-1, 0, 0), AIRSWARM_ERR_INVALID_ARGUMENT);
+
+  EXPECT(airswarm_node_send(NULL, 0, 2, buf, 4, &id), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_node_send(n, 0, 2, NULL, 4, &id), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_node_send(n, 0, 1, buf, 4, &id), AIRSWARM_ERR_SEND_TO_SELF);
+  {
+    uint8_t *big = calloc(AIRSWARM_MAX_MESSAGE + 1, 1);
+    if (big != NULL) {
+      EXPECT(airswarm_node_send(n, 0, 2, big, AIRSWARM_MAX_MESSAGE + 1, &id),
+             AIRSWARM_ERR_MESSAGE_TOO_LARGE);
+      free(big);
+    }
+  }
+  EXPECT(airswarm_node_send_content(n, 0, 2, 200, buf, 4, &id), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_node_send(n, 0, 2, NULL, 0, NULL), AIRSWARM_OK); /* empty message, no id */
+  EXPECT(airswarm_node_send(n, 0, 2, (const uint8_t *)"ping", 4, &id), AIRSWARM_OK);
+
+  EXPECT(airswarm_node_handle_timeout(NULL, 0), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_node_poll_timeout(NULL, &t), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_node_poll_timeout(n, NULL), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_node_poll_timeout(m, &t), AIRSWARM_DONE);
+  EXPECT(airswarm_node_address(NULL, &id), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_node_address(n, NULL), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_node_address(m, &id), AIRSWARM_OK);
+  if (id != 2) failures++, fprintf(stderr, "address %u\n", (unsigned)id);
+  airswarm_node_stats st;
+  EXPECT(airswarm_node_stats_get(NULL, &st), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_node_stats_get(n, NULL), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_node_stats_get(n, &st), AIRSWARM_OK);
+  if (st.bad_frames != 2) failures++, fprintf(stderr, "bad_frames %llu\n",
+                                              (unsigned long long)st.bad_frames);
+
+  /* Frames: NULL, too small (kept, size reported), then delivered in full. */
+  for (int k = 0; k < 100 && airswarm_node_poll_timeout(n, &t) == AIRSWARM_OK; k++)
+    EXPECT(airswarm_node_handle_timeout(n, t), AIRSWARM_OK);
+  EXPECT(airswarm_node_poll_transmit(NULL, buf, sizeof buf, &len), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_node_poll_transmit(n, buf, sizeof buf, NULL), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_node_poll_transmit(n, NULL, 0, &len), AIRSWARM_ERR_BUFFER_TOO_SMALL);
+  size_t need = len;
+  EXPECT(airswarm_node_poll_transmit(n, buf, 1, &len), AIRSWARM_ERR_BUFFER_TOO_SMALL);
+  if (len != need || need < 14) failures++, fprintf(stderr, "frame sizes %zu %zu\n", need, len);
+  EXPECT(airswarm_node_poll_transmit(n, NULL, need, &len), AIRSWARM_ERR_NULL);
+  int frames = 0;
+  while (airswarm_node_poll_transmit(n, buf, sizeof buf, &len) == AIRSWARM_OK) {
+    frames++;
+    EXPECT(airswarm_node_handle_frame(m, t, buf, len, -80.0f, 8.0f), AIRSWARM_OK);
+  }
+  if (frames < 2) failures++, fprintf(stderr, "%d frames, expected at least 2\n", frames);
+
+  /* Events: NULLs, too-small payload buffer (kept, size reported), then in full. */
+  uint8_t payload[8];
+  EXPECT(airswarm_node_poll_event(NULL, &ev, payload, sizeof payload, &len), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_node_poll_event(m, NULL, payload, sizeof payload, &len), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_node_poll_event(m, &ev, payload, sizeof payload, NULL), AIRSWARM_ERR_NULL);
+  int got_ping = 0;
+  airswarm_result r;
+  while ((r = airswarm_node_poll_event(m, &ev, payload, 2, &len)) != AIRSWARM_DONE) {
+    if (r == AIRSWARM_ERR_BUFFER_TOO_SMALL) {
+      if (len != 4) failures++, fprintf(stderr, "needed %zu, expected 4\n", len);
+      EXPECT(airswarm_node_poll_event(m, &ev, NULL, 4, &len), AIRSWARM_ERR_NULL);
+      EXPECT(airswarm_node_poll_event(m, &ev, payload, sizeof payload, &len), AIRSWARM_OK);
+      got_ping = ev.kind == AIRSWARM_EVENT_MESSAGE && len == 4 && memcmp(payload, "ping", 4) == 0;
+    } else if (r != AIRSWARM_OK) {
+      failures++, fprintf(stderr, "poll_event returned %d\n", (int)r);
+      break;
+    }
+  }
+  if (!got_ping) failures++, fprintf(stderr, "the ping was not delivered\n");
+  airswarm_node_free(n);
+  airswarm_node_free(m);
+}
+
+static void sim(void) {
+  airswarm_sim_config cfg;
+  airswarm_sim_report *rep = NULL;
+  airswarm_sim_summary sum;
+  size_t len = 0;
+  EXPECT(airswarm_sim_config_default(NULL), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_sim_config_default(&cfg), AIRSWARM_OK);
+  cfg.nodes = 6;
+  cfg.area_m = 2000.0;
+  cfg.messages = 2;
+  cfg.drain_ms = 60000;
+  EXPECT(airswarm_sim_run(NULL, &rep), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_sim_run(&cfg, NULL), AIRSWARM_ERR_NULL);
+  airswarm_sim_config bad = cfg;
+  bad.nodes = 0;
+  EXPECT(airswarm_sim_run(&bad, &rep), AIRSWARM_ERR_SIM_CONFIG);
+  bad = cfg;
+  bad.listen_before_talk = 3;
+  EXPECT(airswarm_sim_run(&bad, &rep), AIRSWARM_ERR_INVALID_ARGUMENT);
+  bad = cfg;
+  bad.strategy = 3;
+  EXPECT(airswarm_sim_run(&bad, &rep), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_sim_run(&cfg, &rep), AIRSWARM_OK);
+  EXPECT(airswarm_sim_report_summary(NULL, &sum), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_sim_report_summary(rep, NULL), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_sim_report_summary(rep, &sum), AIRSWARM_OK);
+  if (sum.nodes != 6 || sum.delivery_ratio < 0.0 || sum.delivery_ratio > 1.0)
+    failures++, fprintf(stderr, "summary nodes %zu ratio %f\n", sum.nodes, sum.delivery_ratio);
+  EXPECT(airswarm_sim_report_json(NULL, NULL, 0, &len), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_sim_report_json(rep, NULL, 0, NULL), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_sim_report_json(rep, NULL, 0, &len), AIRSWARM_ERR_BUFFER_TOO_SMALL);
+  char *json = malloc(len);
+  if (json != NULL) {
+    EXPECT(airswarm_sim_report_json(rep, (uint8_t *)json, len, &len), AIRSWARM_OK);
+    if (json[0] != '{' || strlen(json) != len) failures++, fprintf(stderr, "json %s\n", json);
+    free(json);
+  }
+  printf("sim: %zu nodes, delivery ratio %.2f, %llu transmissions\n", sum.nodes,
+         sum.delivery_ratio, (unsigned long long)sum.transmissions);
+  airswarm_sim_report_free(rep);
+  airswarm_sim_report_free(NULL);
+}
+
+/* With forced panics on, every entry point must report AIRSWARM_ERR_PANIC. */
+static void panics(void) {
+  airswarm_node *n = make_node(1);
+  airswarm_lora_config lc;
+  airswarm_node_config nc;
+  airswarm_sim_config sc;
+  airswarm_lora_config_default(&lc);
+  airswarm_node_config_default(&nc);
+  airswarm_sim_config_default(&sc);
+  uint8_t buf[64];
+  size_t len;
+  uint64_t v;
+  uint32_t id;
+  airswarm_event ev;
+  airswarm_node_stats st;
+  airswarm_node *n2 = NULL;
+  airswarm_sim_report *rep = NULL;
+  airswarm_sim_summary sum;
+
+  EXPECT(airswarm_test_panic(), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_test_force_panic(1), AIRSWARM_OK);
+  EXPECT(airswarm_result_message(0, buf, sizeof buf, &len), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_version(buf, sizeof buf, &len), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_lora_config_default(&lc), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_lora_config_validate(&lc), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_lora_time_on_air_us(&lc, 10, &v), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_lora_symbol_time_ns(&lc, &v), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_node_config_default(&nc), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_node_new(&nc, &n2), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_node_handle_frame(n, 0, buf, sizeof buf, 0, 0), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_node_send(n, 0, 2, buf, 4, &id), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_node_send_content(n, 0, 2, 0, buf, 4, &id), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_node_handle_timeout(n, 0), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_node_poll_transmit(n, buf, sizeof buf, &len), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_node_poll_event(n, &ev, buf, sizeof buf, &len), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_node_poll_timeout(n, &v), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_node_address(n, &id), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_node_stats_get(n, &st), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_sim_config_default(&sc), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_sim_run(&sc, &rep), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_sim_report_summary(rep, &sum), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_sim_report_json(rep, buf, sizeof buf, &len), AIRSWARM_ERR_PANIC);
+  airswarm_sim_report_free(NULL); /* panics inside, caught, returns */
+  EXPECT(airswarm_test_force_panic(0), AIRSWARM_OK);
+  if (n2 != NULL || rep != NULL) failures++, fprintf(stderr, "a panicking _new wrote a handle\n");
+  /* The node is still usable after caught panics. */
+  EXPECT(airswarm_node_send(n, 0, 2, (const uint8_t *)"ok", 2, &id), AIRSWARM_OK);
+  airswarm_node_free(n);
+}
+
+int main(void) {
+  messages_and_version();
+  lora();
+  node();
+  sim();
+  panics();
+  if (failures) {
+    fprintf(stderr, "robustness: %d failures\n", failures);
+    return EXIT_FAILURE;
+  }
+  printf("robustness: every call returned the expected code\n");
+  return EXIT_SUCCESS;
+}

@@ -19,6 +19,8 @@ fn scenario(nodes: usize, seed: u64, strategy: Strategy) -> SimConfig {
         payload: 32,
         strategy,
         direct_fraction: 0.2,
+        // Flooding is compared on plain frames; crypto's cost is in benches/crypto.rs.
+        crypto: false,
         ..SimConfig::default()
     }
 }

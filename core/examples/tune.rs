@@ -20,7 +20,11 @@ fn main() {
     for nodes in [50, 100, 200] {
         for strategy in Strategy::ALL {
             let (mut i, mut d, mut f, mut air) = (0, 0, 0, 0.0);
-            for seed in 1..=4 {
+            let seeds: u64 = std::env::var("SEEDS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(4);
+            for seed in 1..=seeds {
                 let r = Simulator::new(SimConfig {
                     nodes,
                     area_m: 8_000.0 * (nodes as f64 / 40.0).sqrt(),
@@ -32,6 +36,7 @@ fn main() {
                         .unwrap_or(0.2),
                     strategy,
                     tuning,
+                    crypto: false,
                     ..SimConfig::default()
                 })
                 .unwrap()

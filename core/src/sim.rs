@@ -20,7 +20,11 @@ use core::fmt;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 
-use crate::mesh::{Address, AirswarmTuning, Event, MeshError, Node, NodeConfig, Strategy};
+use crate::crypto::{ChannelKey, CryptoError, Identity, Keyring, seeded_rng};
+use crate::mesh::{
+    Address, AirswarmTuning, Event, MeshError, Node, NodeConfig, SecureConfig, SecureEvent,
+    SecureNode, SendOutcome, Strategy,
+};
 use crate::radio::{LoRaConfig, RadioError};
 use crate::rng::Rng;
 use crate::time::Instant;
@@ -77,6 +81,13 @@ pub struct SimConfig {
     pub record_messages: bool,
     /// Parameters of the airswarm strategy.
     pub tuning: AirswarmTuning,
+    /// Real cryptography: RSA-2048 identities, session-sealed direct messages (with their
+    /// handshakes on the air), channel-sealed broadcasts. Keys are pinned in every keyring
+    /// beforehand (as `airswarm trust import` does) unless `announce` is set.
+    pub crypto: bool,
+    /// With crypto: keyrings start empty and every node floods its self-signed key
+    /// announcement during the first `interval_ms × nodes / 10` before traffic starts.
+    pub announce: bool,
 }
 
 impl Default for SimConfig {
@@ -100,6 +111,8 @@ impl Default for SimConfig {
             listen_before_talk: true,
             record_messages: false,
             tuning: AirswarmTuning::default(),
+            crypto: true,
+            announce: false,
         }
     }
 }
@@ -111,8 +124,23 @@ pub enum SimError {
     NoNodes,
     TooManyNodes(usize),
     BadArea(f64),
-    BadFraction { what: &'static str, value: f64 },
-    PayloadTooLarge { len: usize },
+    BadFraction {
+        what: &'static str,
+        value: f64,
+    },
+    PayloadTooLarge {
+        len: usize,
+    },
+    /// Each simulated message carries its 4-byte index.
+    PayloadTooSmall {
+        len: usize,
+    },
+    /// Fewer identities than nodes were supplied.
+    Identities {
+        have: usize,
+        need: usize,
+    },
+    Crypto(CryptoError),
     Radio(RadioError),
     Mesh(MeshError),
 }
@@ -135,6 +163,16 @@ impl fmt::Display for SimError {
                     crate::mesh::MAX_MESSAGE
                 )
             }
+            SimError::PayloadTooSmall { len } => {
+                write!(
+                    f,
+                    "payload of {len} bytes is too small: simulated messages carry a 4-byte index"
+                )
+            }
+            SimError::Identities { have, need } => {
+                write!(f, "{have} identities supplied for {need} nodes")
+            }
+            SimError::Crypto(e) => write!(f, "{e}"),
             SimError::Radio(e) => write!(f, "{e}"),
             SimError::Mesh(e) => write!(f, "{e}"),
         }
@@ -146,6 +184,12 @@ impl std::error::Error for SimError {}
 impl From<RadioError> for SimError {
     fn from(e: RadioError) -> Self {
         SimError::Radio(e)
+    }
+}
+
+impl From<CryptoError> for SimError {
+    fn from(e: CryptoError) -> Self {
+        SimError::Crypto(e)
     }
 }
 
@@ -186,6 +230,7 @@ pub struct MessageRecord {
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct SimReport {
     pub strategy: Strategy,
+    pub crypto: bool,
     pub nodes: usize,
     pub messages: usize,
     pub seed: u64,
@@ -213,6 +258,9 @@ pub struct SimReport {
     /// Discrete events processed (for speed figures).
     pub events: u64,
     pub per_node: Vec<NodeReport>,
+    /// Pairs of node indices whose mean link is above sensitivity (for plots; not in JSON).
+    #[serde(skip)]
+    pub links: Vec<(u32, u32)>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message_records: Option<Vec<MessageRecord>>,
 }
@@ -223,6 +271,7 @@ enum EvKind {
     Wake(u32),
     TxAttempt(u32),
     Inject(u32),
+    Announce(u32),
 }
 
 #[derive(Debug)]
@@ -234,9 +283,85 @@ struct Arrival {
     lost: bool,
 }
 
+/// A plain or a secure node, driven the same way.
+#[derive(Debug)]
+enum Driven {
+    Plain(Box<Node>),
+    Secure(Box<SecureNode>),
+}
+
+/// What the simulator needs from a node's events.
+enum Outcome {
+    Got { src: Address, payload: Vec<u8> },
+    Acked { id: u32 },
+    Other,
+}
+
+impl Driven {
+    fn handle_frame(&mut self, now: Instant, f: &[u8], rssi: f32, snr: f32) {
+        // Frames our own nodes produce always parse; a failure would be counted in stats.
+        let _ = match self {
+            Driven::Plain(n) => n.handle_frame(now, f, rssi, snr),
+            Driven::Secure(n) => n.handle_frame(now, f, rssi, snr),
+        };
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        match self {
+            Driven::Plain(n) => n.handle_timeout(now),
+            Driven::Secure(n) => n.handle_timeout(now),
+        }
+    }
+    fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        match self {
+            Driven::Plain(n) => n.poll_transmit(),
+            Driven::Secure(n) => n.poll_transmit(),
+        }
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        match self {
+            Driven::Plain(n) => n.poll_timeout(),
+            Driven::Secure(n) => n.poll_timeout(),
+        }
+    }
+    fn poll_outcome(&mut self) -> Option<Outcome> {
+        Some(match self {
+            Driven::Plain(n) => match n.poll_event()? {
+                Event::Message(m) => Outcome::Got {
+                    src: m.src,
+                    payload: m.payload,
+                },
+                Event::Delivered { id, .. } => Outcome::Acked { id },
+                _ => Outcome::Other,
+            },
+            Driven::Secure(n) => match n.poll_event()? {
+                SecureEvent::Message { src, payload, .. } => Outcome::Got { src, payload },
+                SecureEvent::Delivered { id, .. } => Outcome::Acked { id },
+                _ => Outcome::Other,
+            },
+        })
+    }
+    /// Send; returns the message id when it is known now.
+    fn send(&mut self, now: Instant, dst: Address, payload: &[u8]) -> Option<u32> {
+        match self {
+            Driven::Plain(n) => n.send(now, dst, payload).ok(),
+            Driven::Secure(n) => match n.send(now, dst, payload) {
+                Ok(SendOutcome::Sent(id)) => Some(id),
+                _ => None,
+            },
+        }
+    }
+    fn address(&self) -> Address {
+        match self {
+            Driven::Plain(n) => n.address(),
+            Driven::Secure(n) => n.address(),
+        }
+    }
+}
+
 #[derive(Debug)]
 struct SimNode {
-    node: Node,
+    node: Driven,
+    got: u64,
     x: f64,
     y: f64,
     links: Vec<(u32, f32)>,
@@ -277,6 +402,7 @@ pub struct Simulator {
     channel_rng: Rng,
     msgs: Vec<Msg>,
     by_id: HashMap<(u32, u32), usize>,
+    index: HashMap<Address, usize>,
     sensitivity: f64,
     noise_dbm: f64,
     stats_collisions: u64,
@@ -292,12 +418,9 @@ fn addr(i: usize) -> Address {
     Address(0x0A00_0000 | (i as u32 + 1))
 }
 
-fn index_of(a: Address) -> usize {
-    ((a.0 & 0x00FF_FFFF) - 1) as usize
-}
-
 impl Simulator {
-    pub fn new(cfg: SimConfig) -> Result<Simulator, SimError> {
+    /// Check a scenario without building it.
+    pub fn validate(cfg: &SimConfig) -> Result<(), SimError> {
         if cfg.nodes < 2 {
             return Err(SimError::NoNodes);
         }
@@ -318,6 +441,45 @@ impl Simulator {
         if cfg.payload > crate::mesh::MAX_MESSAGE {
             return Err(SimError::PayloadTooLarge { len: cfg.payload });
         }
+        if cfg.payload < 4 {
+            return Err(SimError::PayloadTooSmall { len: cfg.payload });
+        }
+        if cfg.hop_limit == 0 || cfg.hop_limit > crate::mesh::wire::MAX_HOP_LIMIT {
+            return Err(MeshError::BadHopLimit(cfg.hop_limit).into());
+        }
+        cfg.lora.validate()?;
+        Ok(())
+    }
+
+    /// A scenario. With `crypto`, identities are generated from the seed (RSA key
+    /// generation costs ~0.1 s a node; hosts with many runs pass cached ones to
+    /// [`Simulator::with_identities`]).
+    pub fn new(cfg: SimConfig) -> Result<Simulator, SimError> {
+        Self::validate(&cfg)?;
+        let identities = if cfg.crypto {
+            let mut rng = seeded_rng(cfg.seed ^ 0x1D_E471_7135);
+            (0..cfg.nodes)
+                .map(|_| Identity::generate(&mut rng))
+                .collect::<Result<Vec<_>, _>>()?
+        } else {
+            Vec::new()
+        };
+        Self::with_identities(cfg, identities)
+    }
+
+    /// A scenario whose nodes use these identities (the first `nodes` of them) when
+    /// `crypto` is on.
+    pub fn with_identities(
+        cfg: SimConfig,
+        identities: Vec<Identity>,
+    ) -> Result<Simulator, SimError> {
+        Self::validate(&cfg)?;
+        if cfg.crypto && identities.len() < cfg.nodes {
+            return Err(SimError::Identities {
+                have: identities.len(),
+                need: cfg.nodes,
+            });
+        }
         cfg.lora.validate()?;
         let mut master = Rng::new(cfg.seed);
         let mut topo = master.fork();
@@ -328,8 +490,21 @@ impl Simulator {
             -174.0 + 10.0 * (cfg.lora.bandwidth_hz as f64).log10() + cfg.noise_figure_db;
         let sensitivity = noise_dbm + cfg.lora.demod_snr_db();
         let mut nodes = Vec::with_capacity(cfg.nodes);
+        // One group channel for every node; keys pinned everywhere unless announced.
+        let channel = ChannelKey::from_bytes({
+            let mut k = [0u8; 32];
+            Rng::new(cfg.seed ^ 0xC4A7).fill_bytes(&mut k);
+            k
+        });
+        let mut ring = Keyring::new(cfg.nodes + 16);
+        if cfg.crypto && !cfg.announce {
+            for id in identities.iter().take(cfg.nodes) {
+                ring.pin(id.public().clone())?;
+            }
+        }
+        #[allow(clippy::needless_range_loop)] // `i` also seeds and addresses the node
         for i in 0..cfg.nodes {
-            let node = Node::new(NodeConfig {
+            let node_cfg = NodeConfig {
                 address: addr(i),
                 strategy: cfg.strategy,
                 lora: cfg.lora,
@@ -339,9 +514,27 @@ impl Simulator {
                 first_counter: 1 + topo.below(1 << 20),
                 tuning: cfg.tuning,
                 ..NodeConfig::default()
-            })?;
+            };
+            let node = if cfg.crypto {
+                let mut seed = [0u8; 32];
+                Rng::new(node_seed ^ i as u64).fill_bytes(&mut seed);
+                let secure = SecureConfig {
+                    node: node_cfg,
+                    channel: Some(channel.clone()),
+                    ..SecureConfig::default()
+                };
+                Driven::Secure(Box::new(SecureNode::new(
+                    secure,
+                    identities[i].clone(),
+                    ring.clone(),
+                    seed,
+                )?))
+            } else {
+                Driven::Plain(Box::new(Node::new(node_cfg)?))
+            };
             nodes.push(SimNode {
                 node,
+                got: 0,
                 x: topo.unit() * cfg.area_m,
                 y: topo.unit() * cfg.area_m,
                 links: Vec::new(),
@@ -413,6 +606,7 @@ impl Simulator {
             channel_rng,
             msgs: Vec::with_capacity(cfg.messages),
             by_id: HashMap::new(),
+            index: HashMap::new(),
             sensitivity,
             noise_dbm,
             stats_collisions: 0,
@@ -424,8 +618,22 @@ impl Simulator {
             nodes,
             cfg,
         };
-        // Traffic: exponential gaps, random sources, optional direct destinations.
+        sim.index = sim
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.node.address(), i))
+            .collect();
+        // Announcements first (if asked), spread over a setup phase; then traffic.
         let mut t_us = 1_000_000u64;
+        if sim.cfg.crypto && sim.cfg.announce {
+            let phase = sim.cfg.interval_ms * 1000 * (sim.cfg.nodes as u64).div_ceil(10);
+            for i in 0..sim.cfg.nodes {
+                let at = t_us + traffic.below(phase.max(1));
+                sim.push(at, EvKind::Announce(i as u32));
+            }
+            t_us += phase;
+        }
         for m in 0..sim.cfg.messages {
             let gap = -(1.0 - traffic.unit()).ln() * sim.cfg.interval_ms as f64 * 1000.0;
             t_us += gap as u64;
@@ -471,6 +679,12 @@ impl Simulator {
             self.events += 1;
             match kind {
                 EvKind::Inject(m) => self.inject(t, m as usize),
+                EvKind::Announce(n) => {
+                    if let Driven::Secure(node) = &mut self.nodes[n as usize].node {
+                        let _ = node.announce(Instant(t / 1000));
+                    }
+                    self.service(t, n as usize);
+                }
                 EvKind::Wake(n) => {
                     let sn = &mut self.nodes[n as usize];
                     if sn.wake == Some(t) {
@@ -491,34 +705,43 @@ impl Simulator {
 
     fn inject(&mut self, t: u64, m: usize) {
         let (src, dst) = (self.msgs[m].src, self.msgs[m].dst);
-        let payload = vec![(m & 0xFF) as u8; self.cfg.payload];
-        let dst_addr = dst.map_or(Address::BROADCAST, addr);
+        let mut payload = vec![(m & 0xFF) as u8; self.cfg.payload];
+        payload[..4].copy_from_slice(&(m as u32).to_be_bytes());
+        let dst_addr = dst.map_or(Address::BROADCAST, |d| self.nodes[d].node.address());
         // A full queue is part of what the scenario measures: the message is simply lost.
-        if let Ok(id) = self.nodes[src]
+        if let Some(id) = self.nodes[src]
             .node
             .send(Instant(t / 1000), dst_addr, &payload)
         {
-            self.by_id.insert((addr(src).0, id), m);
+            self.by_id.insert((self.nodes[src].node.address().0, id), m);
         }
         self.service(t, src);
     }
 
     /// Drain a node's outputs after any input.
     fn service(&mut self, t: u64, n: usize) {
-        while let Some(ev) = self.nodes[n].node.poll_event() {
+        while let Some(ev) = self.nodes[n].node.poll_outcome() {
             match ev {
-                Event::Message(msg) => {
-                    if let Some(&m) = self.by_id.get(&(msg.src.0, msg.id)) {
+                Outcome::Got { src, payload } => {
+                    // Every simulated message starts with its index; check the sender too.
+                    let m = payload
+                        .get(..4)
+                        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize);
+                    if let Some(m) = m.filter(|&m| m < self.msgs.len())
+                        && self.index.get(&src) == Some(&self.msgs[m].src)
+                    {
                         let rec = &mut self.msgs[m];
                         rec.latencies.push(t.saturating_sub(rec.sent_us) / 1000);
+                        self.nodes[n].got += 1;
                     }
                 }
-                Event::Delivered { id, .. } => {
-                    if let Some(&m) = self.by_id.get(&(addr(n).0, id)) {
+                Outcome::Acked { id } => {
+                    let me = self.nodes[n].node.address().0;
+                    if let Some(&m) = self.by_id.get(&(me, id)) {
                         self.msgs[m].acked = Some(true);
                     }
                 }
-                _ => {}
+                Outcome::Other => {}
             }
         }
         while let Some(frame) = self.nodes[n].node.poll_transmit() {
@@ -645,8 +868,7 @@ impl Simulator {
             let snr = (rssi - self.noise_dbm) as f32;
             // Frames our own nodes produce always parse; a failure here would be a bug the
             // node counts in its stats.
-            let _ = rj
-                .node
+            rj.node
                 .handle_frame(Instant(t / 1000), &tx.frame, rssi as f32, snr);
             self.service(t, j as usize);
         }
@@ -660,8 +882,6 @@ impl Simulator {
         let mut lat: Vec<u64> = Vec::new();
         let mut node_intended = vec![0u64; n];
         let mut node_got = vec![0u64; n];
-        let mut got_from: Vec<Vec<bool>> = Vec::new();
-        let _ = &mut got_from;
         let mut acked = 0u64;
         let mut direct = 0u64;
         for m in &self.msgs {
@@ -686,15 +906,8 @@ impl Simulator {
             delivered += d.min(i);
             lat.extend_from_slice(&m.latencies);
         }
-        // Per-node receipt counts for broadcasts need the receivers; recount from node stats.
         for (k, sn) in self.nodes.iter().enumerate() {
-            let direct_got = node_got[k];
-            let broadcast_got = sn
-                .node
-                .stats()
-                .messages_delivered
-                .saturating_sub(direct_got);
-            node_got[k] = direct_got + broadcast_got;
+            node_got[k] = sn.got;
         }
         lat.sort_unstable();
         let pct = |p: f64| -> f64 {
@@ -709,7 +922,7 @@ impl Simulator {
             .iter()
             .enumerate()
             .map(|(k, sn)| NodeReport {
-                address: addr(k).0,
+                address: sn.node.address().0,
                 x_m: sn.x,
                 y_m: sn.y,
                 neighbours: sn
@@ -742,8 +955,20 @@ impl Simulator {
                 .collect()
         });
         let messages = self.msgs.len();
+        let links = self
+            .nodes
+            .iter()
+            .enumerate()
+            .flat_map(|(i, sn)| {
+                sn.links
+                    .iter()
+                    .filter(move |(j, p)| (*j as usize) > i && (*p as f64) >= self.sensitivity)
+                    .map(move |(j, _)| (i as u32, *j))
+            })
+            .collect();
         SimReport {
             strategy: self.cfg.strategy,
+            crypto: self.cfg.crypto,
             nodes: n,
             messages,
             seed: self.cfg.seed,
@@ -772,14 +997,10 @@ impl Simulator {
             simulated_s: self.end_us as f64 / 1e6,
             events: self.events,
             per_node,
+            links,
             message_records: records,
         }
     }
-}
-
-/// Deliveries happen at node index `index_of(address)`; exposed for hosts that map back.
-pub fn node_index(address: Address) -> usize {
-    index_of(address)
 }
 
 #[cfg(test)]
@@ -793,8 +1014,51 @@ mod tests {
             messages: 5,
             seed,
             strategy,
+            crypto: false,
             ..SimConfig::default()
         }
+    }
+
+    #[test]
+    fn crypto_run_delivers_sealed_traffic_and_costs_more_airtime() {
+        let base = SimConfig {
+            nodes: 6,
+            area_m: 300.0,
+            messages: 6,
+            direct_fraction: 0.5,
+            seed: 4,
+            crypto: false,
+            ..SimConfig::default()
+        };
+        let plain = Simulator::new(base.clone()).unwrap().run();
+        let sealed = Simulator::new(SimConfig {
+            crypto: true,
+            ..base.clone()
+        })
+        .unwrap()
+        .run();
+        assert!(plain.delivery_ratio > 0.99, "{}", plain.delivery_ratio);
+        assert!(sealed.delivery_ratio > 0.99, "{}", sealed.delivery_ratio);
+        assert!(
+            sealed.airtime_s > plain.airtime_s,
+            "tags and handshakes cost airtime"
+        );
+        let announced = Simulator::new(SimConfig {
+            crypto: true,
+            announce: true,
+            ..base
+        })
+        .unwrap()
+        .run();
+        assert!(
+            announced.airtime_s > sealed.airtime_s,
+            "announcements cost airtime"
+        );
+        assert!(
+            announced.delivery_ratio > 0.99,
+            "{}",
+            announced.delivery_ratio
+        );
     }
 
     #[test]

@@ -424,3 +424,53 @@ fn restart_with_persisted_counter_is_not_taken_for_duplicates() {
         .collect();
     assert_eq!(got, vec![b"before".to_vec(), b"after".to_vec()]);
 }
+
+#[test]
+fn send_queue_respects_the_duty_cycle() {
+    use airswarm_core::radio::LoRaConfig;
+    let lora = LoRaConfig::default();
+    let mut node = Node::new(NodeConfig {
+        duty_cycle: 0.01,
+        max_queue: 1000,
+        ..NodeConfig::default()
+    })
+    .unwrap();
+    let payload = [0u8; 200];
+    let frame_us = lora.time_on_air_us(14 + 200).unwrap();
+    let budget_us = 36_000_000u64; // 1 % of an hour
+    for _ in 0..300 {
+        node.send(Instant(0), Address::BROADCAST, &payload).unwrap();
+    }
+    // Walk time forward the way a host would, recording when each frame goes out.
+    let mut sent: Vec<u64> = Vec::new();
+    let mut now = 0u64;
+    while sent.len() < 300 {
+        while node.poll_transmit().is_some() {
+            sent.push(now);
+        }
+        match node.poll_timeout() {
+            Some(t) => {
+                now = now.max(t.as_millis());
+                node.handle_timeout(Instant(now));
+            }
+            None => break,
+        }
+        assert!(now < 10 * 3_600_000, "the queue drains eventually");
+    }
+    assert_eq!(sent.len(), 300);
+    // In any one-hour window, no more airtime than the budget.
+    for (i, &start) in sent.iter().enumerate() {
+        let in_window = sent[i..]
+            .iter()
+            .take_while(|&&t| t < start + 3_600_000)
+            .count() as u64;
+        assert!(
+            in_window * frame_us <= budget_us + frame_us,
+            "window from {start} ms holds {in_window} frames"
+        );
+    }
+    assert!(
+        sent[299] >= 3_600_000,
+        "300 frames of {frame_us} µs need more than an hour at 1 %"
+    );
+}

@@ -3,7 +3,9 @@
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod keys;
 mod plot;
+mod simkeys;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -22,12 +24,24 @@ struct Cli {
 enum Command {
     // One variant per subcommand; each lives in its own file under cmd/.
     Sim(cmd::sim::SimArgs),
+    Airtime(cmd::airtime::AirtimeArgs),
+    Keygen(cmd::keys::KeygenArgs),
+    Id(cmd::keys::IdArgs),
+    Trust(cmd::keys::TrustArgs),
+    Overhead(cmd::overhead::OverheadArgs),
+    Torrent(cmd::torrent::TorrentArgs),
 }
 
 fn main() {
     let cli = Cli::parse();
     let result: anyhow::Result<()> = match cli.command {
         Command::Sim(args) => cmd::sim::run(args),
+        Command::Airtime(args) => cmd::airtime::run(args),
+        Command::Keygen(args) => cmd::keys::keygen(args),
+        Command::Id(args) => cmd::keys::id(args),
+        Command::Trust(args) => cmd::keys::trust(args),
+        Command::Overhead(args) => cmd::overhead::run(args),
+        Command::Torrent(a) => cmd::torrent::run(a),
     };
     if let Err(e) = result {
         eprintln!("airswarm: error: {e:#}");

@@ -6,8 +6,8 @@ use airswarm_core::sim::SimReport;
 use anyhow::Result;
 use plotters::prelude::*;
 
-/// One panel per report: nodes at their positions, coloured red (nothing) to green (all)
-/// by the share of messages they received.
+/// One panel per report: links, and nodes at their positions coloured from red (received
+/// nothing) to green (received everything meant for them).
 pub fn write_svg(path: &Path, reports: &[&SimReport]) -> Result<()> {
     let panel = 520u32;
     let root = SVGBackend::new(path, (panel * reports.len().max(1) as u32, panel + 40))
@@ -36,6 +36,17 @@ pub fn write_svg(path: &Path, reports: &[&SimReport]) -> Result<()> {
             .y_desc("km")
             .light_line_style(WHITE.mix(0.0))
             .draw()?;
+        // Links whose mean signal is above sensitivity, under the nodes.
+        let pos = |i: u32| {
+            let n = &r.per_node[i as usize];
+            (n.x_m / 1000.0, n.y_m / 1000.0)
+        };
+        chart.draw_series(r.links.iter().map(|&(a, b)| {
+            PathElement::new(
+                vec![pos(a), pos(b)],
+                RGBColor(190, 190, 205).stroke_width(1),
+            )
+        }))?;
         chart.draw_series(r.per_node.iter().map(|n| {
             let q = n.delivery_ratio.clamp(0.0, 1.0);
             let colour = RGBColor((220.0 * (1.0 - q)) as u8, (180.0 * q) as u8, 40);

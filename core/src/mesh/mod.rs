@@ -8,4 +8,9 @@ pub mod wire;
 pub use fragment::{MAX_MESSAGE, ReassemblyLimits};
 pub use wire::{Address, Content, FrameError, FrameView, Header, Kind};
 pub mod node;
+pub mod secure;
 pub use node::{AirswarmTuning, Event, MeshError, Message, Node, NodeConfig, NodeStats, Strategy};
+pub use secure::{
+    Overhead, SecureConfig, SecureError, SecureEvent, SecureNode, Security, SendOutcome,
+    measure_overhead,
+};

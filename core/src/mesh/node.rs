@@ -180,7 +180,7 @@ impl Default for AirswarmTuning {
             quality_slots: 768.0,
             jitter_slots: 192.0,
             sparse_duplicates: 1.5,
-            dense_duplicates: 3.0,
+            dense_duplicates: 4.0,
         }
     }
 }
@@ -256,6 +256,8 @@ struct Pending {
     /// (src, id) of the message this frame belongs to.
     msg: (Address, u32),
     relay: bool,
+    /// Addressed to one node (acknowledged end to end, so a lost relay is retried).
+    direct: bool,
     /// Copies heard while waiting (airswarm), weighted ×2: a close copy counts 2, a far one 1.
     heard: u16,
 }
@@ -421,6 +423,14 @@ impl Node {
         }
     }
 
+    /// Take the next value of the message counter without sending a message (handshakes
+    /// use it as their monotonic sequence).
+    pub fn next_counter(&mut self) -> u64 {
+        let c = self.counter;
+        self.next_id();
+        c
+    }
+
     fn next_id(&mut self) -> u32 {
         let id = (self.counter & 0xFF_FFFF) as u32;
         self.counter += 1;
@@ -485,19 +495,58 @@ impl Node {
         content: Content,
         payload: &[u8],
     ) -> Result<u32, MeshError> {
-        if payload.len() > MAX_MESSAGE {
-            return Err(MeshError::MessageTooLarge { len: payload.len() });
+        self.send_sealed(now, dst, content, payload.len(), |_, _| {
+            Ok::<_, MeshError>(payload.to_vec())
+        })
+    }
+
+    /// Queue a message whose payload depends on its own id: `seal` gets the full message
+    /// counter (the sealing nonce; the frame carries its low 24 bits) and the associated
+    /// data ([`wire::aad`]) and returns the payload, which must be `len` bytes long (the
+    /// length is checked first, so nothing is sealed for a message that cannot be sent).
+    pub fn send_sealed<E: From<MeshError>>(
+        &mut self,
+        now: Instant,
+        dst: Address,
+        content: Content,
+        len: usize,
+        seal: impl FnOnce(u64, &[u8; 12]) -> Result<Vec<u8>, E>,
+    ) -> Result<u32, E> {
+        if len > MAX_MESSAGE {
+            return Err(MeshError::MessageTooLarge { len }.into());
         }
         if dst == self.cfg.address {
-            return Err(MeshError::SendToSelf);
+            return Err(MeshError::SendToSelf.into());
         }
-        let frames = fragment::frame_count(payload.len());
+        let frames = fragment::frame_count(len);
+        if !dst.is_broadcast() && self.outstanding.len() >= self.cfg.max_queue {
+            // Each unacknowledged message keeps its payload for retries: bound them too.
+            return Err(MeshError::QueueFull {
+                frames: self.queued_frames(),
+            }
+            .into());
+        }
         if self.queued_frames() + frames > self.cfg.max_queue {
             return Err(MeshError::QueueFull {
                 frames: self.queued_frames(),
-            });
+            }
+            .into());
         }
+        let counter = self.counter;
         let id = self.next_id();
+        let want_ack = !dst.is_broadcast();
+        let payload = seal(
+            counter,
+            &wire::aad(content, want_ack, dst, self.cfg.address, id),
+        )?;
+        if payload.len() != len {
+            debug_assert!(
+                false,
+                "sealed payload length differs from the announced length"
+            );
+            return Err(MeshError::MessageTooLarge { len: payload.len() }.into());
+        }
+        let payload = &payload[..];
         let want_ack = !dst.is_broadcast();
         let hop_limit = self.reply_hop_limit(dst);
         let frag_attempts = vec![0u8; frames];
@@ -602,6 +651,7 @@ impl Node {
             key,
             msg: (header.src, header.id),
             relay: false,
+            direct: false,
             heard: 0,
         });
     }
@@ -694,7 +744,8 @@ impl Node {
                 // nearly what ours would: count it double.
                 let near = snr_q as f64 >= 4.0 * (floor + margin);
                 p.heard += if near { 2 } else { 1 };
-                p.heard >= threshold
+                // Direct traffic is acknowledged and retried end to end: one copy is enough.
+                p.heard >= if p.direct { 1 } else { threshold }
             }
         };
         if cancel {
@@ -744,6 +795,7 @@ impl Node {
             key: key_of(h),
             msg: (h.src, h.id),
             relay: true,
+            direct: !h.dst.is_broadcast(),
             heard: 0,
         });
     }

@@ -43,15 +43,8 @@ pub struct SimArgs {
     /// Flooding strategy: blind, managed (Meshtastic) or airswarm.
     #[arg(long, default_value = "airswarm")]
     strategy: Strategy,
-    /// Spreading factor (5-12).
-    #[arg(long, default_value_t = 7)]
-    sf: u8,
-    /// Bandwidth in kHz (7.8 … 500).
-    #[arg(long, default_value_t = 125.0)]
-    bw_khz: f64,
-    /// Coding rate denominator: 5..8 means 4/5 … 4/8.
-    #[arg(long, default_value_t = 5)]
-    cr: u8,
+    #[command(flatten)]
+    modem: super::ModemArgs,
     /// Transmit power, dBm.
     #[arg(long, default_value_t = 14)]
     tx_power: i8,
@@ -76,6 +69,12 @@ pub struct SimArgs {
     /// Run blind, managed and airswarm on the same topology and traffic.
     #[arg(long)]
     compare: bool,
+    /// Plain frames: no identities, sessions, handshakes or sealing (crypto is on by default).
+    #[arg(long)]
+    no_crypto: bool,
+    /// Start with empty keyrings: every node floods its signed key announcement first.
+    #[arg(long, conflicts_with = "no_crypto")]
+    announce: bool,
 }
 
 impl SimArgs {
@@ -101,14 +100,10 @@ impl SimArgs {
         let area_m = self
             .area_m
             .unwrap_or(DEFAULT_AREA_M * (self.nodes as f64 / DEFAULT_NODES as f64).sqrt());
-        let lora = LoRaConfig {
-            spreading_factor: self.sf,
-            bandwidth_hz: (self.bw_khz * 1000.0).round() as u32,
-            coding_rate: self.cr,
+        let lora = self.modem.apply(LoRaConfig {
             tx_power_dbm: self.tx_power,
             ..LoRaConfig::default()
-        };
-        lora.validate()?;
+        })?;
         Ok(SimConfig {
             nodes: self.nodes,
             area_m,
@@ -121,6 +116,8 @@ impl SimArgs {
             hop_limit: self.hop_limit,
             direct_fraction: self.direct_percent / 100.0,
             interval_ms: (self.interval_s * 1000.0) as u64,
+            crypto: !self.no_crypto,
+            announce: self.announce,
             ..SimConfig::default()
         })
     }
@@ -133,10 +130,17 @@ pub fn run(args: SimArgs) -> Result<()> {
         vec![args.strategy]
     };
     let mut reports = Vec::new();
+    let first = args.config(strategies[0])?;
+    Simulator::validate(&first)?;
+    let identities = if first.crypto {
+        crate::simkeys::identities(first.nodes, !args.json)?
+    } else {
+        Vec::new()
+    };
     for &s in &strategies {
         let cfg = args.config(s)?;
         let started = WallClock::now();
-        let sim = Simulator::new(cfg)?;
+        let sim = Simulator::with_identities(cfg, identities.clone())?;
         let report = sim.run();
         let wall = started.elapsed().as_secs_f64();
         reports.push((report, wall));
@@ -180,14 +184,19 @@ fn json_report(r: &SimReport, wall_s: f64) -> serde_json::Value {
 fn print_summary(reports: &[(SimReport, f64)]) {
     let first = &reports[0].0;
     println!(
-        "airswarm sim: {} nodes in {:.1} km × {:.1} km ({:.1} neighbours each on average), {} messages of {} bytes, seed {}",
+        "airswarm sim: {} nodes in {:.1} km × {:.1} km ({:.1} neighbours each on average), {} messages of {} bytes, seed {}{}",
         first.nodes,
         first.area_m / 1000.0,
         first.area_m / 1000.0,
         first.mean_neighbours,
         first.messages,
         first.payload,
-        first.seed
+        first.seed,
+        if first.crypto {
+            ", sealed (RSA-2048 sessions, ChaCha20-Poly1305)"
+        } else {
+            ", plaintext"
+        }
     );
     println!();
     println!(

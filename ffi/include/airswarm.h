@@ -73,6 +73,9 @@
 // Event kind: persist `next_counter` and pass it as `first_counter` after a reboot.
 #define AIRSWARM_EVENT_PERSIST_COUNTER 4
 
+// Length of an info-hash and of a piece hash (SHA-1), bytes.
+#define AIRSWARM_SHA1_LEN 20
+
 // Result of every call. Codes are stable: new ones are only ever added.
 typedef enum {
   // Success.
@@ -101,10 +104,22 @@ typedef enum {
   AIRSWARM_ERR_NODE_CONFIG = 304,
   // The simulation settings are invalid (node count, area, fractions, payload).
   AIRSWARM_ERR_SIM_CONFIG = 400,
+  // The data is not valid (canonical) bencode.
+  AIRSWARM_ERR_BENCODE = 500,
+  // The data is not a valid `.torrent` file.
+  AIRSWARM_ERR_METAINFO = 501,
+  // The piece's data does not match its SHA-1 in the torrent.
+  AIRSWARM_ERR_PIECE_MISMATCH = 502,
 } airswarm_result;
+
+// A parsed `.torrent` file (opaque).
+typedef struct airswarm_metainfo airswarm_metainfo;
 
 // A mesh node (opaque). Not thread-safe: use one handle from one thread at a time.
 typedef struct airswarm_node airswarm_node;
+
+// Incremental SHA-1 of one piece (opaque).
+typedef struct airswarm_piece_hasher airswarm_piece_hasher;
 
 // The result of a simulation run (opaque).
 typedef struct airswarm_sim_report airswarm_sim_report;
@@ -240,6 +255,29 @@ typedef struct {
   double simulated_s;
   uint64_t events;
 } airswarm_sim_summary;
+
+// Summary of a parsed torrent.
+typedef struct {
+  // Bytes per piece (the last piece may be shorter).
+  uint32_t piece_length;
+  uint32_t piece_count;
+  // Sum of all file lengths, including BEP 47 pad files.
+  uint64_t total_length;
+  size_t file_count;
+  // 1 when the torrent has a `files` list (a directory).
+  uint8_t multi_file;
+  // 1 when the torrent is private (BEP 27).
+  uint8_t private_flag;
+} airswarm_metainfo_summary;
+
+// One file of a torrent (its path goes to a separate text buffer).
+typedef struct {
+  uint64_t length;
+  // Offset of the file's first byte in the torrent's concatenated data.
+  uint64_t offset;
+  // 1 for a BEP 47 pad file (zeros, never on disk).
+  uint8_t pad;
+} airswarm_file_entry;
 
 #ifdef __cplusplus
 extern "C" {
@@ -447,6 +485,127 @@ airswarm_result airswarm_sim_report_json(const airswarm_sim_report *report,
                                          uint8_t *buf,
                                          size_t cap,
                                          size_t *out_len);
+
+// Checks that `data` is one complete, canonical bencoded value (BEP 3). On
+// `AIRSWARM_ERR_BENCODE`, `*out_error_offset` (if not NULL) is the byte offset of the problem.
+//
+// # Safety
+// `data` NULL (only with `len` 0) or `len` readable bytes; `out_error_offset` NULL or valid.
+airswarm_result airswarm_bencode_validate(const uint8_t *data,
+                                          size_t len,
+                                          size_t *out_error_offset);
+
+// Parses a `.torrent` file and stores the handle in `*out` (free with
+// `airswarm_metainfo_free`). `AIRSWARM_ERR_METAINFO` when it is not a valid torrent.
+//
+// # Safety
+// `data` NULL (only with `len` 0) or `len` readable bytes; `out` NULL or valid for writes.
+airswarm_result airswarm_metainfo_parse(const uint8_t *data, size_t len, airswarm_metainfo **out);
+
+// Frees a torrent. NULL is a no-op.
+//
+// # Safety
+// `meta` must be NULL or a handle from `airswarm_metainfo_parse` not freed before.
+void airswarm_metainfo_free(airswarm_metainfo *meta);
+
+// Copies the 20-byte info-hash (SHA-1 of the bencoded `info` dictionary) into `buf`.
+//
+// # Safety
+// `meta` NULL or a live handle; `buf` NULL or `cap` writable bytes; `out_len` NULL or valid.
+airswarm_result airswarm_metainfo_info_hash(const airswarm_metainfo *meta,
+                                            uint8_t *buf,
+                                            size_t cap,
+                                            size_t *out_len);
+
+// Writes the torrent's name (NUL-terminated UTF-8) like `airswarm_result_message`.
+//
+// # Safety
+// `meta` NULL or a live handle; `buf` NULL or `cap` writable bytes; `out_len` NULL or valid.
+airswarm_result airswarm_metainfo_name(const airswarm_metainfo *meta,
+                                       uint8_t *buf,
+                                       size_t cap,
+                                       size_t *out_len);
+
+// Copies the torrent's sizes and flags to `*out`.
+//
+// # Safety
+// `meta` NULL or a live handle; `out` NULL or valid for writes.
+airswarm_result airswarm_metainfo_summary_get(const airswarm_metainfo *meta,
+                                              airswarm_metainfo_summary *out);
+
+// Copies file `index` (0-based, torrent order) to `*out` and its path, components joined
+// with '/', NUL-terminated, to `path_buf` (`*path_len` as in `airswarm_result_message`).
+// `AIRSWARM_ERR_INVALID_ARGUMENT` when `index` is not below `file_count`.
+//
+// # Safety
+// `meta` NULL or a live handle; `out` and `path_len` NULL or valid for writes; `path_buf`
+// NULL or `cap` writable bytes.
+airswarm_result airswarm_metainfo_file(const airswarm_metainfo *meta,
+                                       size_t index,
+                                       airswarm_file_entry *out,
+                                       uint8_t *path_buf,
+                                       size_t cap,
+                                       size_t *path_len);
+
+// Sets `*out_offset` and `*out_size` to where piece `index` lies in the torrent's data.
+//
+// # Safety
+// `meta` NULL or a live handle; `out_offset`, `out_size` NULL or valid for writes.
+airswarm_result airswarm_metainfo_piece_span(const airswarm_metainfo *meta,
+                                             uint32_t index,
+                                             uint64_t *out_offset,
+                                             uint32_t *out_size);
+
+// Copies the 20-byte SHA-1 the torrent records for piece `index` into `buf`.
+//
+// # Safety
+// `meta` NULL or a live handle; `buf` NULL or `cap` writable bytes; `out_len` NULL or valid.
+airswarm_result airswarm_metainfo_piece_hash(const airswarm_metainfo *meta,
+                                             uint32_t index,
+                                             uint8_t *buf,
+                                             size_t cap,
+                                             size_t *out_len);
+
+// Checks `len` bytes of piece `index` against the torrent's SHA-1: `AIRSWARM_OK` when they
+// match, `AIRSWARM_ERR_PIECE_MISMATCH` when not (including a wrong length),
+// `AIRSWARM_ERR_INVALID_ARGUMENT` when `index` is out of range.
+//
+// # Safety
+// `meta` NULL or a live handle; `data` NULL (only with `len` 0) or `len` readable bytes.
+airswarm_result airswarm_metainfo_verify_piece(const airswarm_metainfo *meta,
+                                               uint32_t index,
+                                               const uint8_t *data,
+                                               size_t len);
+
+// Starts an incremental SHA-1 (for pieces that span files or arrive in blocks).
+//
+// # Safety
+// `out` NULL or valid for writes.
+airswarm_result airswarm_piece_hasher_new(airswarm_piece_hasher **out);
+
+// Frees a hasher. NULL is a no-op.
+//
+// # Safety
+// `hasher` NULL or a handle from `airswarm_piece_hasher_new` not freed before.
+void airswarm_piece_hasher_free(airswarm_piece_hasher *hasher);
+
+// Feeds `len` bytes. `AIRSWARM_ERR_INVALID_ARGUMENT` after `_finish`.
+//
+// # Safety
+// `hasher` NULL or a live handle; `data` NULL (only with `len` 0) or `len` readable bytes.
+airswarm_result airswarm_piece_hasher_update(airswarm_piece_hasher *hasher,
+                                             const uint8_t *data,
+                                             size_t len);
+
+// Writes the 20-byte SHA-1 of everything fed; the hasher is then spent (free it).
+// A too-small buffer leaves it unfinished.
+//
+// # Safety
+// `hasher` NULL or a live handle; `buf` NULL or `cap` writable bytes; `out_len` NULL or valid.
+airswarm_result airswarm_piece_hasher_finish(airswarm_piece_hasher *hasher,
+                                             uint8_t *buf,
+                                             size_t cap,
+                                             size_t *out_len);
 
 #ifdef __cplusplus
 }  // extern "C"

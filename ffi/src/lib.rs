@@ -16,11 +16,13 @@
 mod lora;
 mod node;
 mod sim;
+mod torrent;
 mod util;
 
 pub use lora::*;
 pub use node::*;
 pub use sim::*;
+pub use torrent::*;
 
 use util::{guard, write_text};
 
@@ -54,6 +56,12 @@ pub enum airswarm_result {
     AIRSWARM_ERR_NODE_CONFIG = 304,
     /// The simulation settings are invalid (node count, area, fractions, payload).
     AIRSWARM_ERR_SIM_CONFIG = 400,
+    /// The data is not valid (canonical) bencode.
+    AIRSWARM_ERR_BENCODE = 500,
+    /// The data is not a valid `.torrent` file.
+    AIRSWARM_ERR_METAINFO = 501,
+    /// The piece's data does not match its SHA-1 in the torrent.
+    AIRSWARM_ERR_PIECE_MISMATCH = 502,
 }
 
 use airswarm_result::*;
@@ -74,6 +82,9 @@ impl airswarm_result {
             303 => "the node's transmit queue is full",
             304 => "invalid node configuration",
             400 => "invalid simulation configuration",
+            500 => "the data is not valid bencode",
+            501 => "the data is not a valid .torrent file",
+            502 => "the piece does not match its SHA-1 hash",
             _ => "unknown airswarm result code",
         }
     }

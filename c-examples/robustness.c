@@ -1,7 +1,7 @@
 /* Every entry point given NULL pointers, zero lengths, too-small buffers, out-of-range
  * values and a forced panic (airswarm_test_force_panic, test-only) must return an error
  * code and never crash. Also runs a tiny simulation and reads its report. */
-#include <airswarm.h>
+#include "common.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -316,6 +316,90 @@ static void torrent(void) {
   airswarm_metainfo_free(m);
 }
 
+/* Identities and the secure node; `pem_path` is an RSA-2048 PKCS#8 key. */
+static void crypto(const char *pem_path) {
+  size_t plen = 0, len = 0;
+  uint8_t *pem = read_file(pem_path, &plen);
+  if (pem == NULL) {
+    failures++;
+    return;
+  }
+  uint8_t seed[AIRSWARM_KEY_LEN] = {1}, buf[64];
+  airswarm_identity *id = NULL;
+  EXPECT(airswarm_identity_generate(NULL, 32, &id), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_identity_generate(seed, 31, &id), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_identity_generate(seed, 0, &id), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_identity_generate(seed, 32, NULL), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_identity_from_pem(NULL, plen, &id), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_identity_from_pem(pem, 0, &id), AIRSWARM_ERR_KEY);
+  EXPECT(airswarm_identity_from_pem(pem, plen / 2, &id), AIRSWARM_ERR_KEY);
+  EXPECT(airswarm_identity_from_pem((const uint8_t *)"\xff\xfe", 2, &id), AIRSWARM_ERR_KEY);
+  EXPECT(airswarm_identity_from_pem(pem, plen, NULL), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_identity_from_pem(pem, plen, &id), AIRSWARM_OK);
+  free(pem);
+  uint32_t addr = 0;
+  EXPECT(airswarm_identity_address(NULL, &addr), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_identity_address(id, NULL), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_identity_address(id, &addr), AIRSWARM_OK);
+  EXPECT(airswarm_identity_fingerprint(NULL, buf, sizeof buf, &len), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_identity_fingerprint(id, buf, 31, &len), AIRSWARM_ERR_BUFFER_TOO_SMALL);
+  if (len != 32) failures++, fprintf(stderr, "fingerprint needs %zu\n", len);
+  EXPECT(airswarm_identity_fingerprint(id, buf, sizeof buf, &len), AIRSWARM_OK);
+  /* The address is the fingerprint's first four bytes, big-endian. */
+  if (addr != ((uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 | (uint32_t)buf[2] << 8 | buf[3]))
+    failures++, fprintf(stderr, "address does not match the fingerprint\n");
+
+  airswarm_node_config cfg;
+  airswarm_secure_node *n = NULL;
+  uint8_t key[AIRSWARM_KEY_LEN] = {7};
+  airswarm_node_config_default(&cfg);
+  EXPECT(airswarm_secure_node_new(NULL, id, key, 32, 0, seed, 32, &n), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_secure_node_new(&cfg, NULL, key, 32, 0, seed, 32, &n), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_secure_node_new(&cfg, id, NULL, 32, 0, seed, 32, &n), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_secure_node_new(&cfg, id, key, 16, 0, seed, 32, &n),
+         AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_secure_node_new(&cfg, id, key, 32, 2, seed, 32, &n),
+         AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_secure_node_new(&cfg, id, key, 32, 0, NULL, 32, &n), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_secure_node_new(&cfg, id, key, 32, 0, seed, 0, &n),
+         AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_secure_node_new(&cfg, id, key, 32, 0, seed, 32, NULL), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_secure_node_new(&cfg, id, NULL, 0, 0, seed, 32, &n), AIRSWARM_OK);
+  airswarm_secure_node_free(n);
+  n = NULL;
+  EXPECT(airswarm_secure_node_new(&cfg, id, key, 32, 0, seed, 32, &n), AIRSWARM_OK);
+  airswarm_identity_free(id); /* the node keeps its own copy */
+  airswarm_secure_node_free(NULL);
+  airswarm_identity_free(NULL);
+
+  uint32_t mid = 0;
+  uint8_t waiting = 9;
+  airswarm_secure_event ev;
+  uint64_t t;
+  EXPECT(airswarm_secure_node_announce(NULL, 1, &mid), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_secure_node_announce(n, 1, NULL), AIRSWARM_OK);
+  EXPECT(airswarm_secure_node_send(NULL, 1, 5, buf, 4, &mid, &waiting), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_secure_node_send(n, 1, 5, NULL, 4, &mid, &waiting), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_secure_node_send(n, 1, addr, buf, 4, &mid, &waiting), AIRSWARM_ERR_SEND_TO_SELF);
+  EXPECT(airswarm_secure_node_send(n, 1, 5, buf, 4, &mid, &waiting), AIRSWARM_ERR_CRYPTO);
+  EXPECT(airswarm_secure_node_send(n, 1, AIRSWARM_BROADCAST, NULL, 0, NULL, NULL), AIRSWARM_OK);
+  EXPECT(airswarm_secure_node_send(n, 1, AIRSWARM_BROADCAST, buf, 4, &mid, &waiting), AIRSWARM_OK);
+  if (waiting != 0) failures++;
+  EXPECT(airswarm_secure_node_handle_frame(NULL, 1, buf, 4, 0, 0), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_secure_node_handle_frame(n, 1, NULL, 4, 0, 0), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_secure_node_handle_frame(n, 1, NULL, 0, 0, 0), AIRSWARM_ERR_BAD_FRAME);
+  EXPECT(airswarm_secure_node_handle_timeout(NULL, 1), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_secure_node_poll_timeout(NULL, &t), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_secure_node_poll_timeout(n, NULL), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_secure_node_poll_transmit(NULL, buf, sizeof buf, &len), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_secure_node_poll_transmit(n, buf, sizeof buf, NULL), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_secure_node_poll_transmit(n, buf, 1, &len), AIRSWARM_ERR_BUFFER_TOO_SMALL);
+  EXPECT(airswarm_secure_node_poll_event(NULL, &ev, buf, sizeof buf, &len), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_secure_node_poll_event(n, NULL, buf, sizeof buf, &len), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_secure_node_poll_event(n, &ev, buf, sizeof buf, NULL), AIRSWARM_ERR_NULL);
+  airswarm_secure_node_free(n);
+}
+
 /* With forced panics on, every entry point must report AIRSWARM_ERR_PANIC. */
 static void panics(void) {
   airswarm_node *n = make_node(1);
@@ -328,7 +412,7 @@ static void panics(void) {
   uint8_t buf[64];
   size_t len;
   uint64_t v;
-  uint32_t id;
+  uint32_t id, id32;
   airswarm_event ev;
   airswarm_node_stats st;
   airswarm_node *n2 = NULL;
@@ -382,6 +466,27 @@ static void panics(void) {
   airswarm_metainfo_free(NULL);
   airswarm_piece_hasher_free(NULL);
   if (meta != NULL || ph != NULL) failures++;
+  {
+    uint8_t seed[32] = {0};
+    airswarm_identity *id = NULL;
+    airswarm_secure_node *sn = NULL;
+    airswarm_secure_event sev;
+    EXPECT(airswarm_identity_generate(seed, 32, &id), AIRSWARM_ERR_PANIC);
+    EXPECT(airswarm_identity_from_pem(seed, 32, &id), AIRSWARM_ERR_PANIC);
+    EXPECT(airswarm_identity_address(id, &id32), AIRSWARM_ERR_PANIC);
+    EXPECT(airswarm_identity_fingerprint(id, buf, sizeof buf, &len), AIRSWARM_ERR_PANIC);
+    EXPECT(airswarm_secure_node_new(&nc, id, NULL, 0, 0, seed, 32, &sn), AIRSWARM_ERR_PANIC);
+    EXPECT(airswarm_secure_node_announce(sn, 1, &id32), AIRSWARM_ERR_PANIC);
+    EXPECT(airswarm_secure_node_send(sn, 1, 2, buf, 1, &id32, NULL), AIRSWARM_ERR_PANIC);
+    EXPECT(airswarm_secure_node_handle_frame(sn, 1, buf, 1, 0, 0), AIRSWARM_ERR_PANIC);
+    EXPECT(airswarm_secure_node_handle_timeout(sn, 1), AIRSWARM_ERR_PANIC);
+    EXPECT(airswarm_secure_node_poll_transmit(sn, buf, sizeof buf, &len), AIRSWARM_ERR_PANIC);
+    EXPECT(airswarm_secure_node_poll_timeout(sn, &v), AIRSWARM_ERR_PANIC);
+    EXPECT(airswarm_secure_node_poll_event(sn, &sev, buf, sizeof buf, &len), AIRSWARM_ERR_PANIC);
+    airswarm_identity_free(NULL);
+    airswarm_secure_node_free(NULL);
+    if (id != NULL || sn != NULL) failures++;
+  }
   EXPECT(airswarm_test_force_panic(0), AIRSWARM_OK);
   if (n2 != NULL || rep != NULL) failures++, fprintf(stderr, "a panicking _new wrote a handle\n");
   /* The node is still usable after caught panics. */
@@ -389,12 +494,17 @@ static void panics(void) {
   airswarm_node_free(n);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  if (argc != 2) {
+    fprintf(stderr, "usage: %s KEY.pem\n", argv[0]);
+    return 2;
+  }
   messages_and_version();
   lora();
   node();
   sim();
   torrent();
+  crypto(argv[1]);
   panics();
   if (failures) {
     fprintf(stderr, "robustness: %d failures\n", failures);

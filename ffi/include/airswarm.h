@@ -15,6 +15,52 @@
 #define AIRSWARM_VERSION_PATCH 0
 #define AIRSWARM_VERSION "0.1.0"
 
+// Length of a fingerprint (SHA-256 of the public key's DER), bytes.
+#define AIRSWARM_FINGERPRINT_LEN 32
+
+// Length of a channel key and of a random seed, bytes.
+#define AIRSWARM_KEY_LEN 32
+
+// Public keys pinned per secure node (trust on first use).
+#define AIRSWARM_KEYRING_CAPACITY 1024
+
+// Secure event: a message for this node (`src`, `dst`, `id`, `security`, `hops`, payload).
+#define AIRSWARM_SECURE_EVENT_MESSAGE 1
+
+// Secure event: `dst` acknowledged message `id`.
+#define AIRSWARM_SECURE_EVENT_DELIVERED 2
+
+// Secure event: message `id` to `dst` failed after every retry.
+#define AIRSWARM_SECURE_EVENT_SEND_FAILED 3
+
+// Secure event: the key of `src` was pinned; payload = its 32-byte fingerprint.
+#define AIRSWARM_SECURE_EVENT_PEER_PINNED 4
+
+// Secure event: `src` offered a key different from the pinned one; payload = offered
+// fingerprint.
+#define AIRSWARM_SECURE_EVENT_KEY_CONFLICT 5
+
+// Secure event: a session with `src` is up; queued messages to it are now sent.
+#define AIRSWARM_SECURE_EVENT_SESSION_ESTABLISHED 6
+
+// Secure event: something from `src` was refused; payload = the reason (text, no NUL).
+#define AIRSWARM_SECURE_EVENT_REJECTED 7
+
+// Secure event: persist `next_counter` (see `AIRSWARM_EVENT_PERSIST_COUNTER`).
+#define AIRSWARM_SECURE_EVENT_PERSIST_COUNTER 8
+
+// Protection of a delivered message: sealed in a session with the sender.
+#define AIRSWARM_SECURITY_SESSION 1
+
+// Sealed with the group channel key, unsigned.
+#define AIRSWARM_SECURITY_CHANNEL 2
+
+// Sealed with the group channel key and signed by the sender's RSA key.
+#define AIRSWARM_SECURITY_CHANNEL_SIGNED 3
+
+// An unprotected broadcast.
+#define AIRSWARM_SECURITY_PLAIN 4
+
 // Low-data-rate optimisation follows the symbol time (on above 16 ms, SX1276 datasheet §4.1.1.6).
 #define AIRSWARM_LDRO_AUTO 0
 
@@ -110,7 +156,14 @@ typedef enum {
   AIRSWARM_ERR_METAINFO = 501,
   // The piece's data does not match its SHA-1 in the torrent.
   AIRSWARM_ERR_PIECE_MISMATCH = 502,
+  // A key could not be read, or is not an RSA-2048 key with exponent 65537.
+  AIRSWARM_ERR_KEY = 600,
+  // A cryptographic operation failed (RSA, sealing, handshake).
+  AIRSWARM_ERR_CRYPTO = 601,
 } airswarm_result;
+
+// An RSA-2048 key pair (opaque).
+typedef struct airswarm_identity airswarm_identity;
 
 // A parsed `.torrent` file (opaque).
 typedef struct airswarm_metainfo airswarm_metainfo;
@@ -120,6 +173,9 @@ typedef struct airswarm_node airswarm_node;
 
 // Incremental SHA-1 of one piece (opaque).
 typedef struct airswarm_piece_hasher airswarm_piece_hasher;
+
+// A mesh node that seals its traffic (opaque). Not thread-safe.
+typedef struct airswarm_secure_node airswarm_secure_node;
 
 // The result of a simulation run (opaque).
 typedef struct airswarm_sim_report airswarm_sim_report;
@@ -170,6 +226,19 @@ typedef struct {
   // First message counter (persisted value from `AIRSWARM_EVENT_PERSIST_COUNTER`).
   uint64_t first_counter;
 } airswarm_node_config;
+
+// One event from `airswarm_secure_node_poll_event`. Fields not used by `kind` are 0.
+typedef struct {
+  // One of `AIRSWARM_SECURE_EVENT_*`.
+  uint32_t kind;
+  uint32_t src;
+  uint32_t dst;
+  uint32_t id;
+  // One of `AIRSWARM_SECURITY_*` (messages only).
+  uint8_t security;
+  uint8_t hops;
+  uint64_t next_counter;
+} airswarm_secure_event;
 
 // One event from `airswarm_node_poll_event`. Fields not used by `kind` are 0.
 typedef struct {
@@ -308,6 +377,135 @@ airswarm_result airswarm_test_panic(void);
 // catches the panic (`AIRSWARM_ERR_PANIC`, or nothing for `_free`, which then leaks the
 // handle). Process-wide; never call it in an application.
 airswarm_result airswarm_test_force_panic(uint32_t on);
+
+// Generates a new RSA-2048 identity from a 32-byte `seed`, which must come from the
+// operating system's random generator (e.g. getrandom(2)); the same seed gives the same key.
+//
+// # Safety
+// `seed` NULL or `seed_len` readable bytes; `out` NULL or valid for writes.
+airswarm_result airswarm_identity_generate(const uint8_t *seed,
+                                           size_t seed_len,
+                                           airswarm_identity **out);
+
+// Reads an identity from a PKCS#8 PEM "PRIVATE KEY" block (`openssl genpkey -algorithm RSA
+// -pkeyopt rsa_keygen_bits:2048` writes one). `AIRSWARM_ERR_KEY` when it is not one.
+//
+// # Safety
+// `pem` NULL (only with `len` 0) or `len` readable bytes; `out` NULL or valid for writes.
+airswarm_result airswarm_identity_from_pem(const uint8_t *pem, size_t len, airswarm_identity **out);
+
+// Frees an identity. NULL is a no-op.
+//
+// # Safety
+// `identity` NULL or a handle from `airswarm_identity_*` not freed before.
+void airswarm_identity_free(airswarm_identity *identity);
+
+// The identity's 4-byte mesh address (the fingerprint's first four bytes, big-endian).
+//
+// # Safety
+// `identity` NULL or a live handle; `out` NULL or valid for writes.
+airswarm_result airswarm_identity_address(const airswarm_identity *identity, uint32_t *out);
+
+// Copies the 32-byte fingerprint (SHA-256 of the public key's DER) into `buf`.
+//
+// # Safety
+// `identity` NULL or a live handle; `buf` NULL or `cap` writable bytes; `out_len` NULL or valid.
+airswarm_result airswarm_identity_fingerprint(const airswarm_identity *identity,
+                                              uint8_t *buf,
+                                              size_t cap,
+                                              size_t *out_len);
+
+// Creates a secure node with a copy of `identity` (its address replaces `cfg->address`),
+// an empty keyring, the group channel key `channel_key` (32 bytes, or NULL with length 0
+// for plaintext broadcasts), `sign_channel` (0/1) and a 32-byte `rng_seed` from the
+// operating system's generator.
+//
+// # Safety
+// `cfg` NULL or a valid config; `identity` NULL or a live handle; `channel_key` and
+// `rng_seed` NULL or their lengths readable; `out` NULL or valid for writes.
+airswarm_result airswarm_secure_node_new(const airswarm_node_config *cfg,
+                                         const airswarm_identity *identity,
+                                         const uint8_t *channel_key,
+                                         size_t channel_key_len,
+                                         uint8_t sign_channel,
+                                         const uint8_t *rng_seed,
+                                         size_t rng_seed_len,
+                                         airswarm_secure_node **out);
+
+// Frees a secure node. NULL is a no-op.
+//
+// # Safety
+// `node` NULL or a handle from `airswarm_secure_node_new` not freed before.
+void airswarm_secure_node_free(airswarm_secure_node *node);
+
+// Broadcasts this node's signed key announcement so others can pin its key (send one
+// before the first message, and again when peers join).
+//
+// # Safety
+// `node` NULL or a live handle; `out_id` NULL or valid for writes (NULL allowed).
+airswarm_result airswarm_secure_node_announce(airswarm_secure_node *node,
+                                              uint64_t now_ms,
+                                              uint32_t *out_id);
+
+// Sends `len` bytes to `dst`, sealed in a session (direct) or with the channel (broadcast).
+// The first message to a peer starts a handshake: then `*out_waiting` is 1 and the message
+// goes out once `AIRSWARM_SECURE_EVENT_SESSION_ESTABLISHED` arrives; otherwise it is 0 and
+// `*out_id` holds the message id. `out_id`/`out_waiting` may be NULL.
+//
+// # Safety
+// `node` NULL or a live handle; `payload` NULL (only with `len` 0) or `len` readable bytes;
+// `out_id`, `out_waiting` NULL or valid for writes.
+airswarm_result airswarm_secure_node_send(airswarm_secure_node *node,
+                                          uint64_t now_ms,
+                                          uint32_t dst,
+                                          const uint8_t *payload,
+                                          size_t len,
+                                          uint32_t *out_id,
+                                          uint8_t *out_waiting);
+
+// As `airswarm_node_handle_frame`.
+//
+// # Safety
+// As `airswarm_node_handle_frame`.
+airswarm_result airswarm_secure_node_handle_frame(airswarm_secure_node *node,
+                                                  uint64_t now_ms,
+                                                  const uint8_t *frame,
+                                                  size_t len,
+                                                  float rssi_dbm,
+                                                  float snr_db);
+
+// As `airswarm_node_handle_timeout`.
+//
+// # Safety
+// `node` NULL or a live handle.
+airswarm_result airswarm_secure_node_handle_timeout(airswarm_secure_node *node, uint64_t now_ms);
+
+// As `airswarm_node_poll_transmit`.
+//
+// # Safety
+// As `airswarm_node_poll_transmit`.
+airswarm_result airswarm_secure_node_poll_transmit(airswarm_secure_node *node,
+                                                   uint8_t *buf,
+                                                   size_t cap,
+                                                   size_t *out_len);
+
+// As `airswarm_node_poll_timeout`.
+//
+// # Safety
+// `node` NULL or a live handle; `out_ms` NULL or valid for writes.
+airswarm_result airswarm_secure_node_poll_timeout(const airswarm_secure_node *node,
+                                                  uint64_t *out_ms);
+
+// Like `airswarm_node_poll_event` with `airswarm_secure_event`; the payload buffer receives
+// the message, a fingerprint or a rejection reason depending on `kind`.
+//
+// # Safety
+// As `airswarm_node_poll_event`.
+airswarm_result airswarm_secure_node_poll_event(airswarm_secure_node *node,
+                                                airswarm_secure_event *out,
+                                                uint8_t *payload_buf,
+                                                size_t cap,
+                                                size_t *payload_len);
 
 // Fills `*out` with the defaults (EU868 868.1 MHz, SF7, 125 kHz, CR 4/5, 8-symbol preamble,
 // explicit header, CRC on, LDRO auto, 14 dBm, sync word 0x12).

@@ -13,12 +13,14 @@
 // This crate is the one place where the workspace allows `unsafe`: raw pointers from C.
 #![allow(unsafe_code)]
 
+mod crypto;
 mod lora;
 mod node;
 mod sim;
 mod torrent;
 mod util;
 
+pub use crypto::*;
 pub use lora::*;
 pub use node::*;
 pub use sim::*;
@@ -62,6 +64,10 @@ pub enum airswarm_result {
     AIRSWARM_ERR_METAINFO = 501,
     /// The piece's data does not match its SHA-1 in the torrent.
     AIRSWARM_ERR_PIECE_MISMATCH = 502,
+    /// A key could not be read, or is not an RSA-2048 key with exponent 65537.
+    AIRSWARM_ERR_KEY = 600,
+    /// A cryptographic operation failed (RSA, sealing, handshake).
+    AIRSWARM_ERR_CRYPTO = 601,
 }
 
 use airswarm_result::*;
@@ -85,6 +91,8 @@ impl airswarm_result {
             500 => "the data is not valid bencode",
             501 => "the data is not a valid .torrent file",
             502 => "the piece does not match its SHA-1 hash",
+            600 => "the key is unreadable or not an RSA-2048 key with exponent 65537",
+            601 => "a cryptographic operation failed",
             _ => "unknown airswarm result code",
         }
     }

@@ -128,7 +128,22 @@ pub struct airswarm_node {
     held_event: Option<Event>,
 }
 
-fn mesh_code(e: &MeshError) -> airswarm_result {
+pub(crate) fn node_config_to_core(c: &airswarm_node_config) -> Result<NodeConfig, airswarm_result> {
+    Ok(NodeConfig {
+        address: Address(c.address),
+        strategy: strategy_from(c.strategy)?,
+        lora: c.lora.to_core()?,
+        duty_cycle: finite_fraction(c.duty_cycle)?,
+        hop_limit: c.hop_limit,
+        max_retries: c.max_retries,
+        max_queue: c.max_queue,
+        seed: c.seed,
+        first_counter: c.first_counter,
+        ..NodeConfig::default()
+    })
+}
+
+pub(crate) fn mesh_code(e: &MeshError) -> airswarm_result {
     match e {
         MeshError::MessageTooLarge { .. } => AIRSWARM_ERR_MESSAGE_TOO_LARGE,
         MeshError::SendToSelf => AIRSWARM_ERR_SEND_TO_SELF,
@@ -218,18 +233,7 @@ pub unsafe extern "C" fn airswarm_node_new(
         if out.is_null() {
             return Err(AIRSWARM_ERR_NULL);
         }
-        let core_cfg = NodeConfig {
-            address: Address(c.address),
-            strategy: strategy_from(c.strategy)?,
-            lora: c.lora.to_core()?,
-            duty_cycle: finite_fraction(c.duty_cycle)?,
-            hop_limit: c.hop_limit,
-            max_retries: c.max_retries,
-            max_queue: c.max_queue,
-            seed: c.seed,
-            first_counter: c.first_counter,
-            ..NodeConfig::default()
-        };
+        let core_cfg = node_config_to_core(c)?;
         let node = Node::new(core_cfg).map_err(|e| mesh_code(&e))?;
         let handle = Box::into_raw(Box::new(airswarm_node {
             node,

@@ -330,6 +330,18 @@ static void crypto(const char *pem_path) {
   EXPECT(airswarm_identity_generate(seed, 31, &id), AIRSWARM_ERR_INVALID_ARGUMENT);
   EXPECT(airswarm_identity_generate(seed, 0, &id), AIRSWARM_ERR_INVALID_ARGUMENT);
   EXPECT(airswarm_identity_generate(seed, 32, NULL), AIRSWARM_ERR_NULL);
+  {
+    /* The same seed gives the same key. */
+    airswarm_identity *g1 = NULL, *g2 = NULL;
+    uint8_t f1[AIRSWARM_FINGERPRINT_LEN], f2[AIRSWARM_FINGERPRINT_LEN];
+    EXPECT(airswarm_identity_generate(seed, 32, &g1), AIRSWARM_OK);
+    EXPECT(airswarm_identity_generate(seed, 32, &g2), AIRSWARM_OK);
+    EXPECT(airswarm_identity_fingerprint(g1, f1, sizeof f1, &len), AIRSWARM_OK);
+    EXPECT(airswarm_identity_fingerprint(g2, f2, sizeof f2, &len), AIRSWARM_OK);
+    if (memcmp(f1, f2, sizeof f1) != 0) failures++, fprintf(stderr, "generate not seeded\n");
+    airswarm_identity_free(g1);
+    airswarm_identity_free(g2);
+  }
   EXPECT(airswarm_identity_from_pem(NULL, plen, &id), AIRSWARM_ERR_NULL);
   EXPECT(airswarm_identity_from_pem(pem, 0, &id), AIRSWARM_ERR_KEY);
   EXPECT(airswarm_identity_from_pem(pem, plen / 2, &id), AIRSWARM_ERR_KEY);

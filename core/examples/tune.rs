@@ -16,6 +16,7 @@ fn main() {
         jitter_slots: a.get(3).copied().unwrap_or(d.jitter_slots),
         sparse_duplicates: a.get(4).copied().unwrap_or(d.sparse_duplicates),
         dense_duplicates: a.get(5).copied().unwrap_or(d.dense_duplicates),
+        edge_margin_db: a.get(6).copied().unwrap_or(d.edge_margin_db),
     };
     for nodes in [50, 100, 200] {
         for strategy in Strategy::ALL {

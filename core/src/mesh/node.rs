@@ -168,6 +168,9 @@ pub struct AirswarmTuning {
     pub sparse_duplicates: f64,
     /// Dense neighbourhoods (more duplicates heard per frame than this) need one copy fewer.
     pub dense_duplicates: f64,
+    /// A frame received within this many dB of the demodulation floor came from far away:
+    /// relaying it needs one more copy heard to be cancelled.
+    pub edge_margin_db: f64,
 }
 
 impl Default for AirswarmTuning {
@@ -179,8 +182,9 @@ impl Default for AirswarmTuning {
             near_margin_db: 9.0,
             quality_slots: 768.0,
             jitter_slots: 192.0,
-            sparse_duplicates: 1.5,
+            sparse_duplicates: 1.2,
             dense_duplicates: 4.0,
+            edge_margin_db: 4.0,
         }
     }
 }
@@ -258,6 +262,8 @@ struct Pending {
     relay: bool,
     /// Addressed to one node (acknowledged end to end, so a lost relay is retried).
     direct: bool,
+    /// SNR (dB) at which we received the frame we would relay.
+    own_snr: f32,
     /// Copies heard while waiting (airswarm), weighted ×2: a close copy counts 2, a far one 1.
     heard: u16,
 }
@@ -652,6 +658,7 @@ impl Node {
             msg: (header.src, header.id),
             relay: false,
             direct: false,
+            own_snr: f32::MAX,
             heard: 0,
         });
     }
@@ -745,7 +752,10 @@ impl Node {
                 let near = snr_q as f64 >= 4.0 * (floor + margin);
                 p.heard += if near { 2 } else { 1 };
                 // Direct traffic is acknowledged and retried end to end: one copy is enough.
-                p.heard >= if p.direct { 1 } else { threshold }
+                // At the edge of the sender's range our relay reaches the most new ground:
+                // ask for one more copy there.
+                let edge = (p.own_snr as f64) < floor + self.cfg.tuning.edge_margin_db;
+                p.heard >= if p.direct { 1 } else { threshold + edge as u16 }
             }
         };
         if cancel {
@@ -796,6 +806,7 @@ impl Node {
             msg: (h.src, h.id),
             relay: true,
             direct: !h.dst.is_broadcast(),
+            own_snr: snr_db as f32,
             heard: 0,
         });
     }

@@ -1,0 +1,52 @@
+/* Small helpers shared by the examples. */
+#ifndef AIRSWARM_EXAMPLES_COMMON_H
+#define AIRSWARM_EXAMPLES_COMMON_H
+#include <airswarm.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Reads a whole file into a malloc'd buffer; NULL (with a message) on failure. */
+static inline uint8_t *read_file(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (f == NULL) {
+    perror(path);
+    return NULL;
+  }
+  uint8_t *buf = NULL;
+  size_t cap = 0, n = 0;
+  for (;;) {
+    if (n == cap) {
+      size_t ncap = cap ? cap * 2 : 65536;
+      uint8_t *nb = realloc(buf, ncap);
+      if (nb == NULL) {
+        free(buf);
+        fclose(f);
+        return NULL;
+      }
+      buf = nb;
+      cap = ncap;
+    }
+    size_t got = fread(buf + n, 1, cap - n, f);
+    n += got;
+    if (got == 0) break;
+  }
+  int err = ferror(f);
+  fclose(f);
+  if (err) {
+    fprintf(stderr, "%s: read error\n", path);
+    free(buf);
+    return NULL;
+  }
+  *len = n;
+  return buf;
+}
+
+/* Prints "what: <message for r>" to stderr. */
+static inline void report(const char *what, airswarm_result r) {
+  char msg[160];
+  size_t len;
+  if (airswarm_result_message((uint32_t)r, (uint8_t *)msg, sizeof msg, &len) != AIRSWARM_OK)
+    msg[0] = '\0';
+  fprintf(stderr, "%s: %s\n", what, msg);
+}
+#endif

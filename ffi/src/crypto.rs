@@ -1,0 +1,535 @@
+//! Identities (RSA-2048) and the secure mesh node: session-sealed direct messages,
+//! channel-sealed broadcasts, handshakes and key announcements over the mesh.
+
+use crate::airswarm_result::{self, *};
+use crate::node::{airswarm_node_config, mesh_code, node_config_to_core};
+use crate::util::{const_ref, free_box, guard, mut_ref, put, slice, write_bytes};
+use airswarm_core::crypto::{ChannelKey, CryptoError, Identity, Keyring, SeededRng};
+use airswarm_core::mesh::secure::{
+    SecureConfig, SecureError, SecureEvent, SecureNode, Security, SendOutcome,
+};
+use airswarm_core::mesh::{Address, MAX_MESSAGE};
+use airswarm_core::time::Instant;
+use rand_core::SeedableRng;
+
+/// Length of a fingerprint (SHA-256 of the public key's DER), bytes.
+pub const AIRSWARM_FINGERPRINT_LEN: usize = 32;
+/// Length of a channel key and of a random seed, bytes.
+pub const AIRSWARM_KEY_LEN: usize = 32;
+/// Public keys pinned per secure node (trust on first use).
+pub const AIRSWARM_KEYRING_CAPACITY: usize = 1024;
+
+/// Secure event: a message for this node (`src`, `dst`, `id`, `security`, `hops`, payload).
+pub const AIRSWARM_SECURE_EVENT_MESSAGE: u32 = 1;
+/// Secure event: `dst` acknowledged message `id`.
+pub const AIRSWARM_SECURE_EVENT_DELIVERED: u32 = 2;
+/// Secure event: message `id` to `dst` failed after every retry.
+pub const AIRSWARM_SECURE_EVENT_SEND_FAILED: u32 = 3;
+/// Secure event: the key of `src` was pinned; payload = its 32-byte fingerprint.
+pub const AIRSWARM_SECURE_EVENT_PEER_PINNED: u32 = 4;
+/// Secure event: `src` offered a key different from the pinned one; payload = offered
+/// fingerprint.
+pub const AIRSWARM_SECURE_EVENT_KEY_CONFLICT: u32 = 5;
+/// Secure event: a session with `src` is up; queued messages to it are now sent.
+pub const AIRSWARM_SECURE_EVENT_SESSION_ESTABLISHED: u32 = 6;
+/// Secure event: something from `src` was refused; payload = the reason (text, no NUL).
+pub const AIRSWARM_SECURE_EVENT_REJECTED: u32 = 7;
+/// Secure event: persist `next_counter` (see `AIRSWARM_EVENT_PERSIST_COUNTER`).
+pub const AIRSWARM_SECURE_EVENT_PERSIST_COUNTER: u32 = 8;
+
+/// Protection of a delivered message: sealed in a session with the sender.
+pub const AIRSWARM_SECURITY_SESSION: u8 = 1;
+/// Sealed with the group channel key, unsigned.
+pub const AIRSWARM_SECURITY_CHANNEL: u8 = 2;
+/// Sealed with the group channel key and signed by the sender's RSA key.
+pub const AIRSWARM_SECURITY_CHANNEL_SIGNED: u8 = 3;
+/// An unprotected broadcast.
+pub const AIRSWARM_SECURITY_PLAIN: u8 = 4;
+
+/// An RSA-2048 key pair (opaque).
+#[derive(Debug)]
+pub struct airswarm_identity {
+    identity: Identity,
+}
+
+/// A mesh node that seals its traffic (opaque). Not thread-safe.
+#[derive(Debug)]
+pub struct airswarm_secure_node {
+    node: SecureNode,
+    held_frame: Option<Vec<u8>>,
+    held_event: Option<SecureEvent>,
+}
+
+/// One event from `airswarm_secure_node_poll_event`. Fields not used by `kind` are 0.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct airswarm_secure_event {
+    /// One of `AIRSWARM_SECURE_EVENT_*`.
+    pub kind: u32,
+    pub src: u32,
+    pub dst: u32,
+    pub id: u32,
+    /// One of `AIRSWARM_SECURITY_*` (messages only).
+    pub security: u8,
+    pub hops: u8,
+    pub next_counter: u64,
+}
+
+/// Reads exactly 32 bytes.
+///
+/// # Safety
+/// `ptr` NULL or `len` readable bytes.
+unsafe fn key32(ptr: *const u8, len: usize) -> Result<[u8; 32], airswarm_result> {
+    // SAFETY: forwarded caller contract.
+    let bytes = unsafe { slice(ptr, len)? };
+    bytes.try_into().map_err(|_| AIRSWARM_ERR_INVALID_ARGUMENT)
+}
+
+fn crypto_code(e: &CryptoError) -> airswarm_result {
+    match e {
+        CryptoError::BadKey(_) | CryptoError::WrongKeyType(_) => AIRSWARM_ERR_KEY,
+        _ => AIRSWARM_ERR_CRYPTO,
+    }
+}
+
+fn secure_code(e: &SecureError) -> airswarm_result {
+    match e {
+        SecureError::Mesh(m) => mesh_code(m),
+        SecureError::Crypto(c) => crypto_code(c),
+        SecureError::Backlog(_) => AIRSWARM_ERR_QUEUE_FULL,
+        _ => AIRSWARM_ERR_CRYPTO,
+    }
+}
+
+fn box_out<T>(out: *mut *mut T, value: T) -> Result<(), airswarm_result> {
+    if out.is_null() {
+        return Err(AIRSWARM_ERR_NULL);
+    }
+    let h = Box::into_raw(Box::new(value));
+    // SAFETY: checked non-NULL; the entry point's contract makes it writable.
+    unsafe { out.write(h) };
+    Ok(())
+}
+
+/// Generates a new RSA-2048 identity from a 32-byte `seed`, which must come from the
+/// operating system's random generator (e.g. getrandom(2)); the same seed gives the same key.
+///
+/// # Safety
+/// `seed` NULL or `seed_len` readable bytes; `out` NULL or valid for writes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_identity_generate(
+    seed: *const u8,
+    seed_len: usize,
+    out: *mut *mut airswarm_identity,
+) -> airswarm_result {
+    guard(|| {
+        // SAFETY: caller contract on `seed`/`seed_len`.
+        let seed = unsafe { key32(seed, seed_len)? };
+        if out.is_null() {
+            return Err(AIRSWARM_ERR_NULL);
+        }
+        let mut rng = SeededRng::from_seed(seed);
+        let identity = Identity::generate(&mut rng).map_err(|e| crypto_code(&e))?;
+        box_out(out, airswarm_identity { identity })
+    })
+}
+
+/// Reads an identity from a PKCS#8 PEM "PRIVATE KEY" block (`openssl genpkey -algorithm RSA
+/// -pkeyopt rsa_keygen_bits:2048` writes one). `AIRSWARM_ERR_KEY` when it is not one.
+///
+/// # Safety
+/// `pem` NULL (only with `len` 0) or `len` readable bytes; `out` NULL or valid for writes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_identity_from_pem(
+    pem: *const u8,
+    len: usize,
+    out: *mut *mut airswarm_identity,
+) -> airswarm_result {
+    guard(|| {
+        // SAFETY: caller contract on `pem`/`len`.
+        let bytes = unsafe { slice(pem, len)? };
+        let text = std::str::from_utf8(bytes).map_err(|_| AIRSWARM_ERR_KEY)?;
+        if out.is_null() {
+            return Err(AIRSWARM_ERR_NULL);
+        }
+        let identity = Identity::from_pkcs8_pem(text).map_err(|e| crypto_code(&e))?;
+        box_out(out, airswarm_identity { identity })
+    })
+}
+
+/// Frees an identity. NULL is a no-op.
+///
+/// # Safety
+/// `identity` NULL or a handle from `airswarm_identity_*` not freed before.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_identity_free(identity: *mut airswarm_identity) {
+    // SAFETY: caller contract on `identity`.
+    unsafe { free_box(identity) }
+}
+
+/// The identity's 4-byte mesh address (the fingerprint's first four bytes, big-endian).
+///
+/// # Safety
+/// `identity` NULL or a live handle; `out` NULL or valid for writes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_identity_address(
+    identity: *const airswarm_identity,
+    out: *mut u32,
+) -> airswarm_result {
+    guard(|| {
+        // SAFETY: caller contract on `identity`.
+        let id = unsafe { const_ref(identity)? };
+        // SAFETY: caller contract on `out`.
+        unsafe { put(out, id.identity.address().0) }
+    })
+}
+
+/// Copies the 32-byte fingerprint (SHA-256 of the public key's DER) into `buf`.
+///
+/// # Safety
+/// `identity` NULL or a live handle; `buf` NULL or `cap` writable bytes; `out_len` NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_identity_fingerprint(
+    identity: *const airswarm_identity,
+    buf: *mut u8,
+    cap: usize,
+    out_len: *mut usize,
+) -> airswarm_result {
+    guard(|| {
+        // SAFETY: caller contract on `identity`.
+        let id = unsafe { const_ref(identity)? };
+        // SAFETY: caller contract on `buf`, `cap`, `out_len`.
+        unsafe { write_bytes(&id.identity.fingerprint().0, buf, cap, out_len) }
+    })
+}
+
+/// Creates a secure node with a copy of `identity` (its address replaces `cfg->address`),
+/// an empty keyring, the group channel key `channel_key` (32 bytes, or NULL with length 0
+/// for plaintext broadcasts), `sign_channel` (0/1) and a 32-byte `rng_seed` from the
+/// operating system's generator.
+///
+/// # Safety
+/// `cfg` NULL or a valid config; `identity` NULL or a live handle; `channel_key` and
+/// `rng_seed` NULL or their lengths readable; `out` NULL or valid for writes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_secure_node_new(
+    cfg: *const airswarm_node_config,
+    identity: *const airswarm_identity,
+    channel_key: *const u8,
+    channel_key_len: usize,
+    sign_channel: u8,
+    rng_seed: *const u8,
+    rng_seed_len: usize,
+    out: *mut *mut airswarm_secure_node,
+) -> airswarm_result {
+    guard(|| {
+        // SAFETY: caller contract on `cfg` and `identity`.
+        let (c, id) = unsafe { (const_ref(cfg)?, const_ref(identity)?) };
+        let channel = match channel_key_len {
+            0 => None,
+            // SAFETY: caller contract on `channel_key`/`channel_key_len`.
+            _ => Some(ChannelKey::from_bytes(unsafe {
+                key32(channel_key, channel_key_len)?
+            })),
+        };
+        // SAFETY: caller contract on `rng_seed`/`rng_seed_len`.
+        let seed = unsafe { key32(rng_seed, rng_seed_len)? };
+        let sign_channel = match sign_channel {
+            0 => false,
+            1 => true,
+            _ => return Err(AIRSWARM_ERR_INVALID_ARGUMENT),
+        };
+        if out.is_null() {
+            return Err(AIRSWARM_ERR_NULL);
+        }
+        let scfg = SecureConfig {
+            node: node_config_to_core(c)?,
+            channel,
+            sign_channel,
+            rekey_after: 0,
+        };
+        let node = SecureNode::new(
+            scfg,
+            id.identity.clone(),
+            Keyring::new(AIRSWARM_KEYRING_CAPACITY),
+            seed,
+        )
+        .map_err(|e| mesh_code(&e))?;
+        box_out(
+            out,
+            airswarm_secure_node {
+                node,
+                held_frame: None,
+                held_event: None,
+            },
+        )
+    })
+}
+
+/// Frees a secure node. NULL is a no-op.
+///
+/// # Safety
+/// `node` NULL or a handle from `airswarm_secure_node_new` not freed before.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_secure_node_free(node: *mut airswarm_secure_node) {
+    // SAFETY: caller contract on `node`.
+    unsafe { free_box(node) }
+}
+
+/// Broadcasts this node's signed key announcement so others can pin its key (send one
+/// before the first message, and again when peers join).
+///
+/// # Safety
+/// `node` NULL or a live handle; `out_id` NULL or valid for writes (NULL allowed).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_secure_node_announce(
+    node: *mut airswarm_secure_node,
+    now_ms: u64,
+    out_id: *mut u32,
+) -> airswarm_result {
+    guard(|| {
+        // SAFETY: caller contract on `node`.
+        let n = unsafe { mut_ref(node)? };
+        let id = n
+            .node
+            .announce(Instant::from_millis(now_ms))
+            .map_err(|e| secure_code(&e))?;
+        if !out_id.is_null() {
+            // SAFETY: non-NULL, writable by the caller's contract.
+            unsafe { out_id.write(id) };
+        }
+        Ok(())
+    })
+}
+
+/// Sends `len` bytes to `dst`, sealed in a session (direct) or with the channel (broadcast).
+/// The first message to a peer starts a handshake: then `*out_waiting` is 1 and the message
+/// goes out once `AIRSWARM_SECURE_EVENT_SESSION_ESTABLISHED` arrives; otherwise it is 0 and
+/// `*out_id` holds the message id. `out_id`/`out_waiting` may be NULL.
+///
+/// # Safety
+/// `node` NULL or a live handle; `payload` NULL (only with `len` 0) or `len` readable bytes;
+/// `out_id`, `out_waiting` NULL or valid for writes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_secure_node_send(
+    node: *mut airswarm_secure_node,
+    now_ms: u64,
+    dst: u32,
+    payload: *const u8,
+    len: usize,
+    out_id: *mut u32,
+    out_waiting: *mut u8,
+) -> airswarm_result {
+    guard(|| {
+        // SAFETY: caller contract on `node`.
+        let n = unsafe { mut_ref(node)? };
+        // SAFETY: caller contract on `payload`/`len`.
+        let bytes = unsafe { slice(payload, len)? };
+        if bytes.len() > MAX_MESSAGE {
+            return Err(AIRSWARM_ERR_MESSAGE_TOO_LARGE);
+        }
+        let outcome = n
+            .node
+            .send(Instant::from_millis(now_ms), Address(dst), bytes)
+            .map_err(|e| secure_code(&e))?;
+        let (id, waiting) = match outcome {
+            SendOutcome::Sent(id) => (id, 0),
+            SendOutcome::AwaitingSession => (0, 1),
+        };
+        // SAFETY: each pointer is checked non-NULL and writable by the caller's contract.
+        unsafe {
+            if !out_id.is_null() {
+                out_id.write(id);
+            }
+            if !out_waiting.is_null() {
+                out_waiting.write(waiting);
+            }
+        }
+        Ok(())
+    })
+}
+
+/// As `airswarm_node_handle_frame`.
+///
+/// # Safety
+/// As `airswarm_node_handle_frame`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_secure_node_handle_frame(
+    node: *mut airswarm_secure_node,
+    now_ms: u64,
+    frame: *const u8,
+    len: usize,
+    rssi_dbm: f32,
+    snr_db: f32,
+) -> airswarm_result {
+    guard(|| {
+        // SAFETY: caller contract on `node`.
+        let n = unsafe { mut_ref(node)? };
+        // SAFETY: caller contract on `frame`/`len`.
+        let bytes = unsafe { slice(frame, len)? };
+        n.node
+            .handle_frame(Instant::from_millis(now_ms), bytes, rssi_dbm, snr_db)
+            .map_err(|_| AIRSWARM_ERR_BAD_FRAME)
+    })
+}
+
+/// As `airswarm_node_handle_timeout`.
+///
+/// # Safety
+/// `node` NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_secure_node_handle_timeout(
+    node: *mut airswarm_secure_node,
+    now_ms: u64,
+) -> airswarm_result {
+    guard(|| {
+        // SAFETY: caller contract on `node`.
+        unsafe { mut_ref(node)? }
+            .node
+            .handle_timeout(Instant::from_millis(now_ms));
+        Ok(())
+    })
+}
+
+/// As `airswarm_node_poll_transmit`.
+///
+/// # Safety
+/// As `airswarm_node_poll_transmit`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_secure_node_poll_transmit(
+    node: *mut airswarm_secure_node,
+    buf: *mut u8,
+    cap: usize,
+    out_len: *mut usize,
+) -> airswarm_result {
+    guard(|| {
+        // SAFETY: caller contract on `node`.
+        let n = unsafe { mut_ref(node)? };
+        if out_len.is_null() {
+            return Err(AIRSWARM_ERR_NULL);
+        }
+        let frame = match n.held_frame.take().or_else(|| n.node.poll_transmit()) {
+            Some(f) => f,
+            None => return Err(AIRSWARM_DONE),
+        };
+        // SAFETY: caller contract on `buf`, `cap`, `out_len`.
+        let r = unsafe { write_bytes(&frame, buf, cap, out_len) };
+        if r.is_err() {
+            n.held_frame = Some(frame);
+        }
+        r
+    })
+}
+
+/// As `airswarm_node_poll_timeout`.
+///
+/// # Safety
+/// `node` NULL or a live handle; `out_ms` NULL or valid for writes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_secure_node_poll_timeout(
+    node: *const airswarm_secure_node,
+    out_ms: *mut u64,
+) -> airswarm_result {
+    guard(|| {
+        // SAFETY: caller contract on `node`.
+        let n = unsafe { const_ref(node)? };
+        if out_ms.is_null() {
+            return Err(AIRSWARM_ERR_NULL);
+        }
+        match n.node.poll_timeout() {
+            // SAFETY: checked non-NULL above.
+            Some(t) => unsafe { put(out_ms, t.as_millis()) },
+            None => Err(AIRSWARM_DONE),
+        }
+    })
+}
+
+/// Like `airswarm_node_poll_event` with `airswarm_secure_event`; the payload buffer receives
+/// the message, a fingerprint or a rejection reason depending on `kind`.
+///
+/// # Safety
+/// As `airswarm_node_poll_event`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_secure_node_poll_event(
+    node: *mut airswarm_secure_node,
+    out: *mut airswarm_secure_event,
+    payload_buf: *mut u8,
+    cap: usize,
+    payload_len: *mut usize,
+) -> airswarm_result {
+    guard(|| {
+        // SAFETY: caller contract on `node`.
+        let n = unsafe { mut_ref(node)? };
+        if out.is_null() || payload_len.is_null() {
+            return Err(AIRSWARM_ERR_NULL);
+        }
+        let event = match n.held_event.take().or_else(|| n.node.poll_event()) {
+            Some(e) => e,
+            None => return Err(AIRSWARM_DONE),
+        };
+        let mut e = airswarm_secure_event::default();
+        let payload: &[u8] = match &event {
+            SecureEvent::Message {
+                src,
+                dst,
+                id,
+                security,
+                hops,
+                payload,
+            } => {
+                e.kind = AIRSWARM_SECURE_EVENT_MESSAGE;
+                (e.src, e.dst, e.id, e.hops) = (src.0, dst.0, *id, *hops);
+                e.security = match security {
+                    Security::Session => AIRSWARM_SECURITY_SESSION,
+                    Security::Channel { signed: false } => AIRSWARM_SECURITY_CHANNEL,
+                    Security::Channel { signed: true } => AIRSWARM_SECURITY_CHANNEL_SIGNED,
+                    Security::Plain => AIRSWARM_SECURITY_PLAIN,
+                };
+                payload
+            }
+            SecureEvent::Delivered { dst, id } => {
+                (e.kind, e.dst, e.id) = (AIRSWARM_SECURE_EVENT_DELIVERED, dst.0, *id);
+                &[]
+            }
+            SecureEvent::SendFailed { dst, id } => {
+                (e.kind, e.dst, e.id) = (AIRSWARM_SECURE_EVENT_SEND_FAILED, dst.0, *id);
+                &[]
+            }
+            SecureEvent::PeerPinned {
+                address,
+                fingerprint,
+            } => {
+                (e.kind, e.src) = (AIRSWARM_SECURE_EVENT_PEER_PINNED, address.0);
+                &fingerprint.0
+            }
+            SecureEvent::KeyConflict {
+                address, offered, ..
+            } => {
+                (e.kind, e.src) = (AIRSWARM_SECURE_EVENT_KEY_CONFLICT, address.0);
+                &offered.0
+            }
+            SecureEvent::SessionEstablished { peer } => {
+                (e.kind, e.src) = (AIRSWARM_SECURE_EVENT_SESSION_ESTABLISHED, peer.0);
+                &[]
+            }
+            SecureEvent::Rejected { src, reason } => {
+                (e.kind, e.src) = (AIRSWARM_SECURE_EVENT_REJECTED, src.0);
+                reason.as_bytes()
+            }
+            SecureEvent::PersistCounter { next } => {
+                (e.kind, e.next_counter) = (AIRSWARM_SECURE_EVENT_PERSIST_COUNTER, *next);
+                &[]
+            }
+            // A newer event kind: reported as kind 0 so drain loops keep going.
+            _ => &[],
+        };
+        // SAFETY: caller contract on `payload_buf`, `cap`; `payload_len` checked non-NULL.
+        let r = unsafe { write_bytes(payload, payload_buf, cap, payload_len) }
+            // SAFETY: `out` checked non-NULL above.
+            .and_then(|()| unsafe { put(out, e) });
+        if r.is_err() {
+            n.held_event = Some(event);
+        }
+        r
+    })
+}

@@ -1,0 +1,549 @@
+//! The mesh node: a sans-IO state machine driven by the caller's clock and radio.
+
+use crate::airswarm_lora_config;
+use crate::airswarm_result::{self, *};
+use crate::util::{Res, const_ref, free_box, guard, mut_ref, put, slice, write_bytes};
+use airswarm_core::mesh::{Address, Content, Event, MeshError, Node, NodeConfig, Strategy};
+use airswarm_core::time::Instant;
+
+/// Plain flooding: every node rebroadcasts every new frame once.
+pub const AIRSWARM_STRATEGY_BLIND: u32 = 0;
+/// Managed flooding: rebroadcast unless enough copies were already heard.
+pub const AIRSWARM_STRATEGY_MANAGED: u32 = 1;
+/// airswarm flooding: link-quality-ordered, density-adaptive rebroadcast (the default).
+pub const AIRSWARM_STRATEGY_AIRSWARM: u32 = 2;
+/// Destination address of a broadcast.
+pub const AIRSWARM_BROADCAST: u32 = 0xFFFF_FFFF;
+/// Largest application message a node accepts, bytes.
+/// (A literal so cbindgen can emit it; a unit test keeps it equal to the core's value.)
+pub const AIRSWARM_MAX_MESSAGE: usize = 60_945;
+/// Largest frame `airswarm_node_poll_transmit` returns (a buffer this size always suffices).
+pub const AIRSWARM_MAX_FRAME: usize = 255;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn limits_match_the_core() {
+        assert_eq!(
+            super::AIRSWARM_MAX_MESSAGE,
+            airswarm_core::mesh::MAX_MESSAGE
+        );
+        assert_eq!(
+            super::AIRSWARM_MAX_FRAME,
+            airswarm_core::mesh::wire::MAX_FRAME
+        );
+    }
+}
+
+/// Content type of a message: plain bytes.
+pub const AIRSWARM_CONTENT_PLAIN: u8 = 0;
+/// Content type: sealed to a session.
+pub const AIRSWARM_CONTENT_SESSION_SEALED: u8 = 1;
+/// Content type: sealed to a channel.
+pub const AIRSWARM_CONTENT_CHANNEL_SEALED: u8 = 2;
+/// Content type: an announcement.
+pub const AIRSWARM_CONTENT_ANNOUNCE: u8 = 3;
+/// Content type: the first handshake message.
+pub const AIRSWARM_CONTENT_HANDSHAKE_INIT: u8 = 4;
+/// Content type: the handshake reply.
+pub const AIRSWARM_CONTENT_HANDSHAKE_REPLY: u8 = 5;
+
+/// Event kind: a message for this node (`src`, `dst`, `id`, `content`, `hops`, payload).
+pub const AIRSWARM_EVENT_MESSAGE: u32 = 1;
+/// Event kind: `dst` acknowledged our direct message `id`.
+pub const AIRSWARM_EVENT_DELIVERED: u32 = 2;
+/// Event kind: no acknowledgement for message `id` to `dst` after every retry.
+pub const AIRSWARM_EVENT_SEND_FAILED: u32 = 3;
+/// Event kind: persist `next_counter` and pass it as `first_counter` after a reboot.
+pub const AIRSWARM_EVENT_PERSIST_COUNTER: u32 = 4;
+
+/// Node settings. Fill with `airswarm_node_config_default`, then change fields. Limits not
+/// listed here (duplicate cache, reassembly) keep the core defaults.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct airswarm_node_config {
+    /// This node's address (not 0xFFFFFFFF).
+    pub address: u32,
+    /// One of `AIRSWARM_STRATEGY_*`.
+    pub strategy: u32,
+    pub lora: airswarm_lora_config,
+    /// Fraction of time the node may transmit (0.01 = 1 %); 1.0 = no limit.
+    pub duty_cycle: f64,
+    /// Hops a new message may travel.
+    pub hop_limit: u8,
+    /// Retransmissions of an unacknowledged direct message (at most 3).
+    pub max_retries: u8,
+    /// Most frames waiting to be sent.
+    pub max_queue: usize,
+    /// Seed for jitter (give each node its own).
+    pub seed: u64,
+    /// First message counter (persisted value from `AIRSWARM_EVENT_PERSIST_COUNTER`).
+    pub first_counter: u64,
+}
+
+/// One event from `airswarm_node_poll_event`. Fields not used by `kind` are 0.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct airswarm_event {
+    /// One of `AIRSWARM_EVENT_*`.
+    pub kind: u32,
+    pub src: u32,
+    pub dst: u32,
+    /// 24-bit message id.
+    pub id: u32,
+    /// One of `AIRSWARM_CONTENT_*`.
+    pub content: u8,
+    /// Hops the message took.
+    pub hops: u8,
+    /// For `AIRSWARM_EVENT_PERSIST_COUNTER`.
+    pub next_counter: u64,
+}
+
+/// Counters of a node.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct airswarm_node_stats {
+    pub frames_sent: u64,
+    pub frames_relayed: u64,
+    pub relays_cancelled: u64,
+    pub frames_received: u64,
+    pub duplicates: u64,
+    pub bad_frames: u64,
+    pub messages_delivered: u64,
+    pub acks_sent: u64,
+    pub retries: u64,
+    pub nacks_sent: u64,
+    pub send_failures: u64,
+    pub reassembly_errors: u64,
+    pub queue_drops: u64,
+}
+
+/// A mesh node (opaque). Not thread-safe: use one handle from one thread at a time.
+#[derive(Debug)]
+pub struct airswarm_node {
+    node: Node,
+    /// A frame or event popped from the node whose caller buffer was too small; returned
+    /// first by the next poll so nothing is lost.
+    held_frame: Option<Vec<u8>>,
+    held_event: Option<Event>,
+}
+
+pub(crate) fn node_config_to_core(c: &airswarm_node_config) -> Result<NodeConfig, airswarm_result> {
+    Ok(NodeConfig {
+        address: Address(c.address),
+        strategy: strategy_from(c.strategy)?,
+        lora: c.lora.to_core()?,
+        duty_cycle: finite_fraction(c.duty_cycle)?,
+        hop_limit: c.hop_limit,
+        max_retries: c.max_retries,
+        max_queue: c.max_queue,
+        seed: c.seed,
+        first_counter: c.first_counter,
+        ..NodeConfig::default()
+    })
+}
+
+pub(crate) fn mesh_code(e: &MeshError) -> airswarm_result {
+    match e {
+        MeshError::MessageTooLarge { .. } => AIRSWARM_ERR_MESSAGE_TOO_LARGE,
+        MeshError::SendToSelf => AIRSWARM_ERR_SEND_TO_SELF,
+        MeshError::QueueFull { .. } => AIRSWARM_ERR_QUEUE_FULL,
+        MeshError::Radio(_) => AIRSWARM_ERR_RADIO_CONFIG,
+        _ => AIRSWARM_ERR_NODE_CONFIG,
+    }
+}
+
+pub(crate) fn strategy_from(v: u32) -> Result<Strategy, airswarm_result> {
+    match v {
+        AIRSWARM_STRATEGY_BLIND => Ok(Strategy::Blind),
+        AIRSWARM_STRATEGY_MANAGED => Ok(Strategy::Managed),
+        AIRSWARM_STRATEGY_AIRSWARM => Ok(Strategy::Airswarm),
+        _ => Err(AIRSWARM_ERR_INVALID_ARGUMENT),
+    }
+}
+
+pub(crate) fn strategy_to(s: Strategy) -> u32 {
+    match s {
+        Strategy::Blind => AIRSWARM_STRATEGY_BLIND,
+        Strategy::Managed => AIRSWARM_STRATEGY_MANAGED,
+        Strategy::Airswarm => AIRSWARM_STRATEGY_AIRSWARM,
+    }
+}
+
+fn content_from(v: u8) -> Result<Content, airswarm_result> {
+    Ok(match v {
+        AIRSWARM_CONTENT_PLAIN => Content::Plain,
+        AIRSWARM_CONTENT_SESSION_SEALED => Content::SessionSealed,
+        AIRSWARM_CONTENT_CHANNEL_SEALED => Content::ChannelSealed,
+        AIRSWARM_CONTENT_ANNOUNCE => Content::Announce,
+        AIRSWARM_CONTENT_HANDSHAKE_INIT => Content::HandshakeInit,
+        AIRSWARM_CONTENT_HANDSHAKE_REPLY => Content::HandshakeReply,
+        _ => return Err(AIRSWARM_ERR_INVALID_ARGUMENT),
+    })
+}
+
+fn finite_fraction(v: f64) -> Result<f64, airswarm_result> {
+    if v.is_finite() && v > 0.0 && v <= 1.0 {
+        Ok(v)
+    } else {
+        Err(AIRSWARM_ERR_INVALID_ARGUMENT)
+    }
+}
+
+/// Fills `*out` with the core defaults (address 1, airswarm strategy, default LoRa, no duty
+/// cycle limit, hop limit 7, 3 retries, queue 512, seed 0, first counter 1).
+///
+/// # Safety
+/// `out` must be NULL or valid for a write of `airswarm_node_config`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_node_config_default(
+    out: *mut airswarm_node_config,
+) -> airswarm_result {
+    guard(|| {
+        let d = NodeConfig::default();
+        let c = airswarm_node_config {
+            address: d.address.0,
+            strategy: strategy_to(d.strategy),
+            lora: airswarm_lora_config::from_core(&d.lora),
+            duty_cycle: d.duty_cycle,
+            hop_limit: d.hop_limit,
+            max_retries: d.max_retries,
+            max_queue: d.max_queue,
+            seed: d.seed,
+            first_counter: d.first_counter,
+        };
+        // SAFETY: caller contract on `out`.
+        unsafe { put(out, c) }
+    })
+}
+
+/// Creates a node from `*cfg` and stores the handle in `*out` (free it with
+/// `airswarm_node_free`). On error `*out` is left untouched.
+///
+/// # Safety
+/// `cfg` must be NULL or point to a valid config; `out` NULL or valid for writes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_node_new(
+    cfg: *const airswarm_node_config,
+    out: *mut *mut airswarm_node,
+) -> airswarm_result {
+    guard(|| {
+        // SAFETY: caller contract on `cfg`.
+        let c = unsafe { const_ref(cfg)? };
+        if out.is_null() {
+            return Err(AIRSWARM_ERR_NULL);
+        }
+        let core_cfg = node_config_to_core(c)?;
+        let node = Node::new(core_cfg).map_err(|e| mesh_code(&e))?;
+        let handle = Box::into_raw(Box::new(airswarm_node {
+            node,
+            held_frame: None,
+            held_event: None,
+        }));
+        // SAFETY: `out` checked non-NULL above; writable by the caller's contract.
+        unsafe { out.write(handle) };
+        Ok(())
+    })
+}
+
+/// Frees a node. NULL is a no-op.
+///
+/// # Safety
+/// `node` must be NULL or a handle from `airswarm_node_new` not freed before.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_node_free(node: *mut airswarm_node) {
+    // SAFETY: caller contract on `node`.
+    unsafe { free_box(node) }
+}
+
+/// Feeds a frame the radio received at time `now_ms` (the caller's monotonic clock, ms),
+/// with its RSSI (dBm) and SNR (dB). `AIRSWARM_ERR_BAD_FRAME` when it is not a mesh frame
+/// (counted in `bad_frames`, otherwise harmless).
+///
+/// # Safety
+/// `node` must be NULL or a live handle; `frame` NULL (only with `len` 0) or `len` readable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_node_handle_frame(
+    node: *mut airswarm_node,
+    now_ms: u64,
+    frame: *const u8,
+    len: usize,
+    rssi_dbm: f32,
+    snr_db: f32,
+) -> airswarm_result {
+    guard(|| {
+        // SAFETY: caller contract on `node`.
+        let n = unsafe { mut_ref(node)? };
+        // SAFETY: caller contract on `frame`/`len`.
+        let bytes = unsafe { slice(frame, len)? };
+        n.node
+            .handle_frame(Instant::from_millis(now_ms), bytes, rssi_dbm, snr_db)
+            .map_err(|_| AIRSWARM_ERR_BAD_FRAME)
+    })
+}
+
+/// Queues a plain message of `len` bytes to `dst` (`AIRSWARM_BROADCAST` floods it to all).
+/// Direct messages are acknowledged end to end and retried. `*out_id` receives the 24-bit
+/// message id (`out_id` may be NULL).
+///
+/// # Safety
+/// `node` must be NULL or a live handle; `payload` NULL (only with `len` 0) or `len`
+/// readable bytes; `out_id` NULL or valid for writes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_node_send(
+    node: *mut airswarm_node,
+    now_ms: u64,
+    dst: u32,
+    payload: *const u8,
+    len: usize,
+    out_id: *mut u32,
+) -> airswarm_result {
+    // SAFETY: the caller's contract is the same as `airswarm_node_send_content`'s.
+    unsafe {
+        airswarm_node_send_content(
+            node,
+            now_ms,
+            dst,
+            AIRSWARM_CONTENT_PLAIN,
+            payload,
+            len,
+            out_id,
+        )
+    }
+}
+
+/// Like `airswarm_node_send` for a payload another layer prepared (sealed, announcement,
+/// handshake): `content` is one of `AIRSWARM_CONTENT_*`.
+///
+/// # Safety
+/// As `airswarm_node_send`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_node_send_content(
+    node: *mut airswarm_node,
+    now_ms: u64,
+    dst: u32,
+    content: u8,
+    payload: *const u8,
+    len: usize,
+    out_id: *mut u32,
+) -> airswarm_result {
+    guard(|| {
+        // SAFETY: caller contract on `node`.
+        let n = unsafe { mut_ref(node)? };
+        // SAFETY: caller contract on `payload`/`len`.
+        let bytes = unsafe { slice(payload, len)? };
+        let content = content_from(content)?;
+        let id = n
+            .node
+            .send_content(Instant::from_millis(now_ms), Address(dst), content, bytes)
+            .map_err(|e| mesh_code(&e))?;
+        if !out_id.is_null() {
+            // SAFETY: non-NULL and writable by the caller's contract.
+            unsafe { out_id.write(id) };
+        }
+        Ok(())
+    })
+}
+
+/// Lets timers fire (relays, retries, NACKs, expiry) at `now_ms`. Call it when the time from
+/// `airswarm_node_poll_timeout` arrives (earlier is harmless).
+///
+/// # Safety
+/// `node` must be NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_node_handle_timeout(
+    node: *mut airswarm_node,
+    now_ms: u64,
+) -> airswarm_result {
+    guard(|| {
+        // SAFETY: caller contract on `node`.
+        unsafe { mut_ref(node)? }
+            .node
+            .handle_timeout(Instant::from_millis(now_ms));
+        Ok(())
+    })
+}
+
+/// Copies the next frame to transmit into `buf` (`AIRSWARM_MAX_FRAME` bytes always
+/// suffice) and sets `*out_len`; `AIRSWARM_DONE` when none is waiting. A too-small buffer
+/// keeps the frame for the next call.
+///
+/// # Safety
+/// `node` must be NULL or a live handle; `buf` NULL or `cap` writable bytes; `out_len` NULL
+/// or valid for writes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_node_poll_transmit(
+    node: *mut airswarm_node,
+    buf: *mut u8,
+    cap: usize,
+    out_len: *mut usize,
+) -> airswarm_result {
+    guard(|| {
+        // SAFETY: caller contract on `node`.
+        let n = unsafe { mut_ref(node)? };
+        if out_len.is_null() {
+            return Err(AIRSWARM_ERR_NULL);
+        }
+        let frame = match n.held_frame.take().or_else(|| n.node.poll_transmit()) {
+            Some(f) => f,
+            None => return Err(AIRSWARM_DONE),
+        };
+        // SAFETY: caller contract on `buf`, `cap`, `out_len`.
+        let r = unsafe { write_bytes(&frame, buf, cap, out_len) };
+        if r.is_err() {
+            n.held_frame = Some(frame);
+        }
+        r
+    })
+}
+
+/// Returns the next event in `*out`; for `AIRSWARM_EVENT_MESSAGE` the payload is copied to
+/// `payload_buf` (`AIRSWARM_MAX_MESSAGE` bytes always suffice) and `*payload_len` set (0 for
+/// other kinds). `AIRSWARM_DONE` when no event is waiting. A too-small buffer keeps the
+/// event for the next call and sets `*payload_len` to the size needed.
+///
+/// # Safety
+/// `node` must be NULL or a live handle; `out` and `payload_len` NULL or valid for writes;
+/// `payload_buf` NULL or `cap` writable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_node_poll_event(
+    node: *mut airswarm_node,
+    out: *mut airswarm_event,
+    payload_buf: *mut u8,
+    cap: usize,
+    payload_len: *mut usize,
+) -> airswarm_result {
+    guard(|| {
+        // SAFETY: caller contract on `node`.
+        let n = unsafe { mut_ref(node)? };
+        if out.is_null() || payload_len.is_null() {
+            return Err(AIRSWARM_ERR_NULL);
+        }
+        let event = match n.held_event.take().or_else(|| n.node.poll_event()) {
+            Some(e) => e,
+            None => return Err(AIRSWARM_DONE),
+        };
+        let r = fill_event(&event, out, payload_buf, cap, payload_len);
+        if r.is_err() {
+            n.held_event = Some(event);
+        }
+        r
+    })
+}
+
+fn fill_event(
+    event: &Event,
+    out: *mut airswarm_event,
+    buf: *mut u8,
+    cap: usize,
+    payload_len: *mut usize,
+) -> Res {
+    let mut e = airswarm_event::default();
+    let mut payload: &[u8] = &[];
+    match event {
+        Event::Message(m) => {
+            e.kind = AIRSWARM_EVENT_MESSAGE;
+            e.src = m.src.0;
+            e.dst = m.dst.0;
+            e.id = m.id;
+            e.content = m.content as u8;
+            e.hops = m.hops;
+            payload = &m.payload;
+        }
+        Event::Delivered { dst, id } => {
+            e.kind = AIRSWARM_EVENT_DELIVERED;
+            e.dst = dst.0;
+            e.id = *id;
+        }
+        Event::SendFailed { dst, id } => {
+            e.kind = AIRSWARM_EVENT_SEND_FAILED;
+            e.dst = dst.0;
+            e.id = *id;
+        }
+        Event::PersistCounter { next } => {
+            e.kind = AIRSWARM_EVENT_PERSIST_COUNTER;
+            e.next_counter = *next;
+        }
+        // An event kind newer than this layer is reported as kind 0 (all fields 0), so a
+        // caller's drain loop keeps going and can ignore it.
+        _ => {}
+    }
+    // SAFETY: `payload_len` non-NULL (checked by the caller); `buf`/`cap` per the entry
+    // point's contract. Nothing is written to `out` unless the payload fits.
+    unsafe { write_bytes(payload, buf, cap, payload_len)? };
+    // SAFETY: `out` non-NULL (checked by the caller) and writable by its contract.
+    unsafe { put(out, e) }
+}
+
+/// Sets `*out_ms` to when `airswarm_node_handle_timeout` should next be called;
+/// `AIRSWARM_DONE` when no timer is pending.
+///
+/// # Safety
+/// `node` must be NULL or a live handle; `out_ms` NULL or valid for writes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_node_poll_timeout(
+    node: *const airswarm_node,
+    out_ms: *mut u64,
+) -> airswarm_result {
+    guard(|| {
+        // SAFETY: caller contract on `node`.
+        let n = unsafe { const_ref(node)? };
+        if out_ms.is_null() {
+            return Err(AIRSWARM_ERR_NULL);
+        }
+        match n.node.poll_timeout() {
+            // SAFETY: checked non-NULL above.
+            Some(t) => unsafe { put(out_ms, t.as_millis()) },
+            None => Err(AIRSWARM_DONE),
+        }
+    })
+}
+
+/// Writes the node's address to `*out`.
+///
+/// # Safety
+/// `node` must be NULL or a live handle; `out` NULL or valid for writes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_node_address(
+    node: *const airswarm_node,
+    out: *mut u32,
+) -> airswarm_result {
+    guard(|| {
+        // SAFETY: caller contract on `node`.
+        let n = unsafe { const_ref(node)? };
+        // SAFETY: caller contract on `out`.
+        unsafe { put(out, n.node.address().0) }
+    })
+}
+
+/// Copies the node's counters to `*out`.
+///
+/// # Safety
+/// `node` must be NULL or a live handle; `out` NULL or valid for writes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_node_stats_get(
+    node: *const airswarm_node,
+    out: *mut airswarm_node_stats,
+) -> airswarm_result {
+    guard(|| {
+        // SAFETY: caller contract on `node`.
+        let s = unsafe { const_ref(node)? }.node.stats();
+        let c = airswarm_node_stats {
+            frames_sent: s.frames_sent,
+            frames_relayed: s.frames_relayed,
+            relays_cancelled: s.relays_cancelled,
+            frames_received: s.frames_received,
+            duplicates: s.duplicates,
+            bad_frames: s.bad_frames,
+            messages_delivered: s.messages_delivered,
+            acks_sent: s.acks_sent,
+            retries: s.retries,
+            nacks_sent: s.nacks_sent,
+            send_failures: s.send_failures,
+            reassembly_errors: s.reassembly_errors,
+            queue_drops: s.queue_drops,
+        };
+        // SAFETY: caller contract on `out`.
+        unsafe { put(out, c) }
+    })
+}

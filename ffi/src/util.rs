@@ -1,0 +1,166 @@
+//! Boundary helpers: panic catching and checked access to C pointers.
+
+use crate::airswarm_result::{self, *};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set by `airswarm_test_force_panic`.
+pub(crate) static FORCE_PANIC: AtomicBool = AtomicBool::new(false);
+
+/// What an entry point's body returns: `Ok` is `AIRSWARM_OK`, `Err(code)` any other code
+/// (including `AIRSWARM_DONE`, so `?` works on pointer checks).
+pub(crate) type Res = Result<(), airswarm_result>;
+
+fn maybe_force_panic() {
+    if FORCE_PANIC.load(Ordering::SeqCst) {
+        panic!("airswarm_test_force_panic is on");
+    }
+}
+
+/// Runs an entry point's body, turning a panic into `AIRSWARM_ERR_PANIC` (unwinding across
+/// `extern "C"` would abort the host process).
+pub(crate) fn guard(f: impl FnOnce() -> Res) -> airswarm_result {
+    match catch_unwind(AssertUnwindSafe(|| {
+        maybe_force_panic();
+        f()
+    })) {
+        Ok(Ok(())) => AIRSWARM_OK,
+        Ok(Err(code)) => code,
+        Err(_) => AIRSWARM_ERR_PANIC,
+    }
+}
+
+/// `guard` for functions that return nothing (`_free`).
+pub(crate) fn guard_void(f: impl FnOnce()) {
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        maybe_force_panic();
+        f()
+    }));
+}
+
+/// Borrows `len` bytes at `ptr`. NULL is allowed only when `len` is 0.
+///
+/// # Safety
+/// `ptr` must be NULL or point to `len` readable bytes that stay valid and unaliased by
+/// writes for `'a`.
+pub(crate) unsafe fn slice<'a>(ptr: *const u8, len: usize) -> Result<&'a [u8], airswarm_result> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if ptr.is_null() {
+        return Err(AIRSWARM_ERR_NULL);
+    }
+    if len > isize::MAX as usize {
+        return Err(AIRSWARM_ERR_INVALID_ARGUMENT);
+    }
+    // SAFETY: non-NULL, length bounded by isize::MAX, validity guaranteed by the caller.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
+/// Borrows `*ptr`, failing on NULL.
+///
+/// # Safety
+/// `ptr` must be NULL or point to a valid, initialised `T` that nothing else accesses for `'a`.
+pub(crate) unsafe fn mut_ref<'a, T>(ptr: *mut T) -> Result<&'a mut T, airswarm_result> {
+    // SAFETY: NULL is checked by `as_mut`; validity and exclusivity are the caller's contract.
+    unsafe { ptr.as_mut() }.ok_or(AIRSWARM_ERR_NULL)
+}
+
+/// Borrows `*ptr` read-only, failing on NULL.
+///
+/// # Safety
+/// `ptr` must be NULL or point to a valid, initialised `T` not written during `'a`.
+pub(crate) unsafe fn const_ref<'a, T>(ptr: *const T) -> Result<&'a T, airswarm_result> {
+    // SAFETY: NULL is checked by `as_ref`; validity is the caller's contract.
+    unsafe { ptr.as_ref() }.ok_or(AIRSWARM_ERR_NULL)
+}
+
+/// Writes `value` to `*ptr`, failing on NULL.
+///
+/// # Safety
+/// `ptr` must be NULL or valid for a write of `T` (it need not be initialised).
+pub(crate) unsafe fn put<T>(ptr: *mut T, value: T) -> Res {
+    if ptr.is_null() {
+        return Err(AIRSWARM_ERR_NULL);
+    }
+    // SAFETY: non-NULL and writable by the caller's contract; `write` does not read or drop
+    // the old (possibly uninitialised) value.
+    unsafe { ptr.write(value) };
+    Ok(())
+}
+
+/// Checks an output buffer before anything is consumed: `out_len` must be non-NULL; if
+/// `need` exceeds `cap`, stores `need` and reports `AIRSWARM_ERR_BUFFER_TOO_SMALL`; a NULL
+/// `buf` with a non-zero need is `AIRSWARM_ERR_NULL`.
+///
+/// # Safety
+/// `out_len` must be NULL or valid for writes.
+pub(crate) unsafe fn check_buf(buf: *mut u8, cap: usize, need: usize, out_len: *mut usize) -> Res {
+    if out_len.is_null() {
+        return Err(AIRSWARM_ERR_NULL);
+    }
+    if need > cap {
+        // SAFETY: checked non-NULL above; writable by the caller's contract.
+        unsafe { out_len.write(need) };
+        return Err(AIRSWARM_ERR_BUFFER_TOO_SMALL);
+    }
+    if buf.is_null() && need > 0 {
+        return Err(AIRSWARM_ERR_NULL);
+    }
+    Ok(())
+}
+
+/// Copies `data` into `buf` (capacity `cap`) and sets `*out_len = data.len()`, or reports the
+/// size needed.
+///
+/// # Safety
+/// `buf` must be NULL or point to `cap` writable bytes; `out_len` must be NULL or valid.
+pub(crate) unsafe fn write_bytes(
+    data: &[u8],
+    buf: *mut u8,
+    cap: usize,
+    out_len: *mut usize,
+) -> Res {
+    // SAFETY: forwarded caller contract.
+    unsafe { check_buf(buf, cap, data.len(), out_len)? };
+    if !data.is_empty() {
+        // SAFETY: `buf` is non-NULL (checked when data is non-empty) and holds at least
+        // `data.len()` bytes because `data.len() <= cap`; a Rust slice cannot overlap a
+        // caller-owned output buffer we were handed for writing.
+        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), buf, data.len()) };
+    }
+    // SAFETY: `out_len` was checked non-NULL by `check_buf`.
+    unsafe { out_len.write(data.len()) };
+    Ok(())
+}
+
+/// Copies `text` plus a NUL into `buf`; `*out_len` is the length without the NUL, or the
+/// capacity needed (with the NUL) when `cap` is too small.
+///
+/// # Safety
+/// `buf` must be NULL or point to `cap` writable bytes; `out_len` must be NULL or valid.
+pub(crate) unsafe fn write_text(text: &str, buf: *mut u8, cap: usize, out_len: *mut usize) -> Res {
+    let bytes = text.as_bytes();
+    // SAFETY: forwarded caller contract.
+    unsafe { check_buf(buf, cap, bytes.len() + 1, out_len)? };
+    // SAFETY: `buf` is non-NULL and has room for `bytes.len() + 1` bytes (checked above).
+    unsafe {
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), buf, bytes.len());
+        buf.add(bytes.len()).write(0);
+        out_len.write(bytes.len());
+    }
+    Ok(())
+}
+
+/// Takes back a handle made by `Box::into_raw` and drops it; NULL is a no-op.
+///
+/// # Safety
+/// `ptr` must be NULL or a pointer from `Box::into_raw` of the same type, not freed before.
+pub(crate) unsafe fn free_box<T>(ptr: *mut T) {
+    guard_void(|| {
+        if !ptr.is_null() {
+            // SAFETY: the caller's contract: `ptr` came from `Box::into_raw` and is freed once.
+            drop(unsafe { Box::from_raw(ptr) });
+        }
+    })
+}

@@ -28,6 +28,7 @@ __all__ = [
     "__version__",
     "airtime",
     "bencode_decode",
+    "bencode_decode_reference",
     "bencode_encode",
 ]
 
@@ -305,6 +306,7 @@ class Channel:
     ) -> bytes: ...
 
 def bencode_decode(data: bytes) -> Any: ...
+def bencode_decode_reference(data: bytes) -> Any: ...
 def bencode_encode(value: Any) -> bytes: ...
 @final
 class TorrentFile:

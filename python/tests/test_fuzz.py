@@ -95,3 +95,42 @@ def test_channel_open_random(data, sender, counter):
         ch.open(sender, counter, data)
     except airswarm.CryptoError:
         pass
+
+
+def _outcome(fn, data):
+    try:
+        return ("ok", fn(data))
+    except airswarm.DecodeError as e:
+        return ("err", e.offset, str(e))
+
+
+@FAST
+@given(values, st.data())
+def test_fast_decoder_matches_the_core_decoder(v, data):
+    """`bencode.decode` takes a one-pass fast path; it must agree with the core decoder
+    (`_bencode_decode_reference`) on valid input and on every corruption of it."""
+    from airswarm import _native
+
+    encoded = bencode.encode(v)
+    assert bencode.decode(encoded) == _native.bencode_decode_reference(encoded) == v
+    mutated = bytearray(encoded)
+    for _ in range(data.draw(st.integers(min_value=1, max_value=3))):
+        op = data.draw(st.sampled_from(["flip", "insert", "delete"]))
+        at = data.draw(st.integers(min_value=0, max_value=max(len(mutated) - 1, 0)))
+        byte = data.draw(st.sampled_from(list(b"0123456789-:ield") + [0, 255]))
+        if op == "flip" and mutated:
+            mutated[at] = byte
+        elif op == "insert":
+            mutated.insert(at, byte)
+        elif mutated:
+            del mutated[at]
+    m = bytes(mutated)
+    assert _outcome(bencode.decode, m) == _outcome(_native.bencode_decode_reference, m)
+
+
+@FAST
+@given(st.binary(max_size=200))
+def test_fast_decoder_matches_the_core_decoder_on_random_bytes(data):
+    from airswarm import _native
+
+    assert _outcome(bencode.decode, data) == _outcome(_native.bencode_decode_reference, data)

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use airswarm_core::crypto::Identity;
+use airswarm_core::crypto::{Identity, hex_decode, hex_encode};
 use anyhow::{Context, Result};
 
 use crate::keys;
@@ -17,24 +17,13 @@ fn cache_path() -> PathBuf {
     base.join("airswarm").join("sim-identities.txt")
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
 /// `n` identities: cached ones first, new ones generated (in parallel) and added.
 pub fn identities(n: usize, progress: bool) -> Result<Vec<Identity>> {
     let path = cache_path();
     let mut ids: Vec<Identity> = std::fs::read_to_string(&path)
         .map(|text| {
             text.lines()
-                .filter_map(|l| unhex(l.trim()).and_then(|der| Identity::from_pkcs8_der(&der).ok()))
+                .filter_map(|l| hex_decode(l).and_then(|der| Identity::from_pkcs8_der(&der).ok()))
                 .collect()
         })
         .unwrap_or_default();
@@ -75,7 +64,7 @@ pub fn identities(n: usize, progress: bool) -> Result<Vec<Identity>> {
     ids.extend(fresh);
     let text: String = ids
         .iter()
-        .map(|id| id.to_pkcs8_der().map(|d| hex(&d) + "\n"))
+        .map(|id| id.to_pkcs8_der().map(|d| hex_encode(&d) + "\n"))
         .collect::<Result<_, _>>()?;
     // The cache holds simulation-only keys; keep it private all the same.
     keys::write_atomic(&path, text.as_bytes(), 0o600)

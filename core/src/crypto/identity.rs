@@ -60,7 +60,8 @@ impl fmt::Debug for Fingerprint {
     }
 }
 
-pub(crate) fn hex_decode(s: &str) -> Option<Vec<u8>> {
+/// Bytes from hex (either case, surrounding whitespace ignored); None if malformed.
+pub fn hex_decode(s: &str) -> Option<Vec<u8>> {
     let s = s.trim();
     if !s.len().is_multiple_of(2) {
         return None;
@@ -71,7 +72,8 @@ pub(crate) fn hex_decode(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-pub(crate) fn hex_encode(b: &[u8]) -> String {
+/// Lower-case hex of `b` (key files, fingerprints, keyrings).
+pub fn hex_encode(b: &[u8]) -> String {
     b.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -28,7 +28,7 @@ pub use announce::{Announcement, VerifiedAnnouncement};
 pub use channel::{Channel, ChannelKey, ChannelOpened};
 pub use error::CryptoError;
 pub use handshake::{HandshakeInit, PendingHandshake};
-pub use identity::{Fingerprint, Identity, PublicIdentity, RSA_BITS};
+pub use identity::{Fingerprint, Identity, PublicIdentity, RSA_BITS, hex_decode, hex_encode};
 pub use keyring::{Keyring, KeyringEvent};
 pub use replay::ReplayWindow;
 pub use session::{Session, TAG_LEN};

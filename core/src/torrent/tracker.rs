@@ -176,22 +176,31 @@ fn text(d: &bencode::Dict<'_>, key: &[u8]) -> Option<String> {
         .map(|b| String::from_utf8_lossy(&b[..b.len().min(1024)]).into_owned())
 }
 
+/// Decode a tracker's reply. Trackers in the wild are sloppy about key order, so lenient.
+fn decode_response(body: &[u8]) -> Result<Value<'_>, TrackerError> {
+    let opts = bencode::Options {
+        strict: false,
+        ..bencode::Options::default()
+    };
+    bencode::decode_with(body, opts).map_err(|e| TrackerError::Decode(e.to_string()))
+}
+
+/// The top-level dictionary of a reply, or the tracker's `failure reason` as an error.
+fn response_dict<'v, 'a>(v: &'v Value<'a>) -> Result<&'v bencode::Dict<'a>, TrackerError> {
+    let d = v.as_dict().ok_or(TrackerError::Invalid {
+        field: "response",
+        why: "not a dictionary".into(),
+    })?;
+    if let Some(reason) = text(d, b"failure reason") {
+        return Err(TrackerError::Failure(reason));
+    }
+    Ok(d)
+}
+
 impl AnnounceResponse {
     pub fn parse(body: &[u8]) -> Result<AnnounceResponse, TrackerError> {
-        // Trackers in the wild are sloppy about key order: lenient decode.
-        let opts = bencode::Options {
-            strict: false,
-            ..bencode::Options::default()
-        };
-        let v =
-            bencode::decode_with(body, opts).map_err(|e| TrackerError::Decode(e.to_string()))?;
-        let d = v.as_dict().ok_or(TrackerError::Invalid {
-            field: "response",
-            why: "not a dictionary".into(),
-        })?;
-        if let Some(reason) = text(d, b"failure reason") {
-            return Err(TrackerError::Failure(reason));
-        }
+        let v = decode_response(body)?;
+        let d = response_dict(&v)?;
         let interval = uint(d, "interval")?.ok_or(TrackerError::Missing("interval"))?;
         let mut peers = Vec::new();
         match d.get(b"peers") {
@@ -361,19 +370,8 @@ impl ScrapeResponse {
     }
 
     pub fn parse(body: &[u8]) -> Result<ScrapeResponse, TrackerError> {
-        let opts = bencode::Options {
-            strict: false,
-            ..bencode::Options::default()
-        };
-        let v =
-            bencode::decode_with(body, opts).map_err(|e| TrackerError::Decode(e.to_string()))?;
-        let d = v.as_dict().ok_or(TrackerError::Invalid {
-            field: "response",
-            why: "not a dictionary".into(),
-        })?;
-        if let Some(reason) = text(d, b"failure reason") {
-            return Err(TrackerError::Failure(reason));
-        }
+        let v = decode_response(body)?;
+        let d = response_dict(&v)?;
         let files = d
             .get(b"files")
             .and_then(|f| f.as_dict())

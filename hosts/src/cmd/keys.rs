@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use airswarm_core::crypto::{Fingerprint, Identity, PublicIdentity};
+use airswarm_core::crypto::{Fingerprint, Identity, PublicIdentity, hex_encode};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 
@@ -143,7 +143,11 @@ pub fn trust(a: TrustArgs) -> Result<()> {
             let text = match key {
                 Some(k) => {
                     let id = keys::load_identity(&k)?;
-                    format!("{} {}\n", id.fingerprint(), hex(id.public().to_der()))
+                    format!(
+                        "{} {}\n",
+                        id.fingerprint(),
+                        hex_encode(id.public().to_der())
+                    )
                 }
                 None => ring.export(),
             };
@@ -162,8 +166,4 @@ pub fn trust(a: TrustArgs) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }

@@ -69,8 +69,23 @@ impl DedupCache {
                 break;
             }
             self.order.pop_front();
+            self.remove_if_first(key, t);
+        }
+    }
+
+    /// Drop `key` if its entry is the one recorded at `first` (a key taken out and seen
+    /// again later has a newer entry, which a stale queue slot must not evict).
+    fn remove_if_first(&mut self, key: FrameKey, first: Instant) {
+        if self.map.get(&key).is_some_and(|s| s.first == first) {
             self.map.remove(&key);
         }
+    }
+
+    /// Forget `key`; returns whether it was remembered (and not expired).
+    pub fn take(&mut self, now: Instant, key: FrameKey) -> bool {
+        let live = self.contains(now, key);
+        self.map.remove(&key);
+        live
     }
 
     /// Record a copy of `key`. Returns `None` for a first sighting (now remembered) or the
@@ -83,11 +98,10 @@ impl DedupCache {
             return Some(*s);
         }
         // Make room: the FIFO front is the oldest entry.
-        while self.map.len() >= self.capacity {
+        // (Slots of taken keys linger in the queue: bound it too.)
+        while self.map.len() >= self.capacity || self.order.len() >= 2 * self.capacity {
             match self.order.pop_front() {
-                Some((_, k)) => {
-                    self.map.remove(&k);
-                }
+                Some((t, k)) => self.remove_if_first(k, t),
                 None => break,
             }
         }
@@ -156,6 +170,20 @@ mod tests {
             None,
             "expired entries are new again"
         );
+    }
+
+    #[test]
+    fn taken_keys_are_new_again_and_stale_slots_do_not_evict() {
+        let mut c = DedupCache::new(2, Duration::from_secs(10));
+        let (a, b) = (frame_key(1, 1, 0, 0, 0), frame_key(2, 2, 0, 0, 0));
+        c.observe(Instant(0), a, 0);
+        assert!(c.take(Instant(1), a));
+        assert!(!c.take(Instant(1), a), "taken once");
+        assert_eq!(c.observe(Instant(2), a, 0), None, "new again");
+        c.observe(Instant(3), b, 0);
+        // a's stale slot from t=0 is evicted first and must not take a's entry from t=2.
+        assert!(c.contains(Instant(4), a) && c.contains(Instant(4), b));
+        assert!(c.len() <= 2);
     }
 
     #[test]

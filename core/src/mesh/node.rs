@@ -16,7 +16,7 @@ use super::fragment::{
 };
 use super::wire::{
     self, Address, Content, FrameError, FrameView, Header, Kind, MAX_ATTEMPT, MAX_FRAGMENTS,
-    MAX_HOP_LIMIT, MAX_SINGLE_PAYLOAD,
+    MAX_HOP_LIMIT, MAX_SINGLE_PAYLOAD, NO_NEXT_HOP,
 };
 use crate::radio::{DutyCycle, LoRaConfig, RadioError};
 use crate::rng::Rng;
@@ -181,7 +181,7 @@ impl Default for AirswarmTuning {
             suppress_copies: 2,
             near_margin_db: 9.0,
             quality_slots: 768.0,
-            jitter_slots: 192.0,
+            jitter_slots: 384.0,
             sparse_duplicates: 1.2,
             dense_duplicates: 4.0,
             edge_margin_db: 4.0,
@@ -250,6 +250,8 @@ pub struct NodeStats {
     pub send_failures: u64,
     pub reassembly_errors: u64,
     pub queue_drops: u64,
+    /// Routed frames whose next hop stayed silent twice, flooded instead.
+    pub route_fallbacks: u64,
 }
 
 #[derive(Debug)]
@@ -266,6 +268,47 @@ struct Pending {
     own_snr: f32,
     /// Copies heard while waiting (airswarm), weighted ×2: a close copy counts 2, a far one 1.
     heard: u16,
+    /// We were named as this frame's next hop: copies heard do not cancel it.
+    designated: bool,
+    /// Times this routed frame was already handed to its next hop without being heard
+    /// relayed (0 or 1).
+    handoffs: u8,
+}
+
+/// A routed frame we sent: its next hop should be heard relaying it before `deadline`
+/// (an implicit acknowledgement, as in Meshtastic's NextHopRouter); if not, we hand it
+/// over once more, then flood it.
+#[derive(Debug)]
+struct Watch {
+    key: FrameKey,
+    msg: (Address, u32),
+    next_hop: u8,
+    deadline: Instant,
+    frame: Vec<u8>,
+    handoffs: u8,
+}
+
+/// How to reach a node we heard from: the neighbour (by its low address byte, from the
+/// relay byte) that brought its frames with the fewest hops over a usable link.
+#[derive(Clone, Copy, Debug)]
+struct Route {
+    hops: u8,
+    /// [`NO_NEXT_HOP`] when that neighbour cannot be named (its address ends in 0x00).
+    next_hop: u8,
+    /// SNR (dB) of the link from that neighbour.
+    snr: f32,
+    /// The message id it was learned from: copies of one flood refine the route, a new
+    /// message from the same source replaces it.
+    id: u32,
+    learned: Instant,
+}
+
+impl Route {
+    /// Hops, plus one for a link too close to the demodulation floor to carry unicast
+    /// traffic reliably.
+    fn cost(&self, floor_db: f64) -> u8 {
+        self.hops + u8::from((self.snr as f64) < floor_db + ROUTE_LINK_MARGIN_DB)
+    }
 }
 
 #[derive(Debug)]
@@ -304,6 +347,14 @@ const MAX_NACKS_WITHOUT_PROGRESS: u8 = 3;
 const MAX_NACKS: u8 = 16;
 /// A reply travels at most this many hops beyond the distance its request came from.
 const REPLY_HOP_MARGIN: u8 = 2;
+/// A link within this many dB of the demodulation floor is not used to hand frames on (a
+/// fade of a few dB loses them), and counts one hop more when routes are compared.
+/// Measured with the tune example: 0-4 dB route about as often; 2 dB retried least.
+const ROUTE_LINK_MARGIN_DB: f64 = 2.0;
+/// Routes not refreshed for this long are forgotten (messages to that node flood again).
+const ROUTE_TTL: Duration = Duration::from_secs(1800);
+/// A relay named as next hop forwards after at most this many contention slots.
+const DESIGNATED_JITTER_SLOTS: f64 = 8.0;
 
 /// A mesh node. See the module documentation for the calling pattern.
 #[derive(Debug)]
@@ -324,8 +375,13 @@ pub struct Node {
     /// When we last acknowledged each recently delivered direct message (re-ACKs are
     /// rate-limited so a resent 69-fragment message draws one ACK, not 69).
     acked_at: HashMap<(Address, u32), Instant>,
-    /// Distance (hops) to nodes we heard from, for reply hop limits.
-    distance: HashMap<Address, u8>,
+    /// Routes to nodes we heard from: hop limits for replies, next hops for direct traffic.
+    routes: HashMap<Address, Route>,
+    /// Routed frames we sent, until their next hop is heard relaying them.
+    watches: Vec<Watch>,
+    /// Routed frames we overheard but were not asked to relay: if one comes back as a
+    /// flood (its relay gave up on the route), we relay it after all.
+    passed_by: DedupCache,
     duty: DutyCycle,
     /// When the radio is expected to be free of frames already handed to the host.
     radio_free_at: Instant,
@@ -364,7 +420,9 @@ impl Node {
             outstanding: HashMap::new(),
             nacks: HashMap::new(),
             acked_at: HashMap::new(),
-            distance: HashMap::new(),
+            routes: HashMap::new(),
+            watches: Vec::new(),
+            passed_by: DedupCache::new(cfg.dedup_capacity, cfg.dedup_ttl),
             duty,
             radio_free_at: Instant::ZERO,
             density: 2.0,
@@ -556,6 +614,7 @@ impl Node {
         let want_ack = !dst.is_broadcast();
         let hop_limit = self.reply_hop_limit(dst);
         let frag_attempts = vec![0u8; frames];
+        let next_hop = self.next_hop_to(now, dst);
         self.enqueue_message(
             now,
             dst,
@@ -563,7 +622,7 @@ impl Node {
             content,
             want_ack,
             &frag_attempts,
-            hop_limit,
+            (hop_limit, next_hop),
             payload,
             None,
         );
@@ -588,10 +647,62 @@ impl Node {
 
     /// The hop limit for a message to `dst`: ours trims it to the known distance.
     fn reply_hop_limit(&self, dst: Address) -> u8 {
-        match (self.cfg.strategy, self.distance.get(&dst)) {
-            (Strategy::Airswarm, Some(&d)) => (d + REPLY_HOP_MARGIN).clamp(1, self.cfg.hop_limit),
+        match (self.cfg.strategy, self.routes.get(&dst)) {
+            (Strategy::Airswarm, Some(r)) => {
+                (r.hops + REPLY_HOP_MARGIN).clamp(1, self.cfg.hop_limit)
+            }
             _ => self.cfg.hop_limit,
         }
+    }
+
+    /// The neighbour to hand a direct frame for `dst` to, or [`NO_NEXT_HOP`] to flood it.
+    fn next_hop_to(&self, now: Instant, dst: Address) -> u8 {
+        match self.routes.get(&dst) {
+            Some(r)
+                if self.cfg.strategy == Strategy::Airswarm
+                    && !dst.is_broadcast()
+                    && (r.snr as f64) >= self.cfg.lora.demod_snr_db() + ROUTE_LINK_MARGIN_DB
+                    && now.saturating_since(r.learned) < ROUTE_TTL =>
+            {
+                r.next_hop
+            }
+            _ => NO_NEXT_HOP,
+        }
+    }
+
+    /// Learn from a copy of `h` (first or duplicate) how to reach its source: through the
+    /// neighbour that sent this copy, in one hop more than it has travelled.
+    fn learn_route(&mut self, now: Instant, h: &Header, snr_db: f32) {
+        if h.src == self.cfg.address || h.src.is_broadcast() {
+            return;
+        }
+        let heard = Route {
+            hops: h.hops_taken() + 1,
+            next_hop: h.relay,
+            snr: snr_db,
+            id: h.id,
+            learned: now,
+        };
+        let floor = self.cfg.lora.demod_snr_db();
+        let better = match self.routes.get(&h.src) {
+            None => true,
+            // A later message from the source: the topology may have changed.
+            Some(r) if r.id != h.id => now > r.learned,
+            Some(r) => {
+                (heard.cost(floor), -heard.snr) < (r.cost(floor), -r.snr)
+                    || (r.next_hop == heard.next_hop && r.hops >= heard.hops)
+            }
+        };
+        if !better {
+            return;
+        }
+        if !self.routes.contains_key(&h.src) && self.routes.len() >= self.cfg.dedup_capacity {
+            // Bound: forget the route refreshed longest ago.
+            if let Some(oldest) = self.routes.iter().min_by_key(|(_, r)| r.learned).map(|(a, _)| *a) {
+                self.routes.remove(&oldest);
+            }
+        }
+        self.routes.insert(h.src, heard);
     }
 
     /// Frame and queue a message (or only the fragments in `only`, a missing-bitmap), each
@@ -605,7 +716,7 @@ impl Node {
         content: Content,
         want_ack: bool,
         attempts: &[u8],
-        hop_limit: u8,
+        (hop_limit, next_hop): (u8, u8),
         payload: &[u8],
         only: Option<&[u8]>,
     ) {
@@ -618,6 +729,8 @@ impl Node {
             hop_limit,
             hop_start: hop_limit,
             attempt: attempt_of(0),
+            relay: self.cfg.address.low_byte(),
+            next_hop,
             dst,
             src: self.cfg.address,
             id,
@@ -660,6 +773,8 @@ impl Node {
             direct: false,
             own_snr: f32::MAX,
             heard: 0,
+            designated: false,
+            handoffs: 0,
         });
     }
 
@@ -684,9 +799,22 @@ impl Node {
         let snr_q = (snr_db * 4.0).clamp(i16::MIN as f32, i16::MAX as f32) as i16;
         let key = key_of(&h);
         let wave = self.wave_time();
-        if let Some(seen) = self.dedup.observe_within(now, key, snr_q, wave) {
+        self.learn_route(now, &h, snr_db);
+        if self.dedup.observe_within(now, key, snr_q, wave).is_some() {
             self.stats.duplicates += 1;
-            self.on_duplicate(key, seen.copies, snr_q);
+            self.on_duplicate(key, snr_q);
+            // Our next hop relayed what we handed it: the hand-over worked.
+            self.watches
+                .retain(|w| !(w.key == key && w.next_hop == h.relay));
+            // A routed frame we let pass comes back flooded, or handed to us: relay it now.
+            let me = self.cfg.address.low_byte();
+            if (h.next_hop == NO_NEXT_HOP || h.next_hop == me)
+                && h.dst != self.cfg.address
+                && h.hop_limit > 0
+                && self.passed_by.take(now, key)
+            {
+                self.schedule_relay(now, &h, bytes, snr_db as f64);
+            }
             self.release_due(now);
             return Ok(());
         }
@@ -696,16 +824,14 @@ impl Node {
         }
         // Density: an EWMA of duplicates heard per new frame (×16); see on_duplicate.
         self.density -= self.density / 16.0;
-        self.distance.insert(h.src, h.hops_taken() + 1);
-        if self.distance.len() > self.cfg.dedup_capacity {
-            self.distance.clear();
-        }
         let for_me = h.dst == self.cfg.address;
         match h.kind {
             Kind::Ack if for_me => {
                 if let Some(id) = view.referenced_id()
                     && self.outstanding.remove(&id).is_some()
                 {
+                    let me = self.cfg.address;
+                    self.watches.retain(|w| w.msg != (me, id));
                     self.events.push_back(Event::Delivered { dst: h.src, id });
                 }
             }
@@ -732,14 +858,17 @@ impl Node {
         Ok(())
     }
 
-    fn on_duplicate(&mut self, key: FrameKey, copies: u16, snr_q: i16) {
+    fn on_duplicate(&mut self, key: FrameKey, snr_q: i16) {
         let strategy = self.cfg.strategy;
         let threshold = self.suppress_threshold();
         let margin = self.cfg.tuning.near_margin_db;
         let floor = self.cfg.lora.demod_snr_db();
-        let _ = copies;
         self.density += 1.0 / 16.0;
-        let Some(pos) = self.pending.iter().position(|p| p.key == key && p.relay) else {
+        let Some(pos) = self
+            .pending
+            .iter()
+            .position(|p| p.key == key && p.relay && !p.designated)
+        else {
             return;
         };
         let cancel = match strategy {
@@ -778,6 +907,7 @@ impl Node {
     }
 
     fn cancel_message(&mut self, src: Address, id: u32) {
+        self.watches.retain(|w| w.msg != (src, id));
         let before = self.pending.len();
         self.pending.retain(|p| !(p.relay && p.msg == (src, id)));
         self.stats.relays_cancelled += (before - self.pending.len()) as u64;
@@ -788,17 +918,38 @@ impl Node {
             self.stats.queue_drops += 1;
             return;
         }
+        let me = self.cfg.address.low_byte();
+        // A frame handed to one neighbour is that neighbour's to relay, nobody else's.
+        let designated = h.next_hop != NO_NEXT_HOP;
+        if designated && h.next_hop != me {
+            self.passed_by.observe(now, key_of(h), 0);
+            return;
+        }
         // Airswarm: a message for one node is only worth relaying if that node is within
         // the hops the frame has left (distance learned from traffic it originated).
         if self.cfg.strategy == Strategy::Airswarm
+            && !designated
             && !h.dst.is_broadcast()
-            && self.distance.get(&h.dst).is_some_and(|&d| d > h.hop_limit)
+            && self.routes.get(&h.dst).is_some_and(|r| r.hops > h.hop_limit)
         {
             return;
         }
         let mut frame = bytes.to_vec();
         wire::set_hop_limit(&mut frame, h.hop_limit - 1);
-        let delay = self.rebroadcast_delay(snr_db);
+        let delay = if designated {
+            // Hand it on along our own route (never straight back), or flood from here.
+            let next = match self.next_hop_to(now, h.dst) {
+                n if n == h.relay => NO_NEXT_HOP,
+                n => n,
+            };
+            wire::set_route(&mut frame, me, next);
+            Duration::from_millis(
+                (self.rng.unit() * DESIGNATED_JITTER_SLOTS * self.slot_ms()) as u64,
+            )
+        } else {
+            wire::set_route(&mut frame, me, NO_NEXT_HOP);
+            self.rebroadcast_delay(snr_db)
+        };
         self.pending.push(Pending {
             due: now + delay,
             frame,
@@ -808,6 +959,8 @@ impl Node {
             direct: !h.dst.is_broadcast(),
             own_snr: snr_db as f32,
             heard: 0,
+            designated,
+            handoffs: 0,
         });
     }
 
@@ -918,6 +1071,12 @@ impl Node {
             Strategy::Airswarm => (h.hops_taken() + 1 + REPLY_HOP_MARGIN).min(self.cfg.hop_limit),
             _ => self.cfg.hop_limit,
         };
+        // Back along the route the message came by; after two lost ACKs, flood it.
+        let next_hop = if h.attempt < 2 {
+            self.next_hop_to(now, h.src)
+        } else {
+            NO_NEXT_HOP
+        };
         let header = Header {
             rnode_seq: 0,
             kind: Kind::Ack,
@@ -926,6 +1085,8 @@ impl Node {
             hop_limit,
             hop_start: hop_limit,
             attempt: 0,
+            relay: self.cfg.address.low_byte(),
+            next_hop,
             dst: h.src,
             src: self.cfg.address,
             id,
@@ -947,6 +1108,8 @@ impl Node {
             hop_limit,
             hop_start: hop_limit,
             attempt: 0,
+            relay: self.cfg.address.low_byte(),
+            next_hop: self.next_hop_to(now, src),
             dst: src,
             src: self.cfg.address,
             id: own_id,
@@ -981,7 +1144,8 @@ impl Node {
         let (dst, content, payload, attempts) =
             (o.dst, o.content, o.payload.clone(), o.frag_attempts.clone());
         self.stats.retries += 1;
-        let hop_limit = self.reply_hop_limit(dst);
+        // The NACK just came back over a route: resend the missing fragments along it.
+        let route = (self.reply_hop_limit(dst), self.next_hop_to(now, dst));
         self.enqueue_message(
             now,
             dst,
@@ -989,7 +1153,7 @@ impl Node {
             content,
             true,
             &attempts,
-            hop_limit,
+            route,
             &payload,
             Some(&bitmap),
         );
@@ -1029,11 +1193,11 @@ impl Node {
             let (dst, content, payload, attempts) =
                 (o.dst, o.content, o.payload.clone(), o.frag_attempts.clone());
             self.stats.retries += 1;
-            let hop_limit = self.cfg.hop_limit; // a retry floods at full reach
+            // A retry floods at full reach: the route (if any) did not deliver.
+            self.routes.remove(&dst);
+            let route = (self.cfg.hop_limit, NO_NEXT_HOP);
             let only = (count > 1).then_some(&probe[..]);
-            self.enqueue_message(
-                now, dst, id, content, true, &attempts, hop_limit, &payload, only,
-            );
+            self.enqueue_message(now, dst, id, content, true, &attempts, route, &payload, only);
         }
         // NACKs for partial direct messages that went quiet.
         let due: Vec<(Address, u32)> = self
@@ -1060,6 +1224,32 @@ impl Node {
                     self.nacks.remove(&(src, id));
                 }
             }
+        }
+        // Routed frames whose next hop stayed silent: hand over once more, then flood.
+        let mut i = 0;
+        while i < self.watches.len() {
+            if self.watches[i].deadline > now {
+                i += 1;
+                continue;
+            }
+            let w = self.watches.swap_remove(i);
+            let mut frame = w.frame;
+            if w.handoffs >= 2 {
+                wire::set_route(&mut frame, self.cfg.address.low_byte(), NO_NEXT_HOP);
+                self.stats.route_fallbacks += 1;
+            }
+            self.pending.push(Pending {
+                due: now,
+                frame,
+                key: w.key,
+                msg: w.msg,
+                relay: true,
+                direct: true,
+                own_snr: f32::MAX,
+                heard: 0,
+                designated: true,
+                    handoffs: w.handoffs,
+            });
         }
         self.reassembler.expire(now);
         self.release_due(now);
@@ -1107,6 +1297,21 @@ impl Node {
                     o.deadline = Some(self.radio_free_at + Duration::from_millis(rtt.max(2_000)));
                 }
             }
+            if let Some(next_hop) = handed_to(&p.frame)
+                && self.watches.len() < self.cfg.max_queue
+            {
+                // Expect to hear the next hop relay it: our frame, its short wait, its frame.
+                let airtime = Duration::from_millis(2 * airtime_ms);
+                let slots = (2.0 * DESIGNATED_JITTER_SLOTS + 16.0) * self.slot_ms();
+                self.watches.push(Watch {
+                    key: p.key,
+                    msg: p.msg,
+                    next_hop,
+                    deadline: self.radio_free_at + airtime + Duration::from_millis(slots as u64),
+                    frame: p.frame.clone(),
+                    handoffs: p.handoffs + 1,
+                });
+            }
             self.outbox.push_back(p.frame);
         }
     }
@@ -1125,9 +1330,21 @@ impl Node {
         let pending = self.pending.iter().map(|p| p.due).min();
         let retry = self.outstanding.values().filter_map(|o| o.deadline).min();
         let nack = self.nacks.values().map(|n| n.next).min();
+        let watch = self.watches.iter().map(|w| w.deadline).min();
         let expiry = self.reassembler.next_expiry();
-        [pending, retry, nack, expiry].into_iter().flatten().min()
+        [pending, retry, nack, expiry, watch]
+            .into_iter()
+            .flatten()
+            .min()
     }
+}
+
+/// The neighbour a frame is handed to, if it is routed to a relay (not to its destination,
+/// which acknowledges end to end instead of relaying).
+fn handed_to(frame: &[u8]) -> Option<u8> {
+    let h = *FrameView::parse(frame).ok()?.header();
+    (h.next_hop != NO_NEXT_HOP && h.next_hop != h.dst.low_byte() && h.hop_limit > 0)
+        .then_some(h.next_hop)
 }
 
 fn key_of(h: &Header) -> FrameKey {

@@ -6,16 +6,25 @@
 //!             byte itself, so a raw SX1276 node must do the same to share a channel with it.
 //! byte 1      kind (bits 0-1) | attempt (bits 2-3) | content (bits 4-6) | WANT_ACK (bit 7)
 //! byte 2      hop limit left (bits 4-7) | hops at start (bits 0-3)
-//! bytes 3-6   destination address, big-endian (0xFFFF_FFFF = broadcast)
-//! bytes 7-10  source address, big-endian
-//! bytes 11-13 message id, 24 bits big-endian (low bits of the sender's message counter)
-//! FRAGMENT:   byte 14 fragment index, byte 15 fragment count (2..=255)
+//! byte 3      relay: low byte of the address of the node that sent this copy
+//! byte 4      next hop: low byte of the address that should relay it, 0 = anyone (flood)
+//! bytes 5-8   destination address, big-endian (0xFFFF_FFFF = broadcast)
+//! bytes 9-12  source address, big-endian
+//! bytes 13-15 message id, 24 bits big-endian (low bits of the sender's message counter)
+//! FRAGMENT:   byte 16 fragment index, byte 17 fragment count (2..=255)
 //! then payload
 //! ```
 //!
-//! 14 bytes on air for a single-frame message (Meshtastic spends 16 + LoRa header; the
-//! original design spent 80), so a 100-byte sealed message (16-byte tag) takes 130 bytes.
-//! Only byte 2 changes hop by hop; sealed payloads authenticate the rest (see [`Header::aad`]).
+//! 16 bytes on air for a single-frame message, the RNode byte included (Meshtastic spends
+//! 16 + LoRa header with the same relay and next-hop bytes; the original design spent 80),
+//! so a 100-byte sealed message (16-byte tag) takes 132 bytes. Bytes 2-4 change hop by
+//! hop; sealed payloads authenticate the rest (see [`Header::aad`]).
+//!
+//! The relay byte lets receivers learn who their neighbours are and which neighbour leads
+//! back to a source; the next-hop byte lets a sender that learned a route hand a direct
+//! message to one relay instead of flooding it (as Meshtastic 2.6 does, NextHopRouter.cpp).
+//! Next hop 0 means "no preference", so a node whose address ends in 0x00 is never named
+//! as a next hop (routes through it fall back to flooding).
 
 use core::fmt;
 
@@ -24,7 +33,7 @@ pub const MAX_FRAME: usize = 255;
 /// RNode on-air header byte.
 pub const RNODE_HEADER_LEN: usize = 1;
 /// Our header after the RNode byte, for single-frame messages.
-pub const MESH_HEADER_LEN: usize = 13;
+pub const MESH_HEADER_LEN: usize = 15;
 /// Bytes before the payload in a single-frame message.
 pub const SINGLE_OVERHEAD: usize = RNODE_HEADER_LEN + MESH_HEADER_LEN;
 /// Bytes before the payload in a fragment.
@@ -41,6 +50,8 @@ pub const MAX_HOP_LIMIT: u8 = 15;
 pub const MAX_ATTEMPT: u8 = 3;
 /// RNode header flag: this frame is one half of a split packet (RNode_Firmware, Config.h).
 pub const RNODE_FLAG_SPLIT: u8 = 0x01;
+/// Next-hop byte meaning "no preference": every receiver may relay (flooding).
+pub const NO_NEXT_HOP: u8 = 0;
 
 /// A 4-byte mesh address (derived from the identity fingerprint once crypto is on).
 #[derive(
@@ -53,6 +64,11 @@ impl Address {
 
     pub fn is_broadcast(self) -> bool {
         self == Address::BROADCAST
+    }
+
+    /// The byte that names this node in the relay and next-hop fields.
+    pub fn low_byte(self) -> u8 {
+        self.0 as u8
     }
 }
 
@@ -198,6 +214,10 @@ pub struct Header {
     pub hop_limit: u8,
     pub hop_start: u8,
     pub attempt: u8,
+    /// Low address byte of the node that sent this copy (the source, or the last relay).
+    pub relay: u8,
+    /// Low address byte of the one node asked to relay this copy; [`NO_NEXT_HOP`] floods.
+    pub next_hop: u8,
     pub dst: Address,
     pub src: Address,
     /// 24-bit message id.
@@ -246,6 +266,8 @@ impl Header {
                 | if self.want_ack { 0x80 } else { 0 },
         );
         out.push(((self.hop_limit & 0x0F) << 4) | (self.hop_start & 0x0F));
+        out.push(self.relay);
+        out.push(self.next_hop);
         out.extend_from_slice(&self.dst.0.to_be_bytes());
         out.extend_from_slice(&self.src.0.to_be_bytes());
         out.extend_from_slice(&(self.id & 0xFF_FFFF).to_be_bytes()[1..]);
@@ -319,9 +341,11 @@ impl<'a> FrameView<'a> {
             hop_limit,
             hop_start,
             attempt: (b1 >> 2) & 3,
-            dst: Address(u32_at(3)),
-            src: Address(u32_at(7)),
-            id: u32::from_be_bytes([0, bytes[11], bytes[12], bytes[13]]),
+            relay: bytes[3],
+            next_hop: bytes[4],
+            dst: Address(u32_at(5)),
+            src: Address(u32_at(9)),
+            id: u32::from_be_bytes([0, bytes[13], bytes[14], bytes[15]]),
             fragment: None,
         };
         let mut payload = &bytes[SINGLE_OVERHEAD..];
@@ -333,7 +357,7 @@ impl<'a> FrameView<'a> {
                         need: FRAGMENT_OVERHEAD,
                     });
                 }
-                let (index, count) = (bytes[14], bytes[15]);
+                let (index, count) = (bytes[SINGLE_OVERHEAD], bytes[SINGLE_OVERHEAD + 1]);
                 if count < 2 || index >= count {
                     return Err(FrameError::BadFragment { index, count });
                 }
@@ -394,6 +418,14 @@ pub fn set_hop_limit(frame: &mut [u8], hop_limit: u8) {
     }
 }
 
+/// Rewrite the relay and next-hop bytes of an encoded frame in place (what a relay does).
+pub fn set_route(frame: &mut [u8], relay: u8, next_hop: u8) {
+    if frame.len() > 4 {
+        frame[3] = relay;
+        frame[4] = next_hop;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -412,14 +444,14 @@ mod tests {
             any::<bool>(),
             0u8..=15,
             0u8..=15,
-            0u8..=3,
+            (0u8..=3, any::<u8>(), any::<u8>()),
             any::<u32>(),
             any::<u32>(),
             0u32..(1 << 24),
             (2u8..=255).prop_flat_map(|c| (0..c, Just(c))),
         )
             .prop_map(
-                |(seq, kind, c, want_ack, a, b, attempt, dst, src, id, frag)| Header {
+                |(seq, kind, c, want_ack, a, b, (attempt, relay, next_hop), dst, src, id, frag)| Header {
                     rnode_seq: seq & 0x0E, // even: split flag lives in the low nibble, not here
                     kind,
                     content: Content::from_bits(c).unwrap(),
@@ -427,6 +459,8 @@ mod tests {
                     hop_limit: a.min(b),
                     hop_start: a.max(b),
                     attempt,
+                    relay,
+                    next_hop,
                     dst: Address(dst),
                     src: Address(src),
                     id,
@@ -464,11 +498,12 @@ mod tests {
     }
 
     #[test]
-    fn single_frame_overhead_is_14_bytes() {
-        assert_eq!(SINGLE_OVERHEAD, 14);
-        assert_eq!(MAX_SINGLE_PAYLOAD, 241);
-        // 100-byte plaintext + 16-byte AEAD tag fits in 130 bytes on air.
-        assert_eq!(SINGLE_OVERHEAD + 100 + 16, 130);
+    fn single_frame_overhead_is_16_bytes() {
+        assert_eq!(SINGLE_OVERHEAD, 16);
+        assert_eq!(MAX_SINGLE_PAYLOAD, 239);
+        assert_eq!(MAX_FRAGMENT_PAYLOAD, 237);
+        // 100-byte plaintext + 16-byte AEAD tag fits in 132 bytes on air.
+        assert_eq!(SINGLE_OVERHEAD + 100 + 16, 132);
     }
 
     #[test]
@@ -512,18 +547,27 @@ mod tests {
             hop_limit: 3,
             hop_start: 3,
             attempt: 0,
+            relay: 1,
+            next_hop: NO_NEXT_HOP,
             dst: Address::BROADCAST,
             src: Address(1),
             id: 1,
             fragment: None,
         };
         assert!(matches!(
-            h.to_frame(&[0; 242]),
+            h.to_frame(&[0; 240]),
             Err(FrameError::TooLong { len: 256 })
         ));
         let mut frame = h.to_frame(b"hi").unwrap();
         set_hop_limit(&mut frame, 2);
-        assert_eq!(FrameView::parse(&frame).unwrap().header().hop_limit, 2);
-        assert_eq!(FrameView::parse(&frame).unwrap().header().aad(), h.aad());
+        set_route(&mut frame, 7, 9);
+        let v = FrameView::parse(&frame).unwrap();
+        assert_eq!(
+            (v.header().hop_limit, v.header().relay, v.header().next_hop),
+            (2, 7, 9)
+        );
+        // Relays rewrite bytes 2-4; none of them is authenticated.
+        assert_eq!(v.header().aad(), h.aad());
+        assert_eq!(v.payload(), b"hi");
     }
 }

@@ -1,6 +1,7 @@
 //! Multi-node mesh scenarios over an ideal in-memory channel (no airtime, no collisions;
 //! the simulator covers those): who hears whom is an adjacency list, loss is optional.
 
+use airswarm_core::mesh::wire::{FrameView, Header, Kind, NO_NEXT_HOP};
 use airswarm_core::mesh::{Address, Event, MAX_MESSAGE, Message, Node, NodeConfig, Strategy};
 use airswarm_core::rng::Rng;
 use airswarm_core::time::Instant;
@@ -12,6 +13,8 @@ struct Net {
     loss: f64,
     rng: Rng,
     frames: u64,
+    /// Who sent what, in order.
+    log: Vec<(usize, Header)>,
     events: Vec<Vec<Event>>,
 }
 
@@ -37,6 +40,7 @@ impl Net {
             loss: 0.0,
             rng: Rng::new(9),
             frames: 0,
+            log: Vec::new(),
             events: vec![Vec::new(); n],
         }
     }
@@ -73,6 +77,8 @@ impl Net {
                 while let Some(frame) = self.nodes[i].poll_transmit() {
                     progressed = true;
                     self.frames += 1;
+                    let h = *FrameView::parse(&frame).unwrap().header();
+                    self.log.push((i, h));
                     for j in self.adj[i].clone() {
                         if self.rng.unit() < self.loss {
                             continue;
@@ -472,5 +478,106 @@ fn send_queue_respects_the_duty_cycle() {
     assert!(
         sent[299] >= 3_600_000,
         "300 frames of {frame_us} µs need more than an hour at 1 %"
+    );
+}
+
+/// A `side` × `side` grid, each node linked to its 4 neighbours.
+fn grid(side: usize) -> Vec<Vec<usize>> {
+    (0..side * side)
+        .map(|i| {
+            let (r, c) = (i / side, i % side);
+            [
+                (r > 0).then(|| i - side),
+                (r + 1 < side).then(|| i + side),
+                (c > 0).then(|| i - 1),
+                (c + 1 < side).then(|| i + 1),
+            ]
+            .into_iter()
+            .flatten()
+            .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn learned_routes_carry_direct_messages_hop_by_hop_and_fall_back_to_flooding() {
+    // 5 × 5 grid, corner to corner: 8 hops.
+    let mut net = Net::new(grid(5), Strategy::Airswarm, 10);
+    let dst = Net::addr(24);
+    let send = |net: &mut Net, payload: &[u8]| {
+        let start = net.now;
+        let id = net.nodes[0].send(Instant(start), dst, payload).unwrap();
+        let frames = net.frames;
+        net.run_until(start + 600_000);
+        assert!(
+            net.events[0].contains(&Event::Delivered { dst, id }),
+            "{payload:?} acknowledged: {:?}",
+            net.events[0]
+        );
+        net.frames - frames
+    };
+    // The first message floods (nobody knows the way); its ACK already goes back along
+    // the route the message came by.
+    let flooded = send(&mut net, b"first");
+    // Now every hop knows its next hop: 8 frames there, 8 frames back.
+    let relayed_before: Vec<u64> = net.nodes.iter().map(|n| n.stats().frames_relayed).collect();
+    let routed = send(&mut net, b"second");
+    assert_eq!(
+        routed, 16,
+        "routed: one frame per hop each way (flooded: {flooded})"
+    );
+    assert!(
+        flooded > routed + 8,
+        "flooding costs more: {flooded} vs {routed}"
+    );
+    assert_eq!(net.messages(24).len(), 2);
+    let path: Vec<usize> = (1..24)
+        .filter(|&i| net.nodes[i].stats().frames_relayed > relayed_before[i])
+        .collect();
+    assert_eq!(path.len(), 7, "the same 7 relays each way: {path:?}");
+    for &i in &path {
+        assert_eq!(net.nodes[i].stats().frames_relayed, relayed_before[i] + 2);
+    }
+
+    // A relay on the route dies: its predecessor hands the frame over twice, hears
+    // nothing, and floods it from there; the message still arrives.
+    let dead = *path
+        .iter()
+        .find(|&&i| i != 1 && i != 5 && i != 19 && i != 23)
+        .expect("a middle relay");
+    net.adj[dead].clear();
+    for a in &mut net.adj {
+        a.retain(|&j| j != dead);
+    }
+    let fallbacks: u64 = net.nodes.iter().map(|n| n.stats().route_fallbacks).sum();
+    let log_start = net.log.len();
+    send(&mut net, b"third");
+    // Neighbours that let the routed frame pass (they heard it handed to the dead relay)
+    // relay its flooded form: the first attempt spreads beyond the hand-over.
+    let first_attempt_flood: Vec<usize> = net.log[log_start..]
+        .iter()
+        .filter(|(i, h)| {
+            *i != 0
+                && *i != 1
+                && h.kind == Kind::Data
+                && h.attempt == 0
+                && h.next_hop == NO_NEXT_HOP
+        })
+        .map(|(i, _)| *i)
+        .collect();
+    assert!(
+        !first_attempt_flood.is_empty(),
+        "{:?}",
+        &net.log[log_start..]
+    );
+    assert_eq!(net.messages(24).len(), 3);
+    assert_eq!(net.messages(24)[2].payload, b"third");
+    assert!(
+        net.nodes
+            .iter()
+            .map(|n| n.stats().route_fallbacks)
+            .sum::<u64>()
+            > fallbacks,
+        "a hand-over gave up and flooded"
     );
 }

@@ -125,7 +125,7 @@ impl Line {
 }
 
 #[test]
-fn hundred_byte_direct_message_is_one_130_byte_frame_after_setup() {
+fn hundred_byte_direct_message_is_one_132_byte_frame_after_setup() {
     let mut line = Line::new(2, None);
     let b = line.addr(1);
     assert_eq!(
@@ -157,7 +157,7 @@ fn hundred_byte_direct_message_is_one_130_byte_frame_after_setup() {
         .map(|(_, f)| f)
         .collect();
     assert_eq!(frames.len(), 1, "one frame");
-    assert_eq!(frames[0].len(), 130, "14 header + 100 payload + 16 tag");
+    assert_eq!(frames[0].len(), 132, "16 header + 100 payload + 16 tag");
     assert!(line.events[0].contains(&SecureEvent::Delivered { dst: b, id }));
     assert_eq!(
         line.messages(1).last().unwrap(),
@@ -259,6 +259,8 @@ fn plaintext_direct_messages_are_refused_not_downgraded() {
         hop_limit: 3,
         hop_start: 3,
         attempt: 0,
+        relay: 0x42,
+        next_hop: wire::NO_NEXT_HOP,
         dst: b,
         src: a,
         id: 77,
@@ -367,8 +369,8 @@ fn announcements_pin_keys_and_conflicts_are_events() {
 #[test]
 fn overhead_of_a_hundred_byte_message() {
     let o = airswarm_core::mesh::measure_overhead(ids()[0].clone(), ids()[1].clone(), 100).unwrap();
-    assert_eq!((o.frames, o.bytes_on_air), (1, 130), "{o:?}");
-    assert_eq!((o.ack_frames, o.ack_bytes), (1, 17), "{o:?}");
+    assert_eq!((o.frames, o.bytes_on_air), (1, 132), "{o:?}");
+    assert_eq!((o.ack_frames, o.ack_bytes), (1, 19), "{o:?}");
     // init (537 B → 3 fragments) + reply (529 B → 3 fragments) + their two ACKs.
     assert_eq!(o.setup_frames, 8, "{o:?}");
     let big =

@@ -84,7 +84,7 @@
 
 // Largest application message a node accepts, bytes.
 // (A literal so cbindgen can emit it; a unit test keeps it equal to the core's value.)
-#define AIRSWARM_MAX_MESSAGE 60945
+#define AIRSWARM_MAX_MESSAGE 60435
 
 // Largest frame `airswarm_node_poll_transmit` returns (a buffer this size always suffices).
 #define AIRSWARM_MAX_FRAME 255

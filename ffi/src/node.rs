@@ -16,7 +16,7 @@ pub const AIRSWARM_STRATEGY_AIRSWARM: u32 = 2;
 pub const AIRSWARM_BROADCAST: u32 = 0xFFFF_FFFF;
 /// Largest application message a node accepts, bytes.
 /// (A literal so cbindgen can emit it; a unit test keeps it equal to the core's value.)
-pub const AIRSWARM_MAX_MESSAGE: usize = 60_945;
+pub const AIRSWARM_MAX_MESSAGE: usize = 60_435;
 /// Largest frame `airswarm_node_poll_transmit` returns (a buffer this size always suffices).
 pub const AIRSWARM_MAX_FRAME: usize = 255;
 

@@ -36,7 +36,7 @@ fuzz_target!(|data: &[u8]| {
             payload,
         };
         if let Ok(Some(m)) = r.insert(Instant(now), frag) {
-            assert!(m.payload.len() <= count as usize * 239);
+            assert!(m.payload.len() <= count as usize * airswarm_core::mesh::wire::MAX_FRAGMENT_PAYLOAD);
         }
         assert!(r.memory_used() <= limits.max_total_bytes);
         assert!(r.partial_messages() <= limits.max_messages);

@@ -148,7 +148,7 @@ fn overhead_json() {
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["frames"], 1);
-    assert_eq!(v["bytes_on_air"], 130);
+    assert_eq!(v["bytes_on_air"], 132);
     assert!(v["setup_frames"].as_u64().unwrap() > 0 && v["setup_bytes"].as_u64().unwrap() > 1000);
     std::fs::remove_dir_all(&h).ok();
 }

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use super::wire::{Address, Content, MAX_FRAGMENT_PAYLOAD, MAX_FRAGMENTS, MAX_SINGLE_PAYLOAD};
 use crate::time::{Duration, Instant};
 
-/// The longest message the mesh carries: 255 fragments of 239 bytes.
+/// The longest message the mesh carries: 255 fragments of 237 bytes.
 pub const MAX_MESSAGE: usize = MAX_FRAGMENTS * MAX_FRAGMENT_PAYLOAD;
 
 /// Number of frames a payload of `len` bytes needs (1 for a single-frame message).
@@ -525,7 +525,7 @@ mod tests {
     #[test]
     fn sixteen_kib_round_trip() {
         let msg: Vec<u8> = (0..16_384u32).map(|i| i as u8).collect();
-        assert_eq!(frame_count(msg.len()), 69);
+        assert_eq!(frame_count(msg.len()), 70);
         let mut r = Reassembler::new(ReassemblyLimits::default());
         let mut out = None;
         for f in frags(&msg).iter().rev() {

@@ -373,7 +373,7 @@ pub struct Node {
     outstanding: HashMap<u32, Outstanding>,
     nacks: HashMap<(Address, u32), NackState>,
     /// When we last acknowledged each recently delivered direct message (re-ACKs are
-    /// rate-limited so a resent 69-fragment message draws one ACK, not 69).
+    /// rate-limited so a resent 70-fragment message draws one ACK, not 70).
     acked_at: HashMap<(Address, u32), Instant>,
     /// Routes to nodes we heard from: hop limits for replies, next hops for direct traffic.
     routes: HashMap<Address, Route>,
@@ -686,8 +686,8 @@ impl Node {
         let floor = self.cfg.lora.demod_snr_db();
         let better = match self.routes.get(&h.src) {
             None => true,
-            // A later message from the source: the topology may have changed.
-            Some(r) if r.id != h.id => now > r.learned,
+            // Another message from the source: the freshest word on the topology.
+            Some(r) if r.id != h.id => true,
             Some(r) => {
                 (heard.cost(floor), -heard.snr) < (r.cost(floor), -r.snr)
                     || (r.next_hop == heard.next_hop && r.hops >= heard.hops)
@@ -698,7 +698,12 @@ impl Node {
         }
         if !self.routes.contains_key(&h.src) && self.routes.len() >= self.cfg.dedup_capacity {
             // Bound: forget the route refreshed longest ago.
-            if let Some(oldest) = self.routes.iter().min_by_key(|(_, r)| r.learned).map(|(a, _)| *a) {
+            if let Some(oldest) = self
+                .routes
+                .iter()
+                .min_by_key(|(_, r)| r.learned)
+                .map(|(a, _)| *a)
+            {
                 self.routes.remove(&oldest);
             }
         }
@@ -930,7 +935,10 @@ impl Node {
         if self.cfg.strategy == Strategy::Airswarm
             && !designated
             && !h.dst.is_broadcast()
-            && self.routes.get(&h.dst).is_some_and(|r| r.hops > h.hop_limit)
+            && self
+                .routes
+                .get(&h.dst)
+                .is_some_and(|r| r.hops > h.hop_limit)
         {
             return;
         }
@@ -1183,7 +1191,7 @@ impl Node {
             o.deadline = None;
             // A single-frame message is resent whole. A fragmented one is probed with its
             // last fragment: the receiver answers with an ACK if it has the message, or a
-            // NACK listing what it lacks, so a lost ACK never costs 69 frames.
+            // NACK listing what it lacks, so a lost ACK never costs 70 frames.
             let count = o.frag_attempts.len();
             let last = count - 1;
             o.frag_attempts[last] = (o.frag_attempts[last] + 1) & MAX_ATTEMPT;
@@ -1197,7 +1205,9 @@ impl Node {
             self.routes.remove(&dst);
             let route = (self.cfg.hop_limit, NO_NEXT_HOP);
             let only = (count > 1).then_some(&probe[..]);
-            self.enqueue_message(now, dst, id, content, true, &attempts, route, &payload, only);
+            self.enqueue_message(
+                now, dst, id, content, true, &attempts, route, &payload, only,
+            );
         }
         // NACKs for partial direct messages that went quiet.
         let due: Vec<(Address, u32)> = self
@@ -1248,7 +1258,7 @@ impl Node {
                 own_snr: f32::MAX,
                 heard: 0,
                 designated: true,
-                    handoffs: w.handoffs,
+                handoffs: w.handoffs,
             });
         }
         self.reassembler.expire(now);

@@ -9,7 +9,8 @@
 //!   refused, never delivered as if it were private; relays forward what they cannot read.
 //!
 //! Only the sealed payload changes: the mesh header is the AEAD's associated data except
-//! the hop byte relays rewrite, so a 100-byte message costs 14 + 100 + 16 = 130 bytes.
+//! the hop, relay and next-hop bytes relays rewrite, so a 100-byte message costs 16 + 100 + 16 =
+//! 132 bytes.
 
 use core::fmt;
 use std::collections::{HashMap, VecDeque};

@@ -451,20 +451,22 @@ mod tests {
             (2u8..=255).prop_flat_map(|c| (0..c, Just(c))),
         )
             .prop_map(
-                |(seq, kind, c, want_ack, a, b, (attempt, relay, next_hop), dst, src, id, frag)| Header {
-                    rnode_seq: seq & 0x0E, // even: split flag lives in the low nibble, not here
-                    kind,
-                    content: Content::from_bits(c).unwrap(),
-                    want_ack,
-                    hop_limit: a.min(b),
-                    hop_start: a.max(b),
-                    attempt,
-                    relay,
-                    next_hop,
-                    dst: Address(dst),
-                    src: Address(src),
-                    id,
-                    fragment: (kind == Kind::Fragment).then_some(frag),
+                |(seq, kind, c, want_ack, a, b, (attempt, relay, next_hop), dst, src, id, frag)| {
+                    Header {
+                        rnode_seq: seq & 0x0E, // even: split flag lives in the low nibble, not here
+                        kind,
+                        content: Content::from_bits(c).unwrap(),
+                        want_ack,
+                        hop_limit: a.min(b),
+                        hop_start: a.max(b),
+                        attempt,
+                        relay,
+                        next_hop,
+                        dst: Address(dst),
+                        src: Address(src),
+                        id,
+                        fragment: (kind == Kind::Fragment).then_some(frag),
+                    }
                 },
             )
     }

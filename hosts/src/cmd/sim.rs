@@ -37,7 +37,7 @@ pub struct SimArgs {
     /// Messages to send, from random nodes.
     #[arg(long, default_value_t = 20)]
     messages: usize,
-    /// Payload bytes per message (longer than 241 bytes are fragmented).
+    /// Payload bytes per message (longer than 239 bytes are fragmented).
     #[arg(long, default_value_t = 32)]
     payload: usize,
     /// Flooding strategy: blind, managed (Meshtastic) or airswarm.

@@ -35,8 +35,9 @@ pub enum Strategy {
     /// soon as anyone else's rebroadcast is heard.
     Managed,
     /// Ours: link-quality ordered delays, counter- and proximity-based suppression,
-    /// learned neighbour density, cancellation once the destination acknowledged, and
-    /// replies whose hop limit fits the distance they must travel.
+    /// learned neighbour density, cancellation once the destination acknowledged,
+    /// replies whose hop limit fits the distance they must travel, and direct traffic
+    /// handed hop by hop along learned routes (flooding when none is known or one fails).
     #[default]
     Airswarm,
 }

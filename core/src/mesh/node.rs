@@ -271,6 +271,8 @@ struct Pending {
     heard: u16,
     /// We were named as this frame's next hop: copies heard do not cancel it.
     designated: bool,
+    /// Hops the copy we received had taken.
+    hops: u8,
     /// Times this routed frame was already handed to its next hop without being heard
     /// relayed (0 or 1).
     handoffs: u8,
@@ -287,6 +289,15 @@ struct Watch {
     deadline: Instant,
     frame: Vec<u8>,
     handoffs: u8,
+}
+
+/// Where a direct message came from (see `Node::upstream`).
+#[derive(Clone, Copy, Debug)]
+struct Upstream {
+    relay: u8,
+    first_hops: u8,
+    snr: f32,
+    strong: bool,
 }
 
 /// How to reach a node we heard from: the neighbour (by its low address byte, from the
@@ -308,7 +319,7 @@ impl Route {
     /// Hops, plus one for a link too close to the demodulation floor to carry unicast
     /// traffic reliably.
     fn cost(&self, floor_db: f64) -> u8 {
-        self.hops + u8::from((self.snr as f64) < floor_db + ROUTE_LINK_MARGIN_DB)
+        self.hops + u8::from((self.snr as f64) < floor_db + envf("PM", 2.0))
     }
 }
 
@@ -351,7 +362,7 @@ const REPLY_HOP_MARGIN: u8 = 2;
 /// A link within this many dB of the demodulation floor is not used to hand frames on (a
 /// fade of a few dB loses them), and counts one hop more when routes are compared.
 /// Measured with the tune example: 0-4 dB route about as often; 2 dB retried least.
-const ROUTE_LINK_MARGIN_DB: f64 = 2.0;
+fn route_margin() -> f64 { std::env::var("RM").ok().and_then(|v| v.parse().ok()).unwrap_or(2.0) }
 /// Routes not refreshed for this long are forgotten (messages to that node flood again).
 const ROUTE_TTL: Duration = Duration::from_secs(1800);
 /// A relay named as next hop forwards after at most this many contention slots.
@@ -376,6 +387,17 @@ pub struct Node {
     /// When we last acknowledged each recently delivered direct message (re-ACKs are
     /// rate-limited so a resent 70-fragment message draws one ACK, not 70).
     acked_at: HashMap<(Address, u32), Instant>,
+    /// For direct messages passing by: the neighbour (relay byte) that brought us the best
+    /// copy no further from the source than the first, with that copy's SNR. Replies go
+    /// back hop by hop along these: every node on the chain transmitted the message, so
+    /// each knows its own upstream, and hop counts fall strictly towards the source.
+    upstream: HashMap<(Address, u32), Upstream>,
+    /// Link quality to each neighbour (by relay byte): EWMA of the SNR we hear it at.
+    /// Keyed by one byte, so it never holds more than 256 entries.
+    link_snr: HashMap<u8, f32>,
+    upstream_order: VecDeque<(Address, u32)>,
+    /// ACKs waiting (until the time given) for a route back to the message's sender.
+    deferred_acks: Vec<(Instant, Header)>,
     /// Routes to nodes we heard from: hop limits for replies, next hops for direct traffic.
     routes: HashMap<Address, Route>,
     /// Routed frames we sent, until their next hop is heard relaying them.
@@ -421,6 +443,10 @@ impl Node {
             outstanding: HashMap::new(),
             nacks: HashMap::new(),
             acked_at: HashMap::new(),
+            deferred_acks: Vec::new(),
+            upstream: HashMap::new(),
+            link_snr: HashMap::new(),
+            upstream_order: VecDeque::new(),
             routes: HashMap::new(),
             watches: Vec::new(),
             passed_by: DedupCache::new(cfg.dedup_capacity, cfg.dedup_ttl),
@@ -662,7 +688,7 @@ impl Node {
             Some(r)
                 if self.cfg.strategy == Strategy::Airswarm
                     && !dst.is_broadcast()
-                    && (r.snr as f64) >= self.cfg.lora.demod_snr_db() + ROUTE_LINK_MARGIN_DB
+                    && (r.snr as f64) >= self.cfg.lora.demod_snr_db() + route_margin()
                     && now.saturating_since(r.learned) < ROUTE_TTL =>
             {
                 r.next_hop
@@ -688,7 +714,12 @@ impl Node {
         let better = match self.routes.get(&h.src) {
             None => true,
             // Another message from the source: the freshest word on the topology.
-            Some(r) if r.id != h.id => true,
+            Some(r) if r.id != h.id => {
+                kr() == 0
+                    || r.next_hop == heard.next_hop
+                    || now.saturating_since(r.learned) > Duration::from_secs(envf("RF", 300.0) as u64)
+                    || (heard.cost(floor), -heard.snr) < (r.cost(floor), -r.snr)
+            }
             Some(r) => {
                 (heard.cost(floor), -heard.snr) < (r.cost(floor), -r.snr)
                     || (r.next_hop == heard.next_hop && r.hops >= heard.hops)
@@ -780,6 +811,7 @@ impl Node {
             own_snr: f32::MAX,
             heard: 0,
             designated: false,
+            hops: 0,
             handoffs: 0,
         });
     }
@@ -806,9 +838,17 @@ impl Node {
         let key = key_of(&h);
         let wave = self.wave_time();
         self.learn_route(now, &h, snr_db);
+        let e = self.link_snr.entry(h.relay).or_insert(snr_db);
+        *e = 0.75 * *e + 0.25 * snr_db;
+        if matches!(h.kind, Kind::Data | Kind::Fragment) && h.want_ack && h.src != self.cfg.address {
+            self.note_upstream(&h, snr_db);
+        }
+        if !self.deferred_acks.is_empty() {
+            self.release_acks(now, Some(h.src));
+        }
         if self.dedup.observe_within(now, key, snr_q, wave).is_some() {
             self.stats.duplicates += 1;
-            self.on_duplicate(key, snr_q);
+            self.on_duplicate(key, h.hops_taken(), snr_q);
             // Our next hop relayed what we handed it: the hand-over worked.
             self.watches
                 .retain(|w| !(w.key == key && w.next_hop == h.relay));
@@ -819,6 +859,15 @@ impl Node {
                 && h.hop_limit > 0
                 && self.passed_by.take(now, key)
             {
+                self.schedule_relay(now, &h, bytes, snr_db as f64);
+            } else if h.next_hop == me
+                && h.dst != self.cfg.address
+                && h.hop_limit > 0
+                && rr() > 0
+                && !self.pending.iter().any(|p| p.key == key)
+                && !self.watches.iter().any(|w| w.key == key)
+            {
+                // Handed to us again: whoever gave it to us did not hear us pass it on.
                 self.schedule_relay(now, &h, bytes, snr_db as f64);
             }
             self.release_due(now);
@@ -864,7 +913,7 @@ impl Node {
         Ok(())
     }
 
-    fn on_duplicate(&mut self, key: FrameKey, snr_q: i16) {
+    fn on_duplicate(&mut self, key: FrameKey, hops: u8, snr_q: i16) {
         let strategy = self.cfg.strategy;
         let threshold = self.suppress_threshold();
         let margin = self.cfg.tuning.near_margin_db;
@@ -885,7 +934,13 @@ impl Node {
                 // A copy from a relay much closer to us than the original sender covers
                 // nearly what ours would: count it double.
                 let near = snr_q as f64 >= 4.0 * (floor + margin);
-                p.heard += if near { 2 } else { 1 };
+                let behind = hops <= p.hops;
+                p.heard += match (behind, bh()) {
+                    (true, 0) => 0,
+                    (true, 1) => 1,
+                    (true, 3) => if near { 1 } else { 0 },
+                    _ => if near { 2 } else { 1 },
+                };
                 // Direct traffic is acknowledged and retried end to end: one copy is enough.
                 // At the edge of the sender's range our relay reaches the most new ground:
                 // ask for one more copy there.
@@ -920,6 +975,7 @@ impl Node {
     }
 
     fn schedule_relay(&mut self, now: Instant, h: &Header, bytes: &[u8], snr_db: f64) {
+        let reply_to = FrameView::parse(bytes).ok().and_then(|v| v.referenced_id());
         if self.pending.len() + self.outbox.len() >= self.cfg.max_queue {
             self.stats.queue_drops += 1;
             return;
@@ -945,13 +1001,19 @@ impl Node {
         }
         let mut frame = bytes.to_vec();
         wire::set_hop_limit(&mut frame, h.hop_limit - 1);
+        let mut twice = None;
         let delay = if designated {
             // Hand it on along our own route (never straight back), or flood from here.
-            let next = match self.next_hop_to(now, h.dst) {
-                n if n == h.relay => NO_NEXT_HOP,
+            let next = match reply_to.map_or_else(|| self.next_hop_to(now, h.dst), |id| self.reply_next_hop(now, h.dst, id, h.relay)) {
+                n if n == h.relay => { DBG[1].fetch_add(1, std::sync::atomic::Ordering::Relaxed); NO_NEXT_HOP },
+                NO_NEXT_HOP => { DBG[2].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    match self.routes.get(&h.dst) { Some(r) if envf("WK", 0.0) > 0.0 && r.next_hop != h.relay && (r.snr as f64) >= self.cfg.lora.demod_snr_db() + envf("WM", -99.0) => r.next_hop, _ => NO_NEXT_HOP } },
                 n => n,
             };
             wire::set_route(&mut frame, me, next);
+            if next == h.dst.low_byte() && self.weak_link(next) {
+                twice = Some(frame.clone());
+            }
             Duration::from_millis(
                 (self.rng.unit() * DESIGNATED_JITTER_SLOTS * self.slot_ms()) as u64,
             )
@@ -969,8 +1031,12 @@ impl Node {
             own_snr: snr_db as f32,
             heard: 0,
             designated,
+            hops: h.hops_taken(),
             handoffs: 0,
         });
+        if let Some(frame) = twice {
+            self.send_again(now + delay, frame, key_of(h), (h.src, h.id));
+        }
     }
 
     fn on_data(&mut self, now: Instant, view: &FrameView<'_>) {
@@ -1053,7 +1119,131 @@ impl Node {
             payload,
         }));
         if want_ack && h.dst == self.cfg.address {
-            self.send_ack(now, &h);
+            if self.cfg.strategy == Strategy::Airswarm
+                && h.attempt < 2
+                && !self.strong_reply(now, h.src, h.id)
+                && self.deferred_acks.len() < self.cfg.max_queue
+            {
+                // No usable way back yet (the first copy of a flood tends to come over the
+                // longest, weakest link): wait a little for a copy from a closer relay, so
+                // the ACK can go back hop by hop instead of flooding the mesh.
+                let wait = Duration::from_millis((self.max_relay_delay_ms() as f64 * ack_wait()) as u64);
+                self.deferred_acks.push((now + wait, h));
+            } else {
+                self.send_ack(now, &h);
+            }
+        }
+    }
+
+    fn note_upstream(&mut self, h: &Header, snr_db: f32) {
+        let key = (h.src, h.id);
+        let strong = (snr_db as f64) >= self.cfg.lora.demod_snr_db() + envf("UM", 5.0);
+        if let Some(u) = self.upstream.get_mut(&key) {
+            // Copies up to our own relay's wave are safe (their senders' chains run through
+            // lower hop counts than our relay's, so never through us); a strong link beats
+            // a weak one, then the higher SNR wins.
+            let floor = 0.0;
+            let _ = floor;
+            let u_strong = u.strong;
+            if h.hops_taken() <= u.first_hops + 1
+                && ((strong && !u_strong) || (strong == u_strong && snr_db > u.snr))
+            {
+                u.relay = h.relay;
+                u.snr = snr_db;
+                u.strong = strong;
+            }
+            return;
+        }
+        while self.upstream_order.len() >= self.cfg.dedup_capacity {
+            if let Some(old) = self.upstream_order.pop_front() {
+                self.upstream.remove(&old);
+            }
+        }
+        self.upstream.insert(
+            key,
+            Upstream {
+                relay: h.relay,
+                first_hops: h.hops_taken(),
+                snr: snr_db,
+                strong,
+            },
+        );
+        self.upstream_order.push_back(key);
+    }
+
+    /// The neighbour to hand a reply to message `id` of `src` to: back the way it came,
+    /// else along our route to `src`, else nobody (flood).
+    fn reply_next_hop(&self, now: Instant, src: Address, id: u32, not: u8) -> u8 {
+        if self.cfg.strategy != Strategy::Airswarm {
+            return NO_NEXT_HOP;
+        }
+        if up() > 0
+            && let Some(u) = self.upstream.get(&(src, id))
+            && u.relay != not
+        {
+            // A weak way back loses replies (the far relays of a flood go first, so the
+            // first copy often came over the weakest link): a strong route wins over it.
+            if !u.strong && sr() > 0 {
+                if let Some(r) = self.routes.get(&src)
+                    && r.next_hop != not
+                    && r.next_hop != NO_NEXT_HOP
+                    && r.snr > u.snr
+                    && (r.snr as f64) >= self.cfg.lora.demod_snr_db() + envf("UM", 5.0)
+                {
+                    return r.next_hop;
+                }
+            }
+            return u.relay;
+        }
+        match self.next_hop_to(now, src) {
+            n if n == not => NO_NEXT_HOP,
+            n => n,
+        }
+    }
+
+    /// Whether frames handed to `neighbour` would likely be lost (no watch can tell when
+    /// the neighbour is the destination, which does not relay).
+    fn weak_link(&self, neighbour: u8) -> bool {
+        dl() > 0 && self.link_snr.get(&neighbour).is_none_or(|&s| (s as f64) < self.cfg.lora.demod_snr_db() + envf("UM", 5.0))
+    }
+
+    /// Queue a second copy of a frame handed to its destination over a weak link.
+    fn send_again(&mut self, after: Instant, frame: Vec<u8>, key: FrameKey, msg: (Address, u32)) {
+        let gap = Duration::from_millis(self.airtime_ms(frame.len()) + (DESIGNATED_JITTER_SLOTS * self.slot_ms()) as u64);
+        self.pending.push(Pending {
+            due: after + gap,
+            frame,
+            key,
+            msg,
+            relay: true,
+            direct: true,
+            own_snr: f32::MAX,
+            heard: 0,
+            designated: true,
+            hops: 0,
+            handoffs: 0,
+        });
+    }
+
+    fn strong_reply(&self, now: Instant, src: Address, id: u32) -> bool {
+        match self.upstream.get(&(src, id)) {
+            Some(u) if up() > 0 => u.strong,
+            _ => self.next_hop_to(now, src) != NO_NEXT_HOP,
+        }
+    }
+
+    /// Send the deferred ACKs that are due, or that now have a route (`to`).
+    fn release_acks(&mut self, now: Instant, to: Option<Address>) {
+        let mut i = 0;
+        while i < self.deferred_acks.len() {
+            let (due, h) = self.deferred_acks[i];
+            let routed = to == Some(h.src) && self.strong_reply(now, h.src, h.id);
+            if due <= now || routed {
+                self.deferred_acks.swap_remove(i);
+                self.send_ack(now, &h);
+            } else {
+                i += 1;
+            }
         }
     }
 
@@ -1081,11 +1271,15 @@ impl Node {
             _ => self.cfg.hop_limit,
         };
         // Back along the route the message came by; after two lost ACKs, flood it.
-        let next_hop = if h.attempt < 2 {
-            self.next_hop_to(now, h.src)
+        let next_hop = if (h.attempt as f64) < envf("AA", 2.0) {
+            self.reply_next_hop(now, h.src, h.id, NO_NEXT_HOP)
         } else {
             NO_NEXT_HOP
         };
+        if self.cfg.strategy == Strategy::Airswarm {
+            let i = if next_hop != NO_NEXT_HOP { 4 } else if let Some(r) = self.routes.get(&h.src) { if (r.snr as f64) < self.cfg.lora.demod_snr_db() + route_margin() { 6 } else { 7 } } else { 5 };
+            DBG[i].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         let header = Header {
             rnode_seq: 0,
             kind: Kind::Ack,
@@ -1103,6 +1297,13 @@ impl Node {
         };
         let r = h.id.to_be_bytes();
         self.enqueue_own(now, header, &r[1..]);
+        if next_hop == h.src.low_byte()
+            && self.weak_link(next_hop)
+            && let Some(p) = self.pending.last()
+        {
+            let (frame, key, msg) = (p.frame.clone(), p.key, p.msg);
+            self.send_again(now, frame, key, msg);
+        }
         self.stats.acks_sent += 1;
     }
 
@@ -1118,7 +1319,7 @@ impl Node {
             hop_start: hop_limit,
             attempt: 0,
             relay: self.cfg.address.low_byte(),
-            next_hop: self.next_hop_to(now, src),
+            next_hop: self.reply_next_hop(now, src, id, NO_NEXT_HOP),
             dst: src,
             src: self.cfg.address,
             id: own_id,
@@ -1236,6 +1437,7 @@ impl Node {
                 }
             }
         }
+        self.release_acks(now, None);
         // Routed frames whose next hop stayed silent: hand over once more, then flood.
         let mut i = 0;
         while i < self.watches.len() {
@@ -1245,9 +1447,10 @@ impl Node {
             }
             let w = self.watches.swap_remove(i);
             let mut frame = w.frame;
-            if w.handoffs >= 2 {
+            if (w.handoffs as f64) >= envf("HT", 2.0) {
                 wire::set_route(&mut frame, self.cfg.address.low_byte(), NO_NEXT_HOP);
                 self.stats.route_fallbacks += 1;
+                DBG[3].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
             self.pending.push(Pending {
                 due: now,
@@ -1259,6 +1462,7 @@ impl Node {
                 own_snr: f32::MAX,
                 heard: 0,
                 designated: true,
+                hops: 0,
                 handoffs: w.handoffs,
             });
         }
@@ -1313,7 +1517,7 @@ impl Node {
             {
                 // Expect to hear the next hop relay it: our frame, its short wait, its frame.
                 let airtime = Duration::from_millis(2 * airtime_ms);
-                let slots = (2.0 * DESIGNATED_JITTER_SLOTS + 16.0) * self.slot_ms();
+                let slots = (2.0 * DESIGNATED_JITTER_SLOTS + 16.0) * self.slot_ms() * wt();
                 self.watches.push(Watch {
                     key: p.key,
                     msg: p.msg,
@@ -1342,8 +1546,9 @@ impl Node {
         let retry = self.outstanding.values().filter_map(|o| o.deadline).min();
         let nack = self.nacks.values().map(|n| n.next).min();
         let watch = self.watches.iter().map(|w| w.deadline).min();
+        let acks = self.deferred_acks.iter().map(|(due, _)| *due).min();
         let expiry = self.reassembler.next_expiry();
-        [pending, retry, nack, expiry, watch]
+        [pending, retry, nack, expiry, watch, acks]
             .into_iter()
             .flatten()
             .min()
@@ -1354,7 +1559,10 @@ impl Node {
 /// which acknowledges end to end instead of relaying).
 fn handed_to(frame: &[u8]) -> Option<u8> {
     let h = *FrameView::parse(frame).ok()?.header();
-    (h.next_hop != NO_NEXT_HOP && h.next_hop != h.dst.low_byte() && h.hop_limit > 0)
+    // Handed to the destination itself: a message is watched until its ACK passes.
+    let last = h.next_hop == h.dst.low_byte();
+    let acked = h.kind == Kind::Data && h.want_ack && lw() > 0;
+    (h.next_hop != NO_NEXT_HOP && ((last && acked) || (!last && h.hop_limit > 0)))
         .then_some(h.next_hop)
 }
 
@@ -1362,3 +1570,15 @@ fn key_of(h: &Header) -> FrameKey {
     let frag = h.fragment.map_or(0, |(i, _)| i);
     frame_key(h.src.0, h.id, frag, h.attempt, h.kind as u8)
 }
+
+fn ack_wait() -> f64 { std::env::var("AW").ok().and_then(|v| v.parse().ok()).unwrap_or(0.5) }
+fn wt() -> f64 { std::env::var("WT").ok().and_then(|v| v.parse().ok()).unwrap_or(1.0) }
+pub static DBG: [std::sync::atomic::AtomicU64; 8] = [const { std::sync::atomic::AtomicU64::new(0) }; 8];
+fn bh() -> u8 { std::env::var("BH").ok().and_then(|v| v.parse().ok()).unwrap_or(2) }
+fn kr() -> u8 { std::env::var("KR").ok().and_then(|v| v.parse().ok()).unwrap_or(0) }
+fn envf(k: &str, d: f64) -> f64 { std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d) }
+fn up() -> u8 { std::env::var("UP").ok().and_then(|v| v.parse().ok()).unwrap_or(0) }
+fn rr() -> u8 { std::env::var("RR").ok().and_then(|v| v.parse().ok()).unwrap_or(0) }
+fn lw() -> u8 { std::env::var("LW").ok().and_then(|v| v.parse().ok()).unwrap_or(0) }
+fn sr() -> u8 { std::env::var("SR").ok().and_then(|v| v.parse().ok()).unwrap_or(0) }
+fn dl() -> u8 { std::env::var("DL").ok().and_then(|v| v.parse().ok()).unwrap_or(0) }

@@ -271,8 +271,6 @@ struct Pending {
     heard: u16,
     /// We were named as this frame's next hop: copies heard do not cancel it.
     designated: bool,
-    /// Hops the copy we received had taken.
-    hops: u8,
     /// Times this routed frame was already handed to its next hop without being heard
     /// relayed (0 or 1).
     handoffs: u8,
@@ -319,7 +317,7 @@ impl Route {
     /// Hops, plus one for a link too close to the demodulation floor to carry unicast
     /// traffic reliably.
     fn cost(&self, floor_db: f64) -> u8 {
-        self.hops + u8::from((self.snr as f64) < floor_db + envf("PM", 2.0))
+        self.hops + u8::from((self.snr as f64) < floor_db + ROUTE_LINK_MARGIN_DB)
     }
 }
 
@@ -361,8 +359,17 @@ const MAX_NACKS: u8 = 16;
 const REPLY_HOP_MARGIN: u8 = 2;
 /// A link within this many dB of the demodulation floor is not used to hand frames on (a
 /// fade of a few dB loses them), and counts one hop more when routes are compared.
-/// Measured with the tune example: 0-4 dB route about as often; 2 dB retried least.
-fn route_margin() -> f64 { std::env::var("RM").ok().and_then(|v| v.parse().ok()).unwrap_or(2.0) }
+const ROUTE_LINK_MARGIN_DB: f64 = 2.0;
+/// A link this many dB above the floor is strong: replies prefer it, and a frame handed to
+/// its destination over anything weaker is sent twice (the destination does not relay, so
+/// no hand-over watch can tell whether it arrived). Tuned with the tune example (2-5 dB
+/// measure alike).
+const STRONG_LINK_MARGIN_DB: f64 = 3.0;
+/// Hand-overs of a frame to a silent next hop before we flood it instead.
+const MAX_HANDOFFS: u8 = 4;
+/// An ACK with no strong way back waits up to this fraction of the relay window for a
+/// copy of its message from a closer relay.
+const ACK_WAIT_FRACTION: f64 = 0.5;
 /// Routes not refreshed for this long are forgotten (messages to that node flood again).
 const ROUTE_TTL: Duration = Duration::from_secs(1800);
 /// A relay named as next hop forwards after at most this many contention slots.
@@ -688,7 +695,7 @@ impl Node {
             Some(r)
                 if self.cfg.strategy == Strategy::Airswarm
                     && !dst.is_broadcast()
-                    && (r.snr as f64) >= self.cfg.lora.demod_snr_db() + route_margin()
+                    && (r.snr as f64) >= self.cfg.lora.demod_snr_db() + ROUTE_LINK_MARGIN_DB
                     && now.saturating_since(r.learned) < ROUTE_TTL =>
             {
                 r.next_hop
@@ -714,12 +721,7 @@ impl Node {
         let better = match self.routes.get(&h.src) {
             None => true,
             // Another message from the source: the freshest word on the topology.
-            Some(r) if r.id != h.id => {
-                kr() == 0
-                    || r.next_hop == heard.next_hop
-                    || now.saturating_since(r.learned) > Duration::from_secs(envf("RF", 300.0) as u64)
-                    || (heard.cost(floor), -heard.snr) < (r.cost(floor), -r.snr)
-            }
+            Some(r) if r.id != h.id => true,
             Some(r) => {
                 (heard.cost(floor), -heard.snr) < (r.cost(floor), -r.snr)
                     || (r.next_hop == heard.next_hop && r.hops >= heard.hops)
@@ -811,7 +813,6 @@ impl Node {
             own_snr: f32::MAX,
             heard: 0,
             designated: false,
-            hops: 0,
             handoffs: 0,
         });
     }
@@ -840,7 +841,8 @@ impl Node {
         self.learn_route(now, &h, snr_db);
         let e = self.link_snr.entry(h.relay).or_insert(snr_db);
         *e = 0.75 * *e + 0.25 * snr_db;
-        if matches!(h.kind, Kind::Data | Kind::Fragment) && h.want_ack && h.src != self.cfg.address {
+        if matches!(h.kind, Kind::Data | Kind::Fragment) && h.want_ack && h.src != self.cfg.address
+        {
             self.note_upstream(&h, snr_db);
         }
         if !self.deferred_acks.is_empty() {
@@ -848,7 +850,7 @@ impl Node {
         }
         if self.dedup.observe_within(now, key, snr_q, wave).is_some() {
             self.stats.duplicates += 1;
-            self.on_duplicate(key, h.hops_taken(), snr_q);
+            self.on_duplicate(key, snr_q);
             // Our next hop relayed what we handed it: the hand-over worked.
             self.watches
                 .retain(|w| !(w.key == key && w.next_hop == h.relay));
@@ -863,7 +865,6 @@ impl Node {
             } else if h.next_hop == me
                 && h.dst != self.cfg.address
                 && h.hop_limit > 0
-                && rr() > 0
                 && !self.pending.iter().any(|p| p.key == key)
                 && !self.watches.iter().any(|w| w.key == key)
             {
@@ -913,7 +914,7 @@ impl Node {
         Ok(())
     }
 
-    fn on_duplicate(&mut self, key: FrameKey, hops: u8, snr_q: i16) {
+    fn on_duplicate(&mut self, key: FrameKey, snr_q: i16) {
         let strategy = self.cfg.strategy;
         let threshold = self.suppress_threshold();
         let margin = self.cfg.tuning.near_margin_db;
@@ -934,13 +935,7 @@ impl Node {
                 // A copy from a relay much closer to us than the original sender covers
                 // nearly what ours would: count it double.
                 let near = snr_q as f64 >= 4.0 * (floor + margin);
-                let behind = hops <= p.hops;
-                p.heard += match (behind, bh()) {
-                    (true, 0) => 0,
-                    (true, 1) => 1,
-                    (true, 3) => if near { 1 } else { 0 },
-                    _ => if near { 2 } else { 1 },
-                };
+                p.heard += if near { 2 } else { 1 };
                 // Direct traffic is acknowledged and retried end to end: one copy is enough.
                 // At the edge of the sender's range our relay reaches the most new ground:
                 // ask for one more copy there.
@@ -1004,10 +999,11 @@ impl Node {
         let mut twice = None;
         let delay = if designated {
             // Hand it on along our own route (never straight back), or flood from here.
-            let next = match reply_to.map_or_else(|| self.next_hop_to(now, h.dst), |id| self.reply_next_hop(now, h.dst, id, h.relay)) {
-                n if n == h.relay => { DBG[1].fetch_add(1, std::sync::atomic::Ordering::Relaxed); NO_NEXT_HOP },
-                NO_NEXT_HOP => { DBG[2].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    match self.routes.get(&h.dst) { Some(r) if envf("WK", 0.0) > 0.0 && r.next_hop != h.relay && (r.snr as f64) >= self.cfg.lora.demod_snr_db() + envf("WM", -99.0) => r.next_hop, _ => NO_NEXT_HOP } },
+            let next = match reply_to.map_or_else(
+                || self.next_hop_to(now, h.dst),
+                |id| self.reply_next_hop(now, h.dst, id, h.relay),
+            ) {
+                n if n == h.relay => NO_NEXT_HOP,
                 n => n,
             };
             wire::set_route(&mut frame, me, next);
@@ -1031,7 +1027,6 @@ impl Node {
             own_snr: snr_db as f32,
             heard: 0,
             designated,
-            hops: h.hops_taken(),
             handoffs: 0,
         });
         if let Some(frame) = twice {
@@ -1127,7 +1122,9 @@ impl Node {
                 // No usable way back yet (the first copy of a flood tends to come over the
                 // longest, weakest link): wait a little for a copy from a closer relay, so
                 // the ACK can go back hop by hop instead of flooding the mesh.
-                let wait = Duration::from_millis((self.max_relay_delay_ms() as f64 * ack_wait()) as u64);
+                let wait = Duration::from_millis(
+                    (self.max_relay_delay_ms() as f64 * ACK_WAIT_FRACTION) as u64,
+                );
                 self.deferred_acks.push((now + wait, h));
             } else {
                 self.send_ack(now, &h);
@@ -1137,7 +1134,7 @@ impl Node {
 
     fn note_upstream(&mut self, h: &Header, snr_db: f32) {
         let key = (h.src, h.id);
-        let strong = (snr_db as f64) >= self.cfg.lora.demod_snr_db() + envf("UM", 5.0);
+        let strong = (snr_db as f64) >= self.cfg.lora.demod_snr_db() + STRONG_LINK_MARGIN_DB;
         if let Some(u) = self.upstream.get_mut(&key) {
             // Copies up to our own relay's wave are safe (their senders' chains run through
             // lower hop counts than our relay's, so never through us); a strong link beats
@@ -1177,21 +1174,19 @@ impl Node {
         if self.cfg.strategy != Strategy::Airswarm {
             return NO_NEXT_HOP;
         }
-        if up() > 0
-            && let Some(u) = self.upstream.get(&(src, id))
+        if let Some(u) = self.upstream.get(&(src, id))
             && u.relay != not
         {
             // A weak way back loses replies (the far relays of a flood go first, so the
             // first copy often came over the weakest link): a strong route wins over it.
-            if !u.strong && sr() > 0 {
-                if let Some(r) = self.routes.get(&src)
-                    && r.next_hop != not
-                    && r.next_hop != NO_NEXT_HOP
-                    && r.snr > u.snr
-                    && (r.snr as f64) >= self.cfg.lora.demod_snr_db() + envf("UM", 5.0)
-                {
-                    return r.next_hop;
-                }
+            if !u.strong
+                && let Some(r) = self.routes.get(&src)
+                && r.next_hop != not
+                && r.next_hop != NO_NEXT_HOP
+                && r.snr > u.snr
+                && (r.snr as f64) >= self.cfg.lora.demod_snr_db() + STRONG_LINK_MARGIN_DB
+            {
+                return r.next_hop;
             }
             return u.relay;
         }
@@ -1204,12 +1199,16 @@ impl Node {
     /// Whether frames handed to `neighbour` would likely be lost (no watch can tell when
     /// the neighbour is the destination, which does not relay).
     fn weak_link(&self, neighbour: u8) -> bool {
-        dl() > 0 && self.link_snr.get(&neighbour).is_none_or(|&s| (s as f64) < self.cfg.lora.demod_snr_db() + envf("UM", 5.0))
+        self.link_snr
+            .get(&neighbour)
+            .is_none_or(|&s| (s as f64) < self.cfg.lora.demod_snr_db() + STRONG_LINK_MARGIN_DB)
     }
 
     /// Queue a second copy of a frame handed to its destination over a weak link.
     fn send_again(&mut self, after: Instant, frame: Vec<u8>, key: FrameKey, msg: (Address, u32)) {
-        let gap = Duration::from_millis(self.airtime_ms(frame.len()) + (DESIGNATED_JITTER_SLOTS * self.slot_ms()) as u64);
+        let gap = Duration::from_millis(
+            self.airtime_ms(frame.len()) + (DESIGNATED_JITTER_SLOTS * self.slot_ms()) as u64,
+        );
         self.pending.push(Pending {
             due: after + gap,
             frame,
@@ -1220,14 +1219,13 @@ impl Node {
             own_snr: f32::MAX,
             heard: 0,
             designated: true,
-            hops: 0,
             handoffs: 0,
         });
     }
 
     fn strong_reply(&self, now: Instant, src: Address, id: u32) -> bool {
         match self.upstream.get(&(src, id)) {
-            Some(u) if up() > 0 => u.strong,
+            Some(u) => u.strong,
             _ => self.next_hop_to(now, src) != NO_NEXT_HOP,
         }
     }
@@ -1271,15 +1269,11 @@ impl Node {
             _ => self.cfg.hop_limit,
         };
         // Back along the route the message came by; after two lost ACKs, flood it.
-        let next_hop = if (h.attempt as f64) < envf("AA", 2.0) {
+        let next_hop = if h.attempt < 2 {
             self.reply_next_hop(now, h.src, h.id, NO_NEXT_HOP)
         } else {
             NO_NEXT_HOP
         };
-        if self.cfg.strategy == Strategy::Airswarm {
-            let i = if next_hop != NO_NEXT_HOP { 4 } else if let Some(r) = self.routes.get(&h.src) { if (r.snr as f64) < self.cfg.lora.demod_snr_db() + route_margin() { 6 } else { 7 } } else { 5 };
-            DBG[i].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
         let header = Header {
             rnode_seq: 0,
             kind: Kind::Ack,
@@ -1447,10 +1441,9 @@ impl Node {
             }
             let w = self.watches.swap_remove(i);
             let mut frame = w.frame;
-            if (w.handoffs as f64) >= envf("HT", 2.0) {
+            if w.handoffs >= MAX_HANDOFFS {
                 wire::set_route(&mut frame, self.cfg.address.low_byte(), NO_NEXT_HOP);
                 self.stats.route_fallbacks += 1;
-                DBG[3].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
             self.pending.push(Pending {
                 due: now,
@@ -1462,7 +1455,6 @@ impl Node {
                 own_snr: f32::MAX,
                 heard: 0,
                 designated: true,
-                hops: 0,
                 handoffs: w.handoffs,
             });
         }
@@ -1517,7 +1509,7 @@ impl Node {
             {
                 // Expect to hear the next hop relay it: our frame, its short wait, its frame.
                 let airtime = Duration::from_millis(2 * airtime_ms);
-                let slots = (2.0 * DESIGNATED_JITTER_SLOTS + 16.0) * self.slot_ms() * wt();
+                let slots = (2.0 * DESIGNATED_JITTER_SLOTS + 16.0) * self.slot_ms();
                 self.watches.push(Watch {
                     key: p.key,
                     msg: p.msg,
@@ -1561,7 +1553,7 @@ fn handed_to(frame: &[u8]) -> Option<u8> {
     let h = *FrameView::parse(frame).ok()?.header();
     // Handed to the destination itself: a message is watched until its ACK passes.
     let last = h.next_hop == h.dst.low_byte();
-    let acked = h.kind == Kind::Data && h.want_ack && lw() > 0;
+    let acked = h.kind == Kind::Data && h.want_ack;
     (h.next_hop != NO_NEXT_HOP && ((last && acked) || (!last && h.hop_limit > 0)))
         .then_some(h.next_hop)
 }
@@ -1570,15 +1562,3 @@ fn key_of(h: &Header) -> FrameKey {
     let frag = h.fragment.map_or(0, |(i, _)| i);
     frame_key(h.src.0, h.id, frag, h.attempt, h.kind as u8)
 }
-
-fn ack_wait() -> f64 { std::env::var("AW").ok().and_then(|v| v.parse().ok()).unwrap_or(0.5) }
-fn wt() -> f64 { std::env::var("WT").ok().and_then(|v| v.parse().ok()).unwrap_or(1.0) }
-pub static DBG: [std::sync::atomic::AtomicU64; 8] = [const { std::sync::atomic::AtomicU64::new(0) }; 8];
-fn bh() -> u8 { std::env::var("BH").ok().and_then(|v| v.parse().ok()).unwrap_or(2) }
-fn kr() -> u8 { std::env::var("KR").ok().and_then(|v| v.parse().ok()).unwrap_or(0) }
-fn envf(k: &str, d: f64) -> f64 { std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d) }
-fn up() -> u8 { std::env::var("UP").ok().and_then(|v| v.parse().ok()).unwrap_or(0) }
-fn rr() -> u8 { std::env::var("RR").ok().and_then(|v| v.parse().ok()).unwrap_or(0) }
-fn lw() -> u8 { std::env::var("LW").ok().and_then(|v| v.parse().ok()).unwrap_or(0) }
-fn sr() -> u8 { std::env::var("SR").ok().and_then(|v| v.parse().ok()).unwrap_or(0) }
-fn dl() -> u8 { std::env::var("DL").ok().and_then(|v| v.parse().ok()).unwrap_or(0) }

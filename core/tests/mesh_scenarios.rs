@@ -15,6 +15,10 @@ struct Net {
     frames: u64,
     /// Who sent what, in order.
     log: Vec<(usize, Header)>,
+    /// SNR every link reports (dB).
+    snr: f32,
+    /// (from, to) pairs whose next frame is lost.
+    drop_next: Vec<(usize, usize)>,
     events: Vec<Vec<Event>>,
 }
 
@@ -41,6 +45,8 @@ impl Net {
             rng: Rng::new(9),
             frames: 0,
             log: Vec::new(),
+            snr: 5.0,
+            drop_next: Vec::new(),
             events: vec![Vec::new(); n],
         }
     }
@@ -83,8 +89,12 @@ impl Net {
                         if self.rng.unit() < self.loss {
                             continue;
                         }
+                        if let Some(k) = self.drop_next.iter().position(|&d| d == (i, j)) {
+                            self.drop_next.swap_remove(k);
+                            continue;
+                        }
                         self.nodes[j]
-                            .handle_frame(Instant(self.now), &frame, -90.0, 5.0)
+                            .handle_frame(Instant(self.now), &frame, -90.0, self.snr)
                             .unwrap();
                     }
                 }
@@ -519,6 +529,17 @@ fn learned_routes_carry_direct_messages_hop_by_hop_and_fall_back_to_flooding() {
     // The first message floods (nobody knows the way); its ACK already goes back along
     // the route the message came by.
     let flooded = send(&mut net, b"first");
+    let acks = |net: &Net, from: usize| {
+        net.log[from..]
+            .iter()
+            .filter(|(_, h)| h.kind == Kind::Ack)
+            .map(|(_, h)| h.next_hop)
+            .collect::<Vec<_>>()
+    };
+    // Its ACK went back hop by hop, each frame handed to one neighbour.
+    let first_acks = acks(&net, 0);
+    assert_eq!(first_acks.len(), 8, "{first_acks:?}");
+    assert!(first_acks.iter().all(|&n| n != NO_NEXT_HOP));
     // Now every hop knows its next hop: 8 frames there, 8 frames back.
     let relayed_before: Vec<u64> = net.nodes.iter().map(|n| n.stats().frames_relayed).collect();
     let routed = send(&mut net, b"second");
@@ -580,4 +601,69 @@ fn learned_routes_carry_direct_messages_hop_by_hop_and_fall_back_to_flooding() {
             > fallbacks,
         "a hand-over gave up and flooded"
     );
+}
+
+#[test]
+fn a_hand_over_repeated_to_a_relay_that_already_passed_it_on_is_relayed_again() {
+    // A 15-node line: learn the routes with a first message, then lose relay 1's hand-on
+    // as heard by node 0 (node 2 still gets it). The line is long enough that node 0's
+    // hand-over watch expires before the ACK comes back.
+    let mut net = Net::line(15, Strategy::Airswarm, 15);
+    let dst = Net::addr(14);
+    net.nodes[0].send(Instant(0), dst, b"learn").unwrap();
+    net.run_until(600_000);
+    assert_eq!(net.messages(14).len(), 1);
+    let start = net.log.len();
+    net.drop_next.push((1, 0));
+    let t = net.now;
+    let id = net.nodes[0].send(Instant(t), dst, b"again").unwrap();
+    net.run_until(t + 600_000);
+    assert!(net.events[0].contains(&Event::Delivered { dst, id }));
+    let mut data = [0usize; 15];
+    for (i, h) in &net.log[start..] {
+        if h.kind == Kind::Data {
+            assert_ne!(h.next_hop, NO_NEXT_HOP, "never flooded: {h:?}");
+            data[*i] += 1;
+        }
+    }
+    // 0 hands it to 1; 1 passes it on (0 misses that); 0 hands it over again; 1, handed
+    // the same frame again, passes it on again (0 hears it this time).
+    assert_eq!(
+        data,
+        [2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0],
+        "{:?}",
+        &net.log[start..]
+    );
+    assert_eq!(
+        net.nodes
+            .iter()
+            .map(|n| n.stats().route_fallbacks)
+            .sum::<u64>(),
+        0,
+        "no flood was needed"
+    );
+    assert_eq!(net.messages(14).len(), 2, "delivered once");
+}
+
+#[test]
+fn replies_over_a_weak_last_hop_are_sent_twice() {
+    for (snr, expected) in [(5.0, 2), (-6.0, 3)] {
+        // 0 - 1 - 2; at -6 dB SNR the links are 1.5 dB above SF7's demodulation floor.
+        let mut net = Net::line(3, Strategy::Airswarm, 7);
+        net.snr = snr;
+        let dst = Net::addr(2);
+        let id = net.nodes[0].send(Instant(0), dst, b"hello").unwrap();
+        net.run_until(600_000);
+        assert!(net.events[0].contains(&Event::Delivered { dst, id }));
+        let acks: Vec<(usize, u8)> = net
+            .log
+            .iter()
+            .filter(|(_, h)| h.kind == Kind::Ack)
+            .map(|(i, h)| (*i, h.next_hop))
+            .collect();
+        // 2 hands the ACK to 1, which hands it to 0, the destination: once over a strong
+        // link, twice over a weak one (0 relays nothing that could confirm it arrived).
+        assert_eq!(acks.len(), expected, "SNR {snr}: {acks:?}");
+        assert!(acks.iter().all(|&(_, n)| n != NO_NEXT_HOP), "{acks:?}");
+    }
 }

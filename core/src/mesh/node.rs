@@ -271,6 +271,9 @@ struct Pending {
     heard: u16,
     /// We were named as this frame's next hop: copies heard do not cancel it.
     designated: bool,
+    /// An answer to a repeated hand-over, addressed back to the node that repeated it
+    /// (which never relays it): nothing to watch for.
+    echo: bool,
     /// Times this routed frame was already handed to its next hop without being heard
     /// relayed (0 or 1).
     handoffs: u8,
@@ -407,6 +410,10 @@ pub struct Node {
     deferred_acks: Vec<(Instant, Header)>,
     /// Routes to nodes we heard from: hop limits for replies, next hops for direct traffic.
     routes: HashMap<Address, Route>,
+    /// Which neighbour we handed each recent frame to: a copy it sends back to us is its
+    /// answer to a repeated hand-over, not a hand-over to us.
+    handed: HashMap<FrameKey, u8>,
+    handed_order: VecDeque<FrameKey>,
     /// Routed frames we sent, until their next hop is heard relaying them.
     watches: Vec<Watch>,
     /// Routed frames we overheard but were not asked to relay: if one comes back as a
@@ -456,6 +463,8 @@ impl Node {
             upstream_order: VecDeque::new(),
             routes: HashMap::new(),
             watches: Vec::new(),
+            handed: HashMap::new(),
+            handed_order: VecDeque::new(),
             passed_by: DedupCache::new(cfg.dedup_capacity, cfg.dedup_ttl),
             duty,
             radio_free_at: Instant::ZERO,
@@ -813,6 +822,7 @@ impl Node {
             own_snr: f32::MAX,
             heard: 0,
             designated: false,
+            echo: false,
             handoffs: 0,
         });
     }
@@ -865,11 +875,30 @@ impl Node {
             } else if h.next_hop == me
                 && h.dst != self.cfg.address
                 && h.hop_limit > 0
+                && self.handed.get(&key) != Some(&h.relay)
                 && !self.pending.iter().any(|p| p.key == key)
                 && !self.watches.iter().any(|w| w.key == key)
             {
                 // Handed to us again: whoever gave it to us did not hear us pass it on.
-                self.schedule_relay(now, &h, bytes, snr_db as f64);
+                // Answer it alone (naming it as next hop, which it never relays), so the
+                // repeat does not look like a repeated hand-over further down the route.
+                let mut frame = bytes.to_vec();
+                wire::set_hop_limit(&mut frame, h.hop_limit - 1);
+                wire::set_route(&mut frame, me, h.relay);
+                let jitter = self.rng.unit() * DESIGNATED_JITTER_SLOTS * self.slot_ms();
+                self.pending.push(Pending {
+                    due: now + Duration::from_millis(jitter as u64),
+                    frame,
+                    key,
+                    msg: (h.src, h.id),
+                    relay: true,
+                    direct: true,
+                    own_snr: f32::MAX,
+                    heard: 0,
+                    designated: true,
+                    echo: true,
+                    handoffs: 0,
+                });
             }
             self.release_due(now);
             return Ok(());
@@ -1027,6 +1056,7 @@ impl Node {
             own_snr: snr_db as f32,
             heard: 0,
             designated,
+            echo: false,
             handoffs: 0,
         });
         if let Some(frame) = twice {
@@ -1139,11 +1169,8 @@ impl Node {
             // Copies up to our own relay's wave are safe (their senders' chains run through
             // lower hop counts than our relay's, so never through us); a strong link beats
             // a weak one, then the higher SNR wins.
-            let floor = 0.0;
-            let _ = floor;
-            let u_strong = u.strong;
             if h.hops_taken() <= u.first_hops + 1
-                && ((strong && !u_strong) || (strong == u_strong && snr_db > u.snr))
+                && ((strong && !u.strong) || (strong == u.strong && snr_db > u.snr))
             {
                 u.relay = h.relay;
                 u.snr = snr_db;
@@ -1219,6 +1246,7 @@ impl Node {
             own_snr: f32::MAX,
             heard: 0,
             designated: true,
+            echo: false,
             handoffs: 0,
         });
     }
@@ -1455,6 +1483,7 @@ impl Node {
                 own_snr: f32::MAX,
                 heard: 0,
                 designated: true,
+                echo: false,
                 handoffs: w.handoffs,
             });
         }
@@ -1505,8 +1534,17 @@ impl Node {
                 }
             }
             if let Some(next_hop) = handed_to(&p.frame)
+                && !p.echo
                 && self.watches.len() < self.cfg.max_queue
             {
+                while self.handed_order.len() >= self.cfg.dedup_capacity {
+                    if let Some(old) = self.handed_order.pop_front() {
+                        self.handed.remove(&old);
+                    }
+                }
+                if self.handed.insert(p.key, next_hop).is_none() {
+                    self.handed_order.push_back(p.key);
+                }
                 // Expect to hear the next hop relay it: our frame, its short wait, its frame.
                 let airtime = Duration::from_millis(2 * airtime_ms);
                 let slots = (2.0 * DESIGNATED_JITTER_SLOTS + 16.0) * self.slot_ms();

@@ -8,7 +8,7 @@
 //! ```
 
 use core::fmt;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use super::dedup::{DedupCache, FrameKey, frame_key};
 use super::fragment::{
@@ -412,8 +412,8 @@ pub struct Node {
     routes: HashMap<Address, Route>,
     /// Which neighbour we handed each recent frame to: a copy it sends back to us is its
     /// answer to a repeated hand-over, not a hand-over to us.
-    handed: HashMap<FrameKey, u8>,
-    handed_order: VecDeque<FrameKey>,
+    handed: HashSet<(FrameKey, u8)>,
+    handed_order: VecDeque<(FrameKey, u8)>,
     /// Routed frames we sent, until their next hop is heard relaying them.
     watches: Vec<Watch>,
     /// Routed frames we overheard but were not asked to relay: if one comes back as a
@@ -463,7 +463,7 @@ impl Node {
             upstream_order: VecDeque::new(),
             routes: HashMap::new(),
             watches: Vec::new(),
-            handed: HashMap::new(),
+            handed: HashSet::new(),
             handed_order: VecDeque::new(),
             passed_by: DedupCache::new(cfg.dedup_capacity, cfg.dedup_ttl),
             duty,
@@ -875,7 +875,8 @@ impl Node {
             } else if h.next_hop == me
                 && h.dst != self.cfg.address
                 && h.hop_limit > 0
-                && self.handed.get(&key) != Some(&h.relay)
+                && self.queue_room()
+                && !self.handed.contains(&(key, h.relay))
                 && !self.pending.iter().any(|p| p.key == key)
                 && !self.watches.iter().any(|w| w.key == key)
             {
@@ -899,6 +900,8 @@ impl Node {
                     echo: true,
                     handoffs: 0,
                 });
+                // One answer per asker and frame: a replayed frame cannot make us repeat.
+                self.note_handed(key, h.relay);
             }
             self.release_due(now);
             return Ok(());
@@ -1000,7 +1003,7 @@ impl Node {
 
     fn schedule_relay(&mut self, now: Instant, h: &Header, bytes: &[u8], snr_db: f64) {
         let reply_to = FrameView::parse(bytes).ok().and_then(|v| v.referenced_id());
-        if self.pending.len() + self.outbox.len() >= self.cfg.max_queue {
+        if !self.queue_room() {
             self.stats.queue_drops += 1;
             return;
         }
@@ -1232,7 +1235,17 @@ impl Node {
     }
 
     /// Queue a second copy of a frame handed to its destination over a weak link.
+    /// Whether one more frame may be queued (own sends are refused beyond this, relays
+    /// and repeats are dropped and counted).
+    fn queue_room(&self) -> bool {
+        self.pending.len() + self.outbox.len() < self.cfg.max_queue
+    }
+
     fn send_again(&mut self, after: Instant, frame: Vec<u8>, key: FrameKey, msg: (Address, u32)) {
+        if !self.queue_room() {
+            self.stats.queue_drops += 1;
+            return;
+        }
         let gap = Duration::from_millis(
             self.airtime_ms(frame.len()) + (DESIGNATED_JITTER_SLOTS * self.slot_ms()) as u64,
         );
@@ -1468,6 +1481,10 @@ impl Node {
                 continue;
             }
             let w = self.watches.swap_remove(i);
+            if !self.queue_room() {
+                self.stats.queue_drops += 1;
+                continue;
+            }
             let mut frame = w.frame;
             if w.handoffs >= MAX_HANDOFFS {
                 wire::set_route(&mut frame, self.cfg.address.low_byte(), NO_NEXT_HOP);
@@ -1537,14 +1554,7 @@ impl Node {
                 && !p.echo
                 && self.watches.len() < self.cfg.max_queue
             {
-                while self.handed_order.len() >= self.cfg.dedup_capacity {
-                    if let Some(old) = self.handed_order.pop_front() {
-                        self.handed.remove(&old);
-                    }
-                }
-                if self.handed.insert(p.key, next_hop).is_none() {
-                    self.handed_order.push_back(p.key);
-                }
+                self.note_handed(p.key, next_hop);
                 // Expect to hear the next hop relay it: our frame, its short wait, its frame.
                 let airtime = Duration::from_millis(2 * airtime_ms);
                 let slots = (2.0 * DESIGNATED_JITTER_SLOTS + 16.0) * self.slot_ms();
@@ -1558,6 +1568,17 @@ impl Node {
                 });
             }
             self.outbox.push_back(p.frame);
+        }
+    }
+
+    fn note_handed(&mut self, key: FrameKey, to: u8) {
+        while self.handed_order.len() >= self.cfg.dedup_capacity {
+            if let Some(old) = self.handed_order.pop_front() {
+                self.handed.remove(&old);
+            }
+        }
+        if self.handed.insert((key, to)) {
+            self.handed_order.push_back((key, to));
         }
     }
 

@@ -140,6 +140,8 @@ static void node(void) {
   EXPECT(airswarm_node_stats_get(n, &st), AIRSWARM_OK);
   if (st.bad_frames != 2) failures++, fprintf(stderr, "bad_frames %llu\n",
                                               (unsigned long long)st.bad_frames);
+  if (st.route_fallbacks != 0) failures++, fprintf(stderr, "route_fallbacks %llu\n",
+                                                   (unsigned long long)st.route_fallbacks);
 
   /* Frames: NULL, too small (kept, size reported), then delivered in full. */
   for (int k = 0; k < 100 && airswarm_node_poll_timeout(n, &t) == AIRSWARM_OK; k++)

@@ -271,6 +271,8 @@ typedef struct {
   uint64_t send_failures;
   uint64_t reassembly_errors;
   uint64_t queue_drops;
+  // Routed frames whose next hop stayed silent, flooded instead.
+  uint64_t route_fallbacks;
 } airswarm_node_stats;
 
 // Scenario settings. Fill with `airswarm_sim_config_default`, then change fields; path

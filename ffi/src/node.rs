@@ -116,6 +116,8 @@ pub struct airswarm_node_stats {
     pub send_failures: u64,
     pub reassembly_errors: u64,
     pub queue_drops: u64,
+    /// Routed frames whose next hop stayed silent, flooded instead.
+    pub route_fallbacks: u64,
 }
 
 /// A mesh node (opaque). Not thread-safe: use one handle from one thread at a time.
@@ -542,6 +544,7 @@ pub unsafe extern "C" fn airswarm_node_stats_get(
             send_failures: s.send_failures,
             reassembly_errors: s.reassembly_errors,
             queue_drops: s.queue_drops,
+            route_fallbacks: s.route_fallbacks,
         };
         // SAFETY: caller contract on `out`.
         unsafe { put(out, c) }

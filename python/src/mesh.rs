@@ -774,6 +774,7 @@ impl Node {
         d.set_item("send_failures", s.send_failures)?;
         d.set_item("reassembly_errors", s.reassembly_errors)?;
         d.set_item("queue_drops", s.queue_drops)?;
+        d.set_item("route_fallbacks", s.route_fallbacks)?;
         Ok(d)
     }
 

@@ -251,7 +251,7 @@ pub struct NodeStats {
     pub send_failures: u64,
     pub reassembly_errors: u64,
     pub queue_drops: u64,
-    /// Routed frames whose next hop stayed silent twice, flooded instead.
+    /// Routed frames whose next hop stayed silent through every hand-over, flooded instead.
     pub route_fallbacks: u64,
 }
 

@@ -434,3 +434,35 @@ fn sessions_rekey_after_the_configured_number_of_messages() {
         "messages 1-2, 3-4 and 5 each ran in a fresh session"
     );
 }
+
+#[test]
+fn a_handshake_that_overtakes_the_senders_key_is_held_until_the_key_arrives() {
+    // Node 1's ring starts empty, as when routed traffic outruns node 0's announcement.
+    let mut line = Line::new(2, None);
+    let b = line.addr(1);
+    let ring = std::mem::take(line.nodes[1].keyring_mut());
+    assert!(ring.get(line.addr(0)).is_some());
+    assert_eq!(
+        line.nodes[0].send(Instant(0), b, b"early").unwrap(),
+        SendOutcome::AwaitingSession
+    );
+    line.run(600_000);
+    assert!(line.messages(1).is_empty());
+    assert!(
+        line.rejections(1).iter().any(|r| r.contains("held")),
+        "{:?}",
+        line.rejections(1)
+    );
+    // The key arrives (announcement or `airswarm trust import`): the held handshake
+    // goes on, and the queued message follows in the new session.
+    *line.nodes[1].keyring_mut() = ring;
+    let t = line.now + 1;
+    line.nodes[1].handle_timeout(Instant(t));
+    line.run(t + 600_000);
+    assert_eq!(
+        line.messages(1),
+        vec![(Security::Session, b"early".to_vec())],
+        "{:?}",
+        line.events[1]
+    );
+}

@@ -31,6 +31,10 @@ const MAX_WAITING_PER_PEER: usize = 16;
 const MAX_WAITING_PEERS: usize = 64;
 /// Sessions kept (the least recently used is dropped; the peer then sets up a new one).
 const MAX_SESSIONS: usize = 256;
+/// Handshake inits held until their sender's key is pinned (one per sender, oldest
+/// dropped first): routed traffic can overtake the sender's announcement, which relays
+/// hold back longer.
+const MAX_HELD_INITS: usize = 8;
 
 /// How a delivered message was protected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -155,6 +159,8 @@ pub struct SecureNode {
     pending: HashMap<Address, PendingHandshake>,
     waiting: HashMap<Address, VecDeque<Vec<u8>>>,
     last_init: HashMap<Address, u64>,
+    /// Handshake inits from senders whose key we do not have yet, oldest first.
+    held_inits: VecDeque<(Address, Vec<u8>)>,
     channel: Option<Channel>,
     sign_channel: bool,
     rekey_after: u64,
@@ -194,6 +200,7 @@ impl SecureNode {
             pending: HashMap::new(),
             waiting: HashMap::new(),
             last_init: HashMap::new(),
+            held_inits: VecDeque::new(),
             channel: cfg.channel.as_ref().map(Channel::new),
             sign_channel: cfg.sign_channel,
             rekey_after: cfg.rekey_after,
@@ -399,6 +406,16 @@ impl SecureNode {
                 }
             }
         }
+        // Handshakes that arrived before their sender's key (announced or imported).
+        while let Some(pos) = self
+            .held_inits
+            .iter()
+            .position(|(a, _)| self.keyring.get(*a).is_some())
+        {
+            if let Some((src, init)) = self.held_inits.remove(pos) {
+                self.on_handshake_init(now, src, &init);
+            }
+        }
     }
 
     fn reject(&mut self, src: Address, reason: impl Into<String>) {
@@ -475,7 +492,20 @@ impl SecureNode {
 
     fn on_handshake_init(&mut self, now: Instant, src: Address, msg: &[u8]) {
         let Some(peer) = self.keyring.get(src).cloned() else {
-            return self.reject(src, CryptoError::UnknownPeer(src.to_string()).to_string());
+            // Keep it until the sender's announcement arrives (bounded; the newest init
+            // from a sender replaces an older one).
+            self.held_inits.retain(|(a, _)| *a != src);
+            if self.held_inits.len() >= MAX_HELD_INITS {
+                self.held_inits.pop_front();
+            }
+            self.held_inits.push_back((src, msg.to_vec()));
+            return self.reject(
+                src,
+                format!(
+                    "{}; the handshake is held until its key is pinned",
+                    CryptoError::UnknownPeer(src.to_string())
+                ),
+            );
         };
         let last = self.last_init.get(&src).copied();
         match HandshakeInit::respond(&self.identity, &peer, msg, last, &mut self.rng) {

@@ -466,3 +466,37 @@ fn a_handshake_that_overtakes_the_senders_key_is_held_until_the_key_arrives() {
         line.events[1]
     );
 }
+
+#[test]
+fn an_unanswered_handshake_is_retried_then_its_waiting_messages_are_reported_dropped() {
+    // Node 1 never learns node 0's key, so it never answers.
+    let mut line = Line::new(2, None);
+    let b = line.addr(1);
+    drop(std::mem::take(line.nodes[1].keyring_mut()));
+    line.nodes[0].send(Instant(0), b, b"one").unwrap();
+    line.nodes[0].send(Instant(0), b, b"two").unwrap();
+    line.run(2_000_000);
+    let mut inits: Vec<u32> = line
+        .log
+        .iter()
+        .filter(|(i, _)| *i == 0)
+        .filter_map(|(_, f)| {
+            let h = *FrameView::parse(f).ok()?.header();
+            (h.content == Content::HandshakeInit).then_some(h.id)
+        })
+        .collect();
+    inits.dedup();
+    assert_eq!(inits.len(), 3, "three handshakes: {inits:?}");
+    let failed: Vec<&SecureEvent> = line.events[0]
+        .iter()
+        .filter(|e| matches!(e, SecureEvent::SessionFailed { .. }))
+        .collect();
+    assert_eq!(
+        failed,
+        vec![&SecureEvent::SessionFailed {
+            peer: b,
+            dropped: 2
+        }]
+    );
+    assert!(line.nodes[0].poll_timeout().is_none(), "nothing left to do");
+}

@@ -49,6 +49,10 @@
 // Secure event: persist `next_counter` (see `AIRSWARM_EVENT_PERSIST_COUNTER`).
 #define AIRSWARM_SECURE_EVENT_PERSIST_COUNTER 8
 
+// Secure event: no session with `src` after every handshake attempt; `id` = how many
+// messages waiting for it were dropped.
+#define AIRSWARM_SECURE_EVENT_SESSION_FAILED 9
+
 // Protection of a delivered message: sealed in a session with the sender.
 #define AIRSWARM_SECURITY_SESSION 1
 

@@ -36,6 +36,9 @@ pub const AIRSWARM_SECURE_EVENT_SESSION_ESTABLISHED: u32 = 6;
 pub const AIRSWARM_SECURE_EVENT_REJECTED: u32 = 7;
 /// Secure event: persist `next_counter` (see `AIRSWARM_EVENT_PERSIST_COUNTER`).
 pub const AIRSWARM_SECURE_EVENT_PERSIST_COUNTER: u32 = 8;
+/// Secure event: no session with `src` after every handshake attempt; `id` = how many
+/// messages waiting for it were dropped.
+pub const AIRSWARM_SECURE_EVENT_SESSION_FAILED: u32 = 9;
 
 /// Protection of a delivered message: sealed in a session with the sender.
 pub const AIRSWARM_SECURITY_SESSION: u8 = 1;
@@ -518,6 +521,11 @@ pub unsafe extern "C" fn airswarm_secure_node_poll_event(
             }
             SecureEvent::PersistCounter { next } => {
                 (e.kind, e.next_counter) = (AIRSWARM_SECURE_EVENT_PERSIST_COUNTER, *next);
+                &[]
+            }
+            SecureEvent::SessionFailed { peer, dropped } => {
+                let dropped = u32::try_from(*dropped).unwrap_or(u32::MAX);
+                (e.kind, e.src, e.id) = (AIRSWARM_SECURE_EVENT_SESSION_FAILED, peer.0, dropped);
                 &[]
             }
             // A newer event kind: reported as kind 0 so drain loops keep going.

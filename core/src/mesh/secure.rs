@@ -35,6 +35,12 @@ const MAX_SESSIONS: usize = 256;
 /// dropped first): routed traffic can overtake the sender's announcement, which relays
 /// hold back longer.
 const MAX_HELD_INITS: usize = 8;
+/// A handshake not answered within this long is started again: an init and a reply of 3
+/// fragments each cross 7 relays with airswarm's relay delays (up to ~12 s a hop) and the
+/// mesh's own retries well within it.
+const HANDSHAKE_TIMEOUT: crate::time::Duration = crate::time::Duration::from_secs(300);
+/// Handshakes tried before the messages waiting for the session are given up.
+const MAX_HANDSHAKES: u8 = 3;
 
 /// How a delivered message was protected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -79,6 +85,12 @@ pub enum SecureEvent {
     },
     SessionEstablished {
         peer: Address,
+    },
+    /// No session with `peer` after every handshake attempt: the `dropped` messages that
+    /// waited for it were discarded.
+    SessionFailed {
+        peer: Address,
+        dropped: usize,
     },
     /// Something arrived that was refused: tampered, replayed, a downgrade, a bad handshake.
     Rejected {
@@ -157,6 +169,8 @@ pub struct SecureNode {
     sessions: HashMap<Address, Session>,
     session_order: VecDeque<Address>,
     pending: HashMap<Address, PendingHandshake>,
+    /// When each handshake in progress is given up on, and how many were started.
+    handshake_due: HashMap<Address, (Instant, u8)>,
     waiting: HashMap<Address, VecDeque<Vec<u8>>>,
     last_init: HashMap<Address, u64>,
     /// Handshake inits from senders whose key we do not have yet, oldest first.
@@ -198,6 +212,7 @@ impl SecureNode {
             sessions: HashMap::new(),
             session_order: VecDeque::new(),
             pending: HashMap::new(),
+            handshake_due: HashMap::new(),
             waiting: HashMap::new(),
             last_init: HashMap::new(),
             held_inits: VecDeque::new(),
@@ -300,6 +315,9 @@ impl SecureNode {
         self.node
             .send_content(now, dst, Content::HandshakeInit, &init)?;
         self.pending.insert(dst, pending);
+        let tries = self.handshake_due.get(&dst).map_or(0, |&(_, n)| n);
+        self.handshake_due
+            .insert(dst, (now + HANDSHAKE_TIMEOUT, tries.saturating_add(1)));
         Ok(())
     }
 
@@ -375,6 +393,29 @@ impl SecureNode {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.node.handle_timeout(now);
         self.pump(now);
+        let expired: Vec<(Address, u8)> = self
+            .handshake_due
+            .iter()
+            .filter(|(_, (due, _))| *due <= now)
+            .map(|(peer, (_, tries))| (*peer, *tries))
+            .collect();
+        for (peer, tries) in expired {
+            self.pending.remove(&peer);
+            let key = self.keyring.get(peer).cloned();
+            let retried = match key {
+                Some(key) if tries < MAX_HANDSHAKES && self.waiting.contains_key(&peer) => {
+                    self.start_handshake(now, peer, &key).is_ok()
+                }
+                _ => false,
+            };
+            if !retried {
+                self.handshake_due.remove(&peer);
+                let dropped = self.waiting.remove(&peer).map_or(0, |q| q.len());
+                self.events
+                    .push_back(SecureEvent::SessionFailed { peer, dropped });
+            }
+        }
+        self.pump(now);
     }
 
     pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
@@ -382,7 +423,11 @@ impl SecureNode {
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.node.poll_timeout()
+        let handshake = self.handshake_due.values().map(|&(due, _)| due).min();
+        [self.node.poll_timeout(), handshake]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     pub fn poll_event(&mut self) -> Option<SecureEvent> {
@@ -555,6 +600,7 @@ impl SecureNode {
             self.session_order.push_back(peer);
         }
         self.sessions.insert(peer, session);
+        self.handshake_due.remove(&peer);
         self.events
             .push_back(SecureEvent::SessionEstablished { peer });
     }

@@ -275,13 +275,14 @@ struct Pending {
     /// (which never relays it): nothing to watch for.
     echo: bool,
     /// Times this routed frame was already handed to its next hop without being heard
-    /// relayed (0 or 1).
+    /// passing it on (a watch repeats the hand-over up to `MAX_HANDOFFS` times in all).
     handoffs: u8,
 }
 
 /// A routed frame we sent: its next hop should be heard relaying it before `deadline`
 /// (an implicit acknowledgement, as in Meshtastic's NextHopRouter); if not, we hand it
-/// over once more, then flood it.
+/// over again, up to `MAX_HANDOFFS` times in all, then flood it. A frame handed to its
+/// destination is watched until the destination's ACK passes.
 #[derive(Debug)]
 struct Watch {
     key: FrameKey,
@@ -402,10 +403,10 @@ pub struct Node {
     /// back hop by hop along these: every node on the chain transmitted the message, so
     /// each knows its own upstream, and hop counts fall strictly towards the source.
     upstream: HashMap<(Address, u32), Upstream>,
+    upstream_order: VecDeque<(Address, u32)>,
     /// Link quality to each neighbour (by relay byte): EWMA of the SNR we hear it at.
     /// Keyed by one byte, so it never holds more than 256 entries.
     link_snr: HashMap<u8, f32>,
-    upstream_order: VecDeque<(Address, u32)>,
     /// ACKs waiting (until the time given) for a route back to the message's sender.
     deferred_acks: Vec<(Instant, Header)>,
     /// Routes to nodes we heard from: hop limits for replies, next hops for direct traffic.
@@ -1234,13 +1235,13 @@ impl Node {
             .is_none_or(|&s| (s as f64) < self.cfg.lora.demod_snr_db() + STRONG_LINK_MARGIN_DB)
     }
 
-    /// Queue a second copy of a frame handed to its destination over a weak link.
     /// Whether one more frame may be queued (own sends are refused beyond this, relays
     /// and repeats are dropped and counted).
     fn queue_room(&self) -> bool {
         self.pending.len() + self.outbox.len() < self.cfg.max_queue
     }
 
+    /// Queue a second copy of a frame handed to its destination over a weak link.
     fn send_again(&mut self, after: Instant, frame: Vec<u8>, key: FrameKey, msg: (Address, u32)) {
         if !self.queue_room() {
             self.stats.queue_drops += 1;
@@ -1473,7 +1474,8 @@ impl Node {
             }
         }
         self.release_acks(now, None);
-        // Routed frames whose next hop stayed silent: hand over once more, then flood.
+        // Routed frames whose next hop stayed silent: hand them over again, up to
+        // MAX_HANDOFFS times in all, then flood them from here.
         let mut i = 0;
         while i < self.watches.len() {
             if self.watches[i].deadline > now {

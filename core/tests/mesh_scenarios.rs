@@ -452,7 +452,9 @@ fn send_queue_respects_the_duty_cycle() {
     })
     .unwrap();
     let payload = [0u8; 200];
-    let frame_us = lora.time_on_air_us(14 + 200).unwrap();
+    let frame_us = lora
+        .time_on_air_us(airswarm_core::mesh::wire::SINGLE_OVERHEAD + 200)
+        .unwrap();
     let budget_us = 36_000_000u64; // 1 % of an hour
     for _ in 0..300 {
         node.send(Instant(0), Address::BROADCAST, &payload).unwrap();
@@ -665,5 +667,40 @@ fn replies_over_a_weak_last_hop_are_sent_twice() {
         // link, twice over a weak one (0 relays nothing that could confirm it arrived).
         assert_eq!(acks.len(), expected, "SNR {snr}: {acks:?}");
         assert!(acks.iter().all(|&(_, n)| n != NO_NEXT_HOP), "{acks:?}");
+    }
+}
+
+#[test]
+fn a_broadcast_lost_at_the_first_hop_is_sent_again() {
+    for lose_first in [false, true] {
+        // 0 - 1 - 2: node 1 is node 0's only neighbour; node 0 has heard it before.
+        let mut net = Net::line(3, Strategy::Airswarm, 7);
+        net.nodes[1]
+            .send(Instant(0), Address::BROADCAST, b"hello")
+            .unwrap();
+        net.run_until(600_000);
+        let start = net.log.len();
+        if lose_first {
+            net.drop_next.push((0, 1));
+        }
+        let t = net.now;
+        net.nodes[0]
+            .send(Instant(t), Address::BROADCAST, b"to all")
+            .unwrap();
+        net.run_until(t + 600_000);
+        for i in [1, 2] {
+            let got: Vec<&[u8]> = net.messages(i).iter().map(|m| &m.payload[..]).collect();
+            assert!(
+                got.contains(&&b"to all"[..]),
+                "lost first: {lose_first}, node {i}"
+            );
+        }
+        let sent_by_source = net.log[start..].iter().filter(|(i, _)| *i == 0).count();
+        // Heard passed on: nothing more to do. Nobody passed it on: once more.
+        assert_eq!(
+            sent_by_source,
+            1 + lose_first as usize,
+            "lost first: {lose_first}"
+        );
     }
 }

@@ -282,7 +282,8 @@ struct Pending {
 /// A routed frame we sent: its next hop should be heard relaying it before `deadline`
 /// (an implicit acknowledgement, as in Meshtastic's NextHopRouter); if not, we hand it
 /// over again, up to `MAX_HANDOFFS` times in all, then flood it. A frame handed to its
-/// destination is watched until the destination's ACK passes.
+/// destination is watched until the destination's ACK passes; our own broadcast until
+/// any neighbour is heard passing it on (`next_hop` is then [`NO_NEXT_HOP`]).
 #[derive(Debug)]
 struct Watch {
     key: FrameKey,
@@ -863,8 +864,9 @@ impl Node {
             self.stats.duplicates += 1;
             self.on_duplicate(key, snr_q);
             // Our next hop relayed what we handed it: the hand-over worked.
-            self.watches
-                .retain(|w| !(w.key == key && w.next_hop == h.relay));
+            self.watches.retain(|w| {
+                !(w.key == key && (w.next_hop == h.relay || w.next_hop == NO_NEXT_HOP))
+            });
             // A routed frame we let pass comes back flooded, or handed to us: relay it now.
             let me = self.cfg.address.low_byte();
             if (h.next_hop == NO_NEXT_HOP || h.next_hop == me)
@@ -1551,6 +1553,28 @@ impl Node {
                 if o.frames_unsent == 0 {
                     o.deadline = Some(self.radio_free_at + Duration::from_millis(rtt.max(2_000)));
                 }
+            }
+            if !p.relay
+                && p.handoffs == 0
+                // (a node that never heard anyone has nobody to wait for)
+                && !self.link_snr.is_empty()
+                && self.cfg.strategy == Strategy::Airswarm
+                && self.watches.len() < self.cfg.max_queue
+                && FrameView::parse(&p.frame).is_ok_and(|v| v.header().dst.is_broadcast())
+            {
+                // Our own broadcast: some neighbour should be heard passing it on within
+                // the relay window (each one that got it relays unless it hears copies);
+                // if none is, it was lost at the first hop, which costs every receiver.
+                // Sent once more then.
+                let window = 2 * airtime_ms + self.max_relay_delay_ms();
+                self.watches.push(Watch {
+                    key: p.key,
+                    msg: p.msg,
+                    next_hop: NO_NEXT_HOP,
+                    deadline: self.radio_free_at + Duration::from_millis(window),
+                    frame: p.frame.clone(),
+                    handoffs: 1,
+                });
             }
             if let Some(next_hop) = handed_to(&p.frame)
                 && !p.echo

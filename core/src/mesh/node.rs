@@ -185,7 +185,7 @@ impl Default for AirswarmTuning {
             jitter_slots: 384.0,
             sparse_duplicates: 1.2,
             dense_duplicates: 4.0,
-            edge_margin_db: 4.0,
+            edge_margin_db: 2.0,
         }
     }
 }
@@ -274,6 +274,8 @@ struct Pending {
     /// An answer to a repeated hand-over, addressed back to the node that repeated it
     /// (which never relays it): nothing to watch for.
     echo: bool,
+    /// Neighbours (relay bytes) heard sending this frame while we wait: they have it.
+    senders: Vec<u8>,
     /// Times this routed frame was already handed to its next hop without being heard
     /// passing it on (a watch repeats the hand-over up to `MAX_HANDOFFS` times in all).
     handoffs: u8,
@@ -375,6 +377,13 @@ const MAX_HANDOFFS: u8 = 4;
 /// An ACK with no strong way back waits up to this fraction of the relay window for a
 /// copy of its message from a closer relay.
 const ACK_WAIT_FRACTION: f64 = 0.5;
+/// A neighbour counts as depending on us once it passed on at least this many of our
+/// relayed floods, and this many times more of ours than of others'. Tuned with the tune
+/// example (2-3 and 2-4 measure alike; 40 seeds).
+const DEPENDENT_MIN_FOLLOWS: u16 = 3;
+const DEPENDENT_RATIO: u16 = 3;
+/// Follow counts are halved when one reaches this.
+const FOLLOWS_WINDOW: u16 = 64;
 /// Routes not refreshed for this long are forgotten (messages to that node flood again).
 const ROUTE_TTL: Duration = Duration::from_secs(1800);
 /// A relay named as next hop forwards after at most this many contention slots.
@@ -416,6 +425,13 @@ pub struct Node {
     /// answer to a repeated hand-over, not a hand-over to us.
     handed: HashSet<(FrameKey, u8)>,
     handed_order: VecDeque<(FrameKey, u8)>,
+    /// Broadcast frames we relayed, with the hop count our copy carried.
+    relayed: HashMap<FrameKey, u8>,
+    relayed_order: VecDeque<FrameKey>,
+    /// Per neighbour: broadcasts it passed on right after us (one hop further than our
+    /// copy) and broadcasts it passed on otherwise. A neighbour that mostly gets floods
+    /// from us depends on us: we do not cancel while it has not been heard with a frame.
+    follows: HashMap<u8, (u16, u16)>,
     /// Routed frames we sent, until their next hop is heard relaying them.
     watches: Vec<Watch>,
     /// Routed frames we overheard but were not asked to relay: if one comes back as a
@@ -465,6 +481,9 @@ impl Node {
             upstream_order: VecDeque::new(),
             routes: HashMap::new(),
             watches: Vec::new(),
+            relayed: HashMap::new(),
+            relayed_order: VecDeque::new(),
+            follows: HashMap::new(),
             handed: HashSet::new(),
             handed_order: VecDeque::new(),
             passed_by: DedupCache::new(cfg.dedup_capacity, cfg.dedup_ttl),
@@ -825,6 +844,7 @@ impl Node {
             heard: 0,
             designated: false,
             echo: false,
+            senders: Vec::new(),
             handoffs: 0,
         });
     }
@@ -860,9 +880,31 @@ impl Node {
         if !self.deferred_acks.is_empty() {
             self.release_acks(now, Some(h.src));
         }
+        if h.dst.is_broadcast()
+            && matches!(h.kind, Kind::Data | Kind::Fragment)
+            && h.src != self.cfg.address
+            && h.hops_taken() > 0
+        {
+            // Which neighbours pass on what we relayed (their copy one hop further than
+            // ours), and which get floods elsewhere. Keyed by one byte: at most 256.
+            let after_us = self
+                .relayed
+                .get(&key)
+                .is_some_and(|&k| h.hops_taken() == k + 1);
+            let f = self.follows.entry(h.relay).or_insert((0, 0));
+            if after_us {
+                f.0 += 1;
+            } else {
+                f.1 += 1;
+            }
+            if f.0.max(f.1) >= FOLLOWS_WINDOW {
+                // Halve both: recent floods weigh most, and topology changes show.
+                *f = (f.0 / 2, f.1 / 2);
+            }
+        }
         if self.dedup.observe_within(now, key, snr_q, wave).is_some() {
             self.stats.duplicates += 1;
-            self.on_duplicate(key, snr_q);
+            self.on_duplicate(key, h.relay, snr_q);
             // Our next hop relayed what we handed it: the hand-over worked.
             self.watches.retain(|w| {
                 !(w.key == key && (w.next_hop == h.relay || w.next_hop == NO_NEXT_HOP))
@@ -901,6 +943,7 @@ impl Node {
                     heard: 0,
                     designated: true,
                     echo: true,
+                    senders: Vec::new(),
                     handoffs: 0,
                 });
                 // One answer per asker and frame: a replayed frame cannot make us repeat.
@@ -949,7 +992,7 @@ impl Node {
         Ok(())
     }
 
-    fn on_duplicate(&mut self, key: FrameKey, snr_q: i16) {
+    fn on_duplicate(&mut self, key: FrameKey, relay: u8, snr_q: i16) {
         let strategy = self.cfg.strategy;
         let threshold = self.suppress_threshold();
         let margin = self.cfg.tuning.near_margin_db;
@@ -966,6 +1009,17 @@ impl Node {
             Strategy::Blind => false,
             Strategy::Managed => true,
             Strategy::Airswarm => {
+                self.pending[pos].senders.push(relay);
+                // A neighbour that gets floods from us and has not been heard with this
+                // one may have nobody else to get it from: keep our relay.
+                let waiting_dependent = !self.pending[pos].direct && {
+                    let senders = &self.pending[pos].senders;
+                    self.follows.iter().any(|(b, &(after, other))| {
+                        after >= DEPENDENT_MIN_FOLLOWS
+                            && after >= DEPENDENT_RATIO * other
+                            && !senders.contains(b)
+                    })
+                };
                 let p = &mut self.pending[pos];
                 // A copy from a relay much closer to us than the original sender covers
                 // nearly what ours would: count it double.
@@ -975,7 +1029,7 @@ impl Node {
                 // At the edge of the sender's range our relay reaches the most new ground:
                 // ask for one more copy there.
                 let edge = (p.own_snr as f64) < floor + self.cfg.tuning.edge_margin_db;
-                p.heard >= if p.direct { 1 } else { threshold + edge as u16 }
+                !waiting_dependent && p.heard >= if p.direct { 1 } else { threshold + edge as u16 }
             }
         };
         if cancel {
@@ -1063,6 +1117,7 @@ impl Node {
             heard: 0,
             designated,
             echo: false,
+            senders: vec![h.relay],
             handoffs: 0,
         });
         if let Some(frame) = twice {
@@ -1263,6 +1318,7 @@ impl Node {
             heard: 0,
             designated: true,
             echo: false,
+            senders: Vec::new(),
             handoffs: 0,
         });
     }
@@ -1505,6 +1561,7 @@ impl Node {
                 heard: 0,
                 designated: true,
                 echo: false,
+                senders: Vec::new(),
                 handoffs: w.handoffs,
             });
         }
@@ -1546,6 +1603,22 @@ impl Node {
             self.stats.frames_sent += 1;
             if p.relay {
                 self.stats.frames_relayed += 1;
+                if let Ok(v) = FrameView::parse(&p.frame)
+                    && v.header().dst.is_broadcast()
+                {
+                    while self.relayed_order.len() >= self.cfg.dedup_capacity {
+                        if let Some(old) = self.relayed_order.pop_front() {
+                            self.relayed.remove(&old);
+                        }
+                    }
+                    if self
+                        .relayed
+                        .insert(p.key, v.header().hops_taken())
+                        .is_none()
+                    {
+                        self.relayed_order.push_back(p.key);
+                    }
+                }
             } else if let Some(o) = self.outstanding.get_mut(&p.msg.1)
                 && p.msg.0 == self.cfg.address
             {

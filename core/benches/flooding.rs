@@ -2,7 +2,8 @@
 //! meshes, 10 seeds each, same topology and traffic per seed; then the simulator's speed
 //! at 1,000 nodes × 100 messages.
 //!
-//! Run: `cargo bench -p airswarm-core --bench flooding` (add `-- --quick` for 3 seeds).
+//! Run: `cargo bench -p airswarm-core --bench flooding` (add `-- --quick` for 3 seeds,
+//! `-- --seeds 40` for 40).
 
 use std::time::Instant;
 
@@ -26,8 +27,16 @@ fn scenario(nodes: usize, seed: u64, strategy: Strategy) -> SimConfig {
 }
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
-    let seeds: u64 = if quick { 3 } else { 10 };
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    // `--seeds N` for tighter figures: per-seed spread is several tenths of a percentage
+    // point of delivery, so 10 seeds cannot resolve differences that small.
+    let seeds: u64 = args
+        .iter()
+        .position(|a| a == "--seeds")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if quick { 3 } else { 10 });
     println!(
         "flooding benchmark: 50 messages (20 % direct) of 32 bytes per run, SF7/125 kHz, 1 % duty cycle, hop limit 7, {seeds} seeds"
     );

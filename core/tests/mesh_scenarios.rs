@@ -15,6 +15,7 @@ struct Net {
     frames: u64,
     /// Who sent what, in order.
     log: Vec<(usize, Header)>,
+    times: Vec<u64>,
     /// SNR every link reports (dB).
     snr: f32,
     /// (from, to) pairs whose next frame is lost.
@@ -45,6 +46,7 @@ impl Net {
             rng: Rng::new(9),
             frames: 0,
             log: Vec::new(),
+            times: Vec::new(),
             snr: 5.0,
             drop_next: Vec::new(),
             events: vec![Vec::new(); n],
@@ -85,6 +87,7 @@ impl Net {
                     self.frames += 1;
                     let h = *FrameView::parse(&frame).unwrap().header();
                     self.log.push((i, h));
+                    self.times.push(self.now);
                     for j in self.adj[i].clone() {
                         if self.rng.unit() < self.loss {
                             continue;
@@ -702,5 +705,84 @@ fn a_broadcast_lost_at_the_first_hop_is_sent_again() {
             1 + lose_first as usize,
             "lost first: {lose_first}"
         );
+    }
+}
+
+mod random_meshes {
+    use super::{Address, Event, Instant, Net, Strategy};
+    use airswarm_core::rng::Rng;
+    use proptest::prelude::{ProptestConfig, any, prop_assert, prop_assert_eq, proptest};
+
+    /// A connected random graph: a random spanning tree plus extra edges.
+    fn graph(n: usize, extra: &[(usize, usize)], parents: &[usize]) -> Vec<Vec<usize>> {
+        let mut adj = vec![Vec::new(); n];
+        let mut link = |a: usize, b: usize| {
+            if a != b && !adj[a].contains(&b) {
+                adj[a].push(b);
+                adj[b].push(a);
+            }
+        };
+        for i in 1..n {
+            link(i, parents[i - 1] % i);
+        }
+        for &(a, b) in extra {
+            link(a % n, b % n);
+        }
+        adj
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Whatever the topology, loss and traffic: every direct message ends acknowledged
+        /// or reported failed, nobody gets a message twice, and once the mesh is quiet
+        /// nothing is left queued (hand-overs, repeats and fallbacks all terminate).
+        #[test]
+        fn routing_terminates_and_accounts_for_every_message(
+            n in 3usize..12,
+            parents in proptest::collection::vec(any::<usize>(), 11),
+            extra in proptest::collection::vec((any::<usize>(), any::<usize>()), 0..10),
+            loss in 0.0f64..0.25,
+            sends in proptest::collection::vec((any::<usize>(), any::<usize>(), any::<bool>()), 1..12),
+            seed in any::<u64>(),
+        ) {
+            let mut net = Net::new(graph(n, &extra, &parents), Strategy::Airswarm, 12);
+            net.loss = loss;
+            net.rng = Rng::new(seed);
+            let mut direct = Vec::new();
+            for (k, &(from, to, broadcast)) in sends.iter().enumerate() {
+                let (from, to) = (from % n, to % n);
+                let t = net.now + 1;
+                if broadcast || from == to {
+                    net.nodes[from].send(Instant(t), Address::BROADCAST, &[k as u8; 20]).unwrap();
+                } else {
+                    let id = net.nodes[from].send(Instant(t), Net::addr(to), &[k as u8; 20]).unwrap();
+                    direct.push((from, to, id));
+                }
+                // Let part of the traffic overlap the next message.
+                net.run_until(t + 20_000);
+            }
+            net.run_until(net.now + 24 * 3_600_000);
+            for &(from, to, id) in &direct {
+                let dst = Net::addr(to);
+                let done = net.events[from].iter().any(|e| {
+                    matches!(e, Event::Delivered { dst: d, id: i } | Event::SendFailed { dst: d, id: i } if *d == dst && *i == id)
+                });
+                prop_assert!(done, "message {id} from {from} to {to} neither acknowledged nor failed");
+            }
+            for i in 0..n {
+                let mut seen: Vec<(Address, u32)> = net.messages(i).iter().map(|m| (m.src, m.id)).collect();
+                let before = seen.len();
+                seen.sort();
+                seen.dedup();
+                if seen.len() != before {
+                    let all: Vec<(Address, u32, u8)> = net.messages(i).iter().map(|m| (m.src, m.id, m.hops)).collect();
+                    let log: Vec<String> = net.log.iter().zip(&net.times).map(|((j, h), t)| format!("t={t} {j}:{:?}/{}/{}/att{}/hl{}/{}/relay{}/next{}", h.kind, h.src, h.id, h.attempt, h.hop_limit, h.hop_start, h.relay, h.next_hop)).collect();
+                    prop_assert!(false, "node {} got a message twice: {:?}\n{}", i, all, log.join("\n"));
+                }
+                prop_assert_eq!(net.nodes[i].queued_frames(), 0);
+                prop_assert!(net.nodes[i].poll_timeout().is_none_or(|t| t.as_millis() >= net.now));
+            }
+        }
     }
 }

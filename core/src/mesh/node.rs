@@ -506,6 +506,11 @@ impl Node {
         );
         limits.idle_timeout = limits.idle_timeout.max(needed);
         node.reassembler = Reassembler::new(limits);
+        // Likewise a delivered message must be remembered for as long as its sender may
+        // retry it (a lost ACK), or a late retry is delivered a second time.
+        let retries =
+            Duration::from_millis(node.wave_time().as_millis() * (node.cfg.max_retries as u64 + 2));
+        node.delivered = DedupCache::new(node.cfg.dedup_capacity, node.cfg.dedup_ttl.max(retries));
         node.reserve_counter();
         Ok(node)
     }

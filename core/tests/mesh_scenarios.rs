@@ -743,20 +743,22 @@ mod random_meshes {
             parents in proptest::collection::vec(any::<usize>(), 11),
             extra in proptest::collection::vec((any::<usize>(), any::<usize>()), 0..10),
             loss in 0.0f64..0.25,
-            sends in proptest::collection::vec((any::<usize>(), any::<usize>(), any::<bool>()), 1..12),
+            sends in proptest::collection::vec((any::<usize>(), any::<usize>(), any::<bool>(), any::<bool>()), 1..12),
             seed in any::<u64>(),
         ) {
             let mut net = Net::new(graph(n, &extra, &parents), Strategy::Airswarm, 12);
             net.loss = loss;
             net.rng = Rng::new(seed);
             let mut direct = Vec::new();
-            for (k, &(from, to, broadcast)) in sends.iter().enumerate() {
+            for (k, &(from, to, broadcast, long)) in sends.iter().enumerate() {
                 let (from, to) = (from % n, to % n);
+                // Some messages take 3 fragments (NACK rounds, per-fragment hand-overs).
+                let len = if long { 600 } else { 20 };
                 let t = net.now + 1;
                 if broadcast || from == to {
-                    net.nodes[from].send(Instant(t), Address::BROADCAST, &[k as u8; 20]).unwrap();
+                    net.nodes[from].send(Instant(t), Address::BROADCAST, &vec![k as u8; len]).unwrap();
                 } else {
-                    let id = net.nodes[from].send(Instant(t), Net::addr(to), &[k as u8; 20]).unwrap();
+                    let id = net.nodes[from].send(Instant(t), Net::addr(to), &vec![k as u8; len]).unwrap();
                     direct.push((from, to, id));
                 }
                 // Let part of the traffic overlap the next message.
@@ -771,6 +773,10 @@ mod random_meshes {
                 prop_assert!(done, "message {id} from {from} to {to} neither acknowledged nor failed");
             }
             for i in 0..n {
+                for m in net.messages(i) {
+                    prop_assert!(m.payload.len() == 20 || m.payload.len() == 600);
+                    prop_assert!(m.payload.iter().all(|&b| b == m.payload[0]), "payload intact");
+                }
                 let mut seen: Vec<(Address, u32)> = net.messages(i).iter().map(|m| (m.src, m.id)).collect();
                 let before = seen.len();
                 seen.sort();

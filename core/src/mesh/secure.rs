@@ -39,6 +39,9 @@ const MAX_HELD_INITS: usize = 8;
 /// fragments each cross 7 relays with airswarm's relay delays (up to ~12 s a hop) and the
 /// mesh's own retries well within it.
 const HANDSHAKE_TIMEOUT: crate::time::Duration = crate::time::Duration::from_secs(300);
+/// Sealed messages held per peer while our handshake with it completes (its reply can be
+/// overtaken by the first message sealed under the new session).
+const MAX_EARLY_SEALED: usize = 16;
 /// Handshakes tried before the messages waiting for the session are given up.
 const MAX_HANDSHAKES: u8 = 3;
 
@@ -175,6 +178,9 @@ pub struct SecureNode {
     last_init: HashMap<Address, u64>,
     /// Handshake inits from senders whose key we do not have yet, oldest first.
     held_inits: VecDeque<(Address, Vec<u8>)>,
+    /// Session-sealed messages that arrived before the handshake reply that sets up
+    /// their session, per peer we are shaking hands with.
+    early_sealed: HashMap<Address, Vec<super::Message>>,
     channel: Option<Channel>,
     sign_channel: bool,
     rekey_after: u64,
@@ -216,6 +222,7 @@ impl SecureNode {
             waiting: HashMap::new(),
             last_init: HashMap::new(),
             held_inits: VecDeque::new(),
+            early_sealed: HashMap::new(),
             channel: cfg.channel.as_ref().map(Channel::new),
             sign_channel: cfg.sign_channel,
             rekey_after: cfg.rekey_after,
@@ -400,7 +407,7 @@ impl SecureNode {
             .map(|(peer, (_, tries))| (*peer, *tries))
             .collect();
         for (peer, tries) in expired {
-            self.pending.remove(&peer);
+            self.abandon_handshake(peer);
             let key = self.keyring.get(peer).cloned();
             let retried = match key {
                 Some(key) if tries < MAX_HANDSHAKES && self.waiting.contains_key(&peer) => {
@@ -443,7 +450,7 @@ impl SecureNode {
                     self.events.push_back(SecureEvent::Delivered { dst, id })
                 }
                 Event::SendFailed { dst, id } => {
-                    self.pending.remove(&dst);
+                    self.abandon_handshake(dst);
                     self.events.push_back(SecureEvent::SendFailed { dst, id });
                 }
                 Event::PersistCounter { next } => {
@@ -460,6 +467,15 @@ impl SecureNode {
             if let Some((src, init)) = self.held_inits.remove(pos) {
                 self.on_handshake_init(now, src, &init);
             }
+        }
+    }
+
+    /// Forget our handshake with `peer`; messages held for the session it would have set
+    /// up can never be opened.
+    fn abandon_handshake(&mut self, peer: Address) {
+        self.pending.remove(&peer);
+        for m in self.early_sealed.remove(&peer).unwrap_or_default() {
+            self.reject(m.src, "sealed message for a handshake that was abandoned");
         }
     }
 
@@ -490,6 +506,16 @@ impl SecureNode {
             (Content::HandshakeInit, true) => self.on_handshake_init(now, m.src, &m.payload),
             (Content::HandshakeReply, true) => self.on_handshake_reply(now, m.src, &m.payload),
             (Content::SessionSealed, true) => {
+                if self.pending.contains_key(&m.src) && !self.sessions.contains_key(&m.src) {
+                    // Our handshake with the sender is under way and its reply has not
+                    // arrived yet: keep the message for the session it will set up.
+                    let held = self.early_sealed.entry(m.src).or_default();
+                    if held.len() < MAX_EARLY_SEALED {
+                        held.push(m);
+                        return;
+                    }
+                    return self.reject(m.src, "too many sealed messages before the handshake reply");
+                }
                 let Some(session) = self.sessions.get_mut(&m.src) else {
                     return self.reject(m.src, "sealed message without a session");
                 };
@@ -552,6 +578,11 @@ impl SecureNode {
                 ),
             );
         };
+        if self.pending.contains_key(&src) && self.address() < src {
+            // Both ends opened at once: the init from the lower address wins, so both end
+            // up in the same session. The peer answers ours and drops its own.
+            return;
+        }
         let last = self.last_init.get(&src).copied();
         match HandshakeInit::respond(&self.identity, &peer, msg, last, &mut self.rng) {
             Ok(init) => {
@@ -565,9 +596,9 @@ impl SecureNode {
                 }
                 self.last_init.insert(src, counter);
                 self.install(src, session);
-                // A simultaneous open: our own pending handshake with the same peer yields
-                // to theirs, so both ends use one session.
-                self.pending.remove(&src);
+                // A simultaneous open from a lower address: our own pending handshake
+                // yields to theirs, so both ends use one session.
+                self.abandon_handshake(src);
                 self.flush(now, src);
             }
             Err(e) => self.reject(src, format!("handshake: {e}")),
@@ -578,12 +609,21 @@ impl SecureNode {
         let Some(pending) = self.pending.remove(&src) else {
             return self.reject(src, "handshake reply without a handshake in progress");
         };
+        let early = self.early_sealed.remove(&src).unwrap_or_default();
         match pending.complete(&self.identity, msg, &mut self.rng) {
             Ok(session) => {
                 self.install(src, session);
+                for m in early {
+                    self.on_message(now, m);
+                }
                 self.flush(now, src);
             }
-            Err(e) => self.reject(src, format!("handshake reply: {e}")),
+            Err(e) => {
+                self.reject(src, format!("handshake reply: {e}"));
+                for m in early {
+                    self.reject(m.src, "sealed message without a session");
+                }
+            }
         }
     }
 

@@ -1,5 +1,5 @@
 //! Parameter sweep for the airswarm flooding strategy (a development tool, not a test):
-//! `cargo run --release -p airswarm-core --example tune -- COPIES MARGIN QSLOTS JITTER SPARSE`
+//! `SEEDS=40 cargo run --release -p airswarm-core --example tune -- COPIES NEAR_DB QSLOTS JITTER SPARSE DENSE EDGE_DB`
 use airswarm_core::mesh::{AirswarmTuning, Strategy};
 use airswarm_core::sim::{SimConfig, Simulator};
 

@@ -16,8 +16,10 @@ struct Net {
     /// Who sent what, in order.
     log: Vec<(usize, Header)>,
     times: Vec<u64>,
-    /// SNR every link reports (dB).
+    /// SNR every link reports (dB), unless `link_snr` names the link.
     snr: f32,
+    /// Per-link SNR (both directions), overriding `snr`.
+    link_snr: Vec<((usize, usize), f32)>,
     /// (from, to) pairs whose next frame is lost.
     drop_next: Vec<(usize, usize)>,
     events: Vec<Vec<Event>>,
@@ -48,6 +50,7 @@ impl Net {
             log: Vec::new(),
             times: Vec::new(),
             snr: 5.0,
+            link_snr: Vec::new(),
             drop_next: Vec::new(),
             events: vec![Vec::new(); n],
         }
@@ -96,8 +99,13 @@ impl Net {
                             self.drop_next.swap_remove(k);
                             continue;
                         }
+                        let snr = self
+                            .link_snr
+                            .iter()
+                            .find(|((a, b), _)| (*a, *b) == (i, j) || (*a, *b) == (j, i))
+                            .map_or(self.snr, |&(_, s)| s);
                         self.nodes[j]
-                            .handle_frame(Instant(self.now), &frame, -90.0, self.snr)
+                            .handle_frame(Instant(self.now), &frame, -90.0, snr)
                             .unwrap();
                     }
                 }
@@ -705,6 +713,97 @@ fn a_broadcast_lost_at_the_first_hop_is_sent_again() {
             1 + lose_first as usize,
             "lost first: {lose_first}"
         );
+    }
+}
+
+#[test]
+fn a_node_that_hears_one_neighbour_well_names_it_and_gets_every_flood_through_it() {
+    // 0 floods; 1, 2 and 4 all hear 0 and each other, so each normally cancels its relay
+    // once it hears the others'. Node 3 hears only 1 well (and, in the second run, 2 as
+    // well); everything else it hears at -6 dB, 1.5 dB above SF7's floor.
+    for second_good_link in [false, true] {
+        let mut adj = vec![
+            vec![1, 2, 4],
+            vec![0, 2, 4, 3],
+            vec![0, 1, 4, 3],
+            vec![1, 2],
+            vec![0, 1, 2],
+        ];
+        let mut net = Net::new(std::mem::take(&mut adj), Strategy::Airswarm, 7);
+        net.link_snr = vec![
+            ((3, 1), 8.0),
+            ((3, 2), if second_good_link { 8.0 } else { -6.0 }),
+        ];
+        // Everyone learns its neighbours from one broadcast each.
+        for i in [1, 2, 4, 3] {
+            let t = net.now;
+            net.nodes[i]
+                .send(Instant(t), Address::BROADCAST, b"hello")
+                .unwrap();
+            net.run_until(t + 600_000);
+        }
+        let parent_byte = Net::addr(1).low_byte();
+        let named: Vec<u8> = net
+            .log
+            .iter()
+            .filter(|(i, h)| *i == 3 && h.src == Net::addr(3))
+            .map(|(_, h)| h.next_hop)
+            .collect();
+        let expected = if second_good_link {
+            NO_NEXT_HOP
+        } else {
+            parent_byte
+        };
+        assert_eq!(named, vec![expected], "node 3 names its parent");
+        let start = net.log.len();
+        for k in 0..10u8 {
+            let t = net.now;
+            net.nodes[0]
+                .send(Instant(t), Address::BROADCAST, &[b'f', k])
+                .unwrap();
+            net.run_until(t + 600_000);
+        }
+        // (Early on, node 2 had heard only node 1 and named it too.)
+        assert!(
+            net.log[start..]
+                .iter()
+                .all(|(i, h)| h.next_hop == if *i == 3 { expected } else { NO_NEXT_HOP }),
+            "only node 3 names a parent: {:?}",
+            &net.log[start..]
+        );
+        let floods = |from: usize| {
+            net.log[start..]
+                .iter()
+                .filter(|(i, h)| *i == from && h.src == Net::addr(0))
+                .count()
+        };
+        let got = net
+            .messages(3)
+            .iter()
+            .filter(|m| m.src == Net::addr(0))
+            .count();
+        if second_good_link {
+            // Nobody relies on 1: it cancels whenever 2's and 4's copies come first (and
+            // 2 may cancel too: 3 may then miss a flood, as it did here with no parent).
+            assert!(floods(1) < 10, "{}", floods(1));
+        } else {
+            // 3 relies on 1: 1 keeps its relay until it hears 3 with each flood.
+            let flood_log = &net.log[start..];
+            for (_, first) in flood_log.iter().filter(|(i, _)| *i == 0) {
+                let by = |n: usize| {
+                    flood_log
+                        .iter()
+                        .position(|(i, h)| *i == n && h.id == first.id)
+                };
+                assert!(
+                    by(1).is_some() || by(3).is_some(),
+                    "flood {}: {flood_log:?}",
+                    first.id
+                );
+            }
+            assert!(floods(1) >= 5, "{}", floods(1));
+            assert_eq!(got, 10, "node 3 got every flood");
+        }
     }
 }
 

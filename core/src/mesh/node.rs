@@ -35,7 +35,8 @@ pub enum Strategy {
     /// soon as anyone else's rebroadcast is heard.
     Managed,
     /// Ours: link-quality ordered delays, counter- and proximity-based suppression,
-    /// learned neighbour density, cancellation once the destination acknowledged,
+    /// learned neighbour density, relays kept for sparse neighbours that name us as
+    /// their parent, cancellation once the destination acknowledged,
     /// replies whose hop limit fits the distance they must travel, and direct traffic
     /// handed hop by hop along learned routes (flooding when none is known or one fails).
     #[default]
@@ -181,11 +182,12 @@ impl Default for AirswarmTuning {
         AirswarmTuning {
             suppress_copies: 2,
             near_margin_db: 9.0,
-            quality_slots: 768.0,
-            jitter_slots: 384.0,
+            quality_slots: 896.0,
+            jitter_slots: 320.0,
             sparse_duplicates: 1.2,
             dense_duplicates: 4.0,
-            edge_margin_db: 2.0,
+            // Off: named parents serve the edges better (measured over 40 seeds).
+            edge_margin_db: 0.0,
         }
     }
 }
@@ -377,13 +379,12 @@ const MAX_HANDOFFS: u8 = 4;
 /// An ACK with no strong way back waits up to this fraction of the relay window for a
 /// copy of its message from a closer relay.
 const ACK_WAIT_FRACTION: f64 = 0.5;
-/// A neighbour counts as depending on us once it passed on at least this many of our
-/// relayed floods, and this many times more of ours than of others'. Tuned with the tune
-/// example (2-3 and 2-4 measure alike; 40 seeds).
-const DEPENDENT_MIN_FOLLOWS: u16 = 3;
-const DEPENDENT_RATIO: u16 = 3;
-/// Follow counts are halved when one reaches this.
-const FOLLOWS_WINDOW: u16 = 64;
+/// A node that hears at most one neighbour this many dB above the demodulation floor
+/// names the neighbour it hears best as its parent in the floods it sends. Tuned with the
+/// tune example over 40 seeds (6-15 dB all help; 10 delivered most per frame).
+const PARENT_MARGIN_DB: f64 = 10.0;
+/// A child that has not named us for this long is forgotten.
+const CHILD_TTL: Duration = Duration::from_secs(1800);
 /// Routes not refreshed for this long are forgotten (messages to that node flood again).
 const ROUTE_TTL: Duration = Duration::from_secs(1800);
 /// A relay named as next hop forwards after at most this many contention slots.
@@ -425,13 +426,10 @@ pub struct Node {
     /// answer to a repeated hand-over, not a hand-over to us.
     handed: HashSet<(FrameKey, u8)>,
     handed_order: VecDeque<(FrameKey, u8)>,
-    /// Broadcast frames we relayed, with the hop count our copy carried.
-    relayed: HashMap<FrameKey, u8>,
-    relayed_order: VecDeque<FrameKey>,
-    /// Per neighbour: broadcasts it passed on right after us (one hop further than our
-    /// copy) and broadcasts it passed on otherwise. A neighbour that mostly gets floods
-    /// from us depends on us: we do not cancel while it has not been heard with a frame.
-    follows: HashMap<u8, (u16, u16)>,
+    /// Neighbours (relay byte) that named us as their parent, with when they last did:
+    /// they hear nobody else well, so we do not cancel a flood they have not been heard
+    /// with. Keyed by one byte, so it never holds more than 256 entries.
+    children: HashMap<u8, Instant>,
     /// Routed frames we sent, until their next hop is heard relaying them.
     watches: Vec<Watch>,
     /// Routed frames we overheard but were not asked to relay: if one comes back as a
@@ -481,9 +479,8 @@ impl Node {
             upstream_order: VecDeque::new(),
             routes: HashMap::new(),
             watches: Vec::new(),
-            relayed: HashMap::new(),
-            relayed_order: VecDeque::new(),
-            follows: HashMap::new(),
+            children: HashMap::new(),
+
             handed: HashSet::new(),
             handed_order: VecDeque::new(),
             passed_by: DedupCache::new(cfg.dedup_capacity, cfg.dedup_ttl),
@@ -683,7 +680,11 @@ impl Node {
         let want_ack = !dst.is_broadcast();
         let hop_limit = self.reply_hop_limit(dst);
         let frag_attempts = vec![0u8; frames];
-        let next_hop = self.next_hop_to(now, dst);
+        let next_hop = if dst.is_broadcast() {
+            self.parent()
+        } else {
+            self.next_hop_to(now, dst)
+        };
         self.enqueue_message(
             now,
             dst,
@@ -888,41 +889,31 @@ impl Node {
         if h.dst.is_broadcast()
             && matches!(h.kind, Kind::Data | Kind::Fragment)
             && h.src != self.cfg.address
-            && h.hops_taken() > 0
         {
-            // Which neighbours pass on what we relayed (their copy one hop further than
-            // ours), and which get floods elsewhere. Keyed by one byte: at most 256.
-            let after_us = self
-                .relayed
-                .get(&key)
-                .is_some_and(|&k| h.hops_taken() == k + 1);
-            let f = self.follows.entry(h.relay).or_insert((0, 0));
-            if after_us {
-                f.0 += 1;
+            // Every flood a neighbour sends says whom it relies on, if anyone.
+            if h.parent() == Some(self.cfg.address.low_byte()) {
+                self.children.insert(h.relay, now);
             } else {
-                f.1 += 1;
-            }
-            if f.0.max(f.1) >= FOLLOWS_WINDOW {
-                // Halve both: recent floods weigh most, and topology changes show.
-                *f = (f.0 / 2, f.1 / 2);
+                self.children.remove(&h.relay);
             }
         }
         if self.dedup.observe_within(now, key, snr_q, wave).is_some() {
             self.stats.duplicates += 1;
-            self.on_duplicate(key, h.relay, snr_q);
+            self.on_duplicate(now, key, h.relay, snr_q);
             // Our next hop relayed what we handed it: the hand-over worked.
             self.watches.retain(|w| {
                 !(w.key == key && (w.next_hop == h.relay || w.next_hop == NO_NEXT_HOP))
             });
             // A routed frame we let pass comes back flooded, or handed to us: relay it now.
             let me = self.cfg.address.low_byte();
-            if (h.next_hop == NO_NEXT_HOP || h.next_hop == me)
+            let routed = h.routed_to();
+            if routed.is_none_or(|n| n == me)
                 && h.dst != self.cfg.address
                 && h.hop_limit > 0
                 && self.passed_by.take(now, key)
             {
                 self.schedule_relay(now, &h, bytes, snr_db as f64);
-            } else if h.next_hop == me
+            } else if routed == Some(me)
                 && h.dst != self.cfg.address
                 && h.hop_limit > 0
                 && self.queue_room()
@@ -997,7 +988,7 @@ impl Node {
         Ok(())
     }
 
-    fn on_duplicate(&mut self, key: FrameKey, relay: u8, snr_q: i16) {
+    fn on_duplicate(&mut self, now: Instant, key: FrameKey, relay: u8, snr_q: i16) {
         let strategy = self.cfg.strategy;
         let threshold = self.suppress_threshold();
         let margin = self.cfg.tuning.near_margin_db;
@@ -1015,14 +1006,12 @@ impl Node {
             Strategy::Managed => true,
             Strategy::Airswarm => {
                 self.pending[pos].senders.push(relay);
-                // A neighbour that gets floods from us and has not been heard with this
-                // one may have nobody else to get it from: keep our relay.
-                let waiting_dependent = !self.pending[pos].direct && {
+                // A neighbour that relies on us for floods and has not been heard with
+                // this one may have nobody else to get it from: keep our relay.
+                let waiting_child = !self.pending[pos].direct && {
                     let senders = &self.pending[pos].senders;
-                    self.follows.iter().any(|(b, &(after, other))| {
-                        after >= DEPENDENT_MIN_FOLLOWS
-                            && after >= DEPENDENT_RATIO * other
-                            && !senders.contains(b)
+                    self.children.iter().any(|(c, &named)| {
+                        now.saturating_since(named) < CHILD_TTL && !senders.contains(c)
                     })
                 };
                 let p = &mut self.pending[pos];
@@ -1034,13 +1023,41 @@ impl Node {
                 // At the edge of the sender's range our relay reaches the most new ground:
                 // ask for one more copy there.
                 let edge = (p.own_snr as f64) < floor + self.cfg.tuning.edge_margin_db;
-                !waiting_dependent && p.heard >= if p.direct { 1 } else { threshold + edge as u16 }
+                !waiting_child && p.heard >= if p.direct { 1 } else { threshold + edge as u16 }
             }
         };
         if cancel {
             self.pending.swap_remove(pos);
             self.stats.relays_cancelled += 1;
         }
+    }
+
+    /// The neighbour we rely on for floods, named in every flood we send (the next-hop
+    /// byte of a broadcast): the one we hear best, apart from our own children, when we
+    /// hear no more than one neighbour `PARENT_MARGIN_DB` above the floor. LoRa links are
+    /// close enough to symmetric that it hears us well too, so it can tell when we lack a
+    /// flood. [`NO_NEXT_HOP`] if we hear two or more neighbours that well (or nobody), or
+    /// with another strategy.
+    fn parent(&self) -> u8 {
+        if self.cfg.strategy != Strategy::Airswarm {
+            return NO_NEXT_HOP;
+        }
+        let good = self.cfg.lora.demod_snr_db() + PARENT_MARGIN_DB;
+        if self
+            .link_snr
+            .values()
+            .filter(|&&s| s as f64 >= good)
+            .count()
+            > 1
+        {
+            return NO_NEXT_HOP;
+        }
+        self.link_snr
+            .iter()
+            // (a neighbour that relies on us cannot be the one we rely on)
+            .filter(|(b, _)| !self.children.contains_key(b))
+            .max_by(|a, b| a.1.total_cmp(b.1).then(a.0.cmp(b.0)))
+            .map_or(NO_NEXT_HOP, |(&b, _)| b)
     }
 
     /// Copies (far ×1, near ×2) that cancel a pending airswarm rebroadcast: one more where
@@ -1071,7 +1088,7 @@ impl Node {
         }
         let me = self.cfg.address.low_byte();
         // A frame handed to one neighbour is that neighbour's to relay, nobody else's.
-        let designated = h.next_hop != NO_NEXT_HOP;
+        let designated = h.routed_to().is_some();
         if designated && h.next_hop != me {
             self.passed_by.observe(now, key_of(h), 0);
             return;
@@ -1108,7 +1125,12 @@ impl Node {
                 (self.rng.unit() * DESIGNATED_JITTER_SLOTS * self.slot_ms()) as u64,
             )
         } else {
-            wire::set_route(&mut frame, me, NO_NEXT_HOP);
+            let byte4 = if h.dst.is_broadcast() {
+                self.parent()
+            } else {
+                NO_NEXT_HOP
+            };
+            wire::set_route(&mut frame, me, byte4);
             self.rebroadcast_delay(snr_db)
         };
         self.pending.push(Pending {
@@ -1570,6 +1592,8 @@ impl Node {
                 handoffs: w.handoffs,
             });
         }
+        self.children
+            .retain(|_, named| now.saturating_since(*named) < CHILD_TTL);
         self.reassembler.expire(now);
         self.release_due(now);
     }
@@ -1608,22 +1632,6 @@ impl Node {
             self.stats.frames_sent += 1;
             if p.relay {
                 self.stats.frames_relayed += 1;
-                if let Ok(v) = FrameView::parse(&p.frame)
-                    && v.header().dst.is_broadcast()
-                {
-                    while self.relayed_order.len() >= self.cfg.dedup_capacity {
-                        if let Some(old) = self.relayed_order.pop_front() {
-                            self.relayed.remove(&old);
-                        }
-                    }
-                    if self
-                        .relayed
-                        .insert(p.key, v.header().hops_taken())
-                        .is_none()
-                    {
-                        self.relayed_order.push_back(p.key);
-                    }
-                }
             } else if let Some(o) = self.outstanding.get_mut(&p.msg.1)
                 && p.msg.0 == self.cfg.address
             {
@@ -1717,8 +1725,8 @@ fn handed_to(frame: &[u8]) -> Option<u8> {
     // Handed to the destination itself: a message is watched until its ACK passes.
     let last = h.next_hop == h.dst.low_byte();
     let acked = h.kind == Kind::Data && h.want_ack;
-    (h.next_hop != NO_NEXT_HOP && ((last && acked) || (!last && h.hop_limit > 0)))
-        .then_some(h.next_hop)
+    h.routed_to()
+        .filter(|_| (last && acked) || (!last && h.hop_limit > 0))
 }
 
 fn key_of(h: &Header) -> FrameKey {

@@ -7,7 +7,9 @@
 //! byte 1      kind (bits 0-1) | attempt (bits 2-3) | content (bits 4-6) | WANT_ACK (bit 7)
 //! byte 2      hop limit left (bits 4-7) | hops at start (bits 0-3)
 //! byte 3      relay: low byte of the address of the node that sent this copy
-//! byte 4      next hop: low byte of the address that should relay it, 0 = anyone (flood)
+//! byte 4      direct frames: next hop, the low byte of the address that should relay it,
+//!             0 = anyone (flood); broadcasts: the sender's parent, the one neighbour it
+//!             relies on for floods (0 = none)
 //! bytes 5-8   destination address, big-endian (0xFFFF_FFFF = broadcast)
 //! bytes 9-12  source address, big-endian
 //! bytes 13-15 message id, 24 bits big-endian (low bits of the sender's message counter)
@@ -24,7 +26,10 @@
 //! back to a source; the next-hop byte lets a sender that learned a route hand a direct
 //! message to one relay instead of flooding it (as Meshtastic 2.6 does, NextHopRouter.cpp).
 //! Next hop 0 means "no preference", so a node whose address ends in 0x00 is never named
-//! as a next hop (routes through it fall back to flooding).
+//! as a next hop (routes through it fall back to flooding). Broadcasts are never handed
+//! to one relay, so on them the byte names the sender's parent instead: a node that hears
+//! only one neighbour well says so, and that neighbour keeps relaying floods until it has
+//! heard the node with each one (see the mesh node's `airswarm` strategy).
 
 use core::fmt;
 
@@ -216,7 +221,8 @@ pub struct Header {
     pub attempt: u8,
     /// Low address byte of the node that sent this copy (the source, or the last relay).
     pub relay: u8,
-    /// Low address byte of the one node asked to relay this copy; [`NO_NEXT_HOP`] floods.
+    /// Direct frames: low address byte of the one node asked to relay this copy
+    /// ([`NO_NEXT_HOP`] floods). Broadcasts: the sender's parent (see [`Header::parent`]).
     pub next_hop: u8,
     pub dst: Address,
     pub src: Address,
@@ -227,6 +233,16 @@ pub struct Header {
 }
 
 impl Header {
+    /// The one neighbour asked to relay this copy, if it was handed over rather than flooded.
+    pub fn routed_to(&self) -> Option<u8> {
+        (!self.dst.is_broadcast() && self.next_hop != NO_NEXT_HOP).then_some(self.next_hop)
+    }
+
+    /// On a broadcast: the neighbour the sender of this copy relies on for floods, if any.
+    pub fn parent(&self) -> Option<u8> {
+        (self.dst.is_broadcast() && self.next_hop != NO_NEXT_HOP).then_some(self.next_hop)
+    }
+
     pub fn len(&self) -> usize {
         if self.fragment.is_some() {
             FRAGMENT_OVERHEAD
@@ -571,5 +587,16 @@ mod tests {
         // Relays rewrite bytes 2-4; none of them is authenticated.
         assert_eq!(v.header().aad(), h.aad());
         assert_eq!(v.payload(), b"hi");
+        // On a broadcast, byte 4 names the sender's parent; it never routes the frame.
+        assert_eq!(
+            (v.header().routed_to(), v.header().parent()),
+            (None, Some(9))
+        );
+        let direct = Header {
+            dst: Address(5),
+            ..*v.header()
+        };
+        assert_eq!((direct.routed_to(), direct.parent()), (Some(9), None));
+        assert_eq!((h.routed_to(), h.parent()), (None, None));
     }
 }

@@ -480,7 +480,6 @@ impl Node {
             routes: HashMap::new(),
             watches: Vec::new(),
             children: HashMap::new(),
-
             handed: HashSet::new(),
             handed_order: VecDeque::new(),
             passed_by: DedupCache::new(cfg.dedup_capacity, cfg.dedup_ttl),

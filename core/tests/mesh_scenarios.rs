@@ -784,7 +784,7 @@ fn a_node_that_hears_one_neighbour_well_names_it_and_gets_every_flood_through_it
             .count();
         if second_good_link {
             // Nobody relies on 1: it cancels whenever 2's and 4's copies come first (and
-            // 2 may cancel too: 3 may then miss a flood, as it did here with no parent).
+            // when 2 cancels too, 3 misses the flood: what naming a parent prevents).
             assert!(floods(1) < 10, "{}", floods(1));
         } else {
             // 3 relies on 1: 1 keeps its relay until it hears 3 with each flood.

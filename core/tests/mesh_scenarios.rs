@@ -722,14 +722,14 @@ fn a_node_that_hears_one_neighbour_well_names_it_and_gets_every_flood_through_it
     // once it hears the others'. Node 3 hears only 1 well (and, in the second run, 2 as
     // well); everything else it hears at -6 dB, 1.5 dB above SF7's floor.
     for second_good_link in [false, true] {
-        let mut adj = vec![
+        let adj = vec![
             vec![1, 2, 4],
             vec![0, 2, 4, 3],
             vec![0, 1, 4, 3],
             vec![1, 2],
             vec![0, 1, 2],
         ];
-        let mut net = Net::new(std::mem::take(&mut adj), Strategy::Airswarm, 7);
+        let mut net = Net::new(adj, Strategy::Airswarm, 7);
         net.link_snr = vec![
             ((3, 1), 8.0),
             ((3, 2), if second_good_link { 8.0 } else { -6.0 }),
@@ -787,21 +787,13 @@ fn a_node_that_hears_one_neighbour_well_names_it_and_gets_every_flood_through_it
             // when 2 cancels too, 3 misses the flood: what naming a parent prevents).
             assert!(floods(1) < 10, "{}", floods(1));
         } else {
-            // 3 relies on 1: 1 keeps its relay until it hears 3 with each flood.
+            // 3 relies on 1: 1 keeps its relay until it hears 3 with each flood, so it
+            // cancels only floods 3 was heard passing on before 1's turn came.
             let flood_log = &net.log[start..];
             for (_, first) in flood_log.iter().filter(|(i, _)| *i == 0) {
-                let by = |n: usize| {
-                    flood_log
-                        .iter()
-                        .position(|(i, h)| *i == n && h.id == first.id)
-                };
-                assert!(
-                    by(1).is_some() || by(3).is_some(),
-                    "flood {}: {flood_log:?}",
-                    first.id
-                );
+                let by = |n: usize| flood_log.iter().any(|(i, h)| *i == n && h.id == first.id);
+                assert!(by(1) || by(3), "flood {}: {flood_log:?}", first.id);
             }
-            assert!(floods(1) >= 5, "{}", floods(1));
             assert_eq!(got, 10, "node 3 got every flood");
         }
     }

@@ -1,7 +1,7 @@
 //! Multi-node mesh scenarios over an ideal in-memory channel (no airtime, no collisions;
 //! the simulator covers those): who hears whom is an adjacency list, loss is optional.
 
-use airswarm_core::mesh::wire::{FrameView, Header, Kind, NO_NEXT_HOP};
+use airswarm_core::mesh::wire::{self, FrameView, Header, Kind, NO_NEXT_HOP};
 use airswarm_core::mesh::{Address, Event, MAX_MESSAGE, Message, Node, NodeConfig, Strategy};
 use airswarm_core::rng::Rng;
 use airswarm_core::time::Instant;
@@ -763,10 +763,12 @@ fn a_node_that_hears_one_neighbour_well_names_it_and_gets_every_flood_through_it
                 .unwrap();
             net.run_until(t + 600_000);
         }
-        // (Early on, node 2 had heard only node 1 and named it too.)
+        // (Early on, node 2 had heard only node 1 and named it too.) Pulls name the
+        // neighbour asked in the same byte; they are not floods.
         assert!(
             net.log[start..]
                 .iter()
+                .filter(|(_, h)| h.kind == Kind::Data)
                 .all(|(i, h)| h.next_hop == if *i == 3 { expected } else { NO_NEXT_HOP }),
             "only node 3 names a parent: {:?}",
             &net.log[start..]
@@ -882,4 +884,154 @@ mod random_meshes {
             }
         }
     }
+}
+
+#[test]
+fn a_node_that_missed_a_flood_pulls_it_when_the_next_one_names_it() {
+    // 0 - 1 - 2 in a line. Node 2 loses 1's relay of the first flood; the second flood
+    // names the first (destination bytes 7-8), so 2 asks 1 for it, 1 answers one hop.
+    let mut net = Net::line(3, Strategy::Airswarm, 7);
+    for i in [2, 1] {
+        let t = net.now;
+        net.nodes[i]
+            .send(Instant(t), Address::BROADCAST, b"hello")
+            .unwrap();
+        net.run_until(t + 600_000);
+    }
+    let t = net.now;
+    net.drop_next = vec![(1, 2)];
+    let first = net.nodes[0]
+        .send(Instant(t), Address::BROADCAST, b"first")
+        .unwrap();
+    net.run_until(t + 600_000);
+    let payloads = |net: &Net, i: usize| -> Vec<Vec<u8>> {
+        net.messages(i)
+            .iter()
+            .filter(|m| m.src == Net::addr(0))
+            .map(|m| m.payload.clone())
+            .collect()
+    };
+    assert!(
+        payloads(&net, 2).is_empty(),
+        "node 2 missed the first flood"
+    );
+    assert_eq!(
+        net.nodes[2].stats().pulls_sent,
+        0,
+        "nothing says it is missing"
+    );
+
+    let start = net.log.len();
+    let t = net.now;
+    net.nodes[0]
+        .send(Instant(t), Address::BROADCAST, b"second")
+        .unwrap();
+    net.run_until(t + 3_600_000);
+    assert_eq!(payloads(&net, 2), [b"second".to_vec(), b"first".to_vec()]);
+    assert!(
+        net.messages(2).iter().all(|m| m.dst == Address::BROADCAST),
+        "applications see the plain broadcast address"
+    );
+    let tag = wire::message_tag(Net::addr(0), first);
+    let log = &net.log[start..];
+    // The second flood named the first, end to end.
+    assert!(
+        log.iter()
+            .filter(|(_, h)| h.kind == Kind::Data && h.id != first)
+            .all(|(_, h)| h.dst.previous_broadcast() == Some(tag))
+    );
+    let pulls: Vec<&(usize, Header)> = log.iter().filter(|(_, h)| h.kind == Kind::Nack).collect();
+    assert_eq!(pulls.len(), 1, "one pull: {log:?}");
+    let (puller, pull) = pulls[0];
+    assert_eq!(*puller, 2);
+    assert!(pull.dst.is_broadcast() && pull.hop_limit == 0);
+    assert_eq!(
+        pull.next_hop,
+        Net::addr(1).low_byte(),
+        "asks the neighbour it hears"
+    );
+    let answers: Vec<&(usize, Header)> = log
+        .iter()
+        .filter(|(_, h)| h.src == Net::addr(0) && h.id == first)
+        .collect();
+    assert_eq!(
+        answers.len(),
+        1,
+        "answered once, relayed by nobody: {log:?}"
+    );
+    let (answerer, answer) = answers[0];
+    assert_eq!(*answerer, 1);
+    // One hop left 0 as 1's relay would have: the hop count stays true.
+    assert_eq!((answer.hop_limit, answer.hops_taken()), (0, 1));
+    let (s1, s2) = (net.nodes[1].stats(), net.nodes[2].stats());
+    assert_eq!((s2.pulls_sent, s1.pull_answers), (1, 1));
+}
+
+#[test]
+fn pulls_are_answered_only_from_kept_frames_and_at_a_bounded_rate() {
+    let mut net = Net::line(2, Strategy::Airswarm, 7);
+    let t = net.now;
+    let id = net.nodes[0]
+        .send(Instant(t), Address::BROADCAST, b"kept")
+        .unwrap();
+    net.run_until(t + 600_000);
+    let node = &mut net.nodes[1];
+    assert_eq!(node.stats().messages_delivered, 1);
+    let pull = |id: u32, tags: &[u16], asked: u8| {
+        let h = Header {
+            rnode_seq: 0,
+            kind: Kind::Nack,
+            content: airswarm_core::mesh::Content::Plain,
+            want_ack: false,
+            hop_limit: 0,
+            hop_start: 0,
+            attempt: 0,
+            relay: 77,
+            next_hop: asked,
+            dst: Address::BROADCAST,
+            src: Address(77),
+            id,
+            fragment: None,
+        };
+        let payload: Vec<u8> = tags.iter().flat_map(|t| t.to_be_bytes()).collect();
+        h.to_frame(&payload).unwrap()
+    };
+    let me = Net::addr(1).low_byte();
+    let tag = wire::message_tag(Net::addr(0), id);
+    let now = net.now + 1_000;
+    let drain = |node: &mut Node| {
+        let mut frames = Vec::new();
+        for dt in 0..100 {
+            node.handle_timeout(Instant(now + dt * 100));
+            while let Some(f) = node.poll_transmit() {
+                frames.push(f);
+            }
+        }
+        frames
+    };
+    // A tag we never had, and a pull to another neighbour: nothing is sent.
+    node.handle_frame(Instant(now), &pull(1, &[tag ^ 1], me), -90.0, 5.0)
+        .unwrap();
+    node.handle_frame(Instant(now), &pull(2, &[tag], me ^ 1), -90.0, 5.0)
+        .unwrap();
+    assert!(drain(node).is_empty());
+    // The same pull ten times over (fresh ids, as a replaying attacker would send): one
+    // answer, because each kept frame goes again at most once per pull interval.
+    for k in 0..10 {
+        node.handle_frame(Instant(now), &pull(10 + k, &[tag, tag], me), -90.0, 5.0)
+            .unwrap();
+    }
+    let sent = drain(node);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let v = FrameView::parse(&sent[0]).unwrap();
+    assert_eq!((v.header().src, v.header().id), (Net::addr(0), id));
+    assert_eq!(v.header().hop_limit, 0);
+    assert_eq!(v.payload(), b"kept");
+    assert_eq!(node.stats().pull_answers, 1);
+    // Malformed pulls (odd length, too many tags) are refused by the parser.
+    let mut odd = pull(30, &[tag], me);
+    odd.push(0);
+    assert!(node.handle_frame(Instant(now), &odd, -90.0, 5.0).is_err());
+    let many = pull(31, &[tag; 17], me);
+    assert!(node.handle_frame(Instant(now), &many, -90.0, 5.0).is_err());
 }

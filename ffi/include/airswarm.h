@@ -212,7 +212,7 @@ typedef struct {
 // Node settings. Fill with `airswarm_node_config_default`, then change fields. Limits not
 // listed here (duplicate cache, reassembly) keep the core defaults.
 typedef struct {
-  // This node's address (not 0xFFFFFFFF).
+  // This node's address (not in 0xFFFF0000..=0xFFFFFFFF, the broadcast range).
   uint32_t address;
   // One of `AIRSWARM_STRATEGY_*`.
   uint32_t strategy;
@@ -277,6 +277,10 @@ typedef struct {
   uint64_t queue_drops;
   // Routed frames whose next hop stayed silent, flooded instead.
   uint64_t route_fallbacks;
+  // Pulls sent: asks to a neighbour for broadcasts this node learned it missed.
+  uint64_t pulls_sent;
+  // Kept broadcast frames sent again because a neighbour pulled them.
+  uint64_t pull_answers;
 } airswarm_node_stats;
 
 // Scenario settings. Fill with `airswarm_sim_config_default`, then change fields; path

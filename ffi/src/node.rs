@@ -62,7 +62,7 @@ pub const AIRSWARM_EVENT_PERSIST_COUNTER: u32 = 4;
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct airswarm_node_config {
-    /// This node's address (not 0xFFFFFFFF).
+    /// This node's address (not in 0xFFFF0000..=0xFFFFFFFF, the broadcast range).
     pub address: u32,
     /// One of `AIRSWARM_STRATEGY_*`.
     pub strategy: u32,
@@ -118,6 +118,10 @@ pub struct airswarm_node_stats {
     pub queue_drops: u64,
     /// Routed frames whose next hop stayed silent, flooded instead.
     pub route_fallbacks: u64,
+    /// Pulls sent: asks to a neighbour for broadcasts this node learned it missed.
+    pub pulls_sent: u64,
+    /// Kept broadcast frames sent again because a neighbour pulled them.
+    pub pull_answers: u64,
 }
 
 /// A mesh node (opaque). Not thread-safe: use one handle from one thread at a time.
@@ -545,6 +549,8 @@ pub unsafe extern "C" fn airswarm_node_stats_get(
             reassembly_errors: s.reassembly_errors,
             queue_drops: s.queue_drops,
             route_fallbacks: s.route_fallbacks,
+            pulls_sent: s.pulls_sent,
+            pull_answers: s.pull_answers,
         };
         // SAFETY: caller contract on `out`.
         unsafe { put(out, c) }

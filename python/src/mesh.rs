@@ -775,6 +775,8 @@ impl Node {
         d.set_item("reassembly_errors", s.reassembly_errors)?;
         d.set_item("queue_drops", s.queue_drops)?;
         d.set_item("route_fallbacks", s.route_fallbacks)?;
+        d.set_item("pulls_sent", s.pulls_sent)?;
+        d.set_item("pull_answers", s.pull_answers)?;
         Ok(d)
     }
 

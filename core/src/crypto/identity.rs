@@ -40,11 +40,17 @@ impl Fingerprint {
     }
 
     /// The mesh address: the fingerprint's first four bytes, big-endian. The broadcast
-    /// address is reserved, so the one fingerprint prefix that would map to it maps to
-    /// 0xFFFF_FFFE instead.
+    /// range 0xFFFF_0000..=0xFFFF_FFFF is reserved, so the fingerprint prefixes that would
+    /// fall in it map to 0xFFFE_xxxx instead (bit 16 cleared).
     pub fn address(&self) -> Address {
-        let a = u32::from_be_bytes([self.0[0], self.0[1], self.0[2], self.0[3]]);
-        Address(if a == u32::MAX { u32::MAX - 1 } else { a })
+        let a = Address(u32::from_be_bytes([
+            self.0[0], self.0[1], self.0[2], self.0[3],
+        ]));
+        if a.is_broadcast() {
+            Address(a.0 & !0x0001_0000)
+        } else {
+            a
+        }
     }
 }
 

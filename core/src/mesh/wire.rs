@@ -10,7 +10,9 @@
 //! byte 4      direct frames: next hop, the low byte of the address that should relay it,
 //!             0 = anyone (flood); broadcasts: the sender's parent, the one neighbour it
 //!             relies on for floods (0 = none)
-//! bytes 5-8   destination address, big-endian (0xFFFF_FFFF = broadcast)
+//! bytes 5-8   destination address, big-endian. 0xFFFF_0000..=0xFFFF_FFFF is the
+//!             broadcast range: on a broadcast, bytes 7-8 carry the tag of the broadcast its
+//!             source had last seen before sending it (0xFFFF = none; see below)
 //! bytes 9-12  source address, big-endian
 //! bytes 13-15 message id, 24 bits big-endian (low bits of the sender's message counter)
 //! FRAGMENT:   byte 16 fragment index, byte 17 fragment count (2..=255)
@@ -30,6 +32,16 @@
 //! to one relay, so on them the byte names the sender's parent instead: a node that hears
 //! only one neighbour well says so, and that neighbour keeps relaying floods until it has
 //! heard the node with each one (see the mesh node's `airswarm` strategy).
+//!
+//! Broadcast tags ([`message_tag`], 16 bits of a hash of source and id) let a node notice
+//! a flood it missed: each broadcast names the one its source had last seen, so a node that
+//! gets the later one but not the earlier knows what it lacks. It then asks a neighbour
+//! for it with a *pull*: a NACK sent to the broadcast range with hop limit 0, whose byte 4
+//! names the neighbour asked and whose payload lists up to [`MAX_PULL_TAGS`] wanted tags
+//! (2 bytes each). The neighbour resends the frames it kept, with hop limit 0. Nothing on
+//! the air grows: the tag rides in destination bytes a broadcast never needed. Like bytes
+//! 2-4, the tag is left out of the sealing associated data ([`aad`] uses the plain
+//! broadcast address), so a forged tag costs at most a few pulls, never a message.
 
 use core::fmt;
 
@@ -57,6 +69,25 @@ pub const MAX_ATTEMPT: u8 = 3;
 pub const RNODE_FLAG_SPLIT: u8 = 0x01;
 /// Next-hop byte meaning "no preference": every receiver may relay (flooding).
 pub const NO_NEXT_HOP: u8 = 0;
+/// Most broadcast tags one pull asks for.
+pub const MAX_PULL_TAGS: usize = 16;
+/// The tag value that means "no earlier broadcast" (never the tag of a message).
+const NO_TAG: u16 = 0xFFFF;
+
+/// The 16-bit tag that names a broadcast in other broadcasts and in pulls: the top half of
+/// the murmur3 32-bit finaliser (fmix32) of source and id. 0xFFFF is never a tag.
+pub fn message_tag(src: Address, id: u32) -> u16 {
+    let mut h = src.0 ^ (id & 0xFF_FFFF).wrapping_mul(0x9E37_79B1);
+    h ^= h >> 16;
+    h = h.wrapping_mul(0x85EB_CA6B);
+    h ^= h >> 13;
+    h = h.wrapping_mul(0xC2B2_AE35);
+    h ^= h >> 16;
+    match (h >> 16) as u16 {
+        NO_TAG => NO_TAG - 1,
+        t => t,
+    }
+}
 
 /// A 4-byte mesh address (derived from the identity fingerprint once crypto is on).
 #[derive(
@@ -65,10 +96,23 @@ pub const NO_NEXT_HOP: u8 = 0;
 pub struct Address(pub u32);
 
 impl Address {
+    /// The broadcast address that names no earlier broadcast; what applications send to.
     pub const BROADCAST: Address = Address(u32::MAX);
 
+    /// Any address in 0xFFFF_0000..=0xFFFF_FFFF: those are reserved for broadcasts, whose
+    /// low 16 bits carry a broadcast tag (see the module docs).
     pub fn is_broadcast(self) -> bool {
-        self == Address::BROADCAST
+        self.0 >> 16 == 0xFFFF
+    }
+
+    /// A broadcast destination naming the broadcast its source had last seen.
+    pub fn broadcast_after(tag: Option<u16>) -> Address {
+        Address(0xFFFF_0000 | u32::from(tag.unwrap_or(NO_TAG)))
+    }
+
+    /// On a broadcast destination: the tag of the broadcast its source had last seen.
+    pub fn previous_broadcast(self) -> Option<u16> {
+        (self.is_broadcast() && self.0 as u16 != NO_TAG).then_some(self.0 as u16)
     }
 
     /// The byte that names this node in the relay and next-hop fields.
@@ -103,6 +147,7 @@ pub enum Kind {
     /// End-to-end acknowledgement; payload = acknowledged message id (3 bytes).
     Ack = 2,
     /// Request for missing fragments; payload = message id (3 bytes) + bitmap of missing.
+    /// Sent to the broadcast range, a pull: payload = 1..=16 wanted broadcast tags.
     Nack = 3,
 }
 
@@ -302,8 +347,14 @@ impl Header {
     }
 }
 
-/// Associated data from the fields that identify a message end to end.
+/// Associated data from the fields that identify a message end to end (every broadcast
+/// counts as [`Address::BROADCAST`]: the tag in its low bytes is a hint, not part of it).
 pub fn aad(content: Content, want_ack: bool, dst: Address, src: Address, id: u32) -> [u8; 12] {
+    let dst = if dst.is_broadcast() {
+        Address::BROADCAST
+    } else {
+        dst
+    };
     let mut a = [0u8; 12];
     a[0] = ((content as u8) << 4) | if want_ack { 0x80 } else { 0 };
     a[1..5].copy_from_slice(&dst.0.to_be_bytes());
@@ -388,6 +439,18 @@ impl<'a> FrameView<'a> {
                     });
                 }
             }
+            Kind::Nack if header.dst.is_broadcast() => {
+                // A pull: 1..=16 tags of 2 bytes.
+                if payload.is_empty()
+                    || !payload.len().is_multiple_of(2)
+                    || payload.len() > 2 * MAX_PULL_TAGS
+                {
+                    return Err(FrameError::BadControlPayload {
+                        kind,
+                        len: payload.len(),
+                    });
+                }
+            }
             Kind::Nack => {
                 // id + a bitmap of 1..=32 bytes (255 fragments).
                 if payload.len() < 4 || payload.len() > 3 + MAX_FRAGMENTS.div_ceil(8) {
@@ -410,9 +473,10 @@ impl<'a> FrameView<'a> {
         self.payload
     }
 
-    /// For Ack and Nack frames: the message id they refer to.
+    /// For Ack and Nack frames (not pulls): the message id they refer to.
     pub fn referenced_id(&self) -> Option<u32> {
         match self.header.kind {
+            Kind::Nack if self.is_pull() => None,
             Kind::Ack | Kind::Nack => {
                 let p = self.payload;
                 Some(u32::from_be_bytes([0, p[0], p[1], p[2]]))
@@ -421,9 +485,21 @@ impl<'a> FrameView<'a> {
         }
     }
 
-    /// For Nack frames: the bitmap of missing fragments.
+    /// For Nack frames (not pulls): the bitmap of missing fragments.
     pub fn nack_bitmap(&self) -> Option<&'a [u8]> {
-        (self.header.kind == Kind::Nack).then(|| &self.payload[3..])
+        (self.header.kind == Kind::Nack && !self.is_pull()).then(|| &self.payload[3..])
+    }
+
+    /// A NACK to the broadcast range: a neighbour asking for broadcasts it missed.
+    pub fn is_pull(&self) -> bool {
+        self.header.kind == Kind::Nack && self.header.dst.is_broadcast()
+    }
+
+    /// For pulls: the tags of the broadcasts asked for.
+    pub fn pull_tags(&self) -> impl Iterator<Item = u16> + 'a {
+        let tags = if self.is_pull() { self.payload } else { &[] };
+        tags.chunks_exact(2)
+            .map(|t| u16::from_be_bytes([t[0], t[1]]))
     }
 }
 
@@ -431,6 +507,13 @@ impl<'a> FrameView<'a> {
 pub fn set_hop_limit(frame: &mut [u8], hop_limit: u8) {
     if frame.len() > 2 {
         frame[2] = (frame[2] & 0x0F) | ((hop_limit & 0x0F) << 4);
+    }
+}
+
+/// Rewrite the whole hop byte of an encoded frame in place: hops left and hops at start.
+pub fn set_hops(frame: &mut [u8], hop_limit: u8, hop_start: u8) {
+    if frame.len() > 2 {
+        frame[2] = ((hop_limit & 0x0F) << 4) | (hop_start & 0x0F);
     }
 }
 
@@ -466,6 +549,15 @@ mod tests {
             0u32..(1 << 24),
             (2u8..=255).prop_flat_map(|c| (0..c, Just(c))),
         )
+            .prop_flat_map(|t| {
+                // A quarter of the headers go to the broadcast range (pulls and tags).
+                let dst = prop_oneof![3 => Just(t.7), 1 => any::<u16>().prop_map(|b| 0xFFFF_0000 | u32::from(b))];
+                (Just(t), dst)
+            })
+            .prop_map(|(mut t, dst)| {
+                t.7 = dst;
+                t
+            })
             .prop_map(
                 |(seq, kind, c, want_ack, a, b, (attempt, relay, next_hop), dst, src, id, frag)| {
                     Header {
@@ -490,6 +582,9 @@ mod tests {
     fn arb_payload(h: &Header) -> BoxedStrategy<Vec<u8>> {
         match h.kind {
             Kind::Ack => proptest::collection::vec(any::<u8>(), 3).boxed(),
+            Kind::Nack if h.dst.is_broadcast() => proptest::collection::vec(any::<u8>(), 1..=16)
+                .prop_map(|t| t.into_iter().flat_map(|b| [b, !b]).collect())
+                .boxed(),
             Kind::Nack => proptest::collection::vec(any::<u8>(), 4..=35).boxed(),
             _ => proptest::collection::vec(any::<u8>(), 0..=(MAX_FRAME - h.len())).boxed(),
         }
@@ -598,5 +693,71 @@ mod tests {
         };
         assert_eq!((direct.routed_to(), direct.parent()), (Some(9), None));
         assert_eq!((h.routed_to(), h.parent()), (None, None));
+    }
+
+    #[test]
+    fn broadcast_tags_and_pulls() {
+        let a = Address(0x0102_0304);
+        let t = message_tag(a, 7);
+        assert_ne!(t, message_tag(a, 8));
+        assert_ne!(t, message_tag(Address(0x0102_0305), 7));
+        // Only the id's 24 wire bits count.
+        assert_eq!(t, message_tag(a, 7 | 1 << 24));
+        let after = Address::broadcast_after(Some(t));
+        assert!(after.is_broadcast());
+        assert_eq!(after.previous_broadcast(), Some(t));
+        assert_eq!(Address::broadcast_after(None), Address::BROADCAST);
+        assert_eq!(Address::BROADCAST.previous_broadcast(), None);
+        assert!(Address(0xFFFF_0000).is_broadcast() && !Address(0xFFFE_FFFF).is_broadcast());
+        // The tag is not sealed: both forms of a broadcast authenticate alike.
+        assert_eq!(
+            aad(Content::Plain, false, after, a, 7),
+            aad(Content::Plain, false, Address::BROADCAST, a, 7)
+        );
+        assert_ne!(
+            aad(Content::Plain, false, Address(5), a, 7),
+            aad(Content::Plain, false, Address(6), a, 7)
+        );
+        let pull = Header {
+            rnode_seq: 0,
+            kind: Kind::Nack,
+            content: Content::Plain,
+            want_ack: false,
+            hop_limit: 0,
+            hop_start: 0,
+            attempt: 0,
+            relay: 1,
+            next_hop: 2,
+            dst: Address::BROADCAST,
+            src: a,
+            id: 9,
+            fragment: None,
+        };
+        let frame = pull.to_frame(&[0x12, 0x34, 0xAB, 0xCD]).unwrap();
+        let v = FrameView::parse(&frame).unwrap();
+        assert!(v.is_pull());
+        assert_eq!(v.pull_tags().collect::<Vec<_>>(), [0x1234, 0xABCD]);
+        assert_eq!((v.referenced_id(), v.nack_bitmap()), (None, None));
+        for bad in [&[][..], &[1, 2, 3], &[0; 2 * MAX_PULL_TAGS + 2]] {
+            assert!(matches!(
+                FrameView::parse(&pull.to_frame(bad).unwrap()),
+                Err(FrameError::BadControlPayload {
+                    kind: Kind::Nack,
+                    ..
+                })
+            ));
+        }
+        // The same payload to one node is a fragment NACK, whose id and bitmap it has.
+        let nack = Header {
+            dst: Address(5),
+            ..pull
+        };
+        let frame = nack.to_frame(&[0, 0, 7, 1]).unwrap();
+        let v = FrameView::parse(&frame).unwrap();
+        assert!(!v.is_pull() && v.pull_tags().next().is_none());
+        assert_eq!(
+            (v.referenced_id(), v.nack_bitmap()),
+            (Some(7), Some(&[1u8][..]))
+        );
     }
 }

@@ -42,13 +42,14 @@ fn main() {
     );
     println!();
     println!(
-        "| nodes | strategy | delivery | frames/msg | frames per delivered | airtime s per delivered | collisions | p95 ms |"
+        "| nodes | strategy | delivery | frames/msg | frames per delivered | airtime s per delivered | collisions | p95 ms | pulls + answers per seed |"
     );
-    println!("|---:|---|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|");
     for nodes in [50, 100, 200] {
         for strategy in Strategy::ALL {
             let (mut intended, mut delivered, mut frames, mut airtime, mut coll, mut p95) =
                 (0u64, 0u64, 0u64, 0.0, 0u64, 0.0);
+            let (mut pulls, mut answers) = (0u64, 0u64);
             for seed in 1..=seeds {
                 let r = Simulator::new(scenario(nodes, seed, strategy))
                     .expect("valid scenario")
@@ -59,17 +60,21 @@ fn main() {
                 airtime += r.airtime_s;
                 coll += r.collisions;
                 p95 += r.latency_p95_ms;
+                pulls += r.pulls;
+                answers += r.pull_answers;
             }
             let msgs = 50.0 * seeds as f64;
             println!(
-                "| {nodes} | {} | {:.2} % | {:.1} | {:.4} | {:.5} | {} | {:.0} |",
+                "| {nodes} | {} | {:.2} % | {:.1} | {:.4} | {:.5} | {} | {:.0} | {:.1} + {:.1} |",
                 strategy.name(),
                 100.0 * delivered as f64 / intended as f64,
                 frames as f64 / msgs,
                 frames as f64 / delivered.max(1) as f64,
                 airtime / delivered.max(1) as f64,
                 coll / seeds,
-                p95 / seeds as f64
+                p95 / seeds as f64,
+                pulls as f64 / seeds as f64,
+                answers as f64 / seeds as f64
             );
         }
     }
@@ -83,12 +88,14 @@ fn main() {
         let r = Simulator::new(cfg).expect("valid").run();
         let wall = t.elapsed().as_secs_f64();
         println!(
-            "speed: 1000 nodes x 100 messages, {}: {:.2} s wall, {} events, {:.0} events/s, {} frames, delivery {:.1} %",
+            "speed: 1000 nodes x 100 messages, {}: {:.2} s wall, {} events, {:.0} events/s, {} frames ({} pulls, {} answers), delivery {:.1} %",
             strategy.name(),
             wall,
             r.events,
             r.events as f64 / wall,
             r.transmissions,
+            r.pulls,
+            r.pull_answers,
             100.0 * r.delivery_ratio
         );
     }

@@ -22,8 +22,8 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 
 use crate::crypto::{ChannelKey, CryptoError, Identity, Keyring, seeded_rng};
 use crate::mesh::{
-    Address, AirswarmTuning, Event, MeshError, Node, NodeConfig, SecureConfig, SecureEvent,
-    SecureNode, SendOutcome, Strategy,
+    Address, AirswarmTuning, Event, MeshError, Node, NodeConfig, NodeStats, SecureConfig,
+    SecureEvent, SecureNode, SendOutcome, Strategy,
 };
 use crate::radio::{LoRaConfig, RadioError};
 use crate::rng::Rng;
@@ -249,6 +249,10 @@ pub struct SimReport {
     pub collisions: u64,
     /// Receptions lost because the receiver was transmitting.
     pub half_duplex_losses: u64,
+    /// Pulls sent (asks for a missed broadcast; airswarm only), and frames sent to answer
+    /// them. Both are counted in `transmissions` too.
+    pub pulls: u64,
+    pub pull_answers: u64,
     pub latency_p50_ms: f64,
     pub latency_p95_ms: f64,
     /// Direct messages acknowledged to their sender / direct messages sent.
@@ -321,6 +325,12 @@ impl Driven {
         match self {
             Driven::Plain(n) => n.poll_timeout(),
             Driven::Secure(n) => n.poll_timeout(),
+        }
+    }
+    fn stats(&self) -> &NodeStats {
+        match self {
+            Driven::Plain(n) => n.stats(),
+            Driven::Secure(n) => n.stats(),
         }
     }
     fn poll_outcome(&mut self) -> Option<Outcome> {
@@ -990,6 +1000,12 @@ impl Simulator {
             airtime_s: self.stats_airtime_us as f64 / 1e6,
             collisions: self.stats_collisions,
             half_duplex_losses: self.stats_half_duplex,
+            pulls: self.nodes.iter().map(|sn| sn.node.stats().pulls_sent).sum(),
+            pull_answers: self
+                .nodes
+                .iter()
+                .map(|sn| sn.node.stats().pull_answers)
+                .sum(),
             latency_p50_ms: pct(0.50),
             latency_p95_ms: pct(0.95),
             ack_ratio: (direct > 0).then(|| acked as f64 / direct as f64),

@@ -106,7 +106,11 @@ impl fmt::Display for MeshError {
                 write!(f, "hop limit {h} is out of range 1..={MAX_HOP_LIMIT}")
             }
             MeshError::ReservedAddress(a) => {
-                write!(f, "address {a} is reserved and cannot be a node's address")
+                write!(
+                    f,
+                    "address {:08x} is in the broadcast range ffff0000-ffffffff and cannot be a node's address",
+                    a.0
+                )
             }
             MeshError::UnknownStrategy(s) => {
                 write!(

@@ -129,7 +129,9 @@ impl fmt::Debug for Address {
 
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.is_broadcast() {
+        if let Some(tag) = self.previous_broadcast() {
+            write!(f, "broadcast (after {tag:04x})")
+        } else if self.is_broadcast() {
             f.write_str("broadcast")
         } else {
             write!(f, "{:08x}", self.0)

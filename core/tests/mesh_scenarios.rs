@@ -1035,3 +1035,133 @@ fn pulls_are_answered_only_from_kept_frames_and_at_a_bounded_rate() {
     let many = pull(31, &[tag; 17], me);
     assert!(node.handle_frame(Instant(now), &many, -90.0, 5.0).is_err());
 }
+
+#[test]
+fn one_pull_answer_serves_every_neighbour_that_missed_the_flood() {
+    // 0 - 1, and 1, 2, 3 all hear each other. 2 and 3 lose 1's relay of the first flood;
+    // 3 also loses 1's relay of the second, so it gets that one later, from 2. 2 pulls
+    // first; 1's answer reaches 3 as well, before 3's own pull is due.
+    let adj = vec![vec![1], vec![0, 2, 3], vec![1, 3], vec![1, 2]];
+    let mut net = Net::new(adj, Strategy::Airswarm, 7);
+    for i in [3, 2, 1] {
+        let t = net.now;
+        net.nodes[i]
+            .send(Instant(t), Address::BROADCAST, b"hello")
+            .unwrap();
+        net.run_until(t + 600_000);
+    }
+    // (Node 0 may already have pulled a hello it missed: count from here.)
+    let pulls = |net: &Net| {
+        [2, 3, 1].map(|i| {
+            let s = net.nodes[i].stats();
+            s.pulls_sent + s.pull_answers
+        })
+    };
+    let before = pulls(&net);
+    let t = net.now;
+    net.drop_next = vec![(1, 2), (1, 3)];
+    net.nodes[0]
+        .send(Instant(t), Address::BROADCAST, b"first")
+        .unwrap();
+    net.run_until(t + 600_000);
+    let t = net.now;
+    net.drop_next = vec![(1, 3)];
+    net.nodes[0]
+        .send(Instant(t), Address::BROADCAST, b"second")
+        .unwrap();
+    net.run_until(t + 3_600_000);
+    for i in [2, 3] {
+        let got: Vec<&[u8]> = net.messages(i).iter().map(|m| &m.payload[..]).collect();
+        assert!(got.contains(&&b"first"[..]), "node {i}: {got:?}");
+    }
+    let after = pulls(&net);
+    // Node 2 pulled once, node 3 not at all, node 1 answered once.
+    assert_eq!(
+        [0, 1, 2].map(|k| after[k] - before[k]),
+        [1, 0, 1],
+        "{:?}",
+        &net.log
+    );
+}
+
+#[test]
+fn a_node_that_hears_a_neighbour_pull_the_same_flood_waits_for_that_answer() {
+    use airswarm_core::mesh::Content;
+    let frame = |src: u32, id: u32, relay: u8, kind: Kind, dst: Address, payload: &[u8]| {
+        Header {
+            rnode_seq: 0,
+            kind,
+            content: Content::Plain,
+            want_ack: false,
+            hop_limit: if kind == Kind::Nack { 0 } else { 6 },
+            hop_start: if kind == Kind::Nack { 0 } else { 7 },
+            attempt: 0,
+            relay,
+            next_hop: if kind == Kind::Nack { 101 } else { NO_NEXT_HOP },
+            dst,
+            src: Address(src),
+            id,
+            fragment: None,
+        }
+        .to_frame(payload)
+        .unwrap()
+    };
+    let missing = wire::message_tag(Address(500), 4);
+    // Node 3 hears 101 and 102; a flood relayed by 101 names a broadcast it never got.
+    // Returns when it first pulls, and whom it asks.
+    let first_pull = |overheard_at: Option<u64>| {
+        let mut node = Node::new(NodeConfig {
+            address: Net::addr(3),
+            ..NodeConfig::default()
+        })
+        .unwrap();
+        for (relay, t) in [(101u8, 0u64), (102, 10)] {
+            let hello = frame(
+                relay as u32,
+                1,
+                relay,
+                Kind::Data,
+                Address::BROADCAST,
+                b"hi",
+            );
+            node.handle_frame(Instant(t), &hello, -90.0, 5.0).unwrap();
+        }
+        let naming = Address::broadcast_after(Some(missing));
+        let later = frame(500, 5, 101, Kind::Data, naming, b"later");
+        node.handle_frame(Instant(1_000), &later, -90.0, 5.0)
+            .unwrap();
+        let mut overheard_at = overheard_at;
+        let mut now = 1_000;
+        while now < 10_000_000 {
+            if let Some(at) = overheard_at.filter(|&at| at <= now) {
+                // 102 asks 101 for the same broadcast.
+                let pull = frame(
+                    102,
+                    9,
+                    102,
+                    Kind::Nack,
+                    Address::BROADCAST,
+                    &missing.to_be_bytes(),
+                );
+                node.handle_frame(Instant(at), &pull, -90.0, 5.0).unwrap();
+                overheard_at = None;
+            }
+            while let Some(f) = node.poll_transmit() {
+                let v = FrameView::parse(&f).unwrap();
+                if v.is_pull() {
+                    assert_eq!(v.pull_tags().collect::<Vec<_>>(), [missing]);
+                    return (now, v.header().next_hop);
+                }
+            }
+            let next = node.poll_timeout().map_or(u64::MAX, |t| t.as_millis());
+            now = next.min(overheard_at.unwrap_or(u64::MAX)).max(now + 1);
+            node.handle_timeout(Instant(now));
+        }
+        panic!("no pull");
+    };
+    let (due, asked) = first_pull(None);
+    assert!(due > 1_000 && [101, 102].contains(&asked));
+    // Hearing 102's pull just before its own is due, it waits for 101's answer first.
+    let (deferred, _) = first_pull(Some(due - 1));
+    assert!(deferred > due, "{deferred} vs {due}");
+}

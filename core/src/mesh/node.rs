@@ -1020,9 +1020,16 @@ impl Node {
         }
         if view.is_pull() {
             // Pulls go one hop (hop limit 0) and only the neighbour named answers.
+            let tags: Vec<u16> = view.pull_tags().collect();
             if h.next_hop == self.cfg.address.low_byte() {
-                let tags: Vec<u16> = view.pull_tags().collect();
                 self.answer_pull(now, &tags);
+            } else if self.link_snr.contains_key(&h.next_hop) {
+                // We hear the neighbour asked: its answer will reach us too, so our own
+                // pull for the same broadcasts can wait for it.
+                let wait = now + self.pull_retry_wait();
+                for w in self.wants.iter_mut().filter(|w| tags.contains(&w.tag)) {
+                    w.due = w.due.max(wait);
+                }
             }
             self.release_due(now);
             return Ok(());

@@ -719,12 +719,12 @@ impl Node {
         let counter = self.counter;
         let id = self.next_id();
         let want_ack = !dst.is_broadcast();
+        // Our broadcasts name the last broadcast we had (airswarm; the baselines send the
+        // plain broadcast address).
         let dst = if !dst.is_broadcast() {
             dst
         } else if self.cfg.strategy == Strategy::Airswarm {
-            let previous = self.last_tag;
-            self.note_tag(message_tag(self.cfg.address, id));
-            Address::broadcast_after(previous)
+            Address::broadcast_after(self.last_tag)
         } else {
             Address::BROADCAST
         };
@@ -740,6 +740,9 @@ impl Node {
             return Err(MeshError::MessageTooLarge { len: payload.len() }.into());
         }
         let payload = &payload[..];
+        if dst.is_broadcast() {
+            self.note_tag(message_tag(self.cfg.address, id));
+        }
         let want_ack = !dst.is_broadcast();
         let hop_limit = self.reply_hop_limit(dst);
         let frag_attempts = vec![0u8; frames];
@@ -1457,27 +1460,28 @@ impl Node {
         let quiet = self.pull_retry_wait();
         let me = self.cfg.address.low_byte();
         let parent = self.parent();
-        let mut frames = Vec::new();
-        for k in self.kept.iter_mut() {
-            if frames.len() >= PULL_ANSWER_FRAMES {
+        let mut sent = 0;
+        for i in 0..self.kept.len() {
+            let k = &self.kept[i];
+            if sent >= PULL_ANSWER_FRAMES || !self.queue_room() {
                 break;
             }
-            if tags.contains(&k.tag) && k.answered.is_none_or(|t| now.saturating_since(t) >= quiet)
+            if !tags.contains(&k.tag) || k.answered.is_some_and(|t| now.saturating_since(t) < quiet)
             {
-                k.answered = Some(now);
-                frames.push(k.frame.clone());
+                continue;
             }
-        }
-        for mut frame in frames {
+            let mut frame = k.frame.clone();
             let Ok(view) = FrameView::parse(&frame) else {
                 continue;
             };
             let h = *view.header();
             let key = key_of(&h);
             // Our own relay of it is still to come: that answers the pull.
-            if !self.queue_room() || self.pending.iter().any(|p| p.key == key) {
+            if self.pending.iter().any(|p| p.key == key) {
                 continue;
             }
+            self.kept[i].answered = Some(now);
+            sent += 1;
             // As if relayed by us (or sent, if it is ours), and no further: the asker
             // learns the true distance to the source, and nobody relays an answer.
             let hops = h.hops_taken() + u8::from(h.src != self.cfg.address);

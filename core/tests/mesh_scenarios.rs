@@ -934,12 +934,16 @@ fn a_node_that_missed_a_flood_pulls_it_when_the_next_one_names_it() {
     );
     let tag = wire::message_tag(Net::addr(0), first);
     let log = &net.log[start..];
-    // The second flood named the first, end to end.
-    assert!(
+    // Every copy names the latest other broadcast its sender has: 0's and 1's copies of
+    // the second flood name the first, 2's names what 2 had (1's hello).
+    let named = |who: usize| {
         log.iter()
-            .filter(|(_, h)| h.kind == Kind::Data && h.id != first)
-            .all(|(_, h)| h.dst.previous_broadcast() == Some(tag))
-    );
+            .filter(|(i, h)| *i == who && h.kind == Kind::Data && h.id != first)
+            .map(|(_, h)| h.dst.previous_broadcast())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!((named(0), named(1)), (vec![Some(tag)], vec![Some(tag)]));
+    assert!(named(2).iter().all(|&t| t.is_some() && t != Some(tag)));
     let pulls: Vec<&(usize, Header)> = log.iter().filter(|(_, h)| h.kind == Kind::Nack).collect();
     assert_eq!(pulls.len(), 1, "one pull: {log:?}");
     let (puller, pull) = pulls[0];

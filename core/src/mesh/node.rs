@@ -285,6 +285,8 @@ struct Want {
     /// When to pull (again).
     due: Instant,
     pulls: u8,
+    /// The neighbour whose copy named it: it has it.
+    named_by: u8,
 }
 
 #[derive(Debug)]
@@ -493,7 +495,7 @@ pub struct Node {
     seen_tags: VecDeque<u16>,
     /// Recent broadcast frames, to answer pulls.
     kept: VecDeque<Kept>,
-    /// Broadcasts named by later ones that we never got.
+    /// Broadcasts a neighbour named that we never got.
     wants: Vec<Want>,
     stats: NodeStats,
 }
@@ -723,8 +725,8 @@ impl Node {
         let counter = self.counter;
         let id = self.next_id();
         let want_ack = !dst.is_broadcast();
-        // Our broadcasts name the last broadcast we had (airswarm; the baselines send the
-        // plain broadcast address).
+        // Our broadcasts name the latest broadcast we have (airswarm; the baselines send
+        // the plain broadcast address).
         let dst = if !dst.is_broadcast() {
             dst
         } else if self.cfg.strategy == Strategy::Airswarm {
@@ -1046,7 +1048,7 @@ impl Node {
             && self.cfg.strategy == Strategy::Airswarm
         {
             self.keep(message_tag(h.src, h.id), bytes);
-            self.want(now, h.dst.previous_broadcast());
+            self.want(now, h.dst.previous_broadcast(), h.relay);
         }
         // Density: an EWMA of duplicates heard per new frame (×16); see on_duplicate.
         self.density -= self.density / 16.0;
@@ -1227,6 +1229,11 @@ impl Node {
                 NO_NEXT_HOP
             };
             wire::set_route(&mut frame, me, byte4);
+            if h.dst.is_broadcast() && self.cfg.strategy == Strategy::Airswarm {
+                // Our copy names what we have, so a neighbour that lacks it asks us.
+                let previous = self.latest_other(message_tag(h.src, h.id));
+                wire::set_previous_broadcast(&mut frame, previous);
+            }
             self.rebroadcast_delay(snr_db)
         };
         self.pending.push(Pending {
@@ -1362,6 +1369,11 @@ impl Node {
         self.seen_tags.push_back(tag);
     }
 
+    /// The latest broadcast we have other than `tag`: what our copy of `tag` names.
+    fn latest_other(&self, tag: u16) -> Option<u16> {
+        self.seen_tags.iter().rev().find(|&&t| t != tag).copied()
+    }
+
     fn keep(&mut self, tag: u16, frame: &[u8]) {
         if self.cfg.strategy != Strategy::Airswarm {
             return;
@@ -1376,9 +1388,9 @@ impl Node {
         });
     }
 
-    /// A broadcast names the one its source had before: if we never got that one, pull it
-    /// from a neighbour once it has had time to arrive by itself.
-    fn want(&mut self, now: Instant, tag: Option<u16>) {
+    /// A neighbour's copy of a broadcast names another it has: if we never got that one,
+    /// pull it once it has had time to arrive by itself.
+    fn want(&mut self, now: Instant, tag: Option<u16>, named_by: u8) {
         let Some(tag) = tag else { return };
         if self.seen_tags.contains(&tag)
             || self.wants.len() >= MAX_WANTS
@@ -1391,6 +1403,7 @@ impl Node {
             tag,
             due: now + grace,
             pulls: 0,
+            named_by,
         });
     }
 
@@ -1400,9 +1413,9 @@ impl Node {
         )
     }
 
-    /// Ask neighbours for the broadcasts we learned we lack: the best-heard neighbour first
-    /// (likeliest to have it, and to be heard answering), then the second best. One pull
-    /// frame carries every tag due for the same neighbour.
+    /// Ask neighbours for the broadcasts we learned we lack: first the one that named it
+    /// (it has it), then the best-heard neighbours (likeliest to have it, and to be heard
+    /// answering). One pull frame carries every tag due for the same neighbour.
     fn send_pulls(&mut self, now: Instant) {
         if !self.wants.iter().any(|w| w.due <= now) {
             return;
@@ -1418,7 +1431,11 @@ impl Node {
             if w.pulls >= PULL_TRIES || best.is_empty() {
                 return false;
             }
-            let to = best[w.pulls as usize % best.len().min(2)].0;
+            let to = if w.pulls == 0 && best.iter().any(|b| b.0 == w.named_by) {
+                w.named_by
+            } else {
+                best[w.pulls as usize % best.len().min(2)].0
+            };
             match asks
                 .iter_mut()
                 .find(|(n, t)| *n == to && t.len() < 2 * MAX_PULL_TAGS)
@@ -1491,6 +1508,8 @@ impl Node {
             let hops = h.hops_taken() + u8::from(h.src != self.cfg.address);
             wire::set_hops(&mut frame, 0, hops.min(MAX_HOP_LIMIT));
             wire::set_route(&mut frame, me, parent);
+            let previous = self.latest_other(message_tag(h.src, h.id));
+            wire::set_previous_broadcast(&mut frame, previous);
             let jitter = self.rng.unit() * DESIGNATED_JITTER_SLOTS * self.slot_ms();
             self.pending.push(Pending {
                 due: now + Duration::from_millis(jitter as u64),

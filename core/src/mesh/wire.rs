@@ -11,8 +11,8 @@
 //!             0 = anyone (flood); broadcasts: the sender's parent, the one neighbour it
 //!             relies on for floods (0 = none)
 //! bytes 5-8   destination address, big-endian. 0xFFFF_0000..=0xFFFF_FFFF is the
-//!             broadcast range: on a broadcast, bytes 7-8 carry the tag of the broadcast its
-//!             source had last seen before sending it (0xFFFF = none; see below)
+//!             broadcast range: on a broadcast, bytes 7-8 carry the tag of the latest
+//!             other broadcast the sender of this copy has (0xFFFF = none; see below)
 //! bytes 9-12  source address, big-endian
 //! bytes 13-15 message id, 24 bits big-endian (low bits of the sender's message counter)
 //! FRAGMENT:   byte 16 fragment index, byte 17 fragment count (2..=255)
@@ -34,14 +34,15 @@
 //! heard the node with each one (see the mesh node's `airswarm` strategy).
 //!
 //! Broadcast tags ([`message_tag`], 16 bits of a hash of source and id) let a node notice
-//! a flood it missed: each broadcast names the one its source had last seen, so a node that
-//! gets the later one but not the earlier knows what it lacks. It then asks a neighbour
-//! for it with a *pull*: a NACK sent to the broadcast range with hop limit 0, whose byte 4
-//! names the neighbour asked and whose payload lists up to [`MAX_PULL_TAGS`] wanted tags
-//! (2 bytes each). The neighbour resends the frames it kept, with hop limit 0. Nothing on
-//! the air grows: the tag rides in destination bytes a broadcast never needed. Like bytes
-//! 2-4, the tag is left out of the sealing associated data ([`aad`] uses the plain
-//! broadcast address), so a forged tag costs at most a few pulls, never a message.
+//! a flood it missed: every copy of a broadcast names the latest other broadcast its
+//! sender (source or relay) has, so a node that hears a neighbour name one it lacks knows
+//! what it lacks and who has it. It then asks for it with a *pull*: a NACK sent to the
+//! broadcast range with hop limit 0, whose byte 4 names the neighbour asked and whose
+//! payload lists up to [`MAX_PULL_TAGS`] wanted tags (2 bytes each). The neighbour resends
+//! the frames it kept, with hop limit 0. Nothing on the air grows: the tag rides in
+//! destination bytes a broadcast never needed. Relays rewrite it like bytes 2-4, and like
+//! them it is left out of the sealing associated data ([`aad`] uses the plain broadcast
+//! address), so a forged tag costs at most a few pulls, never a message.
 
 use core::fmt;
 
@@ -105,12 +106,13 @@ impl Address {
         self.0 >> 16 == 0xFFFF
     }
 
-    /// A broadcast destination naming the broadcast its source had last seen.
+    /// A broadcast destination naming another broadcast (see the module docs).
     pub fn broadcast_after(tag: Option<u16>) -> Address {
         Address(0xFFFF_0000 | u32::from(tag.unwrap_or(NO_TAG)))
     }
 
-    /// On a broadcast destination: the tag of the broadcast its source had last seen.
+    /// On a broadcast destination: the tag of the latest other broadcast the sender of the
+    /// copy has.
     pub fn previous_broadcast(self) -> Option<u16> {
         (self.is_broadcast() && self.0 as u16 != NO_TAG).then_some(self.0 as u16)
     }
@@ -519,6 +521,14 @@ pub fn set_hops(frame: &mut [u8], hop_limit: u8, hop_start: u8) {
     }
 }
 
+/// On a broadcast, rewrite the tag of the other broadcast it names (destination bytes 7-8;
+/// what a relay does). Frames to one node are left alone.
+pub fn set_previous_broadcast(frame: &mut [u8], tag: Option<u16>) {
+    if frame.len() > 8 && frame[5] == 0xFF && frame[6] == 0xFF {
+        frame[7..9].copy_from_slice(&tag.unwrap_or(NO_TAG).to_be_bytes());
+    }
+}
+
 /// Rewrite the relay and next-hop bytes of an encoded frame in place (what a relay does).
 pub fn set_route(frame: &mut [u8], relay: u8, next_hop: u8) {
     if frame.len() > 4 {
@@ -710,6 +720,41 @@ mod tests {
         assert_eq!(after.previous_broadcast(), Some(t));
         assert_eq!(Address::broadcast_after(None), Address::BROADCAST);
         assert_eq!(Address::BROADCAST.previous_broadcast(), None);
+        let mut f = Header {
+            rnode_seq: 0,
+            kind: Kind::Data,
+            content: Content::Plain,
+            want_ack: false,
+            hop_limit: 1,
+            hop_start: 1,
+            attempt: 0,
+            relay: 1,
+            next_hop: 0,
+            dst: Address::BROADCAST,
+            src: a,
+            id: 7,
+            fragment: None,
+        }
+        .to_frame(b"x")
+        .unwrap();
+        set_previous_broadcast(&mut f, Some(t));
+        assert_eq!(FrameView::parse(&f).unwrap().header().dst, after);
+        set_previous_broadcast(&mut f, None);
+        assert_eq!(
+            FrameView::parse(&f).unwrap().header().dst,
+            Address::BROADCAST
+        );
+        let mut direct = Header {
+            dst: Address(0x0102_0304),
+            ..*FrameView::parse(&f).unwrap().header()
+        }
+        .to_frame(b"x")
+        .unwrap();
+        set_previous_broadcast(&mut direct, Some(t));
+        assert_eq!(
+            FrameView::parse(&direct).unwrap().header().dst,
+            Address(0x0102_0304)
+        );
         assert!(Address(0xFFFF_0000).is_broadcast() && !Address(0xFFFE_FFFF).is_broadcast());
         // The tag is not sealed: both forms of a broadcast authenticate alike.
         assert_eq!(

@@ -982,21 +982,7 @@ fn pulls_are_answered_only_from_kept_frames_and_at_a_bounded_rate() {
     let node = &mut net.nodes[1];
     assert_eq!(node.stats().messages_delivered, 1);
     let pull = |id: u32, tags: &[u16], asked: u8| {
-        let h = Header {
-            rnode_seq: 0,
-            kind: Kind::Nack,
-            content: airswarm_core::mesh::Content::Plain,
-            want_ack: false,
-            hop_limit: 0,
-            hop_start: 0,
-            attempt: 0,
-            relay: 77,
-            next_hop: asked,
-            dst: Address::BROADCAST,
-            src: Address(77),
-            id,
-            fragment: None,
-        };
+        let h = Header::pull(Address(77), id, asked);
         let payload: Vec<u8> = tags.iter().flat_map(|t| t.to_be_bytes()).collect();
         h.to_frame(&payload).unwrap()
     };

@@ -1002,21 +1002,7 @@ impl Node {
                 let mut frame = bytes.to_vec();
                 wire::set_hop_limit(&mut frame, h.hop_limit - 1);
                 wire::set_route(&mut frame, me, h.relay);
-                let jitter = self.rng.unit() * DESIGNATED_JITTER_SLOTS * self.slot_ms();
-                self.pending.push(Pending {
-                    due: now + Duration::from_millis(jitter as u64),
-                    frame,
-                    key,
-                    msg: (h.src, h.id),
-                    relay: true,
-                    direct: true,
-                    own_snr: f32::MAX,
-                    heard: 0,
-                    designated: true,
-                    echo: true,
-                    senders: Vec::new(),
-                    handoffs: 0,
-                });
+                self.queue_answer(now, frame, key, (h.src, h.id), true);
                 // One answer per asker and frame: a replayed frame cannot make us repeat.
                 self.note_handed(key, h.relay);
             }
@@ -1452,21 +1438,7 @@ impl Node {
                 self.stats.queue_drops += 1;
                 break;
             }
-            let header = Header {
-                rnode_seq: 0,
-                kind: Kind::Nack,
-                content: Content::Plain,
-                want_ack: false,
-                hop_limit: 0,
-                hop_start: 0,
-                attempt: 0,
-                relay: self.cfg.address.low_byte(),
-                next_hop: to,
-                dst: Address::BROADCAST,
-                src: self.cfg.address,
-                id: self.next_id(),
-                fragment: None,
-            };
+            let header = Header::pull(self.cfg.address, self.next_id(), to);
             self.enqueue_own(now, header, &tags);
             self.stats.pulls_sent += 1;
         }
@@ -1510,23 +1482,36 @@ impl Node {
             wire::set_route(&mut frame, me, parent);
             let previous = self.latest_other(message_tag(h.src, h.id));
             wire::set_previous_broadcast(&mut frame, previous);
-            let jitter = self.rng.unit() * DESIGNATED_JITTER_SLOTS * self.slot_ms();
-            self.pending.push(Pending {
-                due: now + Duration::from_millis(jitter as u64),
-                frame,
-                key,
-                msg: (h.src, h.id),
-                relay: true,
-                direct: false,
-                own_snr: f32::MAX,
-                heard: 0,
-                designated: true,
-                echo: true,
-                senders: Vec::new(),
-                handoffs: 0,
-            });
+            self.queue_answer(now, frame, key, (h.src, h.id), false);
             self.stats.pull_answers += 1;
         }
+    }
+
+    /// Queue a frame that answers one neighbour (a repeated hand-over, a pull): after a
+    /// short jitter, never cancelled by copies heard, never watched.
+    fn queue_answer(
+        &mut self,
+        now: Instant,
+        frame: Vec<u8>,
+        key: FrameKey,
+        msg: (Address, u32),
+        direct: bool,
+    ) {
+        let jitter = self.rng.unit() * DESIGNATED_JITTER_SLOTS * self.slot_ms();
+        self.pending.push(Pending {
+            due: now + Duration::from_millis(jitter as u64),
+            frame,
+            key,
+            msg,
+            relay: true,
+            direct,
+            own_snr: f32::MAX,
+            heard: 0,
+            designated: true,
+            echo: true,
+            senders: Vec::new(),
+            handoffs: 0,
+        });
     }
 
     fn note_upstream(&mut self, h: &Header, snr_db: f32) {

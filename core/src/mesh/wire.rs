@@ -282,6 +282,26 @@ pub struct Header {
 }
 
 impl Header {
+    /// A pull from `src` (message id `id`) to the neighbour whose low address byte is
+    /// `asked`; its payload is the wanted tags, 2 bytes each, big-endian.
+    pub fn pull(src: Address, id: u32, asked: u8) -> Header {
+        Header {
+            rnode_seq: 0,
+            kind: Kind::Nack,
+            content: Content::Plain,
+            want_ack: false,
+            hop_limit: 0,
+            hop_start: 0,
+            attempt: 0,
+            relay: src.low_byte(),
+            next_hop: asked,
+            dst: Address::BROADCAST,
+            src,
+            id,
+            fragment: None,
+        }
+    }
+
     /// The one neighbour asked to relay this copy, if it was handed over rather than flooded.
     pub fn routed_to(&self) -> Option<u8> {
         (!self.dst.is_broadcast() && self.next_hop != NO_NEXT_HOP).then_some(self.next_hop)
@@ -765,21 +785,7 @@ mod tests {
             aad(Content::Plain, false, Address(5), a, 7),
             aad(Content::Plain, false, Address(6), a, 7)
         );
-        let pull = Header {
-            rnode_seq: 0,
-            kind: Kind::Nack,
-            content: Content::Plain,
-            want_ack: false,
-            hop_limit: 0,
-            hop_start: 0,
-            attempt: 0,
-            relay: 1,
-            next_hop: 2,
-            dst: Address::BROADCAST,
-            src: a,
-            id: 9,
-            fragment: None,
-        };
+        let pull = Header::pull(a, 9, 2);
         let frame = pull.to_frame(&[0x12, 0x34, 0xAB, 0xCD]).unwrap();
         let v = FrameView::parse(&frame).unwrap();
         assert!(v.is_pull());

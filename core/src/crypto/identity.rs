@@ -290,3 +290,26 @@ impl Identity {
             .map_err(|_| CryptoError::Tampered)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Fingerprint;
+    use crate::mesh::Address;
+
+    #[test]
+    fn addresses_stay_out_of_the_broadcast_range() {
+        let with_prefix = |p: [u8; 4]| {
+            let mut f = [7u8; 32];
+            f[..4].copy_from_slice(&p);
+            Fingerprint(f).address()
+        };
+        assert_eq!(with_prefix([1, 2, 3, 4]), Address(0x0102_0304));
+        assert_eq!(with_prefix([0xFF, 0xFE, 0xFF, 0xFF]), Address(0xFFFE_FFFF));
+        for low in [0x0000, 0x1234, 0xFFFF] {
+            let [a, b] = u16::to_be_bytes(low);
+            let addr = with_prefix([0xFF, 0xFF, a, b]);
+            assert!(!addr.is_broadcast(), "{addr:?}");
+            assert_eq!(addr, Address(0xFFFE_0000 | u32::from(low)));
+        }
+    }
+}

@@ -489,9 +489,8 @@ pub struct Node {
     radio_free_at: Instant,
     /// Neighbour density estimate: EWMA of duplicates heard per new frame.
     density: f64,
-    /// Tag of the last broadcast we sent or got: our next broadcast names it.
-    last_tag: Option<u16>,
-    /// Tags of the broadcasts we have (sent or delivered), newest last.
+    /// Tags of the broadcasts we have (sent or delivered), newest last: our next
+    /// broadcast names the newest.
     seen_tags: VecDeque<u16>,
     /// Recent broadcast frames, to answer pulls.
     kept: VecDeque<Kept>,
@@ -543,7 +542,6 @@ impl Node {
             duty,
             radio_free_at: Instant::ZERO,
             density: 2.0,
-            last_tag: None,
             seen_tags: VecDeque::new(),
             kept: VecDeque::new(),
             wants: Vec::new(),
@@ -730,7 +728,7 @@ impl Node {
         let dst = if !dst.is_broadcast() {
             dst
         } else if self.cfg.strategy == Strategy::Airswarm {
-            Address::broadcast_after(self.last_tag)
+            Address::broadcast_after(self.seen_tags.back().copied())
         } else {
             Address::BROADCAST
         };
@@ -1347,7 +1345,6 @@ impl Node {
 
     /// A broadcast we now have (sent or delivered): the next one we send names it.
     fn note_tag(&mut self, tag: u16) {
-        self.last_tag = Some(tag);
         self.wants.retain(|w| w.tag != tag);
         if self.seen_tags.len() >= SEEN_TAGS {
             self.seen_tags.pop_front();

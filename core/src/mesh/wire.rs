@@ -544,7 +544,9 @@ pub fn set_hops(frame: &mut [u8], hop_limit: u8, hop_start: u8) {
 /// On a broadcast, rewrite the tag of the other broadcast it names (destination bytes 7-8;
 /// what a relay does). Frames to one node are left alone.
 pub fn set_previous_broadcast(frame: &mut [u8], tag: Option<u16>) {
-    if frame.len() > 8 && frame[5] == 0xFF && frame[6] == 0xFF {
+    if let Some(dst) = frame.get(5..9)
+        && Address(u32::from_be_bytes([dst[0], dst[1], dst[2], dst[3]])).is_broadcast()
+    {
         frame[7..9].copy_from_slice(&tag.unwrap_or(NO_TAG).to_be_bytes());
     }
 }

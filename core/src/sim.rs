@@ -400,6 +400,23 @@ struct Msg {
     acked: Option<bool>,
 }
 
+/// The identity of simulated node `index` under `seed`: the same on every machine and
+/// from every surface (CLI, C, Python), and independent of the other nodes, so hosts can
+/// generate them in parallel and cache them keyed by seed. Simulation only: these keys
+/// are as public as the seed.
+pub fn sim_identity(seed: u64, index: usize) -> Result<Identity, CryptoError> {
+    use sha2::{Digest, Sha256};
+    // Hashing keeps (seed, index) pairs apart: seed s node 1 is not seed s + 1 node 0.
+    let mut h = Sha256::new();
+    h.update(b"airswarm sim identity v1");
+    h.update(seed.to_le_bytes());
+    h.update((index as u64).to_le_bytes());
+    let digest = h.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    Identity::generate(&mut seeded_rng(u64::from_le_bytes(first)))
+}
+
 /// The simulator.
 #[derive(Debug)]
 pub struct Simulator {
@@ -461,15 +478,14 @@ impl Simulator {
         Ok(())
     }
 
-    /// A scenario. With `crypto`, identities are generated from the seed (RSA key
-    /// generation costs ~0.1 s a node; hosts with many runs pass cached ones to
-    /// [`Simulator::with_identities`]).
+    /// A scenario. With `crypto`, node `i` gets [`sim_identity`]`(seed, i)` (RSA key
+    /// generation costs ~0.1 s a node; hosts cache them, keyed by the seed, and pass them
+    /// to [`Simulator::with_identities`]).
     pub fn new(cfg: SimConfig) -> Result<Simulator, SimError> {
         Self::validate(&cfg)?;
         let identities = if cfg.crypto {
-            let mut rng = seeded_rng(cfg.seed ^ 0x1D_E471_7135);
             (0..cfg.nodes)
-                .map(|_| Identity::generate(&mut rng))
+                .map(|i| sim_identity(cfg.seed, i))
                 .collect::<Result<Vec<_>, _>>()?
         } else {
             Vec::new()

@@ -1,12 +1,15 @@
 //! Key files on disk: the node's private key (PKCS#8 PEM, mode 0600) and its keyring.
 
-use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use airswarm_core::crypto::{Identity, Keyring};
+use airswarm_core::crypto::{Identity, Keyring, keyfile};
 use anyhow::{Context, Result, bail};
+
+use crate::files;
+
+/// A keyring file holds one ~600-byte line a key; 64 MiB is ~100,000 keys.
+const MAX_KEYRING_FILE: usize = 64 << 20;
 
 /// `$AIRSWARM_HOME`, else `~/.airswarm`.
 pub fn home() -> PathBuf {
@@ -32,64 +35,67 @@ pub fn os_rng() -> rand_core::UnwrapErr<getrandom::SysRng> {
     rand_core::UnwrapErr(getrandom::SysRng)
 }
 
-/// Write `data` atomically (temporary file, fsync, rename) with the given mode.
-pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&tmp)
-            .with_context(|| format!("creating {}", tmp.display()))?;
-        f.write_all(data)?;
-        f.sync_all()?;
-    }
-    fs::rename(&tmp, path)
-        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
-    Ok(())
-}
-
 pub fn save_identity(path: &Path, id: &Identity) -> Result<()> {
     let pem = id.to_pkcs8_pem()?;
-    write_atomic(path, pem.as_bytes(), 0o600)
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        files::ensure_dir(dir)?;
+    }
+    files::write_atomic(path, pem.as_bytes(), 0o600)
 }
 
-/// Load a private key, refusing one that others can read.
+/// Load a private key, refusing one that others can read or write.
 pub fn load_identity(path: &Path) -> Result<Identity> {
-    let meta = fs::metadata(path).with_context(|| {
-        format!(
-            "reading {} (create one with `airswarm keygen -o {}`)",
-            path.display(),
-            path.display()
-        )
-    })?;
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
+    let meta = match files::regular_file(path, "a private key") {
+        Err(e) if !path.exists() => {
+            return Err(e).with_context(|| {
+                format!(
+                    "no key at {} (create one with `airswarm keygen -o {}`)",
+                    path.display(),
+                    path.display()
+                )
+            });
+        }
+        r => r?,
+    };
+    check_key_mode(path, meta.permissions().mode() & 0o777)?;
+    let bytes = files::read_capped(path, keyfile::MAX_KEY_FILE, "a private key")?;
+    keyfile::private_key_from_file_bytes(&bytes).with_context(|| format!("{}", path.display()))
+}
+
+/// A private key must be neither readable nor writable by anyone but its owner.
+fn check_key_mode(path: &Path, mode: u32) -> Result<()> {
+    let fix = format!("run `chmod 600 {}`", path.display());
+    if mode & 0o044 != 0 {
         bail!(
-            "{} is readable by other users (mode {mode:o}); run `chmod 600 {}`",
-            path.display(),
+            "{} is readable by other users (mode {mode:03o}); {fix}",
             path.display()
         );
     }
-    let pem = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    Identity::from_pkcs8_pem(&pem)
-        .with_context(|| format!("{} is not a PKCS#8 RSA-2048 key", path.display()))
+    if mode & 0o022 != 0 {
+        bail!(
+            "{} is writable by other users (mode {mode:03o}): anyone could replace the key; {fix}",
+            path.display()
+        );
+    }
+    if mode & 0o011 != 0 {
+        bail!(
+            "{} is executable by other users (mode {mode:03o}); {fix}",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 pub fn load_keyring(path: &Path) -> Result<Keyring> {
     let mut ring = Keyring::default();
-    match fs::read_to_string(path) {
-        Ok(text) => {
-            ring.import(&text)
-                .with_context(|| format!("reading keyring {}", path.display()))?;
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("reading keyring {}", path.display())),
+    if !path.exists() {
+        return Ok(ring);
     }
+    let bytes = files::read_capped(path, MAX_KEYRING_FILE, "a keyring")?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| anyhow::anyhow!("{}: not a keyring (binary data)", path.display()))?;
+    ring.import(&text)
+        .with_context(|| format!("reading keyring {}", path.display()))?;
     Ok(ring)
 }
 
@@ -98,5 +104,8 @@ pub fn save_keyring(path: &Path, ring: &Keyring) -> Result<()> {
         "# airswarm keyring: <fingerprint> <public key DER, hex>\n{}",
         ring.export()
     );
-    write_atomic(path, text.as_bytes(), 0o644)
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        files::ensure_dir(dir)?;
+    }
+    files::write_atomic(path, text.as_bytes(), 0o644)
 }

@@ -3,7 +3,9 @@
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod files;
 mod keys;
+mod out;
 mod plot;
 mod simkeys;
 
@@ -43,8 +45,13 @@ fn main() {
         Command::Overhead(args) => cmd::overhead::run(args),
         Command::Torrent(a) => cmd::torrent::run(a),
     };
-    if let Err(e) = result {
-        eprintln!("airswarm: error: {e:#}");
-        std::process::exit(1);
+    match result {
+        Ok(()) => {}
+        // The reader went away (`| head`): stop quietly, as `cat` and `rg` do.
+        Err(e) if out::is_closed_stdout(&e) => {}
+        Err(e) => {
+            eprintln!("airswarm: error: {e:#}");
+            std::process::exit(1);
+        }
     }
 }

@@ -20,6 +20,7 @@ mod channel;
 mod error;
 pub mod handshake;
 mod identity;
+pub mod keyfile;
 mod keyring;
 mod replay;
 mod session;

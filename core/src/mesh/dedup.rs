@@ -44,7 +44,9 @@ impl DedupCache {
     pub fn new(capacity: usize, ttl: Duration) -> Self {
         let capacity = capacity.max(1);
         DedupCache {
-            map: HashMap::with_capacity(capacity.min(4096)),
+            // Grown on demand: a node that hears little costs little (100,000 simulated
+            // nodes once reserved 79 GB through preallocated maps).
+            map: HashMap::new(),
             order: VecDeque::new(),
             capacity,
             ttl,

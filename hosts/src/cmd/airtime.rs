@@ -4,6 +4,8 @@ use airswarm_core::radio::{Ldro, LoRaConfig};
 use anyhow::Result;
 use clap::Args;
 
+use crate::out::outln;
+
 #[derive(Args, Debug)]
 #[command(
     about = "Time on air of one LoRa frame, and how many fit in a duty-cycle budget",
@@ -62,9 +64,9 @@ pub fn run(a: AirtimeArgs) -> Result<()> {
             "frames_per_hour_1pct": one,
             "frames_per_hour_10pct": ten,
         });
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        outln!("{}", serde_json::to_string_pretty(&v)?)?;
     } else {
-        println!(
+        outln!(
             "{:.3} ms on air: {} bytes at SF{} / {} kHz / CR 4/{}{}",
             ms,
             a.payload,
@@ -76,8 +78,8 @@ pub fn run(a: AirtimeArgs) -> Result<()> {
             } else {
                 ""
             }
-        );
-        println!("{one} such frames per hour at 1 % duty cycle, {ten} at 10 %");
+        )?;
+        outln!("{one} such frames per hour at 1 % duty cycle, {ten} at 10 %")?;
     }
     Ok(())
 }

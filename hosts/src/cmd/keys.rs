@@ -2,11 +2,15 @@
 
 use std::path::PathBuf;
 
-use airswarm_core::crypto::{Fingerprint, Identity, PublicIdentity, hex_encode};
+use std::io::Read;
+
+use airswarm_core::crypto::{Fingerprint, Identity, PublicIdentity, hex_encode, keyfile};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 
+use crate::files;
 use crate::keys;
+use crate::out::outln;
 
 #[derive(Args, Debug)]
 #[command(about = "Generate this node's RSA-2048 identity (PKCS#8 PEM, mode 0600)")]
@@ -81,26 +85,31 @@ fn describe(id: &PublicIdentity, json: bool) -> Result<String> {
 
 pub fn keygen(a: KeygenArgs) -> Result<()> {
     let path = a.output.unwrap_or_else(keys::default_key_path);
-    if path.exists() && !a.force {
-        bail!(
-            "{} already exists; pass --force to replace it (its identity would be lost)",
-            path.display()
-        );
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        files::ensure_dir(dir)?;
     }
+    files::check_output(&path, a.force, "--output").map_err(|e| {
+        if e.to_string().contains("--force") {
+            anyhow::anyhow!(
+                "{} already exists; pass --force to replace it (its identity would be lost)",
+                path.display()
+            )
+        } else {
+            e
+        }
+    })?;
     let id = Identity::generate(&mut keys::os_rng())?;
     keys::save_identity(&path, &id)?;
     if !a.json {
-        println!("wrote {} (mode 600)", path.display());
+        outln!("wrote {} (mode 600)", path.display())?;
     }
-    println!("{}", describe(id.public(), a.json)?);
-    Ok(())
+    outln!("{}", describe(id.public(), a.json)?)
 }
 
 pub fn id(a: IdArgs) -> Result<()> {
     let path = a.key.unwrap_or_else(keys::default_key_path);
     let id = keys::load_identity(&path)?;
-    println!("{}", describe(id.public(), a.json)?);
-    Ok(())
+    outln!("{}", describe(id.public(), a.json)?)
 }
 
 pub fn trust(a: TrustArgs) -> Result<()> {
@@ -115,29 +124,44 @@ pub fn trust(a: TrustArgs) -> Result<()> {
                     .iter()
                     .map(|k| serde_json::json!({"fingerprint": k.fingerprint().to_hex(), "address": k.address().to_string()}))
                     .collect();
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                outln!("{}", serde_json::to_string_pretty(&v)?)?;
             } else if keys.is_empty() {
-                println!("no pinned keys in {}", ring_path.display());
+                outln!("no pinned keys in {}", ring_path.display())?;
             } else {
                 for k in keys {
-                    println!("{}  {}", k.address(), k.fingerprint());
+                    outln!("{}  {}", k.address(), k.fingerprint())?;
                 }
             }
         }
         TrustAction::Import { file } => {
-            let text = if file.as_os_str() == "-" {
-                std::io::read_to_string(std::io::stdin())?
+            let (bytes, name) = if file.as_os_str() == "-" {
+                let mut buf = Vec::new();
+                std::io::Read::take(std::io::stdin(), keyfile::MAX_KEY_FILE as u64 + 1)
+                    .read_to_end(&mut buf)
+                    .context("reading standard input")?;
+                (buf, "standard input".to_string())
             } else {
-                std::fs::read_to_string(&file)
-                    .with_context(|| format!("reading {}", file.display()))?
+                let bytes = files::read_capped(&file, keyfile::MAX_KEY_FILE, "a key file")?;
+                (bytes, file.display().to_string())
             };
-            let added = if text.contains("-----BEGIN PUBLIC KEY-----") {
-                ring.pin(PublicIdentity::from_pem(&text)?)? as usize
+            let (added, total) = import_keys(&mut ring, &bytes).with_context(|| name.clone())?;
+            if added > 0 {
+                keys::save_keyring(&ring_path, &ring)?;
+            }
+            if added == total {
+                outln!("{added} key(s) pinned in {}", ring_path.display())?;
+            } else if added == 0 {
+                outln!(
+                    "already pinned: {name} adds no new key to {}",
+                    ring_path.display()
+                )?;
             } else {
-                ring.import(&text)?
-            };
-            keys::save_keyring(&ring_path, &ring)?;
-            println!("{added} key(s) pinned in {}", ring_path.display());
+                outln!(
+                    "{added} key(s) pinned in {} ({} already pinned)",
+                    ring_path.display(),
+                    total - added
+                )?;
+            }
         }
         TrustAction::Export { output, key } => {
             let text = match key {
@@ -152,8 +176,8 @@ pub fn trust(a: TrustArgs) -> Result<()> {
                 None => ring.export(),
             };
             match output {
-                Some(p) => keys::write_atomic(&p, text.as_bytes(), 0o644)?,
-                None => print!("{text}"),
+                Some(p) => files::write_atomic(&p, text.as_bytes(), 0o644)?,
+                None => crate::out::emit(&text)?,
             }
         }
         TrustAction::Remove { fingerprint } => {
@@ -162,8 +186,33 @@ pub fn trust(a: TrustArgs) -> Result<()> {
                 bail!("no pinned key has fingerprint {fp}");
             }
             keys::save_keyring(&ring_path, &ring)?;
-            println!("removed {fp}");
+            outln!("removed {fp}")?;
         }
     }
     Ok(())
+}
+
+/// Pin the keys in `bytes` (a PEM or DER public key, or a keyring export): (newly pinned,
+/// keys in the file). An empty file or one with no key is an error.
+fn import_keys(ring: &mut airswarm_core::crypto::Keyring, bytes: &[u8]) -> Result<(usize, usize)> {
+    use keyfile::KeyFileKind;
+    match keyfile::classify(bytes) {
+        KeyFileKind::Empty => bail!("the file is empty: no key to import"),
+        KeyFileKind::Text => {
+            let text = std::str::from_utf8(bytes).context("not UTF-8 text")?;
+            let total = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .count();
+            if total == 0 {
+                bail!("no key in the file (only comments)");
+            }
+            Ok((ring.import(text)?, total))
+        }
+        _ => {
+            let key = keyfile::public_key_from_file_bytes(bytes)?;
+            Ok((ring.pin(key)? as usize, 1))
+        }
+    }
 }

@@ -7,6 +7,7 @@ use anyhow::Result;
 use clap::Args;
 
 use crate::keys;
+use crate::out::outln;
 
 #[derive(Args, Debug)]
 #[command(
@@ -28,16 +29,21 @@ pub fn run(a: OverheadArgs) -> Result<()> {
     let (x, y) = (Identity::generate(&mut rng)?, Identity::generate(&mut rng)?);
     let o = measure_overhead(x, y, a.payload)?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&o)?);
+        outln!("{}", serde_json::to_string_pretty(&o)?)?;
     } else {
-        println!(
+        outln!(
             "{}-byte direct message: {} frame(s), {} bytes on air (+ {} byte ACK)",
-            o.payload, o.frames, o.bytes_on_air, o.ack_bytes
-        );
-        println!(
+            o.payload,
+            o.frames,
+            o.bytes_on_air,
+            o.ack_bytes
+        )?;
+        outln!(
             "session set-up, once per peer: {} frames, {} bytes, {} RSA operations on each side",
-            o.setup_frames, o.setup_bytes, o.setup_rsa_ops_per_side
-        );
+            o.setup_frames,
+            o.setup_bytes,
+            o.setup_rsa_ops_per_side
+        )?;
     }
     Ok(())
 }

@@ -9,6 +9,9 @@ use airswarm_core::sim::{SimConfig, SimReport, Simulator};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
+use crate::files;
+use crate::out::outln;
+
 /// Node density of the default scenario: 40 nodes in 8 km × 8 km.
 const DEFAULT_NODES: usize = 40;
 const DEFAULT_AREA_M: f64 = 8_000.0;
@@ -37,21 +40,24 @@ pub struct SimArgs {
     /// Messages to send, from random nodes.
     #[arg(long, default_value_t = 20)]
     messages: usize,
-    /// Payload bytes per message (longer than 239 bytes are fragmented).
+    /// Payload bytes per message, 4 or more (each carries its 4-byte index). One frame
+    /// carries up to 239 bytes plain, 223 session-sealed (direct) or 222 channel-sealed
+    /// (broadcast); longer messages are fragmented into up to 255 frames: at most
+    /// 60,435 bytes plain, 60,419 direct and 60,418 broadcast when sealed.
     #[arg(long, default_value_t = 32)]
     payload: usize,
     /// Flooding strategy: blind, managed (Meshtastic) or airswarm.
-    #[arg(long, default_value = "airswarm")]
+    #[arg(long, default_value = "airswarm", conflicts_with = "compare")]
     strategy: Strategy,
     #[command(flatten)]
     modem: super::ModemArgs,
-    /// Transmit power, dBm.
-    #[arg(long, default_value_t = 14)]
+    /// Transmit power, dBm: -4 to 20 (SX1276: RFO from -4, PA_BOOST up to 20).
+    #[arg(long, default_value_t = 14, allow_negative_numbers = true)]
     tx_power: i8,
     /// Per-node duty-cycle limit in percent (EU868: 1; 100 = no limit).
     #[arg(long, default_value_t = 1.0)]
     duty_cycle: f64,
-    /// Hops a message may travel (1-7).
+    /// Hops a message may travel: 1 to 15 (the header's 4-bit field; Meshtastic uses 3, at most 7).
     #[arg(long, default_value_t = 7)]
     hop_limit: u8,
     /// Percentage of messages sent to a single random node (acknowledged) instead of broadcast.
@@ -63,9 +69,13 @@ pub struct SimArgs {
     /// Print one JSON object (an array of three with --compare).
     #[arg(long)]
     json: bool,
-    /// Write an SVG of the topology coloured by per-node delivery.
+    /// Write an SVG of the topology coloured by per-node delivery (an existing SVG is
+    /// replaced; any other existing file only with --force).
     #[arg(long, value_name = "FILE.svg")]
     plot: Option<PathBuf>,
+    /// Replace an existing --plot file even if it is not an SVG.
+    #[arg(long, requires = "plot")]
+    force: bool,
     /// Run blind, managed and airswarm on the same topology and traffic.
     #[arg(long)]
     compare: bool,
@@ -132,8 +142,12 @@ pub fn run(args: SimArgs) -> Result<()> {
     let mut reports = Vec::new();
     let first = args.config(strategies[0])?;
     Simulator::validate(&first)?;
+    // Check the plot's destination before the (possibly long) run, not after it.
+    if let Some(path) = &args.plot {
+        check_plot_path(path, args.force)?;
+    }
     let identities = if first.crypto {
-        crate::simkeys::identities(first.nodes, !args.json)?
+        crate::simkeys::identities(first.seed, first.nodes)?
     } else {
         Vec::new()
     };
@@ -145,10 +159,7 @@ pub fn run(args: SimArgs) -> Result<()> {
         let wall = started.elapsed().as_secs_f64();
         reports.push((report, wall));
     }
-    if let Some(path) = &args.plot {
-        crate::plot::write_svg(path, &reports.iter().map(|(r, _)| r).collect::<Vec<_>>())
-            .with_context(|| format!("writing plot {}", path.display()))?;
-    }
+    // Results first: a plot that fails to write must not cost the user the run.
     if args.json {
         let values: Vec<serde_json::Value> = reports
             .iter()
@@ -159,14 +170,40 @@ pub fn run(args: SimArgs) -> Result<()> {
         } else {
             values.into_iter().next().unwrap_or_default()
         };
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?)?;
     } else {
-        print_summary(&reports);
-        if let Some(p) = &args.plot {
-            println!("plot written to {}", p.display());
+        print_summary(&reports)?;
+    }
+    if let Some(path) = &args.plot {
+        crate::plot::write_svg(path, &reports.iter().map(|(r, _)| r).collect::<Vec<_>>())
+            .with_context(|| format!("writing plot {}", path.display()))?;
+        if !args.json {
+            outln!("plot written to {}", path.display())?;
         }
     }
     Ok(())
+}
+
+/// A plot may replace an earlier plot (an SVG file), anything else only with --force.
+fn check_plot_path(path: &std::path::Path, force: bool) -> Result<()> {
+    let is_svg = || {
+        let mut head = [0u8; 512];
+        let n = std::fs::File::open(path)
+            .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+            .unwrap_or(0);
+        String::from_utf8_lossy(&head[..n]).contains("<svg")
+    };
+    let replace = force || (files::regular_file(path, "--plot").is_ok() && is_svg());
+    files::check_output(path, replace, "--plot").map_err(|e| {
+        if e.to_string().contains("--force") {
+            anyhow::anyhow!(
+                "{} already exists and is not an SVG plot; pass --force to replace it",
+                path.display()
+            )
+        } else {
+            e
+        }
+    })
 }
 
 fn json_report(r: &SimReport, wall_s: f64) -> serde_json::Value {
@@ -181,9 +218,9 @@ fn json_report(r: &SimReport, wall_s: f64) -> serde_json::Value {
     v
 }
 
-fn print_summary(reports: &[(SimReport, f64)]) {
+fn print_summary(reports: &[(SimReport, f64)]) -> Result<()> {
     let first = &reports[0].0;
-    println!(
+    outln!(
         "airswarm sim: {} nodes in {:.1} km × {:.1} km ({:.1} neighbours each on average), {} messages of {} bytes, seed {}{}",
         first.nodes,
         first.area_m / 1000.0,
@@ -197,9 +234,9 @@ fn print_summary(reports: &[(SimReport, f64)]) {
         } else {
             ", plaintext"
         }
-    );
-    println!();
-    println!(
+    )?;
+    outln!()?;
+    outln!(
         "{:<10} {:>9} {:>8} {:>9} {:>10} {:>10} {:>9} {:>9} {:>8}",
         "strategy",
         "delivery",
@@ -210,9 +247,9 @@ fn print_summary(reports: &[(SimReport, f64)]) {
         "p50 ms",
         "p95 ms",
         "wall s"
-    );
+    )?;
     for (r, wall) in reports {
-        println!(
+        outln!(
             "{:<10} {:>8.1}% {:>8} {:>9.1} {:>10.1} {:>10} {:>9.0} {:>9.0} {:>8.2}",
             r.strategy.name(),
             r.delivery_ratio * 100.0,
@@ -223,12 +260,13 @@ fn print_summary(reports: &[(SimReport, f64)]) {
             r.latency_p50_ms,
             r.latency_p95_ms,
             wall
-        );
+        )?;
     }
     if reports.len() == 1 {
-        println!();
-        println!(
+        outln!()?;
+        outln!(
             "Try `airswarm sim --compare` to see blind and Meshtastic-style managed flooding on the same mesh."
-        );
+        )?;
     }
+    Ok(())
 }

@@ -35,8 +35,22 @@ enum Command {
 }
 
 fn main() {
-    let cli = Cli::parse();
-    let result: anyhow::Result<()> = match cli.command {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version go through our own output, so that a full device is
+            // reported (clap ignores write errors) and a closed pipe stays quiet.
+            finish(out::emit(&e.render().to_string()));
+            return;
+        }
+        Err(e) => {
+            // Usage errors exit 1 like every other error: 2 means "incomplete" to
+            // `torrent verify`, and scripts must not mistake one for the other.
+            let _ = e.print();
+            std::process::exit(1);
+        }
+    };
+    finish(match cli.command {
         Command::Sim(args) => cmd::sim::run(args),
         Command::Airtime(args) => cmd::airtime::run(args),
         Command::Keygen(args) => cmd::keys::keygen(args),
@@ -44,7 +58,12 @@ fn main() {
         Command::Trust(args) => cmd::keys::trust(args),
         Command::Overhead(args) => cmd::overhead::run(args),
         Command::Torrent(a) => cmd::torrent::run(a),
-    };
+    });
+}
+
+/// Exit as the result says: 0, quietly when only the reader of our output went away, or 1
+/// with a one-line error.
+fn finish(result: anyhow::Result<()>) {
     match result {
         Ok(()) => {}
         // The reader went away (`| head`): stop quietly, as `cat` and `rg` do.

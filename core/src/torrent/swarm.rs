@@ -1,7 +1,7 @@
 //! The tracker server's swarm state (no HTTP): parse announce queries, remember peers with
 //! expiry, answer with a random selection in compact form, count for scrape. Bounded.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 
 use super::tracker::{
@@ -128,7 +128,9 @@ struct PeerEntry {
 
 #[derive(Clone, Debug, Default)]
 struct Torrent {
-    peers: HashMap<[u8; 20], PeerEntry>,
+    // Ordered: announce replies sample from it with the seeded RNG, and hash order
+    // (seeded by the OS) would make that sample differ from run to run.
+    peers: BTreeMap<[u8; 20], PeerEntry>,
     downloaded: u32,
 }
 

@@ -64,26 +64,10 @@ pub fn load_identity(path: &Path) -> Result<Identity> {
 
 /// A private key must be neither readable nor writable by anyone but its owner.
 fn check_key_mode(path: &Path, mode: u32) -> Result<()> {
-    let fix = format!("run `chmod 600 {}`", path.display());
-    if mode & 0o044 != 0 {
-        bail!(
-            "{} is readable by other users (mode {mode:03o}); {fix}",
-            path.display()
-        );
+    match keyfile::private_key_mode_problem(mode, &path.display().to_string()) {
+        Some(problem) => bail!(problem),
+        None => Ok(()),
     }
-    if mode & 0o022 != 0 {
-        bail!(
-            "{} is writable by other users (mode {mode:03o}): anyone could replace the key; {fix}",
-            path.display()
-        );
-    }
-    if mode & 0o011 != 0 {
-        bail!(
-            "{} is executable by other users (mode {mode:03o}); {fix}",
-            path.display()
-        );
-    }
-    Ok(())
 }
 
 pub fn load_keyring(path: &Path) -> Result<Keyring> {

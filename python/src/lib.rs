@@ -6,6 +6,7 @@
 //! Long work (simulator runs, RSA, hashing files) runs with the GIL released.
 
 mod errors;
+mod keyfiles;
 mod mesh;
 mod security;
 mod torrent;

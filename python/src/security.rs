@@ -6,6 +6,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::errors;
+use crate::keyfiles;
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Identity>()?;
@@ -99,26 +100,19 @@ impl Identity {
             .map_err(errors::crypto)?;
         Ok(Identity { inner })
     }
-    /// Read a PKCS#8 PEM key file.
+    /// Read a PKCS#8 PEM key file. The file must be a regular file readable only by its
+    /// owner (like `airswarm id --key`); the GIL is released while it is read and parsed.
     #[staticmethod]
     fn load(py: Python<'_>, path: std::path::PathBuf) -> PyResult<Self> {
-        let pem = std::fs::read_to_string(&path)?;
-        Self::from_pem(py, &pem)
+        let inner = py.detach(|| keyfiles::load_private(&path))?;
+        Ok(Identity { inner })
     }
-    /// Write the key as PKCS#8 PEM, readable by the owner only.
-    fn save(&self, path: std::path::PathBuf) -> PyResult<()> {
-        use std::io::Write;
+    /// Write the key as PKCS#8 PEM, readable by the owner only: atomically (a crash leaves
+    /// the old file or the new one), never through a symlink, mode 0600 even when a file
+    /// was there before. The GIL is released while writing.
+    fn save(&self, py: Python<'_>, path: std::path::PathBuf) -> PyResult<()> {
         let pem = self.inner.to_pkcs8_pem().map_err(errors::crypto)?;
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let mut f = opts.open(&path)?;
-        f.write_all(pem.as_bytes())?;
-        Ok(())
+        py.detach(|| keyfiles::save_private(&path, pem.as_bytes()))
     }
     fn to_pem(&self) -> PyResult<String> {
         self.inner.to_pkcs8_pem().map_err(errors::crypto)
@@ -160,11 +154,20 @@ impl Identity {
 }
 
 /// A group channel: one 32-byte key shared by its members, ChaCha20-Poly1305 sealing with
-/// (sender address, counter) nonces and per-sender replay windows.
-#[pyclass(module = "airswarm")]
+/// (sender address, counter) nonces and per-sender replay windows. Safe to share between
+/// threads: the replay windows sit behind a lock taken with the GIL released.
+#[pyclass(frozen, module = "airswarm")]
 #[derive(Debug)]
 pub struct Channel {
-    inner: CoreChannel,
+    inner: std::sync::Mutex<CoreChannel>,
+}
+
+impl Channel {
+    /// The channel state; a thread that panicked while holding the lock (it cannot, short
+    /// of a bug) left only replay windows behind, which stay valid.
+    fn lock(&self) -> std::sync::MutexGuard<'_, CoreChannel> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 #[pymethods]
@@ -178,7 +181,7 @@ impl Channel {
             ))
         })?;
         Ok(Channel {
-            inner: CoreChannel::new(&ChannelKey::from_bytes(k)),
+            inner: std::sync::Mutex::new(CoreChannel::new(&ChannelKey::from_bytes(k))),
         })
     }
     /// 32 random key bytes for `Channel(key)`.
@@ -213,7 +216,7 @@ impl Channel {
         let sealed = py
             .detach(|| {
                 let mut rng = os_rng();
-                self.inner.seal(
+                self.lock().seal(
                     Address(sender),
                     counter,
                     aad,
@@ -228,7 +231,7 @@ impl Channel {
     /// CryptoError if the bytes were altered, sealed under another key, or replayed.
     #[pyo3(signature = (sender, counter, sealed, *, aad=b"".as_slice(), sender_key=None))]
     fn open<'py>(
-        &mut self,
+        &self,
         py: Python<'py>,
         sender: u32,
         counter: u64,
@@ -238,9 +241,8 @@ impl Channel {
     ) -> PyResult<Bound<'py, PyBytes>> {
         let key = sender_key.as_ref().map(|k| &k.inner);
         let wire = (counter & 0xFF_FFFF) as u32;
-        let inner = &mut self.inner;
         let opened = py
-            .detach(|| inner.open(Address(sender), wire, aad, sealed, key))
+            .detach(|| self.lock().open(Address(sender), wire, aad, sealed, key))
             .map_err(errors::crypto)?;
         Ok(PyBytes::new(py, &opened.plaintext))
     }

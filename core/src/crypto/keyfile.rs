@@ -92,6 +92,29 @@ fn bad(msg: impl Into<String>) -> CryptoError {
     CryptoError::BadKey(msg.into())
 }
 
+/// Why a private key file's Unix permission bits (`mode & 0o777`) are unsafe, or `None`
+/// when only its owner can read or write it. `path` goes into the advice.
+pub fn private_key_mode_problem(mode: u32, path: &str) -> Option<String> {
+    let who = if mode & 0o044 != 0 {
+        "readable"
+    } else if mode & 0o022 != 0 {
+        "writable"
+    } else if mode & 0o011 != 0 {
+        "executable"
+    } else {
+        return None;
+    };
+    let risk = if who == "writable" {
+        ": anyone could replace the key"
+    } else {
+        ""
+    };
+    Some(format!(
+        "{path} is {who} by other users (mode {:03o}){risk}; run `chmod 600 {path}`",
+        mode & 0o777
+    ))
+}
+
 /// Parse a private key file (PKCS#8 PEM), with a plain message for everything else.
 pub fn private_key_from_file_bytes(bytes: &[u8]) -> Result<Identity, CryptoError> {
     if bytes.len() > MAX_KEY_FILE {
@@ -209,6 +232,27 @@ mod tests {
         }
         assert!(
             message(private_key_from_file_bytes(&vec![b'a'; MAX_KEY_FILE + 1])).contains("larger")
+        );
+    }
+
+    #[test]
+    fn key_modes_are_described_by_what_others_can_do() {
+        assert_eq!(private_key_mode_problem(0o600, "k"), None);
+        assert_eq!(private_key_mode_problem(0o400, "k"), None);
+        assert!(
+            private_key_mode_problem(0o644, "k")
+                .unwrap()
+                .contains("readable by other users (mode 644)")
+        );
+        let w = private_key_mode_problem(0o622, "k").unwrap();
+        assert!(
+            w.contains("writable") && w.contains("replace") && w.contains("chmod 600 k"),
+            "{w}"
+        );
+        assert!(
+            private_key_mode_problem(0o611, "k")
+                .unwrap()
+                .contains("executable")
         );
     }
 

@@ -107,13 +107,16 @@ fn keyring_pins_on_first_use_and_refuses_a_rekeyed_announcement() {
 }
 
 #[test]
-fn keyring_conflict_is_an_event_and_keeps_the_pin() {
+fn keys_colliding_on_an_address_are_both_kept_and_only_fingerprints_choose() {
     let (a, b) = (&ids()[0], &ids()[1]);
     let mut rng = seeded_rng(3);
     let mut ring = Keyring::new(10);
-    // B's key is pinned under A's address (as if the two collided, or an impostor got
-    // there first): A's genuine announcement must be refused, loudly, and change nothing.
-    ring.pin_at_for_tests(a.address(), b.public().clone());
+    // B ground a key whose fingerprint starts with A's address (~2^32 work) and got
+    // pinned first: A's genuine announcement must still be pinned, loudly, and the
+    // address alone must name nobody from then on.
+    let impostor = b.public().clone().with_address_for_tests(a.address());
+    assert_eq!(ring.pin(impostor.clone()), Ok(true));
+    assert_eq!(ring.get(a.address()), Some(&impostor));
     let va = Announcement::verify(&Announcement::sign(a, 9, &mut rng).unwrap()).unwrap();
     assert_eq!(
         ring.observe(&va),
@@ -125,14 +128,20 @@ fn keyring_conflict_is_an_event_and_keeps_the_pin() {
     );
     assert_eq!(
         ring.get(a.address()),
-        Some(b.public()),
-        "the pin is never silently replaced"
+        None,
+        "an ambiguous address names nobody"
     );
+    assert_eq!(
+        ring.fingerprints_at(a.address()),
+        &[b.fingerprint(), a.fingerprint()]
+    );
+    assert_eq!(ring.by_fingerprint(&a.fingerprint()), Some(a.public()));
+    assert_eq!(ring.by_fingerprint(&b.fingerprint()), Some(&impostor));
     assert_eq!(ring.conflicts(), 1);
-    assert!(matches!(
-        ring.pin(a.public().clone()),
-        Err(CryptoError::KeyConflict { .. })
-    ));
+    assert_eq!(ring.pin(a.public().clone()), Ok(false), "already pinned");
+    // Removing the impostor makes the address A's alone again.
+    assert!(ring.remove(&b.fingerprint()));
+    assert_eq!(ring.get(a.address()), Some(a.public()));
 }
 
 fn session_pair() -> (

@@ -339,8 +339,9 @@ fn announcements_pin_keys_and_conflicts_are_events() {
         nodes[1].keyring().get(nodes[0].address()),
         Some(ids()[0].public())
     );
-    // A third party's key pinned under node 0's address (an impostor got there first):
-    // node 0's genuine announcement is a conflict event, and the pin stays.
+    // A third party's key ground to node 0's address and pinned first (an impostor got
+    // there first): node 0's genuine announcement is a conflict event, both keys are
+    // kept, and the address alone names neither any more.
     let mut third = SecureNode::new(
         SecureConfig::default(),
         ids()[2].clone(),
@@ -348,9 +349,11 @@ fn announcements_pin_keys_and_conflicts_are_events() {
         [3; 32],
     )
     .unwrap();
-    third
-        .keyring_mut()
-        .pin_at_for_tests(nodes[0].address(), ids()[3].public().clone());
+    let impostor = ids()[3]
+        .public()
+        .clone()
+        .with_address_for_tests(nodes[0].address());
+    assert_eq!(third.keyring_mut().pin(impostor.clone()), Ok(true));
     for f in &frames {
         third.handle_frame(Instant(5), f, -80.0, 5.0).unwrap();
     }
@@ -360,9 +363,14 @@ fn announcements_pin_keys_and_conflicts_are_events() {
             .any(|e| matches!(e, SecureEvent::KeyConflict { .. })),
         "{ev:?}"
     );
+    assert_eq!(third.keyring().get(nodes[0].address()), None);
     assert_eq!(
-        third.keyring().get(nodes[0].address()),
-        Some(ids()[3].public())
+        third.keyring().by_fingerprint(&ids()[0].fingerprint()),
+        Some(ids()[0].public())
+    );
+    assert_eq!(
+        third.keyring().by_fingerprint(&ids()[3].fingerprint()),
+        Some(&impostor)
     );
 }
 

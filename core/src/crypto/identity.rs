@@ -89,6 +89,9 @@ pub struct PublicIdentity {
     key: PublicKey,
     der: Vec<u8>,
     fingerprint: Fingerprint,
+    /// Always `fingerprint.address()`, except for keys made by `with_address_for_tests`,
+    /// which stand in for a key ground to collide with another's address (~2^32 work).
+    address: Address,
 }
 
 impl fmt::Debug for PublicIdentity {
@@ -125,6 +128,7 @@ impl PublicIdentity {
             key,
             der,
             fingerprint,
+            address: fingerprint.address(),
         })
     }
 
@@ -179,7 +183,15 @@ impl PublicIdentity {
     }
 
     pub fn address(&self) -> Address {
-        self.fingerprint.address()
+        self.address
+    }
+
+    /// This key as if its fingerprint began with `address`: what an attacker gets by
+    /// grinding ~2^32 keys, for tests of address collisions. Test builds only.
+    #[cfg(any(test, feature = "test-util"))]
+    pub fn with_address_for_tests(mut self, address: Address) -> PublicIdentity {
+        self.address = address;
+        self
     }
 
     /// Verify an RSA-PSS (SHA-256, salt = 32 bytes) signature over `msg`.
@@ -260,6 +272,13 @@ impl Identity {
 
     pub fn public(&self) -> &PublicIdentity {
         &self.public
+    }
+
+    /// See [`PublicIdentity::with_address_for_tests`]. Test builds only.
+    #[cfg(any(test, feature = "test-util"))]
+    pub fn with_address_for_tests(mut self, address: Address) -> Identity {
+        self.public = self.public.with_address_for_tests(address);
+        self
     }
 
     pub fn fingerprint(&self) -> Fingerprint {

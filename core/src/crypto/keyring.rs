@@ -1,6 +1,10 @@
-//! Trust on first use, pinned by fingerprint and by address.
+//! Trust on first use, pinned by fingerprint. The 4-byte mesh address is only a routing
+//! hint: a key whose fingerprint starts with someone else's address costs ~2^32 hashes to
+//! grind, so two keys claiming one address are both kept and reported, and a peer is
+//! only ever chosen by its full fingerprint (or by an address that exactly one pinned
+//! key claims).
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use super::identity::{hex_decode, hex_encode};
 use super::{CryptoError, Fingerprint, PublicIdentity, VerifiedAnnouncement};
@@ -17,7 +21,9 @@ pub enum KeyringEvent {
     },
     /// The pinned key again (a newer sequence is recorded).
     Known { address: Address },
-    /// A different key claims a pinned address: refused, the pin stays.
+    /// A new key claims an address another pinned key already claims. Both are kept; an
+    /// address that several keys claim no longer names a peer by itself (send by
+    /// fingerprint). `pinned` is the key that claimed it first.
     Conflict {
         address: Address,
         pinned: Fingerprint,
@@ -36,9 +42,12 @@ struct Entry {
 }
 
 /// Pinned public keys. Bounded: a flood of announcements cannot grow it without limit.
+/// Ordered maps: iteration order never depends on a hash seed.
 #[derive(Clone, Debug)]
 pub struct Keyring {
-    by_address: HashMap<Address, Entry>,
+    keys: BTreeMap<Fingerprint, Entry>,
+    /// Every pinned fingerprint claiming each address, in the order they were pinned.
+    by_address: BTreeMap<Address, Vec<Fingerprint>>,
     capacity: usize,
     conflicts: u64,
 }
@@ -52,120 +61,131 @@ impl Default for Keyring {
 impl Keyring {
     pub fn new(capacity: usize) -> Keyring {
         Keyring {
-            by_address: HashMap::new(),
+            keys: BTreeMap::new(),
+            by_address: BTreeMap::new(),
             capacity,
             conflicts: 0,
         }
     }
 
     pub fn len(&self) -> usize {
-        self.by_address.len()
+        self.keys.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.by_address.is_empty()
+        self.keys.is_empty()
     }
 
+    /// Announcements or imports whose address another pinned key already claimed.
     pub fn conflicts(&self) -> u64 {
         self.conflicts
     }
 
+    /// The key at `address` when exactly one pinned key claims it; `None` when none or
+    /// several do (see [`Keyring::claimants`]).
     pub fn get(&self, address: Address) -> Option<&PublicIdentity> {
-        self.by_address.get(&address).map(|e| &e.key)
-    }
-
-    pub fn by_fingerprint(&self, fp: &Fingerprint) -> Option<&PublicIdentity> {
-        self.get(fp.address()).filter(|k| k.fingerprint() == *fp)
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = &PublicIdentity> {
-        self.by_address.values().map(|e| &e.key)
-    }
-
-    /// Pin a key explicitly (import). A different key already pinned for the address is
-    /// an error: remove it first.
-    pub fn pin(&mut self, key: PublicIdentity) -> Result<bool, CryptoError> {
-        let address = key.address();
-        match self.by_address.get(&address) {
-            Some(e) if e.key.fingerprint() == key.fingerprint() => Ok(false),
-            Some(e) => Err(CryptoError::KeyConflict {
-                pinned: e.key.fingerprint(),
-                offered: key.fingerprint(),
-            }),
-            None if self.by_address.len() >= self.capacity => Err(CryptoError::UnknownPeer(
-                "a new key (the keyring is full)".into(),
-            )),
-            None => {
-                self.by_address.insert(address, Entry { key, sequence: 0 });
-                Ok(true)
-            }
+        match self.by_address.get(&address).map(Vec::as_slice) {
+            Some([fp]) => self.by_fingerprint(fp),
+            _ => None,
         }
     }
 
-    /// Pin `key` under `address` regardless of the fingerprint: a stand-in for an address
-    /// collision (2^32 key generations away) in tests of the conflict path.
-    #[doc(hidden)]
-    pub fn pin_at_for_tests(&mut self, address: Address, key: PublicIdentity) {
-        self.by_address.insert(address, Entry { key, sequence: 0 });
+    /// Every pinned key claiming `address`, first pinned first.
+    pub fn claimants(&self, address: Address) -> impl Iterator<Item = &PublicIdentity> {
+        self.by_address
+            .get(&address)
+            .into_iter()
+            .flatten()
+            .filter_map(|fp| self.by_fingerprint(fp))
+    }
+
+    /// Fingerprints claiming `address`, first pinned first.
+    pub fn fingerprints_at(&self, address: Address) -> &[Fingerprint] {
+        self.by_address.get(&address).map_or(&[], Vec::as_slice)
+    }
+
+    pub fn by_fingerprint(&self, fp: &Fingerprint) -> Option<&PublicIdentity> {
+        self.keys.get(fp).map(|e| &e.key)
+    }
+
+    /// Every pinned key, in fingerprint order.
+    pub fn iter(&self) -> impl Iterator<Item = &PublicIdentity> {
+        self.keys.values().map(|e| &e.key)
+    }
+
+    fn insert(&mut self, key: PublicIdentity, sequence: u64) -> Option<Fingerprint> {
+        let fp = key.fingerprint();
+        let claim = self.by_address.entry(key.address()).or_default();
+        let first = claim.first().copied();
+        if first.is_some() {
+            self.conflicts += 1;
+        }
+        claim.push(fp);
+        self.keys.insert(fp, Entry { key, sequence });
+        first
+    }
+
+    /// Pin a key explicitly (import). `Ok(true)` if it is new, `Ok(false)` if it was
+    /// pinned already. A key whose address another key claims is pinned too (both are
+    /// kept; [`Keyring::get`] then names neither): check [`Keyring::fingerprints_at`].
+    pub fn pin(&mut self, key: PublicIdentity) -> Result<bool, CryptoError> {
+        if self.keys.contains_key(&key.fingerprint()) {
+            return Ok(false);
+        }
+        if self.keys.len() >= self.capacity {
+            return Err(CryptoError::UnknownPeer(
+                "a new key (the keyring is full)".into(),
+            ));
+        }
+        self.insert(key, 0);
+        Ok(true)
     }
 
     /// Remove the key with this fingerprint (the only way a pin ever goes away).
     pub fn remove(&mut self, fp: &Fingerprint) -> bool {
-        let address = fp.address();
-        if self
-            .by_address
-            .get(&address)
-            .is_some_and(|e| e.key.fingerprint() == *fp)
-        {
-            self.by_address.remove(&address);
-            true
-        } else {
-            false
+        let Some(e) = self.keys.remove(fp) else {
+            return false;
+        };
+        let address = e.key.address();
+        if let Some(claim) = self.by_address.get_mut(&address) {
+            claim.retain(|f| f != fp);
+            if claim.is_empty() {
+                self.by_address.remove(&address);
+            }
         }
+        true
     }
 
     /// Take a verified announcement into account. Never replaces or clears a pinned key.
     pub fn observe(&mut self, a: &VerifiedAnnouncement) -> KeyringEvent {
         let address = a.identity.address();
-        let full = self.by_address.len() >= self.capacity;
-        match self.by_address.get_mut(&address) {
-            Some(e) if e.key.fingerprint() != a.identity.fingerprint() => {
-                self.conflicts += 1;
-                KeyringEvent::Conflict {
-                    address,
-                    pinned: e.key.fingerprint(),
-                    offered: a.identity.fingerprint(),
-                }
+        let fingerprint = a.identity.fingerprint();
+        if let Some(e) = self.keys.get_mut(&fingerprint) {
+            if a.sequence <= e.sequence && e.sequence != 0 {
+                return KeyringEvent::Stale { address };
             }
-            Some(e) if a.sequence <= e.sequence && e.sequence != 0 => {
-                KeyringEvent::Stale { address }
-            }
-            Some(e) => {
-                e.sequence = a.sequence;
-                KeyringEvent::Known { address }
-            }
-            None if full => KeyringEvent::Full,
-            None => {
-                self.by_address.insert(
-                    address,
-                    Entry {
-                        key: a.identity.clone(),
-                        sequence: a.sequence,
-                    },
-                );
-                KeyringEvent::Pinned {
-                    address,
-                    fingerprint: a.identity.fingerprint(),
-                }
-            }
+            e.sequence = a.sequence;
+            return KeyringEvent::Known { address };
+        }
+        if self.keys.len() >= self.capacity {
+            return KeyringEvent::Full;
+        }
+        match self.insert(a.identity.clone(), a.sequence) {
+            Some(pinned) => KeyringEvent::Conflict {
+                address,
+                pinned,
+                offered: fingerprint,
+            },
+            None => KeyringEvent::Pinned {
+                address,
+                fingerprint,
+            },
         }
     }
 
     /// One line per key: `<fingerprint hex> <DER hex>`; `#` starts a comment.
     pub fn export(&self) -> String {
-        let mut keys: Vec<&PublicIdentity> = self.iter().collect();
-        keys.sort_by_key(|k| k.fingerprint());
-        keys.iter()
+        self.iter()
             .map(|k| format!("{} {}\n", k.fingerprint(), hex_encode(k.to_der())))
             .collect()
     }

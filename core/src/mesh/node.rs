@@ -492,6 +492,10 @@ pub struct Node {
     /// Tags of the broadcasts we have (sent or delivered), newest last: our next
     /// broadcast names the newest.
     seen_tags: VecDeque<u16>,
+    /// The last SEEN_TAGS broadcasts we have, by exact (source, id): a pull answer can
+    /// bring one back long after the duplicate cache forgot it, and must not deliver it
+    /// twice (tags are 16-bit hashes, too coarse to refuse on).
+    seen_broadcasts: VecDeque<(Address, u32)>,
     /// Recent broadcast frames, to answer pulls.
     kept: VecDeque<Kept>,
     /// Broadcasts a neighbour named that we never got.
@@ -543,6 +547,7 @@ impl Node {
             radio_free_at: Instant::ZERO,
             density: 2.0,
             seen_tags: VecDeque::new(),
+            seen_broadcasts: VecDeque::new(),
             kept: VecDeque::new(),
             wants: Vec::new(),
             stats: NodeStats::default(),
@@ -1242,6 +1247,9 @@ impl Node {
     fn on_data(&mut self, now: Instant, view: &FrameView<'_>) {
         let h = *view.header();
         let msg_key = frame_key(h.src.0, h.id, 0, 0, 0);
+        if h.dst.is_broadcast() && self.seen_broadcasts.contains(&(h.src, h.id)) {
+            return;
+        }
         if self.delivered.contains(now, msg_key) {
             // Already delivered: a retry means our ACK was lost, so acknowledge again.
             if h.want_ack && h.dst == self.cfg.address {
@@ -1312,6 +1320,10 @@ impl Node {
         self.stats.messages_delivered += 1;
         let dst = if h.dst.is_broadcast() {
             self.note_tag(message_tag(h.src, h.id));
+            if self.seen_broadcasts.len() >= SEEN_TAGS {
+                self.seen_broadcasts.pop_front();
+            }
+            self.seen_broadcasts.push_back((h.src, h.id));
             Address::BROADCAST
         } else {
             h.dst

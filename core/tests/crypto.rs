@@ -4,8 +4,8 @@ use std::sync::OnceLock;
 
 use airswarm_core::crypto::handshake::{self, INIT_LEN, REPLY_LEN};
 use airswarm_core::crypto::{
-    Announcement, Channel, ChannelKey, CryptoError, HandshakeInit, Identity, Keyring, KeyringEvent,
-    PublicIdentity, seeded_rng,
+    Announcement, Channel, ChannelKey, CryptoError, EPOCH_LEN, HandshakeInit, Identity, Keyring,
+    KeyringEvent, PublicIdentity, seeded_rng,
 };
 use airswarm_core::mesh::Address;
 
@@ -238,59 +238,87 @@ fn two_restarts_never_reuse_a_key_nonce_pair() {
 }
 
 #[test]
+fn channel_nonces_never_repeat_across_boots_clones_or_reused_counters() {
+    // Two boots with no saved counter, and a clone of the same identity: each seals the
+    // same ids from the same address. Every (subkey, nonce) pair must differ, so no two
+    // ciphertexts of the same plaintext may share a keystream.
+    let key = ChannelKey::generate(&mut seeded_rng(60));
+    let me = ids()[0].address();
+    let aad = [1u8; 12];
+    let mut seen = std::collections::BTreeSet::new();
+    let mut receiver = Channel::new(&key);
+    for (device, boot) in [(0u64, 0u64), (0, 1), (1, 0)] {
+        // Each boot (and each clone) gets its own OS randomness.
+        let mut rng = seeded_rng(1000 + device * 10 + boot);
+        let mut ch = Channel::new(&key);
+        for id in 1..=3u32 {
+            let sealed = ch.seal(me, id, &aad, &[0u8; 32], None, &mut rng).unwrap();
+            let (epoch, ct) = sealed.split_at(EPOCH_LEN);
+            assert!(
+                seen.insert(ct.to_vec()),
+                "keystream reused: device {device} boot {boot} id {id}"
+            );
+            assert_eq!(
+                receiver
+                    .open(me, id, &aad, &sealed, None)
+                    .unwrap()
+                    .plaintext,
+                [0u8; 32]
+            );
+            assert_eq!(
+                Some(<[u8; EPOCH_LEN]>::try_from(epoch).unwrap()),
+                ch.epoch()
+            );
+        }
+        // A caller that reuses or lowers an id gets a fresh epoch, never a reused nonce.
+        let before = ch.epoch();
+        let again = ch.seal(me, 2, &aad, &[0u8; 32], None, &mut rng).unwrap();
+        assert_ne!(ch.epoch(), before);
+        assert!(seen.insert(again[EPOCH_LEN..].to_vec()));
+    }
+}
+
+#[test]
 fn channels_seal_open_and_sign() {
     let a = &ids()[0];
     let key = ChannelKey::generate(&mut seeded_rng(6));
     let text = key.to_text();
     assert_eq!(ChannelKey::from_text(&text).unwrap(), key);
     assert!(ChannelKey::from_text("nope").is_err());
-    let tx = Channel::new(&key);
+    let mut tx = Channel::new(&key);
     let mut rx = Channel::new(&key);
     let aad = [3u8; 12];
     let mut rng = seeded_rng(7);
     let sealed = tx
-        .seal(
-            a.address(),
-            5,
-            &aad,
-            b"hello all",
-            None::<(&Identity, &mut airswarm_core::crypto::SeededRng)>,
-        )
+        .seal(a.address(), 5, &aad, b"hello all", None, &mut rng)
         .unwrap();
-    let _ = &mut rng;
+    assert_eq!(sealed.len(), EPOCH_LEN + 1 + 9 + 16);
     let o = rx.open(a.address(), 5, &aad, &sealed, None).unwrap();
     assert_eq!(
-        (o.plaintext.as_slice(), o.signed),
-        (&b"hello all"[..], false)
+        (o.plaintext.as_slice(), o.signed, o.signer),
+        (&b"hello all"[..], false, None)
     );
     assert_eq!(
         rx.open(a.address(), 5, &aad, &sealed, None),
         Err(CryptoError::Replay { counter: 5 })
     );
-    // Another sender with the same counter is a different nonce: fine.
+    // Another sender with the same id: another subkey.
     let other = Address(a.address().0 ^ 1);
-    let s2 = tx
-        .seal(
-            other,
-            5,
-            &aad,
-            b"me too",
-            None::<(&Identity, &mut airswarm_core::crypto::SeededRng)>,
-        )
-        .unwrap();
+    let s2 = tx.seal(other, 5, &aad, b"me too", None, &mut rng).unwrap();
     assert_eq!(
         rx.open(other, 5, &aad, &s2, None).unwrap().plaintext,
         b"me too"
     );
     // Signed.
     let signed = tx
-        .seal(a.address(), 6, &aad, b"signed", Some((a, &mut rng)))
+        .seal(a.address(), 6, &aad, b"signed", Some(a), &mut rng)
         .unwrap();
-    assert_eq!(signed.len(), 1 + 6 + 256 + 16);
+    assert_eq!(signed.len(), EPOCH_LEN + 1 + 6 + 256 + 16);
     let o = rx
         .open(a.address(), 6, &aad, &signed, Some(a.public()))
         .unwrap();
     assert!(o.signed);
+    assert_eq!(o.signer, Some(a.fingerprint()));
     // Wrong key: tampered.
     let mut wrong = Channel::new(&ChannelKey::from_bytes([9; 32]));
     assert_eq!(

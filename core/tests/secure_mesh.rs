@@ -305,7 +305,11 @@ fn channel_broadcasts_are_sealed_and_readable_by_members_only() {
         !frame.windows(11).any(|w| w == b"team update"),
         "not in the clear on air"
     );
-    assert_eq!(frame.len(), wire::SINGLE_OVERHEAD + 1 + 11 + 16);
+    // Header, then the sender's 8-byte epoch, the flags byte, the text and the tag.
+    assert_eq!(
+        frame.len(),
+        wire::SINGLE_OVERHEAD + airswarm_core::crypto::EPOCH_LEN + 1 + 11 + 16
+    );
 }
 
 #[test]

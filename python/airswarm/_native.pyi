@@ -7,6 +7,7 @@ __all__ = [
     "AirswarmError",
     "BROADCAST",
     "Channel",
+    "ChannelMessage",
     "ConfigError",
     "CryptoError",
     "DecodeError",
@@ -289,7 +290,6 @@ class Channel:
     def seal(
         self,
         sender: int,
-        counter: int,
         plaintext: bytes,
         *,
         aad: bytes = ...,
@@ -298,12 +298,20 @@ class Channel:
     def open(
         self,
         sender: int,
-        counter: int,
         sealed: bytes,
         *,
         aad: bytes = ...,
         sender_key: Optional[PublicKey] = None,
-    ) -> bytes: ...
+    ) -> ChannelMessage: ...
+
+@final
+class ChannelMessage:
+    @property
+    def plaintext(self) -> bytes: ...
+    @property
+    def signed(self) -> bool: ...
+    @property
+    def signer(self) -> Optional[str]: ...
 
 def bencode_decode(data: bytes) -> Any: ...
 def bencode_decode_reference(data: bytes) -> Any: ...

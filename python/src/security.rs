@@ -12,6 +12,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Identity>()?;
     m.add_class::<PublicKey>()?;
     m.add_class::<Channel>()?;
+    m.add_class::<ChannelMessage>()?;
     Ok(())
 }
 
@@ -201,13 +202,14 @@ impl Channel {
             .map_err(errors::crypto)?;
         Ok(PyBytes::new(py, k.as_bytes()))
     }
-    /// Seal `plaintext` from `sender` with a never-reused `counter`; optionally signed.
-    #[pyo3(signature = (sender, counter, plaintext, *, aad=b"".as_slice(), signer=None))]
+    /// Seal `plaintext` from `sender` (a mesh address), optionally signed by `signer`.
+    /// The channel numbers its messages and draws a random epoch for its subkey, so a
+    /// nonce can never repeat, whatever the caller does (restarts, clones included).
+    #[pyo3(signature = (sender, plaintext, *, aad=b"".as_slice(), signer=None))]
     fn seal<'py>(
         &self,
         py: Python<'py>,
         sender: u32,
-        counter: u64,
         plaintext: &[u8],
         aad: &[u8],
         signer: Option<PyRef<'py, Identity>>,
@@ -215,38 +217,71 @@ impl Channel {
         let id = signer.as_ref().map(|s| &s.inner);
         let sealed = py
             .detach(|| {
-                let mut rng = os_rng();
-                self.lock().seal(
-                    Address(sender),
-                    counter,
-                    aad,
-                    plaintext,
-                    id.map(|i| (i, &mut rng)),
-                )
+                self.lock()
+                    .seal_message(Address(sender), aad, plaintext, id, &mut os_rng())
             })
             .map_err(errors::crypto)?;
         Ok(PyBytes::new(py, &sealed))
     }
-    /// Open what `sender` sealed with `counter` (its low 24 bits suffice). Raises
-    /// CryptoError if the bytes were altered, sealed under another key, or replayed.
-    #[pyo3(signature = (sender, counter, sealed, *, aad=b"".as_slice(), sender_key=None))]
-    fn open<'py>(
+    /// Open what `sender` sealed. Returns a `ChannelMessage` saying whether it was signed
+    /// and by whom (`sender_key` verifies a signature); raises CryptoError if the bytes
+    /// were altered, sealed under another key, replayed, or carry a bad signature.
+    #[pyo3(signature = (sender, sealed, *, aad=b"".as_slice(), sender_key=None))]
+    fn open(
         &self,
-        py: Python<'py>,
+        py: Python<'_>,
         sender: u32,
-        counter: u64,
         sealed: &[u8],
         aad: &[u8],
-        sender_key: Option<PyRef<'py, PublicKey>>,
-    ) -> PyResult<Bound<'py, PyBytes>> {
+        sender_key: Option<PyRef<'_, PublicKey>>,
+    ) -> PyResult<ChannelMessage> {
         let key = sender_key.as_ref().map(|k| &k.inner);
-        let wire = (counter & 0xFF_FFFF) as u32;
         let opened = py
-            .detach(|| self.lock().open(Address(sender), wire, aad, sealed, key))
+            .detach(|| self.lock().open_message(Address(sender), aad, sealed, key))
             .map_err(errors::crypto)?;
-        Ok(PyBytes::new(py, &opened.plaintext))
+        Ok(ChannelMessage {
+            plaintext: opened.plaintext,
+            signer: opened.signer.map(|f| f.to_hex()),
+        })
     }
     fn __repr__(&self) -> String {
         "Channel(<key hidden>)".to_string()
+    }
+}
+
+/// An opened channel message: the plaintext, and who signed it (the signer's
+/// fingerprint) when it carried a signature that verified; an unsigned message has
+/// `signed == False` and `signer is None`, so it never looks like a signed one.
+#[pyclass(frozen, module = "airswarm")]
+#[derive(Debug)]
+pub struct ChannelMessage {
+    plaintext: Vec<u8>,
+    signer: Option<String>,
+}
+
+#[pymethods]
+impl ChannelMessage {
+    #[getter]
+    fn plaintext<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.plaintext)
+    }
+    #[getter]
+    fn signed(&self) -> bool {
+        self.signer.is_some()
+    }
+    /// Fingerprint (hex) of the key that signed the message, or None.
+    #[getter]
+    fn signer(&self) -> Option<&str> {
+        self.signer.as_deref()
+    }
+    fn __repr__(&self) -> String {
+        match &self.signer {
+            Some(f) => format!(
+                "ChannelMessage({} bytes, signed by {})",
+                self.plaintext.len(),
+                &f[..16]
+            ),
+            None => format!("ChannelMessage({} bytes, unsigned)", self.plaintext.len()),
+        }
     }
 }

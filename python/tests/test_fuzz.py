@@ -88,11 +88,11 @@ def test_simulator_random(nodes, area, messages, payload, strategy, duty, interv
 
 
 @FAST
-@given(st.binary(max_size=80), st.integers(0, 2**32 - 1), st.integers(0, 2**64 - 1))
-def test_channel_open_random(data, sender, counter):
+@given(st.binary(max_size=80), st.integers(0, 2**32 - 1))
+def test_channel_open_random(data, sender):
     ch = airswarm.Channel(bytes(32))
     try:
-        ch.open(sender, counter, data)
+        ch.open(sender, data)
     except airswarm.CryptoError:
         pass
 

@@ -26,7 +26,7 @@ mod replay;
 mod session;
 
 pub use announce::{Announcement, VerifiedAnnouncement};
-pub use channel::{Channel, ChannelKey, ChannelOpened};
+pub use channel::{CHANNEL_OVERHEAD, Channel, ChannelKey, ChannelOpened, EPOCH_LEN};
 pub use error::CryptoError;
 pub use handshake::{HandshakeInit, PendingHandshake};
 pub use identity::{Fingerprint, Identity, PublicIdentity, RSA_BITS, hex_decode, hex_encode};

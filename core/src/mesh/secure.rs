@@ -353,15 +353,14 @@ impl SecureNode {
     }
 
     fn send_broadcast(&mut self, now: Instant, payload: &[u8]) -> Result<u32, SecureError> {
-        let Some(channel) = &self.channel else {
+        let me = self.address();
+        let Some(channel) = &mut self.channel else {
             let id = self.node.send(now, Address::BROADCAST, payload)?;
             self.pump(now);
             return Ok(id);
         };
-        let me = self.address();
-        let len = 1
+        let len = crate::crypto::CHANNEL_OVERHEAD
             + payload.len()
-            + TAG_LEN
             + if self.sign_channel {
                 crate::crypto::RSA_BITS / 8
             } else {
@@ -374,9 +373,15 @@ impl SecureNode {
             Content::ChannelSealed,
             len,
             |counter, aad| {
-                let signer = sign.then_some((identity, rng));
                 channel
-                    .seal(me, counter, aad, payload, signer)
+                    .seal(
+                        me,
+                        counter as u32,
+                        aad,
+                        payload,
+                        sign.then_some(identity),
+                        rng,
+                    )
                     .map_err(SecureError::from)
             },
         )?;

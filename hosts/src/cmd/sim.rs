@@ -41,9 +41,9 @@ pub struct SimArgs {
     #[arg(long, default_value_t = 20)]
     messages: usize,
     /// Payload bytes per message, 4 or more (each carries its 4-byte index). One frame
-    /// carries up to 239 bytes plain, 223 session-sealed (direct) or 222 channel-sealed
+    /// carries up to 239 bytes plain, 223 session-sealed (direct) or 214 channel-sealed
     /// (broadcast); longer messages are fragmented into up to 255 frames: at most
-    /// 60,435 bytes plain, 60,419 direct and 60,418 broadcast when sealed.
+    /// 60,435 bytes plain, 60,419 direct and 60,410 broadcast when sealed.
     #[arg(long, default_value_t = 32)]
     payload: usize,
     /// Flooding strategy: blind, managed (Meshtastic) or airswarm.

@@ -30,6 +30,7 @@ enum Command {
     Trust(cmd::keys::TrustArgs),
     Overhead(cmd::overhead::OverheadArgs),
     Torrent(cmd::torrent::TorrentArgs),
+    Tracker(cmd::tracker::TrackerArgs),
 }
 
 fn main() {
@@ -42,6 +43,7 @@ fn main() {
         Command::Trust(args) => cmd::keys::trust(args),
         Command::Overhead(args) => cmd::overhead::run(args),
         Command::Torrent(a) => cmd::torrent::run(a),
+        Command::Tracker(a) => cmd::tracker::run(a),
     };
     if let Err(e) = result {
         eprintln!("airswarm: error: {e:#}");

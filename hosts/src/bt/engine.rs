@@ -205,13 +205,9 @@ impl Inner {
         Some(k)
     }
 
-    pub fn unregister(&self, key: PeerKey, has: &Bitfield, counted: bool) {
+    pub fn unregister(&self, key: PeerKey, counted: &Bitfield) {
         let mut s = self.lock();
-        if counted {
-            s.picker.remove_peer(key, has);
-        } else {
-            s.picker.remove_peer(key, &Bitfield::empty(has.len()));
-        }
+        s.picker.remove_peer(key, counted);
         if let Some(p) = s.peers.remove(&key) {
             if let Some(a) = p.addr {
                 s.connected.remove(&a);

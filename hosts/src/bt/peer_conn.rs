@@ -11,6 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
+use airswarm_core::torrent::bitfield::Bitfield;
 use airswarm_core::torrent::peer::{PeerConfig, PeerEvent, PeerSession};
 use airswarm_core::torrent::picker::{BlockRef, PeerKey};
 
@@ -53,12 +54,12 @@ pub(crate) async fn run(inner: Arc<Inner>, sock: TcpStream, addr: SocketAddr, in
         inner: inner.clone(),
         key,
         sent_haves: 0,
-        counted: false,
+        counted: Bitfield::empty(inner.meta.info.geometry().piece_count()),
         hash_buf: Vec::new(),
     };
     let why = conn.drive(&mut rd, &tx).await;
     tracing::debug!("peer {addr} closed: {why}");
-    inner.unregister(key, conn.session.peer_has(), conn.counted);
+    inner.unregister(key, &conn.counted);
     drop(tx);
     let _ = writer.await;
 }
@@ -69,8 +70,8 @@ struct Conn {
     key: PeerKey,
     /// How much of the shared have-log this peer has been told.
     sent_haves: usize,
-    /// Whether this peer's pieces are counted in the picker's availability.
-    counted: bool,
+    /// This peer's pieces as counted in the picker's availability.
+    counted: Bitfield,
     hash_buf: Vec<u8>,
 }
 
@@ -146,16 +147,16 @@ impl Conn {
                     drop(s);
                     self.session.send_pieces(t, &have);
                 }
-                PeerEvent::HasChanged => {
+                PeerEvent::HasChanged | PeerEvent::Have(_) => {
+                    // Count only pieces not counted before (a bitfield may follow haves).
                     let mut s = self.inner.lock();
-                    s.picker.add_peer(self.session.peer_has());
-                    self.counted = true;
-                }
-                PeerEvent::Have(i) => {
-                    let idx = self.inner.meta.info.geometry().index(i);
-                    if let Ok(idx) = idx {
-                        self.inner.lock().picker.peer_has(idx);
-                        self.counted = true;
+                    let g = self.inner.meta.info.geometry();
+                    for i in self.session.peer_has().ones() {
+                        if let Ok(idx) = g.index(i)
+                            && self.counted.set(idx)
+                        {
+                            s.picker.peer_has(idx);
+                        }
                     }
                 }
                 PeerEvent::Choked { dropped } | PeerEvent::Snubbed { dropped } => {

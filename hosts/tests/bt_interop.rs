@@ -16,24 +16,23 @@ struct Setup {
     dir: TempDir,
     tracker: Option<Proc>,
     http: String,
-    udp: String,
 }
 
 /// A 6 MiB file (24 pieces) and a torrent for it announcing to `pick(http, udp)`.
 fn setup(tag: &str, pick: impl Fn(&str, &str) -> Vec<String>) -> Setup {
     let dir = TempDir::new(tag);
     let (tracker, http, udp) = start_tracker(&[]);
+    let udp = udp.as_str();
     write_data(&dir.path().join("seed/data.bin"), 6 * 1024 * 1024 + 1234, 7);
     mktorrent(
         &dir.path().join("seed/data.bin"),
         &dir.path().join("t.torrent"),
-        &pick(&http, &udp),
+        &pick(&http, udp),
     );
     Setup {
         dir,
         tracker: Some(tracker),
         http,
-        udp,
     }
 }
 

@@ -527,8 +527,8 @@ async fn tracker_loop(inner: Arc<Inner>, port: u16, timeout: Duration) {
                 let mut s = inner.lock();
                 let mut added = 0;
                 for p in r.peers {
-                    if !s.known.contains_key(&p) {
-                        s.known.insert(p, (0, crate::bt::now()));
+                    if let std::collections::btree_map::Entry::Vacant(e) = s.known.entry(p) {
+                        e.insert((0, crate::bt::now()));
                         added += 1;
                     }
                 }

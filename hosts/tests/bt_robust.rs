@@ -38,7 +38,14 @@ fn kill_9_mid_download_then_restart_completes_and_refetches_no_verified_piece() 
     let mut first = Proc::spawn(
         "airswarm download (throttled)",
         airswarm()
-            .args(["torrent", "download", "--interface", "127.0.0.1", "--max-rate", "1M"])
+            .args([
+                "torrent",
+                "download",
+                "--interface",
+                "127.0.0.1",
+                "--max-rate",
+                "1M",
+            ])
             .arg(&torrent)
             .arg("--out")
             .arg(&dl)
@@ -46,18 +53,31 @@ fn kill_9_mid_download_then_restart_completes_and_refetches_no_verified_piece() 
             .stdout(Stdio::null()),
     );
     let mut saved = 0;
-    wait_until(Duration::from_secs(60), "a few verified pieces on disk", || {
-        saved = resume_file(&dl)
-            .and_then(|p| std::fs::read(p).ok())
-            .and_then(|b| ResumeState::decode(&b).ok())
-            .map_or(0, |s| s.verified.iter().filter(|v| **v).count());
-        saved >= 4
-    });
+    wait_until(
+        Duration::from_secs(60),
+        "a few verified pieces on disk",
+        || {
+            saved = resume_file(&dl)
+                .and_then(|p| std::fs::read(p).ok())
+                .and_then(|b| ResumeState::decode(&b).ok())
+                .map_or(0, |s| s.verified.iter().filter(|v| **v).count());
+            saved >= 4
+        },
+    );
     first.kill9();
     let total = (LEN as u64).div_ceil(PIECE);
-    assert!((saved as u64) < total, "the first run finished before the kill");
+    assert!(
+        (saved as u64) < total,
+        "the first run finished before the kill"
+    );
     let j = airswarm_download(
-        &[torrent.to_str().unwrap(), "--out", dl.to_str().unwrap(), "--port", &port],
+        &[
+            torrent.to_str().unwrap(),
+            "--out",
+            dl.to_str().unwrap(),
+            "--port",
+            &port,
+        ],
         Duration::from_secs(90),
     );
     assert_eq!(j["complete"], true, "{j}");
@@ -100,7 +120,10 @@ fn garbage_and_silent_trackers_are_skipped_and_the_download_proceeds() {
     let dir = TempDir::new("badtrackers");
     let (_t, http, _) = start_tracker(&[]);
     let (junk, silent) = bad_trackers();
-    let (data, torrent) = (dir.path().join("seed/data.bin"), dir.path().join("t.torrent"));
+    let (data, torrent) = (
+        dir.path().join("seed/data.bin"),
+        dir.path().join("t.torrent"),
+    );
     write_data(&data, LEN, 5);
     mktorrent(&data, &torrent, &[junk, silent, http.clone()]);
     // The seeder gets the same info (same info-hash) with only the working tracker, so it
@@ -111,7 +134,13 @@ fn garbage_and_silent_trackers_are_skipped_and_the_download_proceeds() {
     let port = free_port().to_string();
     let dl = dir.path().join("dl");
     let j = airswarm_download(
-        &[torrent.to_str().unwrap(), "--out", dl.to_str().unwrap(), "--port", &port],
+        &[
+            torrent.to_str().unwrap(),
+            "--out",
+            dl.to_str().unwrap(),
+            "--port",
+            &port,
+        ],
         Duration::from_secs(90),
     );
     assert_eq!(j["complete"], true, "{j}");
@@ -127,7 +156,11 @@ fn a_full_disk_is_a_clear_error() {
         dir.path().join("small"),
     );
     write_data(&data, LEN, 9);
-    mktorrent(&data, &torrent, &["http://127.0.0.1:9/announce".to_string()]);
+    mktorrent(
+        &data,
+        &torrent,
+        &["http://127.0.0.1:9/announce".to_string()],
+    );
     std::fs::create_dir_all(&small).unwrap();
     // A 2 MiB tmpfs (needs root, as scripts/test runs); unmounted by the guard below.
     let st = std::process::Command::new("mount")
@@ -144,7 +177,14 @@ fn a_full_disk_is_a_clear_error() {
     }
     let _u = Unmount(small.clone());
     let out = airswarm()
-        .args(["torrent", "download", "--interface", "127.0.0.1", "--port", "0"])
+        .args([
+            "torrent",
+            "download",
+            "--interface",
+            "127.0.0.1",
+            "--port",
+            "0",
+        ])
         .arg(&torrent)
         .arg("--out")
         .arg(&small)

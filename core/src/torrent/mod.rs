@@ -2,6 +2,7 @@
 
 pub mod bencode;
 pub mod bitfield;
+pub mod choker;
 pub mod magnet;
 pub mod metainfo;
 pub mod peer;
@@ -11,5 +12,7 @@ pub mod resume;
 pub mod storage;
 pub mod swarm;
 pub mod tracker;
+pub mod tracker_service;
+pub mod udp_tracker;
 pub mod verify;
 pub mod wire;

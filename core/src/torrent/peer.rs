@@ -96,6 +96,7 @@ pub struct PeerSession {
     pub peer_choking: bool,
     pub peer_interested: bool,
     peer_has: Bitfield,
+    /// A bitfield, have, have-all or have-none arrived.
     saw_first_message: bool,
     outstanding: Vec<(BlockRef, Instant)>,
     depth: usize,
@@ -280,8 +281,13 @@ impl PeerSession {
     }
 
     fn on_message(&mut self, now: Instant, m: Message) -> Result<(), WireError> {
-        let first =
-            !self.saw_first_message && !matches!(m, Message::KeepAlive | Message::Extended { .. });
+        // BEP 6: have-all/have-none must open the piece information (real clients send
+        // fast-extension or port messages before it, which is fine).
+        let first = !self.saw_first_message
+            && matches!(
+                m,
+                Message::Bitfield(_) | Message::HaveAll | Message::HaveNone | Message::Have(_)
+            );
         if first {
             self.saw_first_message = true;
         }
@@ -322,9 +328,8 @@ impl PeerSession {
                 }
             }
             Message::Bitfield(b) => {
-                if !first {
-                    return Err(WireError::BadHandshake("bitfield after other messages"));
-                }
+                // aria2 sends a fresh bitfield instead of many haves, even after haves and
+                // have-none: accept it at any time, as the peer's complete current set.
                 self.peer_has = Bitfield::from_bytes(&b, pieces).map_err(|e: BitfieldError| {
                     WireError::BadHandshake(match e {
                         BitfieldError::WrongLength { .. } => "bitfield of the wrong length",

@@ -4,6 +4,8 @@ pub mod keys;
 pub mod overhead;
 pub mod sim;
 pub mod torrent;
+pub mod torrent_net;
+pub mod tracker;
 
 use airswarm_core::radio::LoRaConfig;
 use clap::Args;

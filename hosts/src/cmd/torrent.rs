@@ -49,6 +49,8 @@ enum TorrentCommand {
     Create(CreateArgs),
     Info(InfoArgs),
     Verify(VerifyArgs),
+    Download(super::torrent_net::DownloadArgs),
+    Seed(super::torrent_net::SeedArgs),
 }
 
 /// Make a .torrent from a file or a directory, hashing on all cores.
@@ -127,6 +129,8 @@ pub fn run(args: TorrentArgs) -> anyhow::Result<()> {
         TorrentCommand::Create(a) => create(a),
         TorrentCommand::Info(a) => info(a),
         TorrentCommand::Verify(a) => verify(a),
+        TorrentCommand::Download(a) => super::torrent_net::download(a),
+        TorrentCommand::Seed(a) => super::torrent_net::seed(a),
     }
 }
 

@@ -1,0 +1,241 @@
+//! A torrent's files on disk: opening and pre-allocating them, block reads and writes
+//! through the core's [`Layout`], piece hashing, and the resume file (written atomically).
+
+use std::fs::{File, OpenOptions};
+use std::io::ErrorKind;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+use anyhow::{Context, bail};
+
+use airswarm_core::torrent::metainfo::{InfoHash, Metainfo};
+use airswarm_core::torrent::piece::PieceIndex;
+use airswarm_core::torrent::resume::{FileStamp, ResumeState};
+use airswarm_core::torrent::storage::Layout;
+use airswarm_core::torrent::verify::PieceHasher;
+
+/// One torrent's open files.
+#[derive(Debug)]
+pub struct Storage {
+    layout: Layout,
+    /// `None` for BEP 47 pad files (never stored).
+    files: Vec<Option<File>>,
+    paths: Vec<PathBuf>,
+    resume_path: PathBuf,
+    info_hash: InfoHash,
+}
+
+/// The path of file `i` of a torrent stored under `dir`.
+fn file_path(meta: &Metainfo, dir: &Path, i: usize) -> PathBuf {
+    let f = &meta.info.files[i];
+    let mut p = dir.join(&meta.info.name);
+    if meta.info.multi_file {
+        for c in &f.path {
+            p.push(c);
+        }
+    }
+    p
+}
+
+/// Whether an I/O error means the disk is full.
+pub fn is_disk_full(e: &std::io::Error) -> bool {
+    e.kind() == ErrorKind::StorageFull || e.raw_os_error() == Some(28) // ENOSPC
+}
+
+impl Storage {
+    /// Open (with `create`, create and pre-allocate) the files of `meta` under `dir`.
+    pub fn open(meta: &Metainfo, dir: &Path, create: bool) -> anyhow::Result<Storage> {
+        let layout = Layout::from_info(&meta.info);
+        let mut files = Vec::new();
+        let mut paths = Vec::new();
+        for (i, f) in meta.info.files.iter().enumerate() {
+            let path = file_path(meta, dir, i);
+            paths.push(path.clone());
+            if f.pad {
+                files.push(None);
+                continue;
+            }
+            if create && let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("cannot create directory {}", parent.display()))?;
+            }
+            let file = OpenOptions::new()
+                .read(true)
+                .write(create)
+                .create(create)
+                .truncate(false)
+                .open(&path)
+                .with_context(|| format!("cannot open {}", path.display()))?;
+            let len = file.metadata()?.len();
+            if create && len != f.length {
+                preallocate(&file, f.length).map_err(|e| {
+                    if is_disk_full(&e) {
+                        anyhow::anyhow!(
+                            "disk full: cannot reserve {} bytes for {}",
+                            f.length,
+                            path.display()
+                        )
+                    } else {
+                        anyhow::anyhow!("cannot size {}: {e}", path.display())
+                    }
+                })?;
+            } else if !create && len != f.length {
+                bail!(
+                    "{} is {len} bytes, the torrent says {}",
+                    path.display(),
+                    f.length
+                );
+            }
+            files.push(Some(file));
+        }
+        let resume_path = dir
+            .join(".airswarm")
+            .join(format!("{}.resume", meta.info_hash.to_hex()));
+        Ok(Storage {
+            layout,
+            files,
+            paths,
+            resume_path,
+            info_hash: meta.info_hash,
+        })
+    }
+
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    pub fn paths(&self) -> &[PathBuf] {
+        &self.paths
+    }
+
+    /// Write one block (already checked against the geometry by the peer session).
+    pub fn write_block(&self, piece: PieceIndex, begin: u32, data: &[u8]) -> std::io::Result<()> {
+        let segs = self
+            .layout
+            .block_segments(piece, begin, data.len() as u32)
+            .map_err(|e| std::io::Error::new(ErrorKind::InvalidInput, e.to_string()))?;
+        let mut at = 0usize;
+        for s in segs {
+            let len = s.len as usize;
+            if let Some(Some(f)) = self.files.get(s.file) {
+                f.write_all_at(&data[at..at + len], s.offset)?;
+            }
+            at += len;
+        }
+        Ok(())
+    }
+
+    /// Read `len` bytes at `begin` in `piece` (pad files read as zeros).
+    pub fn read_block(&self, piece: PieceIndex, begin: u32, len: u32) -> std::io::Result<Vec<u8>> {
+        let mut out = vec![0u8; len as usize];
+        let segs = self
+            .layout
+            .block_segments(piece, begin, len)
+            .map_err(|e| std::io::Error::new(ErrorKind::InvalidInput, e.to_string()))?;
+        let mut at = 0usize;
+        for s in segs {
+            let n = s.len as usize;
+            if let Some(Some(f)) = self.files.get(s.file) {
+                f.read_exact_at(&mut out[at..at + n], s.offset)?;
+            }
+            at += n;
+        }
+        Ok(out)
+    }
+
+    /// SHA-1 of a piece as stored, streaming through `buf` (bounded memory).
+    pub fn hash_piece(&self, piece: PieceIndex, buf: &mut Vec<u8>) -> std::io::Result<[u8; 20]> {
+        let mut h = PieceHasher::new();
+        for s in self.layout.piece_segments(piece) {
+            match self.files.get(s.file) {
+                Some(Some(f)) => {
+                    let mut off = s.offset;
+                    let mut left = s.len;
+                    while left > 0 {
+                        let n = left.min(1 << 20) as usize;
+                        buf.resize(n, 0);
+                        f.read_exact_at(&mut buf[..n], off)?;
+                        h.update(&buf[..n]);
+                        off += n as u64;
+                        left -= n as u64;
+                    }
+                }
+                _ => h.update_zeros(s.len),
+            }
+        }
+        Ok(h.finish())
+    }
+
+    fn stamps(&self) -> Vec<FileStamp> {
+        self.files
+            .iter()
+            .map(|f| {
+                let md = f.as_ref().and_then(|f| f.metadata().ok());
+                FileStamp {
+                    length: md.as_ref().map_or(0, |m| m.len()),
+                    mtime: md
+                        .and_then(|m| m.modified().ok())
+                        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                        .map_or(-1, |d| d.as_secs() as i64),
+                }
+            })
+            .collect()
+    }
+
+    /// Verified pieces from the resume file, if it exists and belongs to this torrent with
+    /// the same file lengths; otherwise `None` (the caller rechecks).
+    pub fn load_resume(&self) -> Option<Vec<bool>> {
+        let bytes = std::fs::read(&self.resume_path).ok()?;
+        let state = ResumeState::decode(&bytes).ok()?;
+        let pieces = self.layout.geometry().piece_count();
+        state
+            .check_matches(&self.info_hash, pieces, self.files.len())
+            .ok()?;
+        let now = self.stamps();
+        let same_lengths = state
+            .files
+            .iter()
+            .zip(&now)
+            .all(|(a, b)| a.length == b.length);
+        same_lengths.then_some(state.verified)
+    }
+
+    /// Save the verified pieces: temp file, fsync, rename, fsync of the directory, so a
+    /// crash leaves the old or the new state, never a torn one.
+    pub fn save_resume(&self, verified: Vec<bool>) -> std::io::Result<()> {
+        let state = ResumeState {
+            info_hash: self.info_hash,
+            verified,
+            files: self.stamps(),
+        };
+        let dir = self.resume_path.parent().expect("resume path has a parent");
+        std::fs::create_dir_all(dir)?;
+        let tmp = self.resume_path.with_extension("resume.tmp");
+        {
+            let f = File::create(&tmp)?;
+            f.write_all_at(&state.encode(), 0)?;
+            f.sync_all()?;
+        }
+        std::fs::rename(&tmp, &self.resume_path)?;
+        File::open(dir)?.sync_all()
+    }
+
+    pub fn resume_path(&self) -> &Path {
+        &self.resume_path
+    }
+}
+
+/// Reserve the file's blocks so a full disk shows up now, not halfway through; file
+/// systems without fallocate get a sparse file of the right length.
+fn preallocate(file: &File, len: u64) -> std::io::Result<()> {
+    file.set_len(len)?;
+    if len == 0 {
+        return Ok(());
+    }
+    match rustix::fs::fallocate(file, rustix::fs::FallocateFlags::empty(), 0, len) {
+        Ok(()) => Ok(()),
+        Err(e) if e == rustix::io::Errno::NOSPC => Err(std::io::Error::from(e)),
+        Err(_) => Ok(()),
+    }
+}

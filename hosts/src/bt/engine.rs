@@ -1,0 +1,632 @@
+//! The download/seed engine for one torrent: shared state (picker, choker, peers, counters)
+//! behind one lock, and the tasks around it: listener, dialler, tracker announces, choking
+//! rounds, resume saves. Each peer connection is its own task (`peer_conn`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde::Serialize;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use airswarm_core::torrent::bitfield::Bitfield;
+use airswarm_core::torrent::choker::{self, ChokeCandidate, Choker};
+use airswarm_core::torrent::metainfo::Metainfo;
+use airswarm_core::torrent::picker::{BlockRef, PeerKey, Picker};
+use airswarm_core::torrent::tracker::AnnounceEvent;
+
+use super::disk::Storage;
+use super::tracker_client::{Announce, Tiers};
+use super::{new_peer_id, random_bytes};
+
+/// How the engine runs.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// Directory the torrent's files live in.
+    pub dir: PathBuf,
+    /// Address to listen on for incoming peers (port 0: any free port).
+    pub listen: SocketAddr,
+    /// Keep running after the download completes (or start complete, as a seeder).
+    pub seed: bool,
+    /// Seeding only: the data must already be complete; trust it without hashing.
+    pub trust_data: bool,
+    /// Seeding only: never create files.
+    pub seed_only: bool,
+    pub max_peers: usize,
+    /// Download payload rate limit in bytes per second.
+    pub max_rate: Option<u64>,
+    /// Peers to dial in addition to the trackers' (e.g. `--peer 127.0.0.1:6881`).
+    pub peers: Vec<SocketAddr>,
+    pub tracker_timeout: Duration,
+}
+
+/// A snapshot for progress displays.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Progress {
+    pub pieces: u32,
+    pub pieces_have: u32,
+    pub bytes_total: u64,
+    pub bytes_have: u64,
+    pub payload_downloaded: u64,
+    pub payload_uploaded: u64,
+    pub peers: usize,
+    pub complete: bool,
+}
+
+/// What a finished run reports (the `--json` summary).
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    pub info_hash: String,
+    pub name: String,
+    pub files: Vec<String>,
+    pub bytes: u64,
+    pub pieces: u32,
+    pub pieces_at_start: u32,
+    pub complete: bool,
+    pub seconds: f64,
+    pub rate_mib_s: f64,
+    pub payload_downloaded: u64,
+    pub payload_uploaded: u64,
+    pub wasted_bytes: u64,
+    pub hash_failures: u32,
+    pub banned_peers: Vec<String>,
+    pub peers_seen: usize,
+    pub listen_port: u16,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct PeerInfo {
+    pub addr: Option<SocketAddr>,
+    pub interested: bool,
+    pub unchoked: bool,
+    pub round_down: u64,
+    pub round_up: u64,
+    pub cancels: Vec<BlockRef>,
+    pub banned: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct State {
+    pub picker: Picker,
+    choker: Choker,
+    pub peers: BTreeMap<PeerKey, PeerInfo>,
+    next_key: PeerKey,
+    /// Pieces verified while running, in order (each connection sends them as `have`).
+    pub have_log: Vec<u32>,
+    connected: BTreeSet<SocketAddr>,
+    known: BTreeMap<SocketAddr, (u32, crate::bt::Instant)>,
+    banned: BTreeSet<SocketAddr>,
+    pub payload_down: u64,
+    pub payload_up: u64,
+    pub wasted: u64,
+    pub hash_failures: u32,
+    dirty: bool,
+    pub fatal: Option<String>,
+    peers_seen: BTreeSet<SocketAddr>,
+}
+
+impl State {
+    /// Banned: that address, or (off loopback, where every test peer shares an IP) any
+    /// port of a banned peer's IP.
+    fn is_banned(&self, a: &SocketAddr) -> bool {
+        self.banned.contains(a)
+            || (!a.ip().is_loopback() && self.banned.iter().any(|b| b.ip() == a.ip()))
+    }
+
+    /// Re-run the choker outside the timer (a peer's interest changed or it left).
+    pub fn rechoke(&mut self, round: bool) {
+        let seeding = self.picker.is_complete();
+        let cands: Vec<ChokeCandidate> = self
+            .peers
+            .iter()
+            .map(|(k, p)| ChokeCandidate {
+                key: *k,
+                interested: p.interested,
+                rate: if seeding { p.round_up } else { p.round_down },
+                snubbed: false,
+            })
+            .collect();
+        let unchoked = self.choker.rechoke(&cands, round);
+        for (k, p) in self.peers.iter_mut() {
+            p.unchoked = unchoked.contains(k);
+            if round {
+                p.round_down = 0;
+                p.round_up = 0;
+            }
+        }
+    }
+
+    /// Record a verified or failed piece; returns whether it was good.
+    pub fn piece_checked(&mut self, piece: airswarm_core::torrent::piece::PieceIndex, ok: bool) {
+        let banned = self.picker.piece_verified(piece, ok);
+        if ok {
+            self.have_log.push(piece.get());
+            self.dirty = true;
+        } else {
+            self.hash_failures += 1;
+        }
+        for k in banned {
+            if let Some(p) = self.peers.get_mut(&k) {
+                p.banned = true;
+                if let Some(a) = p.addr {
+                    tracing::warn!("banning {a}: sent data that failed verification");
+                    self.banned.insert(a);
+                }
+            }
+        }
+    }
+}
+
+/// Everything the tasks share.
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub meta: Metainfo,
+    pub storage: Storage,
+    pub peer_id: [u8; 20],
+    state: Mutex<State>,
+    /// Bumped whenever connections should look at the shared state again.
+    pub notify: watch::Sender<u64>,
+    pub stop: AtomicBool,
+    pub max_rate: Option<u64>,
+    pub read_bytes: AtomicU64,
+    pub started: std::time::Instant,
+}
+
+impl Inner {
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().expect("torrent state lock")
+    }
+
+    pub fn bump(&self) {
+        self.notify.send_modify(|g| *g = g.wrapping_add(1));
+    }
+
+    pub fn register(&self, addr: SocketAddr) -> Option<PeerKey> {
+        let mut s = self.lock();
+        if s.connected.contains(&addr) || s.is_banned(&addr) {
+            return None;
+        }
+        s.connected.insert(addr);
+        s.peers_seen.insert(addr);
+        let k = s.next_key;
+        s.next_key += 1;
+        s.peers.insert(
+            k,
+            PeerInfo {
+                addr: Some(addr),
+                ..PeerInfo::default()
+            },
+        );
+        Some(k)
+    }
+
+    pub fn unregister(&self, key: PeerKey, counted: &Bitfield) {
+        let mut s = self.lock();
+        s.picker.remove_peer(key, counted);
+        if let Some(p) = s.peers.remove(&key) {
+            if let Some(a) = p.addr {
+                s.connected.remove(&a);
+                if p.banned {
+                    s.banned.insert(a);
+                }
+            }
+        }
+        s.rechoke(false);
+        drop(s);
+        self.bump();
+    }
+}
+
+/// A running torrent.
+#[derive(Clone, Debug)]
+pub struct Engine {
+    inner: Arc<Inner>,
+    listen_port: u16,
+    pieces_at_start: u32,
+    cfg: EngineConfig,
+}
+
+fn verified_have(meta: &Metainfo, storage: &Storage, trust: bool, fresh: bool) -> Bitfield {
+    let n = meta.info.geometry().piece_count();
+    let mut have = Bitfield::empty(n);
+    if trust {
+        return Bitfield::full(n);
+    }
+    let known = storage.load_resume();
+    if fresh && known.is_none() {
+        return have;
+    }
+    let mut buf = Vec::new();
+    for i in meta.info.geometry().indices() {
+        let trusted = known.as_ref().is_some_and(|k| k[i.as_usize()]);
+        let good = trusted
+            || storage
+                .hash_piece(i, &mut buf)
+                .is_ok_and(|h| Some(&h) == meta.info.piece_hash(i));
+        if good {
+            have.set(i);
+        }
+    }
+    have
+}
+
+impl Engine {
+    /// Open the files (creating them for a download), find what is already verified
+    /// (resume file, then a hash check of the rest), and start listening.
+    pub async fn start(meta: Metainfo, cfg: EngineConfig) -> anyhow::Result<Engine> {
+        let existed = meta
+            .info
+            .files
+            .iter()
+            .enumerate()
+            .any(|(i, f)| !f.pad && storage_path_exists(&meta, &cfg.dir, i));
+        let storage = Storage::open(&meta, &cfg.dir, !cfg.seed_only)?;
+        let (m2, trust) = (meta.clone(), cfg.trust_data);
+        let (have, storage) = tokio::task::spawn_blocking(move || {
+            let have = verified_have(&m2, &storage, trust, !existed);
+            (have, storage)
+        })
+        .await?;
+        if cfg.seed_only && !have.is_complete() {
+            bail!(
+                "the data in {} is incomplete: {} of {} pieces verify (seed needs all of them)",
+                cfg.dir.display(),
+                have.count(),
+                have.len()
+            );
+        }
+        let pieces_at_start = have.count();
+        let seed = u64::from_le_bytes(random_bytes::<8>());
+        let state = State {
+            picker: Picker::new(meta.info.geometry(), have, seed),
+            choker: Choker::new(choker::DEFAULT_SLOTS, seed ^ 0x5eed),
+            peers: BTreeMap::new(),
+            next_key: 0,
+            have_log: Vec::new(),
+            connected: BTreeSet::new(),
+            known: BTreeMap::new(),
+            banned: BTreeSet::new(),
+            payload_down: 0,
+            payload_up: 0,
+            wasted: 0,
+            hash_failures: 0,
+            dirty: true,
+            fatal: None,
+            peers_seen: BTreeSet::new(),
+        };
+        let listener = TcpListener::bind(cfg.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", cfg.listen))?;
+        let listen_port = listener.local_addr()?.port();
+        let inner = Arc::new(Inner {
+            meta,
+            storage,
+            peer_id: new_peer_id(),
+            state: Mutex::new(state),
+            notify: watch::channel(0).0,
+            stop: AtomicBool::new(false),
+            max_rate: cfg.max_rate,
+            read_bytes: AtomicU64::new(0),
+            started: std::time::Instant::now(),
+        });
+        tokio::spawn(accept_loop(inner.clone(), listener, cfg.max_peers));
+        {
+            let mut s = inner.lock();
+            for p in &cfg.peers {
+                s.known.insert(*p, (0, crate::bt::now()));
+            }
+        }
+        Ok(Engine {
+            inner,
+            listen_port,
+            pieces_at_start,
+            cfg,
+        })
+    }
+
+    pub fn listen_port(&self) -> u16 {
+        self.listen_port
+    }
+
+    pub fn progress(&self) -> Progress {
+        let s = self.inner.lock();
+        let g = self.inner.meta.info.geometry();
+        let have = s.picker.have();
+        let bytes_have = have
+            .ones()
+            .map(|i| g.piece_size(g.index(i).expect("own bitfield")) as u64)
+            .sum();
+        Progress {
+            pieces: have.len(),
+            pieces_have: have.count(),
+            bytes_total: g.total_length(),
+            bytes_have,
+            payload_downloaded: s.payload_down,
+            payload_uploaded: s.payload_up,
+            peers: s.peers.len(),
+            complete: have.is_complete(),
+        }
+    }
+
+    /// Save the verified pieces now (also done every second while running).
+    pub fn save_resume(&self) -> anyhow::Result<()> {
+        let bits = {
+            let s = self.inner.lock();
+            let h = s.picker.have();
+            (0..h.len()).map(|i| h.has_raw(i)).collect()
+        };
+        self.inner
+            .storage
+            .save_resume(bits)
+            .with_context(|| format!("cannot save {}", self.inner.storage.resume_path().display()))
+    }
+
+    /// Ask every task to stop (the run returns soon after).
+    pub fn stop(&self) {
+        self.inner.stop.store(true, Ordering::SeqCst);
+        self.inner.bump();
+    }
+
+    /// Run until complete (or, when seeding, until stopped), calling `on_progress` about
+    /// twice a second. Announces, dials, chokes and saves resume state meanwhile.
+    pub async fn run(&self, mut on_progress: impl FnMut(&Progress)) -> anyhow::Result<Summary> {
+        let inner = self.inner.clone();
+        let tracker = tokio::spawn(tracker_loop(
+            inner.clone(),
+            self.listen_port,
+            self.cfg.tracker_timeout,
+        ));
+        let dialler = tokio::spawn(dial_loop(
+            inner.clone(),
+            self.cfg.max_peers,
+            self.listen_port,
+        ));
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        let mut last_choke = std::time::Instant::now();
+        let mut was_complete = self.progress().complete;
+        let result = loop {
+            tick.tick().await;
+            let p = self.progress();
+            on_progress(&p);
+            if let Some(e) = self.inner.lock().fatal.clone() {
+                let _ = self.save_resume();
+                break Err(anyhow::anyhow!(
+                    "{e}; verified pieces are saved in {}: free space and run the same command again to resume",
+                    self.inner.storage.resume_path().display()
+                ));
+            }
+            let dirty = std::mem::take(&mut self.inner.lock().dirty);
+            if dirty {
+                self.save_resume()?;
+            }
+            if last_choke.elapsed() >= Duration::from_millis(choker::ROUND.as_millis()) {
+                last_choke = std::time::Instant::now();
+                self.inner.lock().rechoke(true);
+                self.inner.bump();
+            }
+            if p.complete && !was_complete {
+                was_complete = true;
+                self.inner.bump();
+            }
+            if (p.complete && !self.cfg.seed) || self.inner.stop.load(Ordering::SeqCst) {
+                break Ok(());
+            }
+        };
+        self.inner.stop.store(true, Ordering::SeqCst);
+        self.inner.bump();
+        tracker.abort();
+        dialler.abort();
+        let _ = self.save_resume();
+        result?;
+        // A last `stopped` (or `completed`) announce, best effort and brief.
+        let p = self.progress();
+        let mut tiers = Tiers::new(tracker_tiers(&self.inner.meta));
+        if !tiers.is_empty() {
+            let a = self.announce_numbers(if p.complete && self.pieces_at_start < p.pieces {
+                AnnounceEvent::Completed
+            } else {
+                AnnounceEvent::Stopped
+            });
+            let _ = tiers.announce(&a, Duration::from_secs(2)).await;
+        }
+        Ok(self.summary())
+    }
+
+    fn announce_numbers(&self, event: AnnounceEvent) -> Announce {
+        announce_numbers(&self.inner, self.listen_port, Some(event))
+    }
+
+    pub fn summary(&self) -> Summary {
+        let p = self.progress();
+        let s = self.inner.lock();
+        let secs = self.inner.started.elapsed().as_secs_f64();
+        let meta = &self.inner.meta;
+        Summary {
+            info_hash: meta.info_hash.to_hex(),
+            name: meta.info.name.clone(),
+            files: self
+                .inner
+                .storage
+                .paths()
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
+            bytes: p.bytes_total,
+            pieces: p.pieces,
+            pieces_at_start: self.pieces_at_start,
+            complete: p.complete,
+            seconds: secs,
+            rate_mib_s: s.payload_down as f64 / (1024.0 * 1024.0) / secs.max(1e-9),
+            payload_downloaded: s.payload_down,
+            payload_uploaded: s.payload_up,
+            wasted_bytes: s.wasted,
+            hash_failures: s.hash_failures,
+            banned_peers: s.banned.iter().map(|a| a.to_string()).collect(),
+            peers_seen: s.peers_seen.len(),
+            listen_port: self.listen_port,
+        }
+    }
+}
+
+fn storage_path_exists(meta: &Metainfo, dir: &std::path::Path, i: usize) -> bool {
+    let mut p = dir.join(&meta.info.name);
+    if meta.info.multi_file {
+        for c in &meta.info.files[i].path {
+            p.push(c);
+        }
+    }
+    p.exists()
+}
+
+/// The torrent's trackers as BEP 12 tiers (`announce` alone when there is no list).
+pub fn tracker_tiers(meta: &Metainfo) -> Vec<Vec<String>> {
+    if !meta.announce_list.is_empty() {
+        meta.announce_list.clone()
+    } else {
+        meta.announce.iter().map(|a| vec![a.clone()]).collect()
+    }
+}
+
+fn announce_numbers(inner: &Inner, port: u16, event: Option<AnnounceEvent>) -> Announce {
+    let s = inner.lock();
+    let g = inner.meta.info.geometry();
+    let have = s.picker.have();
+    let have_bytes: u64 = have
+        .ones()
+        .map(|i| g.piece_size(g.index(i).expect("own bitfield")) as u64)
+        .sum();
+    Announce {
+        info_hash: inner.meta.info_hash.0,
+        peer_id: inner.peer_id,
+        port,
+        uploaded: s.payload_up,
+        downloaded: s.payload_down,
+        left: g.total_length() - have_bytes,
+        event,
+        key: u32::from_le_bytes(inner.peer_id[16..20].try_into().expect("4 bytes")),
+    }
+}
+
+async fn tracker_loop(inner: Arc<Inner>, port: u16, timeout: Duration) {
+    let mut tiers = Tiers::new(tracker_tiers(&inner.meta));
+    if tiers.is_empty() {
+        return;
+    }
+    let mut event = Some(AnnounceEvent::Started);
+    let mut rx = inner.notify.subscribe();
+    loop {
+        let a = announce_numbers(&inner, port, event);
+        let wait = match tiers.announce(&a, timeout).await {
+            Ok((url, r)) => {
+                event = None;
+                let mut s = inner.lock();
+                let mut added = 0;
+                for p in r.peers {
+                    if let std::collections::btree_map::Entry::Vacant(e) = s.known.entry(p) {
+                        e.insert((0, crate::bt::now()));
+                        added += 1;
+                    }
+                }
+                tracing::info!("tracker {url}: {added} new peers, interval {}s", r.interval);
+                let interval = Duration::from_secs(r.interval.clamp(5, 3600) as u64);
+                // Ask again soon while we have nobody to talk to.
+                if s.peers.is_empty() {
+                    interval.min(Duration::from_secs(
+                        r.min_interval.unwrap_or(5).clamp(2, 30) as u64,
+                    ))
+                } else {
+                    interval
+                }
+            }
+            Err(e) => {
+                tracing::warn!("{e:#}");
+                tiers.backoff()
+            }
+        };
+        drop(rx.borrow_and_update());
+        let was_complete = inner.lock().picker.is_complete();
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if tokio::time::timeout_at(deadline, rx.changed())
+                .await
+                .is_err()
+            {
+                break;
+            }
+            if !was_complete && inner.lock().picker.is_complete() {
+                event = Some(AnnounceEvent::Completed);
+                break;
+            }
+        }
+    }
+}
+
+async fn accept_loop(inner: Arc<Inner>, listener: TcpListener, max_peers: usize) {
+    loop {
+        let Ok((sock, addr)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        if inner.stop.load(Ordering::SeqCst) {
+            return;
+        }
+        if inner.lock().peers.len() >= max_peers {
+            continue;
+        }
+        tokio::spawn(super::peer_conn::run(inner.clone(), sock, addr, false));
+    }
+}
+
+async fn dial_loop(inner: Arc<Inner>, max_peers: usize, own_port: u16) {
+    loop {
+        let targets: Vec<SocketAddr> = {
+            let mut s = inner.lock();
+            let now = crate::bt::now();
+            let room = max_peers.saturating_sub(s.peers.len());
+            let complete = s.picker.is_complete();
+            let mut out = Vec::new();
+            let candidates: Vec<SocketAddr> = s.known.keys().copied().collect();
+            for a in candidates {
+                if out.len() >= room {
+                    break;
+                }
+                let (fails, next) = s.known[&a];
+                let own = a.port() == own_port && (a.ip().is_loopback() || a.ip().is_unspecified());
+                if own || s.connected.contains(&a) || s.is_banned(&a) || next > now {
+                    continue;
+                }
+                // Retry later with backoff; a finished seeder still dials leechers.
+                let delay = 1000u64 << fails.min(8);
+                s.known
+                    .insert(a, (fails + 1, now + airswarm_core::time::Duration(delay)));
+                if !complete || s.known.len() < 1000 {
+                    out.push(a);
+                }
+            }
+            out
+        };
+        for a in targets {
+            let inner = inner.clone();
+            tokio::spawn(async move {
+                match tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(a)).await {
+                    Ok(Ok(sock)) => super::peer_conn::run(inner, sock, a, true).await,
+                    Ok(Err(e)) => tracing::debug!("dial {a}: {e}"),
+                    Err(_) => tracing::debug!("dial {a}: timed out"),
+                }
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// A peer we dialled successfully stays without backoff.
+pub(crate) fn reset_backoff(inner: &Inner, addr: SocketAddr) {
+    if let Some(e) = inner.lock().known.get_mut(&addr) {
+        e.0 = 0;
+    }
+}

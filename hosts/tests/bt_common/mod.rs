@@ -1,0 +1,255 @@
+//! Helpers for the BitTorrent network tests: temp dirs, free ports, child processes that
+//! are killed by PID when the test ends (even on failure), and real peers (aria2,
+//! libtorrent through Debian's python3, opentracker, mktorrent). Everything on 127.0.0.1.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::{TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const PYTHON: &str = "/usr/bin/python3";
+pub const LT_PEER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/lt_peer.py");
+
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let p = std::env::temp_dir().join(format!("airswarm-{tag}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A child process killed (by its PID) and reaped when dropped.
+pub struct Proc {
+    pub child: Child,
+    pub name: String,
+}
+
+impl Proc {
+    pub fn spawn(name: &str, cmd: &mut Command) -> Proc {
+        let child = cmd
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e} (see scripts/test for packages)"));
+        Proc {
+            child,
+            name: name.into(),
+        }
+    }
+
+    /// Wait for exit within `limit`; on timeout the process is killed and the test fails.
+    pub fn wait_ok(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let end = Instant::now() + limit;
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            if Instant::now() > end {
+                let _ = self.child.kill();
+                panic!("{} did not finish within {limit:?}", self.name);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Kill with SIGKILL now (what `kill -9` does).
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port free for both TCP and UDP on 127.0.0.1 right now.
+pub fn free_port() -> u16 {
+    loop {
+        let t = TcpListener::bind("127.0.0.1:0").unwrap();
+        let p = t.local_addr().unwrap().port();
+        if UdpSocket::bind(("127.0.0.1", p)).is_ok() {
+            return p;
+        }
+    }
+}
+
+pub fn airswarm() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_airswarm"))
+}
+
+/// Deterministic pseudo-random test data.
+pub fn write_data(path: &Path, len: usize, seed: u64) {
+    let mut x = seed | 1;
+    let mut v = Vec::with_capacity(len + 8);
+    while v.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v.truncate(len);
+    if let Some(p) = path.parent() {
+        std::fs::create_dir_all(p).unwrap();
+    }
+    std::fs::write(path, v).unwrap();
+}
+
+/// mktorrent with 256 KiB pieces and the given announce URLs (one tier each).
+pub fn mktorrent(data: &Path, out: &Path, trackers: &[String]) {
+    let mut c = Command::new("mktorrent");
+    c.args(["-l", "18"]);
+    for t in trackers {
+        c.args(["-a", t]);
+    }
+    let st = c
+        .arg("-o")
+        .arg(out)
+        .arg(data)
+        .stdout(Stdio::null())
+        .status()
+        .expect("mktorrent is installed (scripts/test installs it)");
+    assert!(st.success());
+}
+
+/// Start `airswarm tracker` on free ports; returns it with its HTTP and UDP announce URLs.
+pub fn start_tracker(extra: &[&str]) -> (Proc, String, String) {
+    let port = free_port();
+    let mut child = airswarm()
+        .args([
+            "tracker",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--udp",
+            &format!("127.0.0.1:{port}"),
+            "--interval",
+            "5",
+        ])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("tracker: http://"), "{line}");
+    (
+        Proc {
+            child,
+            name: "airswarm tracker".into(),
+        },
+        format!("http://127.0.0.1:{port}/announce"),
+        format!("udp://127.0.0.1:{port}/announce"),
+    )
+}
+
+pub fn aria2(dir: &Path, torrent: &Path, port: u16, seed: bool) -> Proc {
+    aria2_with(dir, torrent, port, seed, &[])
+}
+
+/// aria2 speaks UDP trackers only through its DHT socket: `udp` turns DHT on, on a free
+/// local port with no bootstrap node, so it stays on this machine.
+pub fn aria2_udp(dir: &Path, torrent: &Path, port: u16, seed: bool) -> Proc {
+    let dht = format!("--dht-listen-port={}", free_port());
+    aria2_with(dir, torrent, port, seed, &["--enable-dht=true", &dht])
+}
+
+fn aria2_with(dir: &Path, torrent: &Path, port: u16, seed: bool, extra: &[&str]) -> Proc {
+    let mut c = Command::new("aria2c");
+    c.arg(format!("--dir={}", dir.display()))
+        .args([
+            "--seed-ratio=0.0",
+            "--enable-dht=false",
+            "--enable-dht6=false",
+            "--bt-enable-lpd=false",
+            "--enable-peer-exchange=false",
+            "--disable-ipv6=true",
+            "--interface=127.0.0.1",
+            "--check-integrity=false",
+            "--summary-interval=0",
+            "--console-log-level=warn",
+            "--file-allocation=none",
+        ])
+        .args(extra)
+        .arg(format!("--listen-port={port}"));
+    if seed {
+        c.arg("--bt-seed-unverified=true");
+    } else {
+        c.arg("--seed-time=0");
+    }
+    c.arg(torrent).stdout(Stdio::null());
+    Proc::spawn("aria2c", &mut c)
+}
+
+/// libtorrent through Debian's python: `seed` serves `dir`, `download` exits 0 when done.
+pub fn libtorrent(mode: &str, dir: &Path, torrent: &Path, port: u16, peers: &[u16]) -> Proc {
+    let mut c = Command::new(PYTHON);
+    c.env_remove("PYTHONPATH")
+        .env("PYENV_VERSION", "system")
+        .arg(LT_PEER)
+        .arg(mode)
+        .arg(torrent)
+        .arg(dir)
+        .arg(port.to_string())
+        .args(peers.iter().map(|p| p.to_string()))
+        .stdout(Stdio::null());
+    Proc::spawn("libtorrent", &mut c)
+}
+
+/// Run `airswarm torrent download … --json` to completion within `limit`; the summary.
+pub fn airswarm_download(args: &[&str], limit: Duration) -> serde_json::Value {
+    let mut c = airswarm();
+    c.args([
+        "torrent",
+        "download",
+        "--json",
+        "--interface",
+        "127.0.0.1",
+        "--tracker-timeout",
+        "2",
+    ])
+    .args(args)
+    .stdout(Stdio::piped());
+    let mut p = Proc::spawn("airswarm download", &mut c);
+    let st = p.wait_ok(limit);
+    let mut out = String::new();
+    std::io::Read::read_to_string(p.child.stdout.as_mut().unwrap(), &mut out).unwrap();
+    assert!(st.success(), "airswarm download failed ({st}): {out}");
+    serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("bad JSON {out:?}: {e}"))
+}
+
+pub fn same_file(a: &Path, b: &Path) {
+    let (x, y) = (std::fs::read(a).unwrap(), std::fs::read(b).unwrap());
+    assert_eq!(x.len(), y.len(), "{} vs {}", a.display(), b.display());
+    assert!(x == y, "{} and {} differ", a.display(), b.display());
+}
+
+/// Poll until `f` is true or `limit` passes (then fail with `what`).
+pub fn wait_until(limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
+    let end = Instant::now() + limit;
+    while !f() {
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -1,0 +1,207 @@
+//! airswarm against real BitTorrent peers on 127.0.0.1: aria2, libtorrent (Debian's
+//! python3-libtorrent) and opentracker, through `airswarm tracker` over HTTP and UDP.
+//! Every transfer is compared byte for byte. Packages: see scripts/test.
+
+mod bt_common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use bt_common::*;
+
+const LIMIT: Duration = Duration::from_secs(90);
+
+struct Setup {
+    dir: TempDir,
+    tracker: Option<Proc>,
+    http: String,
+}
+
+/// A 6 MiB file (24 pieces) and a torrent for it announcing to `pick(http, udp)`.
+fn setup(tag: &str, pick: impl Fn(&str, &str) -> Vec<String>) -> Setup {
+    let dir = TempDir::new(tag);
+    let (tracker, http, udp) = start_tracker(&[]);
+    let udp = udp.as_str();
+    write_data(&dir.path().join("seed/data.bin"), 6 * 1024 * 1024 + 1234, 7);
+    mktorrent(
+        &dir.path().join("seed/data.bin"),
+        &dir.path().join("t.torrent"),
+        &pick(&http, udp),
+    );
+    Setup {
+        dir,
+        tracker: Some(tracker),
+        http,
+    }
+}
+
+impl Setup {
+    fn p(&self, rel: &str) -> std::path::PathBuf {
+        self.dir.path().join(rel)
+    }
+    fn s(&self, rel: &str) -> String {
+        self.p(rel).display().to_string()
+    }
+}
+
+fn check_summary(j: &serde_json::Value, bytes: u64) {
+    assert_eq!(j["complete"], true, "{j}");
+    assert_eq!(j["bytes"], bytes, "{j}");
+    assert_eq!(j["hash_failures"], 0, "{j}");
+}
+
+#[test]
+fn aria2_seeds_airswarm_downloads_over_http_tracker_then_resumes_without_refetching() {
+    let s = setup("aria2-seed", |h, _| vec![h.to_string()]);
+    let _seed = aria2(&s.p("seed"), &s.p("t.torrent"), free_port(), true);
+    let port = free_port().to_string();
+    let j = airswarm_download(
+        &[&s.s("t.torrent"), "--out", &s.s("dl"), "--port", &port],
+        LIMIT,
+    );
+    check_summary(&j, 6 * 1024 * 1024 + 1234);
+    assert_eq!(j["pieces_at_start"], 0);
+    same_file(&s.p("seed/data.bin"), &s.p("dl/data.bin"));
+    // The resume file makes a second run a no-op: nothing is fetched again.
+    let j = airswarm_download(
+        &[&s.s("t.torrent"), "--out", &s.s("dl"), "--port", &port],
+        LIMIT,
+    );
+    assert_eq!(j["pieces_at_start"], j["pieces"], "{j}");
+    assert_eq!(j["payload_downloaded"], 0, "{j}");
+    drop(s.tracker);
+}
+
+#[test]
+fn libtorrent_seeds_airswarm_downloads_over_udp_tracker() {
+    let s = setup("lt-seed", |_, u| vec![u.to_string()]);
+    let _seed = libtorrent("seed", &s.p("seed"), &s.p("t.torrent"), free_port(), &[]);
+    let port = free_port().to_string();
+    let j = airswarm_download(
+        &[&s.s("t.torrent"), "--out", &s.s("dl"), "--port", &port],
+        LIMIT,
+    );
+    check_summary(&j, 6 * 1024 * 1024 + 1234);
+    same_file(&s.p("seed/data.bin"), &s.p("dl/data.bin"));
+}
+
+fn airswarm_seed(s: &Setup, port: u16) -> Proc {
+    Proc::spawn(
+        "airswarm seed",
+        airswarm()
+            .args(["torrent", "seed"])
+            .arg(s.p("t.torrent"))
+            .arg("--data")
+            .arg(s.p("seed"))
+            .args([
+                "--interface",
+                "127.0.0.1",
+                "--tracker-timeout",
+                "2",
+                "--port",
+            ])
+            .arg(port.to_string()),
+    )
+}
+
+#[test]
+fn airswarm_seeds_aria2_downloads() {
+    let s = setup("seed-aria2", |h, _| vec![h.to_string()]);
+    let _seed = airswarm_seed(&s, free_port());
+    let mut leech = aria2(&s.p("dl"), &s.p("t.torrent"), free_port(), false);
+    assert!(leech.wait_ok(LIMIT).success());
+    same_file(&s.p("seed/data.bin"), &s.p("dl/data.bin"));
+}
+
+#[test]
+fn airswarm_seeds_libtorrent_downloads() {
+    let s = setup("seed-lt", |h, _| vec![h.to_string()]);
+    let _seed = airswarm_seed(&s, free_port());
+    let mut leech = libtorrent("download", &s.p("dl"), &s.p("t.torrent"), free_port(), &[]);
+    assert!(leech.wait_ok(LIMIT).success());
+    same_file(&s.p("seed/data.bin"), &s.p("dl/data.bin"));
+}
+
+#[test]
+fn aria2_and_libtorrent_meet_through_airswarm_tracker_http() {
+    let s = setup("meet-http", |h, _| vec![h.to_string()]);
+    let _seed = aria2(&s.p("seed"), &s.p("t.torrent"), free_port(), true);
+    let mut leech = libtorrent("download", &s.p("dl"), &s.p("t.torrent"), free_port(), &[]);
+    assert!(leech.wait_ok(LIMIT).success());
+    same_file(&s.p("seed/data.bin"), &s.p("dl/data.bin"));
+    let stats = http_get(&s.http.replace("/announce", "/stats"));
+    assert!(stats.contains("\"http_announces\":"), "{stats}");
+}
+
+#[test]
+fn libtorrent_and_aria2_meet_through_airswarm_tracker_udp() {
+    let s = setup("meet-udp", |_, u| vec![u.to_string()]);
+    let _seed = libtorrent("seed", &s.p("seed"), &s.p("t.torrent"), free_port(), &[]);
+    let mut leech = aria2_udp(&s.p("dl"), &s.p("t.torrent"), free_port(), false);
+    assert!(leech.wait_ok(LIMIT).success());
+    same_file(&s.p("seed/data.bin"), &s.p("dl/data.bin"));
+    let stats = http_get(&s.http.replace("/announce", "/stats"));
+    assert!(!stats.contains("\"udp_announces\":0"), "{stats}");
+}
+
+fn http_get(url: &str) -> String {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_at(rest.find('/').unwrap());
+    let mut c = std::net::TcpStream::connect(host).unwrap();
+    write!(c, "GET {path} HTTP/1.0\r\n\r\n").unwrap();
+    let mut out = String::new();
+    c.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn airswarm_announces_to_opentracker_and_downloads() {
+    let s = setup("opentracker", |_, _| Vec::new());
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}/announce");
+    mktorrent(
+        &s.p("seed/data.bin"),
+        &s.p("o.torrent"),
+        std::slice::from_ref(&url),
+    );
+    let hash = info_hash_hex(&s.p("o.torrent"));
+    std::fs::write(s.p("whitelist"), format!("{hash}\n")).unwrap();
+    let _ot = Proc::spawn(
+        "opentracker",
+        Command::new("opentracker")
+            .args([
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-P",
+                &port.to_string(),
+            ])
+            .arg("-d")
+            .arg(s.dir.path())
+            .args(["-w", "whitelist"]),
+    );
+    wait_until(Duration::from_secs(10), "opentracker to listen", || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    let _seed = aria2(&s.p("seed"), &s.p("o.torrent"), free_port(), true);
+    let p = free_port().to_string();
+    let j = airswarm_download(
+        &[&s.s("o.torrent"), "--out", &s.s("dl"), "--port", &p],
+        LIMIT,
+    );
+    check_summary(&j, 6 * 1024 * 1024 + 1234);
+    same_file(&s.p("seed/data.bin"), &s.p("dl/data.bin"));
+}
+
+fn info_hash_hex(torrent: &Path) -> String {
+    let out = airswarm()
+        .args(["torrent", "info", "--json"])
+        .arg(torrent)
+        .output()
+        .unwrap();
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    j["info_hash"].as_str().unwrap().to_string()
+}

@@ -1,0 +1,43 @@
+"""A libtorrent peer for airswarm's interop tests, on 127.0.0.1 only.
+
+usage: lt_peer.py seed|download TORRENT DIR PORT [PEER_PORT...]
+seed: serve DIR until killed. download: exit 0 once complete (1 after 120 s).
+"""
+import sys
+import time
+
+import libtorrent as lt
+
+mode, torrent, save, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+peers = [int(p) for p in sys.argv[5:]]
+s = lt.session({
+    "listen_interfaces": f"127.0.0.1:{port}",
+    "outgoing_interfaces": "127.0.0.1",
+    "enable_dht": False,
+    "enable_lsd": False,
+    "enable_upnp": False,
+    "enable_natpmp": False,
+    "enable_outgoing_utp": False,
+    "enable_incoming_utp": False,
+    "allow_multiple_connections_per_ip": True,
+    "out_enc_policy": 2,
+    "in_enc_policy": 2,
+    "announce_to_all_tiers": True,
+    "announce_to_all_trackers": True,
+})
+params = lt.add_torrent_params()
+params.ti = lt.torrent_info(torrent)
+params.save_path = save
+if mode == "seed":
+    params.flags |= lt.torrent_flags.seed_mode
+h = s.add_torrent(params)
+for p in peers:
+    h.connect_peer(("127.0.0.1", p))
+start = time.time()
+while time.time() - start < 120:
+    st = h.status()
+    if mode == "download" and st.is_seeding:
+        print("done", flush=True)
+        sys.exit(0)
+    time.sleep(0.1)
+sys.exit(1 if mode == "download" else 0)

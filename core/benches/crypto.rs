@@ -33,10 +33,10 @@ fn main() {
     let decrypt = time(50, || b.decrypt(&mut rng, &ct).unwrap());
     let setup = time(10, || {
         let (p, init) = handshake::initiate(&a, b.public(), 1, &mut rng).unwrap();
-        let (_, reply) = HandshakeInit::respond(&b, a.public(), &init, None, &mut rng)
+        let (_, reply) = HandshakeInit::respond(&b, a.public(), &init, None, 5, &mut rng)
             .unwrap()
             .into_parts();
-        p.complete(&a, &reply, &mut rng).unwrap()
+        p.complete(&a, &reply).unwrap()
     });
     println!("RSA-2048 (rsa 0.10, blinded private operations):");
     println!(
@@ -54,10 +54,10 @@ fn main() {
     );
 
     let (p, init) = handshake::initiate(&a, b.public(), 1, &mut rng).unwrap();
-    let (mut sb, reply) = HandshakeInit::respond(&b, a.public(), &init, None, &mut rng)
+    let (mut sb, reply) = HandshakeInit::respond(&b, a.public(), &init, None, 5, &mut rng)
         .unwrap()
         .into_parts();
-    let mut sa = p.complete(&a, &reply, &mut rng).unwrap();
+    let mut sa = p.complete(&a, &reply).unwrap();
     println!();
     println!("| message bytes | seal MB/s | open MB/s | seal µs | open µs |");
     println!("|---:|---:|---:|---:|---:|");

@@ -152,11 +152,11 @@ fn session_pair() -> (
     let mut rng = seeded_rng(4);
     let (pending, init) = handshake::initiate(a, b.public(), 10, &mut rng).unwrap();
     assert_eq!(init.len(), INIT_LEN);
-    let (sb, reply) = HandshakeInit::respond(b, a.public(), &init, None, &mut rng)
+    let (sb, reply) = HandshakeInit::respond(b, a.public(), &init, None, 5, &mut rng)
         .unwrap()
         .into_parts();
     assert_eq!(reply.len(), REPLY_LEN);
-    let sa = pending.complete(a, &reply, &mut rng).unwrap();
+    let sa = pending.complete(a, &reply).unwrap();
     (sa, sb)
 }
 
@@ -191,28 +191,28 @@ fn handshake_refuses_wrong_recipient_replay_and_forgery() {
     let mut rng = seeded_rng(5);
     let (pending, init) = handshake::initiate(a, b.public(), 10, &mut rng).unwrap();
     // Meant for B: C cannot take it.
-    assert!(HandshakeInit::respond(c, a.public(), &init, None, &mut rng).is_err());
+    assert!(HandshakeInit::respond(c, a.public(), &init, None, 5, &mut rng).is_err());
     // Claimed to be from C: A's signature does not verify as C's.
     assert_eq!(
-        HandshakeInit::respond(b, c.public(), &init, None, &mut rng).unwrap_err(),
+        HandshakeInit::respond(b, c.public(), &init, None, 5, &mut rng).unwrap_err(),
         CryptoError::BadSignature
     );
     // Replay of an init B already answered (counter not above the last): stale.
     assert_eq!(
-        HandshakeInit::respond(b, a.public(), &init, Some(10), &mut rng).unwrap_err(),
+        HandshakeInit::respond(b, a.public(), &init, Some(10), 5, &mut rng).unwrap_err(),
         CryptoError::Stale
     );
-    let (_, reply) = HandshakeInit::respond(b, a.public(), &init, Some(9), &mut rng)
+    let (_, reply) = HandshakeInit::respond(b, a.public(), &init, Some(9), 5, &mut rng)
         .unwrap()
         .into_parts();
     let mut bad = reply.clone();
     bad[40] ^= 1;
-    assert!(pending.complete(a, &bad, &mut rng).is_err());
-    assert!(pending.complete(a, &reply, &mut rng).is_ok());
+    assert!(pending.complete(a, &bad).is_err());
+    assert!(pending.complete(a, &reply).is_ok());
     // A reply from another handshake does not complete this one.
     let (pending2, _) = handshake::initiate(a, b.public(), 11, &mut rng).unwrap();
     assert_eq!(
-        pending2.complete(a, &reply, &mut rng).unwrap_err(),
+        pending2.complete(a, &reply).unwrap_err(),
         CryptoError::BadSignature
     );
 }
@@ -226,10 +226,10 @@ fn two_restarts_never_reuse_a_key_nonce_pair() {
     for boot in 0..3u64 {
         let mut rng = seeded_rng(100 + boot);
         let (pending, init) = handshake::initiate(a, b.public(), 1 + boot, &mut rng).unwrap();
-        let (_, reply) = HandshakeInit::respond(b, a.public(), &init, None, &mut rng)
+        let (_, reply) = HandshakeInit::respond(b, a.public(), &init, None, 5, &mut rng)
             .unwrap()
             .into_parts();
-        let mut s = pending.complete(a, &reply, &mut rng).unwrap();
+        let mut s = pending.complete(a, &reply).unwrap();
         outputs.push(s.seal(1, b"", &[0u8; 32]).unwrap());
     }
     assert_ne!(outputs[0], outputs[1]);
@@ -335,4 +335,34 @@ fn channels_seal_open_and_sign() {
         ChannelKey::from_passphrase_with("other", "correct horse battery", 1000).unwrap()
     );
     assert!(ChannelKey::from_passphrase("ops", "short").is_err());
+}
+
+#[test]
+fn a_recorded_session_stays_sealed_to_whoever_steals_both_rsa_keys() {
+    // Record everything on air: init, reply and a sealed message. Later the attacker has
+    // both private keys (a and b) but the ephemeral X25519 secrets were zeroized.
+    let (a, b) = (&ids()[0], &ids()[1]);
+    let mut rng = seeded_rng(90);
+    let (pending, init) = handshake::initiate(a, b.public(), 40, &mut rng).unwrap();
+    let (_, reply) = HandshakeInit::respond(b, a.public(), &init, None, 7, &mut rng)
+        .unwrap()
+        .into_parts();
+    let mut sa = pending.complete(a, &reply).unwrap();
+    drop(pending);
+    let aad = [9u8; 12];
+    let recorded = sa.seal(41, &aad, b"the plan").unwrap();
+    // No RSA-encrypted key material is on the wire: neither private key decrypts any
+    // 256-byte stretch of the transcript.
+    for msg in [&init, &reply] {
+        for start in 0..=msg.len() - 256 {
+            let block = &msg[start..start + 256];
+            assert!(a.decrypt(&mut rng, block).is_err() && b.decrypt(&mut rng, block).is_err());
+        }
+    }
+    // Answering the recorded init again with B's key (what a thief can do) gives a
+    // session with new ephemeral keys, which cannot open the recorded message.
+    let (mut thief, _) = HandshakeInit::respond(b, a.public(), &init, None, 7, &mut rng)
+        .unwrap()
+        .into_parts();
+    assert_eq!(thief.open(41, &aad, &recorded), Err(CryptoError::Tampered));
 }

@@ -22,6 +22,6 @@ fn fixture() -> &'static (Identity, Identity, PendingHandshake) {
 fuzz_target!(|data: &[u8]| {
     let (a, b, pending) = fixture();
     let mut rng = seeded_rng(data.len() as u64);
-    assert!(HandshakeInit::respond(b, a.public(), data, None, &mut rng).is_err(), "forged init accepted");
-    assert!(pending.complete(a, data, &mut rng).is_err(), "forged reply accepted");
+    assert!(HandshakeInit::respond(b, a.public(), data, None, 5, &mut rng).is_err(), "forged init accepted");
+    assert!(pending.complete(a, data).is_err(), "forged reply accepted");
 });

@@ -5,12 +5,13 @@
 //!   key's DER (SubjectPublicKeyInfo), and the 4-byte mesh address is the fingerprint's
 //!   first four bytes;
 //! - nodes publish self-signed (RSA-PSS) [`announce`]ments; a [`Keyring`] pins keys on
-//!   first use and refuses any different key for a pinned address;
-//! - a [`Session`] between two nodes is set up once with RSA-OAEP key material and RSA-PSS
-//!   signatures over both fingerprints and fresh nonces ([`handshake`]); HKDF-SHA256 gives
-//!   one ChaCha20-Poly1305 key per direction, and every message is sealed with the
-//!   sender's message counter as the nonce — RSA never runs per message;
-//! - a [`Channel`] seals group messages with a shared 32-byte key.
+//!   first use by fingerprint, keeps every key that claims an address and reports it;
+//! - a [`Session`] between two nodes is set up once with an ephemeral X25519 exchange
+//!   signed with RSA-PSS over both fingerprints and fresh nonces ([`handshake`], forward
+//!   secret); HKDF-SHA256 gives one ChaCha20-Poly1305 key per direction, and every message
+//!   is sealed with the sender's message counter as the nonce — RSA never runs per message;
+//! - a [`Channel`] seals group messages under per-sender, per-boot subkeys of a shared
+//!   32-byte key.
 //!
 //! The core takes randomness from the caller (`rand_core::CryptoRng`): hosts pass the
 //! operating system's generator, tests and the simulator a seeded ChaCha20.

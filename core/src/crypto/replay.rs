@@ -15,6 +15,16 @@ pub struct ReplayWindow {
 }
 
 impl ReplayWindow {
+    /// A window for a sender whose counters continue after `counter` (carried in a
+    /// handshake): counters up to it count as seen, and 24-bit wire counters expand
+    /// around it instead of around zero.
+    pub fn starting_at(counter: u64) -> ReplayWindow {
+        ReplayWindow {
+            highest: Some(counter),
+            bits: [u64::MAX; (WINDOW / 64) as usize],
+        }
+    }
+
     pub fn highest(&self) -> Option<u64> {
         self.highest
     }

@@ -47,19 +47,30 @@ impl core::fmt::Debug for Session {
 }
 
 impl Session {
-    pub(crate) fn new(peer: Fingerprint, send_key: [u8; 32], recv_key: [u8; 32]) -> Session {
-        Session {
+    /// A session whose peer's message counter stood at `peer_counter` when it was set up:
+    /// the replay window starts there, so full counters are rebuilt from the 24 bits a
+    /// frame carries however far the peer's counter has come. The key bytes are zeroized.
+    pub(crate) fn new(
+        peer: Fingerprint,
+        mut send_key: [u8; 32],
+        mut recv_key: [u8; 32],
+        peer_counter: u64,
+    ) -> Session {
+        let session = Session {
             peer,
             send: ChaCha20Poly1305::new(&Key::from(send_key)),
             recv: ChaCha20Poly1305::new(&Key::from(recv_key)),
             last_sealed: None,
-            window: ReplayWindow::default(),
+            window: ReplayWindow::starting_at(peer_counter),
             sealed: 0,
             opened: 0,
             replays: 0,
             failures: 0,
             rekey_after: DEFAULT_REKEY_AFTER,
-        }
+        };
+        zeroize::Zeroize::zeroize(&mut send_key);
+        zeroize::Zeroize::zeroize(&mut recv_key);
+        session
     }
 
     pub fn peer(&self) -> Fingerprint {
@@ -161,8 +172,8 @@ mod tests {
     fn pair() -> (Session, Session) {
         let (a, b) = ([1u8; 32], [2u8; 32]);
         (
-            Session::new(Fingerprint([9; 32]), a, b),
-            Session::new(Fingerprint([8; 32]), b, a),
+            Session::new(Fingerprint([9; 32]), a, b, 0),
+            Session::new(Fingerprint([8; 32]), b, a, 0),
         )
     }
 
@@ -197,6 +208,33 @@ mod tests {
             Err(CryptoError::Replay { counter: 42 })
         );
         assert_eq!(b.replays_rejected(), 1);
+    }
+
+    #[test]
+    fn a_counter_past_two_to_the_24_opens_on_a_fresh_session() {
+        // The sender had sent 2^24 messages before this session (its counter travelled in
+        // the handshake): the 24 bits on air must expand to the right full counter.
+        let (k1, k2) = ([3u8; 32], [4u8; 32]);
+        let before = 1u64 << 24;
+        let mut tx = Session::new(Fingerprint([1; 32]), k1, k2, 0);
+        let mut rx = Session::new(Fingerprint([2; 32]), k2, k1, before);
+        let counter = before + 5;
+        let sealed = tx.seal(counter, b"hdr", b"late").unwrap();
+        assert_eq!(
+            rx.open((counter & 0xFF_FFFF) as u32, b"hdr", &sealed)
+                .unwrap(),
+            b"late"
+        );
+        // Counters at or below the handshake's are replays, not new messages.
+        let old = tx.seal(before + 6, b"hdr", b"x").unwrap();
+        let _ = old;
+        let stale = Session::new(Fingerprint([1; 32]), k1, k2, 0)
+            .seal(before, b"hdr", b"y")
+            .unwrap();
+        assert!(matches!(
+            rx.open((before & 0xFF_FFFF) as u32, b"hdr", &stale),
+            Err(CryptoError::Replay { .. })
+        ));
     }
 
     #[test]

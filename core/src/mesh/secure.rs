@@ -589,7 +589,8 @@ impl SecureNode {
             return;
         }
         let last = self.last_init.get(&src).copied();
-        match HandshakeInit::respond(&self.identity, &peer, msg, last, &mut self.rng) {
+        let my_counter = self.node.next_counter();
+        match HandshakeInit::respond(&self.identity, &peer, msg, last, my_counter, &mut self.rng) {
             Ok(init) => {
                 let counter = init.counter;
                 let (session, reply) = init.into_parts();
@@ -611,24 +612,22 @@ impl SecureNode {
     }
 
     fn on_handshake_reply(&mut self, now: Instant, src: Address, msg: &[u8]) {
-        let Some(pending) = self.pending.remove(&src) else {
+        let Some(pending) = self.pending.get(&src) else {
             return self.reject(src, "handshake reply without a handshake in progress");
         };
-        let early = self.early_sealed.remove(&src).unwrap_or_default();
-        match pending.complete(&self.identity, msg, &mut self.rng) {
+        // Verify before touching any state: a forged or garbled reply must not abort the
+        // handshake it pretends to answer.
+        match pending.complete(&self.identity, msg) {
             Ok(session) => {
+                self.pending.remove(&src);
+                let early = self.early_sealed.remove(&src).unwrap_or_default();
                 self.install(src, session);
                 for m in early {
                     self.on_message(now, m);
                 }
                 self.flush(now, src);
             }
-            Err(e) => {
-                self.reject(src, format!("handshake reply: {e}"));
-                for m in early {
-                    self.reject(m.src, "sealed message without a session");
-                }
-            }
+            Err(e) => self.reject(src, format!("handshake reply refused: {e}")),
         }
     }
 

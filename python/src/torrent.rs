@@ -11,12 +11,22 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyList, PyString, PyTuple};
 
-use crate::errors::{self, TorrentError};
+use crate::errors::{self, AirswarmError, TorrentError};
+
+// Wanted in errors.rs beside the other classes; defined here until it moves there.
+pyo3::create_exception!(
+    airswarm,
+    EncodeError,
+    AirswarmError,
+    "A value has no bencode form (a type bencode lacks, an integer beyond 64 bits, nesting \
+     deeper than the decoder reads, two keys that encode alike)."
+);
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(bencode_decode, m)?)?;
     m.add_function(wrap_pyfunction!(bencode_decode_reference, m)?)?;
     m.add_function(wrap_pyfunction!(bencode_encode, m)?)?;
+    m.add("EncodeError", m.py().get_type::<EncodeError>())?;
     m.add_class::<Metainfo>()?;
     m.add_class::<TorrentFile>()?;
     Ok(())
@@ -224,16 +234,16 @@ fn bencode_decode_reference<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound
     to_py(py, &v)
 }
 
-/// Python objects nest as deep as the caller likes (even in cycles); the encoder stops
-/// well before the Rust stack could run out.
-const MAX_ENCODE_DEPTH: usize = 512;
+/// Python objects nest as deep as the caller likes (even in cycles); the encoder stops at
+/// the core's one nesting limit, so whatever `encode` writes `decode` reads back.
+fn too_deep() -> PyErr {
+    EncodeError::new_err(format!(
+        "bencode.encode: value nests deeper than {} levels (the decoder's limit), or contains itself",
+        bencode::DEFAULT_MAX_DEPTH
+    ))
+}
 
 fn from_py(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<OwnedValue> {
-    if depth > MAX_ENCODE_DEPTH {
-        return Err(PyValueError::new_err(format!(
-            "bencode.encode: value nests deeper than {MAX_ENCODE_DEPTH} levels (or contains itself)"
-        )));
-    }
     if let Ok(b) = obj.cast::<PyBytes>() {
         return Ok(OwnedValue::Bytes(b.as_bytes().to_vec()));
     }
@@ -241,17 +251,23 @@ fn from_py(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<OwnedValue> {
         return Ok(OwnedValue::Bytes(s.to_cow()?.as_bytes().to_vec()));
     }
     if obj.is_instance_of::<PyBool>() {
-        return Err(PyTypeError::new_err(
+        return Err(EncodeError::new_err(
             "bencode.encode: bool has no bencode form (use 0 or 1)",
         ));
     }
     if obj.is_instance_of::<PyInt>() {
         let i: i64 = obj.extract().map_err(|_| {
-            PyValueError::new_err(
+            EncodeError::new_err(
                 "bencode.encode: integer does not fit in 64 bits (BEP 3 readers use i64)",
             )
         })?;
         return Ok(OwnedValue::Int(i));
+    }
+    let container = obj.is_instance_of::<PyList>()
+        || obj.is_instance_of::<PyTuple>()
+        || obj.is_instance_of::<PyDict>();
+    if container && depth >= bencode::DEFAULT_MAX_DEPTH {
+        return Err(too_deep());
     }
     if let Ok(l) = obj.cast::<PyList>() {
         let mut out = Vec::with_capacity(l.len());
@@ -275,20 +291,20 @@ fn from_py(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<OwnedValue> {
             } else if let Ok(s) = k.cast::<PyString>() {
                 s.to_cow()?.as_bytes().to_vec()
             } else {
-                return Err(PyTypeError::new_err(format!(
+                return Err(EncodeError::new_err(format!(
                     "bencode.encode: dict keys must be bytes or str, not {}",
                     k.get_type().name()?
                 )));
             };
             if out.insert(key, from_py(&item, depth + 1)?).is_some() {
-                return Err(PyValueError::new_err(
+                return Err(EncodeError::new_err(
                     "bencode.encode: two dict keys encode to the same bytes",
                 ));
             }
         }
         return Ok(OwnedValue::Dict(out));
     }
-    Err(PyTypeError::new_err(format!(
+    Err(EncodeError::new_err(format!(
         "bencode.encode: cannot encode {} (int, bytes, str, list, tuple and dict can)",
         obj.get_type().name()?
     )))

@@ -76,16 +76,15 @@ pub fn sanitize_component(raw: &[u8]) -> Result<Cow<'_, str>, &'static str> {
         }
         _ => {
             let mut out = String::with_capacity(raw.len());
-            for chunk in raw.utf8_chunks() {
-                for c in chunk.valid().chars() {
-                    if c.is_control() {
-                        out.push('_');
-                    } else if !DIRECTION_OVERRIDES.contains(&c) {
-                        out.push(c);
-                    }
-                }
-                if !chunk.invalid().is_empty() {
-                    out.push('_');
+            let mut rest = raw;
+            while !rest.is_empty() {
+                let (c, used) = next_code_point(rest);
+                rest = &rest[used..];
+                match c {
+                    None => out.push('_'),
+                    Some(c) if c.is_control() => out.push('_'),
+                    Some(c) if DIRECTION_OVERRIDES.contains(&c) => {}
+                    Some(c) => out.push(c),
                 }
             }
             Cow::Owned(out)
@@ -94,6 +93,39 @@ pub fn sanitize_component(raw: &[u8]) -> Result<Cow<'_, str>, &'static str> {
     match unsafe_component_reason(&name) {
         Some(reason) => Err(reason),
         None => Ok(name),
+    }
+}
+
+/// One UTF-8 code point from the start of `b` (non-empty) and the bytes it takes, or None
+/// for an invalid sequence. How many bytes an invalid sequence swallows follows libtorrent
+/// (`parse_utf8_codepoint` in src/utf8.cpp), so names map exactly as there: the lead byte
+/// sets the length (`11111 0xx` claims 5), a bad continuation, overlong form, surrogate or
+/// code point past U+10FFFF spoils the whole claimed length, a stray continuation byte is
+/// one invalid byte, and a sequence cut off by the end takes the rest.
+fn next_code_point(b: &[u8]) -> (Option<char>, usize) {
+    let lead = b[0];
+    let len = match lead {
+        0x00..=0x7f => return (Some(lead as char), 1),
+        _ if lead >> 5 == 0b110 => 2,
+        _ if lead >> 4 == 0b1110 => 3,
+        _ if lead >> 3 == 0b11110 => 4,
+        _ if lead >> 2 == 0b111110 => return (None, 5.min(b.len())),
+        _ => return (None, 1),
+    };
+    if len > b.len() {
+        return (None, b.len());
+    }
+    let mut cp = u32::from(lead) & (0x7f >> len);
+    for &c in &b[1..len] {
+        if c & 0xc0 != 0x80 {
+            return (None, len);
+        }
+        cp = (cp << 6) | u32::from(c & 0x3f);
+    }
+    let min = [0, 0, 0x80, 0x800, 0x10000][len];
+    match char::from_u32(cp) {
+        Some(c) if cp >= min => (Some(c), len),
+        _ => (None, len),
     }
 }
 
@@ -125,8 +157,15 @@ mod tests {
         assert_eq!(ok(b"a\nb"), "a_b");
         assert_eq!(ok(b"nul\0"), "nul_");
         assert_eq!(ok(b"tab\there"), "tab_here");
-        assert_eq!(ok(b"caf\xe9.txt"), "caf_.txt");
+        assert_eq!(ok(b"caf\xe9.txt"), "caf_xt");
         assert_eq!(ok(b"\xff\xfe"), "__");
+        // libtorrent lets a bad lead byte swallow the bytes it claims.
+        assert_eq!(ok(b"r\xe9sum\xe9.txt"), "r_m_xt");
+        assert_eq!(ok(b"a\x80b"), "a_b");
+        assert_eq!(ok(b"\xc0\xafx"), "_x");
+        assert_eq!(ok(b"\xed\xa0\x80x"), "_x");
+        assert_eq!(ok(b"\xf8abcdefg"), "_efg");
+        assert_eq!(ok("\u{10348}ok".as_bytes()), "\u{10348}ok");
         assert_eq!(ok("del\u{7f}c1\u{85}".as_bytes()), "del_c1_");
         assert_eq!(ok("evil\u{202e}iva.exe".as_bytes()), "eviliva.exe");
         assert_eq!(ok("r\u{e9}sum\u{e9}".as_bytes()), "r\u{e9}sum\u{e9}");

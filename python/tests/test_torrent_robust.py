@@ -289,3 +289,18 @@ for call in [lambda: torrent.Metainfo.create({str(src)!r}),
         f"PermissionError permission denied: {tmp_path / 't.torrent'}",
         f"PermissionError permission denied: {src / 'secret'}",
     ], out.stdout
+
+
+def test_shared_keys_decode_like_any_other():
+    from airswarm import _native
+
+    keys = [b"announce", b"info", b"peers", b"a", b"e", b"zz", b"length", b"x" * 300, b""]
+    d = {k: [i, {k: k}] for i, k in enumerate(keys)}
+    data = bencode.encode(d)
+    first, second = bencode.decode(data), bencode.decode(data)
+    assert first == second == d == _native.bencode_decode_reference(data)
+    # Well-known keys are one object process-wide; values are never shared.
+    k1 = next(k for k in first if k == b"announce")
+    k2 = next(k for k in second if k == b"announce")
+    assert k1 is k2
+    assert first[b"zz"][1][b"zz"] is not second[b"zz"][1][b"zz"]

@@ -294,7 +294,7 @@ for call in [lambda: torrent.Metainfo.create({str(src)!r}),
 def test_shared_keys_decode_like_any_other():
     from airswarm import _native
 
-    keys = [b"announce", b"info", b"peers", b"a", b"e", b"zz", b"length", b"x" * 300, b""]
+    keys = [b"announce", b"info", b"info\0", b"peers", b"a", b"a\0", b"e", b"zz", b"length", b"x" * 300, b""]
     d = {k: [i, {k: k}] for i, k in enumerate(keys)}
     data = bencode.encode(d)
     first, second = bencode.decode(data), bencode.decode(data)

@@ -104,6 +104,8 @@ const KEY_SLOTS: usize = 256;
 
 struct KnownKeys {
     objects: Vec<Py<PyBytes>>,
+    /// Each key zero-padded to 16 bytes (all are shorter), compared as one `u128`.
+    padded: Vec<u128>,
     /// Index into `WELL_KNOWN_KEYS` + 1; 0 = empty.
     slots: [u8; KEY_SLOTS],
 }
@@ -127,6 +129,10 @@ impl KnownKeys {
             slots[s] = (i + 1) as u8;
         }
         KnownKeys {
+            padded: WELL_KNOWN_KEYS
+                .iter()
+                .map(|k| pad16(k).unwrap_or(0))
+                .collect(),
             objects: WELL_KNOWN_KEYS
                 .iter()
                 .map(|k| PyBytes::new(py, k).unbind())
@@ -135,17 +141,35 @@ impl KnownKeys {
         }
     }
 
-    fn get<'py>(&self, py: Python<'py>, k: &[u8]) -> Option<Bound<'py, PyBytes>> {
+    fn get(&self, k: &[u8]) -> Option<&Py<PyBytes>> {
+        let want = pad16(k)?;
         let mut s = key_slot(k);
         loop {
-            match self.slots[s] {
+            match self.slots[s] as usize {
                 0 => return None,
-                i if WELL_KNOWN_KEYS[i as usize - 1] == k => {
-                    return Some(self.objects[i as usize - 1].bind(py).clone());
+                i if self.padded[i - 1] == want && WELL_KNOWN_KEYS[i - 1].len() == k.len() => {
+                    return Some(&self.objects[i - 1]);
                 }
                 _ => s = (s + 1) % KEY_SLOTS,
             }
         }
+    }
+}
+
+/// `k` zero-padded to 16 bytes as one number, or None if it is longer. Comparing these is
+/// a single instruction where a slice comparison would call `memcmp`.
+fn pad16(k: &[u8]) -> Option<u128> {
+    let mut buf = [0u8; 16];
+    buf.get_mut(..k.len())?.copy_from_slice(k);
+    Some(u128::from_le_bytes(buf))
+}
+
+/// Whether `key` sorts strictly after `prev`; most sorted keys already differ in their
+/// first byte, which settles it without a `memcmp` call.
+fn sorts_after(prev: &[u8], key: &[u8]) -> bool {
+    match (prev.first(), key.first()) {
+        (Some(a), Some(b)) if a != b => a < b,
+        _ => prev < key,
     }
 }
 
@@ -171,19 +195,27 @@ impl<'py, 'a> ToPy<'py, 'a> {
         }
     }
 
-    fn key(&mut self, k: &'a [u8]) -> Bound<'py, PyBytes> {
-        if let Some(o) = self.known.get(self.py, k) {
-            return o;
+    /// `dict[k] = v`, with a shared or recently made key object for `k`.
+    fn set(
+        &mut self,
+        dict: &Bound<'py, PyDict>,
+        k: &'a [u8],
+        v: Bound<'py, PyAny>,
+    ) -> PyResult<()> {
+        if let Some(o) = self.known.get(k) {
+            // Borrowed: no reference count traffic for the shared key.
+            return dict.set_item(o.bind(self.py), v);
         }
         for (b, o) in self.recent.iter().flatten() {
             if *b == k {
-                return o.clone();
+                return dict.set_item(o, v);
             }
         }
         let o = PyBytes::new(self.py, k);
-        self.recent[self.next] = Some((k, o.clone()));
+        dict.set_item(&o, v)?;
+        self.recent[self.next] = Some((k, o));
         self.next = (self.next + 1) % RECENT_KEYS;
-        o
+        Ok(())
     }
 
     fn value(&mut self, v: &Value<'a>) -> PyResult<Bound<'py, PyAny>> {
@@ -201,7 +233,8 @@ impl<'py, 'a> ToPy<'py, 'a> {
             Value::Dict(d) => {
                 let dict = PyDict::new(py);
                 for (k, item) in d.iter() {
-                    dict.set_item(self.key(k), self.value(item)?)?;
+                    let v = self.value(item)?;
+                    self.set(&dict, k, v)?;
                 }
                 dict.into_any()
             }
@@ -325,12 +358,12 @@ impl<'py, 'a> FastDecode<'py, 'a> {
                     }
                     self.count()?;
                     let key = self.bytes()?;
-                    if prev.is_some_and(|p| p >= key) {
+                    if prev.is_some_and(|p| !sorts_after(p, key)) {
                         return None;
                     }
                     prev = Some(key);
                     let value = self.value(depth + 1)?;
-                    dict.set_item(self.conv.key(key), value).ok()?;
+                    self.conv.set(&dict, key, value).ok()?;
                 }
                 self.pos += 1;
                 Some(dict.into_any())

@@ -541,3 +541,47 @@ fn odd_torrents_that_libtorrent_loads_load_here() {
         );
     }
 }
+
+#[test]
+fn a_failed_write_after_hashing_still_reports_the_torrent() {
+    let t = TempDir::new("efbig");
+    std::fs::write(t.0.join("data.bin"), bytes(100_000, 9)).unwrap();
+    let ok = airswarm(
+        &[
+            "torrent",
+            "create",
+            "data.bin",
+            "-o",
+            "ok.torrent",
+            "--no-date",
+        ],
+        &t.0,
+    );
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let hash = String::from_utf8(ok.stdout).unwrap()[..40].to_owned();
+    // A file size limit of 0 lets the destination check (an empty probe file) pass and
+    // makes the write of the finished torrent fail with EFBIG; SIGXFSZ is ignored so the
+    // write returns an error instead of killing the process (an ignored signal stays
+    // ignored across exec).
+    let mut c = Command::new("sh");
+    c.args([
+        "-c",
+        "trap '' XFSZ; ulimit -f 0; exec \"$0\" \"$@\"",
+        env!("CARGO_BIN_EXE_airswarm"),
+        "torrent",
+        "create",
+        "data.bin",
+        "-o",
+        "out.torrent",
+        "--no-date",
+    ]);
+    let o = run(c, &t.0);
+    fails_with(&o, 1, "cannot write the torrent: file too large");
+    assert!(
+        stderr(&o).contains(&format!("info hash {hash}")),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!t.0.join("out.torrent").exists());
+    assert!(leftovers(&t.0).is_empty(), "{:?}", leftovers(&t.0));
+}

@@ -209,6 +209,8 @@ fn mktorrent_torrents_parse_and_create_matches_mktorrent() {
             "--no-date",
             "-o",
             "ours.torrent",
+            // The loop writes the same file each round.
+            "--force",
         ];
         if private {
             args.push("--private");

@@ -1,307 +1,22 @@
 //! Bencode and .torrent metainfo: parse, create, verify pieces on disk.
 
-use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use airswarm_core::torrent::bencode::{self, OwnedValue, Value};
 use airswarm_core::torrent::metainfo::{self, MetainfoError, NewTorrent};
-use airswarm_core::torrent::verify::PieceHasher;
-use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::PyBytes;
 
 use crate::errors::{self, TorrentError};
 
+mod codec;
+mod io;
+use io::{PieceRead, Problem};
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(bencode_decode, m)?)?;
-    m.add_function(wrap_pyfunction!(bencode_decode_reference, m)?)?;
-    m.add_function(wrap_pyfunction!(bencode_encode, m)?)?;
+    codec::register(m)?;
     m.add_class::<Metainfo>()?;
     m.add_class::<TorrentFile>()?;
     Ok(())
-}
-
-/// Converts a decoded tree into Python objects. Dictionary keys repeat in every entry of
-/// a list of dicts (`length`, `path` in a torrent's file list) and `bytes` is immutable,
-/// so a short list of recent keys lets one Python object serve every occurrence.
-struct ToPy<'py, 'a> {
-    py: Python<'py>,
-    keys: Vec<(&'a [u8], Bound<'py, PyBytes>)>,
-}
-
-const RECENT_KEYS: usize = 8;
-
-impl<'py, 'a> ToPy<'py, 'a> {
-    fn key(&mut self, k: &'a [u8]) -> Bound<'py, PyBytes> {
-        if let Some((_, o)) = self.keys.iter().find(|(b, _)| *b == k) {
-            return o.clone();
-        }
-        let o = PyBytes::new(self.py, k);
-        if self.keys.len() == RECENT_KEYS {
-            self.keys.remove(0);
-        }
-        self.keys.push((k, o.clone()));
-        o
-    }
-
-    fn value(&mut self, v: &Value<'a>) -> PyResult<Bound<'py, PyAny>> {
-        let py = self.py;
-        Ok(match v {
-            Value::Int(i) => i.into_pyobject(py)?.into_any(),
-            Value::Bytes(b) => PyBytes::new(py, b).into_any(),
-            Value::List(items) => {
-                let mut out = Vec::with_capacity(items.len());
-                for item in items {
-                    out.push(self.value(item)?);
-                }
-                PyList::new(py, out)?.into_any()
-            }
-            Value::Dict(d) => {
-                let dict = PyDict::new(py);
-                for (k, item) in d.iter() {
-                    dict.set_item(self.key(k), self.value(item)?)?;
-                }
-                dict.into_any()
-            }
-        })
-    }
-}
-
-fn to_py<'py>(py: Python<'py>, v: &Value<'_>) -> PyResult<Bound<'py, PyAny>> {
-    ToPy {
-        py,
-        keys: Vec::with_capacity(RECENT_KEYS),
-    }
-    .value(v)
-}
-
-/// One pass from bytes straight to Python objects, for the common case of well-formed
-/// canonical input. It accepts a strict subset of what the core decoder accepts (same
-/// depth and item limits, no leading zeros, no `-0`, sorted unique keys, nothing after the
-/// value) and gives up on anything else; the caller then runs the core decoder, which
-/// yields the same value or the exact error with its offset. Skipping the intermediate
-/// tree is what makes `decode` competitive with C/Rust extensions that do the same.
-struct FastDecode<'py, 'a> {
-    conv: ToPy<'py, 'a>,
-    input: &'a [u8],
-    pos: usize,
-    items: usize,
-}
-
-impl<'py, 'a> FastDecode<'py, 'a> {
-    fn run(py: Python<'py>, input: &'a [u8]) -> Option<Bound<'py, PyAny>> {
-        let mut d = FastDecode {
-            conv: ToPy {
-                py,
-                keys: Vec::with_capacity(RECENT_KEYS),
-            },
-            input,
-            pos: 0,
-            items: 0,
-        };
-        let v = d.value(0)?;
-        (d.pos == input.len()).then_some(v)
-    }
-
-    /// Canonical decimal digits up to `end` (consumed); None on anything unusual.
-    fn number(&mut self, end: u8) -> Option<u64> {
-        let start = self.pos;
-        let mut n: u64 = 0;
-        while let Some(&b) = self.input.get(self.pos) {
-            if b == end {
-                let len = self.pos - start;
-                if len == 0 || (len > 1 && self.input[start] == b'0') {
-                    return None;
-                }
-                self.pos += 1;
-                return Some(n);
-            }
-            if !b.is_ascii_digit() {
-                return None;
-            }
-            n = n.checked_mul(10)?.checked_add((b - b'0') as u64)?;
-            self.pos += 1;
-        }
-        None
-    }
-
-    fn bytes(&mut self) -> Option<&'a [u8]> {
-        let len = usize::try_from(self.number(b':')?).ok()?;
-        let end = self
-            .pos
-            .checked_add(len)
-            .filter(|&e| e <= self.input.len())?;
-        let s = &self.input[self.pos..end];
-        self.pos = end;
-        Some(s)
-    }
-
-    fn count(&mut self) -> Option<()> {
-        self.items += 1;
-        (self.items <= bencode::DEFAULT_MAX_ITEMS).then_some(())
-    }
-
-    fn value(&mut self, depth: usize) -> Option<Bound<'py, PyAny>> {
-        self.count()?;
-        let py = self.conv.py;
-        match *self.input.get(self.pos)? {
-            b'i' => {
-                self.pos += 1;
-                let negative = self.input.get(self.pos) == Some(&b'-');
-                if negative {
-                    self.pos += 1;
-                }
-                let m = self.number(b'e')?;
-                let i = if negative {
-                    if m == 0 || m > i64::MAX as u64 + 1 {
-                        return None;
-                    }
-                    (m as i64).wrapping_neg()
-                } else {
-                    i64::try_from(m).ok()?
-                };
-                Some(i.into_pyobject(py).ok()?.into_any())
-            }
-            b'0'..=b'9' => Some(PyBytes::new(py, self.bytes()?).into_any()),
-            b'l' => {
-                if depth >= bencode::DEFAULT_MAX_DEPTH {
-                    return None;
-                }
-                self.pos += 1;
-                let list = PyList::empty(py);
-                while *self.input.get(self.pos)? != b'e' {
-                    list.append(self.value(depth + 1)?).ok()?;
-                }
-                self.pos += 1;
-                Some(list.into_any())
-            }
-            b'd' => {
-                if depth >= bencode::DEFAULT_MAX_DEPTH {
-                    return None;
-                }
-                self.pos += 1;
-                let dict = PyDict::new(py);
-                let mut prev: Option<&'a [u8]> = None;
-                loop {
-                    match *self.input.get(self.pos)? {
-                        b'e' => break,
-                        b'0'..=b'9' => {}
-                        _ => return None,
-                    }
-                    self.count()?;
-                    let key = self.bytes()?;
-                    if prev.is_some_and(|p| p >= key) {
-                        return None;
-                    }
-                    prev = Some(key);
-                    let value = self.value(depth + 1)?;
-                    dict.set_item(self.conv.key(key), value).ok()?;
-                }
-                self.pos += 1;
-                Some(dict.into_any())
-            }
-            _ => None,
-        }
-    }
-}
-
-/// Decode strict bencode (BEP 3: canonical integers, sorted unique keys, no trailing data)
-/// into int, bytes, list and dict (bytes keys). Raises DecodeError with `.offset`.
-#[pyfunction]
-fn bencode_decode<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyAny>> {
-    if let Some(v) = FastDecode::run(py, data) {
-        return Ok(v);
-    }
-    bencode_decode_reference(py, data)
-}
-
-/// The core decoder followed by conversion: the reference `decode` is checked against
-/// (test-only; same results, slower).
-#[pyfunction]
-fn bencode_decode_reference<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyAny>> {
-    let v = bencode::decode(data).map_err(|e| errors::decode(py, &e, Some(e.offset)))?;
-    to_py(py, &v)
-}
-
-/// Python objects nest as deep as the caller likes (even in cycles); the encoder stops
-/// well before the Rust stack could run out.
-const MAX_ENCODE_DEPTH: usize = 512;
-
-fn from_py(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<OwnedValue> {
-    if depth > MAX_ENCODE_DEPTH {
-        return Err(PyValueError::new_err(format!(
-            "bencode.encode: value nests deeper than {MAX_ENCODE_DEPTH} levels (or contains itself)"
-        )));
-    }
-    if let Ok(b) = obj.cast::<PyBytes>() {
-        return Ok(OwnedValue::Bytes(b.as_bytes().to_vec()));
-    }
-    if let Ok(s) = obj.cast::<PyString>() {
-        return Ok(OwnedValue::Bytes(s.to_cow()?.as_bytes().to_vec()));
-    }
-    if obj.is_instance_of::<PyBool>() {
-        return Err(PyTypeError::new_err(
-            "bencode.encode: bool has no bencode form (use 0 or 1)",
-        ));
-    }
-    if obj.is_instance_of::<PyInt>() {
-        let i: i64 = obj.extract().map_err(|_| {
-            PyValueError::new_err(
-                "bencode.encode: integer does not fit in 64 bits (BEP 3 readers use i64)",
-            )
-        })?;
-        return Ok(OwnedValue::Int(i));
-    }
-    if let Ok(l) = obj.cast::<PyList>() {
-        let mut out = Vec::with_capacity(l.len());
-        for item in l.iter() {
-            out.push(from_py(&item, depth + 1)?);
-        }
-        return Ok(OwnedValue::List(out));
-    }
-    if let Ok(t) = obj.cast::<PyTuple>() {
-        let mut out = Vec::with_capacity(t.len());
-        for item in t.iter() {
-            out.push(from_py(&item, depth + 1)?);
-        }
-        return Ok(OwnedValue::List(out));
-    }
-    if let Ok(d) = obj.cast::<PyDict>() {
-        let mut out = BTreeMap::new();
-        for (k, item) in d.iter() {
-            let key = if let Ok(b) = k.cast::<PyBytes>() {
-                b.as_bytes().to_vec()
-            } else if let Ok(s) = k.cast::<PyString>() {
-                s.to_cow()?.as_bytes().to_vec()
-            } else {
-                return Err(PyTypeError::new_err(format!(
-                    "bencode.encode: dict keys must be bytes or str, not {}",
-                    k.get_type().name()?
-                )));
-            };
-            if out.insert(key, from_py(&item, depth + 1)?).is_some() {
-                return Err(PyValueError::new_err(
-                    "bencode.encode: two dict keys encode to the same bytes",
-                ));
-            }
-        }
-        return Ok(OwnedValue::Dict(out));
-    }
-    Err(PyTypeError::new_err(format!(
-        "bencode.encode: cannot encode {} (int, bytes, str, list, tuple and dict can)",
-        obj.get_type().name()?
-    )))
-}
-
-/// Canonical bencode of int, bytes, str (UTF-8), list/tuple and dict (keys sorted).
-#[pyfunction]
-fn bencode_encode<'py>(
-    py: Python<'py>,
-    value: &Bound<'py, PyAny>,
-) -> PyResult<Bound<'py, PyBytes>> {
-    let v = from_py(value, 0)?;
-    Ok(PyBytes::new(py, &v.encode()))
 }
 
 fn metainfo_err(py: Python<'_>, e: MetainfoError) -> PyErr {
@@ -350,114 +65,8 @@ pub struct Metainfo {
     raw: Vec<u8>,
 }
 
-fn read_capped(path: &Path, cap: u64) -> PyResult<Vec<u8>> {
-    let f = std::fs::File::open(path)?;
-    let mut buf = Vec::new();
-    f.take(cap + 1).read_to_end(&mut buf)?;
-    if buf.len() as u64 > cap {
-        return Err(TorrentError::new_err(format!(
-            "{} is larger than {} MiB, too large for a .torrent file",
-            path.display(),
-            cap >> 20
-        )));
-    }
-    Ok(buf)
-}
-
 /// A .torrent is metadata: even 100 GiB of 16 KiB pieces needs only ~130 MiB of hashes.
 const MAX_TORRENT_FILE: u64 = 256 << 20;
-
-fn collect_files(
-    root: &Path,
-    rel: &mut Vec<String>,
-    out: &mut Vec<(Vec<String>, u64)>,
-) -> PyResult<()> {
-    let dir = root.join(rel.iter().collect::<PathBuf>());
-    for entry in std::fs::read_dir(&dir)? {
-        let entry = entry?;
-        let name = entry.file_name().into_string().map_err(|n| {
-            PyValueError::new_err(format!(
-                "file name {n:?} is not UTF-8 and cannot go in a torrent"
-            ))
-        })?;
-        let ty = entry.file_type()?;
-        rel.push(name);
-        if ty.is_dir() {
-            collect_files(root, rel, out)?;
-        } else if ty.is_file() {
-            out.push((rel.clone(), entry.metadata()?.len()));
-        }
-        rel.pop();
-    }
-    Ok(())
-}
-
-/// SHA-1 of every piece of the concatenated `files` under `base` (pad files hash as zeros).
-/// Returns None for a piece whose data is missing or short.
-fn hash_pieces(
-    base: &Path,
-    files: &[(Vec<String>, u64, bool)],
-    piece_length: u32,
-) -> Vec<Option<[u8; 20]>> {
-    let mut out = Vec::new();
-    let mut hasher = PieceHasher::new();
-    let mut in_piece: u64 = 0;
-    let mut piece_ok = true;
-    let pl = piece_length as u64;
-    let mut buf = vec![0u8; 1 << 16];
-    let finish = |hasher: &mut PieceHasher, ok: &mut bool, out: &mut Vec<Option<[u8; 20]>>| {
-        let h = std::mem::replace(hasher, PieceHasher::new()).finish();
-        out.push(if *ok { Some(h) } else { None });
-        *ok = true;
-    };
-    for (path, len, pad) in files {
-        let mut remaining = *len;
-        let mut file = if *pad {
-            None
-        } else {
-            std::fs::File::open(base.join(path.iter().collect::<PathBuf>())).ok()
-        };
-        while remaining > 0 {
-            let want = remaining.min(pl - in_piece).min(buf.len() as u64) as usize;
-            let got = match (&mut file, pad) {
-                (_, true) => {
-                    buf[..want].fill(0);
-                    want
-                }
-                (Some(f), false) => read_full(f, &mut buf[..want]),
-                (None, false) => 0,
-            };
-            if got < want {
-                // Missing or truncated file: the rest of it counts as absent data.
-                piece_ok = false;
-                buf[got..want].fill(0);
-                file = None;
-            }
-            hasher.update(&buf[..want]);
-            in_piece += want as u64;
-            remaining -= want as u64;
-            if in_piece == pl {
-                finish(&mut hasher, &mut piece_ok, &mut out);
-                in_piece = 0;
-            }
-        }
-    }
-    if in_piece > 0 {
-        finish(&mut hasher, &mut piece_ok, &mut out);
-    }
-    out
-}
-
-fn read_full(f: &mut std::fs::File, buf: &mut [u8]) -> usize {
-    let mut n = 0;
-    while n < buf.len() {
-        match f.read(&mut buf[n..]) {
-            Ok(0) | Err(_) => break,
-            Ok(k) => n += k,
-        }
-    }
-    n
-}
 
 #[pymethods]
 impl Metainfo {
@@ -471,7 +80,10 @@ impl Metainfo {
     /// Read and parse a .torrent file.
     #[staticmethod]
     fn from_file(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
-        let data = read_capped(&path, MAX_TORRENT_FILE)?;
+        // Reading may block (a slow disk, a network filesystem): other threads run meanwhile.
+        let data = py
+            .detach(|| io::read_regular(&path, MAX_TORRENT_FILE))
+            .map_err(|p| p.into_pyerr(py))?;
         Self::from_bytes(py, data)
     }
 
@@ -484,7 +96,7 @@ impl Metainfo {
         py: Python<'_>,
         path: PathBuf,
         trackers: Vec<Bound<'_, PyAny>>,
-        piece_length: Option<u32>,
+        piece_length: Option<Bound<'_, PyAny>>,
         private: bool,
         comment: Option<String>,
         created_by: Option<String>,
@@ -498,11 +110,55 @@ impl Metainfo {
                 tiers.push(vec![s]);
             } else {
                 tiers.push(t.extract::<Vec<String>>().map_err(|_| {
-                    PyTypeError::new_err("trackers: each item is a URL or a list of URLs")
+                    errors::config("trackers: each item is a URL or a list of URLs")
                 })?);
             }
         }
-        let meta = std::fs::metadata(&path)?;
+        for url in tiers.iter().flatten() {
+            if let Some(why) = metainfo::url_problem(url, metainfo::TRACKER_SCHEMES) {
+                return Err(errors::config(format!(
+                    "tracker \"{}\" is refused: {why}",
+                    url.escape_debug()
+                )));
+            }
+        }
+        for url in &web_seeds {
+            if let Some(why) = metainfo::url_problem(url, metainfo::WEB_SEED_SCHEMES) {
+                return Err(errors::config(format!(
+                    "web seed \"{}\" is refused: {why}",
+                    url.escape_debug()
+                )));
+            }
+        }
+        let bad_piece_length = |shown: &dyn std::fmt::Display| {
+            errors::config(format!(
+                "piece length {shown} must be a power of two between 16384 and {}",
+                metainfo::MAX_PIECE_LENGTH
+            ))
+        };
+        let piece_length: Option<u32> = match piece_length {
+            None => None,
+            Some(v) => {
+                let n: i128 = v.extract().map_err(|_| {
+                    errors::config(format!(
+                        "piece length must be an int, not {}",
+                        v.get_type()
+                            .name()
+                            .map_or_else(|_| "?".into(), |n| n.to_string())
+                    ))
+                })?;
+                match u32::try_from(n) {
+                    Ok(n)
+                        if n >= 16 * 1024
+                            && n.is_power_of_two()
+                            && u64::from(n) <= metainfo::MAX_PIECE_LENGTH =>
+                    {
+                        Some(n)
+                    }
+                    _ => return Err(bad_piece_length(&n)),
+                }
+            }
+        };
         let name = match name {
             Some(n) => n,
             None => path
@@ -510,53 +166,74 @@ impl Metainfo {
                 .and_then(|n| n.to_str())
                 .map(str::to_string)
                 .ok_or_else(|| {
-                    PyValueError::new_err(format!("{} has no UTF-8 file name", path.display()))
+                    errors::config(format!(
+                        "{} has no UTF-8 file name; pass name=",
+                        path.display()
+                    ))
                 })?,
         };
-        let (base, files, multi) = if meta.is_dir() {
-            let mut files = Vec::new();
-            collect_files(&path, &mut Vec::new(), &mut files)?;
-            metainfo::sort_like_mktorrent(&mut files);
-            if files.is_empty() {
-                return Err(PyValueError::new_err(format!(
-                    "{} holds no files",
+        if let Some(reason) = metainfo::unsafe_component_reason(&name) {
+            return Err(errors::config(format!(
+                "\"{}\" cannot be a torrent name: {reason}",
+                name.escape_debug()
+            )));
+        }
+        // All file work (stat, directory walk, hashing) runs with the GIL released.
+        let made = py.detach(|| -> Result<_, Problem> {
+            let meta = std::fs::metadata(&path).map_err(|e| Problem::os(e, &path))?;
+            let (base, files, multi) = if meta.is_dir() {
+                let mut files = Vec::new();
+                io::collect_files(&path, &mut Vec::new(), &mut files)?;
+                metainfo::sort_like_mktorrent(&mut files);
+                if files.is_empty() {
+                    return Err(Problem::Other(format!(
+                        "{}: directory has no files",
+                        path.display()
+                    )));
+                }
+                (path.clone(), files, true)
+            } else {
+                // Refuses FIFOs and devices (/dev/zero) without blocking on them.
+                io::open_regular(&path)?;
+                let parent = path.parent().map(Path::to_path_buf).unwrap_or_default();
+                let fname = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or_default()
+                    .to_string();
+                (parent, vec![(vec![fname], meta.len())], false)
+            };
+            let total: u64 = files.iter().map(|f| f.1).sum();
+            if total == 0 {
+                // Also what /proc files look like: size 0 whatever they hold.
+                return Err(Problem::Other(format!(
+                    "{}: nothing to share, every file is empty (a torrent needs at least one byte)",
                     path.display()
                 )));
             }
-            (path.clone(), files, true)
-        } else {
-            let parent = path.parent().map(Path::to_path_buf).unwrap_or_default();
-            let fname = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default()
-                .to_string();
-            (parent, vec![(vec![fname], meta.len())], false)
-        };
-        let total: u64 = files.iter().map(|f| f.1).sum();
-        let piece_length = piece_length.unwrap_or_else(|| metainfo::auto_piece_length(total));
-        if piece_length < 16 * 1024 || !piece_length.is_power_of_two() {
-            return Err(errors::config(format!(
-                "piece length {piece_length} must be a power of two of at least 16384 bytes"
-            )));
-        }
-        let triples: Vec<(Vec<String>, u64, bool)> =
-            files.iter().map(|(p, l)| (p.clone(), *l, false)).collect();
-        let hashes = py.detach(|| hash_pieces(&base, &triples, piece_length));
-        let pieces = hashes
-            .into_iter()
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| {
-                PyValueError::new_err("a file changed or vanished while it was hashed")
-            })?;
+            let piece_length = piece_length.unwrap_or_else(|| metainfo::auto_piece_length(total));
+            let triples: Vec<(Vec<String>, u64, bool)> =
+                files.iter().map(|(p, l)| (p.clone(), *l, false)).collect();
+            let pieces = io::hash_pieces(&base, &triples, piece_length)?
+                .into_iter()
+                .map(|r| match r {
+                    PieceRead::Hash(h) => Some(h),
+                    PieceRead::Short => None,
+                })
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| {
+                    Problem::Other(format!(
+                        "{}: a file got shorter or vanished while it was hashed",
+                        path.display()
+                    ))
+                })?;
+            Ok((files, multi, total, piece_length, pieces))
+        });
+        let (files, multi, total, piece_length, pieces) = made.map_err(|p| p.into_pyerr(py))?;
         let new = NewTorrent {
-            name: name.clone(),
+            name,
             piece_length,
-            files: if multi {
-                Some(files.iter().map(|(p, l)| (p.clone(), *l)).collect())
-            } else {
-                None
-            },
+            files: multi.then_some(files),
             length: total,
             pieces,
             trackers: tiers,
@@ -669,12 +346,6 @@ impl Metainfo {
     /// or the multi-file torrent's top folder) and return, per piece, whether it matches.
     /// The GIL is released while hashing.
     fn verify(&self, py: Python<'_>, directory: PathBuf) -> PyResult<Vec<bool>> {
-        if !directory.is_dir() {
-            return Err(PyValueError::new_err(format!(
-                "{} is not a directory",
-                directory.display()
-            )));
-        }
         let files: Vec<(Vec<String>, u64, bool)> = self
             .inner
             .info
@@ -684,14 +355,30 @@ impl Metainfo {
             .collect();
         let expected = &self.inner.info.pieces;
         let pl = self.inner.info.piece_length;
-        Ok(py.detach(|| {
-            let got = hash_pieces(&directory, &files, pl);
-            expected
+        py.detach(|| {
+            let meta = std::fs::metadata(&directory).map_err(|e| Problem::os(e, &directory))?;
+            if !meta.is_dir() {
+                return Err(Problem::Other(format!(
+                    "{} is {}, not a directory",
+                    directory.display(),
+                    io::kind_of(&meta)
+                )));
+            }
+            let got = io::hash_pieces(&directory, &files, pl)?;
+            Ok(expected
                 .iter()
-                .enumerate()
-                .map(|(i, e)| got.get(i).copied().flatten().as_ref() == Some(e))
-                .collect()
-        }))
+                .zip(got.iter().map(Some).chain(std::iter::repeat(None)))
+                .map(|(e, g)| matches!(g, Some(PieceRead::Hash(h)) if h == e))
+                .collect())
+        })
+        .map_err(|p| p.into_pyerr(py))
+    }
+
+    /// What was odd but tolerated when parsing: malformed optional fields ignored or
+    /// coerced, file names mapped to safe ones (see the README).
+    #[getter]
+    fn warnings(&self) -> Vec<String> {
+        self.inner.warnings.clone()
     }
 
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {

@@ -11,15 +11,15 @@ def test_bencode_round_trip_and_types():
     assert bencode.decode(bencode.encode(v)) == v
     assert bencode.encode({"z": 1, "a": "é"}) == b"d1:a2:\xc3\xa91:zi1ee"
     assert bencode.encode((1, 2)) == b"li1ei2ee"
-    with pytest.raises(TypeError):
+    with pytest.raises(airswarm.EncodeError):
         bencode.encode(1.5)
-    with pytest.raises(TypeError):
+    with pytest.raises(airswarm.EncodeError):
         bencode.encode(True)
-    with pytest.raises(ValueError):
+    with pytest.raises(airswarm.EncodeError):
         bencode.encode(2**64)
     loop: list = []
     loop.append(loop)
-    with pytest.raises(ValueError, match="deeper"):
+    with pytest.raises(airswarm.EncodeError, match="deeper"):
         bencode.encode(loop)
 
 

@@ -25,10 +25,15 @@
 
 use core::fmt;
 use core::ops::Range;
-use std::collections::BTreeMap;
 
-/// Default nesting limit. Torrents nest about five deep (`info.files[i].path[j]`); 64
-/// leaves room for extensions while keeping the recursive decoder's stack use small.
+mod owned;
+pub use owned::{EncodeError, OwnedValue};
+
+/// Nesting limit of lists and dictionaries, in both directions: the decoder's default and
+/// the encoder's only limit ([`OwnedValue::encode_checked`], the Python `encode`), so
+/// whatever we write we can read back. Torrents nest about five deep
+/// (`info.files[i].path[j]`); 64 leaves room for extensions while keeping the recursive
+/// decoder's stack use small.
 pub const DEFAULT_MAX_DEPTH: usize = 64;
 /// Hard ceiling for [`Options::max_depth`]: the decoder recurses once per level.
 pub const MAX_DEPTH_CEILING: usize = 1024;
@@ -572,120 +577,6 @@ pub fn write_bytes(out: &mut Vec<u8>, b: &[u8]) {
     out.extend_from_slice(b.len().to_string().as_bytes());
     out.push(b':');
     out.extend_from_slice(b);
-}
-
-/// An owned value for building documents. Dictionaries are `BTreeMap`s, so keys are sorted
-/// and unique by construction and [`OwnedValue::encode`] is canonical.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum OwnedValue {
-    Int(i64),
-    Bytes(Vec<u8>),
-    List(Vec<OwnedValue>),
-    Dict(BTreeMap<Vec<u8>, OwnedValue>),
-}
-
-impl OwnedValue {
-    /// An empty dictionary.
-    pub fn dict() -> OwnedValue {
-        OwnedValue::Dict(BTreeMap::new())
-    }
-
-    /// Insert into a dictionary (builder style); does nothing useful on other variants, so
-    /// it returns whether the value was a dictionary.
-    pub fn insert(&mut self, key: impl AsRef<[u8]>, value: impl Into<OwnedValue>) -> bool {
-        match self {
-            OwnedValue::Dict(m) => {
-                m.insert(key.as_ref().to_vec(), value.into());
-                true
-            }
-            _ => false,
-        }
-    }
-
-    /// Builder form of [`OwnedValue::insert`].
-    pub fn with(mut self, key: impl AsRef<[u8]>, value: impl Into<OwnedValue>) -> OwnedValue {
-        self.insert(key, value);
-        self
-    }
-
-    pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        self.encode_into(&mut out);
-        out
-    }
-
-    pub fn encode_into(&self, out: &mut Vec<u8>) {
-        match self {
-            OwnedValue::Int(i) => write_int(out, *i),
-            OwnedValue::Bytes(b) => write_bytes(out, b),
-            OwnedValue::List(l) => {
-                out.push(b'l');
-                for v in l {
-                    v.encode_into(out);
-                }
-                out.push(b'e');
-            }
-            OwnedValue::Dict(m) => {
-                out.push(b'd');
-                for (k, v) in m {
-                    write_bytes(out, k);
-                    v.encode_into(out);
-                }
-                out.push(b'e');
-            }
-        }
-    }
-}
-
-impl From<i64> for OwnedValue {
-    fn from(v: i64) -> Self {
-        OwnedValue::Int(v)
-    }
-}
-impl From<u32> for OwnedValue {
-    fn from(v: u32) -> Self {
-        OwnedValue::Int(v as i64)
-    }
-}
-impl From<i32> for OwnedValue {
-    fn from(v: i32) -> Self {
-        OwnedValue::Int(v as i64)
-    }
-}
-impl From<&str> for OwnedValue {
-    fn from(v: &str) -> Self {
-        OwnedValue::Bytes(v.as_bytes().to_vec())
-    }
-}
-impl From<String> for OwnedValue {
-    fn from(v: String) -> Self {
-        OwnedValue::Bytes(v.into_bytes())
-    }
-}
-impl From<&[u8]> for OwnedValue {
-    fn from(v: &[u8]) -> Self {
-        OwnedValue::Bytes(v.to_vec())
-    }
-}
-impl From<Vec<u8>> for OwnedValue {
-    fn from(v: Vec<u8>) -> Self {
-        OwnedValue::Bytes(v)
-    }
-}
-impl From<Vec<OwnedValue>> for OwnedValue {
-    fn from(v: Vec<OwnedValue>) -> Self {
-        OwnedValue::List(v)
-    }
-}
-impl From<BTreeMap<Vec<u8>, OwnedValue>> for OwnedValue {
-    fn from(v: BTreeMap<Vec<u8>, OwnedValue>) -> Self {
-        OwnedValue::Dict(v)
-    }
-}
-impl From<&Value<'_>> for OwnedValue {
-    fn from(v: &Value<'_>) -> Self {
-        v.to_owned_value()
-    }
 }
 
 #[cfg(test)]

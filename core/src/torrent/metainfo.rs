@@ -15,8 +15,18 @@ use std::collections::HashSet;
 
 use sha1::{Digest, Sha1};
 
-use super::bencode::{self, DecodeError, Dict, Options, OwnedValue, Value};
+use super::bencode::{self, DecodeError, Dict, Options, Value};
 use super::piece::{Geometry, GeometryError, PieceIndex};
+
+mod create;
+mod fields;
+mod paths;
+pub use create::{
+    NewTorrent, TRACKER_SCHEMES, WEB_SEED_SCHEMES, auto_piece_length, sort_like_mktorrent,
+    url_problem,
+};
+use fields::{Warn, bytes, dict, int, length, list, path_component};
+pub use paths::{file_directory_conflict, sanitize_component, unsafe_component_reason};
 
 /// Upper bound on a piece length we accept from a file. Clients in the wild stop at 16 MiB
 /// or 32 MiB; 512 MiB leaves room while keeping a single piece buffer bounded.
@@ -104,6 +114,8 @@ pub enum MetainfoError {
     },
     /// Two files map to the same path.
     DuplicatePath(String),
+    /// A file's path is also the directory of another file (`a/x` and `a/x/y`).
+    FileIsDirectory(String),
     Geometry(GeometryError),
 }
 
@@ -139,6 +151,11 @@ impl fmt::Display for MetainfoError {
                     p.escape_debug()
                 )
             }
+            MetainfoError::FileIsDirectory(p) => write!(
+                f,
+                "torrent lists \"{}\" both as a file and as a directory of other files",
+                p.escape_debug()
+            ),
             MetainfoError::Geometry(e) => write!(f, "torrent piece layout is invalid: {e}"),
         }
     }
@@ -223,6 +240,10 @@ pub struct Metainfo {
     pub created_by: Option<String>,
     /// Seconds since the Unix epoch.
     pub creation_date: Option<i64>,
+    /// What was odd but tolerated, one sentence each, in file order: optional fields of
+    /// the wrong type that were ignored or coerced, file names that were mapped to safe
+    /// ones. libtorrent and aria2 load such torrents, so refusing them would help nobody.
+    pub warnings: Vec<String>,
 }
 
 impl Metainfo {
@@ -235,19 +256,24 @@ impl Metainfo {
         let info_span = root.span(b"info").ok_or(MetainfoError::Missing("info"))?;
         let info_bytes = bytes[info_span].to_vec();
         let info_hash = InfoHash::of_info_bytes(&info_bytes);
-        let info = parse_info(dict(
-            root.get(b"info").expect("span implies entry"),
-            "info",
-        )?)?;
+        let mut warnings = Vec::new();
+        let info = parse_info(
+            dict(root.get(b"info").expect("span implies entry"), "info")?,
+            &mut warnings,
+        )?;
+        let mut w = Warn(&mut warnings);
 
-        let announce = opt_string(root, b"announce", "announce")?;
+        let announce = root.get(b"announce").and_then(|v| w.string(v, "announce"));
         let mut announce_list = Vec::new();
         if let Some(v) = root.get(b"announce-list") {
-            for tier in list(v, "announce-list")? {
-                let mut urls = Vec::new();
-                for url in list(tier, "announce-list")? {
-                    urls.push(string(url, "announce-list")?.to_owned());
-                }
+            // BEP 12: a list of tiers, each a list of URLs. libtorrent skips what is not.
+            for tier in w.list(v, "announce-list").unwrap_or_default() {
+                let urls: Vec<String> = w
+                    .list(tier, "announce-list tier")
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|u| w.string(u, "announce-list URL"))
+                    .collect();
                 if !urls.is_empty() {
                     announce_list.push(urls);
                 }
@@ -255,20 +281,22 @@ impl Metainfo {
         }
         // BEP 19 allows a single string or a list of strings.
         let url_list = match root.get(b"url-list") {
-            None => Vec::new(),
-            Some(Value::Bytes(b"")) => Vec::new(),
-            Some(v @ Value::Bytes(_)) => vec![string(v, "url-list")?.to_owned()],
-            Some(v) => list(v, "url-list")?
+            None | Some(Value::Bytes(b"")) => Vec::new(),
+            Some(v @ Value::Bytes(_)) => w.string(v, "url-list").into_iter().collect(),
+            Some(v) => w
+                .list(v, "url-list")
+                .unwrap_or_default()
                 .iter()
-                .map(|u| string(u, "url-list").map(str::to_owned))
-                .collect::<Result<_, _>>()?,
+                .filter_map(|u| w.string(u, "url-list URL"))
+                .collect(),
         };
-        let comment = opt_string_utf8(root, b"comment", "comment")?;
-        let created_by = opt_string_utf8(root, b"created by", "created by")?;
-        let creation_date = match root.get(b"creation date") {
-            None => None,
-            Some(v) => Some(int(v, "creation date")?),
-        };
+        let comment = root.get(b"comment").and_then(|v| w.text(v, "comment"));
+        let created_by = root
+            .get(b"created by")
+            .and_then(|v| w.text(v, "created by"));
+        let creation_date = root
+            .get(b"creation date")
+            .and_then(|v| w.int(v, "creation date"));
         Ok(Metainfo {
             info_hash,
             info,
@@ -279,6 +307,7 @@ impl Metainfo {
             comment,
             created_by,
             creation_date,
+            warnings,
         })
     }
 
@@ -307,14 +336,14 @@ impl Metainfo {
     }
 }
 
-fn parse_info(info: &Dict<'_>) -> Result<Info, MetainfoError> {
+fn parse_info(info: &Dict<'_>, warnings: &mut Vec<String>) -> Result<Info, MetainfoError> {
     // BEP 3 "name.utf-8" variants were written by clients whose `name` was in a local code
     // page; prefer them when present.
     let name_v = info
         .get(b"name.utf-8")
         .or(info.get(b"name"))
         .ok_or(MetainfoError::Missing("name"))?;
-    let name = path_component(name_v, "name", &[])?.to_owned();
+    let name = path_component(name_v, "name", &[], warnings)?;
 
     let pl = int(
         info.get(b"piece length")
@@ -345,11 +374,12 @@ fn parse_info(info: &Dict<'_>) -> Result<Info, MetainfoError> {
         .map(|c| c.try_into().expect("chunk of 20"))
         .collect();
 
+    let mut w = Warn(warnings);
     let private = match info.get(b"private") {
         None => false,
-        Some(v) => int(v, "private")? == 1,
+        Some(v) => w.int(v, "private") == Some(1),
     };
-    let source = opt_string_utf8(info, b"source", "source")?;
+    let source = info.get(b"source").and_then(|v| w.text(v, "source"));
 
     let mut files = Vec::new();
     let mut total: u64 = 0;
@@ -384,8 +414,8 @@ fn parse_info(info: &Dict<'_>) -> Result<Info, MetainfoError> {
                 let mut path = Vec::with_capacity(comps.len() + 1);
                 path.push(name.clone());
                 for c in comps {
-                    let c = path_component(c, "files.path", &path)?;
-                    path.push(c.to_owned());
+                    let c = path_component(c, "files.path", &path, w.0)?;
+                    path.push(c);
                 }
                 if path.len() == 1 {
                     return Err(MetainfoError::UnsafePath {
@@ -393,10 +423,10 @@ fn parse_info(info: &Dict<'_>) -> Result<Info, MetainfoError> {
                         reason: "the path is empty",
                     });
                 }
-                let pad = match f.get(b"attr") {
-                    Some(a) => bytes(a, "files.attr")?.contains(&b'p'),
-                    None => false,
-                };
+                let pad = f
+                    .get(b"attr")
+                    .and_then(|a| w.bytes(a, "files.attr"))
+                    .is_some_and(|a| a.contains(&b'p'));
                 let display = path.join("/");
                 // Pad files are never written, and libtorrent names them by size
                 // (`.pad/32766`), so several may share a path.
@@ -423,6 +453,14 @@ fn parse_info(info: &Dict<'_>) -> Result<Info, MetainfoError> {
         }
         (None, None) => return Err(MetainfoError::Missing("length or files")),
     }
+    let real: Vec<String> = files
+        .iter()
+        .filter(|f| !f.pad)
+        .map(FileEntry::display_path)
+        .collect();
+    if let Some(p) = file_directory_conflict(real.iter().map(String::as_str)) {
+        return Err(MetainfoError::FileIsDirectory(p));
+    }
 
     let geometry = Geometry::new(piece_length, total).map_err(MetainfoError::Geometry)?;
     if geometry.piece_count() as usize != pieces.len() {
@@ -447,244 +485,10 @@ fn parse_info(info: &Dict<'_>) -> Result<Info, MetainfoError> {
     })
 }
 
-/// Reserved device names on Windows; a file named like this (with any extension) cannot
-/// be created there.
-const WINDOWS_RESERVED: &[&str] = &[
-    "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8",
-    "COM9", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
-];
-
-/// Why a single path component is unsafe, or None if it is fine.
-pub fn unsafe_component_reason(c: &str) -> Option<&'static str> {
-    if c.is_empty() {
-        return Some("it has an empty component");
-    }
-    if c == "." || c == ".." {
-        return Some("it contains \".\" or \"..\"");
-    }
-    if c.contains('/') || c.contains('\\') {
-        return Some("a component contains a path separator (absolute or nested path)");
-    }
-    if c.contains('\0') {
-        return Some("it contains a NUL character");
-    }
-    if c.chars().any(|ch| ch.is_control()) {
-        return Some("it contains a control character");
-    }
-    let stem = c.split('.').next().unwrap_or(c).trim_end();
-    if WINDOWS_RESERVED
-        .iter()
-        .any(|r| r.eq_ignore_ascii_case(stem))
-    {
-        return Some("it uses a reserved Windows device name");
-    }
-    None
-}
-
-fn path_component<'a>(
-    v: &Value<'a>,
-    field: &'static str,
-    prefix: &[String],
-) -> Result<&'a str, MetainfoError> {
-    let raw = bytes(v, field)?;
-    let show = |c: &str| {
-        let mut p = prefix.join("/");
-        if !p.is_empty() {
-            p.push('/');
-        }
-        p.push_str(c);
-        p
-    };
-    let s = core::str::from_utf8(raw).map_err(|_| MetainfoError::UnsafePath {
-        path: show(&String::from_utf8_lossy(raw)),
-        reason: "it is not valid UTF-8",
-    })?;
-    if let Some(reason) = unsafe_component_reason(s) {
-        return Err(MetainfoError::UnsafePath {
-            path: show(s),
-            reason,
-        });
-    }
-    Ok(s)
-}
-
-fn dict<'v, 'a>(v: &'v Value<'a>, field: &'static str) -> Result<&'v Dict<'a>, MetainfoError> {
-    v.as_dict().ok_or(MetainfoError::WrongType {
-        field,
-        expected: "dictionary",
-        found: v.kind_name(),
-    })
-}
-
-fn list<'v, 'a>(v: &'v Value<'a>, field: &'static str) -> Result<&'v [Value<'a>], MetainfoError> {
-    v.as_list().ok_or(MetainfoError::WrongType {
-        field,
-        expected: "list",
-        found: v.kind_name(),
-    })
-}
-
-fn bytes<'a>(v: &Value<'a>, field: &'static str) -> Result<&'a [u8], MetainfoError> {
-    v.as_bytes().ok_or(MetainfoError::WrongType {
-        field,
-        expected: "byte string",
-        found: v.kind_name(),
-    })
-}
-
-fn int(v: &Value<'_>, field: &'static str) -> Result<i64, MetainfoError> {
-    v.as_int().ok_or(MetainfoError::WrongType {
-        field,
-        expected: "integer",
-        found: v.kind_name(),
-    })
-}
-
-fn length(v: &Value<'_>, field: &'static str) -> Result<u64, MetainfoError> {
-    let n = int(v, field)?;
-    u64::try_from(n).map_err(|_| MetainfoError::Invalid {
-        field,
-        reason: format!("{n} is negative"),
-    })
-}
-
-fn string<'a>(v: &Value<'a>, field: &'static str) -> Result<&'a str, MetainfoError> {
-    let b = bytes(v, field)?;
-    core::str::from_utf8(b).map_err(|_| MetainfoError::Invalid {
-        field,
-        reason: "not valid UTF-8".into(),
-    })
-}
-
-fn opt_string(
-    d: &Dict<'_>,
-    key: &[u8],
-    field: &'static str,
-) -> Result<Option<String>, MetainfoError> {
-    d.get(key)
-        .map(|v| string(v, field).map(str::to_owned))
-        .transpose()
-}
-
-/// Free-text fields: decoded lossily, because old clients wrote them in local code pages
-/// and refusing a torrent over its comment would help nobody.
-fn opt_string_utf8(
-    d: &Dict<'_>,
-    key: &[u8],
-    field: &'static str,
-) -> Result<Option<String>, MetainfoError> {
-    d.get(key)
-        .map(|v| bytes(v, field).map(|b| String::from_utf8_lossy(b).into_owned()))
-        .transpose()
-}
-
-/// Inputs for building a new v1 torrent (the host walks the filesystem and hashes).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NewTorrent {
-    pub name: String,
-    pub piece_length: u32,
-    /// `None` for a single-file torrent; otherwise each file's path below the torrent
-    /// directory and its length, in the order used for hashing (see [`sort_like_mktorrent`]).
-    pub files: Option<Vec<(Vec<String>, u64)>>,
-    /// Used only when `files` is `None`.
-    pub length: u64,
-    pub pieces: Vec<[u8; 20]>,
-    /// Tiers of tracker URLs; the first URL becomes `announce`, and `announce-list` is
-    /// written when there is more than one URL (as mktorrent does).
-    pub trackers: Vec<Vec<String>>,
-    pub web_seeds: Vec<String>,
-    pub private: bool,
-    pub comment: Option<String>,
-    pub created_by: Option<String>,
-    pub creation_date: Option<i64>,
-}
-
-impl NewTorrent {
-    /// The `info` dictionary. It holds exactly the keys mktorrent writes (`files` or
-    /// `length`, `name`, `piece length`, `pieces`, `private` when set), so the info-hash
-    /// equals mktorrent's for the same data and parameters.
-    pub fn info(&self) -> OwnedValue {
-        let mut info = OwnedValue::dict()
-            .with("name", self.name.as_str())
-            .with("piece length", self.piece_length)
-            .with("pieces", self.pieces.concat());
-        match &self.files {
-            None => {
-                info.insert("length", self.length as i64);
-            }
-            Some(files) => {
-                let list: Vec<OwnedValue> = files
-                    .iter()
-                    .map(|(path, len)| {
-                        let comps: Vec<OwnedValue> =
-                            path.iter().map(|c| OwnedValue::from(c.as_str())).collect();
-                        OwnedValue::dict()
-                            .with("length", *len as i64)
-                            .with("path", comps)
-                    })
-                    .collect();
-                info.insert("files", list);
-            }
-        }
-        if self.private {
-            info.insert("private", 1);
-        }
-        info
-    }
-
-    /// The whole `.torrent` file.
-    pub fn encode(&self) -> Vec<u8> {
-        let mut root = OwnedValue::dict().with("info", self.info());
-        let urls: Vec<&String> = self.trackers.iter().flatten().collect();
-        if let Some(first) = urls.first() {
-            root.insert("announce", first.as_str());
-        }
-        if urls.len() > 1 {
-            let tiers: Vec<OwnedValue> = self
-                .trackers
-                .iter()
-                .filter(|t| !t.is_empty())
-                .map(|t| OwnedValue::List(t.iter().map(|u| u.as_str().into()).collect()))
-                .collect();
-            root.insert("announce-list", tiers);
-        }
-        if !self.web_seeds.is_empty() {
-            let ws: Vec<OwnedValue> = self.web_seeds.iter().map(|u| u.as_str().into()).collect();
-            root.insert("url-list", ws);
-        }
-        if let Some(c) = &self.comment {
-            root.insert("comment", c.as_str());
-        }
-        if let Some(c) = &self.created_by {
-            root.insert("created by", c.as_str());
-        }
-        if let Some(d) = self.creation_date {
-            root.insert("creation date", d);
-        }
-        root.encode()
-    }
-}
-
-/// Sort files the way mktorrent does: by the whole relative path compared bytewise with
-/// `/` as separator (so `a-c` sorts before `a/b`). Matching the order matters because the
-/// pieces hash the files' concatenation.
-pub fn sort_like_mktorrent(files: &mut [(Vec<String>, u64)]) {
-    files.sort_by_cached_key(|(p, _)| p.join("/").into_bytes());
-}
-
-/// Piece length mktorrent-style tools would pick automatically: aim for roughly 1000–2000
-/// pieces, clamped to 32 KiB..16 MiB (power of two). Not part of any spec; a sane default.
-pub fn auto_piece_length(total: u64) -> u32 {
-    let mut pl: u64 = 32 * 1024;
-    while pl < 16 * 1024 * 1024 && total / pl > 2000 {
-        pl *= 2;
-    }
-    pl as u32
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::torrent::bencode::OwnedValue;
 
     fn single() -> NewTorrent {
         NewTorrent {
@@ -756,11 +560,8 @@ mod tests {
             (&[b"/etc/passwd"], "top//etc/passwd"),
             (&[b"a", b""], "top/a/"),
             (&[b"a\\b"], "top/a\\b"),
-            (&[b"nul\0"], "top/nul\0"),
             (&[b"CON.txt"], "top/CON.txt"),
             (&[b"lpt1"], "top/lpt1"),
-            (&[b"tab\there"], "top/tab\there"),
-            (&[b"\xff"], "top/\u{fffd}"),
             (&[], "top/"),
         ];
         for (path, shown) in bad {
@@ -779,6 +580,111 @@ mod tests {
         assert_eq!(ok.info.files[1].offset, 1);
         let dup = Metainfo::from_bytes(&multi(&[&[b"a"], &[b"a"]])).unwrap_err();
         assert_eq!(dup, MetainfoError::DuplicatePath("top/a".into()));
+    }
+
+    #[test]
+    fn odd_names_are_mapped_like_libtorrent_with_a_warning() {
+        let bytes = multi(&[&[b"a\nb"], &[b"caf\xe9"], &[b"ok"]]);
+        let m = Metainfo::from_bytes(&bytes).unwrap();
+        let paths: Vec<String> = m.info.files.iter().map(|f| f.display_path()).collect();
+        assert_eq!(paths, vec!["top/a_b", "top/caf_", "top/ok"]);
+        assert_eq!(m.warnings.len(), 2, "{:?}", m.warnings);
+        assert!(m.warnings[0].contains("top/a\\nb") && m.warnings[0].contains("top/a_b"));
+        // The info-hash is over the original bytes, not the mapped names.
+        let info = decode_info_span(&bytes);
+        assert_eq!(m.info_hash, InfoHash::of_info_bytes(info));
+        // Mapping that makes two names equal is still a duplicate.
+        let e = Metainfo::from_bytes(&multi(&[&[b"a\nb"], &[b"a\tb"]])).unwrap_err();
+        assert_eq!(e, MetainfoError::DuplicatePath("top/a_b".into()));
+    }
+
+    fn decode_info_span(bytes: &[u8]) -> &[u8] {
+        let root = bencode::decode(bytes).unwrap();
+        &bytes[root.as_dict().unwrap().span(b"info").unwrap()]
+    }
+
+    #[test]
+    fn a_file_that_is_also_a_directory_is_refused() {
+        let e = Metainfo::from_bytes(&multi(&[&[b"a", b"x"], &[b"a", b"x", b"y"]])).unwrap_err();
+        assert_eq!(e, MetainfoError::FileIsDirectory("top/a/x".into()));
+        assert!(e.to_string().contains("both as a file and as a directory"));
+    }
+
+    #[test]
+    fn malformed_optional_fields_are_ignored_or_coerced_with_warnings() {
+        let info = OwnedValue::dict()
+            .with("name", "x")
+            .with("length", 1)
+            .with("piece length", 16)
+            .with("pieces", vec![0u8; 20])
+            .with("private", "1")
+            .with("source", OwnedValue::List(vec![]));
+        let root = OwnedValue::dict()
+            .with("info", info)
+            .with("announce", 7)
+            .with("announce-list", "http://t/a")
+            .with("url-list", 3)
+            .with("comment", 42)
+            .with("created by", OwnedValue::dict())
+            .with("creation date", "1700000000");
+        let m = Metainfo::from_bytes(&root.encode()).unwrap();
+        assert!(m.info.private);
+        assert_eq!(m.info.source, None);
+        assert_eq!(m.announce, None);
+        assert!(m.announce_list.is_empty() && m.url_list.is_empty());
+        assert_eq!(m.comment.as_deref(), Some("42"));
+        assert_eq!(m.created_by, None);
+        assert_eq!(m.creation_date, Some(1_700_000_000));
+        let all = m.warnings.join("\n");
+        for field in [
+            "private",
+            "source",
+            "announce",
+            "announce-list",
+            "url-list",
+            "comment",
+            "created by",
+            "creation date",
+        ] {
+            assert!(all.contains(&format!("\"{field}\"")), "{field}: {all}");
+        }
+        assert_eq!(m.warnings.len(), 8, "{all}");
+        // Lists with odd members keep the good ones.
+        let root = OwnedValue::dict()
+            .with(
+                "info",
+                OwnedValue::dict()
+                    .with("name", "x")
+                    .with("length", 1)
+                    .with("piece length", 16)
+                    .with("pieces", vec![0u8; 20]),
+            )
+            .with(
+                "announce-list",
+                vec![
+                    OwnedValue::from("bad tier"),
+                    OwnedValue::List(vec![
+                        "http://a/".into(),
+                        5.into(),
+                        b"\xff".as_slice().into(),
+                    ]),
+                ],
+            )
+            .with(
+                "url-list",
+                vec![OwnedValue::from("http://w/"), OwnedValue::from(1)],
+            );
+        let m = Metainfo::from_bytes(&root.encode()).unwrap();
+        assert_eq!(m.announce_list, vec![vec!["http://a/".to_string()]]);
+        assert_eq!(m.url_list, vec!["http://w/"]);
+        assert_eq!(m.warnings.len(), 4, "{:?}", m.warnings);
+        // A well-formed torrent has no warnings.
+        assert!(
+            Metainfo::from_bytes(&single().encode())
+                .unwrap()
+                .warnings
+                .is_empty()
+        );
     }
 
     #[test]

@@ -1,32 +1,35 @@
 //! `airswarm torrent create|info|verify`: make, inspect and recheck `.torrent` files.
 //!
 //! The core (`airswarm_core::torrent`) parses and builds metainfo and maps pieces onto
-//! files; this module walks directories, reads the data and hashes pieces on every core.
-//! Memory stays bounded: each hashing thread streams its pieces through one 1 MiB buffer.
+//! files; this module walks directories, reads the data (files.rs: only regular files,
+//! errors that name the file) and hashes pieces on every core (hash.rs).
 
 use std::fmt::Write as _;
-use std::fs::File;
-use std::io::{IsTerminal, Read, Seek, SeekFrom, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 
 use airswarm_core::torrent::metainfo::{
-    self, Metainfo, NewTorrent, auto_piece_length, sort_like_mktorrent, unsafe_component_reason,
+    self, Metainfo, NewTorrent, TRACKER_SCHEMES, WEB_SEED_SCHEMES, auto_piece_length,
+    sort_like_mktorrent, unsafe_component_reason, url_problem,
 };
 use airswarm_core::torrent::piece::Geometry;
 use airswarm_core::torrent::resume::{FileStamp, ResumeState};
 use airswarm_core::torrent::storage::Layout;
-use airswarm_core::torrent::verify::{PieceHasher, Recheck};
+use airswarm_core::torrent::verify::Recheck;
+
+mod files;
+mod hash;
+
+use files::{Output, io_error, kind_of, printable};
+use hash::{PieceRead, failures, hash_all};
 
 /// Largest `.torrent` file we read. Real ones are at most a few MiB; the bound keeps a
 /// hostile file from exhausting memory before the decoder's own limits apply.
 const MAX_TORRENT_FILE: u64 = 64 * 1024 * 1024;
-/// Read buffer per hashing thread.
-const READ_BUF: usize = 1024 * 1024;
 /// Exit code of `verify` when the data is incomplete or damaged.
 pub const EXIT_INCOMPLETE: i32 = 2;
 
@@ -81,9 +84,13 @@ struct CreateArgs {
     /// Leave out the creation date (makes the output file reproducible).
     #[arg(long)]
     no_date: bool,
-    /// Where to write the .torrent file.
+    /// Where to write the .torrent file. An existing file is only replaced with --force,
+    /// and never one inside the data being shared.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     output: PathBuf,
+    /// Replace the output file if it exists.
+    #[arg(long)]
+    force: bool,
     /// Hashing threads (default: all cores).
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
@@ -95,7 +102,8 @@ struct InfoArgs {
     /// The .torrent file.
     file: PathBuf,
     /// Print JSON: info_hash, name, piece_length, pieces, total_length, files [{path,
-    /// length}], trackers, private, magnet, url_list, comment, created_by, creation_date.
+    /// length}], trackers, private, magnet, url_list, comment, created_by, creation_date,
+    /// warnings (odd fields ignored or coerced, file names mapped to safe ones).
     #[arg(long)]
     json: bool,
 }
@@ -104,16 +112,17 @@ struct InfoArgs {
 ///
 /// The data is looked up the way clients store it: DIR/NAME for a single-file torrent,
 /// DIR/NAME/... for a multi-file one. Exit code: 0 when every piece is good, 2 when any
-/// piece is bad or missing, 1 on errors (unreadable torrent, bad arguments).
+/// piece is bad or missing, 1 on errors (unreadable torrent or data file, a directory or
+/// FIFO where a file should be, bad arguments).
 #[derive(Args, Debug)]
 struct VerifyArgs {
     /// The .torrent file.
     file: PathBuf,
-    /// Download directory that holds the torrent's data.
+    /// Download directory that holds the torrent's data (required).
     #[arg(long, value_name = "DIR")]
-    data: PathBuf,
+    data: Option<PathBuf>,
     /// Print JSON: good, bad (count), bad_ranges [[first, last]], pieces, percent,
-    /// missing_files, complete.
+    /// missing_files, oversized_files [{path, length, expected}], warnings, complete.
     #[arg(long)]
     json: bool,
     /// Write resume state (verified pieces, file sizes and times) here, atomically.
@@ -134,20 +143,18 @@ pub fn run(args: TorrentArgs) -> anyhow::Result<()> {
     }
 }
 
-/// Read and parse a .torrent file with a size bound.
+/// Read and parse a .torrent file with a size bound (regular files only: a FIFO or a
+/// device is refused at once).
 pub fn load_torrent(path: &Path) -> anyhow::Result<Metainfo> {
-    let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut bytes = Vec::new();
-    f.take(MAX_TORRENT_FILE + 1)
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    if bytes.len() as u64 > MAX_TORRENT_FILE {
-        bail!(
-            "{} is larger than {MAX_TORRENT_FILE} bytes; not a torrent file",
-            path.display()
-        );
+    let bytes = files::read_regular(path, MAX_TORRENT_FILE, "a torrent file")?;
+    Metainfo::from_bytes(&bytes).with_context(|| printable(&path.display().to_string()))
+}
+
+/// Print the warnings of a parsed torrent on stderr, escaped for the terminal.
+fn print_warnings(m: &Metainfo) {
+    for w in &m.warnings {
+        eprintln!("airswarm: warning: {}", printable(w));
     }
-    Metainfo::from_bytes(&bytes).with_context(|| format!("{}", path.display()))
 }
 
 fn parse_piece_size(s: &str, total: u64) -> anyhow::Result<u32> {
@@ -179,266 +186,93 @@ fn thread_count(requested: Option<usize>) -> usize {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
-/// Collect regular files below `dir` as (components, length, absolute path).
+/// Collect regular files below `dir` as (components, length, absolute path). Anything
+/// else that is not a directory (FIFO, device, socket, dangling link) is refused: leaving
+/// it out silently would make a torrent without data the user meant to share.
 fn walk(
     dir: &Path,
     prefix: &mut Vec<String>,
     out: &mut Vec<(Vec<String>, u64, PathBuf)>,
 ) -> anyhow::Result<()> {
-    let entries =
-        std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))?;
+    let entries = std::fs::read_dir(dir).map_err(|e| io_error(e, dir))?;
     for entry in entries {
-        let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
+        let entry = entry.map_err(|e| io_error(e, dir))?;
         let path = entry.path();
         let name = entry.file_name();
         let name = name
             .to_str()
-            .with_context(|| format!("{}: file name is not valid UTF-8", path.display()))?
+            .with_context(|| {
+                format!(
+                    "{}: file name is not valid UTF-8",
+                    printable(&path.display().to_string())
+                )
+            })?
             .to_owned();
         if let Some(reason) = unsafe_component_reason(&name) {
-            bail!("{}: cannot go into a torrent: {reason}", path.display());
+            bail!(
+                "{}: cannot go into a torrent: {reason}",
+                printable(&path.display().to_string())
+            );
         }
         // Follow symlinks, as mktorrent does (stat, not lstat).
-        let meta =
-            std::fs::metadata(&path).with_context(|| format!("cannot stat {}", path.display()))?;
+        let meta = std::fs::metadata(&path).map_err(|e| io_error(e, &path))?;
         prefix.push(name);
         if meta.is_dir() {
             walk(&path, prefix, out)?;
         } else if meta.is_file() {
             out.push((prefix.clone(), meta.len(), path));
+        } else {
+            bail!(
+                "{} is {}; a torrent can only hold regular files",
+                path.display(),
+                kind_of(&meta)
+            );
         }
         prefix.pop();
     }
     Ok(())
 }
 
-/// Progress shown on stderr when it is a terminal.
-struct Progress {
-    done: AtomicU64,
-    total: u64,
-    finished: AtomicBool,
-    show: bool,
-}
-
-impl Progress {
-    fn new(total: u64) -> Progress {
-        Progress {
-            done: AtomicU64::new(0),
-            total,
-            finished: AtomicBool::new(false),
-            show: std::io::stderr().is_terminal(),
-        }
-    }
-
-    fn run(&self, label: &str) {
-        if !self.show {
-            return;
-        }
-        let start = Instant::now();
-        let mut stderr = std::io::stderr();
-        loop {
-            let finished = self.finished.load(Ordering::Acquire);
-            let done = self.done.load(Ordering::Relaxed);
-            let frac = if self.total == 0 {
-                1.0
-            } else {
-                done as f64 / self.total as f64
-            };
-            let width = 30;
-            let filled = (frac * width as f64) as usize;
-            let secs = start.elapsed().as_secs_f64().max(1e-3);
-            let _ = write!(
-                stderr,
-                "\r{label} [{}{}] {:5.1}% {:7.1} MB/s",
-                "#".repeat(filled),
-                " ".repeat(width - filled.min(width)),
-                frac * 100.0,
-                done as f64 / secs / 1e6
-            );
-            let _ = stderr.flush();
-            if finished {
-                let _ = writeln!(stderr);
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-}
-
-/// Hash every piece on `threads` threads. `paths[i]` is where file i lives. A piece whose
-/// data cannot be read completely (missing or short file) yields None.
-fn hash_all(
-    layout: &Layout,
-    paths: &[PathBuf],
-    threads: usize,
-    label: &str,
-) -> Vec<Option<[u8; 20]>> {
-    let g = layout.geometry();
-    let n = g.piece_count() as usize;
-    let mut out: Vec<Option<[u8; 20]>> = vec![None; n];
-    let progress = Progress::new(g.total_length());
-    let per = n.div_ceil(threads.max(1)).max(1);
-    std::thread::scope(|s| {
-        let workers: Vec<_> = out
-            .chunks_mut(per)
-            .enumerate()
-            .map(|(chunk_no, chunk)| {
-                let first = (chunk_no * per) as u32;
-                let progress = &progress;
-                s.spawn(move || hash_range(layout, paths, first, chunk, progress))
-            })
-            .collect();
-        s.spawn(|| progress.run(label));
-        for w in workers {
-            // A worker only panics on a bug; re-raise it rather than report wrong hashes.
-            if let Err(panic) = w.join() {
-                progress.finished.store(true, Ordering::Release);
-                std::panic::resume_unwind(panic);
-            }
-        }
-        progress.finished.store(true, Ordering::Release);
-    });
-    out
-}
-
-struct OpenFile {
-    index: usize,
-    file: Option<File>,
-    pos: u64,
-}
-
-/// What a reader thread hands its hashing thread, in piece order.
-enum Chunk {
-    /// `len` bytes of the buffer, which goes back to the pool afterwards.
-    Data(Vec<u8>, usize),
-    /// Bytes of a pad file: zeros, never read from disk.
-    Zeros(u64),
-    /// The piece is over; false when some of its data could not be read.
-    PieceEnd(bool),
-}
-
-/// Buffers in flight per reader/hasher pair: enough to keep both busy, and a hard bound
-/// on memory (`READ_BUFFERS * READ_BUF` per hashing thread).
-const READ_BUFFERS: usize = 3;
-
-/// Hash pieces `first..first + out.len()`. A reader thread copies the data out of the
-/// files while this thread hashes, so the kernel's copy overlaps SHA-1 instead of adding
-/// to it (memory-mapping would avoid the copy, but needs `unsafe`).
-fn hash_range(
-    layout: &Layout,
-    paths: &[PathBuf],
-    first: u32,
-    out: &mut [Option<[u8; 20]>],
-    progress: &Progress,
-) {
-    let g = layout.geometry();
-    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Chunk>(READ_BUFFERS);
-    let (free_tx, free_rx) = std::sync::mpsc::channel::<Vec<u8>>();
-    for _ in 0..READ_BUFFERS {
-        free_tx.send(vec![0u8; READ_BUF]).expect("receiver alive");
-    }
-    let count = out.len() as u32;
-    std::thread::scope(|s| {
-        s.spawn(move || read_pieces(layout, paths, first..first + count, &full_tx, &free_rx));
-        let mut h = PieceHasher::new();
-        let mut k = 0;
-        // The loop ends when the reader is done and has dropped its sender.
-        for chunk in full_rx.iter() {
-            match chunk {
-                Chunk::Data(buf, n) => {
-                    h.update(&buf[..n]);
-                    // The reader may already have finished; then the buffer is just freed.
-                    let _ = free_tx.send(buf);
-                }
-                Chunk::Zeros(n) => h.update_zeros(n),
-                Chunk::PieceEnd(ok) => {
-                    let done = std::mem::take(&mut h).finish();
-                    out[k] = ok.then_some(done);
-                    let index = g
-                        .index(first + k as u32)
-                        .expect("range lies inside the torrent");
-                    progress
-                        .done
-                        .fetch_add(g.piece_size(index) as u64, Ordering::Relaxed);
-                    k += 1;
-                }
-            }
-        }
-    });
-}
-
-/// Reader side of [`hash_range`]: stream each piece's segments into pooled buffers.
-fn read_pieces(
-    layout: &Layout,
-    paths: &[PathBuf],
-    pieces: std::ops::Range<u32>,
-    full: &std::sync::mpsc::SyncSender<Chunk>,
-    free: &std::sync::mpsc::Receiver<Vec<u8>>,
-) {
-    let g = layout.geometry();
-    let mut open: Option<OpenFile> = None;
-    for raw in pieces {
-        let index = g.index(raw).expect("range lies inside the torrent");
-        let mut ok = true;
-        'segments: for seg in layout.piece_segments(index) {
-            if seg.pad {
-                if full.send(Chunk::Zeros(seg.len)).is_err() {
-                    return;
-                }
-                continue;
-            }
-            if open.as_ref().is_none_or(|o| o.index != seg.file) {
-                let file = File::open(&paths[seg.file]).ok();
-                open = Some(OpenFile {
-                    index: seg.file,
-                    file,
-                    pos: 0,
-                });
-            }
-            let o = open.as_mut().expect("just opened");
-            let Some(file) = o.file.as_mut() else {
-                ok = false;
-                break;
-            };
-            if o.pos != seg.offset {
-                if file.seek(SeekFrom::Start(seg.offset)).is_err() {
-                    ok = false;
-                    break;
-                }
-                o.pos = seg.offset;
-            }
-            let mut left = seg.len;
-            while left > 0 {
-                let Ok(mut buf) = free.recv() else { return };
-                let want = left.min(buf.len() as u64) as usize;
-                if file.read_exact(&mut buf[..want]).is_err() {
-                    ok = false;
-                    o.pos = u64::MAX; // position unknown: seek next time
-                    // Hand the buffer back through the hasher so the pool never shrinks.
-                    let _ = full.send(Chunk::Data(buf, 0));
-                    break 'segments;
-                }
-                o.pos += want as u64;
-                left -= want as u64;
-                if full.send(Chunk::Data(buf, want)).is_err() {
-                    return;
-                }
-            }
-        }
-        if full.send(Chunk::PieceEnd(ok)).is_err() {
-            return;
-        }
-    }
-}
-
 /// Files below the torrent directory: (path components, length).
 type FileList = Vec<(Vec<String>, u64)>;
 
 fn create(a: CreateArgs) -> anyhow::Result<()> {
-    let meta =
-        std::fs::metadata(&a.path).with_context(|| format!("cannot stat {}", a.path.display()))?;
-    let canonical = std::fs::canonicalize(&a.path)
-        .with_context(|| format!("cannot resolve {}", a.path.display()))?;
+    for t in &a.trackers {
+        if let Some(why) = url_problem(t, TRACKER_SCHEMES) {
+            bail!("tracker \"{}\" is refused: {why}", printable(t));
+        }
+    }
+    for w in &a.web_seeds {
+        if let Some(why) = url_problem(w, WEB_SEED_SCHEMES) {
+            bail!("web seed \"{}\" is refused: {why}", printable(w));
+        }
+    }
+    let meta = std::fs::metadata(&a.path).map_err(|e| io_error(e, &a.path))?;
+    if !meta.is_dir() && !meta.is_file() {
+        bail!(
+            "{} is {}, not a regular file or a directory",
+            a.path.display(),
+            kind_of(&meta)
+        );
+    }
+    let canonical = std::fs::canonicalize(&a.path).map_err(|e| io_error(e, &a.path))?;
+    // The output is checked before hashing starts: the directory takes files, nothing is
+    // replaced without --force, and the torrent never lands in the data it describes.
+    let output = Output::check(&a.output, a.force)?;
+    if output.resolved == canonical {
+        bail!(
+            "{} is the file being shared; writing the torrent there would destroy it",
+            a.output.display()
+        );
+    }
+    if meta.is_dir() && output.resolved.starts_with(&canonical) {
+        bail!(
+            "{} is inside {}, the directory being shared: the torrent would end up in its own \
+             data; write it somewhere else",
+            a.output.display(),
+            a.path.display()
+        );
+    }
     // The name is the base name as given (mktorrent uses the argument's basename, so a
     // symlink keeps its own name); `.` and the like fall back to the resolved directory.
     let name = a
@@ -449,12 +283,15 @@ fn create(a: CreateArgs) -> anyhow::Result<()> {
         .with_context(|| {
             format!(
                 "{}: has no UTF-8 base name to use as the torrent name",
-                a.path.display()
+                printable(&a.path.display().to_string())
             )
         })?
         .to_owned();
     if let Some(reason) = unsafe_component_reason(&name) {
-        bail!("{}: cannot be a torrent name: {reason}", a.path.display());
+        bail!(
+            "{}: cannot be a torrent name: {reason}",
+            printable(&a.path.display().to_string())
+        );
     }
     let (files, paths, total): (Option<FileList>, Vec<PathBuf>, u64) = if meta.is_dir() {
         let mut found = Vec::new();
@@ -473,8 +310,16 @@ fn create(a: CreateArgs) -> anyhow::Result<()> {
             total,
         )
     } else {
+        // Readable, and still a regular file once open.
+        files::open_regular(&canonical)?;
         (None, vec![canonical.clone()], meta.len())
     };
+    if total == 0 {
+        bail!(
+            "{}: nothing to share, every file is empty (a torrent needs at least one byte)",
+            a.path.display()
+        );
+    }
     let piece_length = parse_piece_size(&a.piece_size, total)?;
     let geometry = Geometry::new(piece_length, total)?;
     let lengths: Vec<(u64, bool)> = match &files {
@@ -482,11 +327,14 @@ fn create(a: CreateArgs) -> anyhow::Result<()> {
         None => vec![(total, false)],
     };
     let layout = Layout::new(geometry, lengths)?;
-    let hashes = hash_all(&layout, &paths, thread_count(a.threads), "hashing");
-    let pieces: Vec<[u8; 20]> = hashes
-        .into_iter()
+    let reads = hash_all(&layout, &paths, thread_count(a.threads), "hashing");
+    if let Some(first) = failures(&reads).into_iter().next() {
+        bail!("{first}");
+    }
+    let pieces: Vec<[u8; 20]> = reads
+        .iter()
         .enumerate()
-        .map(|(i, h)| h.with_context(|| format!("could not read the data of piece {i} (did a file change or vanish while hashing?)")))
+        .map(|(i, r)| r.hash().copied().with_context(|| format!("could not read the data of piece {i} (a file got shorter or vanished while hashing)")))
         .collect::<anyhow::Result<_>>()?;
     let creation_date = if a.no_date {
         None
@@ -514,42 +362,26 @@ fn create(a: CreateArgs) -> anyhow::Result<()> {
     // Check our own output with our own parser before writing it.
     let parsed =
         Metainfo::from_bytes(&bytes).context("internal error: created torrent does not parse")?;
-    write_atomically(&a.output, &bytes)?;
-    emit(&format!("{}  {}\n", parsed.info_hash, a.output.display()))
+    if let Err(e) = output.write(&bytes) {
+        // The hashing is done; say what it gave before reporting the failed write.
+        eprintln!(
+            "airswarm: made the torrent ({} pieces, info hash {}) but it was not saved",
+            parsed.info.pieces.len(),
+            parsed.info_hash
+        );
+        return Err(e);
+    }
+    emit(&format!(
+        "{}  {}\n",
+        parsed.info_hash,
+        printable(&a.output.display().to_string())
+    ))
 }
 
-/// Write `bytes` to `path` so that a crash leaves either the old file or the new one:
-/// write a temp file in the same directory, fsync it, rename over, fsync the directory.
+/// Write `bytes` to `path` so that a crash leaves either the old file or the new one
+/// (used for resume files, which are meant to be replaced).
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let file_name = path
-        .file_name()
-        .with_context(|| format!("{}: not a file path", path.display()))?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(file_name);
-    tmp_name.push(format!(".tmp{}", std::process::id()));
-    let tmp = dir.join(tmp_name);
-    let result = (|| -> std::io::Result<()> {
-        let mut f = File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, path)?;
-        // Persist the rename itself (directory entry); not supported everywhere, so a
-        // failure to open the directory is not fatal.
-        if let Ok(d) = File::open(&dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e).with_context(|| format!("cannot write {}", path.display()));
-    }
-    Ok(())
+    Output::check(path, true)?.write(bytes)
 }
 
 fn info_json(m: &Metainfo) -> serde_json::Value {
@@ -577,17 +409,20 @@ fn info_json(m: &Metainfo) -> serde_json::Value {
         "created_by": m.created_by,
         "creation_date": m.creation_date,
         "magnet": m.magnet().to_string(),
+        "warnings": m.warnings,
     })
 }
 
 fn info(a: InfoArgs) -> anyhow::Result<()> {
     let m = load_torrent(&a.file)?;
+    print_warnings(&m);
     let mut out = String::new();
     if a.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&info_json(&m))?)?;
         return emit(&out);
     }
-    writeln!(out, "name:         {}", m.info.name)?;
+    // Everything that came from the file is escaped: a comment could hold terminal codes.
+    writeln!(out, "name:         {}", printable(&m.info.name))?;
     writeln!(out, "info hash:    {}", m.info_hash)?;
     writeln!(
         out,
@@ -602,16 +437,19 @@ fn info(a: InfoArgs) -> anyhow::Result<()> {
         if m.info.private { "yes" } else { "no" }
     )?;
     for t in m.trackers() {
-        writeln!(out, "tracker:      {t}")?;
+        writeln!(out, "tracker:      {}", printable(&t))?;
     }
     for w in &m.url_list {
-        writeln!(out, "web seed:     {w}")?;
+        writeln!(out, "web seed:     {}", printable(w))?;
+    }
+    if let Some(s) = &m.info.source {
+        writeln!(out, "source:       {}", printable(s))?;
     }
     if let Some(c) = &m.comment {
-        writeln!(out, "comment:      {c}")?;
+        writeln!(out, "comment:      {}", printable(c))?;
     }
     if let Some(c) = &m.created_by {
-        writeln!(out, "created by:   {c}")?;
+        writeln!(out, "created by:   {}", printable(c))?;
     }
     if let Some(d) = m.creation_date {
         writeln!(out, "created:      {d} (Unix time)")?;
@@ -620,7 +458,7 @@ fn info(a: InfoArgs) -> anyhow::Result<()> {
     let real: Vec<_> = m.info.files.iter().filter(|f| !f.pad).collect();
     writeln!(out, "files ({}):", real.len())?;
     for f in real {
-        writeln!(out, "  {:>14}  {}", f.length, f.display_path())?;
+        writeln!(out, "  {:>14}  {}", f.length, printable(&f.display_path()))?;
     }
     emit(&out)
 }
@@ -633,51 +471,90 @@ fn mtime_secs(meta: &std::fs::Metadata) -> i64 {
 }
 
 fn verify(a: VerifyArgs) -> anyhow::Result<()> {
+    let Some(data) = a.data.as_deref() else {
+        bail!(
+            "verify needs --data DIR, the download directory that holds the torrent's data \
+             (usage: airswarm torrent verify FILE --data DIR)"
+        );
+    };
     let m = load_torrent(&a.file)?;
-    let layout = Layout::from_info(&m.info);
+    print_warnings(&m);
+    let data_meta = std::fs::metadata(data).map_err(|e| io_error(e, data))?;
     // A single-file torrent may also be pointed at the file itself.
-    let single_direct = !m.info.multi_file && a.data.is_file();
+    let single_direct = !m.info.multi_file && data_meta.is_file();
+    if !data_meta.is_dir() && !single_direct {
+        bail!(
+            "--data {} is {}, not a directory",
+            data.display(),
+            kind_of(&data_meta)
+        );
+    }
+    let layout = Layout::from_info(&m.info);
     let paths: Vec<PathBuf> = m
         .info
         .files
         .iter()
         .map(|f| {
             if single_direct {
-                a.data.clone()
+                data.to_path_buf()
             } else {
-                f.path.iter().fold(a.data.clone(), |p, c| p.join(c))
+                f.path.iter().fold(data.to_path_buf(), |p, c| p.join(c))
             }
         })
         .collect();
     let mut missing = Vec::new();
+    let mut oversized = Vec::new();
+    let mut problems = Vec::new();
     let mut stamps = Vec::new();
     for (f, p) in m.info.files.iter().zip(&paths) {
+        let mut stamp = FileStamp {
+            length: 0,
+            mtime: 0,
+        };
         if f.pad {
-            stamps.push(FileStamp {
-                length: f.length,
-                mtime: 0,
-            });
-            continue;
-        }
-        match std::fs::metadata(p) {
-            Ok(meta) if meta.is_file() => stamps.push(FileStamp {
-                length: meta.len(),
-                mtime: mtime_secs(&meta),
-            }),
-            _ => {
-                missing.push(f.display_path());
-                stamps.push(FileStamp {
-                    length: 0,
-                    mtime: 0,
-                });
+            stamp.length = f.length;
+        } else {
+            match std::fs::metadata(p) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    missing.push(f.display_path())
+                }
+                Err(e) => problems.push(files::io_message(&e, p)),
+                Ok(meta) if !meta.is_file() => problems.push(format!(
+                    "{} is {}, not a regular file",
+                    p.display(),
+                    kind_of(&meta)
+                )),
+                Ok(meta) => match files::open_regular(p) {
+                    Err(e) => problems.push(e.to_string()),
+                    Ok(_) => {
+                        if meta.len() > f.length {
+                            oversized.push((f.display_path(), meta.len(), f.length));
+                        }
+                        stamp = FileStamp {
+                            length: meta.len(),
+                            mtime: mtime_secs(&meta),
+                        };
+                    }
+                },
             }
         }
+        stamps.push(stamp);
     }
-    let hashes = hash_all(&layout, &paths, thread_count(a.threads), "verifying");
-    let good: Vec<bool> = hashes
+    if let Some(first) = problems.first() {
+        let more = match problems.len() {
+            1 => String::new(),
+            n => format!(" (and {} more)", n - 1),
+        };
+        bail!("{}{more}", printable(first));
+    }
+    let reads = hash_all(&layout, &paths, thread_count(a.threads), "verifying");
+    if let Some(first) = failures(&reads).first() {
+        bail!("{}", printable(first));
+    }
+    let good: Vec<bool> = reads
         .iter()
         .zip(&m.info.pieces)
-        .map(|(h, want)| h.as_ref() == Some(want))
+        .map(|(r, want)| matches!(r, PieceRead::Hash(h) if h == want))
         .collect();
     let recheck = Recheck::from_bools(good);
     if let Some(path) = &a.save_resume {
@@ -704,6 +581,11 @@ fn verify(a: VerifyArgs) -> anyhow::Result<()> {
             "percent": recheck.percent(),
             "bad_ranges": ranges.iter().map(|(a, b)| [a, b]).collect::<Vec<_>>(),
             "missing_files": missing,
+            "oversized_files": oversized
+                .iter()
+                .map(|(p, len, want)| serde_json::json!({"path": p, "length": len, "expected": want}))
+                .collect::<Vec<_>>(),
+            "warnings": m.warnings,
             "complete": recheck.is_complete(),
         });
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
@@ -711,7 +593,7 @@ fn verify(a: VerifyArgs) -> anyhow::Result<()> {
         writeln!(
             out,
             "{}: {}/{} pieces good ({:.1}%)",
-            m.info.name,
+            printable(&m.info.name),
             recheck.good_count(),
             recheck.piece_count(),
             recheck.percent()
@@ -730,7 +612,14 @@ fn verify(a: VerifyArgs) -> anyhow::Result<()> {
             writeln!(out, "bad pieces: {}", shown.join(", "))?;
         }
         for f in &missing {
-            writeln!(out, "missing file: {f}")?;
+            writeln!(out, "missing file: {}", printable(f))?;
+        }
+        for (f, len, want) in &oversized {
+            writeln!(
+                out,
+                "file longer than the torrent says: {} ({len} bytes, torrent says {want})",
+                printable(f)
+            )?;
         }
         writeln!(
             out,

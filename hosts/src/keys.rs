@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use crate::files;
 
 /// A keyring file holds one ~600-byte line a key; 64 MiB is ~100,000 keys.
-const MAX_KEYRING_FILE: usize = 64 << 20;
+const MAX_KEYRING_FILE: u64 = 64 << 20;
 
 /// `$AIRSWARM_HOME`, else `~/.airswarm`.
 pub fn home() -> PathBuf {
@@ -45,20 +45,16 @@ pub fn save_identity(path: &Path, id: &Identity) -> Result<()> {
 
 /// Load a private key, refusing one that others can read or write.
 pub fn load_identity(path: &Path) -> Result<Identity> {
-    let meta = match files::regular_file(path, "a private key") {
-        Err(e) if !path.exists() => {
-            return Err(e).with_context(|| {
-                format!(
-                    "no key at {} (create one with `airswarm keygen -o {}`)",
-                    path.display(),
-                    path.display()
-                )
-            });
-        }
-        r => r?,
-    };
+    if !path.exists() {
+        bail!(
+            "no key at {} (create one with `airswarm keygen -o {}`)",
+            path.display(),
+            path.display()
+        );
+    }
+    let (file, meta) = files::open_regular(path)?;
     check_key_mode(path, meta.permissions().mode() & 0o777)?;
-    let bytes = files::read_capped(path, keyfile::MAX_KEY_FILE, "a private key")?;
+    let bytes = files::read_open(file, path, keyfile::MAX_KEY_FILE as u64, "a private key")?;
     keyfile::private_key_from_file_bytes(&bytes).with_context(|| format!("{}", path.display()))
 }
 
@@ -75,7 +71,7 @@ pub fn load_keyring(path: &Path) -> Result<Keyring> {
     if !path.exists() {
         return Ok(ring);
     }
-    let bytes = files::read_capped(path, MAX_KEYRING_FILE, "a keyring")?;
+    let bytes = files::read_regular(path, MAX_KEYRING_FILE, "a keyring")?;
     let text = String::from_utf8(bytes)
         .map_err(|_| anyhow::anyhow!("{}: not a keyring (binary data)", path.display()))?;
     ring.import(&text)

@@ -120,7 +120,7 @@ fn open_cache(path: &std::path::Path, valid: &[Identity]) -> Result<std::fs::Fil
         .truncate(false)
         .mode(0o600)
         .open(path)
-        .map_err(|e| files::io_error(&e, path))?;
+        .map_err(|e| files::io_error(e, path))?;
     let mut keep = 0u64;
     for id in valid {
         keep += hex_encode(&id.to_pkcs8_der()?).len() as u64 + 1;

@@ -149,6 +149,11 @@ fn overhead_json() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["frames"], 1);
     assert_eq!(v["bytes_on_air"], 132);
-    assert!(v["setup_frames"].as_u64().unwrap() > 0 && v["setup_bytes"].as_u64().unwrap() > 1000);
+    // Two signed X25519 halves of 313 bytes, 2 fragments each, and their ACKs.
+    assert_eq!(
+        (v["setup_frames"].as_u64(), v["setup_bytes"].as_u64()),
+        (Some(6), Some(736))
+    );
+    assert_eq!(v["setup_rsa_ops_per_side"], 2);
     std::fs::remove_dir_all(&h).ok();
 }

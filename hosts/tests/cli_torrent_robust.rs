@@ -576,7 +576,7 @@ fn a_failed_write_after_hashing_still_reports_the_torrent() {
         "--no-date",
     ]);
     let o = run(c, &t.0);
-    fails_with(&o, 1, "cannot write the torrent: file too large");
+    fails_with(&o, 1, "file too large");
     assert!(
         stderr(&o).contains(&format!("info hash {hash}")),
         "{}",

@@ -88,8 +88,8 @@ pub fn keygen(a: KeygenArgs) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         files::ensure_dir(dir)?;
     }
-    files::check_output(&path, a.force, "--output").map_err(|e| {
-        if e.to_string().contains("--force") {
+    files::Output::check(&path, a.force).map_err(|e| {
+        if e.to_string().contains("pass --force") {
             anyhow::anyhow!(
                 "{} already exists; pass --force to replace it (its identity would be lost)",
                 path.display()
@@ -141,7 +141,7 @@ pub fn trust(a: TrustArgs) -> Result<()> {
                     .context("reading standard input")?;
                 (buf, "standard input".to_string())
             } else {
-                let bytes = files::read_capped(&file, keyfile::MAX_KEY_FILE, "a key file")?;
+                let bytes = files::read_regular(&file, keyfile::MAX_KEY_FILE as u64, "a key file")?;
                 (bytes, file.display().to_string())
             };
             let (added, total) = import_keys(&mut ring, &bytes).with_context(|| name.clone())?;

@@ -186,16 +186,26 @@ pub fn run(args: SimArgs) -> Result<()> {
 
 /// A plot may replace an earlier plot (an SVG file), anything else only with --force.
 fn check_plot_path(path: &std::path::Path, force: bool) -> Result<()> {
-    let is_svg = || {
-        let mut head = [0u8; 512];
-        let n = std::fs::File::open(path)
-            .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
-            .unwrap_or(0);
-        String::from_utf8_lossy(&head[..n]).contains("<svg")
+    let earlier_plot = || {
+        let Ok((file, _)) = files::open_regular(path) else {
+            return false;
+        };
+        let mut head = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut std::io::Read::take(file, 512), &mut head);
+        String::from_utf8_lossy(&head).contains("<svg")
     };
-    let replace = force || (files::regular_file(path, "--plot").is_ok() && is_svg());
-    files::check_output(path, replace, "--plot").map_err(|e| {
-        if e.to_string().contains("--force") {
+    if let Ok(meta) = std::fs::metadata(path)
+        && !meta.is_file()
+    {
+        bail!(
+            "{} is {}; --plot needs a file path",
+            path.display(),
+            files::kind_of(&meta)
+        );
+    }
+    let replace = force || earlier_plot();
+    files::Output::check(path, replace).map_err(|e| {
+        if e.to_string().contains("pass --force") {
             anyhow::anyhow!(
                 "{} already exists and is not an SVG plot; pass --force to replace it",
                 path.display()
@@ -203,7 +213,8 @@ fn check_plot_path(path: &std::path::Path, force: bool) -> Result<()> {
         } else {
             e
         }
-    })
+    })?;
+    Ok(())
 }
 
 fn json_report(r: &SimReport, wall_s: f64) -> serde_json::Value {

@@ -5,7 +5,6 @@
 //! errors that name the file) and hashes pieces on every core (hash.rs).
 
 use std::fmt::Write as _;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -21,10 +20,9 @@ use airswarm_core::torrent::resume::{FileStamp, ResumeState};
 use airswarm_core::torrent::storage::Layout;
 use airswarm_core::torrent::verify::Recheck;
 
-mod files;
 mod hash;
 
-use files::{Output, io_error, kind_of, printable};
+use crate::files::{self, Output, io_error, kind_of, printable};
 use hash::{PieceRead, failures, hash_all};
 
 /// Largest `.torrent` file we read. Real ones are at most a few MiB; the bound keeps a
@@ -638,17 +636,7 @@ fn verify(a: VerifyArgs) -> anyhow::Result<()> {
     emit(&out)
 }
 
-/// Print to stdout; a closed pipe (`| head`) is not an error worth a panic or a message.
-fn emit(text: &str) -> anyhow::Result<()> {
-    let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        r => Ok(r?),
-    }
-}
+use crate::out::emit;
 
 #[cfg(test)]
 mod tests {

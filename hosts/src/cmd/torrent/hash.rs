@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use airswarm_core::torrent::storage::Layout;
 use airswarm_core::torrent::verify::PieceHasher;
 
-use super::files::{Opened, io_message, open_for_hashing};
+use crate::files::{Opened, io_message, open_for_hashing};
 
 /// Read buffer per hashing thread.
 const READ_BUF: usize = 1024 * 1024;

@@ -18,8 +18,8 @@ const TEXT_PREFIX: &str = "airswarm-channel:";
 /// for PBKDF2-SHA256 (600,000), deliberately slow against guessing.
 pub const PASSPHRASE_ITERATIONS: u32 = 600_000;
 
-/// A 32-byte channel key.
-#[derive(Clone, PartialEq, Eq)]
+/// A 32-byte channel key, wiped from memory when dropped.
+#[derive(Clone, PartialEq, Eq, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
 pub struct ChannelKey([u8; 32]);
 
 impl core::fmt::Debug for ChannelKey {

@@ -252,22 +252,26 @@ impl Identity {
         Self::from_private(key)
     }
 
-    /// PKCS#8 PEM, readable by `openssl pkey`.
-    pub fn to_pkcs8_pem(&self) -> Result<String, CryptoError> {
-        Ok(self
-            .key
-            .to_pkcs8_pem(LineEnding::LF)
-            .map_err(|e| CryptoError::BadKey(e.to_string()))?
-            .to_string())
+    /// PKCS#8 PEM, readable by `openssl pkey`. The text is wiped from memory when the
+    /// returned value is dropped.
+    pub fn to_pkcs8_pem(&self) -> Result<zeroize::Zeroizing<String>, CryptoError> {
+        Ok(zeroize::Zeroizing::new(
+            self.key
+                .to_pkcs8_pem(LineEnding::LF)
+                .map_err(|e| CryptoError::BadKey(e.to_string()))?
+                .to_string(),
+        ))
     }
 
-    pub fn to_pkcs8_der(&self) -> Result<Vec<u8>, CryptoError> {
-        Ok(self
-            .key
-            .to_pkcs8_der()
-            .map_err(|e| CryptoError::BadKey(e.to_string()))?
-            .as_bytes()
-            .to_vec())
+    /// PKCS#8 DER, wiped from memory when dropped.
+    pub fn to_pkcs8_der(&self) -> Result<zeroize::Zeroizing<Vec<u8>>, CryptoError> {
+        Ok(zeroize::Zeroizing::new(
+            self.key
+                .to_pkcs8_der()
+                .map_err(|e| CryptoError::BadKey(e.to_string()))?
+                .as_bytes()
+                .to_vec(),
+        ))
     }
 
     pub fn public(&self) -> &PublicIdentity {

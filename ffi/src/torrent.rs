@@ -69,7 +69,7 @@ pub unsafe extern "C" fn airswarm_bencode_validate(
                     // SAFETY: non-NULL and writable by the caller's contract.
                     unsafe { out_error_offset.write(e.offset) };
                 }
-                Err(AIRSWARM_ERR_BENCODE)
+                Err(crate::util::fail(AIRSWARM_ERR_BENCODE, e))
             }
         }
     })
@@ -92,7 +92,8 @@ pub unsafe extern "C" fn airswarm_metainfo_parse(
         if out.is_null() {
             return Err(AIRSWARM_ERR_NULL);
         }
-        let meta = Metainfo::from_bytes(bytes).map_err(|_| AIRSWARM_ERR_METAINFO)?;
+        let meta =
+            Metainfo::from_bytes(bytes).map_err(|e| crate::util::fail(AIRSWARM_ERR_METAINFO, e))?;
         let handle = Box::into_raw(Box::new(airswarm_metainfo { meta }));
         // SAFETY: checked non-NULL above; writable by the caller's contract.
         unsafe { out.write(handle) };

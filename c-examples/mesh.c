@@ -62,7 +62,7 @@ int main(void) {
       }
       if (r != AIRSWARM_DONE && check(r, "node_poll_transmit")) goto out;
 
-      airswarm_event ev;
+      airswarm_event ev = {.struct_size = sizeof(airswarm_event)};
       uint8_t payload[256];
       size_t plen = 0;
       while ((r = airswarm_node_poll_event(nodes[i], &ev, payload, sizeof payload, &plen)) ==

@@ -150,7 +150,7 @@ static void node(void) {
   size_t len = 0;
   uint64_t t = 0;
   uint32_t id = 0;
-  airswarm_event ev;
+  airswarm_event ev = {.struct_size = sizeof(airswarm_event)};
 
   EXPECT(airswarm_node_config_new(NULL), AIRSWARM_ERR_NULL);
   EXPECT(airswarm_node_config_new(&cfg), AIRSWARM_OK);
@@ -318,6 +318,16 @@ static void node(void) {
   EXPECT(airswarm_node_poll_event(NULL, &ev, payload, sizeof payload, &len), AIRSWARM_ERR_NULL);
   EXPECT(airswarm_node_poll_event(m, NULL, payload, sizeof payload, &len), AIRSWARM_ERR_NULL);
   EXPECT(airswarm_node_poll_event(m, &ev, payload, sizeof payload, NULL), AIRSWARM_ERR_NULL);
+  /* A struct_size below the first version's is refused before anything is consumed; a
+   * larger one (SIZE_MAX) is clamped to the struct the library knows. */
+  ev.struct_size = 0;
+  EXPECT(airswarm_node_poll_event(m, &ev, payload, sizeof payload, &len),
+         AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT_MESSAGE("struct_size 0 is smaller than the first version");
+  ev.struct_size = AIRSWARM_EVENT_V1_SIZE - 1;
+  EXPECT(airswarm_node_poll_event(m, &ev, payload, sizeof payload, &len),
+         AIRSWARM_ERR_INVALID_ARGUMENT);
+  ev.struct_size = sizeof ev;
   int got_ping = 0;
   airswarm_result r;
   while ((r = airswarm_node_poll_event(m, &ev, payload, 2, &len)) != AIRSWARM_DONE) {
@@ -596,12 +606,17 @@ static void torrent(void) {
   if (len != 6) failures++, fprintf(stderr, "name needs %zu\n", len);
   EXPECT(airswarm_metainfo_name(m, buf, 6, &len), AIRSWARM_OK);
   if (strcmp((char *)buf, "hello") != 0) failures++, fprintf(stderr, "name %s\n", buf);
-  airswarm_metainfo_summary s;
+  airswarm_metainfo_summary s = {.struct_size = sizeof(airswarm_metainfo_summary)};
   EXPECT(airswarm_metainfo_summary_get(NULL, &s), AIRSWARM_ERR_NULL);
   EXPECT(airswarm_metainfo_summary_get(m, NULL), AIRSWARM_ERR_NULL);
+  s.struct_size = 8;
+  EXPECT(airswarm_metainfo_summary_get(m, &s), AIRSWARM_ERR_INVALID_ARGUMENT);
+  s.struct_size = SIZE_MAX;
+  EXPECT(airswarm_metainfo_summary_get(m, &s), AIRSWARM_OK);
+  if (s.struct_size != sizeof s) failures++, fprintf(stderr, "summary wrote %zu\n", s.struct_size);
   EXPECT(airswarm_metainfo_summary_get(m, &s), AIRSWARM_OK);
   if (s.piece_count != 1 || s.total_length != 5 || s.file_count != 1) failures++;
-  airswarm_file_entry f;
+  airswarm_file_entry f = {.struct_size = sizeof(airswarm_file_entry)};
   EXPECT(airswarm_metainfo_file(NULL, 0, &f, buf, sizeof buf, &len), AIRSWARM_ERR_NULL);
   EXPECT(airswarm_metainfo_file(m, 0, NULL, buf, sizeof buf, &len), AIRSWARM_ERR_NULL);
   EXPECT(airswarm_metainfo_file(m, 0, &f, buf, sizeof buf, NULL), AIRSWARM_ERR_NULL);
@@ -609,6 +624,9 @@ static void torrent(void) {
   EXPECT(airswarm_metainfo_file(m, (size_t)-1, &f, buf, sizeof buf, &len),
          AIRSWARM_ERR_INVALID_ARGUMENT);
   EXPECT(airswarm_metainfo_file(m, 0, &f, NULL, 0, &len), AIRSWARM_ERR_BUFFER_TOO_SMALL);
+  f.struct_size = 0;
+  EXPECT(airswarm_metainfo_file(m, 0, &f, buf, sizeof buf, &len), AIRSWARM_ERR_INVALID_ARGUMENT);
+  f.struct_size = sizeof f;
   EXPECT(airswarm_metainfo_file(m, 0, &f, buf, sizeof buf, &len), AIRSWARM_OK);
   if (f.length != 5 || len != 5) failures++, fprintf(stderr, "file %s\n", buf);
   uint64_t o;
@@ -739,7 +757,7 @@ static void crypto(const char *pem_path) {
 
   uint32_t mid = 0;
   uint64_t ticket = 9, stat = 0;
-  airswarm_secure_event ev;
+  airswarm_secure_event ev = {.struct_size = sizeof(airswarm_secure_event)};
   uint64_t t;
   EXPECT(airswarm_secure_node_announce(NULL, 1, &mid), AIRSWARM_ERR_NULL);
   EXPECT(airswarm_secure_node_announce(n, 1, NULL), AIRSWARM_OK);
@@ -772,6 +790,10 @@ static void crypto(const char *pem_path) {
   EXPECT(airswarm_secure_node_poll_event(NULL, &ev, buf, sizeof buf, &len), AIRSWARM_ERR_NULL);
   EXPECT(airswarm_secure_node_poll_event(n, NULL, buf, sizeof buf, &len), AIRSWARM_ERR_NULL);
   EXPECT(airswarm_secure_node_poll_event(n, &ev, buf, sizeof buf, NULL), AIRSWARM_ERR_NULL);
+  ev.struct_size = 3;
+  EXPECT(airswarm_secure_node_poll_event(n, &ev, buf, sizeof buf, &len),
+         AIRSWARM_ERR_INVALID_ARGUMENT);
+  ev.struct_size = sizeof ev;
   airswarm_secure_node_free(n);
   airswarm_node_config_free(cfg);
 }
@@ -790,7 +812,7 @@ static void panics(void) {
   size_t len;
   uint64_t v;
   uint32_t id, id32;
-  airswarm_event ev;
+  airswarm_event ev = {.struct_size = sizeof(airswarm_event)};
   airswarm_node *n2 = NULL;
   airswarm_sim_report *rep = NULL;
   double d;
@@ -874,8 +896,8 @@ static void panics(void) {
   EXPECT(airswarm_metainfo_info_hash(meta, buf, sizeof buf, &len), AIRSWARM_ERR_PANIC);
   EXPECT(airswarm_metainfo_name(meta, buf, sizeof buf, &len), AIRSWARM_ERR_PANIC);
   {
-    airswarm_metainfo_summary ms;
-    airswarm_file_entry fe;
+    airswarm_metainfo_summary ms = {.struct_size = sizeof(airswarm_metainfo_summary)};
+    airswarm_file_entry fe = {.struct_size = sizeof(airswarm_file_entry)};
     uint32_t sz;
     EXPECT(airswarm_metainfo_summary_get(meta, &ms), AIRSWARM_ERR_PANIC);
     EXPECT(airswarm_metainfo_file(meta, 0, &fe, buf, sizeof buf, &len), AIRSWARM_ERR_PANIC);
@@ -893,7 +915,7 @@ static void panics(void) {
     uint8_t seed[32] = {0};
     airswarm_identity *id = NULL;
     airswarm_secure_node *sn = NULL;
-    airswarm_secure_event sev;
+    airswarm_secure_event sev = {.struct_size = sizeof(airswarm_secure_event)};
     EXPECT(airswarm_identity_generate(seed, 32, &id), AIRSWARM_ERR_PANIC);
     EXPECT(airswarm_identity_from_pem(seed, 32, &id), AIRSWARM_ERR_PANIC);
     EXPECT(airswarm_identity_address(id, &id32), AIRSWARM_ERR_PANIC);

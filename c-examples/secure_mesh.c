@@ -66,7 +66,7 @@ int main(int argc, char **argv) {
         }
       }
       if (r != AIRSWARM_DONE && check(r, "poll_transmit")) goto out;
-      airswarm_secure_event ev;
+      airswarm_secure_event ev = {.struct_size = sizeof(airswarm_secure_event)};
       uint8_t payload[512];
       while ((r = airswarm_secure_node_poll_event(nodes[i], &ev, payload, sizeof payload, &len)) ==
              AIRSWARM_OK) {

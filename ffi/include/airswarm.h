@@ -70,6 +70,9 @@
 // An unprotected broadcast.
 #define AIRSWARM_SECURITY_PLAIN 4
 
+// Bytes of the first version of `airswarm_secure_event` (the smallest `struct_size`).
+#define AIRSWARM_SECURE_EVENT_V1_SIZE 48
+
 // Low-data-rate optimisation follows the symbol time (on above 16 ms, SX1276 datasheet §4.1.1.6).
 #define AIRSWARM_LDRO_AUTO 0
 
@@ -131,6 +134,9 @@
 // Event kind: persist `next_counter` and pass it as `first_counter` after a reboot.
 #define AIRSWARM_EVENT_PERSIST_COUNTER 4
 
+// Bytes of the first version of `airswarm_event` (the smallest `struct_size` accepted).
+#define AIRSWARM_EVENT_V1_SIZE 40
+
 // Field kind (`airswarm_sim_report_field`): an integer, read with `airswarm_sim_report_u64`.
 #define AIRSWARM_FIELD_COUNT 1
 
@@ -148,6 +154,12 @@
 
 // Length of an info-hash and of a piece hash (SHA-1), bytes.
 #define AIRSWARM_SHA1_LEN 20
+
+// Bytes of the first version of `airswarm_metainfo_summary` (the smallest `struct_size`).
+#define AIRSWARM_METAINFO_SUMMARY_V1_SIZE 40
+
+// Bytes of the first version of `airswarm_file_entry` (the smallest `struct_size`).
+#define AIRSWARM_FILE_ENTRY_V1_SIZE 32
 
 // Result of every call. Codes are stable: new ones are only ever added.
 typedef enum {
@@ -228,8 +240,11 @@ typedef struct airswarm_sim_config airswarm_sim_config;
 // The result of a simulation run (opaque).
 typedef struct airswarm_sim_report airswarm_sim_report;
 
-// One event from `airswarm_secure_node_poll_event`. Fields not used by `kind` are 0.
+// One event from `airswarm_secure_node_poll_event`. Fields not used by `kind` are 0. Set
+// `struct_size = sizeof(airswarm_secure_event)` before polling (see `airswarm_event`).
 typedef struct {
+  // Set by the caller to `sizeof(airswarm_secure_event)`; set to the bytes written.
+  size_t struct_size;
   // One of `AIRSWARM_SECURE_EVENT_*`.
   uint32_t kind;
   uint32_t src;
@@ -243,8 +258,12 @@ typedef struct {
   uint64_t ticket;
 } airswarm_secure_event;
 
-// One event from `airswarm_node_poll_event`. Fields not used by `kind` are 0.
+// One event from `airswarm_node_poll_event`. Fields not used by `kind` are 0. Set
+// `struct_size = sizeof(airswarm_event)` before polling: the library fills only the fields
+// your version of the struct has, so fields added later break nothing.
 typedef struct {
+  // Set by the caller to `sizeof(airswarm_event)`; the library sets it to the bytes it wrote.
+  size_t struct_size;
   // One of `AIRSWARM_EVENT_*`.
   uint32_t kind;
   uint32_t src;
@@ -259,8 +278,11 @@ typedef struct {
   uint64_t next_counter;
 } airswarm_event;
 
-// Summary of a parsed torrent.
+// Summary of a parsed torrent. Set `struct_size = sizeof(airswarm_metainfo_summary)` first:
+// the library fills only the fields your version of the struct has.
 typedef struct {
+  // Set by the caller to `sizeof(airswarm_metainfo_summary)`; set to the bytes written.
+  size_t struct_size;
   // Bytes per piece (the last piece may be shorter).
   uint32_t piece_length;
   uint32_t piece_count;
@@ -273,8 +295,11 @@ typedef struct {
   uint8_t private_flag;
 } airswarm_metainfo_summary;
 
-// One file of a torrent (its path goes to a separate text buffer).
+// One file of a torrent (its path goes to a separate text buffer). Set
+// `struct_size = sizeof(airswarm_file_entry)` first.
 typedef struct {
+  // Set by the caller to `sizeof(airswarm_file_entry)`; set to the bytes written.
+  size_t struct_size;
   uint64_t length;
   // Offset of the file's first byte in the torrent's concatenated data.
   uint64_t offset;

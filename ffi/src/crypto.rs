@@ -3,7 +3,9 @@
 
 use crate::airswarm_result::{self, *};
 use crate::node::{airswarm_node_config, mesh_code, stat_out};
-use crate::util::{const_ref, fail, free_box, guard, mut_ref, put, slice, write_bytes};
+use crate::util::{
+    check_sized, const_ref, fail, free_box, guard, mut_ref, put, put_sized, slice, write_bytes,
+};
 use airswarm_core::crypto::{ChannelKey, CryptoError, Identity, Keyring, SeededRng};
 use airswarm_core::mesh::secure::{
     SecureConfig, SecureError, SecureEvent, SecureNode, Security, SendOutcome,
@@ -67,10 +69,16 @@ pub struct airswarm_secure_node {
     held_event: Option<SecureEvent>,
 }
 
-/// One event from `airswarm_secure_node_poll_event`. Fields not used by `kind` are 0.
+/// Bytes of the first version of `airswarm_secure_event` (the smallest `struct_size`).
+pub const AIRSWARM_SECURE_EVENT_V1_SIZE: usize = 48;
+
+/// One event from `airswarm_secure_node_poll_event`. Fields not used by `kind` are 0. Set
+/// `struct_size = sizeof(airswarm_secure_event)` before polling (see `airswarm_event`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct airswarm_secure_event {
+    /// Set by the caller to `sizeof(airswarm_secure_event)`; set to the bytes written.
+    pub struct_size: usize,
     /// One of `AIRSWARM_SECURE_EVENT_*`.
     pub kind: u32,
     pub src: u32,
@@ -475,6 +483,8 @@ pub unsafe extern "C" fn airswarm_secure_node_poll_event(
         if out.is_null() || payload_len.is_null() {
             return Err(AIRSWARM_ERR_NULL);
         }
+        // SAFETY: `out` non-NULL; its `struct_size` is initialised by the caller's contract.
+        unsafe { check_sized(out, AIRSWARM_SECURE_EVENT_V1_SIZE)? };
         let event = match n.held_event.take().or_else(|| n.node.poll_event()) {
             Some(e) => e,
             None => return Err(AIRSWARM_DONE),
@@ -547,7 +557,7 @@ pub unsafe extern "C" fn airswarm_secure_node_poll_event(
         // SAFETY: caller contract on `payload_buf`, `cap`; `payload_len` checked non-NULL.
         let r = unsafe { write_bytes(payload, payload_buf, cap, payload_len) }
             // SAFETY: `out` checked non-NULL above.
-            .and_then(|()| unsafe { put(out, e) });
+            .and_then(|()| unsafe { put_sized(out, e, AIRSWARM_SECURE_EVENT_V1_SIZE) });
         if r.is_err() {
             n.held_event = Some(event);
         }

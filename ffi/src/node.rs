@@ -5,8 +5,8 @@ use std::ffi::c_char;
 use crate::airswarm_lora_config;
 use crate::airswarm_result::{self, *};
 use crate::util::{
-    Res, const_ref, fail, fit, free_box, guard, mut_ref, name_arg, put, slice, write_bytes,
-    write_text,
+    Res, check_sized, const_ref, fail, fit, free_box, guard, mut_ref, name_arg, put, put_sized,
+    slice, write_bytes, write_text,
 };
 use airswarm_core::fields::{self, FieldValue, NODE_STATS_FIELDS};
 use airswarm_core::mesh::{
@@ -43,6 +43,11 @@ mod tests {
             airswarm_core::mesh::wire::MAX_FRAME
         );
         assert_eq!(
+            std::mem::size_of::<super::airswarm_event>(),
+            super::AIRSWARM_EVENT_V1_SIZE,
+            "a field was added: keep AIRSWARM_EVENT_V1_SIZE at 40, the first version's size"
+        );
+        assert_eq!(
             super::AIRSWARM_MAX_FIRST_COUNTER,
             airswarm_core::mesh::MAX_FIRST_COUNTER
         );
@@ -71,10 +76,17 @@ pub const AIRSWARM_EVENT_SEND_FAILED: u32 = 3;
 /// Event kind: persist `next_counter` and pass it as `first_counter` after a reboot.
 pub const AIRSWARM_EVENT_PERSIST_COUNTER: u32 = 4;
 
-/// One event from `airswarm_node_poll_event`. Fields not used by `kind` are 0.
+/// Bytes of the first version of `airswarm_event` (the smallest `struct_size` accepted).
+pub const AIRSWARM_EVENT_V1_SIZE: usize = 40;
+
+/// One event from `airswarm_node_poll_event`. Fields not used by `kind` are 0. Set
+/// `struct_size = sizeof(airswarm_event)` before polling: the library fills only the fields
+/// your version of the struct has, so fields added later break nothing.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct airswarm_event {
+    /// Set by the caller to `sizeof(airswarm_event)`; the library sets it to the bytes it wrote.
+    pub struct_size: usize,
     /// One of `AIRSWARM_EVENT_*`.
     pub kind: u32,
     pub src: u32,
@@ -586,6 +598,8 @@ pub unsafe extern "C" fn airswarm_node_poll_event(
         if out.is_null() || payload_len.is_null() {
             return Err(AIRSWARM_ERR_NULL);
         }
+        // SAFETY: `out` non-NULL; its `struct_size` is initialised by the caller's contract.
+        unsafe { check_sized(out, AIRSWARM_EVENT_V1_SIZE)? };
         let event = match n.held_event.take().or_else(|| n.node.poll_event()) {
             Some(e) => e,
             None => return Err(AIRSWARM_DONE),
@@ -639,7 +653,7 @@ fn fill_event(
     // point's contract. Nothing is written to `out` unless the payload fits.
     unsafe { write_bytes(payload, buf, cap, payload_len)? };
     // SAFETY: `out` non-NULL (checked by the caller) and writable by its contract.
-    unsafe { put(out, e) }
+    unsafe { put_sized(out, e, AIRSWARM_EVENT_V1_SIZE) }
 }
 
 /// Sets `*out_ms` to when `airswarm_node_handle_timeout` should next be called;

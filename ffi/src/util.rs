@@ -242,6 +242,50 @@ pub(crate) unsafe fn write_text(text: &str, buf: *mut u8, cap: usize, out_len: *
     Ok(())
 }
 
+/// Checks the `struct_size` an output struct starts with (set by the caller to `sizeof`
+/// its version of the struct) before anything is consumed.
+///
+/// # Safety
+/// `out` must be NULL or point to a struct whose first field, a `size_t`, is initialised.
+pub(crate) unsafe fn check_sized<T>(out: *const T, min: usize) -> Res {
+    if out.is_null() {
+        return Err(AIRSWARM_ERR_NULL);
+    }
+    // SAFETY: non-NULL; the first field is an initialised, aligned `usize` by contract.
+    let have = unsafe { out.cast::<usize>().read() };
+    if have < min {
+        return Err(fail(
+            AIRSWARM_ERR_INVALID_ARGUMENT,
+            format!(
+                "struct_size {have} is smaller than the first version of this struct \
+                 ({min} bytes); set it to sizeof the struct"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Writes `value` into a caller's output struct that starts with `size_t struct_size`:
+/// only the first `struct_size` bytes (the fields the caller's version of the struct has),
+/// never past them, and `struct_size` becomes the number of bytes written. So a field
+/// added at the end of the struct breaks no program compiled against an older header.
+///
+/// # Safety
+/// As `check_sized`, and `out` must be valid for writes of its `struct_size` bytes.
+pub(crate) unsafe fn put_sized<T: Copy>(out: *mut T, value: T, min: usize) -> Res {
+    // SAFETY: forwarded caller contract.
+    unsafe { check_sized(out, min)? };
+    // SAFETY: checked non-NULL with an initialised first field above.
+    let n = unsafe { out.cast::<usize>().read() }.min(std::mem::size_of::<T>());
+    // SAFETY: `value` is a `T` (`n` ≤ its size); the caller's struct holds at least `n`
+    // bytes (its `struct_size`); a local cannot overlap caller memory.
+    unsafe {
+        std::ptr::copy_nonoverlapping((&raw const value).cast::<u8>(), out.cast::<u8>(), n);
+        out.cast::<usize>().write(n);
+    }
+    Ok(())
+}
+
 /// Takes back a handle made by `Box::into_raw` and drops it; NULL is a no-op.
 ///
 /// # Safety

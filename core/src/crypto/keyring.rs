@@ -103,7 +103,9 @@ impl Keyring {
     }
 
     /// Pin `key` under `address` regardless of the fingerprint: a stand-in for an address
-    /// collision (2^32 key generations away) in tests of the conflict path.
+    /// collision (2^32 key generations away) in tests of the conflict path. Only with the
+    /// `test-hooks` feature (this crate's tests turn it on), so no release build has it.
+    #[cfg(any(test, feature = "test-hooks"))]
     #[doc(hidden)]
     pub fn pin_at_for_tests(&mut self, address: Address, key: PublicIdentity) {
         self.by_address.insert(address, Entry { key, sequence: 0 });

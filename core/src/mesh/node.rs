@@ -576,7 +576,7 @@ impl Node {
         let duty = if cfg.duty_cycle_percent >= 100.0 {
             DutyCycle::unlimited()
         } else {
-            DutyCycle::new(cfg.duty_cycle_percent / 100.0, Duration::from_secs(3600))?
+            DutyCycle::new(cfg.duty_cycle_percent, Duration::from_secs(3600))?
         };
         let mut node = Node {
             rng: Rng::new(cfg.seed ^ (cfg.address.0 as u64).rotate_left(32)),

@@ -41,12 +41,14 @@ static inline uint8_t *read_file(const char *path, size_t *len) {
   return buf;
 }
 
-/* Prints "what: <message for r>" to stderr. */
+/* Prints "what: <the specific message of the last error>" to stderr (falling back to the
+ * code's generic text). Call it right after the failing call, on the same thread. */
 static inline void report(const char *what, airswarm_result r) {
-  char msg[160];
+  char msg[512];
   size_t len;
-  if (airswarm_result_message((uint32_t)r, (uint8_t *)msg, sizeof msg, &len) != AIRSWARM_OK)
-    msg[0] = '\0';
-  fprintf(stderr, "%s: %s\n", what, msg);
+  if (airswarm_last_error_message((uint8_t *)msg, sizeof msg, &len) != AIRSWARM_OK || len == 0)
+    if (airswarm_result_message((uint32_t)r, (uint8_t *)msg, sizeof msg, &len) != AIRSWARM_OK)
+      msg[0] = '\0';
+  fprintf(stderr, "%s: %s (%d)\n", what, msg, (int)r);
 }
 #endif

@@ -1,7 +1,7 @@
 /* A line of five airswarm nodes exchanging messages over an in-memory radio with a fake
  * clock: node 1 sends a direct message to node 5 (four hops, acknowledged) and a broadcast.
  * Each frame a node transmits is heard by its immediate neighbours in the line. */
-#include <airswarm.h>
+#include "common.h"
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,10 +11,7 @@
 
 static int check(airswarm_result r, const char *what) {
   if (r == AIRSWARM_OK) return 0;
-  char msg[128];
-  size_t len = 0;
-  airswarm_result_message((uint32_t)r, (uint8_t *)msg, sizeof msg, &len);
-  fprintf(stderr, "mesh: %s failed: %s (%d)\n", what, msg, (int)r);
+  report(what, r);
   return 1;
 }
 
@@ -24,12 +21,13 @@ int main(void) {
   int direct_delivered = 0, acked = 0, broadcasts = 0;
   uint64_t now = 0;
 
+  airswarm_node_config *cfg = NULL;
+  if (check(airswarm_node_config_new(&cfg), "node_config_new")) goto out;
   for (int i = 0; i < NODES; i++) {
-    airswarm_node_config cfg;
-    if (check(airswarm_node_config_default(&cfg), "node_config_default")) goto out;
-    cfg.address = (uint32_t)(i + 1);
-    cfg.seed = (uint64_t)(1000 + i);
-    if (check(airswarm_node_new(&cfg, &nodes[i]), "node_new")) goto out;
+    if (check(airswarm_node_config_set_address(cfg, (uint32_t)(i + 1)), "set_address") ||
+        check(airswarm_node_config_set_seed(cfg, (uint64_t)(1000 + i)), "set_seed") ||
+        check(airswarm_node_new(cfg, &nodes[i]), "node_new"))
+      goto out;
   }
 
   const char *hello = "hello from node 1 to node 5";
@@ -64,7 +62,7 @@ int main(void) {
       }
       if (r != AIRSWARM_DONE && check(r, "node_poll_transmit")) goto out;
 
-      airswarm_event ev;
+      airswarm_event ev = {.struct_size = sizeof(airswarm_event)};
       uint8_t payload[256];
       size_t plen = 0;
       while ((r = airswarm_node_poll_event(nodes[i], &ev, payload, sizeof payload, &plen)) ==
@@ -104,10 +102,16 @@ int main(void) {
 
   printf("direct delivered: %d, acknowledged: %d, broadcast copies delivered: %d\n",
          direct_delivered, acked, broadcasts);
+  uint64_t relayed = 0, sent = 0;
+  if (check(airswarm_node_stat(nodes[2], "frames_relayed", &relayed), "node_stat") ||
+      check(airswarm_node_stat(nodes[0], "frames_sent", &sent), "node_stat"))
+    goto out;
+  printf("node 3 relayed %" PRIu64 " frames; node 1 sent %" PRIu64 "\n", relayed, sent);
   failed = !(direct_delivered == 1 && acked == 1 && broadcasts == NODES - 1);
   if (failed) fprintf(stderr, "mesh: expected 1 delivery, 1 ack and %d broadcasts\n", NODES - 1);
 
 out:
+  airswarm_node_config_free(cfg);
   for (int i = 0; i < NODES; i++) airswarm_node_free(nodes[i]);
   return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

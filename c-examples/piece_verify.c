@@ -14,7 +14,7 @@ int main(int argc, char **argv) {
   uint8_t *data = read_file(argv[2], &dlen);
   int status = 1;
   airswarm_metainfo *meta = NULL;
-  airswarm_metainfo_summary s;
+  airswarm_metainfo_summary s = {.struct_size = sizeof(airswarm_metainfo_summary)};
   airswarm_result r;
   if (data == NULL) goto out;
   if ((r = airswarm_metainfo_parse(tdata, tlen, &meta)) != AIRSWARM_OK) {

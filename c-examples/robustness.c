@@ -1,10 +1,19 @@
 /* Every entry point given NULL pointers, zero lengths, too-small buffers, out-of-range
- * values and a forced panic (airswarm_test_force_panic, test-only) must return an error
- * code and never crash. Also runs a tiny simulation and reads its report. */
+ * values, lengths near SIZE_MAX, all-ones settings (the opaque configs' equivalent of a
+ * 0xFF-filled struct), extreme counts, intervals, durations and counters, and a forced
+ * panic must return an error code with a specific message and never crash. Also runs tiny
+ * simulations and reads every field of their reports and of a node's statistics. */
 #include "common.h"
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Test hooks: exported only by a library built with `--features test-hooks` (as the
+ * Makefile builds it), never declared in airswarm.h. */
+airswarm_result airswarm_test_panic(void);
+airswarm_result airswarm_test_force_panic(uint32_t on);
 
 static int failures = 0;
 
@@ -18,12 +27,26 @@ static int failures = 0;
     }                                                                                          \
   } while (0)
 
+/* The last error message must contain `needle` (its specific text, not only the code's). */
+#define EXPECT_MESSAGE(needle)                                                                 \
+  do {                                                                                         \
+    char m_[512];                                                                              \
+    size_t l_ = 0;                                                                             \
+    if (airswarm_last_error_message((uint8_t *)m_, sizeof m_, &l_) != AIRSWARM_OK ||          \
+        strstr(m_, (needle)) == NULL) {                                                        \
+      fprintf(stderr, "%s:%d: last error %s lacks \"%s\"\n", __FILE__, __LINE__, m_,           \
+              (needle));                                                                       \
+      failures++;                                                                              \
+    }                                                                                          \
+  } while (0)
+
 static airswarm_node *make_node(uint32_t address) {
-  airswarm_node_config cfg;
+  airswarm_node_config *cfg = NULL;
   airswarm_node *n = NULL;
-  EXPECT(airswarm_node_config_default(&cfg), AIRSWARM_OK);
-  cfg.address = address;
-  EXPECT(airswarm_node_new(&cfg, &n), AIRSWARM_OK);
+  EXPECT(airswarm_node_config_new(&cfg), AIRSWARM_OK);
+  EXPECT(airswarm_node_config_set_address(cfg, address), AIRSWARM_OK);
+  EXPECT(airswarm_node_new(cfg, &n), AIRSWARM_OK);
+  airswarm_node_config_free(cfg);
   return n;
 }
 
@@ -44,62 +67,163 @@ static void messages_and_version(void) {
   if (strcmp(buf, AIRSWARM_VERSION) != 0) failures++, fprintf(stderr, "version %s\n", buf);
   EXPECT(airswarm_version(NULL, 0, &len), AIRSWARM_ERR_BUFFER_TOO_SMALL);
   EXPECT(airswarm_version((uint8_t *)buf, sizeof buf, NULL), AIRSWARM_ERR_NULL);
+  EXPECT_MESSAGE("NULL");
+  /* A success clears the message; reading it changes nothing. */
+  EXPECT(airswarm_version((uint8_t *)buf, sizeof buf, &len), AIRSWARM_OK);
+  EXPECT(airswarm_last_error_message((uint8_t *)buf, sizeof buf, &len), AIRSWARM_OK);
+  if (len != 0 || buf[0] != '\0') failures++, fprintf(stderr, "stale error: %s\n", buf);
+  EXPECT(airswarm_last_error_message(NULL, 0, &len), AIRSWARM_ERR_BUFFER_TOO_SMALL);
+  EXPECT(airswarm_last_error_message((uint8_t *)buf, sizeof buf, NULL), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_last_error_message(NULL, 10, &len), AIRSWARM_ERR_NULL);
 }
 
 static void lora(void) {
-  airswarm_lora_config cfg;
+  airswarm_lora_config *cfg = NULL;
   uint64_t v = 0;
-  EXPECT(airswarm_lora_config_default(NULL), AIRSWARM_ERR_NULL);
-  EXPECT(airswarm_lora_config_default(&cfg), AIRSWARM_OK);
-  EXPECT(airswarm_lora_config_validate(NULL), AIRSWARM_ERR_NULL);
-  EXPECT(airswarm_lora_config_validate(&cfg), AIRSWARM_OK);
+  EXPECT(airswarm_lora_config_new(NULL), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_lora_config_new(&cfg), AIRSWARM_OK);
   EXPECT(airswarm_lora_time_on_air_us(NULL, 10, &v), AIRSWARM_ERR_NULL);
-  EXPECT(airswarm_lora_time_on_air_us(&cfg, 10, NULL), AIRSWARM_ERR_NULL);
-  EXPECT(airswarm_lora_time_on_air_us(&cfg, 0, &v), AIRSWARM_OK);
-  EXPECT(airswarm_lora_time_on_air_us(&cfg, 256, &v), AIRSWARM_ERR_INVALID_ARGUMENT);
-  EXPECT(airswarm_lora_time_on_air_us(&cfg, (size_t)-1, &v), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_lora_time_on_air_us(cfg, 10, NULL), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_lora_time_on_air_us(cfg, 0, &v), AIRSWARM_OK);
+  EXPECT(airswarm_lora_time_on_air_us(cfg, 256, &v), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT_MESSAGE("256-byte payload");
+  EXPECT(airswarm_lora_time_on_air_us(cfg, SIZE_MAX, &v), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_lora_time_on_air_us(cfg, SIZE_MAX / 2 + 1, &v), AIRSWARM_ERR_INVALID_ARGUMENT);
   EXPECT(airswarm_lora_symbol_time_ns(NULL, &v), AIRSWARM_ERR_NULL);
-  EXPECT(airswarm_lora_symbol_time_ns(&cfg, NULL), AIRSWARM_ERR_NULL);
-  airswarm_lora_config bad = cfg;
-  bad.crc = 7;
-  EXPECT(airswarm_lora_config_validate(&bad), AIRSWARM_ERR_INVALID_ARGUMENT);
-  bad = cfg;
-  bad.ldro = 9;
-  EXPECT(airswarm_lora_time_on_air_us(&bad, 10, &v), AIRSWARM_ERR_INVALID_ARGUMENT);
-  bad = cfg;
-  bad.spreading_factor = 0;
-  EXPECT(airswarm_lora_symbol_time_ns(&bad, &v), AIRSWARM_ERR_RADIO_CONFIG);
-  bad = cfg;
-  bad.bandwidth_hz = 0;
-  EXPECT(airswarm_lora_time_on_air_us(&bad, 10, &v), AIRSWARM_ERR_RADIO_CONFIG);
+  EXPECT(airswarm_lora_symbol_time_ns(cfg, NULL), AIRSWARM_ERR_NULL);
+  /* Every setter: NULL handle, an out-of-range value with its message, the all-ones value;
+   * a refused value leaves the config as it was (still valid). */
+  EXPECT(airswarm_lora_config_set_spreading_factor(NULL, 7), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_lora_config_set_spreading_factor(cfg, 13), AIRSWARM_ERR_RADIO_CONFIG);
+  EXPECT_MESSAGE("spreading factor 13 is out of range 5..=12");
+  EXPECT(airswarm_lora_config_set_spreading_factor(cfg, 256), AIRSWARM_ERR_RADIO_CONFIG);
+  EXPECT_MESSAGE("spreading factor 256 is out of range 5..=12");
+  EXPECT(airswarm_lora_config_set_spreading_factor(cfg, UINT32_MAX), AIRSWARM_ERR_RADIO_CONFIG);
+  EXPECT(airswarm_lora_config_set_frequency_hz(NULL, 868000000), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_lora_config_set_frequency_hz(cfg, UINT64_MAX), AIRSWARM_ERR_RADIO_CONFIG);
+  EXPECT(airswarm_lora_config_set_frequency_hz(cfg, 0), AIRSWARM_ERR_RADIO_CONFIG);
+  EXPECT_MESSAGE("137");
+  EXPECT(airswarm_lora_config_set_bandwidth_hz(NULL, 125000), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_lora_config_set_bandwidth_hz(cfg, 0), AIRSWARM_ERR_RADIO_CONFIG);
+  EXPECT(airswarm_lora_config_set_bandwidth_hz(cfg, UINT64_MAX), AIRSWARM_ERR_RADIO_CONFIG);
+  EXPECT(airswarm_lora_config_set_coding_rate(NULL, 5), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_lora_config_set_coding_rate(cfg, UINT32_MAX), AIRSWARM_ERR_RADIO_CONFIG);
+  EXPECT(airswarm_lora_config_set_preamble_len(NULL, 8), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_lora_config_set_preamble_len(cfg, UINT32_MAX), AIRSWARM_ERR_RADIO_CONFIG);
+  EXPECT(airswarm_lora_config_set_preamble_len(cfg, 5), AIRSWARM_ERR_RADIO_CONFIG);
+  EXPECT(airswarm_lora_config_set_implicit_header(NULL, 0), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_lora_config_set_implicit_header(cfg, UINT32_MAX), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_lora_config_set_crc(NULL, 1), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_lora_config_set_crc(cfg, 7), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT_MESSAGE("crc must be 0 or 1, not 7");
+  EXPECT(airswarm_lora_config_set_ldro(NULL, AIRSWARM_LDRO_AUTO), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_lora_config_set_ldro(cfg, 9), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_lora_config_set_tx_power_dbm(NULL, 14), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_lora_config_set_tx_power_dbm(cfg, INT32_MIN), AIRSWARM_ERR_RADIO_CONFIG);
+  EXPECT(airswarm_lora_config_set_tx_power_dbm(cfg, 21), AIRSWARM_ERR_RADIO_CONFIG);
+  EXPECT(airswarm_lora_config_set_sync_word(NULL, 0x12), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_lora_config_set_sync_word(cfg, 256), AIRSWARM_ERR_RADIO_CONFIG);
+  EXPECT(airswarm_lora_time_on_air_us(cfg, 10, &v), AIRSWARM_OK);
+  if (v < 41000 || v > 41300) failures++, fprintf(stderr, "refused settings changed the config\n");
+  /* Valid changes take. */
+  EXPECT(airswarm_lora_config_set_spreading_factor(cfg, 12), AIRSWARM_OK);
+  EXPECT(airswarm_lora_config_set_bandwidth_hz(cfg, 125000), AIRSWARM_OK);
+  EXPECT(airswarm_lora_config_set_coding_rate(cfg, 8), AIRSWARM_OK);
+  EXPECT(airswarm_lora_config_set_preamble_len(cfg, 65535), AIRSWARM_OK);
+  EXPECT(airswarm_lora_config_set_implicit_header(cfg, 1), AIRSWARM_OK);
+  EXPECT(airswarm_lora_config_set_crc(cfg, 0), AIRSWARM_OK);
+  EXPECT(airswarm_lora_config_set_ldro(cfg, AIRSWARM_LDRO_ON), AIRSWARM_OK);
+  EXPECT(airswarm_lora_config_set_tx_power_dbm(cfg, -4), AIRSWARM_OK);
+  EXPECT(airswarm_lora_config_set_sync_word(cfg, 255), AIRSWARM_OK);
+  EXPECT(airswarm_lora_config_set_frequency_hz(cfg, 915000000), AIRSWARM_OK);
+  EXPECT(airswarm_lora_time_on_air_us(cfg, 255, &v), AIRSWARM_OK);
+  EXPECT(airswarm_lora_symbol_time_ns(cfg, &v), AIRSWARM_OK);
+  if (v != 32768000) failures++, fprintf(stderr, "SF12 symbol %llu ns\n", (unsigned long long)v);
+  airswarm_lora_config_free(cfg);
+  airswarm_lora_config_free(NULL);
 }
 
 static void node(void) {
-  airswarm_node_config cfg;
+  airswarm_node_config *cfg = NULL;
   airswarm_node *n = NULL;
   uint8_t buf[AIRSWARM_MAX_FRAME];
   size_t len = 0;
   uint64_t t = 0;
   uint32_t id = 0;
-  airswarm_event ev;
+  airswarm_event ev = {.struct_size = sizeof(airswarm_event)};
 
-  EXPECT(airswarm_node_config_default(NULL), AIRSWARM_ERR_NULL);
-  EXPECT(airswarm_node_config_default(&cfg), AIRSWARM_OK);
+  EXPECT(airswarm_node_config_new(NULL), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_node_config_new(&cfg), AIRSWARM_OK);
   EXPECT(airswarm_node_new(NULL, &n), AIRSWARM_ERR_NULL);
-  EXPECT(airswarm_node_new(&cfg, NULL), AIRSWARM_ERR_NULL);
-  airswarm_node_config bad = cfg;
-  bad.strategy = 77;
-  EXPECT(airswarm_node_new(&bad, &n), AIRSWARM_ERR_INVALID_ARGUMENT);
-  bad = cfg;
-  bad.duty_cycle = -1.0;
-  EXPECT(airswarm_node_new(&bad, &n), AIRSWARM_ERR_INVALID_ARGUMENT);
-  bad = cfg;
-  bad.lora.spreading_factor = 40;
-  EXPECT(airswarm_node_new(&bad, &n), AIRSWARM_ERR_RADIO_CONFIG);
-  bad = cfg;
-  bad.address = AIRSWARM_BROADCAST;
-  EXPECT(airswarm_node_new(&bad, &n), AIRSWARM_ERR_NODE_CONFIG);
+  EXPECT(airswarm_node_new(cfg, NULL), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_node_config_validate(NULL), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_node_config_validate(cfg), AIRSWARM_OK);
+  EXPECT(airswarm_node_config_set_strategy(NULL, AIRSWARM_STRATEGY_BLIND), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_node_config_set_strategy(cfg, 77), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_node_config_set_strategy(cfg, UINT32_MAX), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_node_config_set_address(NULL, 1), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_node_config_set_address(cfg, AIRSWARM_BROADCAST), AIRSWARM_OK);
+  EXPECT(airswarm_node_new(cfg, &n), AIRSWARM_ERR_NODE_CONFIG);
+  EXPECT_MESSAGE("broadcast range");
+  EXPECT(airswarm_node_config_set_address(cfg, 1), AIRSWARM_OK);
+  /* Duty cycle is a percentage: 0, negative, NaN, infinite and above 100 are refused with
+   * a message in percent; 1.0 (1 %) and 100.0 (no limit) are accepted. */
+  EXPECT(airswarm_node_config_set_duty_cycle_percent(NULL, 1.0), AIRSWARM_ERR_NULL);
+  double bad_duty[] = {0.0, -1.0, 100.5, NAN, INFINITY, -INFINITY};
+  for (size_t k = 0; k < sizeof bad_duty / sizeof bad_duty[0]; k++) {
+    EXPECT(airswarm_node_config_set_duty_cycle_percent(cfg, bad_duty[k]), AIRSWARM_OK);
+    EXPECT(airswarm_node_new(cfg, &n), AIRSWARM_ERR_NODE_CONFIG);
+    EXPECT_MESSAGE("% must be more than 0 and at most 100");
+  }
+  EXPECT(airswarm_node_config_set_duty_cycle_percent(cfg, 1.0), AIRSWARM_OK);
+  EXPECT(airswarm_node_config_validate(cfg), AIRSWARM_OK);
+  EXPECT(airswarm_node_config_set_duty_cycle_percent(cfg, 100.0), AIRSWARM_OK);
+  EXPECT(airswarm_node_config_validate(cfg), AIRSWARM_OK);
+  /* Hop limit and retries are refused, not wrapped or clamped. */
+  EXPECT(airswarm_node_config_set_hop_limit(NULL, 7), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_node_config_set_hop_limit(cfg, 256), AIRSWARM_ERR_NODE_CONFIG);
+  EXPECT_MESSAGE("hop limit 256 is out of range 1..=15");
+  EXPECT(airswarm_node_config_set_hop_limit(cfg, UINT32_MAX), AIRSWARM_ERR_NODE_CONFIG);
+  EXPECT(airswarm_node_config_set_hop_limit(cfg, 0), AIRSWARM_OK);
+  EXPECT(airswarm_node_config_validate(cfg), AIRSWARM_ERR_NODE_CONFIG);
+  EXPECT(airswarm_node_config_set_hop_limit(cfg, 7), AIRSWARM_OK);
+  EXPECT(airswarm_node_config_set_max_retries(NULL, 3), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_node_config_set_max_retries(cfg, 255), AIRSWARM_OK);
+  EXPECT(airswarm_node_new(cfg, &n), AIRSWARM_ERR_NODE_CONFIG);
+  EXPECT_MESSAGE("max retries 255 is out of range 0..=3");
+  EXPECT(airswarm_node_config_set_max_retries(cfg, UINT32_MAX), AIRSWARM_ERR_NODE_CONFIG);
+  EXPECT(airswarm_node_config_set_max_retries(cfg, 3), AIRSWARM_OK);
+  EXPECT(airswarm_node_config_set_max_queue(NULL, 1), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_node_config_set_max_queue(cfg, 0), AIRSWARM_OK);
+  EXPECT(airswarm_node_config_validate(cfg), AIRSWARM_ERR_NODE_CONFIG);
+  EXPECT(airswarm_node_config_set_max_queue(cfg, SIZE_MAX), AIRSWARM_OK);
+  EXPECT(airswarm_node_config_validate(cfg), AIRSWARM_OK);
+  EXPECT(airswarm_node_config_set_max_queue(cfg, 512), AIRSWARM_OK);
+  EXPECT(airswarm_node_config_set_seed(NULL, 1), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_node_config_set_seed(cfg, UINT64_MAX), AIRSWARM_OK);
+  /* A first counter of 2^64-1 would wrap message ids (and nonces) to 0: refused. */
+  EXPECT(airswarm_node_config_set_first_counter(NULL, 1), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_node_config_set_first_counter(cfg, UINT64_MAX), AIRSWARM_OK);
+  EXPECT(airswarm_node_new(cfg, &n), AIRSWARM_ERR_NODE_CONFIG);
+  EXPECT_MESSAGE("first counter 18446744073709551615 is out of range");
+  EXPECT(airswarm_node_config_set_first_counter(cfg, AIRSWARM_MAX_FIRST_COUNTER), AIRSWARM_OK);
+  EXPECT(airswarm_node_config_validate(cfg), AIRSWARM_OK);
+  EXPECT(airswarm_node_config_set_first_counter(cfg, 1), AIRSWARM_OK);
+  {
+    airswarm_lora_config *lc = NULL;
+    EXPECT(airswarm_lora_config_new(&lc), AIRSWARM_OK);
+    EXPECT(airswarm_lora_config_set_spreading_factor(lc, 12), AIRSWARM_OK);
+    EXPECT(airswarm_node_config_set_lora(NULL, lc), AIRSWARM_ERR_NULL);
+    EXPECT(airswarm_node_config_set_lora(cfg, NULL), AIRSWARM_ERR_NULL);
+    EXPECT(airswarm_node_config_set_lora(cfg, lc), AIRSWARM_OK);
+    airswarm_lora_config_free(lc);
+  }
   if (n != NULL) failures++, fprintf(stderr, "a failed node_new wrote a handle\n");
+  EXPECT(airswarm_node_new(cfg, &n), AIRSWARM_OK);
+  airswarm_node_free(n);
+  n = NULL;
+  airswarm_node_config_free(cfg);
+  airswarm_node_config_free(NULL);
   airswarm_node_free(NULL);
 
   n = make_node(1);
@@ -109,7 +233,11 @@ static void node(void) {
   EXPECT(airswarm_node_handle_frame(n, 0, NULL, 0, 0, 0), AIRSWARM_ERR_BAD_FRAME);
   memset(buf, 0xAB, sizeof buf);
   EXPECT(airswarm_node_handle_frame(n, 0, buf, sizeof buf, 0, 0), AIRSWARM_ERR_BAD_FRAME);
-  EXPECT(airswarm_node_handle_frame(n, 0, buf, (size_t)-1, 0, 0), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_node_handle_frame(n, 0, buf, SIZE_MAX, 0, 0), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT_MESSAGE("larger than any buffer");
+  EXPECT(airswarm_node_handle_frame(n, 0, buf, SIZE_MAX / 2 + 1, 0, 0),
+         AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_node_handle_frame(n, UINT64_MAX, buf, 3, 0, 0), AIRSWARM_ERR_BAD_FRAME);
 
   EXPECT(airswarm_node_send(NULL, 0, 2, buf, 4, &id), AIRSWARM_ERR_NULL);
   EXPECT(airswarm_node_send(n, 0, 2, NULL, 4, &id), AIRSWARM_ERR_NULL);
@@ -122,7 +250,13 @@ static void node(void) {
       free(big);
     }
   }
+  EXPECT_MESSAGE("exceeds the mesh maximum of 60435 bytes");
+  EXPECT(airswarm_node_send(n, 0, 2, buf, SIZE_MAX, &id), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_node_send(n, 0, 2, buf, SIZE_MAX / 2 + 1, &id), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_node_send_content(n, 0, 2, 0, buf, SIZE_MAX, &id), AIRSWARM_ERR_INVALID_ARGUMENT);
   EXPECT(airswarm_node_send_content(n, 0, 2, 200, buf, 4, &id), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_node_send_content(n, 0, 2, UINT8_MAX, buf, 4, &id),
+         AIRSWARM_ERR_INVALID_ARGUMENT);
   EXPECT(airswarm_node_send(n, 0, 2, NULL, 0, NULL), AIRSWARM_OK); /* empty message, no id */
   EXPECT(airswarm_node_send(n, 0, 2, (const uint8_t *)"ping", 4, &id), AIRSWARM_OK);
 
@@ -134,14 +268,33 @@ static void node(void) {
   EXPECT(airswarm_node_address(n, NULL), AIRSWARM_ERR_NULL);
   EXPECT(airswarm_node_address(m, &id), AIRSWARM_OK);
   if (id != 2) failures++, fprintf(stderr, "address %u\n", (unsigned)id);
-  airswarm_node_stats st;
-  EXPECT(airswarm_node_stats_get(NULL, &st), AIRSWARM_ERR_NULL);
-  EXPECT(airswarm_node_stats_get(n, NULL), AIRSWARM_ERR_NULL);
-  EXPECT(airswarm_node_stats_get(n, &st), AIRSWARM_OK);
-  if (st.bad_frames != 2) failures++, fprintf(stderr, "bad_frames %llu\n",
-                                              (unsigned long long)st.bad_frames);
-  if (st.route_fallbacks != 0) failures++, fprintf(stderr, "route_fallbacks %llu\n",
-                                                   (unsigned long long)st.route_fallbacks);
+  /* Statistics by name: every name the library lists reads back; unknown names fail. */
+  uint64_t stat = 0;
+  EXPECT(airswarm_node_stat(NULL, "bad_frames", &stat), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_node_stat(n, NULL, &stat), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_node_stat(n, "bad_frames", NULL), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_node_stat(n, "no_such_counter", &stat), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT_MESSAGE("\"no_such_counter\" is not a node statistic");
+  EXPECT(airswarm_node_stat(n, "\xff\xfe", &stat), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_node_stat(n, "bad_frames", &stat), AIRSWARM_OK);
+  if (stat != 3) failures++, fprintf(stderr, "bad_frames %llu\n", (unsigned long long)stat);
+  EXPECT(airswarm_node_stat(n, "route_fallbacks", &stat), AIRSWARM_OK);
+  if (stat != 0) failures++, fprintf(stderr, "route_fallbacks %llu\n", (unsigned long long)stat);
+  {
+    char name[64];
+    size_t k = 0, nlen = 0;
+    int saw_pulls = 0, saw_answers = 0;
+    EXPECT(airswarm_node_stat_name(0, NULL, 0, &nlen), AIRSWARM_ERR_BUFFER_TOO_SMALL);
+    EXPECT(airswarm_node_stat_name(0, (uint8_t *)name, sizeof name, NULL), AIRSWARM_ERR_NULL);
+    EXPECT(airswarm_node_stat_name(SIZE_MAX, (uint8_t *)name, sizeof name, &nlen), AIRSWARM_DONE);
+    for (; airswarm_node_stat_name(k, (uint8_t *)name, sizeof name, &nlen) == AIRSWARM_OK; k++) {
+      EXPECT(airswarm_node_stat(n, name, &stat), AIRSWARM_OK);
+      saw_pulls |= strcmp(name, "pulls_sent") == 0;
+      saw_answers |= strcmp(name, "pull_answers") == 0;
+    }
+    if (k < 16 || !saw_pulls || !saw_answers)
+      failures++, fprintf(stderr, "%zu node statistics listed\n", k);
+  }
 
   /* Frames: NULL, too small (kept, size reported), then delivered in full. */
   for (int k = 0; k < 100 && airswarm_node_poll_timeout(n, &t) == AIRSWARM_OK; k++)
@@ -165,6 +318,16 @@ static void node(void) {
   EXPECT(airswarm_node_poll_event(NULL, &ev, payload, sizeof payload, &len), AIRSWARM_ERR_NULL);
   EXPECT(airswarm_node_poll_event(m, NULL, payload, sizeof payload, &len), AIRSWARM_ERR_NULL);
   EXPECT(airswarm_node_poll_event(m, &ev, payload, sizeof payload, NULL), AIRSWARM_ERR_NULL);
+  /* A struct_size below the first version's is refused before anything is consumed; a
+   * larger one (SIZE_MAX) is clamped to the struct the library knows. */
+  ev.struct_size = 0;
+  EXPECT(airswarm_node_poll_event(m, &ev, payload, sizeof payload, &len),
+         AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT_MESSAGE("struct_size 0 is smaller than the first version");
+  ev.struct_size = AIRSWARM_EVENT_V1_SIZE - 1;
+  EXPECT(airswarm_node_poll_event(m, &ev, payload, sizeof payload, &len),
+         AIRSWARM_ERR_INVALID_ARGUMENT);
+  ev.struct_size = sizeof ev;
   int got_ping = 0;
   airswarm_result r;
   while ((r = airswarm_node_poll_event(m, &ev, payload, 2, &len)) != AIRSWARM_DONE) {
@@ -183,47 +346,227 @@ static void node(void) {
   airswarm_node_free(m);
 }
 
+/* A small plain scenario: 6 nodes, 2 km, 2 messages. */
+static airswarm_sim_config *small_sim(void) {
+  airswarm_sim_config *cfg = NULL;
+  EXPECT(airswarm_sim_config_new(&cfg), AIRSWARM_OK);
+  EXPECT(airswarm_sim_config_set_nodes(cfg, 6), AIRSWARM_OK);
+  EXPECT(airswarm_sim_config_set_area_m(cfg, 2000.0), AIRSWARM_OK);
+  EXPECT(airswarm_sim_config_set_messages(cfg, 2), AIRSWARM_OK);
+  EXPECT(airswarm_sim_config_set_drain_ms(cfg, 60000), AIRSWARM_OK);
+  EXPECT(airswarm_sim_config_set_crypto(cfg, 0), AIRSWARM_OK);
+  return cfg;
+}
+
+/* Reads every field the library lists, by its kind; returns how many. */
+static size_t read_all_fields(const airswarm_sim_report *rep, int *saw_pulls) {
+  char name[64], text[32];
+  size_t k = 0, len = 0;
+  uint32_t kind = 0;
+  for (; airswarm_sim_report_field(k, (uint8_t *)name, sizeof name, &len, &kind) == AIRSWARM_OK;
+       k++) {
+    uint64_t u = 0;
+    double d = 0;
+    *saw_pulls += strcmp(name, "pulls") == 0 || strcmp(name, "pull_answers") == 0;
+    if (kind == AIRSWARM_FIELD_COUNT || kind == AIRSWARM_FIELD_FLAG) {
+      EXPECT(airswarm_sim_report_u64(rep, name, &u), AIRSWARM_OK);
+      EXPECT(airswarm_sim_report_f64(rep, name, &d), AIRSWARM_ERR_INVALID_ARGUMENT);
+    } else if (kind == AIRSWARM_FIELD_REAL) {
+      EXPECT(airswarm_sim_report_f64(rep, name, &d), AIRSWARM_OK);
+      EXPECT(airswarm_sim_report_u64(rep, name, &u), AIRSWARM_ERR_INVALID_ARGUMENT);
+    } else if (kind == AIRSWARM_FIELD_OPTIONAL_REAL) {
+      airswarm_result r = airswarm_sim_report_f64(rep, name, &d);
+      if (r != AIRSWARM_OK && r != AIRSWARM_DONE) failures++, fprintf(stderr, "%s: %d\n", name, r);
+    } else if (kind == AIRSWARM_FIELD_TEXT) {
+      EXPECT(airswarm_sim_report_text(rep, name, (uint8_t *)text, sizeof text, &len), AIRSWARM_OK);
+      EXPECT(airswarm_sim_report_u64(rep, name, &u), AIRSWARM_ERR_INVALID_ARGUMENT);
+    } else {
+      failures++, fprintf(stderr, "field %s has unknown kind %u\n", name, (unsigned)kind);
+    }
+  }
+  return k;
+}
+
 static void sim(void) {
-  airswarm_sim_config cfg;
+  airswarm_sim_config *cfg = small_sim();
   airswarm_sim_report *rep = NULL;
-  airswarm_sim_summary sum;
   size_t len = 0;
-  EXPECT(airswarm_sim_config_default(NULL), AIRSWARM_ERR_NULL);
-  EXPECT(airswarm_sim_config_default(&cfg), AIRSWARM_OK);
-  cfg.nodes = 6;
-  cfg.area_m = 2000.0;
-  cfg.messages = 2;
-  cfg.drain_ms = 60000;
+  EXPECT(airswarm_sim_config_new(NULL), AIRSWARM_ERR_NULL);
   EXPECT(airswarm_sim_run(NULL, &rep), AIRSWARM_ERR_NULL);
-  EXPECT(airswarm_sim_run(&cfg, NULL), AIRSWARM_ERR_NULL);
-  airswarm_sim_config bad = cfg;
-  bad.nodes = 0;
-  EXPECT(airswarm_sim_run(&bad, &rep), AIRSWARM_ERR_SIM_CONFIG);
-  bad = cfg;
-  bad.listen_before_talk = 3;
-  EXPECT(airswarm_sim_run(&bad, &rep), AIRSWARM_ERR_INVALID_ARGUMENT);
-  bad = cfg;
-  bad.strategy = 3;
-  EXPECT(airswarm_sim_run(&bad, &rep), AIRSWARM_ERR_INVALID_ARGUMENT);
-  EXPECT(airswarm_sim_run(&cfg, &rep), AIRSWARM_OK);
-  EXPECT(airswarm_sim_report_summary(NULL, &sum), AIRSWARM_ERR_NULL);
-  EXPECT(airswarm_sim_report_summary(rep, NULL), AIRSWARM_ERR_NULL);
-  EXPECT(airswarm_sim_report_summary(rep, &sum), AIRSWARM_OK);
-  if (sum.nodes != 6 || sum.delivery_ratio < 0.0 || sum.delivery_ratio > 1.0)
-    failures++, fprintf(stderr, "summary nodes %zu ratio %f\n", sum.nodes, sum.delivery_ratio);
+  EXPECT(airswarm_sim_run(cfg, NULL), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_sim_config_validate(NULL), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_sim_config_validate(cfg), AIRSWARM_OK);
+  EXPECT(airswarm_sim_config_set_listen_before_talk(cfg, 3), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_sim_config_set_strategy(cfg, 3), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_sim_config_set_crypto(cfg, UINT32_MAX), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_sim_config_set_nodes(cfg, 0), AIRSWARM_OK);
+  EXPECT(airswarm_sim_run(cfg, &rep), AIRSWARM_ERR_SIM_CONFIG);
+  EXPECT_MESSAGE("at least 2 nodes");
+  EXPECT(airswarm_sim_config_set_nodes(cfg, 6), AIRSWARM_OK);
+  EXPECT(airswarm_sim_config_set_strategy(cfg, AIRSWARM_STRATEGY_AIRSWARM), AIRSWARM_OK);
+  EXPECT(airswarm_sim_config_set_listen_before_talk(cfg, 1), AIRSWARM_OK);
+  EXPECT(airswarm_sim_run(cfg, &rep), AIRSWARM_OK);
+
+  uint64_t u = 0;
+  double d = 0;
+  char text[16];
+  EXPECT(airswarm_sim_report_u64(NULL, "nodes", &u), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_sim_report_u64(rep, NULL, &u), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_sim_report_u64(rep, "nodes", NULL), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_sim_report_u64(rep, "nope", &u), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT_MESSAGE("\"nope\" is not a report field");
+  EXPECT(airswarm_sim_report_u64(rep, "nodes", &u), AIRSWARM_OK);
+  if (u != 6) failures++, fprintf(stderr, "report nodes %llu\n", (unsigned long long)u);
+  EXPECT(airswarm_sim_report_f64(NULL, "delivery_ratio", &d), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_sim_report_f64(rep, "delivery_ratio", NULL), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_sim_report_f64(rep, "delivery_ratio", &d), AIRSWARM_OK);
+  if (d < 0.0 || d > 1.0) failures++, fprintf(stderr, "delivery ratio %f\n", d);
+  EXPECT(airswarm_sim_report_f64(rep, "nodes", &d), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT_MESSAGE("airswarm_sim_report_u64");
+  /* No direct messages: ack_ratio is absent, not a made-up number. */
+  EXPECT(airswarm_sim_report_f64(rep, "ack_ratio", &d), AIRSWARM_DONE);
+  EXPECT(airswarm_sim_report_text(NULL, "strategy", (uint8_t *)text, sizeof text, &len),
+         AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_sim_report_text(rep, "strategy", (uint8_t *)text, 3, &len),
+         AIRSWARM_ERR_BUFFER_TOO_SMALL);
+  EXPECT(airswarm_sim_report_text(rep, "strategy", (uint8_t *)text, sizeof text, &len),
+         AIRSWARM_OK);
+  if (strcmp(text, "airswarm") != 0) failures++, fprintf(stderr, "strategy %s\n", text);
+  EXPECT(airswarm_sim_report_text(rep, "nodes", (uint8_t *)text, sizeof text, &len),
+         AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_sim_report_field(SIZE_MAX, (uint8_t *)text, sizeof text, &len, NULL),
+         AIRSWARM_DONE);
+  EXPECT(airswarm_sim_report_field(0, NULL, 0, &len, NULL), AIRSWARM_ERR_BUFFER_TOO_SMALL);
+  int saw_pulls = 0;
+  size_t fields = read_all_fields(rep, &saw_pulls);
+  if (fields < 23 || saw_pulls != 2)
+    failures++, fprintf(stderr, "%zu report fields, pulls seen %d\n", fields, saw_pulls);
+
   EXPECT(airswarm_sim_report_json(NULL, NULL, 0, &len), AIRSWARM_ERR_NULL);
   EXPECT(airswarm_sim_report_json(rep, NULL, 0, NULL), AIRSWARM_ERR_NULL);
   EXPECT(airswarm_sim_report_json(rep, NULL, 0, &len), AIRSWARM_ERR_BUFFER_TOO_SMALL);
   char *json = malloc(len);
   if (json != NULL) {
     EXPECT(airswarm_sim_report_json(rep, (uint8_t *)json, len, &len), AIRSWARM_OK);
-    if (json[0] != '{' || strlen(json) != len) failures++, fprintf(stderr, "json %s\n", json);
+    if (json[0] != '{' || strlen(json) != len || strstr(json, "\"pull_answers\"") == NULL)
+      failures++, fprintf(stderr, "json %s\n", json);
     free(json);
   }
-  printf("sim: %zu nodes, delivery ratio %.2f, %llu transmissions\n", sum.nodes,
-         sum.delivery_ratio, (unsigned long long)sum.transmissions);
+  EXPECT(airswarm_sim_report_u64(rep, "transmissions", &u), AIRSWARM_OK);
+  printf("sim: 6 nodes, delivery ratio %.2f, %llu transmissions, %zu report fields\n", d,
+         (unsigned long long)u, fields);
   airswarm_sim_report_free(rep);
   airswarm_sim_report_free(NULL);
+  airswarm_sim_config_free(cfg);
+  airswarm_sim_config_free(NULL);
+}
+
+/* Extreme counts, intervals, durations and payloads: refused with the limit in the message
+ * (before, 10^9 messages aborted the process on a 64 GB allocation and SIZE_MAX panicked). */
+static void sim_limits(void) {
+  airswarm_sim_config *cfg = small_sim();
+  airswarm_sim_report *rep = NULL;
+#define REFUSED(setter, value, needle)                                                         \
+  do {                                                                                         \
+    airswarm_sim_config *c_ = small_sim();                                                     \
+    EXPECT(setter(c_, value), AIRSWARM_OK);                                                    \
+    EXPECT(airswarm_sim_run(c_, &rep), AIRSWARM_ERR_SIM_CONFIG);                               \
+    EXPECT_MESSAGE(needle);                                                                    \
+    EXPECT(airswarm_sim_config_validate(c_), AIRSWARM_ERR_SIM_CONFIG);                         \
+    airswarm_sim_config_free(c_);                                                              \
+  } while (0)
+  REFUSED(airswarm_sim_config_set_messages, (size_t)1000000000, "limit of 1000000");
+  REFUSED(airswarm_sim_config_set_messages, SIZE_MAX, "limit of 1000000");
+  REFUSED(airswarm_sim_config_set_nodes, SIZE_MAX, "limit of 100000");
+  REFUSED(airswarm_sim_config_set_nodes, (size_t)1, "at least 2 nodes");
+  REFUSED(airswarm_sim_config_set_interval_ms, UINT64_MAX / 1000, "limit of 86400000 ms");
+  REFUSED(airswarm_sim_config_set_interval_ms, UINT64_MAX, "limit of 86400000 ms");
+  REFUSED(airswarm_sim_config_set_drain_ms, UINT64_MAX / 1000 + 1, "limit of 604800000 ms");
+  REFUSED(airswarm_sim_config_set_drain_ms, UINT64_MAX, "limit of 604800000 ms");
+  REFUSED(airswarm_sim_config_set_payload, SIZE_MAX, "maximum of 60435 bytes for plain");
+  REFUSED(airswarm_sim_config_set_payload, (size_t)3, "4-byte index");
+  REFUSED(airswarm_sim_config_set_area_m, NAN, "positive number of metres");
+  REFUSED(airswarm_sim_config_set_area_m, INFINITY, "positive number of metres");
+  REFUSED(airswarm_sim_config_set_area_m, -1.0, "positive number of metres");
+  REFUSED(airswarm_sim_config_set_duty_cycle_percent, 0.0, "% must be more than 0");
+  REFUSED(airswarm_sim_config_set_duty_cycle_percent, NAN, "% must be more than 0");
+  REFUSED(airswarm_sim_config_set_hop_limit, 0u, "hop limit 0 is out of range 1..=15");
+  EXPECT(airswarm_sim_config_set_hop_limit(cfg, 256), AIRSWARM_ERR_SIM_CONFIG);
+  EXPECT_MESSAGE("hop limit 256 is out of range 1..=15");
+  EXPECT(airswarm_sim_config_set_hop_limit(NULL, 7), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_sim_config_set_direct_percent(cfg, 150.0), AIRSWARM_ERR_SIM_CONFIG);
+  EXPECT_MESSAGE("direct share 150 % must be between 0 and 100");
+  EXPECT(airswarm_sim_config_set_direct_percent(cfg, NAN), AIRSWARM_ERR_SIM_CONFIG);
+  EXPECT(airswarm_sim_config_set_direct_percent(NULL, 1.0), AIRSWARM_ERR_NULL);
+  /* Sealing costs bytes: with crypto the maximum is lower, and the message says so. */
+  EXPECT(airswarm_sim_config_set_crypto(cfg, 1), AIRSWARM_OK);
+  EXPECT(airswarm_sim_config_set_payload(cfg, 60419), AIRSWARM_OK);
+  EXPECT(airswarm_sim_config_validate(cfg), AIRSWARM_ERR_SIM_CONFIG);
+  EXPECT_MESSAGE("maximum of 60410 bytes for channel-sealed broadcasts");
+  EXPECT(airswarm_sim_config_set_direct_percent(cfg, 100.0), AIRSWARM_OK);
+  EXPECT(airswarm_sim_config_validate(cfg), AIRSWARM_OK);
+  EXPECT(airswarm_sim_config_set_payload(cfg, 60420), AIRSWARM_OK);
+  EXPECT(airswarm_sim_config_validate(cfg), AIRSWARM_ERR_SIM_CONFIG);
+  EXPECT_MESSAGE("maximum of 60419 bytes for session-sealed direct messages");
+  /* The limits themselves run, with the right simulated time (no wrapped arithmetic). */
+  airswarm_sim_config_free(cfg);
+  cfg = small_sim();
+  EXPECT(airswarm_sim_config_set_nodes(cfg, 2), AIRSWARM_OK);
+  EXPECT(airswarm_sim_config_set_messages(cfg, 1), AIRSWARM_OK);
+  EXPECT(airswarm_sim_config_set_interval_ms(cfg, 86400000), AIRSWARM_OK);
+  EXPECT(airswarm_sim_config_set_drain_ms(cfg, 604800000), AIRSWARM_OK);
+  EXPECT(airswarm_sim_config_set_seed(cfg, UINT64_MAX), AIRSWARM_OK);
+  EXPECT(airswarm_sim_config_set_seed(NULL, 1), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_sim_run(cfg, &rep), AIRSWARM_OK);
+  double simulated = 0;
+  EXPECT(airswarm_sim_report_f64(rep, "simulated_s", &simulated), AIRSWARM_OK);
+  if (simulated < 604800.0 || simulated > 604800.0 + 86400.0 * 40)
+    failures++, fprintf(stderr, "simulated %f s\n", simulated);
+  airswarm_sim_report_free(rep);
+  rep = NULL;
+  /* NULL handles on every setter. */
+  EXPECT(airswarm_sim_config_set_nodes(NULL, 2), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_sim_config_set_area_m(NULL, 1.0), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_sim_config_set_messages(NULL, 1), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_sim_config_set_payload(NULL, 4), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_sim_config_set_strategy(NULL, 0), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_sim_config_set_lora(NULL, NULL), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_sim_config_set_lora(cfg, NULL), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_sim_config_set_duty_cycle_percent(NULL, 1.0), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_sim_config_set_interval_ms(NULL, 1), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_sim_config_set_drain_ms(NULL, 1), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_sim_config_set_listen_before_talk(NULL, 1), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_sim_config_set_crypto(NULL, 1), AIRSWARM_ERR_NULL);
+  {
+    airswarm_lora_config *lc = NULL;
+    EXPECT(airswarm_lora_config_new(&lc), AIRSWARM_OK);
+    EXPECT(airswarm_sim_config_set_lora(cfg, lc), AIRSWARM_OK);
+    airswarm_lora_config_free(lc);
+  }
+  airswarm_sim_config_free(cfg);
+#undef REFUSED
+}
+
+/* With crypto on, direct messages wait for a handshake; their acknowledgements must still
+ * count (ack_ratio was 0.0 while delivery was 1.0). */
+static void sim_crypto_acks(void) {
+  airswarm_sim_config *cfg = small_sim();
+  airswarm_sim_report *rep = NULL;
+  EXPECT(airswarm_sim_config_set_nodes(cfg, 3), AIRSWARM_OK);
+  EXPECT(airswarm_sim_config_set_area_m(cfg, 300.0), AIRSWARM_OK);
+  EXPECT(airswarm_sim_config_set_messages(cfg, 4), AIRSWARM_OK);
+  EXPECT(airswarm_sim_config_set_drain_ms(cfg, 300000), AIRSWARM_OK);
+  EXPECT(airswarm_sim_config_set_direct_percent(cfg, 100.0), AIRSWARM_OK);
+  EXPECT(airswarm_sim_config_set_crypto(cfg, 1), AIRSWARM_OK);
+  EXPECT(airswarm_sim_run(cfg, &rep), AIRSWARM_OK);
+  double delivery = 0, acks = -1;
+  EXPECT(airswarm_sim_report_f64(rep, "delivery_ratio", &delivery), AIRSWARM_OK);
+  EXPECT(airswarm_sim_report_f64(rep, "ack_ratio", &acks), AIRSWARM_OK);
+  printf("sim with crypto: delivery %.2f, acknowledged %.2f\n", delivery, acks);
+  if (delivery < 0.99 || acks < 0.99)
+    failures++, fprintf(stderr, "crypto: delivery %f, ack ratio %f\n", delivery, acks);
+  airswarm_sim_report_free(rep);
+  airswarm_sim_config_free(cfg);
 }
 
 /* A one-file torrent built by hand: 5 bytes "hello", one piece. */
@@ -242,6 +585,9 @@ static void torrent(void) {
   EXPECT(airswarm_bencode_validate((const uint8_t *)"i1e", 3, NULL), AIRSWARM_OK);
   EXPECT(airswarm_bencode_validate((const uint8_t *)"d1:ai1ex", 8, &off), AIRSWARM_ERR_BENCODE);
   EXPECT(airswarm_bencode_validate(t, tlen, &off), AIRSWARM_OK);
+  EXPECT(airswarm_bencode_validate(t, SIZE_MAX, &off), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_bencode_validate(t, SIZE_MAX / 2 + 1, &off), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_metainfo_parse(t, SIZE_MAX, &m), AIRSWARM_ERR_INVALID_ARGUMENT);
   EXPECT(airswarm_metainfo_parse(NULL, 4, &m), AIRSWARM_ERR_NULL);
   EXPECT(airswarm_metainfo_parse(t, tlen, NULL), AIRSWARM_ERR_NULL);
   EXPECT(airswarm_metainfo_parse(t, 0, &m), AIRSWARM_ERR_METAINFO);
@@ -260,12 +606,17 @@ static void torrent(void) {
   if (len != 6) failures++, fprintf(stderr, "name needs %zu\n", len);
   EXPECT(airswarm_metainfo_name(m, buf, 6, &len), AIRSWARM_OK);
   if (strcmp((char *)buf, "hello") != 0) failures++, fprintf(stderr, "name %s\n", buf);
-  airswarm_metainfo_summary s;
+  airswarm_metainfo_summary s = {.struct_size = sizeof(airswarm_metainfo_summary)};
   EXPECT(airswarm_metainfo_summary_get(NULL, &s), AIRSWARM_ERR_NULL);
   EXPECT(airswarm_metainfo_summary_get(m, NULL), AIRSWARM_ERR_NULL);
+  s.struct_size = 8;
+  EXPECT(airswarm_metainfo_summary_get(m, &s), AIRSWARM_ERR_INVALID_ARGUMENT);
+  s.struct_size = SIZE_MAX;
+  EXPECT(airswarm_metainfo_summary_get(m, &s), AIRSWARM_OK);
+  if (s.struct_size != sizeof s) failures++, fprintf(stderr, "summary wrote %zu\n", s.struct_size);
   EXPECT(airswarm_metainfo_summary_get(m, &s), AIRSWARM_OK);
   if (s.piece_count != 1 || s.total_length != 5 || s.file_count != 1) failures++;
-  airswarm_file_entry f;
+  airswarm_file_entry f = {.struct_size = sizeof(airswarm_file_entry)};
   EXPECT(airswarm_metainfo_file(NULL, 0, &f, buf, sizeof buf, &len), AIRSWARM_ERR_NULL);
   EXPECT(airswarm_metainfo_file(m, 0, NULL, buf, sizeof buf, &len), AIRSWARM_ERR_NULL);
   EXPECT(airswarm_metainfo_file(m, 0, &f, buf, sizeof buf, NULL), AIRSWARM_ERR_NULL);
@@ -273,6 +624,9 @@ static void torrent(void) {
   EXPECT(airswarm_metainfo_file(m, (size_t)-1, &f, buf, sizeof buf, &len),
          AIRSWARM_ERR_INVALID_ARGUMENT);
   EXPECT(airswarm_metainfo_file(m, 0, &f, NULL, 0, &len), AIRSWARM_ERR_BUFFER_TOO_SMALL);
+  f.struct_size = 0;
+  EXPECT(airswarm_metainfo_file(m, 0, &f, buf, sizeof buf, &len), AIRSWARM_ERR_INVALID_ARGUMENT);
+  f.struct_size = sizeof f;
   EXPECT(airswarm_metainfo_file(m, 0, &f, buf, sizeof buf, &len), AIRSWARM_OK);
   if (f.length != 5 || len != 5) failures++, fprintf(stderr, "file %s\n", buf);
   uint64_t o;
@@ -298,6 +652,11 @@ static void torrent(void) {
   EXPECT(airswarm_metainfo_verify_piece(m, 0, (const uint8_t *)"jello", 5),
          AIRSWARM_ERR_PIECE_MISMATCH);
   EXPECT(airswarm_metainfo_verify_piece(m, 0, hello, 5), AIRSWARM_OK);
+  EXPECT(airswarm_metainfo_verify_piece(m, 0, hello, SIZE_MAX), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_metainfo_verify_piece(m, UINT32_MAX, hello, 5), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_metainfo_piece_hash(m, UINT32_MAX, want, sizeof want, &len),
+         AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_metainfo_piece_span(m, UINT32_MAX, &o, &sz), AIRSWARM_ERR_INVALID_ARGUMENT);
 
   airswarm_piece_hasher *h = NULL;
   EXPECT(airswarm_piece_hasher_new(NULL), AIRSWARM_ERR_NULL);
@@ -305,6 +664,7 @@ static void torrent(void) {
   EXPECT(airswarm_piece_hasher_update(NULL, hello, 2), AIRSWARM_ERR_NULL);
   EXPECT(airswarm_piece_hasher_update(h, NULL, 2), AIRSWARM_ERR_NULL);
   EXPECT(airswarm_piece_hasher_update(h, NULL, 0), AIRSWARM_OK);
+  EXPECT(airswarm_piece_hasher_update(h, hello, SIZE_MAX), AIRSWARM_ERR_INVALID_ARGUMENT);
   EXPECT(airswarm_piece_hasher_update(h, hello, 2), AIRSWARM_OK);
   EXPECT(airswarm_piece_hasher_update(h, hello + 2, 3), AIRSWARM_OK);
   EXPECT(airswarm_piece_hasher_finish(h, got, 19, &len), AIRSWARM_ERR_BUFFER_TOO_SMALL);
@@ -332,6 +692,7 @@ static void crypto(const char *pem_path) {
   EXPECT(airswarm_identity_generate(seed, 31, &id), AIRSWARM_ERR_INVALID_ARGUMENT);
   EXPECT(airswarm_identity_generate(seed, 0, &id), AIRSWARM_ERR_INVALID_ARGUMENT);
   EXPECT(airswarm_identity_generate(seed, 32, NULL), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_identity_generate(seed, SIZE_MAX, &id), AIRSWARM_ERR_INVALID_ARGUMENT);
   {
     /* The same seed gives the same key. */
     airswarm_identity *g1 = NULL, *g2 = NULL;
@@ -349,6 +710,7 @@ static void crypto(const char *pem_path) {
   EXPECT(airswarm_identity_from_pem(pem, plen / 2, &id), AIRSWARM_ERR_KEY);
   EXPECT(airswarm_identity_from_pem((const uint8_t *)"\xff\xfe", 2, &id), AIRSWARM_ERR_KEY);
   EXPECT(airswarm_identity_from_pem(pem, plen, NULL), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_identity_from_pem(pem, SIZE_MAX, &id), AIRSWARM_ERR_INVALID_ARGUMENT);
   EXPECT(airswarm_identity_from_pem(pem, plen, &id), AIRSWARM_OK);
   free(pem);
   uint32_t addr = 0;
@@ -363,42 +725,59 @@ static void crypto(const char *pem_path) {
   if (addr != ((uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 | (uint32_t)buf[2] << 8 | buf[3]))
     failures++, fprintf(stderr, "address does not match the fingerprint\n");
 
-  airswarm_node_config cfg;
+  airswarm_node_config *cfg = NULL;
   airswarm_secure_node *n = NULL;
   uint8_t key[AIRSWARM_KEY_LEN] = {7};
-  airswarm_node_config_default(&cfg);
+  EXPECT(airswarm_node_config_new(&cfg), AIRSWARM_OK);
+  EXPECT(airswarm_secure_node_new(cfg, id, key, SIZE_MAX, 0, seed, 32, &n),
+         AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_secure_node_new(cfg, id, key, 32, 0, seed, SIZE_MAX, &n),
+         AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_secure_node_new(cfg, id, key, 32, UINT8_MAX, seed, 32, &n),
+         AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT_MESSAGE("sign_channel must be 0 or 1, not 255");
   EXPECT(airswarm_secure_node_new(NULL, id, key, 32, 0, seed, 32, &n), AIRSWARM_ERR_NULL);
-  EXPECT(airswarm_secure_node_new(&cfg, NULL, key, 32, 0, seed, 32, &n), AIRSWARM_ERR_NULL);
-  EXPECT(airswarm_secure_node_new(&cfg, id, NULL, 32, 0, seed, 32, &n), AIRSWARM_ERR_NULL);
-  EXPECT(airswarm_secure_node_new(&cfg, id, key, 16, 0, seed, 32, &n),
+  EXPECT(airswarm_secure_node_new(cfg, NULL, key, 32, 0, seed, 32, &n), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_secure_node_new(cfg, id, NULL, 32, 0, seed, 32, &n), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_secure_node_new(cfg, id, key, 16, 0, seed, 32, &n),
          AIRSWARM_ERR_INVALID_ARGUMENT);
-  EXPECT(airswarm_secure_node_new(&cfg, id, key, 32, 2, seed, 32, &n),
+  EXPECT(airswarm_secure_node_new(cfg, id, key, 32, 2, seed, 32, &n),
          AIRSWARM_ERR_INVALID_ARGUMENT);
-  EXPECT(airswarm_secure_node_new(&cfg, id, key, 32, 0, NULL, 32, &n), AIRSWARM_ERR_NULL);
-  EXPECT(airswarm_secure_node_new(&cfg, id, key, 32, 0, seed, 0, &n),
+  EXPECT(airswarm_secure_node_new(cfg, id, key, 32, 0, NULL, 32, &n), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_secure_node_new(cfg, id, key, 32, 0, seed, 0, &n),
          AIRSWARM_ERR_INVALID_ARGUMENT);
-  EXPECT(airswarm_secure_node_new(&cfg, id, key, 32, 0, seed, 32, NULL), AIRSWARM_ERR_NULL);
-  EXPECT(airswarm_secure_node_new(&cfg, id, NULL, 0, 0, seed, 32, &n), AIRSWARM_OK);
+  EXPECT(airswarm_secure_node_new(cfg, id, key, 32, 0, seed, 32, NULL), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_secure_node_new(cfg, id, NULL, 0, 0, seed, 32, &n), AIRSWARM_OK);
   airswarm_secure_node_free(n);
   n = NULL;
-  EXPECT(airswarm_secure_node_new(&cfg, id, key, 32, 0, seed, 32, &n), AIRSWARM_OK);
+  EXPECT(airswarm_secure_node_new(cfg, id, key, 32, 0, seed, 32, &n), AIRSWARM_OK);
   airswarm_identity_free(id); /* the node keeps its own copy */
   airswarm_secure_node_free(NULL);
   airswarm_identity_free(NULL);
 
   uint32_t mid = 0;
-  uint8_t waiting = 9;
-  airswarm_secure_event ev;
+  uint64_t ticket = 9, stat = 0;
+  airswarm_secure_event ev = {.struct_size = sizeof(airswarm_secure_event)};
   uint64_t t;
   EXPECT(airswarm_secure_node_announce(NULL, 1, &mid), AIRSWARM_ERR_NULL);
   EXPECT(airswarm_secure_node_announce(n, 1, NULL), AIRSWARM_OK);
-  EXPECT(airswarm_secure_node_send(NULL, 1, 5, buf, 4, &mid, &waiting), AIRSWARM_ERR_NULL);
-  EXPECT(airswarm_secure_node_send(n, 1, 5, NULL, 4, &mid, &waiting), AIRSWARM_ERR_NULL);
-  EXPECT(airswarm_secure_node_send(n, 1, addr, buf, 4, &mid, &waiting), AIRSWARM_ERR_SEND_TO_SELF);
-  EXPECT(airswarm_secure_node_send(n, 1, 5, buf, 4, &mid, &waiting), AIRSWARM_ERR_CRYPTO);
+  EXPECT(airswarm_secure_node_send(NULL, 1, 5, buf, 4, &mid, &ticket), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_secure_node_send(n, 1, 5, NULL, 4, &mid, &ticket), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_secure_node_send(n, 1, addr, buf, 4, &mid, &ticket), AIRSWARM_ERR_SEND_TO_SELF);
+  EXPECT(airswarm_secure_node_send(n, 1, 5, buf, 4, &mid, &ticket), AIRSWARM_ERR_CRYPTO);
   EXPECT(airswarm_secure_node_send(n, 1, AIRSWARM_BROADCAST, NULL, 0, NULL, NULL), AIRSWARM_OK);
-  EXPECT(airswarm_secure_node_send(n, 1, AIRSWARM_BROADCAST, buf, 4, &mid, &waiting), AIRSWARM_OK);
-  if (waiting != 0) failures++;
+  EXPECT(airswarm_secure_node_send(n, 1, AIRSWARM_BROADCAST, buf, 4, &mid, &ticket), AIRSWARM_OK);
+  if (ticket != 0) failures++, fprintf(stderr, "a sent broadcast got ticket %llu\n",
+                                       (unsigned long long)ticket);
+  EXPECT(airswarm_secure_node_send(n, 1, 5, buf, SIZE_MAX, &mid, &ticket),
+         AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_secure_node_handle_frame(n, 1, buf, SIZE_MAX, 0, 0),
+         AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_secure_node_stat(NULL, "frames_sent", &stat), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_secure_node_stat(n, NULL, &stat), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_secure_node_stat(n, "frames_sent", NULL), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_secure_node_stat(n, "nope", &stat), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_secure_node_stat(n, "pull_answers", &stat), AIRSWARM_OK);
   EXPECT(airswarm_secure_node_handle_frame(NULL, 1, buf, 4, 0, 0), AIRSWARM_ERR_NULL);
   EXPECT(airswarm_secure_node_handle_frame(n, 1, NULL, 4, 0, 0), AIRSWARM_ERR_NULL);
   EXPECT(airswarm_secure_node_handle_frame(n, 1, NULL, 0, 0, 0), AIRSWARM_ERR_BAD_FRAME);
@@ -411,38 +790,70 @@ static void crypto(const char *pem_path) {
   EXPECT(airswarm_secure_node_poll_event(NULL, &ev, buf, sizeof buf, &len), AIRSWARM_ERR_NULL);
   EXPECT(airswarm_secure_node_poll_event(n, NULL, buf, sizeof buf, &len), AIRSWARM_ERR_NULL);
   EXPECT(airswarm_secure_node_poll_event(n, &ev, buf, sizeof buf, NULL), AIRSWARM_ERR_NULL);
+  ev.struct_size = 3;
+  EXPECT(airswarm_secure_node_poll_event(n, &ev, buf, sizeof buf, &len),
+         AIRSWARM_ERR_INVALID_ARGUMENT);
+  ev.struct_size = sizeof ev;
   airswarm_secure_node_free(n);
+  airswarm_node_config_free(cfg);
 }
 
 /* With forced panics on, every entry point must report AIRSWARM_ERR_PANIC. */
 static void panics(void) {
   airswarm_node *n = make_node(1);
-  airswarm_lora_config lc;
-  airswarm_node_config nc;
-  airswarm_sim_config sc;
-  airswarm_lora_config_default(&lc);
-  airswarm_node_config_default(&nc);
-  airswarm_sim_config_default(&sc);
+  airswarm_lora_config *lc = NULL, *lc2 = NULL;
+  airswarm_node_config *nc = NULL, *nc2 = NULL;
+  airswarm_sim_config *sc = small_sim(), *sc2 = NULL;
+  EXPECT(airswarm_lora_config_new(&lc), AIRSWARM_OK);
+  EXPECT(airswarm_node_config_new(&nc), AIRSWARM_OK);
+  airswarm_sim_report *good = NULL;
+  EXPECT(airswarm_sim_run(sc, &good), AIRSWARM_OK);
   uint8_t buf[64];
   size_t len;
   uint64_t v;
   uint32_t id, id32;
-  airswarm_event ev;
-  airswarm_node_stats st;
+  airswarm_event ev = {.struct_size = sizeof(airswarm_event)};
   airswarm_node *n2 = NULL;
   airswarm_sim_report *rep = NULL;
-  airswarm_sim_summary sum;
+  double d;
 
   EXPECT(airswarm_test_panic(), AIRSWARM_ERR_PANIC);
   EXPECT(airswarm_test_force_panic(1), AIRSWARM_OK);
   EXPECT(airswarm_result_message(0, buf, sizeof buf, &len), AIRSWARM_ERR_PANIC);
   EXPECT(airswarm_version(buf, sizeof buf, &len), AIRSWARM_ERR_PANIC);
-  EXPECT(airswarm_lora_config_default(&lc), AIRSWARM_ERR_PANIC);
-  EXPECT(airswarm_lora_config_validate(&lc), AIRSWARM_ERR_PANIC);
-  EXPECT(airswarm_lora_time_on_air_us(&lc, 10, &v), AIRSWARM_ERR_PANIC);
-  EXPECT(airswarm_lora_symbol_time_ns(&lc, &v), AIRSWARM_ERR_PANIC);
-  EXPECT(airswarm_node_config_default(&nc), AIRSWARM_ERR_PANIC);
-  EXPECT(airswarm_node_new(&nc, &n2), AIRSWARM_ERR_PANIC);
+  /* The panic's own text is the last error; reading it works while panics are forced. */
+  {
+    uint8_t big[512];
+    EXPECT(airswarm_last_error_message(big, sizeof big, &len), AIRSWARM_OK);
+  }
+  EXPECT_MESSAGE("airswarm_test_force_panic is on");
+  EXPECT(airswarm_lora_config_new(&lc2), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_lora_config_set_frequency_hz(lc, 868000000), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_lora_config_set_spreading_factor(lc, 7), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_lora_config_set_bandwidth_hz(lc, 125000), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_lora_config_set_coding_rate(lc, 5), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_lora_config_set_preamble_len(lc, 8), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_lora_config_set_implicit_header(lc, 0), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_lora_config_set_crc(lc, 1), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_lora_config_set_ldro(lc, 0), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_lora_config_set_tx_power_dbm(lc, 14), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_lora_config_set_sync_word(lc, 0x12), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_lora_time_on_air_us(lc, 10, &v), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_lora_symbol_time_ns(lc, &v), AIRSWARM_ERR_PANIC);
+  airswarm_lora_config_free(NULL);
+  EXPECT(airswarm_node_config_new(&nc2), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_node_config_validate(nc), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_node_config_set_address(nc, 1), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_node_config_set_strategy(nc, 0), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_node_config_set_lora(nc, lc), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_node_config_set_duty_cycle_percent(nc, 1.0), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_node_config_set_hop_limit(nc, 7), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_node_config_set_max_retries(nc, 3), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_node_config_set_max_queue(nc, 8), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_node_config_set_seed(nc, 1), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_node_config_set_first_counter(nc, 1), AIRSWARM_ERR_PANIC);
+  airswarm_node_config_free(NULL);
+  EXPECT(airswarm_node_new(nc, &n2), AIRSWARM_ERR_PANIC);
   EXPECT(airswarm_node_handle_frame(n, 0, buf, sizeof buf, 0, 0), AIRSWARM_ERR_PANIC);
   EXPECT(airswarm_node_send(n, 0, 2, buf, 4, &id), AIRSWARM_ERR_PANIC);
   EXPECT(airswarm_node_send_content(n, 0, 2, 0, buf, 4, &id), AIRSWARM_ERR_PANIC);
@@ -451,11 +862,31 @@ static void panics(void) {
   EXPECT(airswarm_node_poll_event(n, &ev, buf, sizeof buf, &len), AIRSWARM_ERR_PANIC);
   EXPECT(airswarm_node_poll_timeout(n, &v), AIRSWARM_ERR_PANIC);
   EXPECT(airswarm_node_address(n, &id), AIRSWARM_ERR_PANIC);
-  EXPECT(airswarm_node_stats_get(n, &st), AIRSWARM_ERR_PANIC);
-  EXPECT(airswarm_sim_config_default(&sc), AIRSWARM_ERR_PANIC);
-  EXPECT(airswarm_sim_run(&sc, &rep), AIRSWARM_ERR_PANIC);
-  EXPECT(airswarm_sim_report_summary(rep, &sum), AIRSWARM_ERR_PANIC);
-  EXPECT(airswarm_sim_report_json(rep, buf, sizeof buf, &len), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_node_stat(n, "frames_sent", &v), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_node_stat_name(0, buf, sizeof buf, &len), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_sim_config_new(&sc2), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_sim_config_validate(sc), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_sim_config_set_nodes(sc, 3), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_sim_config_set_area_m(sc, 1.0), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_sim_config_set_seed(sc, 1), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_sim_config_set_messages(sc, 1), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_sim_config_set_payload(sc, 8), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_sim_config_set_strategy(sc, 0), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_sim_config_set_lora(sc, lc), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_sim_config_set_duty_cycle_percent(sc, 1.0), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_sim_config_set_hop_limit(sc, 7), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_sim_config_set_direct_percent(sc, 1.0), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_sim_config_set_interval_ms(sc, 1), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_sim_config_set_drain_ms(sc, 1), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_sim_config_set_listen_before_talk(sc, 1), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_sim_config_set_crypto(sc, 0), AIRSWARM_ERR_PANIC);
+  airswarm_sim_config_free(NULL);
+  EXPECT(airswarm_sim_run(sc, &rep), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_sim_report_field(0, buf, sizeof buf, &len, NULL), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_sim_report_u64(good, "nodes", &v), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_sim_report_f64(good, "airtime_s", &d), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_sim_report_text(good, "strategy", buf, sizeof buf, &len), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_sim_report_json(good, buf, sizeof buf, &len), AIRSWARM_ERR_PANIC);
   airswarm_sim_report_free(NULL); /* panics inside, caught, returns */
   airswarm_metainfo *meta = NULL;
   airswarm_piece_hasher *ph = NULL;
@@ -465,8 +896,8 @@ static void panics(void) {
   EXPECT(airswarm_metainfo_info_hash(meta, buf, sizeof buf, &len), AIRSWARM_ERR_PANIC);
   EXPECT(airswarm_metainfo_name(meta, buf, sizeof buf, &len), AIRSWARM_ERR_PANIC);
   {
-    airswarm_metainfo_summary ms;
-    airswarm_file_entry fe;
+    airswarm_metainfo_summary ms = {.struct_size = sizeof(airswarm_metainfo_summary)};
+    airswarm_file_entry fe = {.struct_size = sizeof(airswarm_file_entry)};
     uint32_t sz;
     EXPECT(airswarm_metainfo_summary_get(meta, &ms), AIRSWARM_ERR_PANIC);
     EXPECT(airswarm_metainfo_file(meta, 0, &fe, buf, sizeof buf, &len), AIRSWARM_ERR_PANIC);
@@ -484,12 +915,12 @@ static void panics(void) {
     uint8_t seed[32] = {0};
     airswarm_identity *id = NULL;
     airswarm_secure_node *sn = NULL;
-    airswarm_secure_event sev;
+    airswarm_secure_event sev = {.struct_size = sizeof(airswarm_secure_event)};
     EXPECT(airswarm_identity_generate(seed, 32, &id), AIRSWARM_ERR_PANIC);
     EXPECT(airswarm_identity_from_pem(seed, 32, &id), AIRSWARM_ERR_PANIC);
     EXPECT(airswarm_identity_address(id, &id32), AIRSWARM_ERR_PANIC);
     EXPECT(airswarm_identity_fingerprint(id, buf, sizeof buf, &len), AIRSWARM_ERR_PANIC);
-    EXPECT(airswarm_secure_node_new(&nc, id, NULL, 0, 0, seed, 32, &sn), AIRSWARM_ERR_PANIC);
+    EXPECT(airswarm_secure_node_new(nc, id, NULL, 0, 0, seed, 32, &sn), AIRSWARM_ERR_PANIC);
     EXPECT(airswarm_secure_node_announce(sn, 1, &id32), AIRSWARM_ERR_PANIC);
     EXPECT(airswarm_secure_node_send(sn, 1, 2, buf, 1, &id32, NULL), AIRSWARM_ERR_PANIC);
     EXPECT(airswarm_secure_node_handle_frame(sn, 1, buf, 1, 0, 0), AIRSWARM_ERR_PANIC);
@@ -497,12 +928,18 @@ static void panics(void) {
     EXPECT(airswarm_secure_node_poll_transmit(sn, buf, sizeof buf, &len), AIRSWARM_ERR_PANIC);
     EXPECT(airswarm_secure_node_poll_timeout(sn, &v), AIRSWARM_ERR_PANIC);
     EXPECT(airswarm_secure_node_poll_event(sn, &sev, buf, sizeof buf, &len), AIRSWARM_ERR_PANIC);
+    EXPECT(airswarm_secure_node_stat(sn, "frames_sent", &v), AIRSWARM_ERR_PANIC);
     airswarm_identity_free(NULL);
     airswarm_secure_node_free(NULL);
     if (id != NULL || sn != NULL) failures++;
   }
   EXPECT(airswarm_test_force_panic(0), AIRSWARM_OK);
-  if (n2 != NULL || rep != NULL) failures++, fprintf(stderr, "a panicking _new wrote a handle\n");
+  if (n2 != NULL || rep != NULL || lc2 != NULL || nc2 != NULL || sc2 != NULL)
+    failures++, fprintf(stderr, "a panicking _new wrote a handle\n");
+  airswarm_sim_report_free(good);
+  airswarm_sim_config_free(sc);
+  airswarm_node_config_free(nc);
+  airswarm_lora_config_free(lc);
   /* The node is still usable after caught panics. */
   EXPECT(airswarm_node_send(n, 0, 2, (const uint8_t *)"ok", 2, &id), AIRSWARM_OK);
   airswarm_node_free(n);
@@ -517,6 +954,8 @@ int main(int argc, char **argv) {
   lora();
   node();
   sim();
+  sim_limits();
+  sim_crypto_acks();
   torrent();
   crypto(argv[1]);
   panics();

@@ -23,7 +23,10 @@ int main(int argc, char **argv) {
   airswarm_secure_node *nodes[NODES] = {0};
   uint32_t addr[NODES] = {0};
   int failed = 1, pinned_by_1 = 0, sealed_direct = 0, sealed_broadcast = 0, acked = 0, sent = 0;
-  uint64_t now = 1;
+  uint64_t now = 1, ticket = 0;
+  uint32_t direct_id = 0; /* the id the waiting direct message went out with */
+  airswarm_node_config *cfg = NULL;
+  if (check(airswarm_node_config_new(&cfg), "node_config_new")) goto out;
   /* Example values only: real hosts take the channel key from configuration and the seed
    * from the operating system's random generator (getrandom(2)). */
   uint8_t channel_key[AIRSWARM_KEY_LEN], seed[AIRSWARM_KEY_LEN];
@@ -37,11 +40,9 @@ int main(int argc, char **argv) {
     free(pem);
     if (check(r, argv[i + 1])) goto out;
     if (check(airswarm_identity_address(ids[i], &addr[i]), "identity_address")) goto out;
-    airswarm_node_config cfg;
-    if (check(airswarm_node_config_default(&cfg), "node_config_default")) goto out;
-    cfg.seed = (uint64_t)i;
+    if (check(airswarm_node_config_set_seed(cfg, (uint64_t)i), "set_seed")) goto out;
     memset(seed, i + 1, sizeof seed);
-    if (check(airswarm_secure_node_new(&cfg, ids[i], channel_key, sizeof channel_key, 0, seed,
+    if (check(airswarm_secure_node_new(cfg, ids[i], channel_key, sizeof channel_key, 0, seed,
                                        sizeof seed, &nodes[i]),
               "secure_node_new"))
       goto out;
@@ -65,7 +66,7 @@ int main(int argc, char **argv) {
         }
       }
       if (r != AIRSWARM_DONE && check(r, "poll_transmit")) goto out;
-      airswarm_secure_event ev;
+      airswarm_secure_event ev = {.struct_size = sizeof(airswarm_secure_event)};
       uint8_t payload[512];
       while ((r = airswarm_secure_node_poll_event(nodes[i], &ev, payload, sizeof payload, &len)) ==
              AIRSWARM_OK) {
@@ -89,8 +90,14 @@ int main(int argc, char **argv) {
             printf("t=%" PRIu64 "ms node %d: session with %08" PRIx32 " established\n", now, i + 1,
                    ev.src);
             break;
+          case AIRSWARM_SECURE_EVENT_SENT:
+            printf("t=%" PRIu64 "ms node %d: ticket %" PRIu64 " sent as message %" PRIu32 "\n", now,
+                   i + 1, ev.ticket, ev.id);
+            if (i == 0 && ev.ticket == ticket) direct_id = ev.id;
+            break;
           case AIRSWARM_SECURE_EVENT_DELIVERED:
-            if (i == 0) acked++;
+            /* The acknowledgement names the id the SENT event gave the waiting message. */
+            if (i == 0 && ticket != 0 && ev.id == direct_id) acked++;
             break;
           case AIRSWARM_SECURE_EVENT_REJECTED:
             printf("node %d rejected something from %08" PRIx32 ": %.*s\n", i + 1, ev.src, (int)len,
@@ -108,12 +115,12 @@ int main(int argc, char **argv) {
       sent = 1;
       const char *secret = "for node 3 only";
       const char *group = "hello, channel";
-      uint8_t waiting = 0;
       if (check(airswarm_secure_node_send(nodes[0], now, addr[2], (const uint8_t *)secret,
-                                          strlen(secret), NULL, &waiting),
+                                          strlen(secret), NULL, &ticket),
                 "send direct"))
         goto out;
-      printf("node 1 -> node 3: %s\n", waiting ? "waiting for the handshake" : "sent");
+      printf("node 1 -> node 3: %s (ticket %" PRIu64 ")\n",
+             ticket ? "waiting for the handshake" : "sent", ticket);
       if (check(airswarm_secure_node_send(nodes[0], now, AIRSWARM_BROADCAST,
                                           (const uint8_t *)group, strlen(group), NULL, NULL),
                 "send broadcast"))
@@ -135,6 +142,7 @@ int main(int argc, char **argv) {
          sealed_direct, acked, sealed_broadcast);
   failed = !(sealed_direct == 1 && acked >= 1 && sealed_broadcast == NODES - 1);
 out:
+  airswarm_node_config_free(cfg);
   for (int i = 0; i < NODES; i++) {
     airswarm_secure_node_free(nodes[i]);
     airswarm_identity_free(ids[i]);

@@ -27,7 +27,7 @@ int main(int argc, char **argv) {
   uint8_t hash[AIRSWARM_SHA1_LEN];
   size_t n;
   char name[1024];
-  airswarm_metainfo_summary s;
+  airswarm_metainfo_summary s = {.struct_size = sizeof(airswarm_metainfo_summary)};
   if (airswarm_metainfo_info_hash(meta, hash, sizeof hash, &n) != AIRSWARM_OK ||
       airswarm_metainfo_name(meta, (uint8_t *)name, sizeof name, &n) != AIRSWARM_OK ||
       airswarm_metainfo_summary_get(meta, &s) != AIRSWARM_OK)
@@ -39,7 +39,7 @@ int main(int argc, char **argv) {
          s.total_length, s.piece_count, s.piece_length, s.private_flag ? " (private)" : "");
   printf("files:     %zu\n", s.file_count);
   for (size_t i = 0; i < s.file_count; i++) {
-    airswarm_file_entry f;
+    airswarm_file_entry f = {.struct_size = sizeof(airswarm_file_entry)};
     char path[4096];
     if ((r = airswarm_metainfo_file(meta, i, &f, (uint8_t *)path, sizeof path, &n)) !=
         AIRSWARM_OK) {

@@ -8,8 +8,10 @@
 #![forbid(unsafe_code)]
 
 pub mod crypto;
+pub mod fields;
 pub mod mesh;
 pub mod radio;
+pub mod range;
 pub mod rng;
 pub mod sim;
 

@@ -457,7 +457,7 @@ fn send_queue_respects_the_duty_cycle() {
     use airswarm_core::radio::LoRaConfig;
     let lora = LoRaConfig::default();
     let mut node = Node::new(NodeConfig {
-        duty_cycle: 0.01,
+        duty_cycle_percent: 1.0,
         max_queue: 1000,
         ..NodeConfig::default()
     })

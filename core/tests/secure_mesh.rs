@@ -130,13 +130,26 @@ fn hundred_byte_direct_message_is_one_132_byte_frame_after_setup() {
     let b = line.addr(1);
     assert_eq!(
         line.nodes[0].send(Instant(0), b, b"hello").unwrap(),
-        SendOutcome::AwaitingSession
+        SendOutcome::AwaitingSession { ticket: 1 }
     );
     line.run(60_000);
     assert!(
         line.events[0]
             .iter()
             .any(|e| matches!(e, SecureEvent::SessionEstablished { .. }))
+    );
+    // The waiting message went out under an id, and that id was acknowledged.
+    let sent = line.events[0]
+        .iter()
+        .find_map(|e| match e {
+            SecureEvent::Sent { dst, ticket: 1, id } if *dst == b => Some(*id),
+            _ => None,
+        })
+        .expect("a Sent event for ticket 1");
+    assert!(
+        line.events[0].contains(&SecureEvent::Delivered { dst: b, id: sent }),
+        "{:?}",
+        line.events[0]
     );
     assert_eq!(
         line.messages(1),
@@ -464,7 +477,7 @@ fn a_handshake_that_overtakes_the_senders_key_is_held_until_the_key_arrives() {
     assert!(ring.get(line.addr(0)).is_some());
     assert_eq!(
         line.nodes[0].send(Instant(0), b, b"early").unwrap(),
-        SendOutcome::AwaitingSession
+        SendOutcome::AwaitingSession { ticket: 1 }
     );
     line.run(600_000);
     assert!(line.messages(1).is_empty());

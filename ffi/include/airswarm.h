@@ -53,6 +53,11 @@
 // messages waiting for it were dropped.
 #define AIRSWARM_SECURE_EVENT_SESSION_FAILED 9
 
+// Secure event: the message that `airswarm_secure_node_send` queued with `ticket` (it
+// waited for a session) was sealed and sent to `dst` as message `id`; its DELIVERED or
+// SEND_FAILED event carries that `id`.
+#define AIRSWARM_SECURE_EVENT_SENT 10
+
 // Protection of a delivered message: sealed in a session with the sender.
 #define AIRSWARM_SECURITY_SESSION 1
 
@@ -64,6 +69,9 @@
 
 // An unprotected broadcast.
 #define AIRSWARM_SECURITY_PLAIN 4
+
+// Bytes of the first version of `airswarm_secure_event` (the smallest `struct_size`).
+#define AIRSWARM_SECURE_EVENT_V1_SIZE 48
 
 // Low-data-rate optimisation follows the symbol time (on above 16 ms, SX1276 datasheet §4.1.1.6).
 #define AIRSWARM_LDRO_AUTO 0
@@ -92,6 +100,9 @@
 
 // Largest frame `airswarm_node_poll_transmit` returns (a buffer this size always suffices).
 #define AIRSWARM_MAX_FRAME 255
+
+// Highest first message counter a node accepts (`airswarm_node_config_set_first_counter`).
+#define AIRSWARM_MAX_FIRST_COUNTER 18446744069414582271ull
 
 // Content type of a message: plain bytes.
 #define AIRSWARM_CONTENT_PLAIN 0
@@ -123,8 +134,32 @@
 // Event kind: persist `next_counter` and pass it as `first_counter` after a reboot.
 #define AIRSWARM_EVENT_PERSIST_COUNTER 4
 
+// Bytes of the first version of `airswarm_event` (the smallest `struct_size` accepted).
+#define AIRSWARM_EVENT_V1_SIZE 40
+
+// Field kind (`airswarm_sim_report_field`): an integer, read with `airswarm_sim_report_u64`.
+#define AIRSWARM_FIELD_COUNT 1
+
+// A real number, read with `airswarm_sim_report_f64`.
+#define AIRSWARM_FIELD_REAL 2
+
+// A real number that may be absent (`airswarm_sim_report_f64` returns `AIRSWARM_DONE`).
+#define AIRSWARM_FIELD_OPTIONAL_REAL 3
+
+// 0 or 1, read with `airswarm_sim_report_u64`.
+#define AIRSWARM_FIELD_FLAG 4
+
+// A short name, read with `airswarm_sim_report_text`.
+#define AIRSWARM_FIELD_TEXT 5
+
 // Length of an info-hash and of a piece hash (SHA-1), bytes.
 #define AIRSWARM_SHA1_LEN 20
+
+// Bytes of the first version of `airswarm_metainfo_summary` (the smallest `struct_size`).
+#define AIRSWARM_METAINFO_SUMMARY_V1_SIZE 40
+
+// Bytes of the first version of `airswarm_file_entry` (the smallest `struct_size`).
+#define AIRSWARM_FILE_ENTRY_V1_SIZE 32
 
 // Result of every call. Codes are stable: new ones are only ever added.
 typedef enum {
@@ -169,11 +204,24 @@ typedef enum {
 // An RSA-2048 key pair (opaque).
 typedef struct airswarm_identity airswarm_identity;
 
+// LoRa modem settings (opaque). `airswarm_lora_config_new` gives the defaults; each
+// `airswarm_lora_config_set_*` changes one field and refuses a value out of that field's
+// range with `AIRSWARM_ERR_RADIO_CONFIG` (`AIRSWARM_ERR_INVALID_ARGUMENT` for a flag that
+// is not 0 or 1), leaving the config unchanged.
+typedef struct airswarm_lora_config airswarm_lora_config;
+
 // A parsed `.torrent` file (opaque).
 typedef struct airswarm_metainfo airswarm_metainfo;
 
 // A mesh node (opaque). Not thread-safe: use one handle from one thread at a time.
 typedef struct airswarm_node airswarm_node;
+
+// Node settings (opaque). `airswarm_node_config_new` gives the core defaults (address 1,
+// airswarm strategy, default LoRa, no duty-cycle limit, hop limit 7, 3 retries, queue
+// 512, seed 0, first counter 1); `airswarm_node_config_set_*` change one field. The whole
+// config is checked by `airswarm_node_new` (and `airswarm_node_config_validate`), with the
+// reason in `airswarm_last_error_message`.
+typedef struct airswarm_node_config airswarm_node_config;
 
 // Incremental SHA-1 of one piece (opaque).
 typedef struct airswarm_piece_hasher airswarm_piece_hasher;
@@ -181,58 +229,22 @@ typedef struct airswarm_piece_hasher airswarm_piece_hasher;
 // A mesh node that seals its traffic (opaque). Not thread-safe.
 typedef struct airswarm_secure_node airswarm_secure_node;
 
+// Scenario settings (opaque). `airswarm_sim_config_new` gives the core's default scenario
+// (40 nodes, 8 km square, 20 broadcasts, crypto on, 1 % duty cycle);
+// `airswarm_sim_config_set_*` change one field. `airswarm_sim_run` (and
+// `airswarm_sim_config_validate`) check the whole scenario against the simulator's limits
+// (the same as `airswarm sim` and Python's `Simulator`), with the reason in
+// `airswarm_last_error_message`.
+typedef struct airswarm_sim_config airswarm_sim_config;
+
 // The result of a simulation run (opaque).
 typedef struct airswarm_sim_report airswarm_sim_report;
 
-// LoRa modem settings. Fill it with `airswarm_lora_config_default`, then change fields.
-// Boolean fields are 0 or 1 (any other value is `AIRSWARM_ERR_INVALID_ARGUMENT`).
+// One event from `airswarm_secure_node_poll_event`. Fields not used by `kind` are 0. Set
+// `struct_size = sizeof(airswarm_secure_event)` before polling (see `airswarm_event`).
 typedef struct {
-  // Carrier frequency, Hz.
-  uint32_t frequency_hz;
-  // Spreading factor 5..=12.
-  uint8_t spreading_factor;
-  // Bandwidth, Hz (e.g. 125000).
-  uint32_t bandwidth_hz;
-  // Coding rate denominator 5..=8 (4/5 .. 4/8).
-  uint8_t coding_rate;
-  // Preamble symbols.
-  uint16_t preamble_len;
-  // 1 = implicit header mode.
-  uint8_t implicit_header;
-  // 1 = payload CRC on.
-  uint8_t crc;
-  // One of `AIRSWARM_LDRO_*`.
-  uint8_t ldro;
-  // Transmit power, dBm.
-  int8_t tx_power_dbm;
-  // Sync word.
-  uint8_t sync_word;
-} airswarm_lora_config;
-
-// Node settings. Fill with `airswarm_node_config_default`, then change fields. Limits not
-// listed here (duplicate cache, reassembly) keep the core defaults.
-typedef struct {
-  // This node's address (not in 0xFFFF0000..=0xFFFFFFFF, the broadcast range).
-  uint32_t address;
-  // One of `AIRSWARM_STRATEGY_*`.
-  uint32_t strategy;
-  airswarm_lora_config lora;
-  // Fraction of time the node may transmit (0.01 = 1 %); 1.0 = no limit.
-  double duty_cycle;
-  // Hops a new message may travel.
-  uint8_t hop_limit;
-  // Retransmissions of an unacknowledged direct message (at most 3).
-  uint8_t max_retries;
-  // Most frames waiting to be sent.
-  size_t max_queue;
-  // Seed for jitter (give each node its own).
-  uint64_t seed;
-  // First message counter (persisted value from `AIRSWARM_EVENT_PERSIST_COUNTER`).
-  uint64_t first_counter;
-} airswarm_node_config;
-
-// One event from `airswarm_secure_node_poll_event`. Fields not used by `kind` are 0.
-typedef struct {
+  // Set by the caller to `sizeof(airswarm_secure_event)`; set to the bytes written.
+  size_t struct_size;
   // One of `AIRSWARM_SECURE_EVENT_*`.
   uint32_t kind;
   uint32_t src;
@@ -242,10 +254,16 @@ typedef struct {
   uint8_t security;
   uint8_t hops;
   uint64_t next_counter;
+  // For `AIRSWARM_SECURE_EVENT_SENT`: the ticket `airswarm_secure_node_send` returned.
+  uint64_t ticket;
 } airswarm_secure_event;
 
-// One event from `airswarm_node_poll_event`. Fields not used by `kind` are 0.
+// One event from `airswarm_node_poll_event`. Fields not used by `kind` are 0. Set
+// `struct_size = sizeof(airswarm_event)` before polling: the library fills only the fields
+// your version of the struct has, so fields added later break nothing.
 typedef struct {
+  // Set by the caller to `sizeof(airswarm_event)`; the library sets it to the bytes it wrote.
+  size_t struct_size;
   // One of `AIRSWARM_EVENT_*`.
   uint32_t kind;
   uint32_t src;
@@ -260,83 +278,11 @@ typedef struct {
   uint64_t next_counter;
 } airswarm_event;
 
-// Counters of a node.
+// Summary of a parsed torrent. Set `struct_size = sizeof(airswarm_metainfo_summary)` first:
+// the library fills only the fields your version of the struct has.
 typedef struct {
-  uint64_t frames_sent;
-  uint64_t frames_relayed;
-  uint64_t relays_cancelled;
-  uint64_t frames_received;
-  uint64_t duplicates;
-  uint64_t bad_frames;
-  uint64_t messages_delivered;
-  uint64_t acks_sent;
-  uint64_t retries;
-  uint64_t nacks_sent;
-  uint64_t send_failures;
-  uint64_t reassembly_errors;
-  uint64_t queue_drops;
-  // Routed frames whose next hop stayed silent, flooded instead.
-  uint64_t route_fallbacks;
-  // Pulls sent: asks to a neighbour for broadcasts this node learned it missed.
-  uint64_t pulls_sent;
-  // Kept broadcast frames sent again because a neighbour pulled them.
-  uint64_t pull_answers;
-} airswarm_node_stats;
-
-// Scenario settings. Fill with `airswarm_sim_config_default`, then change fields; path
-// loss, noise and strategy tuning keep the core defaults.
-typedef struct {
-  // Number of nodes (at least 2).
-  size_t nodes;
-  // Side of the square the nodes are placed in, metres.
-  double area_m;
-  uint64_t seed;
-  // Messages to send during the run.
-  size_t messages;
-  // Payload of each message, bytes.
-  size_t payload;
-  // One of `AIRSWARM_STRATEGY_*`.
-  uint32_t strategy;
-  airswarm_lora_config lora;
-  // Fraction of airtime each node may use (0.01 = 1 %); 1.0 = no limit.
-  double duty_cycle;
-  uint8_t hop_limit;
-  // Share of messages sent to one random node (acknowledged); the rest are broadcasts.
-  double direct_fraction;
-  // Mean gap between messages, ms.
-  uint64_t interval_ms;
-  // Simulated time after the last message, ms.
-  uint64_t drain_ms;
-  // 1 = listen before talk, 0 = transmit blindly.
-  uint8_t listen_before_talk;
-} airswarm_sim_config;
-
-// The headline figures of a run (`airswarm_sim_report_json` has everything, per node too).
-typedef struct {
-  size_t nodes;
-  size_t messages;
-  // Delivered / intended (message, receiver) pairs.
-  double delivery_ratio;
-  uint64_t delivered_pairs;
-  uint64_t intended_pairs;
-  // Frames put on the air by all nodes.
-  uint64_t transmissions;
-  double transmissions_per_message;
-  // Sum of every frame's time on air, seconds.
-  double airtime_s;
-  uint64_t collisions;
-  uint64_t half_duplex_losses;
-  double latency_p50_ms;
-  double latency_p95_ms;
-  // Acknowledged / sent direct messages; negative when no direct message was sent.
-  double ack_ratio;
-  double mean_neighbours;
-  double simulated_s;
-  uint64_t events;
-} airswarm_sim_summary;
-
-// Summary of a parsed torrent.
-typedef struct {
+  // Set by the caller to `sizeof(airswarm_metainfo_summary)`; set to the bytes written.
+  size_t struct_size;
   // Bytes per piece (the last piece may be shorter).
   uint32_t piece_length;
   uint32_t piece_count;
@@ -349,8 +295,11 @@ typedef struct {
   uint8_t private_flag;
 } airswarm_metainfo_summary;
 
-// One file of a torrent (its path goes to a separate text buffer).
+// One file of a torrent (its path goes to a separate text buffer). Set
+// `struct_size = sizeof(airswarm_file_entry)` first.
 typedef struct {
+  // Set by the caller to `sizeof(airswarm_file_entry)`; set to the bytes written.
+  size_t struct_size;
   uint64_t length;
   // Offset of the file's first byte in the torrent's concatenated data.
   uint64_t offset;
@@ -378,15 +327,14 @@ airswarm_result airswarm_result_message(uint32_t result, uint8_t *buf, size_t ca
 // `buf` must be NULL or point to `cap` writable bytes; `out_len` must be NULL or valid.
 airswarm_result airswarm_version(uint8_t *buf, size_t cap, size_t *out_len);
 
-// TEST ONLY: panics inside the library so that tests can check that the panic is caught
-// and returned as `AIRSWARM_ERR_PANIC`. Never call it in an application.
-airswarm_result airswarm_test_panic(void);
-
-// TEST ONLY: while `on` is non-zero, every entry point (including the `_free` functions)
-// panics inside the library before doing any work, so a test can check that each one
-// catches the panic (`AIRSWARM_ERR_PANIC`, or nothing for `_free`, which then leaks the
-// handle). Process-wide; never call it in an application.
-airswarm_result airswarm_test_force_panic(uint32_t on);
+// Writes the specific message of the last error returned on this thread (e.g.
+// "payload of 60419 bytes exceeds the maximum of 60418 bytes for channel-sealed
+// broadcasts ...") like `airswarm_result_message`; an empty string when the last call
+// succeeded. This call itself does not change the message.
+//
+// # Safety
+// `buf` must be NULL or point to `cap` writable bytes; `out_len` must be NULL or valid.
+airswarm_result airswarm_last_error_message(uint8_t *buf, size_t cap, size_t *out_len);
 
 // Generates a new RSA-2048 identity from a 32-byte `seed`, which must come from the
 // operating system's random generator (e.g. getrandom(2)); the same seed gives the same key.
@@ -458,20 +406,21 @@ airswarm_result airswarm_secure_node_announce(airswarm_secure_node *node,
                                               uint32_t *out_id);
 
 // Sends `len` bytes to `dst`, sealed in a session (direct) or with the channel (broadcast).
-// The first message to a peer starts a handshake: then `*out_waiting` is 1 and the message
-// goes out once `AIRSWARM_SECURE_EVENT_SESSION_ESTABLISHED` arrives; otherwise it is 0 and
-// `*out_id` holds the message id. `out_id`/`out_waiting` may be NULL.
+// Sent now: `*out_id` holds the message id and `*out_ticket` is 0. The first message to a
+// peer starts a handshake instead: `*out_id` is 0 and `*out_ticket` a non-zero ticket; an
+// `AIRSWARM_SECURE_EVENT_SENT` with that ticket gives the id once the session is up.
+// `out_id`/`out_ticket` may be NULL.
 //
 // # Safety
 // `node` NULL or a live handle; `payload` NULL (only with `len` 0) or `len` readable bytes;
-// `out_id`, `out_waiting` NULL or valid for writes.
+// `out_id`, `out_ticket` NULL or valid for writes.
 airswarm_result airswarm_secure_node_send(airswarm_secure_node *node,
                                           uint64_t now_ms,
                                           uint32_t dst,
                                           const uint8_t *payload,
                                           size_t len,
                                           uint32_t *out_id,
-                                          uint8_t *out_waiting);
+                                          uint64_t *out_ticket);
 
 // As `airswarm_node_handle_frame`.
 //
@@ -517,23 +466,93 @@ airswarm_result airswarm_secure_node_poll_event(airswarm_secure_node *node,
                                                 size_t cap,
                                                 size_t *payload_len);
 
-// Fills `*out` with the defaults (EU868 868.1 MHz, SF7, 125 kHz, CR 4/5, 8-symbol preamble,
-// explicit header, CRC on, LDRO auto, 14 dBm, sync word 0x12).
+// Reads the counter `name` of the secure node's mesh layer (the names of
+// `airswarm_node_stat_name`) into `*out`.
 //
 // # Safety
-// `out` must be NULL or valid for a write of `airswarm_lora_config`.
-airswarm_result airswarm_lora_config_default(airswarm_lora_config *out);
+// `node` NULL or a live handle; `name` NULL or NUL-terminated; `out` NULL or valid.
+airswarm_result airswarm_secure_node_stat(const airswarm_secure_node *node,
+                                          const char *name,
+                                          uint64_t *out);
 
-// Checks `*cfg`: `AIRSWARM_OK`, `AIRSWARM_ERR_RADIO_CONFIG` or `AIRSWARM_ERR_INVALID_ARGUMENT`.
+// Creates a LoRa config with the defaults (EU868 868.1 MHz, SF7, 125 kHz, CR 4/5,
+// 8-symbol preamble, explicit header, CRC on, LDRO auto, 14 dBm, sync word 0x12). Free it
+// with `airswarm_lora_config_free`.
 //
 // # Safety
-// `cfg` must be NULL or point to a valid `airswarm_lora_config`.
-airswarm_result airswarm_lora_config_validate(const airswarm_lora_config *cfg);
+// `out` must be NULL or valid for writes.
+airswarm_result airswarm_lora_config_new(airswarm_lora_config **out);
+
+// Frees a LoRa config. NULL is a no-op.
+//
+// # Safety
+// `cfg` must be NULL or a handle from `airswarm_lora_config_new` not freed before.
+void airswarm_lora_config_free(airswarm_lora_config *cfg);
+
+// Carrier frequency, Hz (137-1020 MHz).
+//
+// # Safety
+// `cfg` must be NULL or a live handle.
+airswarm_result airswarm_lora_config_set_frequency_hz(airswarm_lora_config *cfg, uint64_t hz);
+
+// Spreading factor 5..=12.
+//
+// # Safety
+// `cfg` must be NULL or a live handle.
+airswarm_result airswarm_lora_config_set_spreading_factor(airswarm_lora_config *cfg, uint32_t sf);
+
+// Bandwidth, Hz: one of 7800, 10400, 15600, 20800, 31250, 41700, 62500, 125000, 250000, 500000.
+//
+// # Safety
+// `cfg` must be NULL or a live handle.
+airswarm_result airswarm_lora_config_set_bandwidth_hz(airswarm_lora_config *cfg, uint64_t hz);
+
+// Coding rate denominator 5..=8 (4/5 .. 4/8).
+//
+// # Safety
+// `cfg` must be NULL or a live handle.
+airswarm_result airswarm_lora_config_set_coding_rate(airswarm_lora_config *cfg, uint32_t cr);
+
+// Preamble symbols (6..=65535).
+//
+// # Safety
+// `cfg` must be NULL or a live handle.
+airswarm_result airswarm_lora_config_set_preamble_len(airswarm_lora_config *cfg, uint32_t symbols);
+
+// 1 = implicit header mode, 0 = explicit.
+//
+// # Safety
+// `cfg` must be NULL or a live handle.
+airswarm_result airswarm_lora_config_set_implicit_header(airswarm_lora_config *cfg, uint32_t on);
+
+// 1 = payload CRC on, 0 = off.
+//
+// # Safety
+// `cfg` must be NULL or a live handle.
+airswarm_result airswarm_lora_config_set_crc(airswarm_lora_config *cfg, uint32_t on);
+
+// One of `AIRSWARM_LDRO_*`.
+//
+// # Safety
+// `cfg` must be NULL or a live handle.
+airswarm_result airswarm_lora_config_set_ldro(airswarm_lora_config *cfg, uint32_t ldro);
+
+// Transmit power, dBm (-4..=20).
+//
+// # Safety
+// `cfg` must be NULL or a live handle.
+airswarm_result airswarm_lora_config_set_tx_power_dbm(airswarm_lora_config *cfg, int32_t dbm);
+
+// Sync word (0..=255).
+//
+// # Safety
+// `cfg` must be NULL or a live handle.
+airswarm_result airswarm_lora_config_set_sync_word(airswarm_lora_config *cfg, uint32_t sync_word);
 
 // Time on air of a `payload_len`-byte LoRa packet, microseconds (Semtech AN1200.13 formula).
 //
 // # Safety
-// `cfg` must be NULL or point to a valid config; `out_us` NULL or valid for writes.
+// `cfg` must be NULL or a live handle; `out_us` NULL or valid for writes.
 airswarm_result airswarm_lora_time_on_air_us(const airswarm_lora_config *cfg,
                                              size_t payload_len,
                                              uint64_t *out_us);
@@ -541,15 +560,86 @@ airswarm_result airswarm_lora_time_on_air_us(const airswarm_lora_config *cfg,
 // Duration of one LoRa symbol, nanoseconds (2^SF / bandwidth).
 //
 // # Safety
-// `cfg` must be NULL or point to a valid config; `out_ns` NULL or valid for writes.
+// `cfg` must be NULL or a live handle; `out_ns` NULL or valid for writes.
 airswarm_result airswarm_lora_symbol_time_ns(const airswarm_lora_config *cfg, uint64_t *out_ns);
 
-// Fills `*out` with the core defaults (address 1, airswarm strategy, default LoRa, no duty
-// cycle limit, hop limit 7, 3 retries, queue 512, seed 0, first counter 1).
+// Creates a node config with the core defaults. Free it with `airswarm_node_config_free`.
 //
 // # Safety
-// `out` must be NULL or valid for a write of `airswarm_node_config`.
-airswarm_result airswarm_node_config_default(airswarm_node_config *out);
+// `out` must be NULL or valid for writes.
+airswarm_result airswarm_node_config_new(airswarm_node_config **out);
+
+// Frees a node config. NULL is a no-op.
+//
+// # Safety
+// `cfg` must be NULL or a handle from `airswarm_node_config_new` not freed before.
+void airswarm_node_config_free(airswarm_node_config *cfg);
+
+// Checks the whole config as `airswarm_node_new` does: `AIRSWARM_ERR_NODE_CONFIG` or
+// `AIRSWARM_ERR_RADIO_CONFIG` with the reason in `airswarm_last_error_message`.
+//
+// # Safety
+// `cfg` must be NULL or a live handle.
+airswarm_result airswarm_node_config_validate(const airswarm_node_config *cfg);
+
+// This node's address (not in 0xFFFF0000..=0xFFFFFFFF, the broadcast range).
+//
+// # Safety
+// `cfg` must be NULL or a live handle.
+airswarm_result airswarm_node_config_set_address(airswarm_node_config *cfg, uint32_t address);
+
+// One of `AIRSWARM_STRATEGY_*`.
+//
+// # Safety
+// `cfg` must be NULL or a live handle.
+airswarm_result airswarm_node_config_set_strategy(airswarm_node_config *cfg, uint32_t strategy);
+
+// Copies the LoRa settings `lora` into the config.
+//
+// # Safety
+// `cfg` must be NULL or a live handle; `lora` NULL or a live handle.
+airswarm_result airswarm_node_config_set_lora(airswarm_node_config *cfg,
+                                              const airswarm_lora_config *lora);
+
+// Share of time the node may transmit, in percent: 1.0 = 1 % (EU868 g1), 100.0 = no
+// limit (the default). The same unit as Python's `duty_cycle` and `airswarm sim
+// --duty-cycle`.
+//
+// # Safety
+// `cfg` must be NULL or a live handle.
+airswarm_result airswarm_node_config_set_duty_cycle_percent(airswarm_node_config *cfg,
+                                                            double percent);
+
+// Hops a new message may travel (1..=15).
+//
+// # Safety
+// `cfg` must be NULL or a live handle.
+airswarm_result airswarm_node_config_set_hop_limit(airswarm_node_config *cfg, uint32_t hops);
+
+// Retransmissions of an unacknowledged direct message (0..=3; more is refused).
+//
+// # Safety
+// `cfg` must be NULL or a live handle.
+airswarm_result airswarm_node_config_set_max_retries(airswarm_node_config *cfg, uint32_t retries);
+
+// Most frames waiting to be sent (at least 1).
+//
+// # Safety
+// `cfg` must be NULL or a live handle.
+airswarm_result airswarm_node_config_set_max_queue(airswarm_node_config *cfg, size_t frames);
+
+// Seed for jitter (give each node its own).
+//
+// # Safety
+// `cfg` must be NULL or a live handle.
+airswarm_result airswarm_node_config_set_seed(airswarm_node_config *cfg, uint64_t seed);
+
+// First message counter: the value persisted from `AIRSWARM_EVENT_PERSIST_COUNTER`
+// (0..=`AIRSWARM_MAX_FIRST_COUNTER`; higher would run the counter out and reuse ids).
+//
+// # Safety
+// `cfg` must be NULL or a live handle.
+airswarm_result airswarm_node_config_set_first_counter(airswarm_node_config *cfg, uint64_t counter);
 
 // Creates a node from `*cfg` and stores the handle in `*out` (free it with
 // `airswarm_node_free`). On error `*out` is left untouched.
@@ -650,23 +740,135 @@ airswarm_result airswarm_node_poll_timeout(const airswarm_node *node, uint64_t *
 // `node` must be NULL or a live handle; `out` NULL or valid for writes.
 airswarm_result airswarm_node_address(const airswarm_node *node, uint32_t *out);
 
-// Copies the node's counters to `*out`.
+// Reads the counter `name` of the node into `*out`. The names are those of
+// `airswarm_node_stat_name` (and of Python's `Node.stats()`), e.g. "frames_sent",
+// "retries", "pulls_sent", "pull_answers". An unknown name is
+// `AIRSWARM_ERR_INVALID_ARGUMENT`.
 //
 // # Safety
-// `node` must be NULL or a live handle; `out` NULL or valid for writes.
-airswarm_result airswarm_node_stats_get(const airswarm_node *node, airswarm_node_stats *out);
+// `node` must be NULL or a live handle; `name` NULL or NUL-terminated; `out` NULL or
+// valid for writes.
+airswarm_result airswarm_node_stat(const airswarm_node *node, const char *name, uint64_t *out);
 
-// Fills `*out` with the core's default scenario (40 nodes, 8 km square, 20 broadcasts).
+// Writes the name of node statistic number `index` (0, 1, ...) into `buf` like
+// `airswarm_result_message`; `AIRSWARM_DONE` past the last one. Every name works with
+// `airswarm_node_stat` and `airswarm_secure_node_stat`.
 //
 // # Safety
-// `out` must be NULL or valid for a write of `airswarm_sim_config`.
-airswarm_result airswarm_sim_config_default(airswarm_sim_config *out);
+// `buf` must be NULL or point to `cap` writable bytes; `out_len` NULL or valid for writes.
+airswarm_result airswarm_node_stat_name(size_t index, uint8_t *buf, size_t cap, size_t *out_len);
 
-// Runs the scenario `*cfg` to completion (deterministic for a given seed) and stores the
+// Creates a scenario with the core defaults. Free it with `airswarm_sim_config_free`.
+//
+// # Safety
+// `out` must be NULL or valid for writes.
+airswarm_result airswarm_sim_config_new(airswarm_sim_config **out);
+
+// Frees a scenario. NULL is a no-op.
+//
+// # Safety
+// `cfg` must be NULL or a handle from `airswarm_sim_config_new` not freed before.
+void airswarm_sim_config_free(airswarm_sim_config *cfg);
+
+// Checks the whole scenario as `airswarm_sim_run` does (`AIRSWARM_ERR_SIM_CONFIG`).
+//
+// # Safety
+// `cfg` must be NULL or a live handle.
+airswarm_result airswarm_sim_config_validate(const airswarm_sim_config *cfg);
+
+// Number of nodes (2..=100000).
+//
+// # Safety
+// `cfg` must be NULL or a live handle.
+airswarm_result airswarm_sim_config_set_nodes(airswarm_sim_config *cfg, size_t nodes);
+
+// Side of the square the nodes are placed in, metres.
+//
+// # Safety
+// `cfg` must be NULL or a live handle.
+airswarm_result airswarm_sim_config_set_area_m(airswarm_sim_config *cfg, double metres);
+
+// Seed: the same seed gives the same topology, traffic and result.
+//
+// # Safety
+// `cfg` must be NULL or a live handle.
+airswarm_result airswarm_sim_config_set_seed(airswarm_sim_config *cfg, uint64_t seed);
+
+// Messages to send during the run (0..=1000000).
+//
+// # Safety
+// `cfg` must be NULL or a live handle.
+airswarm_result airswarm_sim_config_set_messages(airswarm_sim_config *cfg, size_t messages);
+
+// Payload of each message, bytes (4 up to 60435 plain, 60418 with crypto, 60419 with
+// crypto and only direct messages).
+//
+// # Safety
+// `cfg` must be NULL or a live handle.
+airswarm_result airswarm_sim_config_set_payload(airswarm_sim_config *cfg, size_t bytes);
+
+// One of `AIRSWARM_STRATEGY_*`.
+//
+// # Safety
+// `cfg` must be NULL or a live handle.
+airswarm_result airswarm_sim_config_set_strategy(airswarm_sim_config *cfg, uint32_t strategy);
+
+// Copies the LoRa settings `lora` into the scenario.
+//
+// # Safety
+// `cfg` must be NULL or a live handle; `lora` NULL or a live handle.
+airswarm_result airswarm_sim_config_set_lora(airswarm_sim_config *cfg,
+                                             const airswarm_lora_config *lora);
+
+// Per-node duty-cycle limit in percent: 1.0 = 1 % (the default), 100.0 = no limit.
+//
+// # Safety
+// `cfg` must be NULL or a live handle.
+airswarm_result airswarm_sim_config_set_duty_cycle_percent(airswarm_sim_config *cfg,
+                                                           double percent);
+
+// Hops a message may travel (1..=15).
+//
+// # Safety
+// `cfg` must be NULL or a live handle.
+airswarm_result airswarm_sim_config_set_hop_limit(airswarm_sim_config *cfg, uint32_t hops);
+
+// Percentage of messages sent to one random node (acknowledged) instead of broadcast, 0..=100.
+//
+// # Safety
+// `cfg` must be NULL or a live handle.
+airswarm_result airswarm_sim_config_set_direct_percent(airswarm_sim_config *cfg, double percent);
+
+// Mean gap between messages, ms (0..=86400000, one day).
+//
+// # Safety
+// `cfg` must be NULL or a live handle.
+airswarm_result airswarm_sim_config_set_interval_ms(airswarm_sim_config *cfg, uint64_t ms);
+
+// Simulated time after the last message, ms (0..=604800000, one week).
+//
+// # Safety
+// `cfg` must be NULL or a live handle.
+airswarm_result airswarm_sim_config_set_drain_ms(airswarm_sim_config *cfg, uint64_t ms);
+
+// 1 = listen before talk (the default), 0 = transmit blindly.
+//
+// # Safety
+// `cfg` must be NULL or a live handle.
+airswarm_result airswarm_sim_config_set_listen_before_talk(airswarm_sim_config *cfg, uint32_t on);
+
+// 1 = real cryptography (RSA-2048 identities, sealed messages; the default), 0 = plain
+// frames. Key generation costs about 0.1 s a node.
+//
+// # Safety
+// `cfg` must be NULL or a live handle.
+airswarm_result airswarm_sim_config_set_crypto(airswarm_sim_config *cfg, uint32_t on);
+
+// Runs the scenario `cfg` to completion (deterministic for a given seed) and stores the
 // report handle in `*out` (free it with `airswarm_sim_report_free`).
 //
 // # Safety
-// `cfg` must be NULL or point to a valid config; `out` NULL or valid for writes.
+// `cfg` must be NULL or a live handle; `out` NULL or valid for writes.
 airswarm_result airswarm_sim_run(const airswarm_sim_config *cfg, airswarm_sim_report **out);
 
 // Frees a report. NULL is a no-op.
@@ -675,16 +877,53 @@ airswarm_result airswarm_sim_run(const airswarm_sim_config *cfg, airswarm_sim_re
 // `report` must be NULL or a handle from `airswarm_sim_run` not freed before.
 void airswarm_sim_report_free(airswarm_sim_report *report);
 
-// Copies the headline figures of `report` to `*out`.
+// Writes the name of report field number `index` (0, 1, ...) into `buf` like
+// `airswarm_result_message` and its kind (`AIRSWARM_FIELD_*`) into `*out_kind` (may be
+// NULL); `AIRSWARM_DONE` past the last field. The names are the JSON keys of
+// `airswarm_sim_report_json` and the attributes of Python's `SimResult`.
 //
 // # Safety
-// `report` must be NULL or a live handle; `out` NULL or valid for writes.
-airswarm_result airswarm_sim_report_summary(const airswarm_sim_report *report,
-                                            airswarm_sim_summary *out);
+// `buf` NULL or `cap` writable bytes; `out_len` NULL or valid; `out_kind` NULL or valid.
+airswarm_result airswarm_sim_report_field(size_t index,
+                                          uint8_t *buf,
+                                          size_t cap,
+                                          size_t *out_len,
+                                          uint32_t *out_kind);
+
+// Reads an integer or flag field (`AIRSWARM_FIELD_COUNT`, `AIRSWARM_FIELD_FLAG`) of the
+// report, e.g. "transmissions", "delivered_pairs", "pulls", "pull_answers", "crypto".
+//
+// # Safety
+// `report` NULL or a live handle; `name` NULL or NUL-terminated; `out` NULL or valid.
+airswarm_result airswarm_sim_report_u64(const airswarm_sim_report *report,
+                                        const char *name,
+                                        uint64_t *out);
+
+// Reads a real field (`AIRSWARM_FIELD_REAL`, `AIRSWARM_FIELD_OPTIONAL_REAL`) of the
+// report, e.g. "delivery_ratio", "airtime_s", "ack_ratio"; `AIRSWARM_DONE` (and `*out`
+// untouched) when an optional field is absent, as "ack_ratio" is without direct messages.
+//
+// # Safety
+// `report` NULL or a live handle; `name` NULL or NUL-terminated; `out` NULL or valid.
+airswarm_result airswarm_sim_report_f64(const airswarm_sim_report *report,
+                                        const char *name,
+                                        double *out);
+
+// Writes a text field (`AIRSWARM_FIELD_TEXT`, e.g. "strategy") of the report into `buf`
+// like `airswarm_result_message`.
+//
+// # Safety
+// `report` NULL or a live handle; `name` NULL or NUL-terminated; `buf` NULL or `cap`
+// writable bytes; `out_len` NULL or valid.
+airswarm_result airswarm_sim_report_text(const airswarm_sim_report *report,
+                                         const char *name,
+                                         uint8_t *buf,
+                                         size_t cap,
+                                         size_t *out_len);
 
 // Writes the whole report as NUL-terminated JSON (the same fields as `airswarm sim --json`
-// minus wall-clock figures). `*out_len` is the length without the NUL; when `cap` is too
-// small, `AIRSWARM_ERR_BUFFER_TOO_SMALL` with `*out_len` = capacity needed.
+// minus wall-clock figures, with `per_node`). `*out_len` is the length without the NUL;
+// when `cap` is too small, `AIRSWARM_ERR_BUFFER_TOO_SMALL` with `*out_len` = capacity needed.
 //
 // # Safety
 // `report` must be NULL or a live handle; `buf` NULL or `cap` writable bytes; `out_len` NULL

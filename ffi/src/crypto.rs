@@ -2,13 +2,15 @@
 //! channel-sealed broadcasts, handshakes and key announcements over the mesh.
 
 use crate::airswarm_result::{self, *};
-use crate::node::{airswarm_node_config, mesh_code, node_config_to_core};
-use crate::util::{const_ref, free_box, guard, mut_ref, put, slice, write_bytes};
+use crate::node::{airswarm_node_config, mesh_code, stat_out};
+use crate::util::{
+    check_sized, const_ref, fail, free_box, guard, mut_ref, put, put_sized, slice, write_bytes,
+};
 use airswarm_core::crypto::{ChannelKey, CryptoError, Identity, Keyring, SeededRng};
 use airswarm_core::mesh::secure::{
     SecureConfig, SecureError, SecureEvent, SecureNode, Security, SendOutcome,
 };
-use airswarm_core::mesh::{Address, MAX_MESSAGE};
+use airswarm_core::mesh::{Address, MAX_MESSAGE, MeshError};
 use airswarm_core::time::Instant;
 use rand_core::SeedableRng;
 
@@ -39,6 +41,10 @@ pub const AIRSWARM_SECURE_EVENT_PERSIST_COUNTER: u32 = 8;
 /// Secure event: no session with `src` after every handshake attempt; `id` = how many
 /// messages waiting for it were dropped.
 pub const AIRSWARM_SECURE_EVENT_SESSION_FAILED: u32 = 9;
+/// Secure event: the message that `airswarm_secure_node_send` queued with `ticket` (it
+/// waited for a session) was sealed and sent to `dst` as message `id`; its DELIVERED or
+/// SEND_FAILED event carries that `id`.
+pub const AIRSWARM_SECURE_EVENT_SENT: u32 = 10;
 
 /// Protection of a delivered message: sealed in a session with the sender.
 pub const AIRSWARM_SECURITY_SESSION: u8 = 1;
@@ -63,10 +69,16 @@ pub struct airswarm_secure_node {
     held_event: Option<SecureEvent>,
 }
 
-/// One event from `airswarm_secure_node_poll_event`. Fields not used by `kind` are 0.
+/// Bytes of the first version of `airswarm_secure_event` (the smallest `struct_size`).
+pub const AIRSWARM_SECURE_EVENT_V1_SIZE: usize = 48;
+
+/// One event from `airswarm_secure_node_poll_event`. Fields not used by `kind` are 0. Set
+/// `struct_size = sizeof(airswarm_secure_event)` before polling (see `airswarm_event`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct airswarm_secure_event {
+    /// Set by the caller to `sizeof(airswarm_secure_event)`; set to the bytes written.
+    pub struct_size: usize,
     /// One of `AIRSWARM_SECURE_EVENT_*`.
     pub kind: u32,
     pub src: u32,
@@ -76,6 +88,8 @@ pub struct airswarm_secure_event {
     pub security: u8,
     pub hops: u8,
     pub next_counter: u64,
+    /// For `AIRSWARM_SECURE_EVENT_SENT`: the ticket `airswarm_secure_node_send` returned.
+    pub ticket: u64,
 }
 
 /// Reads exactly 32 bytes.
@@ -85,22 +99,28 @@ pub struct airswarm_secure_event {
 unsafe fn key32(ptr: *const u8, len: usize) -> Result<[u8; 32], airswarm_result> {
     // SAFETY: forwarded caller contract.
     let bytes = unsafe { slice(ptr, len)? };
-    bytes.try_into().map_err(|_| AIRSWARM_ERR_INVALID_ARGUMENT)
+    bytes.try_into().map_err(|_| {
+        fail(
+            AIRSWARM_ERR_INVALID_ARGUMENT,
+            format!("a key or seed is 32 bytes, not {len}"),
+        )
+    })
 }
 
 fn crypto_code(e: &CryptoError) -> airswarm_result {
-    match e {
+    let code = match e {
         CryptoError::BadKey(_) | CryptoError::WrongKeyType(_) => AIRSWARM_ERR_KEY,
         _ => AIRSWARM_ERR_CRYPTO,
-    }
+    };
+    fail(code, e)
 }
 
 fn secure_code(e: &SecureError) -> airswarm_result {
     match e {
         SecureError::Mesh(m) => mesh_code(m),
         SecureError::Crypto(c) => crypto_code(c),
-        SecureError::Backlog(_) => AIRSWARM_ERR_QUEUE_FULL,
-        _ => AIRSWARM_ERR_CRYPTO,
+        SecureError::Backlog(_) => fail(AIRSWARM_ERR_QUEUE_FULL, e),
+        _ => fail(AIRSWARM_ERR_CRYPTO, e),
     }
 }
 
@@ -237,16 +257,12 @@ pub unsafe extern "C" fn airswarm_secure_node_new(
         };
         // SAFETY: caller contract on `rng_seed`/`rng_seed_len`.
         let seed = unsafe { key32(rng_seed, rng_seed_len)? };
-        let sign_channel = match sign_channel {
-            0 => false,
-            1 => true,
-            _ => return Err(AIRSWARM_ERR_INVALID_ARGUMENT),
-        };
+        let sign_channel = crate::util::flag("sign_channel", sign_channel.into())?;
         if out.is_null() {
             return Err(AIRSWARM_ERR_NULL);
         }
         let scfg = SecureConfig {
-            node: node_config_to_core(c)?,
+            node: c.inner.clone(),
             channel,
             sign_channel,
             rekey_after: 0,
@@ -306,13 +322,14 @@ pub unsafe extern "C" fn airswarm_secure_node_announce(
 }
 
 /// Sends `len` bytes to `dst`, sealed in a session (direct) or with the channel (broadcast).
-/// The first message to a peer starts a handshake: then `*out_waiting` is 1 and the message
-/// goes out once `AIRSWARM_SECURE_EVENT_SESSION_ESTABLISHED` arrives; otherwise it is 0 and
-/// `*out_id` holds the message id. `out_id`/`out_waiting` may be NULL.
+/// Sent now: `*out_id` holds the message id and `*out_ticket` is 0. The first message to a
+/// peer starts a handshake instead: `*out_id` is 0 and `*out_ticket` a non-zero ticket; an
+/// `AIRSWARM_SECURE_EVENT_SENT` with that ticket gives the id once the session is up.
+/// `out_id`/`out_ticket` may be NULL.
 ///
 /// # Safety
 /// `node` NULL or a live handle; `payload` NULL (only with `len` 0) or `len` readable bytes;
-/// `out_id`, `out_waiting` NULL or valid for writes.
+/// `out_id`, `out_ticket` NULL or valid for writes.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn airswarm_secure_node_send(
     node: *mut airswarm_secure_node,
@@ -321,7 +338,7 @@ pub unsafe extern "C" fn airswarm_secure_node_send(
     payload: *const u8,
     len: usize,
     out_id: *mut u32,
-    out_waiting: *mut u8,
+    out_ticket: *mut u64,
 ) -> airswarm_result {
     guard(|| {
         // SAFETY: caller contract on `node`.
@@ -329,23 +346,23 @@ pub unsafe extern "C" fn airswarm_secure_node_send(
         // SAFETY: caller contract on `payload`/`len`.
         let bytes = unsafe { slice(payload, len)? };
         if bytes.len() > MAX_MESSAGE {
-            return Err(AIRSWARM_ERR_MESSAGE_TOO_LARGE);
+            return Err(mesh_code(&MeshError::MessageTooLarge { len: bytes.len() }));
         }
         let outcome = n
             .node
             .send(Instant::from_millis(now_ms), Address(dst), bytes)
             .map_err(|e| secure_code(&e))?;
-        let (id, waiting) = match outcome {
+        let (id, ticket) = match outcome {
             SendOutcome::Sent(id) => (id, 0),
-            SendOutcome::AwaitingSession => (0, 1),
+            SendOutcome::AwaitingSession { ticket } => (0, ticket),
         };
         // SAFETY: each pointer is checked non-NULL and writable by the caller's contract.
         unsafe {
             if !out_id.is_null() {
                 out_id.write(id);
             }
-            if !out_waiting.is_null() {
-                out_waiting.write(waiting);
+            if !out_ticket.is_null() {
+                out_ticket.write(ticket);
             }
         }
         Ok(())
@@ -466,6 +483,8 @@ pub unsafe extern "C" fn airswarm_secure_node_poll_event(
         if out.is_null() || payload_len.is_null() {
             return Err(AIRSWARM_ERR_NULL);
         }
+        // SAFETY: `out` non-NULL; its `struct_size` is initialised by the caller's contract.
+        unsafe { check_sized(out, AIRSWARM_SECURE_EVENT_V1_SIZE)? };
         let event = match n.held_event.take().or_else(|| n.node.poll_event()) {
             Some(e) => e,
             None => return Err(AIRSWARM_DONE),
@@ -528,16 +547,39 @@ pub unsafe extern "C" fn airswarm_secure_node_poll_event(
                 (e.kind, e.src, e.id) = (AIRSWARM_SECURE_EVENT_SESSION_FAILED, peer.0, dropped);
                 &[]
             }
+            SecureEvent::Sent { dst, ticket, id } => {
+                (e.kind, e.dst, e.id, e.ticket) = (AIRSWARM_SECURE_EVENT_SENT, dst.0, *id, *ticket);
+                &[]
+            }
             // A newer event kind: reported as kind 0 so drain loops keep going.
             _ => &[],
         };
         // SAFETY: caller contract on `payload_buf`, `cap`; `payload_len` checked non-NULL.
         let r = unsafe { write_bytes(payload, payload_buf, cap, payload_len) }
             // SAFETY: `out` checked non-NULL above.
-            .and_then(|()| unsafe { put(out, e) });
+            .and_then(|()| unsafe { put_sized(out, e, AIRSWARM_SECURE_EVENT_V1_SIZE) });
         if r.is_err() {
             n.held_event = Some(event);
         }
         r
+    })
+}
+
+/// Reads the counter `name` of the secure node's mesh layer (the names of
+/// `airswarm_node_stat_name`) into `*out`.
+///
+/// # Safety
+/// `node` NULL or a live handle; `name` NULL or NUL-terminated; `out` NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_secure_node_stat(
+    node: *const airswarm_secure_node,
+    name: *const std::ffi::c_char,
+    out: *mut u64,
+) -> airswarm_result {
+    guard(|| {
+        // SAFETY: caller contract on `node`.
+        let n = unsafe { const_ref(node)? };
+        // SAFETY: caller contract on `name` and `out`.
+        unsafe { stat_out(n.node.stats(), name, out) }
     })
 }

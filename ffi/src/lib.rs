@@ -8,7 +8,13 @@
 //!   `AIRSWARM_ERR_BUFFER_TOO_SMALL`, sets `*out_len` to the size needed and consumes nothing,
 //!   so the caller can grow the buffer and call again;
 //! - NULL pointers (except where documented) and bad lengths return an error code;
-//! - a panic inside the library is caught at the boundary and returned as `AIRSWARM_ERR_PANIC`.
+//! - a panic inside the library is caught at the boundary and returned as `AIRSWARM_ERR_PANIC`;
+//! - after an error, `airswarm_last_error_message` gives its specific message (per thread);
+//! - configs and statistics are opaque or read by name, so adding a field breaks no caller.
+//!
+//! With the cargo feature `test-hooks` the library also exports `airswarm_test_panic` and
+//! `airswarm_test_force_panic` for the C robustness tests; the header never declares them
+//! and the release library (`make -C ffi install`) is built without them.
 #![allow(non_camel_case_types)]
 // This crate is the one place where the workspace allows `unsafe`: raw pointers from C.
 #![allow(unsafe_code)]
@@ -26,7 +32,7 @@ pub use node::*;
 pub use sim::*;
 pub use torrent::*;
 
-use util::{guard, write_text};
+use util::{guard, last_error, write_text};
 
 /// Result of every call. Codes are stable: new ones are only ever added.
 #[repr(C)]
@@ -135,17 +141,44 @@ pub unsafe extern "C" fn airswarm_version(
     })
 }
 
-/// TEST ONLY: panics inside the library so that tests can check that the panic is caught
-/// and returned as `AIRSWARM_ERR_PANIC`. Never call it in an application.
+/// Writes the specific message of the last error returned on this thread (e.g.
+/// "payload of 60419 bytes exceeds the maximum of 60418 bytes for channel-sealed
+/// broadcasts ...") like `airswarm_result_message`; an empty string when the last call
+/// succeeded. This call itself does not change the message.
+///
+/// # Safety
+/// `buf` must be NULL or point to `cap` writable bytes; `out_len` must be NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_last_error_message(
+    buf: *mut u8,
+    cap: usize,
+    out_len: *mut usize,
+) -> airswarm_result {
+    let text = last_error();
+    // Not `guard`: that would replace the message being read.
+    match std::panic::catch_unwind(|| {
+        // SAFETY: the caller's contract on `buf`, `cap` and `out_len` is forwarded unchanged.
+        unsafe { write_text(&text, buf, cap, out_len) }
+    }) {
+        Ok(Ok(())) => AIRSWARM_OK,
+        Ok(Err(code)) => code,
+        Err(_) => AIRSWARM_ERR_PANIC,
+    }
+}
+
+/// TEST ONLY (feature `test-hooks`, not in the header): panics inside the library so that
+/// tests can check that the panic is caught and returned as `AIRSWARM_ERR_PANIC`.
+#[cfg(feature = "test-hooks")]
 #[unsafe(no_mangle)]
 pub extern "C" fn airswarm_test_panic() -> airswarm_result {
     guard(|| panic!("airswarm_test_panic: deliberate panic for tests"))
 }
 
-/// TEST ONLY: while `on` is non-zero, every entry point (including the `_free` functions)
-/// panics inside the library before doing any work, so a test can check that each one
-/// catches the panic (`AIRSWARM_ERR_PANIC`, or nothing for `_free`, which then leaks the
-/// handle). Process-wide; never call it in an application.
+/// TEST ONLY (feature `test-hooks`, not in the header): while `on` is non-zero, every entry
+/// point (including the `_free` functions) panics inside the library before doing any work,
+/// so a test can check that each one catches the panic (`AIRSWARM_ERR_PANIC`, or nothing
+/// for `_free`, which then leaks the handle). Process-wide.
+#[cfg(feature = "test-hooks")]
 #[unsafe(no_mangle)]
 pub extern "C" fn airswarm_test_force_panic(on: u32) -> airswarm_result {
     util::FORCE_PANIC.store(on != 0, std::sync::atomic::Ordering::SeqCst);

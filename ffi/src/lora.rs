@@ -1,132 +1,303 @@
 //! LoRa settings and airtime.
 
 use crate::airswarm_result::{self, *};
-use crate::util::{const_ref, guard, put};
-use airswarm_core::radio::{Ldro, LoRaConfig};
+use crate::util::{const_ref, fail, fit, flag, free_box, guard, mut_ref, put};
+use airswarm_core::radio::{Ldro, LoRaConfig, RadioError};
 
 /// Low-data-rate optimisation follows the symbol time (on above 16 ms, SX1276 datasheet §4.1.1.6).
-pub const AIRSWARM_LDRO_AUTO: u8 = 0;
+pub const AIRSWARM_LDRO_AUTO: u32 = 0;
 /// Low-data-rate optimisation forced on.
-pub const AIRSWARM_LDRO_ON: u8 = 1;
+pub const AIRSWARM_LDRO_ON: u32 = 1;
 /// Low-data-rate optimisation forced off.
-pub const AIRSWARM_LDRO_OFF: u8 = 2;
+pub const AIRSWARM_LDRO_OFF: u32 = 2;
 
-/// LoRa modem settings. Fill it with `airswarm_lora_config_default`, then change fields.
-/// Boolean fields are 0 or 1 (any other value is `AIRSWARM_ERR_INVALID_ARGUMENT`).
-#[repr(C)]
+/// LoRa modem settings (opaque). `airswarm_lora_config_new` gives the defaults; each
+/// `airswarm_lora_config_set_*` changes one field and refuses a value out of that field's
+/// range with `AIRSWARM_ERR_RADIO_CONFIG` (`AIRSWARM_ERR_INVALID_ARGUMENT` for a flag that
+/// is not 0 or 1), leaving the config unchanged.
 #[derive(Clone, Copy, Debug)]
 pub struct airswarm_lora_config {
-    /// Carrier frequency, Hz.
-    pub frequency_hz: u32,
-    /// Spreading factor 5..=12.
-    pub spreading_factor: u8,
-    /// Bandwidth, Hz (e.g. 125000).
-    pub bandwidth_hz: u32,
-    /// Coding rate denominator 5..=8 (4/5 .. 4/8).
-    pub coding_rate: u8,
-    /// Preamble symbols.
-    pub preamble_len: u16,
-    /// 1 = implicit header mode.
-    pub implicit_header: u8,
-    /// 1 = payload CRC on.
-    pub crc: u8,
-    /// One of `AIRSWARM_LDRO_*`.
-    pub ldro: u8,
-    /// Transmit power, dBm.
-    pub tx_power_dbm: i8,
-    /// Sync word.
-    pub sync_word: u8,
+    pub(crate) inner: LoRaConfig,
 }
 
-fn flag(v: u8) -> Result<bool, airswarm_result> {
-    match v {
-        0 => Ok(false),
-        1 => Ok(true),
-        _ => Err(AIRSWARM_ERR_INVALID_ARGUMENT),
-    }
+pub(crate) fn radio_fail(e: RadioError) -> airswarm_result {
+    fail(AIRSWARM_ERR_RADIO_CONFIG, e)
 }
 
-impl airswarm_lora_config {
-    pub(crate) fn from_core(c: &LoRaConfig) -> Self {
-        airswarm_lora_config {
-            frequency_hz: c.frequency_hz,
-            spreading_factor: c.spreading_factor,
-            bandwidth_hz: c.bandwidth_hz,
-            coding_rate: c.coding_rate,
-            preamble_len: c.preamble_len,
-            implicit_header: c.implicit_header as u8,
-            crc: c.crc as u8,
-            ldro: match c.ldro {
-                Ldro::Auto => AIRSWARM_LDRO_AUTO,
-                Ldro::On => AIRSWARM_LDRO_ON,
-                Ldro::Off => AIRSWARM_LDRO_OFF,
-            },
-            tx_power_dbm: c.tx_power_dbm,
-            sync_word: c.sync_word,
-        }
-    }
-
-    /// Converts and validates (the core's `validate`), so every later use is on a sane config.
-    pub(crate) fn to_core(self) -> Result<LoRaConfig, airswarm_result> {
-        let cfg = LoRaConfig {
-            frequency_hz: self.frequency_hz,
-            spreading_factor: self.spreading_factor,
-            bandwidth_hz: self.bandwidth_hz,
-            coding_rate: self.coding_rate,
-            preamble_len: self.preamble_len,
-            implicit_header: flag(self.implicit_header)?,
-            crc: flag(self.crc)?,
-            ldro: match self.ldro {
-                AIRSWARM_LDRO_AUTO => Ldro::Auto,
-                AIRSWARM_LDRO_ON => Ldro::On,
-                AIRSWARM_LDRO_OFF => Ldro::Off,
-                _ => return Err(AIRSWARM_ERR_INVALID_ARGUMENT),
-            },
-            tx_power_dbm: self.tx_power_dbm,
-            sync_word: self.sync_word,
-        };
-        cfg.validate().map_err(|_| AIRSWARM_ERR_RADIO_CONFIG)?;
-        if cfg.bandwidth_hz == 0 {
-            // Symbol time divides by the bandwidth.
-            return Err(AIRSWARM_ERR_RADIO_CONFIG);
-        }
-        Ok(cfg)
-    }
-}
-
-/// Fills `*out` with the defaults (EU868 868.1 MHz, SF7, 125 kHz, CR 4/5, 8-symbol preamble,
-/// explicit header, CRC on, LDRO auto, 14 dBm, sync word 0x12).
+/// Applies `change` to a copy of the config, keeps it only if the whole config validates.
 ///
 /// # Safety
-/// `out` must be NULL or valid for a write of `airswarm_lora_config`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn airswarm_lora_config_default(
-    out: *mut airswarm_lora_config,
-) -> airswarm_result {
-    guard(|| {
-        // SAFETY: caller contract on `out`.
-        unsafe { put(out, airswarm_lora_config::from_core(&LoRaConfig::default())) }
-    })
-}
-
-/// Checks `*cfg`: `AIRSWARM_OK`, `AIRSWARM_ERR_RADIO_CONFIG` or `AIRSWARM_ERR_INVALID_ARGUMENT`.
-///
-/// # Safety
-/// `cfg` must be NULL or point to a valid `airswarm_lora_config`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn airswarm_lora_config_validate(
-    cfg: *const airswarm_lora_config,
+/// `cfg` must be NULL or a live handle.
+unsafe fn update(
+    cfg: *mut airswarm_lora_config,
+    change: impl FnOnce(&mut LoRaConfig) -> Result<(), airswarm_result>,
 ) -> airswarm_result {
     guard(|| {
         // SAFETY: caller contract on `cfg`.
-        unsafe { const_ref(cfg)? }.to_core().map(|_| ())
+        let c = unsafe { mut_ref(cfg)? };
+        let mut next = c.inner;
+        change(&mut next)?;
+        next.validate().map_err(radio_fail)?;
+        c.inner = next;
+        Ok(())
     })
+}
+
+/// Creates a LoRa config with the defaults (EU868 868.1 MHz, SF7, 125 kHz, CR 4/5,
+/// 8-symbol preamble, explicit header, CRC on, LDRO auto, 14 dBm, sync word 0x12). Free it
+/// with `airswarm_lora_config_free`.
+///
+/// # Safety
+/// `out` must be NULL or valid for writes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_lora_config_new(
+    out: *mut *mut airswarm_lora_config,
+) -> airswarm_result {
+    guard(|| {
+        if out.is_null() {
+            return Err(AIRSWARM_ERR_NULL);
+        }
+        let handle = Box::into_raw(Box::new(airswarm_lora_config {
+            inner: LoRaConfig::default(),
+        }));
+        // SAFETY: checked non-NULL; writable by the caller's contract.
+        unsafe { put(out, handle) }
+    })
+}
+
+/// Frees a LoRa config. NULL is a no-op.
+///
+/// # Safety
+/// `cfg` must be NULL or a handle from `airswarm_lora_config_new` not freed before.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_lora_config_free(cfg: *mut airswarm_lora_config) {
+    // SAFETY: caller contract on `cfg`.
+    unsafe { free_box(cfg) }
+}
+
+/// Carrier frequency, Hz (137-1020 MHz).
+///
+/// # Safety
+/// `cfg` must be NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_lora_config_set_frequency_hz(
+    cfg: *mut airswarm_lora_config,
+    hz: u64,
+) -> airswarm_result {
+    // SAFETY: caller contract on `cfg`.
+    unsafe {
+        update(cfg, |c| {
+            c.frequency_hz = fit(
+                hz,
+                AIRSWARM_ERR_RADIO_CONFIG,
+                too_big(RadioError::Frequency, hz),
+            )?;
+            Ok(())
+        })
+    }
+}
+
+fn too_big(e: fn(i64) -> RadioError, v: u64) -> RadioError {
+    e(i64::try_from(v).unwrap_or(i64::MAX))
+}
+
+/// Spreading factor 5..=12.
+///
+/// # Safety
+/// `cfg` must be NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_lora_config_set_spreading_factor(
+    cfg: *mut airswarm_lora_config,
+    sf: u32,
+) -> airswarm_result {
+    // SAFETY: caller contract on `cfg`.
+    unsafe {
+        update(cfg, |c| {
+            c.spreading_factor = fit(
+                sf.into(),
+                AIRSWARM_ERR_RADIO_CONFIG,
+                RadioError::SpreadingFactor(sf.into()),
+            )?;
+            Ok(())
+        })
+    }
+}
+
+/// Bandwidth, Hz: one of 7800, 10400, 15600, 20800, 31250, 41700, 62500, 125000, 250000, 500000.
+///
+/// # Safety
+/// `cfg` must be NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_lora_config_set_bandwidth_hz(
+    cfg: *mut airswarm_lora_config,
+    hz: u64,
+) -> airswarm_result {
+    // SAFETY: caller contract on `cfg`.
+    unsafe {
+        update(cfg, |c| {
+            c.bandwidth_hz = fit(
+                hz,
+                AIRSWARM_ERR_RADIO_CONFIG,
+                too_big(RadioError::Bandwidth, hz),
+            )?;
+            Ok(())
+        })
+    }
+}
+
+/// Coding rate denominator 5..=8 (4/5 .. 4/8).
+///
+/// # Safety
+/// `cfg` must be NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_lora_config_set_coding_rate(
+    cfg: *mut airswarm_lora_config,
+    cr: u32,
+) -> airswarm_result {
+    // SAFETY: caller contract on `cfg`.
+    unsafe {
+        update(cfg, |c| {
+            c.coding_rate = fit(
+                cr.into(),
+                AIRSWARM_ERR_RADIO_CONFIG,
+                RadioError::CodingRate(cr.into()),
+            )?;
+            Ok(())
+        })
+    }
+}
+
+/// Preamble symbols (6..=65535).
+///
+/// # Safety
+/// `cfg` must be NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_lora_config_set_preamble_len(
+    cfg: *mut airswarm_lora_config,
+    symbols: u32,
+) -> airswarm_result {
+    // SAFETY: caller contract on `cfg`.
+    unsafe {
+        update(cfg, |c| {
+            c.preamble_len = fit(
+                symbols.into(),
+                AIRSWARM_ERR_RADIO_CONFIG,
+                format!("preamble of {symbols} symbols is out of range 6..=65535"),
+            )?;
+            Ok(())
+        })
+    }
+}
+
+/// 1 = implicit header mode, 0 = explicit.
+///
+/// # Safety
+/// `cfg` must be NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_lora_config_set_implicit_header(
+    cfg: *mut airswarm_lora_config,
+    on: u32,
+) -> airswarm_result {
+    // SAFETY: caller contract on `cfg`.
+    unsafe {
+        update(cfg, |c| {
+            c.implicit_header = flag("implicit header", on)?;
+            Ok(())
+        })
+    }
+}
+
+/// 1 = payload CRC on, 0 = off.
+///
+/// # Safety
+/// `cfg` must be NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_lora_config_set_crc(
+    cfg: *mut airswarm_lora_config,
+    on: u32,
+) -> airswarm_result {
+    // SAFETY: caller contract on `cfg`.
+    unsafe {
+        update(cfg, |c| {
+            c.crc = flag("crc", on)?;
+            Ok(())
+        })
+    }
+}
+
+/// One of `AIRSWARM_LDRO_*`.
+///
+/// # Safety
+/// `cfg` must be NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_lora_config_set_ldro(
+    cfg: *mut airswarm_lora_config,
+    ldro: u32,
+) -> airswarm_result {
+    // SAFETY: caller contract on `cfg`.
+    unsafe {
+        update(cfg, |c| {
+            c.ldro = match ldro {
+                AIRSWARM_LDRO_AUTO => Ldro::Auto,
+                AIRSWARM_LDRO_ON => Ldro::On,
+                AIRSWARM_LDRO_OFF => Ldro::Off,
+                _ => {
+                    return Err(fail(
+                        AIRSWARM_ERR_INVALID_ARGUMENT,
+                        format!("ldro {ldro} is not one of AIRSWARM_LDRO_AUTO, _ON, _OFF"),
+                    ));
+                }
+            };
+            Ok(())
+        })
+    }
+}
+
+/// Transmit power, dBm (-4..=20).
+///
+/// # Safety
+/// `cfg` must be NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_lora_config_set_tx_power_dbm(
+    cfg: *mut airswarm_lora_config,
+    dbm: i32,
+) -> airswarm_result {
+    // SAFETY: caller contract on `cfg`.
+    unsafe {
+        update(cfg, |c| {
+            c.tx_power_dbm =
+                i8::try_from(dbm).map_err(|_| radio_fail(RadioError::TxPower(dbm.into())))?;
+            Ok(())
+        })
+    }
+}
+
+/// Sync word (0..=255).
+///
+/// # Safety
+/// `cfg` must be NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_lora_config_set_sync_word(
+    cfg: *mut airswarm_lora_config,
+    sync_word: u32,
+) -> airswarm_result {
+    // SAFETY: caller contract on `cfg`.
+    unsafe {
+        update(cfg, |c| {
+            c.sync_word = fit(
+                sync_word.into(),
+                AIRSWARM_ERR_RADIO_CONFIG,
+                format!("sync word {sync_word} is out of range 0..=255"),
+            )?;
+            Ok(())
+        })
+    }
 }
 
 /// Time on air of a `payload_len`-byte LoRa packet, microseconds (Semtech AN1200.13 formula).
 ///
 /// # Safety
-/// `cfg` must be NULL or point to a valid config; `out_us` NULL or valid for writes.
+/// `cfg` must be NULL or a live handle; `out_us` NULL or valid for writes.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn airswarm_lora_time_on_air_us(
     cfg: *const airswarm_lora_config,
@@ -135,14 +306,10 @@ pub unsafe extern "C" fn airswarm_lora_time_on_air_us(
 ) -> airswarm_result {
     guard(|| {
         // SAFETY: caller contract on `cfg`.
-        let cfg = unsafe { const_ref(cfg)? }.to_core()?;
-        if payload_len > 255 {
-            // A LoRa payload length is one byte (SX1276 RegPayloadLength).
-            return Err(AIRSWARM_ERR_INVALID_ARGUMENT);
-        }
+        let cfg = unsafe { const_ref(cfg)? }.inner;
         let us = cfg
             .time_on_air_us(payload_len)
-            .map_err(|_| AIRSWARM_ERR_RADIO_CONFIG)?;
+            .map_err(|e| fail(AIRSWARM_ERR_INVALID_ARGUMENT, e))?;
         // SAFETY: caller contract on `out_us`.
         unsafe { put(out_us, us) }
     })
@@ -151,7 +318,7 @@ pub unsafe extern "C" fn airswarm_lora_time_on_air_us(
 /// Duration of one LoRa symbol, nanoseconds (2^SF / bandwidth).
 ///
 /// # Safety
-/// `cfg` must be NULL or point to a valid config; `out_ns` NULL or valid for writes.
+/// `cfg` must be NULL or a live handle; `out_ns` NULL or valid for writes.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn airswarm_lora_symbol_time_ns(
     cfg: *const airswarm_lora_config,
@@ -159,7 +326,7 @@ pub unsafe extern "C" fn airswarm_lora_symbol_time_ns(
 ) -> airswarm_result {
     guard(|| {
         // SAFETY: caller contract on `cfg`.
-        let cfg = unsafe { const_ref(cfg)? }.to_core()?;
+        let cfg = unsafe { const_ref(cfg)? }.inner;
         // SAFETY: caller contract on `out_ns`.
         unsafe { put(out_ns, cfg.symbol_time_ns()) }
     })

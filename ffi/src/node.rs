@@ -1,9 +1,17 @@
 //! The mesh node: a sans-IO state machine driven by the caller's clock and radio.
 
+use std::ffi::c_char;
+
 use crate::airswarm_lora_config;
 use crate::airswarm_result::{self, *};
-use crate::util::{Res, const_ref, free_box, guard, mut_ref, put, slice, write_bytes};
-use airswarm_core::mesh::{Address, Content, Event, MeshError, Node, NodeConfig, Strategy};
+use crate::util::{
+    Res, check_sized, const_ref, fail, fit, free_box, guard, mut_ref, name_arg, put, put_sized,
+    slice, write_bytes, write_text,
+};
+use airswarm_core::fields::{self, FieldValue, NODE_STATS_FIELDS};
+use airswarm_core::mesh::{
+    Address, Content, Event, MeshError, Node, NodeConfig, NodeStats, Strategy,
+};
 use airswarm_core::time::Instant;
 
 /// Plain flooding: every node rebroadcasts every new frame once.
@@ -19,6 +27,8 @@ pub const AIRSWARM_BROADCAST: u32 = 0xFFFF_FFFF;
 pub const AIRSWARM_MAX_MESSAGE: usize = 60_435;
 /// Largest frame `airswarm_node_poll_transmit` returns (a buffer this size always suffices).
 pub const AIRSWARM_MAX_FRAME: usize = 255;
+/// Highest first message counter a node accepts (`airswarm_node_config_set_first_counter`).
+pub const AIRSWARM_MAX_FIRST_COUNTER: u64 = 18_446_744_069_414_582_271;
 
 #[cfg(test)]
 mod tests {
@@ -31,6 +41,15 @@ mod tests {
         assert_eq!(
             super::AIRSWARM_MAX_FRAME,
             airswarm_core::mesh::wire::MAX_FRAME
+        );
+        assert_eq!(
+            std::mem::size_of::<super::airswarm_event>(),
+            super::AIRSWARM_EVENT_V1_SIZE,
+            "a field was added: keep AIRSWARM_EVENT_V1_SIZE at 40, the first version's size"
+        );
+        assert_eq!(
+            super::AIRSWARM_MAX_FIRST_COUNTER,
+            airswarm_core::mesh::MAX_FIRST_COUNTER
         );
     }
 }
@@ -57,34 +76,17 @@ pub const AIRSWARM_EVENT_SEND_FAILED: u32 = 3;
 /// Event kind: persist `next_counter` and pass it as `first_counter` after a reboot.
 pub const AIRSWARM_EVENT_PERSIST_COUNTER: u32 = 4;
 
-/// Node settings. Fill with `airswarm_node_config_default`, then change fields. Limits not
-/// listed here (duplicate cache, reassembly) keep the core defaults.
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct airswarm_node_config {
-    /// This node's address (not in 0xFFFF0000..=0xFFFFFFFF, the broadcast range).
-    pub address: u32,
-    /// One of `AIRSWARM_STRATEGY_*`.
-    pub strategy: u32,
-    pub lora: airswarm_lora_config,
-    /// Fraction of time the node may transmit (0.01 = 1 %); 1.0 = no limit.
-    pub duty_cycle: f64,
-    /// Hops a new message may travel.
-    pub hop_limit: u8,
-    /// Retransmissions of an unacknowledged direct message (at most 3).
-    pub max_retries: u8,
-    /// Most frames waiting to be sent.
-    pub max_queue: usize,
-    /// Seed for jitter (give each node its own).
-    pub seed: u64,
-    /// First message counter (persisted value from `AIRSWARM_EVENT_PERSIST_COUNTER`).
-    pub first_counter: u64,
-}
+/// Bytes of the first version of `airswarm_event` (the smallest `struct_size` accepted).
+pub const AIRSWARM_EVENT_V1_SIZE: usize = 40;
 
-/// One event from `airswarm_node_poll_event`. Fields not used by `kind` are 0.
+/// One event from `airswarm_node_poll_event`. Fields not used by `kind` are 0. Set
+/// `struct_size = sizeof(airswarm_event)` before polling: the library fills only the fields
+/// your version of the struct has, so fields added later break nothing.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct airswarm_event {
+    /// Set by the caller to `sizeof(airswarm_event)`; the library sets it to the bytes it wrote.
+    pub struct_size: usize,
     /// One of `AIRSWARM_EVENT_*`.
     pub kind: u32,
     pub src: u32,
@@ -99,29 +101,14 @@ pub struct airswarm_event {
     pub next_counter: u64,
 }
 
-/// Counters of a node.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct airswarm_node_stats {
-    pub frames_sent: u64,
-    pub frames_relayed: u64,
-    pub relays_cancelled: u64,
-    pub frames_received: u64,
-    pub duplicates: u64,
-    pub bad_frames: u64,
-    pub messages_delivered: u64,
-    pub acks_sent: u64,
-    pub retries: u64,
-    pub nacks_sent: u64,
-    pub send_failures: u64,
-    pub reassembly_errors: u64,
-    pub queue_drops: u64,
-    /// Routed frames whose next hop stayed silent, flooded instead.
-    pub route_fallbacks: u64,
-    /// Pulls sent: asks to a neighbour for broadcasts this node learned it missed.
-    pub pulls_sent: u64,
-    /// Kept broadcast frames sent again because a neighbour pulled them.
-    pub pull_answers: u64,
+/// Node settings (opaque). `airswarm_node_config_new` gives the core defaults (address 1,
+/// airswarm strategy, default LoRa, no duty-cycle limit, hop limit 7, 3 retries, queue
+/// 512, seed 0, first counter 1); `airswarm_node_config_set_*` change one field. The whole
+/// config is checked by `airswarm_node_new` (and `airswarm_node_config_validate`), with the
+/// reason in `airswarm_last_error_message`.
+#[derive(Clone, Debug)]
+pub struct airswarm_node_config {
+    pub(crate) inner: NodeConfig,
 }
 
 /// A mesh node (opaque). Not thread-safe: use one handle from one thread at a time.
@@ -134,29 +121,16 @@ pub struct airswarm_node {
     held_event: Option<Event>,
 }
 
-pub(crate) fn node_config_to_core(c: &airswarm_node_config) -> Result<NodeConfig, airswarm_result> {
-    Ok(NodeConfig {
-        address: Address(c.address),
-        strategy: strategy_from(c.strategy)?,
-        lora: c.lora.to_core()?,
-        duty_cycle: finite_fraction(c.duty_cycle)?,
-        hop_limit: c.hop_limit,
-        max_retries: c.max_retries,
-        max_queue: c.max_queue,
-        seed: c.seed,
-        first_counter: c.first_counter,
-        ..NodeConfig::default()
-    })
-}
-
+/// The code for a mesh error, with its message recorded as the last error.
 pub(crate) fn mesh_code(e: &MeshError) -> airswarm_result {
-    match e {
+    let code = match e {
         MeshError::MessageTooLarge { .. } => AIRSWARM_ERR_MESSAGE_TOO_LARGE,
         MeshError::SendToSelf => AIRSWARM_ERR_SEND_TO_SELF,
         MeshError::QueueFull { .. } => AIRSWARM_ERR_QUEUE_FULL,
         MeshError::Radio(_) => AIRSWARM_ERR_RADIO_CONFIG,
         _ => AIRSWARM_ERR_NODE_CONFIG,
-    }
+    };
+    fail(code, e)
 }
 
 pub(crate) fn strategy_from(v: u32) -> Result<Strategy, airswarm_result> {
@@ -164,15 +138,10 @@ pub(crate) fn strategy_from(v: u32) -> Result<Strategy, airswarm_result> {
         AIRSWARM_STRATEGY_BLIND => Ok(Strategy::Blind),
         AIRSWARM_STRATEGY_MANAGED => Ok(Strategy::Managed),
         AIRSWARM_STRATEGY_AIRSWARM => Ok(Strategy::Airswarm),
-        _ => Err(AIRSWARM_ERR_INVALID_ARGUMENT),
-    }
-}
-
-pub(crate) fn strategy_to(s: Strategy) -> u32 {
-    match s {
-        Strategy::Blind => AIRSWARM_STRATEGY_BLIND,
-        Strategy::Managed => AIRSWARM_STRATEGY_MANAGED,
-        Strategy::Airswarm => AIRSWARM_STRATEGY_AIRSWARM,
+        _ => Err(fail(
+            AIRSWARM_ERR_INVALID_ARGUMENT,
+            format!("strategy {v} is not one of AIRSWARM_STRATEGY_BLIND, _MANAGED, _AIRSWARM"),
+        )),
     }
 }
 
@@ -184,43 +153,248 @@ fn content_from(v: u8) -> Result<Content, airswarm_result> {
         AIRSWARM_CONTENT_ANNOUNCE => Content::Announce,
         AIRSWARM_CONTENT_HANDSHAKE_INIT => Content::HandshakeInit,
         AIRSWARM_CONTENT_HANDSHAKE_REPLY => Content::HandshakeReply,
-        _ => return Err(AIRSWARM_ERR_INVALID_ARGUMENT),
+        _ => {
+            return Err(fail(
+                AIRSWARM_ERR_INVALID_ARGUMENT,
+                format!("content {v} is not one of AIRSWARM_CONTENT_*"),
+            ));
+        }
     })
 }
 
-fn finite_fraction(v: f64) -> Result<f64, airswarm_result> {
-    if v.is_finite() && v > 0.0 && v <= 1.0 {
-        Ok(v)
-    } else {
-        Err(AIRSWARM_ERR_INVALID_ARGUMENT)
+/// Creates a node config with the core defaults. Free it with `airswarm_node_config_free`.
+///
+/// # Safety
+/// `out` must be NULL or valid for writes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_node_config_new(
+    out: *mut *mut airswarm_node_config,
+) -> airswarm_result {
+    guard(|| {
+        if out.is_null() {
+            return Err(AIRSWARM_ERR_NULL);
+        }
+        let handle = Box::into_raw(Box::new(airswarm_node_config {
+            inner: NodeConfig::default(),
+        }));
+        // SAFETY: checked non-NULL; writable by the caller's contract.
+        unsafe { put(out, handle) }
+    })
+}
+
+/// Frees a node config. NULL is a no-op.
+///
+/// # Safety
+/// `cfg` must be NULL or a handle from `airswarm_node_config_new` not freed before.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_node_config_free(cfg: *mut airswarm_node_config) {
+    // SAFETY: caller contract on `cfg`.
+    unsafe { free_box(cfg) }
+}
+
+/// Checks the whole config as `airswarm_node_new` does: `AIRSWARM_ERR_NODE_CONFIG` or
+/// `AIRSWARM_ERR_RADIO_CONFIG` with the reason in `airswarm_last_error_message`.
+///
+/// # Safety
+/// `cfg` must be NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_node_config_validate(
+    cfg: *const airswarm_node_config,
+) -> airswarm_result {
+    guard(|| {
+        // SAFETY: caller contract on `cfg`.
+        unsafe { const_ref(cfg)? }
+            .inner
+            .validate()
+            .map_err(|e| mesh_code(&e))
+    })
+}
+
+/// Runs `change` on the config behind `cfg`.
+///
+/// # Safety
+/// `cfg` must be NULL or a live handle.
+unsafe fn set(
+    cfg: *mut airswarm_node_config,
+    change: impl FnOnce(&mut NodeConfig) -> Res,
+) -> airswarm_result {
+    guard(|| {
+        // SAFETY: caller contract on `cfg`.
+        change(&mut unsafe { mut_ref(cfg)? }.inner)
+    })
+}
+
+/// This node's address (not in 0xFFFF0000..=0xFFFFFFFF, the broadcast range).
+///
+/// # Safety
+/// `cfg` must be NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_node_config_set_address(
+    cfg: *mut airswarm_node_config,
+    address: u32,
+) -> airswarm_result {
+    // SAFETY: caller contract on `cfg`.
+    unsafe {
+        set(cfg, |c| {
+            c.address = Address(address);
+            Ok(())
+        })
     }
 }
 
-/// Fills `*out` with the core defaults (address 1, airswarm strategy, default LoRa, no duty
-/// cycle limit, hop limit 7, 3 retries, queue 512, seed 0, first counter 1).
+/// One of `AIRSWARM_STRATEGY_*`.
 ///
 /// # Safety
-/// `out` must be NULL or valid for a write of `airswarm_node_config`.
+/// `cfg` must be NULL or a live handle.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn airswarm_node_config_default(
-    out: *mut airswarm_node_config,
+pub unsafe extern "C" fn airswarm_node_config_set_strategy(
+    cfg: *mut airswarm_node_config,
+    strategy: u32,
 ) -> airswarm_result {
-    guard(|| {
-        let d = NodeConfig::default();
-        let c = airswarm_node_config {
-            address: d.address.0,
-            strategy: strategy_to(d.strategy),
-            lora: airswarm_lora_config::from_core(&d.lora),
-            duty_cycle: d.duty_cycle,
-            hop_limit: d.hop_limit,
-            max_retries: d.max_retries,
-            max_queue: d.max_queue,
-            seed: d.seed,
-            first_counter: d.first_counter,
-        };
-        // SAFETY: caller contract on `out`.
-        unsafe { put(out, c) }
-    })
+    // SAFETY: caller contract on `cfg`.
+    unsafe {
+        set(cfg, |c| {
+            c.strategy = strategy_from(strategy)?;
+            Ok(())
+        })
+    }
+}
+
+/// Copies the LoRa settings `lora` into the config.
+///
+/// # Safety
+/// `cfg` must be NULL or a live handle; `lora` NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_node_config_set_lora(
+    cfg: *mut airswarm_node_config,
+    lora: *const airswarm_lora_config,
+) -> airswarm_result {
+    // SAFETY: caller contract on `cfg` and `lora`.
+    unsafe {
+        set(cfg, |c| {
+            c.lora = const_ref(lora)?.inner;
+            Ok(())
+        })
+    }
+}
+
+/// Share of time the node may transmit, in percent: 1.0 = 1 % (EU868 g1), 100.0 = no
+/// limit (the default). The same unit as Python's `duty_cycle` and `airswarm sim
+/// --duty-cycle`.
+///
+/// # Safety
+/// `cfg` must be NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_node_config_set_duty_cycle_percent(
+    cfg: *mut airswarm_node_config,
+    percent: f64,
+) -> airswarm_result {
+    // SAFETY: caller contract on `cfg`.
+    unsafe {
+        set(cfg, |c| {
+            c.duty_cycle_percent = percent;
+            Ok(())
+        })
+    }
+}
+
+/// Hops a new message may travel (1..=15).
+///
+/// # Safety
+/// `cfg` must be NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_node_config_set_hop_limit(
+    cfg: *mut airswarm_node_config,
+    hops: u32,
+) -> airswarm_result {
+    // SAFETY: caller contract on `cfg`.
+    unsafe {
+        set(cfg, |c| {
+            c.hop_limit = fit(
+                hops.into(),
+                AIRSWARM_ERR_NODE_CONFIG,
+                MeshError::BadHopLimit(hops.into()),
+            )?;
+            Ok(())
+        })
+    }
+}
+
+/// Retransmissions of an unacknowledged direct message (0..=3; more is refused).
+///
+/// # Safety
+/// `cfg` must be NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_node_config_set_max_retries(
+    cfg: *mut airswarm_node_config,
+    retries: u32,
+) -> airswarm_result {
+    // SAFETY: caller contract on `cfg`.
+    unsafe {
+        set(cfg, |c| {
+            c.max_retries = fit(
+                retries.into(),
+                AIRSWARM_ERR_NODE_CONFIG,
+                MeshError::BadRetries(retries.into()),
+            )?;
+            Ok(())
+        })
+    }
+}
+
+/// Most frames waiting to be sent (at least 1).
+///
+/// # Safety
+/// `cfg` must be NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_node_config_set_max_queue(
+    cfg: *mut airswarm_node_config,
+    frames: usize,
+) -> airswarm_result {
+    // SAFETY: caller contract on `cfg`.
+    unsafe {
+        set(cfg, |c| {
+            c.max_queue = frames;
+            Ok(())
+        })
+    }
+}
+
+/// Seed for jitter (give each node its own).
+///
+/// # Safety
+/// `cfg` must be NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_node_config_set_seed(
+    cfg: *mut airswarm_node_config,
+    seed: u64,
+) -> airswarm_result {
+    // SAFETY: caller contract on `cfg`.
+    unsafe {
+        set(cfg, |c| {
+            c.seed = seed;
+            Ok(())
+        })
+    }
+}
+
+/// First message counter: the value persisted from `AIRSWARM_EVENT_PERSIST_COUNTER`
+/// (0..=`AIRSWARM_MAX_FIRST_COUNTER`; higher would run the counter out and reuse ids).
+///
+/// # Safety
+/// `cfg` must be NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_node_config_set_first_counter(
+    cfg: *mut airswarm_node_config,
+    counter: u64,
+) -> airswarm_result {
+    // SAFETY: caller contract on `cfg`.
+    unsafe {
+        set(cfg, |c| {
+            c.first_counter = counter;
+            Ok(())
+        })
+    }
 }
 
 /// Creates a node from `*cfg` and stores the handle in `*out` (free it with
@@ -239,8 +413,7 @@ pub unsafe extern "C" fn airswarm_node_new(
         if out.is_null() {
             return Err(AIRSWARM_ERR_NULL);
         }
-        let core_cfg = node_config_to_core(c)?;
-        let node = Node::new(core_cfg).map_err(|e| mesh_code(&e))?;
+        let node = Node::new(c.inner.clone()).map_err(|e| mesh_code(&e))?;
         let handle = Box::into_raw(Box::new(airswarm_node {
             node,
             held_frame: None,
@@ -284,7 +457,7 @@ pub unsafe extern "C" fn airswarm_node_handle_frame(
         let bytes = unsafe { slice(frame, len)? };
         n.node
             .handle_frame(Instant::from_millis(now_ms), bytes, rssi_dbm, snr_db)
-            .map_err(|_| AIRSWARM_ERR_BAD_FRAME)
+            .map_err(|e| fail(AIRSWARM_ERR_BAD_FRAME, e))
     })
 }
 
@@ -425,6 +598,8 @@ pub unsafe extern "C" fn airswarm_node_poll_event(
         if out.is_null() || payload_len.is_null() {
             return Err(AIRSWARM_ERR_NULL);
         }
+        // SAFETY: `out` non-NULL; its `struct_size` is initialised by the caller's contract.
+        unsafe { check_sized(out, AIRSWARM_EVENT_V1_SIZE)? };
         let event = match n.held_event.take().or_else(|| n.node.poll_event()) {
             Some(e) => e,
             None => return Err(AIRSWARM_DONE),
@@ -478,7 +653,7 @@ fn fill_event(
     // point's contract. Nothing is written to `out` unless the payload fits.
     unsafe { write_bytes(payload, buf, cap, payload_len)? };
     // SAFETY: `out` non-NULL (checked by the caller) and writable by its contract.
-    unsafe { put(out, e) }
+    unsafe { put_sized(out, e, AIRSWARM_EVENT_V1_SIZE) }
 }
 
 /// Sets `*out_ms` to when `airswarm_node_handle_timeout` should next be called;
@@ -522,37 +697,64 @@ pub unsafe extern "C" fn airswarm_node_address(
     })
 }
 
-/// Copies the node's counters to `*out`.
+/// Reads the counter `name` of the node into `*out`. The names are those of
+/// `airswarm_node_stat_name` (and of Python's `Node.stats()`), e.g. "frames_sent",
+/// "retries", "pulls_sent", "pull_answers". An unknown name is
+/// `AIRSWARM_ERR_INVALID_ARGUMENT`.
 ///
 /// # Safety
-/// `node` must be NULL or a live handle; `out` NULL or valid for writes.
+/// `node` must be NULL or a live handle; `name` NULL or NUL-terminated; `out` NULL or
+/// valid for writes.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn airswarm_node_stats_get(
+pub unsafe extern "C" fn airswarm_node_stat(
     node: *const airswarm_node,
-    out: *mut airswarm_node_stats,
+    name: *const c_char,
+    out: *mut u64,
 ) -> airswarm_result {
     guard(|| {
         // SAFETY: caller contract on `node`.
-        let s = unsafe { const_ref(node)? }.node.stats();
-        let c = airswarm_node_stats {
-            frames_sent: s.frames_sent,
-            frames_relayed: s.frames_relayed,
-            relays_cancelled: s.relays_cancelled,
-            frames_received: s.frames_received,
-            duplicates: s.duplicates,
-            bad_frames: s.bad_frames,
-            messages_delivered: s.messages_delivered,
-            acks_sent: s.acks_sent,
-            retries: s.retries,
-            nacks_sent: s.nacks_sent,
-            send_failures: s.send_failures,
-            reassembly_errors: s.reassembly_errors,
-            queue_drops: s.queue_drops,
-            route_fallbacks: s.route_fallbacks,
-            pulls_sent: s.pulls_sent,
-            pull_answers: s.pull_answers,
-        };
-        // SAFETY: caller contract on `out`.
-        unsafe { put(out, c) }
+        let n = unsafe { const_ref(node)? };
+        // SAFETY: caller contract on `name` and `out`.
+        unsafe { stat_out(n.node.stats(), name, out) }
+    })
+}
+
+/// Reads counter `name` of `stats` into `*out` (shared with the secure node).
+///
+/// # Safety
+/// `name` NULL or NUL-terminated; `out` NULL or valid for writes.
+pub(crate) unsafe fn stat_out(stats: &NodeStats, name: *const c_char, out: *mut u64) -> Res {
+    // SAFETY: caller contract on `name`.
+    let name = unsafe { name_arg(name)? };
+    let field = fields::find(NODE_STATS_FIELDS, name).ok_or_else(|| {
+        fail(
+            AIRSWARM_ERR_INVALID_ARGUMENT,
+            format!("{name:?} is not a node statistic (see airswarm_node_stat_name)"),
+        )
+    })?;
+    let FieldValue::Count(v) = (field.get)(stats) else {
+        return Err(fail(AIRSWARM_ERR_PANIC, "a node statistic is not a count"));
+    };
+    // SAFETY: caller contract on `out`.
+    unsafe { put(out, v) }
+}
+
+/// Writes the name of node statistic number `index` (0, 1, ...) into `buf` like
+/// `airswarm_result_message`; `AIRSWARM_DONE` past the last one. Every name works with
+/// `airswarm_node_stat` and `airswarm_secure_node_stat`.
+///
+/// # Safety
+/// `buf` must be NULL or point to `cap` writable bytes; `out_len` NULL or valid for writes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_node_stat_name(
+    index: usize,
+    buf: *mut u8,
+    cap: usize,
+    out_len: *mut usize,
+) -> airswarm_result {
+    guard(|| {
+        let field = NODE_STATS_FIELDS.get(index).ok_or(AIRSWARM_DONE)?;
+        // SAFETY: caller contract on `buf`, `cap`, `out_len`.
+        unsafe { write_text(field.name, buf, cap, out_len) }
     })
 }

@@ -1,7 +1,10 @@
 //! Bencode, `.torrent` metainfo and SHA-1 piece verification (BEP 3).
 
 use crate::airswarm_result::{self, *};
-use crate::util::{const_ref, free_box, guard, mut_ref, put, slice, write_bytes, write_text};
+use crate::util::{
+    check_sized, const_ref, free_box, guard, mut_ref, put, put_sized, slice, write_bytes,
+    write_text,
+};
 use airswarm_core::torrent::bencode;
 use airswarm_core::torrent::metainfo::Metainfo;
 use airswarm_core::torrent::verify::{PieceHasher, verify_piece};
@@ -9,10 +12,18 @@ use airswarm_core::torrent::verify::{PieceHasher, verify_piece};
 /// Length of an info-hash and of a piece hash (SHA-1), bytes.
 pub const AIRSWARM_SHA1_LEN: usize = 20;
 
-/// Summary of a parsed torrent.
+/// Bytes of the first version of `airswarm_metainfo_summary` (the smallest `struct_size`).
+pub const AIRSWARM_METAINFO_SUMMARY_V1_SIZE: usize = 40;
+/// Bytes of the first version of `airswarm_file_entry` (the smallest `struct_size`).
+pub const AIRSWARM_FILE_ENTRY_V1_SIZE: usize = 32;
+
+/// Summary of a parsed torrent. Set `struct_size = sizeof(airswarm_metainfo_summary)` first:
+/// the library fills only the fields your version of the struct has.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct airswarm_metainfo_summary {
+    /// Set by the caller to `sizeof(airswarm_metainfo_summary)`; set to the bytes written.
+    pub struct_size: usize,
     /// Bytes per piece (the last piece may be shorter).
     pub piece_length: u32,
     pub piece_count: u32,
@@ -25,10 +36,13 @@ pub struct airswarm_metainfo_summary {
     pub private_flag: u8,
 }
 
-/// One file of a torrent (its path goes to a separate text buffer).
+/// One file of a torrent (its path goes to a separate text buffer). Set
+/// `struct_size = sizeof(airswarm_file_entry)` first.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct airswarm_file_entry {
+    /// Set by the caller to `sizeof(airswarm_file_entry)`; set to the bytes written.
+    pub struct_size: usize,
     pub length: u64,
     /// Offset of the file's first byte in the torrent's concatenated data.
     pub offset: u64,
@@ -69,7 +83,7 @@ pub unsafe extern "C" fn airswarm_bencode_validate(
                     // SAFETY: non-NULL and writable by the caller's contract.
                     unsafe { out_error_offset.write(e.offset) };
                 }
-                Err(AIRSWARM_ERR_BENCODE)
+                Err(crate::util::fail(AIRSWARM_ERR_BENCODE, e))
             }
         }
     })
@@ -92,7 +106,8 @@ pub unsafe extern "C" fn airswarm_metainfo_parse(
         if out.is_null() {
             return Err(AIRSWARM_ERR_NULL);
         }
-        let meta = Metainfo::from_bytes(bytes).map_err(|_| AIRSWARM_ERR_METAINFO)?;
+        let meta =
+            Metainfo::from_bytes(bytes).map_err(|e| crate::util::fail(AIRSWARM_ERR_METAINFO, e))?;
         let handle = Box::into_raw(Box::new(airswarm_metainfo { meta }));
         // SAFETY: checked non-NULL above; writable by the caller's contract.
         unsafe { out.write(handle) };
@@ -161,6 +176,7 @@ pub unsafe extern "C" fn airswarm_metainfo_summary_get(
         // SAFETY: caller contract on `meta`.
         let info = &unsafe { const_ref(meta)? }.meta.info;
         let s = airswarm_metainfo_summary {
+            struct_size: 0,
             piece_length: info.piece_length,
             piece_count: info.geometry().piece_count(),
             total_length: info.total_length(),
@@ -169,7 +185,7 @@ pub unsafe extern "C" fn airswarm_metainfo_summary_get(
             private_flag: info.private as u8,
         };
         // SAFETY: caller contract on `out`.
-        unsafe { put(out, s) }
+        unsafe { put_sized(out, s, AIRSWARM_METAINFO_SUMMARY_V1_SIZE) }
     })
 }
 
@@ -195,17 +211,20 @@ pub unsafe extern "C" fn airswarm_metainfo_file(
         if out.is_null() {
             return Err(AIRSWARM_ERR_NULL);
         }
+        // SAFETY: `out` non-NULL; its `struct_size` is initialised by the caller's contract.
+        unsafe { check_sized(out, AIRSWARM_FILE_ENTRY_V1_SIZE)? };
         let f = info.files.get(index).ok_or(AIRSWARM_ERR_INVALID_ARGUMENT)?;
         // SAFETY: caller contract on `path_buf`, `cap`, `path_len`; `out` is only written
         // once the path fits.
         unsafe { write_text(&f.display_path(), path_buf, cap, path_len)? };
         let e = airswarm_file_entry {
+            struct_size: 0,
             length: f.length,
             offset: f.offset,
             pad: f.pad as u8,
         };
         // SAFETY: checked non-NULL above.
-        unsafe { put(out, e) }
+        unsafe { put_sized(out, e, AIRSWARM_FILE_ENTRY_V1_SIZE) }
     })
 }
 
@@ -367,4 +386,25 @@ pub unsafe extern "C" fn airswarm_piece_hasher_finish(
         // SAFETY: as above; the buffer is large enough.
         unsafe { write_bytes(&digest, buf, cap, out_len) }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn first_version_sizes_are_frozen() {
+        // When a field is added, the struct grows but these stay: they are the smallest
+        // `struct_size` a caller compiled against the first header passes.
+        assert_eq!(
+            std::mem::size_of::<super::airswarm_metainfo_summary>(),
+            super::AIRSWARM_METAINFO_SUMMARY_V1_SIZE
+        );
+        assert_eq!(
+            std::mem::size_of::<super::airswarm_file_entry>(),
+            super::AIRSWARM_FILE_ENTRY_V1_SIZE
+        );
+        assert_eq!(
+            std::mem::size_of::<crate::airswarm_secure_event>(),
+            crate::AIRSWARM_SECURE_EVENT_V1_SIZE
+        );
+    }
 }

@@ -1,32 +1,119 @@
 //! Boundary helpers: panic catching and checked access to C pointers.
 
 use crate::airswarm_result::{self, *};
+use std::cell::RefCell;
+use std::ffi::CStr;
+use std::fmt::Display;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+#[cfg(feature = "test-hooks")]
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Set by `airswarm_test_force_panic`.
+/// Set by `airswarm_test_force_panic` (only in a library built with `test-hooks`).
+#[cfg(feature = "test-hooks")]
 pub(crate) static FORCE_PANIC: AtomicBool = AtomicBool::new(false);
+
+thread_local! {
+    /// The specific message of the last error on this thread ("" after a success).
+    static LAST_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// Records `message` as this thread's last error and returns `code`, for `map_err`.
+pub(crate) fn fail(code: airswarm_result, message: impl Display) -> airswarm_result {
+    LAST_ERROR.with(|e| *e.borrow_mut() = message.to_string());
+    code
+}
+
+/// A copy of this thread's last error message.
+pub(crate) fn last_error() -> String {
+    LAST_ERROR.with(|e| e.borrow().clone())
+}
+
+fn clear_error() {
+    LAST_ERROR.with(|e| e.borrow_mut().clear());
+}
+
+/// After an entry point's body: a success clears the message; an error the body did not
+/// describe gets the code's generic text; `AIRSWARM_DONE` is not an error.
+fn settle(r: Result<(), airswarm_result>) -> airswarm_result {
+    match r {
+        Ok(()) => AIRSWARM_OK,
+        Err(AIRSWARM_DONE) => AIRSWARM_DONE,
+        Err(code) => {
+            if LAST_ERROR.with(|e| e.borrow().is_empty()) {
+                fail(code, airswarm_result::message(code as u32));
+            }
+            code
+        }
+    }
+}
+
+fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    let what = p
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    format!("an internal error (panic) was caught in libairswarm; please report it: {what}")
+}
 
 /// What an entry point's body returns: `Ok` is `AIRSWARM_OK`, `Err(code)` any other code
 /// (including `AIRSWARM_DONE`, so `?` works on pointer checks).
 pub(crate) type Res = Result<(), airswarm_result>;
 
 fn maybe_force_panic() {
+    #[cfg(feature = "test-hooks")]
     if FORCE_PANIC.load(Ordering::SeqCst) {
         panic!("airswarm_test_force_panic is on");
     }
 }
 
 /// Runs an entry point's body, turning a panic into `AIRSWARM_ERR_PANIC` (unwinding across
-/// `extern "C"` would abort the host process).
+/// `extern "C"` would abort the host process), and keeps this thread's last error message.
 pub(crate) fn guard(f: impl FnOnce() -> Res) -> airswarm_result {
+    clear_error();
     match catch_unwind(AssertUnwindSafe(|| {
         maybe_force_panic();
         f()
     })) {
-        Ok(Ok(())) => AIRSWARM_OK,
-        Ok(Err(code)) => code,
-        Err(_) => AIRSWARM_ERR_PANIC,
+        Ok(r) => settle(r),
+        Err(p) => fail(AIRSWARM_ERR_PANIC, panic_text(&*p)),
+    }
+}
+
+/// Reads a NUL-terminated field name.
+///
+/// # Safety
+/// `name` must be NULL or point to a NUL-terminated string.
+pub(crate) unsafe fn name_arg<'a>(
+    name: *const std::ffi::c_char,
+) -> Result<&'a str, airswarm_result> {
+    if name.is_null() {
+        return Err(fail(AIRSWARM_ERR_NULL, "the field name was NULL"));
+    }
+    // SAFETY: non-NULL and NUL-terminated by the caller's contract.
+    let c = unsafe { CStr::from_ptr(name) };
+    c.to_str()
+        .map_err(|_| fail(AIRSWARM_ERR_INVALID_ARGUMENT, "the field name is not UTF-8"))
+}
+
+/// `v` as a `T`, or `code` with `message` (the field's own message, naming `v`).
+pub(crate) fn fit<T: TryFrom<u64>>(
+    v: u64,
+    code: airswarm_result,
+    message: impl Display,
+) -> Result<T, airswarm_result> {
+    T::try_from(v).map_err(|_| fail(code, message))
+}
+
+/// A C flag: 0 or 1.
+pub(crate) fn flag(what: &str, v: u32) -> Result<bool, airswarm_result> {
+    match v {
+        0 => Ok(false),
+        1 => Ok(true),
+        _ => Err(fail(
+            AIRSWARM_ERR_INVALID_ARGUMENT,
+            format!("{what} must be 0 or 1, not {v}"),
+        )),
     }
 }
 
@@ -51,7 +138,10 @@ pub(crate) unsafe fn slice<'a>(ptr: *const u8, len: usize) -> Result<&'a [u8], a
         return Err(AIRSWARM_ERR_NULL);
     }
     if len > isize::MAX as usize {
-        return Err(AIRSWARM_ERR_INVALID_ARGUMENT);
+        return Err(fail(
+            AIRSWARM_ERR_INVALID_ARGUMENT,
+            format!("a length of {len} bytes is larger than any buffer can be"),
+        ));
     }
     // SAFETY: non-NULL, length bounded by isize::MAX, validity guaranteed by the caller.
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
@@ -148,6 +238,50 @@ pub(crate) unsafe fn write_text(text: &str, buf: *mut u8, cap: usize, out_len: *
         std::ptr::copy_nonoverlapping(bytes.as_ptr(), buf, bytes.len());
         buf.add(bytes.len()).write(0);
         out_len.write(bytes.len());
+    }
+    Ok(())
+}
+
+/// Checks the `struct_size` an output struct starts with (set by the caller to `sizeof`
+/// its version of the struct) before anything is consumed.
+///
+/// # Safety
+/// `out` must be NULL or point to a struct whose first field, a `size_t`, is initialised.
+pub(crate) unsafe fn check_sized<T>(out: *const T, min: usize) -> Res {
+    if out.is_null() {
+        return Err(AIRSWARM_ERR_NULL);
+    }
+    // SAFETY: non-NULL; the first field is an initialised, aligned `usize` by contract.
+    let have = unsafe { out.cast::<usize>().read() };
+    if have < min {
+        return Err(fail(
+            AIRSWARM_ERR_INVALID_ARGUMENT,
+            format!(
+                "struct_size {have} is smaller than the first version of this struct \
+                 ({min} bytes); set it to sizeof the struct"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Writes `value` into a caller's output struct that starts with `size_t struct_size`:
+/// only the first `struct_size` bytes (the fields the caller's version of the struct has),
+/// never past them, and `struct_size` becomes the number of bytes written. So a field
+/// added at the end of the struct breaks no program compiled against an older header.
+///
+/// # Safety
+/// As `check_sized`, and `out` must be valid for writes of its `struct_size` bytes.
+pub(crate) unsafe fn put_sized<T: Copy>(out: *mut T, value: T, min: usize) -> Res {
+    // SAFETY: forwarded caller contract.
+    unsafe { check_sized(out, min)? };
+    // SAFETY: checked non-NULL with an initialised first field above.
+    let n = unsafe { out.cast::<usize>().read() }.min(std::mem::size_of::<T>());
+    // SAFETY: `value` is a `T` (`n` ≤ its size); the caller's struct holds at least `n`
+    // bytes (its `struct_size`); a local cannot overlap caller memory.
+    unsafe {
+        std::ptr::copy_nonoverlapping((&raw const value).cast::<u8>(), out.cast::<u8>(), n);
+        out.cast::<usize>().write(n);
     }
     Ok(())
 }

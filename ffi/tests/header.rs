@@ -57,3 +57,25 @@ fn header_declares_the_conventions() {
         assert!(h.contains(needle), "generated header lacks {needle:?}");
     }
 }
+
+#[test]
+fn header_has_no_test_hooks_and_no_config_layouts() {
+    let h = generate();
+    // Test-only entry points exist only with the `test-hooks` feature, never in the header.
+    assert!(
+        !h.contains("airswarm_test_"),
+        "the public header declares a test hook"
+    );
+    // Configs and statistics are opaque: adding a field must not change a C layout.
+    for opaque in [
+        "typedef struct airswarm_lora_config airswarm_lora_config;",
+        "typedef struct airswarm_node_config airswarm_node_config;",
+        "typedef struct airswarm_sim_config airswarm_sim_config;",
+    ] {
+        assert!(h.contains(opaque), "{opaque} is not opaque");
+    }
+    for gone in ["airswarm_node_stats {", "airswarm_sim_summary"] {
+        assert!(!h.contains(gone), "{gone} is a struct by layout again");
+    }
+    assert!(h.contains("airswarm_result airswarm_last_error_message("));
+}

@@ -18,10 +18,12 @@ __all__ = [
     "MAX_MESSAGE",
     "MeshError",
     "MessageReceived",
+    "NODE_STATS_FIELDS",
     "Metainfo",
     "Node",
     "PersistCounter",
     "PublicKey",
+    "SIM_REPORT_FIELDS",
     "SendFailed",
     "SimResult",
     "Simulator",
@@ -37,11 +39,15 @@ __all__ = [
 __version__: str
 BROADCAST: int
 MAX_MESSAGE: int
+# Names of SimResult's scalar fields and of Node.stats()'s counters, from the core's tables
+# (the same names C reads with airswarm_sim_report_u64/_f64 and airswarm_node_stat).
+SIM_REPORT_FIELDS: tuple[str, ...]
+NODE_STATS_FIELDS: tuple[str, ...]
 
 class AirswarmError(Exception): ...
-class ConfigError(AirswarmError): ...
+class ConfigError(AirswarmError, ValueError): ...
 
-class DecodeError(AirswarmError):
+class DecodeError(AirswarmError, ValueError):
     offset: Optional[int]
 
 class TorrentError(DecodeError): ...
@@ -137,6 +143,10 @@ class SimResult:
     @property
     def half_duplex_losses(self) -> int: ...
     @property
+    def pulls(self) -> int: ...
+    @property
+    def pull_answers(self) -> int: ...
+    @property
     def latency_p50_ms(self) -> float: ...
     @property
     def latency_p95_ms(self) -> float: ...
@@ -167,10 +177,10 @@ class Simulator:
         messages: int = 20,
         payload: int = 32,
         strategy: str = "airswarm",
-        sf: int = 7,
-        bw_khz: float = 125.0,
-        cr: int = 5,
-        tx_power: int = 14,
+        sf: Optional[int] = None,
+        bw_khz: Optional[float] = None,
+        cr: Optional[int] = None,
+        tx_power: Optional[int] = None,
         duty_cycle: float = 1.0,
         hop_limit: int = 7,
         direct_percent: float = 0.0,
@@ -179,7 +189,13 @@ class Simulator:
         announce: bool = False,
         record_messages: bool = False,
         lora: Optional[LoRaConfig] = None,
-    ) -> Simulator: ...
+    ) -> Simulator:
+        """A scenario. `duty_cycle` is a percentage (1.0 = 1 %, 100.0 = no limit), as in
+        `airswarm sim --duty-cycle`, C's `_set_duty_cycle_percent` and `Node`. The modem is
+        either `lora=` or `sf`/`bw_khz`/`cr`/`tx_power` (defaults SF7, 125 kHz, 4/5,
+        14 dBm), not both. Counts, intervals and payloads are checked against the
+        simulator's limits (10^6 messages, a one-day interval, a payload that fits once
+        sealed); every mistake is a ConfigError."""
     def positions(self) -> list[tuple[float, float]]: ...
     def run(self) -> SimResult: ...
 
@@ -233,12 +249,15 @@ class Node:
         *,
         strategy: str = "airswarm",
         lora: Optional[LoRaConfig] = None,
-        duty_cycle: float = 1.0,
+        duty_cycle: float = 100.0,
         hop_limit: int = 7,
         max_retries: int = 3,
         seed: int = 0,
         first_counter: int = 1,
-    ) -> Node: ...
+    ) -> Node:
+        """A mesh node. `duty_cycle` is a percentage of airtime (1.0 = 1 %, the EU868 g1
+        limit; 100.0, the default, = no limit). `max_retries` is 0..3 and `first_counter`
+        at most 2^64 - 2^32 - 2049: out-of-range values raise ConfigError, never wrap."""
     @property
     def address(self) -> int: ...
     def handle_frame(self, now_ms: int, frame: bytes, rssi: float, snr: float) -> None: ...

@@ -1,4 +1,6 @@
-//! One exception hierarchy rooted at `airswarm.AirswarmError`.
+//! One exception hierarchy rooted at `airswarm.AirswarmError`. Like pyca/cryptography's,
+//! the subclasses also derive from the matching built-in, so `except ValueError` keeps
+//! working: `ConfigError` and `DecodeError` (hence `TorrentError`) are `ValueError`s.
 
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
@@ -14,13 +16,13 @@ create_exception!(
     airswarm,
     ConfigError,
     AirswarmError,
-    "A radio, node or simulator setting is out of range."
+    "A radio, node or simulator setting is out of range (also a ValueError)."
 );
 create_exception!(
     airswarm,
     DecodeError,
     AirswarmError,
-    "Bytes are not what they claim to be; `.offset` is the byte where decoding failed (or None)."
+    "Bytes are not what they claim to be; `.offset` is the byte where decoding failed (or None). Also a ValueError."
 );
 create_exception!(
     airswarm,
@@ -52,6 +54,16 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("TorrentError", py.get_type::<TorrentError>())?;
     m.add("CryptoError", py.get_type::<CryptoError>())?;
     m.add("MeshError", py.get_type::<MeshError>())?;
+    // The second base: exception types are heap types with the same layout as
+    // `ValueError`, so their bases can be extended after creation.
+    let base = py.get_type::<AirswarmError>();
+    let value_error = py.get_type::<pyo3::exceptions::PyValueError>();
+    for ty in [py.get_type::<ConfigError>(), py.get_type::<DecodeError>()] {
+        ty.setattr(
+            "__bases__",
+            pyo3::types::PyTuple::new(py, [base.clone(), value_error.clone()])?,
+        )?;
+    }
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 //! host in the design's sense: it may read files and OS randomness, the core does not.
 //! Long work (simulator runs, RSA, hashing files) runs with the GIL released.
 
+mod args;
 mod errors;
 mod keyfiles;
 mod mesh;

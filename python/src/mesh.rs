@@ -2,13 +2,15 @@
 
 use std::hash::{Hash, Hasher};
 
-use airswarm_core::mesh::{self, Address, Content, Event, NodeConfig, Strategy};
-use airswarm_core::radio::{Ldro, LoRaConfig as CoreLoRa};
-use airswarm_core::sim::{self, SimConfig, SimReport};
+use airswarm_core::fields::{FieldValue, NODE_STATS_FIELDS, SIM_REPORT_FIELDS};
+use airswarm_core::mesh::{self, Address, Content, Event, MeshError, NodeConfig, Strategy};
+use airswarm_core::radio::{Ldro, LoRaConfig as CoreLoRa, RadioError};
+use airswarm_core::sim::{self, SimConfig, SimReport, percent_to_fraction};
 use airswarm_core::time::Instant;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList};
+use pyo3::types::{PyBytes, PyCFunction, PyDict, PyList, PyTuple};
 
+use crate::args::{Int, Wide, field, plain};
 use crate::errors;
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -23,6 +25,44 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PersistCounter>()?;
     m.add("BROADCAST", Address::BROADCAST.0)?;
     m.add("MAX_MESSAGE", mesh::MAX_MESSAGE)?;
+    let names = |t: &[&'static str]| PyTuple::new(m.py(), t.iter().copied());
+    let report: Vec<&str> = SIM_REPORT_FIELDS.iter().map(|f| f.name).collect();
+    let stats: Vec<&str> = NODE_STATS_FIELDS.iter().map(|f| f.name).collect();
+    m.add("SIM_REPORT_FIELDS", names(&report)?)?;
+    m.add("NODE_STATS_FIELDS", names(&stats)?)?;
+    add_report_properties(m.py())?;
+    Ok(())
+}
+
+fn field_value(py: Python<'_>, v: FieldValue) -> PyResult<Py<PyAny>> {
+    Ok(match v {
+        FieldValue::Count(c) => c.into_pyobject(py)?.into_any().unbind(),
+        FieldValue::Real(r) => r.into_pyobject(py)?.into_any().unbind(),
+        FieldValue::Flag(b) => pyo3::types::PyBool::new(py, b)
+            .to_owned()
+            .into_any()
+            .unbind(),
+        FieldValue::Text(t) => t.into_pyobject(py)?.into_any().unbind(),
+        FieldValue::Absent => py.None(),
+    })
+}
+
+/// One read-only property on `SimResult` per entry of the core's report table, so a field
+/// added to the core shows up here (and in `to_dict`) without code in this binding.
+fn add_report_properties(py: Python<'_>) -> PyResult<()> {
+    let ty = py.get_type::<SimResult>();
+    let property = py.import("builtins")?.getattr("property")?;
+    for f in SIM_REPORT_FIELDS {
+        let get = f.get;
+        let fget = PyCFunction::new_closure(py, None, None, move |args, _kwargs| {
+            let py = args.py();
+            let slf = args.get_item(0)?;
+            let result = slf.cast::<SimResult>()?;
+            field_value(py, get(&result.get().report))
+        })?;
+        let prop = property.call1((fget, py.None(), py.None(), f.doc))?;
+        ty.setattr(f.name, prop)?;
+    }
     Ok(())
 }
 
@@ -54,23 +94,24 @@ fn validated(cfg: CoreLoRa) -> PyResult<CoreLoRa> {
 
 /// Time on air of one LoRa packet in milliseconds (Semtech AN1200.13 / SX1276 datasheet §4.1.1.7).
 #[pyfunction]
-#[pyo3(signature = (*, payload, sf=7, bw_khz=125.0, cr=5, preamble=8, implicit_header=false, crc=true, ldro="auto"))]
+#[pyo3(signature = (*, payload, sf=Wide(7), bw_khz=125.0, cr=Wide(5), preamble=Wide(8), implicit_header=false, crc=true, ldro="auto"), text_signature = "(*, payload, sf=7, bw_khz=125.0, cr=5, preamble=8, implicit_header=False, crc=True, ldro='auto')")]
 #[allow(clippy::too_many_arguments)]
 fn airtime(
-    payload: usize,
-    sf: u8,
+    payload: Int<usize>,
+    sf: Wide,
     bw_khz: f64,
-    cr: u8,
-    preamble: u16,
+    cr: Wide,
+    preamble: Wide,
     implicit_header: bool,
     crc: bool,
     ldro: &str,
 ) -> PyResult<f64> {
+    let payload = payload.0;
     let cfg = validated(CoreLoRa {
-        spreading_factor: sf,
+        spreading_factor: field(sf.0, RadioError::SpreadingFactor)?,
         bandwidth_hz: khz_to_hz(bw_khz)?,
-        coding_rate: cr,
-        preamble_len: preamble,
+        coding_rate: field(cr.0, RadioError::CodingRate)?,
+        preamble_len: field(preamble.0, RadioError::Preamble)?,
         implicit_header,
         crc,
         ldro: parse_ldro(ldro)?,
@@ -107,32 +148,32 @@ impl LoRaConfig {
 #[pymethods]
 impl LoRaConfig {
     #[new]
-    #[pyo3(signature = (*, frequency_hz=868_100_000, spreading_factor=7, bandwidth_hz=125_000, coding_rate=5, preamble_len=8, implicit_header=false, crc=true, ldro="auto", tx_power_dbm=14, sync_word=0x12))]
+    #[pyo3(signature = (*, frequency_hz=Wide(868_100_000), spreading_factor=Wide(7), bandwidth_hz=Wide(125_000), coding_rate=Wide(5), preamble_len=Wide(8), implicit_header=false, crc=true, ldro="auto", tx_power_dbm=Wide(14), sync_word=Wide(0x12)), text_signature = "(*, frequency_hz=868100000, spreading_factor=7, bandwidth_hz=125000, coding_rate=5, preamble_len=8, implicit_header=False, crc=True, ldro='auto', tx_power_dbm=14, sync_word=18)")]
     #[allow(clippy::too_many_arguments)]
     fn new(
-        frequency_hz: u32,
-        spreading_factor: u8,
-        bandwidth_hz: u32,
-        coding_rate: u8,
-        preamble_len: u16,
+        frequency_hz: Wide,
+        spreading_factor: Wide,
+        bandwidth_hz: Wide,
+        coding_rate: Wide,
+        preamble_len: Wide,
         implicit_header: bool,
         crc: bool,
         ldro: &str,
-        tx_power_dbm: i8,
-        sync_word: u8,
+        tx_power_dbm: Wide,
+        sync_word: Wide,
     ) -> PyResult<Self> {
         Ok(LoRaConfig {
             inner: validated(CoreLoRa {
-                frequency_hz,
-                spreading_factor,
-                bandwidth_hz,
-                coding_rate,
-                preamble_len,
+                frequency_hz: field(frequency_hz.0, RadioError::Frequency)?,
+                spreading_factor: field(spreading_factor.0, RadioError::SpreadingFactor)?,
+                bandwidth_hz: field(bandwidth_hz.0, RadioError::Bandwidth)?,
+                coding_rate: field(coding_rate.0, RadioError::CodingRate)?,
+                preamble_len: field(preamble_len.0, RadioError::Preamble)?,
                 implicit_header,
                 crc,
                 ldro: parse_ldro(ldro)?,
-                tx_power_dbm,
-                sync_word,
+                tx_power_dbm: field(tx_power_dbm.0, RadioError::TxPower)?,
+                sync_word: plain("sync word", sync_word.0)?,
             })?,
         })
     }
@@ -179,16 +220,16 @@ impl LoRaConfig {
     }
 
     /// Time on air of a packet with `payload_len` bytes, milliseconds.
-    fn time_on_air_ms(&self, payload_len: usize) -> PyResult<f64> {
+    fn time_on_air_ms(&self, payload_len: Int<usize>) -> PyResult<f64> {
         self.inner
-            .time_on_air_ms(payload_len)
+            .time_on_air_ms(payload_len.0)
             .map_err(errors::config)
     }
 
     /// Time on air of a packet with `payload_len` bytes, whole microseconds.
-    fn time_on_air_us(&self, payload_len: usize) -> PyResult<u64> {
+    fn time_on_air_us(&self, payload_len: Int<usize>) -> PyResult<u64> {
         self.inner
-            .time_on_air_us(payload_len)
+            .time_on_air_us(payload_len.0)
             .map_err(errors::config)
     }
 
@@ -246,13 +287,16 @@ fn parse_strategy(s: &str) -> PyResult<Strategy> {
     s.parse().map_err(errors::config)
 }
 
-fn percent(what: &str, v: f64) -> PyResult<f64> {
-    if !(0.0..=100.0).contains(&v) {
+/// Seconds as Python takes them to whole milliseconds as the core does; the core's limits
+/// then apply (`interval_s=1e9` is refused, not wrapped).
+fn seconds_to_ms(what: &str, s: f64) -> PyResult<u64> {
+    if !(s.is_finite() && s >= 0.0) {
         return Err(errors::config(format!(
-            "{what} {v} % must be between 0 and 100"
+            "{what} {s} s must be a non-negative number of seconds"
         )));
     }
-    Ok(v / 100.0)
+    // `as` saturates at u64::MAX, which the core's limit then refuses.
+    Ok((s * 1000.0).round() as u64)
 }
 
 /// A simulated LoRa mesh scenario; keyword arguments mirror `airswarm sim` flags.
@@ -265,21 +309,21 @@ pub struct Simulator {
 #[pymethods]
 impl Simulator {
     #[new]
-    #[pyo3(signature = (*, nodes=40, area_m=None, seed=1, messages=20, payload=32, strategy="airswarm", sf=7, bw_khz=125.0, cr=5, tx_power=14, duty_cycle=1.0, hop_limit=7, direct_percent=0.0, interval_s=10.0, crypto=false, announce=false, record_messages=false, lora=None))]
+    #[pyo3(signature = (*, nodes=Wide(40), area_m=None, seed=Wide(1), messages=Wide(20), payload=Wide(32), strategy="airswarm", sf=None, bw_khz=None, cr=None, tx_power=None, duty_cycle=1.0, hop_limit=Wide(7), direct_percent=0.0, interval_s=10.0, crypto=false, announce=false, record_messages=false, lora=None), text_signature = "(*, nodes=40, area_m=None, seed=1, messages=20, payload=32, strategy='airswarm', sf=None, bw_khz=None, cr=None, tx_power=None, duty_cycle=1.0, hop_limit=7, direct_percent=0.0, interval_s=10.0, crypto=False, announce=False, record_messages=False, lora=None)")]
     #[allow(clippy::too_many_arguments)]
     fn new(
-        nodes: usize,
+        nodes: Wide,
         area_m: Option<f64>,
-        seed: u64,
-        messages: usize,
-        payload: usize,
+        seed: Wide,
+        messages: Wide,
+        payload: Wide,
         strategy: &str,
-        sf: u8,
-        bw_khz: f64,
-        cr: u8,
-        tx_power: i8,
+        sf: Option<Wide>,
+        bw_khz: Option<f64>,
+        cr: Option<Wide>,
+        tx_power: Option<Wide>,
         duty_cycle: f64,
-        hop_limit: u8,
+        hop_limit: Wide,
         direct_percent: f64,
         interval_s: f64,
         crypto: bool,
@@ -287,47 +331,45 @@ impl Simulator {
         record_messages: bool,
         lora: Option<Bound<'_, LoRaConfig>>,
     ) -> PyResult<Self> {
-        if !(0.0..=1e9).contains(&interval_s) {
-            return Err(errors::config(format!(
-                "interval {interval_s} s must be a non-negative number of seconds"
-            )));
-        }
+        let nodes: usize = plain("nodes", nodes.0)?;
         // Same default as the CLI: the area grows with the node count so density stays
         // that of 40 nodes in 8 km × 8 km.
         let area_m = area_m.unwrap_or(8_000.0 * (nodes as f64 / 40.0).sqrt());
+        let modem_given = sf.is_some() || bw_khz.is_some() || cr.is_some() || tx_power.is_some();
         let lora = match lora {
+            Some(_) if modem_given => {
+                return Err(errors::config(
+                    "give the modem either as lora=LoRaConfig(...) or as sf/bw_khz/cr/tx_power, not both",
+                ));
+            }
             Some(l) => l.get().inner,
             None => validated(CoreLoRa {
-                spreading_factor: sf,
-                bandwidth_hz: khz_to_hz(bw_khz)?,
-                coding_rate: cr,
-                tx_power_dbm: tx_power,
+                spreading_factor: field(sf.map_or(7, |v| v.0), RadioError::SpreadingFactor)?,
+                bandwidth_hz: khz_to_hz(bw_khz.unwrap_or(125.0))?,
+                coding_rate: field(cr.map_or(5, |v| v.0), RadioError::CodingRate)?,
+                tx_power_dbm: field(tx_power.map_or(14, |v| v.0), RadioError::TxPower)?,
                 ..CoreLoRa::default()
             })?,
         };
         let cfg = SimConfig {
             nodes,
             area_m,
-            seed,
-            messages,
-            payload,
+            seed: plain("seed", seed.0)?,
+            messages: plain("messages", messages.0)?,
+            payload: plain("payload", payload.0)?,
             strategy: parse_strategy(strategy)?,
             lora,
-            duty_cycle: percent("duty cycle", duty_cycle)?,
-            hop_limit,
-            direct_fraction: percent("direct share", direct_percent)?,
-            interval_ms: (interval_s * 1000.0) as u64,
+            duty_cycle_percent: duty_cycle,
+            hop_limit: field(hop_limit.0, MeshError::BadHopLimit)?,
+            direct_fraction: percent_to_fraction("direct share", direct_percent)
+                .map_err(errors::config)?,
+            interval_ms: seconds_to_ms("mean interval", interval_s)?,
             crypto,
             announce,
             record_messages,
             ..SimConfig::default()
         };
-        sim::Simulator::validate(&cfg).map_err(errors::config)?;
-        if messages > 1_000_000 {
-            return Err(errors::config(format!(
-                "{messages} messages is more than the binding's limit of 1000000"
-            )));
-        }
+        cfg.validate().map_err(errors::config)?;
         Ok(Simulator { cfg })
     }
 
@@ -407,93 +449,10 @@ impl SimResult {
     }
 }
 
+/// The scalar fields (`delivery_ratio`, `transmissions`, `pulls`, ...) are properties
+/// added at import from the core's report table (`add_report_properties`).
 #[pymethods]
 impl SimResult {
-    #[getter]
-    fn strategy(&self) -> &'static str {
-        self.report.strategy.name()
-    }
-    #[getter]
-    fn crypto(&self) -> bool {
-        self.report.crypto
-    }
-    #[getter]
-    fn nodes(&self) -> usize {
-        self.report.nodes
-    }
-    #[getter]
-    fn messages(&self) -> usize {
-        self.report.messages
-    }
-    #[getter]
-    fn seed(&self) -> u64 {
-        self.report.seed
-    }
-    #[getter]
-    fn area_m(&self) -> f64 {
-        self.report.area_m
-    }
-    #[getter]
-    fn payload(&self) -> usize {
-        self.report.payload
-    }
-    /// Delivered (message, receiver) pairs over intended pairs.
-    #[getter]
-    fn delivery_ratio(&self) -> f64 {
-        self.report.delivery_ratio
-    }
-    #[getter]
-    fn delivered_pairs(&self) -> u64 {
-        self.report.delivered_pairs
-    }
-    #[getter]
-    fn intended_pairs(&self) -> u64 {
-        self.report.intended_pairs
-    }
-    #[getter]
-    fn transmissions(&self) -> u64 {
-        self.report.transmissions
-    }
-    #[getter]
-    fn transmissions_per_message(&self) -> f64 {
-        self.report.transmissions_per_message
-    }
-    #[getter]
-    fn airtime_s(&self) -> f64 {
-        self.report.airtime_s
-    }
-    #[getter]
-    fn collisions(&self) -> u64 {
-        self.report.collisions
-    }
-    #[getter]
-    fn half_duplex_losses(&self) -> u64 {
-        self.report.half_duplex_losses
-    }
-    #[getter]
-    fn latency_p50_ms(&self) -> f64 {
-        self.report.latency_p50_ms
-    }
-    #[getter]
-    fn latency_p95_ms(&self) -> f64 {
-        self.report.latency_p95_ms
-    }
-    #[getter]
-    fn ack_ratio(&self) -> Option<f64> {
-        self.report.ack_ratio
-    }
-    #[getter]
-    fn mean_neighbours(&self) -> f64 {
-        self.report.mean_neighbours
-    }
-    #[getter]
-    fn simulated_s(&self) -> f64 {
-        self.report.simulated_s
-    }
-    #[getter]
-    fn events(&self) -> u64 {
-        self.report.events
-    }
     /// One dict per node: address, x_m, y_m, neighbours, delivery_ratio, frames_sent, airtime_s.
     #[getter]
     fn per_node(&self, py: Python<'_>) -> Py<PyList> {
@@ -515,32 +474,11 @@ impl SimResult {
     fn to_dict<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyDict>> {
         let py = slf.py();
         let d = PyDict::new(py);
-        for name in [
-            "strategy",
-            "crypto",
-            "nodes",
-            "messages",
-            "seed",
-            "area_m",
-            "payload",
-            "delivery_ratio",
-            "delivered_pairs",
-            "intended_pairs",
-            "transmissions",
-            "transmissions_per_message",
-            "airtime_s",
-            "collisions",
-            "half_duplex_losses",
-            "latency_p50_ms",
-            "latency_p95_ms",
-            "ack_ratio",
-            "mean_neighbours",
-            "simulated_s",
-            "events",
-            "per_node",
-            "links",
-            "message_records",
-        ] {
+        let report = &slf.get().report;
+        for f in SIM_REPORT_FIELDS {
+            d.set_item(f.name, field_value(py, (f.get)(report))?)?;
+        }
+        for name in ["per_node", "links", "message_records"] {
             d.set_item(name, slf.getattr(name)?)?;
         }
         Ok(d)
@@ -661,27 +599,28 @@ pub struct Node {
 #[pymethods]
 impl Node {
     #[new]
-    #[pyo3(signature = (address, *, strategy="airswarm", lora=None, duty_cycle=1.0, hop_limit=7, max_retries=3, seed=0, first_counter=1))]
+    #[pyo3(signature = (address, *, strategy="airswarm", lora=None, duty_cycle=100.0, hop_limit=Wide(7), max_retries=Wide(3), seed=Wide(0), first_counter=Wide(1)), text_signature = "(address, *, strategy='airswarm', lora=None, duty_cycle=100.0, hop_limit=7, max_retries=3, seed=0, first_counter=1)")]
     #[allow(clippy::too_many_arguments)]
     fn new(
-        address: u32,
+        address: Wide,
         strategy: &str,
         lora: Option<Bound<'_, LoRaConfig>>,
         duty_cycle: f64,
-        hop_limit: u8,
-        max_retries: u8,
-        seed: u64,
-        first_counter: u64,
+        hop_limit: Wide,
+        max_retries: Wide,
+        seed: Wide,
+        first_counter: Wide,
     ) -> PyResult<Self> {
         let cfg = NodeConfig {
-            address: Address(address),
+            address: Address(plain("address", address.0)?),
             strategy: parse_strategy(strategy)?,
             lora: lora.map(|l| l.get().inner).unwrap_or_default(),
-            duty_cycle: percent("duty cycle", duty_cycle)?,
-            hop_limit,
-            max_retries,
-            seed,
-            first_counter,
+            duty_cycle_percent: duty_cycle,
+            hop_limit: field(hop_limit.0, MeshError::BadHopLimit)?,
+            max_retries: field(max_retries.0, MeshError::BadRetries)?,
+            seed: plain("seed", seed.0)?,
+            first_counter: u64::try_from(first_counter.0)
+                .map_err(|_| errors::config(MeshError::BadFirstCounter(first_counter.0)))?,
             ..NodeConfig::default()
         };
         let inner = mesh::Node::new(cfg).map_err(errors::config)?;
@@ -698,26 +637,26 @@ impl Node {
     fn handle_frame(
         &mut self,
         py: Python<'_>,
-        now_ms: u64,
+        now_ms: Int<u64>,
         frame: &[u8],
         rssi: f32,
         snr: f32,
     ) -> PyResult<()> {
         self.inner
-            .handle_frame(Instant(now_ms), frame, rssi, snr)
+            .handle_frame(Instant(now_ms.0), frame, rssi, snr)
             .map_err(|e| errors::decode(py, e, None))
     }
 
     /// Queue a message to `dst` (`airswarm.BROADCAST` floods it); returns its 24-bit id.
-    fn send(&mut self, now_ms: u64, dst: u32, payload: &[u8]) -> PyResult<u32> {
+    fn send(&mut self, now_ms: Int<u64>, dst: Int<u32>, payload: &[u8]) -> PyResult<u32> {
         self.inner
-            .send(Instant(now_ms), Address(dst), payload)
+            .send(Instant(now_ms.0), Address(dst.0), payload)
             .map_err(errors::mesh)
     }
 
     /// Call when `poll_timeout()` is due.
-    fn handle_timeout(&mut self, now_ms: u64) {
-        self.inner.handle_timeout(Instant(now_ms));
+    fn handle_timeout(&mut self, now_ms: Int<u64>) {
+        self.inner.handle_timeout(Instant(now_ms.0));
     }
 
     /// The next frame to put on the air, or None.
@@ -757,26 +696,13 @@ impl Node {
         self.inner.poll_timeout().map(|t| t.0)
     }
 
-    /// Diagnostic counters as a dict.
+    /// Diagnostic counters as a dict (the names of `NODE_STATS_FIELDS`).
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let s = self.inner.stats();
         let d = PyDict::new(py);
-        d.set_item("frames_sent", s.frames_sent)?;
-        d.set_item("frames_relayed", s.frames_relayed)?;
-        d.set_item("relays_cancelled", s.relays_cancelled)?;
-        d.set_item("frames_received", s.frames_received)?;
-        d.set_item("duplicates", s.duplicates)?;
-        d.set_item("bad_frames", s.bad_frames)?;
-        d.set_item("messages_delivered", s.messages_delivered)?;
-        d.set_item("acks_sent", s.acks_sent)?;
-        d.set_item("retries", s.retries)?;
-        d.set_item("nacks_sent", s.nacks_sent)?;
-        d.set_item("send_failures", s.send_failures)?;
-        d.set_item("reassembly_errors", s.reassembly_errors)?;
-        d.set_item("queue_drops", s.queue_drops)?;
-        d.set_item("route_fallbacks", s.route_fallbacks)?;
-        d.set_item("pulls_sent", s.pulls_sent)?;
-        d.set_item("pull_answers", s.pull_answers)?;
+        for f in NODE_STATS_FIELDS {
+            d.set_item(f.name, field_value(py, (f.get)(s))?)?;
+        }
         Ok(d)
     }
 

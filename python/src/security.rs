@@ -116,7 +116,11 @@ impl Identity {
         py.detach(|| keyfiles::save_private(&path, pem.as_bytes()))
     }
     fn to_pem(&self) -> PyResult<String> {
-        Ok(self.inner.to_pkcs8_pem().map_err(errors::crypto)?.to_string())
+        Ok(self
+            .inner
+            .to_pkcs8_pem()
+            .map_err(errors::crypto)?
+            .to_string())
     }
     #[getter]
     fn public(&self) -> PublicKey {

@@ -154,5 +154,5 @@ def test_node_errors():
     assert a.stats()["bad_frames"] == 1
     with pytest.raises(airswarm.ConfigError):
         airswarm.Node(airswarm.BROADCAST)
-    with pytest.raises(OverflowError):
+    with pytest.raises(airswarm.ConfigError):
         a.handle_timeout(-1)

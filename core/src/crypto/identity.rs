@@ -188,7 +188,7 @@ impl PublicIdentity {
 
     /// This key as if its fingerprint began with `address`: what an attacker gets by
     /// grinding ~2^32 keys, for tests of address collisions. Test builds only.
-    #[cfg(any(test, feature = "test-util"))]
+    #[cfg(any(test, feature = "test-hooks"))]
     pub fn with_address_for_tests(mut self, address: Address) -> PublicIdentity {
         self.address = address;
         self
@@ -279,7 +279,7 @@ impl Identity {
     }
 
     /// See [`PublicIdentity::with_address_for_tests`]. Test builds only.
-    #[cfg(any(test, feature = "test-util"))]
+    #[cfg(any(test, feature = "test-hooks"))]
     pub fn with_address_for_tests(mut self, address: Address) -> Identity {
         self.public = self.public.with_address_for_tests(address);
         self

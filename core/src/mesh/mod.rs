@@ -9,7 +9,10 @@ pub use fragment::{MAX_MESSAGE, ReassemblyLimits};
 pub use wire::{Address, Content, FrameError, FrameView, Header, Kind};
 pub mod node;
 pub mod secure;
-pub use node::{AirswarmTuning, Event, MeshError, Message, Node, NodeConfig, NodeStats, Strategy};
+pub use node::{
+    AirswarmTuning, Event, MAX_COUNTER, MAX_FIRST_COUNTER, MeshError, Message, Node, NodeConfig,
+    NodeStats, Strategy,
+};
 pub use secure::{
     Overhead, SecureConfig, SecureError, SecureEvent, SecureNode, Security, SendOutcome,
     measure_overhead,

@@ -77,13 +77,28 @@ impl core::str::FromStr for Strategy {
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum MeshError {
-    MessageTooLarge { len: usize },
+    MessageTooLarge {
+        len: usize,
+    },
     SendToSelf,
-    QueueFull { frames: usize },
-    BadHopLimit(u8),
+    QueueFull {
+        frames: usize,
+    },
+    BadHopLimit(i64),
     ReservedAddress(Address),
     UnknownStrategy(String),
     Radio(RadioError),
+    /// The duty cycle, in percent, is not in (0, 100].
+    DutyCycle(f64),
+    /// More retries than the wire's 2-bit attempt field can number.
+    BadRetries(i64),
+    /// A first message counter so high that the counter would run out.
+    BadFirstCounter(i128),
+    /// The message counter reached [`MAX_COUNTER`]: sending more would reuse ids and
+    /// sealing nonces. The node must be given a new identity (address and keys).
+    CounterExhausted,
+    /// A send queue that can hold no frame.
+    BadQueue(i128),
 }
 
 impl fmt::Display for MeshError {
@@ -119,6 +134,25 @@ impl fmt::Display for MeshError {
                 )
             }
             MeshError::Radio(e) => write!(f, "radio configuration: {e}"),
+            MeshError::DutyCycle(p) => write!(
+                f,
+                "duty cycle {p} % must be more than 0 and at most 100 (100 = no limit)"
+            ),
+            MeshError::BadRetries(r) => write!(
+                f,
+                "max retries {r} is out of range 0..={MAX_ATTEMPT} (the frame's attempt field has 2 bits)"
+            ),
+            MeshError::BadFirstCounter(c) => write!(
+                f,
+                "first counter {c} is out of range 0..={MAX_FIRST_COUNTER}: the message counter would run out"
+            ),
+            MeshError::CounterExhausted => write!(
+                f,
+                "the message counter reached {MAX_COUNTER}: sending more would reuse message ids and nonces"
+            ),
+            MeshError::BadQueue(q) => {
+                write!(f, "send queue of {q} frames must hold at least 1 frame")
+            }
         }
     }
 }
@@ -137,11 +171,13 @@ pub struct NodeConfig {
     pub address: Address,
     pub strategy: Strategy,
     pub lora: LoRaConfig,
-    /// Fraction of time the node may transmit (0.01 = 1 %); 1.0 means no limit.
-    pub duty_cycle: f64,
-    /// Hops a new message may travel (1..=7).
+    /// Share of time the node may transmit, in percent (1.0 = 1 %, the EU868 g1 limit);
+    /// 100.0 means no limit. The same unit as `airswarm sim --duty-cycle`, C and Python.
+    pub duty_cycle_percent: f64,
+    /// Hops a new message may travel (1..=15).
     pub hop_limit: u8,
-    /// Retransmissions of an unacknowledged direct message (≤ 3, the wire's attempt field).
+    /// Retransmissions of an unacknowledged direct message (0..=3, the wire's attempt field;
+    /// more is refused).
     pub max_retries: u8,
     pub dedup_capacity: usize,
     pub dedup_ttl: Duration,
@@ -206,7 +242,7 @@ impl Default for NodeConfig {
             address: Address(1),
             strategy: Strategy::Airswarm,
             lora: LoRaConfig::default(),
-            duty_cycle: 1.0,
+            duty_cycle_percent: 100.0,
             hop_limit: 7,
             max_retries: 3,
             dedup_capacity: 4096,
@@ -505,20 +541,46 @@ pub struct Node {
 
 /// Counter values reserved per persisted block.
 const COUNTER_BLOCK: u64 = 1024;
+/// The message counter stops here: past it a send is refused ([`MeshError::CounterExhausted`])
+/// instead of wrapping to 0, which would reuse message ids and sealing nonces. The margin
+/// keeps the persisted reservation (`counter + COUNTER_BLOCK`) from overflowing.
+pub const MAX_COUNTER: u64 = u64::MAX - 2 * COUNTER_BLOCK;
+/// Highest `first_counter` a node accepts: it leaves 2^32 messages before [`MAX_COUNTER`].
+pub const MAX_FIRST_COUNTER: u64 = MAX_COUNTER - (1 << 32);
+
+impl NodeConfig {
+    /// Check every setting a caller can give; [`Node::new`] runs it first.
+    pub fn validate(&self) -> Result<(), MeshError> {
+        self.lora.validate()?;
+        if self.hop_limit == 0 || self.hop_limit > MAX_HOP_LIMIT {
+            return Err(MeshError::BadHopLimit(self.hop_limit.into()));
+        }
+        if self.address.is_broadcast() {
+            return Err(MeshError::ReservedAddress(self.address));
+        }
+        if !(self.duty_cycle_percent > 0.0 && self.duty_cycle_percent <= 100.0) {
+            return Err(MeshError::DutyCycle(self.duty_cycle_percent));
+        }
+        if self.max_retries > MAX_ATTEMPT {
+            return Err(MeshError::BadRetries(self.max_retries.into()));
+        }
+        if self.first_counter > MAX_FIRST_COUNTER {
+            return Err(MeshError::BadFirstCounter(self.first_counter.into()));
+        }
+        if self.max_queue == 0 {
+            return Err(MeshError::BadQueue(self.max_queue as i128));
+        }
+        Ok(())
+    }
+}
 
 impl Node {
     pub fn new(cfg: NodeConfig) -> Result<Node, MeshError> {
-        cfg.lora.validate()?;
-        if cfg.hop_limit == 0 || cfg.hop_limit > MAX_HOP_LIMIT {
-            return Err(MeshError::BadHopLimit(cfg.hop_limit));
-        }
-        if cfg.address.is_broadcast() {
-            return Err(MeshError::ReservedAddress(cfg.address));
-        }
-        let duty = if cfg.duty_cycle >= 1.0 {
+        cfg.validate()?;
+        let duty = if cfg.duty_cycle_percent >= 100.0 {
             DutyCycle::unlimited()
         } else {
-            DutyCycle::new(cfg.duty_cycle, Duration::from_secs(3600))?
+            DutyCycle::new(cfg.duty_cycle_percent, Duration::from_secs(3600))?
         };
         let mut node = Node {
             rng: Rng::new(cfg.seed ^ (cfg.address.0 as u64).rotate_left(32)),
@@ -551,10 +613,7 @@ impl Node {
             kept: VecDeque::new(),
             wants: Vec::new(),
             stats: NodeStats::default(),
-            cfg: NodeConfig {
-                max_retries: cfg.max_retries.min(MAX_ATTEMPT),
-                ..cfg
-            },
+            cfg,
         };
         // A partial message must outlive the NACK rounds and every retry the sender may
         // still make, or the fragments already received are thrown away just before the
@@ -618,17 +677,20 @@ impl Node {
 
     /// Take the next value of the message counter without sending a message (handshakes
     /// use it as their monotonic sequence).
-    pub fn next_counter(&mut self) -> u64 {
+    pub fn next_counter(&mut self) -> Result<u64, MeshError> {
         let c = self.counter;
-        self.next_id();
-        c
+        self.next_id()?;
+        Ok(c)
     }
 
-    fn next_id(&mut self) -> u32 {
+    fn next_id(&mut self) -> Result<u32, MeshError> {
+        if self.counter >= MAX_COUNTER {
+            return Err(MeshError::CounterExhausted);
+        }
         let id = (self.counter & 0xFF_FFFF) as u32;
         self.counter += 1;
         self.reserve_counter();
-        id
+        Ok(id)
     }
 
     fn airtime_ms(&self, len: usize) -> u64 {
@@ -726,7 +788,7 @@ impl Node {
             .into());
         }
         let counter = self.counter;
-        let id = self.next_id();
+        let id = self.next_id()?;
         let want_ack = !dst.is_broadcast();
         // Our broadcasts name the latest broadcast we have (airswarm; the baselines send
         // the plain broadcast address).
@@ -1447,7 +1509,9 @@ impl Node {
                 self.stats.queue_drops += 1;
                 break;
             }
-            let header = Header::pull(self.cfg.address, self.next_id(), to);
+            // A node whose counter ran out stays silent rather than reuse an id.
+            let Ok(id) = self.next_id() else { break };
+            let header = Header::pull(self.cfg.address, id, to);
             self.enqueue_own(now, header, &tags);
             self.stats.pulls_sent += 1;
         }
@@ -1663,7 +1727,7 @@ impl Node {
             self.acked_at.clear();
         }
         self.acked_at.insert((h.src, h.id), now);
-        let id = self.next_id();
+        let Ok(id) = self.next_id() else { return };
         let hop_limit = match self.cfg.strategy {
             Strategy::Airswarm => (h.hops_taken() + 1 + REPLY_HOP_MARGIN).min(self.cfg.hop_limit),
             _ => self.cfg.hop_limit,
@@ -1702,7 +1766,7 @@ impl Node {
     }
 
     fn send_nack(&mut self, now: Instant, src: Address, id: u32, bitmap: &[u8]) {
-        let own_id = self.next_id();
+        let Ok(own_id) = self.next_id() else { return };
         let hop_limit = self.reply_hop_limit(src);
         let header = Header {
             rnode_seq: 0,
@@ -2010,4 +2074,30 @@ fn handed_to(frame: &[u8]) -> Option<u8> {
 fn key_of(h: &Header) -> FrameKey {
     let frag = h.fragment.map_or(0, |(i, _)| i);
     frame_key(h.src.0, h.id, frag, h.attempt, h.kind as u8)
+}
+
+#[cfg(test)]
+mod counter_tests {
+    use super::*;
+
+    #[test]
+    fn the_counter_stops_instead_of_wrapping() {
+        let mut node = Node::new(NodeConfig {
+            first_counter: MAX_FIRST_COUNTER,
+            ..NodeConfig::default()
+        })
+        .unwrap();
+        // 2^32 sends later the counter is here; put it there directly.
+        node.counter = MAX_COUNTER - 1;
+        assert_eq!(
+            node.send(Instant(0), Address::BROADCAST, b"last"),
+            Ok(((MAX_COUNTER - 1) & 0xFF_FFFF) as u32)
+        );
+        assert_eq!(
+            node.send(Instant(0), Address::BROADCAST, b"one too many"),
+            Err(MeshError::CounterExhausted)
+        );
+        assert_eq!(node.next_counter(), Err(MeshError::CounterExhausted));
+        assert_eq!(node.counter, MAX_COUNTER, "no id was reused");
+    }
 }

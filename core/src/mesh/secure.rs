@@ -103,6 +103,14 @@ pub enum SecureEvent {
     PersistCounter {
         next: u64,
     },
+    /// A message that waited for a session ([`SendOutcome::AwaitingSession`] with this
+    /// `ticket`) was sealed and queued as message `id`: its `Delivered`/`SendFailed`
+    /// events carry that id.
+    Sent {
+        dst: Address,
+        ticket: u64,
+        id: u32,
+    },
 }
 
 /// Errors from sending.
@@ -147,8 +155,9 @@ impl From<CryptoError> for SecureError {
 pub enum SendOutcome {
     /// Sealed and queued with this message id.
     Sent(u32),
-    /// Waiting for the session with the peer to be set up.
-    AwaitingSession,
+    /// Waiting for the session with the peer to be set up; a [`SecureEvent::Sent`] with the
+    /// same `ticket` gives the message id once it is sealed and sent.
+    AwaitingSession { ticket: u64 },
 }
 
 /// Settings beyond the mesh node's.
@@ -174,7 +183,9 @@ pub struct SecureNode {
     pending: HashMap<Address, PendingHandshake>,
     /// When each handshake in progress is given up on, and how many were started.
     handshake_due: HashMap<Address, (Instant, u8)>,
-    waiting: HashMap<Address, VecDeque<Vec<u8>>>,
+    /// Messages waiting for a session, with their tickets.
+    waiting: HashMap<Address, VecDeque<(u64, Vec<u8>)>>,
+    next_ticket: u64,
     last_init: HashMap<Address, u64>,
     /// Handshake inits from senders whose key we do not have yet, oldest first.
     held_inits: VecDeque<(Address, Vec<u8>)>,
@@ -220,6 +231,7 @@ impl SecureNode {
             pending: HashMap::new(),
             handshake_due: HashMap::new(),
             waiting: HashMap::new(),
+            next_ticket: 1,
             last_init: HashMap::new(),
             held_inits: VecDeque::new(),
             early_sealed: HashMap::new(),
@@ -289,6 +301,13 @@ impl SecureNode {
                 .send_in_session(now, dst, payload)
                 .map(SendOutcome::Sent);
         }
+        if payload.len() + TAG_LEN > super::MAX_MESSAGE {
+            // Refused now rather than after the handshake, when nobody is waiting for it.
+            return Err(MeshError::MessageTooLarge {
+                len: payload.len() + TAG_LEN,
+            }
+            .into());
+        }
         let peer = self
             .keyring
             .get(dst)
@@ -301,12 +320,14 @@ impl SecureNode {
         if queue.len() >= MAX_WAITING_PER_PEER {
             return Err(SecureError::Backlog(dst));
         }
-        queue.push_back(payload.to_vec());
+        let ticket = self.next_ticket;
+        self.next_ticket += 1;
+        queue.push_back((ticket, payload.to_vec()));
         if !self.pending.contains_key(&dst) {
             self.start_handshake(now, dst, &peer)?;
         }
         self.pump(now);
-        Ok(SendOutcome::AwaitingSession)
+        Ok(SendOutcome::AwaitingSession { ticket })
     }
 
     fn start_handshake(
@@ -317,7 +338,7 @@ impl SecureNode {
     ) -> Result<(), SecureError> {
         // The handshake counter is the node's message counter: it only increases, across
         // reboots too (the host persists it), so a replayed init is always stale.
-        let counter = self.node.next_counter();
+        let counter = self.node.next_counter()?;
         let (pending, init) = handshake::initiate(&self.identity, peer, counter, &mut self.rng)?;
         self.node
             .send_content(now, dst, Content::HandshakeInit, &init)?;
@@ -589,7 +610,10 @@ impl SecureNode {
             return;
         }
         let last = self.last_init.get(&src).copied();
-        let my_counter = self.node.next_counter();
+        let my_counter = match self.node.next_counter() {
+            Ok(c) => c,
+            Err(e) => return self.reject(src, format!("cannot answer handshake: {e}")),
+        };
         match HandshakeInit::respond(&self.identity, &peer, msg, last, my_counter, &mut self.rng) {
             Ok(init) => {
                 let counter = init.counter;
@@ -651,9 +675,14 @@ impl SecureNode {
 
     fn flush(&mut self, now: Instant, peer: Address) {
         let queued = self.waiting.remove(&peer).unwrap_or_default();
-        for payload in queued {
-            if let Err(e) = self.send_in_session(now, peer, &payload) {
-                self.reject(peer, format!("queued message could not be sent: {e}"));
+        for (ticket, payload) in queued {
+            match self.send_in_session(now, peer, &payload) {
+                Ok(id) => self.events.push_back(SecureEvent::Sent {
+                    dst: peer,
+                    ticket,
+                    id,
+                }),
+                Err(e) => self.reject(peer, format!("queued message could not be sent: {e}")),
             }
         }
     }

@@ -74,12 +74,14 @@ impl Default for LoRaConfig {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RadioError {
-    SpreadingFactor(u8),
-    Bandwidth(u32),
-    CodingRate(u8),
-    Frequency(u32),
-    TxPower(i8),
-    Preamble(u16),
+    // The values are wide so that a binding can report what its caller passed (C
+    // `uint32_t`, a Python int) even when it does not fit the field.
+    SpreadingFactor(i64),
+    Bandwidth(i64),
+    CodingRate(i64),
+    Frequency(i64),
+    TxPower(i64),
+    Preamble(i64),
     PayloadTooLong(usize),
     BadLdro(String),
     DutyCycle(String),
@@ -135,25 +137,25 @@ impl LoRaConfig {
     /// Check every field against what the SX1276 can do.
     pub fn validate(&self) -> Result<(), RadioError> {
         if !(5..=12).contains(&self.spreading_factor) {
-            return Err(RadioError::SpreadingFactor(self.spreading_factor));
+            return Err(RadioError::SpreadingFactor(self.spreading_factor.into()));
         }
         if !BANDWIDTHS_HZ.contains(&self.bandwidth_hz) {
-            return Err(RadioError::Bandwidth(self.bandwidth_hz));
+            return Err(RadioError::Bandwidth(self.bandwidth_hz.into()));
         }
         if !(5..=8).contains(&self.coding_rate) {
-            return Err(RadioError::CodingRate(self.coding_rate));
+            return Err(RadioError::CodingRate(self.coding_rate.into()));
         }
         // SX1276 datasheet §2.1: 137–1020 MHz across its bands.
         if !(137_000_000..=1_020_000_000).contains(&self.frequency_hz) {
-            return Err(RadioError::Frequency(self.frequency_hz));
+            return Err(RadioError::Frequency(self.frequency_hz.into()));
         }
         // RFO -4 dBm .. PA_BOOST +20 dBm (with RegPaDac 0x87).
         if !(-4..=20).contains(&self.tx_power_dbm) {
-            return Err(RadioError::TxPower(self.tx_power_dbm));
+            return Err(RadioError::TxPower(self.tx_power_dbm.into()));
         }
         // RegPreambleMsb/Lsb: the modem needs at least 6 symbols.
         if self.preamble_len < 6 {
-            return Err(RadioError::Preamble(self.preamble_len));
+            return Err(RadioError::Preamble(self.preamble_len.into()));
         }
         Ok(())
     }

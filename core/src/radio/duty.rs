@@ -22,13 +22,16 @@ pub struct DutyCycle {
 }
 
 impl DutyCycle {
-    /// `fraction` of every `window` may be spent transmitting (0 < fraction ≤ 1).
-    pub fn new(fraction: f64, window: Duration) -> Result<Self, RadioError> {
-        if !(fraction > 0.0 && fraction <= 1.0) {
+    /// `percent` of every `window` may be spent transmitting (0 < percent ≤ 100; 1.0 is
+    /// 1 %). Percent is the one unit for duty cycles in airswarm: node settings, the
+    /// simulator, C, Python and `airswarm sim --duty-cycle`.
+    pub fn new(percent: f64, window: Duration) -> Result<Self, RadioError> {
+        if !(percent > 0.0 && percent <= 100.0) {
             return Err(RadioError::DutyCycle(format!(
-                "duty cycle {fraction} must be in (0, 1] (0.01 = 1 %)"
+                "duty cycle {percent} % must be more than 0 and at most 100 (100 = no limit)"
             )));
         }
+        let fraction = percent / 100.0;
         if window.as_millis() == 0 {
             return Err(RadioError::DutyCycle(
                 "duty-cycle window must be longer than zero".into(),
@@ -50,8 +53,9 @@ impl DutyCycle {
         }
     }
 
-    pub fn fraction(&self) -> f64 {
-        self.fraction
+    /// The limit in percent (100.0 = no limit).
+    pub fn percent(&self) -> f64 {
+        self.fraction * 100.0
     }
 
     fn budget_us(&self) -> u64 {
@@ -150,11 +154,12 @@ impl Band {
         }
     }
 
-    pub fn duty_cycle_fraction(self) -> f64 {
+    /// The band's duty-cycle limit in percent (100.0 = none).
+    pub fn duty_cycle_percent(self) -> f64 {
         match self {
-            Band::Eu868G1 | Band::Eu868Other => 0.01,
-            Band::Eu868G3 => 0.10,
-            Band::Us915 | Band::Unknown => 1.0,
+            Band::Eu868G1 | Band::Eu868Other => 1.0,
+            Band::Eu868G3 => 10.0,
+            Band::Us915 | Band::Unknown => 100.0,
         }
     }
 
@@ -175,7 +180,7 @@ mod tests {
     #[test]
     fn one_percent_allows_90_full_sf7_frames_an_hour() {
         let frame = LoRaConfig::default().time_on_air_us(255).unwrap();
-        let mut d = DutyCycle::new(0.01, Duration::from_secs(3600)).unwrap();
+        let mut d = DutyCycle::new(1.0, Duration::from_secs(3600)).unwrap();
         let mut t = Instant(0);
         for i in 0..90 {
             assert_eq!(d.earliest_start(t, frame), t, "frame {i}");
@@ -197,7 +202,7 @@ mod tests {
         let mut u = DutyCycle::unlimited();
         u.record(Instant(0), 10_000_000);
         assert_eq!(u.earliest_start(Instant(1), 10_000_000), Instant(1));
-        let mut d = DutyCycle::new(0.5, Duration::from_secs(3600)).unwrap();
+        let mut d = DutyCycle::new(50.0, Duration::from_secs(3600)).unwrap();
         for i in 0..10_000u64 {
             d.record(Instant(i), 100);
         }
@@ -208,13 +213,21 @@ mod tests {
             "merging keeps the total"
         );
         assert!(DutyCycle::new(0.0, Duration::from_secs(1)).is_err());
-        assert!(DutyCycle::new(1.5, Duration::from_secs(1)).is_err());
+        assert!(DutyCycle::new(100.5, Duration::from_secs(1)).is_err());
+        let e = DutyCycle::new(f64::NAN, Duration::from_secs(1)).unwrap_err();
+        assert!(e.to_string().contains("NaN %"), "{e}");
+        assert_eq!(
+            DutyCycle::new(100.0, Duration::from_secs(1))
+                .unwrap()
+                .percent(),
+            100.0
+        );
     }
 
     #[test]
     fn bands() {
         assert_eq!(Band::for_frequency(868_100_000), Band::Eu868G1);
-        assert_eq!(Band::for_frequency(869_525_000).duty_cycle_fraction(), 0.10);
+        assert_eq!(Band::for_frequency(869_525_000).duty_cycle_percent(), 10.0);
         assert_eq!(
             Band::for_frequency(915_000_000).max_dwell_us(),
             Some(400_000)

@@ -122,7 +122,7 @@ impl SimArgs {
             payload: self.payload,
             strategy,
             lora,
-            duty_cycle: self.duty_cycle / 100.0,
+            duty_cycle_percent: self.duty_cycle,
             hop_limit: self.hop_limit,
             direct_fraction: self.direct_percent / 100.0,
             interval_ms: (self.interval_s * 1000.0) as u64,

@@ -16,188 +16,23 @@
 //!
 //! Everything random comes from the seed, so a run is a pure function of its config.
 
-use core::fmt;
+mod config;
+
+pub use config::{
+    MAX_AREA_M, MAX_CHANNEL_PAYLOAD, MAX_DRAIN_MS, MAX_INTERVAL_MS, MAX_MESSAGES, MAX_NODES,
+    MAX_SESSION_PAYLOAD, PathLoss, SimConfig, SimError, percent_to_fraction,
+};
+
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 
 use crate::crypto::{ChannelKey, CryptoError, Identity, Keyring, seeded_rng};
 use crate::mesh::{
-    Address, AirswarmTuning, Event, MeshError, Node, NodeConfig, NodeStats, SecureConfig,
-    SecureEvent, SecureNode, SendOutcome, Strategy,
+    Address, Event, Node, NodeConfig, NodeStats, SecureConfig, SecureEvent, SecureNode,
+    SendOutcome, Strategy,
 };
-use crate::radio::{LoRaConfig, RadioError};
 use crate::rng::Rng;
 use crate::time::Instant;
-
-/// Path-loss model parameters.
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct PathLoss {
-    /// Loss at 1 m in dB (free space at 868 MHz is 31.2 dB; 40 dB adds ground clutter).
-    pub reference_db: f64,
-    /// Path-loss exponent (2 free space, 2.7–3.5 suburban, 4+ dense urban).
-    pub exponent: f64,
-    /// Standard deviation of per-link shadowing, dB.
-    pub shadowing_db: f64,
-    /// Standard deviation of per-frame fading, dB.
-    pub fading_db: f64,
-}
-
-impl Default for PathLoss {
-    fn default() -> Self {
-        PathLoss {
-            reference_db: 40.0,
-            exponent: 3.0,
-            shadowing_db: 6.0,
-            fading_db: 2.0,
-        }
-    }
-}
-
-/// A scenario.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-pub struct SimConfig {
-    pub nodes: usize,
-    /// Side of the square the nodes are placed in, metres.
-    pub area_m: f64,
-    pub seed: u64,
-    pub messages: usize,
-    pub payload: usize,
-    pub strategy: Strategy,
-    pub lora: LoRaConfig,
-    /// Fraction of airtime each node may use (0.01 = 1 %); 1.0 = no limit.
-    pub duty_cycle: f64,
-    pub hop_limit: u8,
-    /// Share of messages sent to one random node (acknowledged, retried); the rest are broadcasts.
-    pub direct_fraction: f64,
-    /// Mean gap between messages (exponentially distributed), ms.
-    pub interval_ms: u64,
-    /// How long to keep simulating after the last message, ms.
-    pub drain_ms: u64,
-    pub path_loss: PathLoss,
-    pub noise_figure_db: f64,
-    pub capture_db: f64,
-    pub listen_before_talk: bool,
-    /// Keep a record per message (for plots and scripts).
-    pub record_messages: bool,
-    /// Parameters of the airswarm strategy.
-    pub tuning: AirswarmTuning,
-    /// Real cryptography: RSA-2048 identities, session-sealed direct messages (with their
-    /// handshakes on the air), channel-sealed broadcasts. Keys are pinned in every keyring
-    /// beforehand (as `airswarm trust import` does) unless `announce` is set.
-    pub crypto: bool,
-    /// With crypto: keyrings start empty and every node floods its self-signed key
-    /// announcement during the first `interval_ms × nodes / 10` before traffic starts.
-    pub announce: bool,
-}
-
-impl Default for SimConfig {
-    fn default() -> Self {
-        SimConfig {
-            nodes: 40,
-            area_m: 8_000.0,
-            seed: 1,
-            messages: 20,
-            payload: 32,
-            strategy: Strategy::Airswarm,
-            lora: LoRaConfig::default(),
-            duty_cycle: 0.01,
-            hop_limit: 7,
-            direct_fraction: 0.0,
-            interval_ms: 10_000,
-            drain_ms: 300_000,
-            path_loss: PathLoss::default(),
-            noise_figure_db: 6.0,
-            capture_db: 6.0,
-            listen_before_talk: true,
-            record_messages: false,
-            tuning: AirswarmTuning::default(),
-            crypto: true,
-            announce: false,
-        }
-    }
-}
-
-/// Why a scenario cannot run.
-#[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub enum SimError {
-    NoNodes,
-    TooManyNodes(usize),
-    BadArea(f64),
-    BadFraction {
-        what: &'static str,
-        value: f64,
-    },
-    PayloadTooLarge {
-        len: usize,
-    },
-    /// Each simulated message carries its 4-byte index.
-    PayloadTooSmall {
-        len: usize,
-    },
-    /// Fewer identities than nodes were supplied.
-    Identities {
-        have: usize,
-        need: usize,
-    },
-    Crypto(CryptoError),
-    Radio(RadioError),
-    Mesh(MeshError),
-}
-
-impl fmt::Display for SimError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SimError::NoNodes => f.write_str("a simulation needs at least 2 nodes"),
-            SimError::TooManyNodes(n) => {
-                write!(f, "{n} nodes is more than the simulator's limit of 100000")
-            }
-            SimError::BadArea(a) => write!(f, "area {a} m must be a positive number of metres"),
-            SimError::BadFraction { what, value } => {
-                write!(f, "{what} {value} must be between 0 and 1")
-            }
-            SimError::PayloadTooLarge { len } => {
-                write!(
-                    f,
-                    "payload of {len} bytes exceeds the mesh maximum of {} bytes",
-                    crate::mesh::MAX_MESSAGE
-                )
-            }
-            SimError::PayloadTooSmall { len } => {
-                write!(
-                    f,
-                    "payload of {len} bytes is too small: simulated messages carry a 4-byte index"
-                )
-            }
-            SimError::Identities { have, need } => {
-                write!(f, "{have} identities supplied for {need} nodes")
-            }
-            SimError::Crypto(e) => write!(f, "{e}"),
-            SimError::Radio(e) => write!(f, "{e}"),
-            SimError::Mesh(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-impl std::error::Error for SimError {}
-
-impl From<RadioError> for SimError {
-    fn from(e: RadioError) -> Self {
-        SimError::Radio(e)
-    }
-}
-
-impl From<CryptoError> for SimError {
-    fn from(e: CryptoError) -> Self {
-        SimError::Crypto(e)
-    }
-}
-
-impl From<MeshError> for SimError {
-    fn from(e: MeshError) -> Self {
-        SimError::Mesh(e)
-    }
-}
 
 /// Per-node results.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -296,9 +131,26 @@ enum Driven {
 
 /// What the simulator needs from a node's events.
 enum Outcome {
-    Got { src: Address, payload: Vec<u8> },
-    Acked { id: u32 },
+    Got {
+        src: Address,
+        payload: Vec<u8>,
+    },
+    Acked {
+        id: u32,
+    },
+    /// A message that waited for a session went out as `id`.
+    Sent {
+        ticket: u64,
+        id: u32,
+    },
     Other,
+}
+
+/// What sending did: the message id now, or a ticket that a later [`Outcome::Sent`] names.
+enum Sending {
+    Id(u32),
+    Ticket(u64),
+    Refused,
 }
 
 impl Driven {
@@ -346,17 +198,20 @@ impl Driven {
             Driven::Secure(n) => match n.poll_event()? {
                 SecureEvent::Message { src, payload, .. } => Outcome::Got { src, payload },
                 SecureEvent::Delivered { id, .. } => Outcome::Acked { id },
+                SecureEvent::Sent { ticket, id, .. } => Outcome::Sent { ticket, id },
                 _ => Outcome::Other,
             },
         })
     }
-    /// Send; returns the message id when it is known now.
-    fn send(&mut self, now: Instant, dst: Address, payload: &[u8]) -> Option<u32> {
+    fn send(&mut self, now: Instant, dst: Address, payload: &[u8]) -> Sending {
         match self {
-            Driven::Plain(n) => n.send(now, dst, payload).ok(),
+            Driven::Plain(n) => n
+                .send(now, dst, payload)
+                .map_or(Sending::Refused, Sending::Id),
             Driven::Secure(n) => match n.send(now, dst, payload) {
-                Ok(SendOutcome::Sent(id)) => Some(id),
-                _ => None,
+                Ok(SendOutcome::Sent(id)) => Sending::Id(id),
+                Ok(SendOutcome::AwaitingSession { ticket }) => Sending::Ticket(ticket),
+                Err(_) => Sending::Refused,
             },
         }
     }
@@ -429,6 +284,8 @@ pub struct Simulator {
     channel_rng: Rng,
     msgs: Vec<Msg>,
     by_id: HashMap<(u32, u32), usize>,
+    /// Messages waiting for a session: (sender address, ticket) → message index.
+    by_ticket: HashMap<(u32, u64), usize>,
     index: HashMap<Address, usize>,
     sensitivity: f64,
     noise_dbm: f64,
@@ -446,43 +303,16 @@ fn addr(i: usize) -> Address {
 }
 
 impl Simulator {
-    /// Check a scenario without building it.
+    /// Check a scenario without building it (the same as [`SimConfig::validate`]).
     pub fn validate(cfg: &SimConfig) -> Result<(), SimError> {
-        if cfg.nodes < 2 {
-            return Err(SimError::NoNodes);
-        }
-        if cfg.nodes > 100_000 {
-            return Err(SimError::TooManyNodes(cfg.nodes));
-        }
-        if !(cfg.area_m.is_finite() && cfg.area_m > 0.0) {
-            return Err(SimError::BadArea(cfg.area_m));
-        }
-        for (what, value) in [
-            ("duty cycle", cfg.duty_cycle),
-            ("direct fraction", cfg.direct_fraction),
-        ] {
-            if !(0.0..=1.0).contains(&value) || (what == "duty cycle" && value == 0.0) {
-                return Err(SimError::BadFraction { what, value });
-            }
-        }
-        if cfg.payload > crate::mesh::MAX_MESSAGE {
-            return Err(SimError::PayloadTooLarge { len: cfg.payload });
-        }
-        if cfg.payload < 4 {
-            return Err(SimError::PayloadTooSmall { len: cfg.payload });
-        }
-        if cfg.hop_limit == 0 || cfg.hop_limit > crate::mesh::wire::MAX_HOP_LIMIT {
-            return Err(MeshError::BadHopLimit(cfg.hop_limit).into());
-        }
-        cfg.lora.validate()?;
-        Ok(())
+        cfg.validate()
     }
 
     /// A scenario. With `crypto`, node `i` gets [`sim_identity`]`(seed, i)` (RSA key
     /// generation costs ~0.1 s a node; hosts cache them, keyed by the seed, and pass them
     /// to [`Simulator::with_identities`]).
     pub fn new(cfg: SimConfig) -> Result<Simulator, SimError> {
-        Self::validate(&cfg)?;
+        cfg.validate()?;
         let identities = if cfg.crypto {
             (0..cfg.nodes)
                 .map(|i| sim_identity(cfg.seed, i))
@@ -499,7 +329,7 @@ impl Simulator {
         cfg: SimConfig,
         identities: Vec<Identity>,
     ) -> Result<Simulator, SimError> {
-        Self::validate(&cfg)?;
+        cfg.validate()?;
         if cfg.crypto && identities.len() < cfg.nodes {
             return Err(SimError::Identities {
                 have: identities.len(),
@@ -534,7 +364,7 @@ impl Simulator {
                 address: addr(i),
                 strategy: cfg.strategy,
                 lora: cfg.lora,
-                duty_cycle: cfg.duty_cycle,
+                duty_cycle_percent: cfg.duty_cycle_percent,
                 hop_limit: cfg.hop_limit,
                 seed: node_seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
                 first_counter: 1 + topo.below(1 << 20),
@@ -632,6 +462,7 @@ impl Simulator {
             channel_rng,
             msgs: Vec::with_capacity(cfg.messages),
             by_id: HashMap::new(),
+            by_ticket: HashMap::new(),
             index: HashMap::new(),
             sensitivity,
             noise_dbm,
@@ -650,19 +481,33 @@ impl Simulator {
             .enumerate()
             .map(|(i, n)| (n.node.address(), i))
             .collect();
-        // Announcements first (if asked), spread over a setup phase; then traffic.
+        // Announcements first (if asked), spread over a setup phase; then traffic. The
+        // limits in `SimConfig::validate` keep every time below 2^63 µs; the arithmetic is
+        // checked anyway so that a limit raised later cannot wrap time silently.
+        let too_long = || SimError::OverLimit {
+            what: "simulated time",
+            value: u64::MAX,
+            max: u64::MAX / 1000,
+            unit: " ms",
+        };
         let mut t_us = 1_000_000u64;
         if sim.cfg.crypto && sim.cfg.announce {
-            let phase = sim.cfg.interval_ms * 1000 * (sim.cfg.nodes as u64).div_ceil(10);
+            let phase = sim
+                .cfg
+                .interval_ms
+                .checked_mul(1000)
+                .and_then(|p| p.checked_mul((sim.cfg.nodes as u64).div_ceil(10)))
+                .ok_or_else(too_long)?;
             for i in 0..sim.cfg.nodes {
                 let at = t_us + traffic.below(phase.max(1));
                 sim.push(at, EvKind::Announce(i as u32));
             }
-            t_us += phase;
+            t_us = t_us.checked_add(phase).ok_or_else(too_long)?;
         }
         for m in 0..sim.cfg.messages {
             let gap = -(1.0 - traffic.unit()).ln() * sim.cfg.interval_ms as f64 * 1000.0;
-            t_us += gap as u64;
+            // `as` saturates; a gap of u64::MAX then fails the checked add.
+            t_us = t_us.checked_add(gap as u64).ok_or_else(too_long)?;
             let src = traffic.below(sim.cfg.nodes as u64) as usize;
             let dst = if traffic.unit() < sim.cfg.direct_fraction {
                 let mut d = traffic.below(sim.cfg.nodes as u64 - 1) as usize;
@@ -682,7 +527,12 @@ impl Simulator {
             });
             sim.push(t_us, EvKind::Inject(m as u32));
         }
-        sim.end_us = t_us + sim.cfg.drain_ms * 1000;
+        sim.end_us = sim
+            .cfg
+            .drain_ms
+            .checked_mul(1000)
+            .and_then(|d| t_us.checked_add(d))
+            .ok_or_else(too_long)?;
         Ok(sim)
     }
 
@@ -735,11 +585,18 @@ impl Simulator {
         payload[..4].copy_from_slice(&(m as u32).to_be_bytes());
         let dst_addr = dst.map_or(Address::BROADCAST, |d| self.nodes[d].node.address());
         // A full queue is part of what the scenario measures: the message is simply lost.
-        if let Some(id) = self.nodes[src]
+        let me = self.nodes[src].node.address().0;
+        match self.nodes[src]
             .node
             .send(Instant(t / 1000), dst_addr, &payload)
         {
-            self.by_id.insert((self.nodes[src].node.address().0, id), m);
+            Sending::Id(id) => {
+                self.by_id.insert((me, id), m);
+            }
+            Sending::Ticket(ticket) => {
+                self.by_ticket.insert((me, ticket), m);
+            }
+            Sending::Refused => {}
         }
         self.service(t, src);
     }
@@ -765,6 +622,12 @@ impl Simulator {
                     let me = self.nodes[n].node.address().0;
                     if let Some(&m) = self.by_id.get(&(me, id)) {
                         self.msgs[m].acked = Some(true);
+                    }
+                }
+                Outcome::Sent { ticket, id } => {
+                    let me = self.nodes[n].node.address().0;
+                    if let Some(m) = self.by_ticket.remove(&(me, ticket)) {
+                        self.by_id.insert((me, id), m);
                     }
                 }
                 Outcome::Other => {}
@@ -1038,6 +901,7 @@ impl Simulator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::radio::LoRaConfig;
 
     fn small(strategy: Strategy, seed: u64) -> SimConfig {
         SimConfig {
@@ -1170,7 +1034,7 @@ mod tests {
         ));
         assert!(
             Simulator::new(SimConfig {
-                duty_cycle: 0.0,
+                duty_cycle_percent: 0.0,
                 ..SimConfig::default()
             })
             .is_err()

@@ -191,13 +191,13 @@ fn relay_without_keys_forwards_but_cannot_read() {
     );
     assert!(line.messages(1).is_empty(), "the relay delivered nothing");
     assert!(line.nodes[1].stats().frames_relayed > 0, "but it relayed");
-    assert!(line.nodes[1].session(line.addr(0)).is_none());
+    assert!(line.nodes[1].session(&ids()[0].fingerprint()).is_none());
 }
 
 #[test]
 fn tampered_and_replayed_frames_are_rejected_and_counted() {
     let mut line = Line::new(2, None);
-    let (a, b) = (line.addr(0), line.addr(1));
+    let b = line.addr(1);
     line.nodes[0].send(Instant(0), b, b"first").unwrap();
     line.run(60_000);
     let before = line.log.len();
@@ -247,7 +247,10 @@ fn tampered_and_replayed_frames_are_rejected_and_counted() {
     // A replay of the genuine frame long after the mesh forgot it: crypto refuses it.
     // (Some flipped ids above already named counters at or below the handshake's, which
     // the session also counts as replays.)
-    let replays_before = line.nodes[1].session(a).unwrap().replays_rejected();
+    let replays_before = line.nodes[1]
+        .session(&ids()[0].fingerprint())
+        .unwrap()
+        .replays_rejected();
     let later = line.now + 3_600_000;
     line.nodes[1]
         .handle_frame(Instant(later), &sealed, -80.0, 5.0)
@@ -256,7 +259,10 @@ fn tampered_and_replayed_frames_are_rejected_and_counted() {
         line.events[1].push(e);
     }
     assert_eq!(
-        line.nodes[1].session(a).unwrap().replays_rejected(),
+        line.nodes[1]
+            .session(&ids()[0].fingerprint())
+            .unwrap()
+            .replays_rejected(),
         replays_before + 1
     );
     assert!(
@@ -528,6 +534,7 @@ fn an_unanswered_handshake_is_retried_then_its_waiting_messages_are_reported_dro
         failed,
         vec![&SecureEvent::SessionFailed {
             peer: b,
+            fingerprint: ids()[1].fingerprint(),
             dropped: 2
         }]
     );
@@ -714,5 +721,129 @@ fn a_forged_handshake_reply_does_not_abort_the_handshake() {
             >= 2,
         "{:?}",
         line.rejections(0)
+    );
+}
+
+/// Nodes from explicit identities and keyrings, all in one line.
+fn line_of(nodes: Vec<SecureNode>) -> Line {
+    let n = nodes.len();
+    Line {
+        nodes,
+        now: 0,
+        events: vec![Vec::new(); n],
+        log: Vec::new(),
+    }
+}
+
+#[test]
+fn a_key_ground_to_a_victims_address_and_pinned_first_does_not_capture_its_traffic() {
+    use airswarm_core::mesh::SecureError;
+    // In a line M - A - V: M ground a key whose fingerprint starts with V's address
+    // (~2^32 work) and A pinned it first; V's genuine key arrives later. M hears
+    // everything A sends.
+    let (a_id, v_id) = (ids()[0].clone(), ids()[1].clone());
+    let m_id = ids()[2].clone().with_address_for_tests(v_id.address());
+    let node = |id: &Identity, keys: &[&Identity], seed: u8| {
+        let mut ring = Keyring::default();
+        for k in keys {
+            ring.pin(k.public().clone()).unwrap();
+        }
+        SecureNode::new(SecureConfig::default(), id.clone(), ring, [seed; 32]).unwrap()
+    };
+    let mut line = line_of(vec![
+        node(&m_id, &[&a_id], 7),
+        node(&a_id, &[&m_id], 8),
+        node(&v_id, &[&a_id], 9),
+    ]);
+    // V's key arrives (an announcement, or an import): both are kept, and the address
+    // alone names nobody any more.
+    assert_eq!(
+        line.nodes[1].keyring_mut().pin(v_id.public().clone()),
+        Ok(true)
+    );
+    let victim = v_id.address();
+    assert!(matches!(
+        line.nodes[1].send(Instant(0), victim, b"private"),
+        Err(SecureError::AmbiguousAddress { ref fingerprints, .. }) if fingerprints.len() == 2
+    ));
+    // By fingerprint, the message goes to V's key only.
+    line.nodes[1]
+        .send_to(Instant(0), v_id.fingerprint(), b"private")
+        .unwrap();
+    line.run(600_000);
+    assert_eq!(
+        line.messages(2),
+        vec![(Security::Session, b"private".to_vec())]
+    );
+    assert!(line.messages(0).is_empty(), "the impostor read nothing");
+    let sender = line.events[2].iter().find_map(|e| match e {
+        SecureEvent::Message { sender, .. } => *sender,
+        _ => None,
+    });
+    assert_eq!(sender, Some(a_id.fingerprint()), "V knows who wrote");
+    // The impostor may talk to A as itself (its key is pinned), but never as V: every
+    // message A takes from that address names the key that sealed it.
+    line.nodes[0]
+        .send(Instant(line.now + 1), a_id.address(), b"it is me, V")
+        .unwrap();
+    let t = line.now + 1;
+    line.run(t + 600_000);
+    let from_address: Vec<Option<airswarm_core::crypto::Fingerprint>> = line.events[1]
+        .iter()
+        .filter_map(|e| match e {
+            SecureEvent::Message { src, sender, .. } if *src == victim => Some(*sender),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(from_address, vec![Some(m_id.fingerprint())]);
+    assert!(line.nodes[1].session(&v_id.fingerprint()).is_some());
+}
+
+#[test]
+fn a_peer_that_rebooted_and_lost_its_session_gets_a_new_one_and_later_messages_open() {
+    let mut line = Line::new(2, None);
+    let b = line.addr(1);
+    line.nodes[0].send(Instant(0), b, b"before").unwrap();
+    line.run(120_000);
+    assert_eq!(
+        line.messages(1),
+        vec![(Security::Session, b"before".to_vec())]
+    );
+    // B reboots: same identity, keyring and saved message counter (the host persists it
+    // on `PersistCounter`), no sessions.
+    let ring = line.nodes[1].keyring().clone();
+    let next = line.events[1]
+        .iter()
+        .find_map(|e| match e {
+            SecureEvent::PersistCounter { next } => Some(*next),
+            _ => None,
+        })
+        .unwrap();
+    let cfg = SecureConfig {
+        node: airswarm_core::mesh::NodeConfig {
+            first_counter: next,
+            ..Default::default()
+        },
+        ..SecureConfig::default()
+    };
+    line.nodes[1] = SecureNode::new(cfg, ids()[1].clone(), ring, [42; 32]).unwrap();
+    line.events[1].clear();
+    let t = line.now + 1;
+    line.nodes[0].send(Instant(t), b, b"lost").unwrap();
+    line.run(t + 120_000);
+    assert!(
+        line.rejections(1)
+            .iter()
+            .any(|r| r.contains("without a session")),
+        "{:?}",
+        line.rejections(1)
+    );
+    // B started a handshake on its own; A's next message opens.
+    let t = line.now + 1;
+    line.nodes[0].send(Instant(t), b, b"after").unwrap();
+    line.run(t + 120_000);
+    assert_eq!(
+        line.messages(1),
+        vec![(Security::Session, b"after".to_vec())]
     );
 }

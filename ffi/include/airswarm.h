@@ -256,6 +256,13 @@ typedef struct {
   uint64_t next_counter;
   // For `AIRSWARM_SECURE_EVENT_SENT`: the ticket `airswarm_secure_node_send` returned.
   uint64_t ticket;
+  // (Since version 2.) 1 when `sender` holds a fingerprint: the key that proved the
+  // sender of a session-sealed or signed channel message, or the peer of
+  // `SESSION_ESTABLISHED` / `SESSION_FAILED`. Peers are their fingerprints; `src` is
+  // only the address they send from, which a key ground for it can share.
+  uint8_t has_sender;
+  // (Since version 2.) SHA-256 fingerprint of that key.
+  uint8_t sender[32];
 } airswarm_secure_event;
 
 // One event from `airswarm_node_poll_event`. Fields not used by `kind` are 0. Set
@@ -409,7 +416,9 @@ airswarm_result airswarm_secure_node_announce(airswarm_secure_node *node,
 // Sent now: `*out_id` holds the message id and `*out_ticket` is 0. The first message to a
 // peer starts a handshake instead: `*out_id` is 0 and `*out_ticket` a non-zero ticket; an
 // `AIRSWARM_SECURE_EVENT_SENT` with that ticket gives the id once the session is up.
-// `out_id`/`out_ticket` may be NULL.
+// `out_id`/`out_ticket` may be NULL. When several pinned keys claim `dst` (one may be an
+// impostor's) this returns `AIRSWARM_ERR_CRYPTO` ("… send to a fingerprint"): use
+// `airswarm_secure_node_send_to`.
 //
 // # Safety
 // `node` NULL or a live handle; `payload` NULL (only with `len` 0) or `len` readable bytes;
@@ -421,6 +430,21 @@ airswarm_result airswarm_secure_node_send(airswarm_secure_node *node,
                                           size_t len,
                                           uint32_t *out_id,
                                           uint64_t *out_ticket);
+
+// Like `airswarm_secure_node_send`, to the peer whose pinned key has the 32-byte SHA-256
+// `fingerprint` (`fingerprint_len` must be 32): the way to reach a peer whatever other
+// keys claim its address.
+//
+// # Safety
+// As `airswarm_secure_node_send`; `fingerprint` NULL or `fingerprint_len` readable bytes.
+airswarm_result airswarm_secure_node_send_to(airswarm_secure_node *node,
+                                             uint64_t now_ms,
+                                             const uint8_t *fingerprint,
+                                             size_t fingerprint_len,
+                                             const uint8_t *payload,
+                                             size_t len,
+                                             uint32_t *out_id,
+                                             uint64_t *out_ticket);
 
 // As `airswarm_node_handle_frame`.
 //

@@ -6,7 +6,7 @@ use crate::node::{airswarm_node_config, mesh_code, stat_out};
 use crate::util::{
     check_sized, const_ref, fail, free_box, guard, mut_ref, put, put_sized, slice, write_bytes,
 };
-use airswarm_core::crypto::{ChannelKey, CryptoError, Identity, Keyring, SeededRng};
+use airswarm_core::crypto::{ChannelKey, CryptoError, Fingerprint, Identity, Keyring, SeededRng};
 use airswarm_core::mesh::secure::{
     SecureConfig, SecureError, SecureEvent, SecureNode, Security, SendOutcome,
 };
@@ -90,6 +90,13 @@ pub struct airswarm_secure_event {
     pub next_counter: u64,
     /// For `AIRSWARM_SECURE_EVENT_SENT`: the ticket `airswarm_secure_node_send` returned.
     pub ticket: u64,
+    /// (Since version 2.) 1 when `sender` holds a fingerprint: the key that proved the
+    /// sender of a session-sealed or signed channel message, or the peer of
+    /// `SESSION_ESTABLISHED` / `SESSION_FAILED`. Peers are their fingerprints; `src` is
+    /// only the address they send from, which a key ground for it can share.
+    pub has_sender: u8,
+    /// (Since version 2.) SHA-256 fingerprint of that key.
+    pub sender: [u8; 32],
 }
 
 /// Reads exactly 32 bytes.
@@ -321,11 +328,33 @@ pub unsafe extern "C" fn airswarm_secure_node_announce(
     })
 }
 
+/// Writes a send outcome through the optional output pointers.
+///
+/// # Safety
+/// `out_id`, `out_ticket` NULL or valid for writes.
+unsafe fn write_outcome(outcome: SendOutcome, out_id: *mut u32, out_ticket: *mut u64) {
+    let (id, ticket) = match outcome {
+        SendOutcome::Sent(id) => (id, 0),
+        SendOutcome::AwaitingSession { ticket } => (0, ticket),
+    };
+    // SAFETY: each pointer is checked non-NULL and writable by the caller's contract.
+    unsafe {
+        if !out_id.is_null() {
+            out_id.write(id);
+        }
+        if !out_ticket.is_null() {
+            out_ticket.write(ticket);
+        }
+    }
+}
+
 /// Sends `len` bytes to `dst`, sealed in a session (direct) or with the channel (broadcast).
 /// Sent now: `*out_id` holds the message id and `*out_ticket` is 0. The first message to a
 /// peer starts a handshake instead: `*out_id` is 0 and `*out_ticket` a non-zero ticket; an
 /// `AIRSWARM_SECURE_EVENT_SENT` with that ticket gives the id once the session is up.
-/// `out_id`/`out_ticket` may be NULL.
+/// `out_id`/`out_ticket` may be NULL. When several pinned keys claim `dst` (one may be an
+/// impostor's) this returns `AIRSWARM_ERR_CRYPTO` ("… send to a fingerprint"): use
+/// `airswarm_secure_node_send_to`.
 ///
 /// # Safety
 /// `node` NULL or a live handle; `payload` NULL (only with `len` 0) or `len` readable bytes;
@@ -352,19 +381,45 @@ pub unsafe extern "C" fn airswarm_secure_node_send(
             .node
             .send(Instant::from_millis(now_ms), Address(dst), bytes)
             .map_err(|e| secure_code(&e))?;
-        let (id, ticket) = match outcome {
-            SendOutcome::Sent(id) => (id, 0),
-            SendOutcome::AwaitingSession { ticket } => (0, ticket),
-        };
-        // SAFETY: each pointer is checked non-NULL and writable by the caller's contract.
-        unsafe {
-            if !out_id.is_null() {
-                out_id.write(id);
-            }
-            if !out_ticket.is_null() {
-                out_ticket.write(ticket);
-            }
+        // SAFETY: caller contract on the output pointers.
+        unsafe { write_outcome(outcome, out_id, out_ticket) };
+        Ok(())
+    })
+}
+
+/// Like `airswarm_secure_node_send`, to the peer whose pinned key has the 32-byte SHA-256
+/// `fingerprint` (`fingerprint_len` must be 32): the way to reach a peer whatever other
+/// keys claim its address.
+///
+/// # Safety
+/// As `airswarm_secure_node_send`; `fingerprint` NULL or `fingerprint_len` readable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_secure_node_send_to(
+    node: *mut airswarm_secure_node,
+    now_ms: u64,
+    fingerprint: *const u8,
+    fingerprint_len: usize,
+    payload: *const u8,
+    len: usize,
+    out_id: *mut u32,
+    out_ticket: *mut u64,
+) -> airswarm_result {
+    guard(|| {
+        // SAFETY: caller contract on `node`.
+        let n = unsafe { mut_ref(node)? };
+        // SAFETY: caller contract on `fingerprint`/`fingerprint_len`.
+        let fp = Fingerprint(unsafe { key32(fingerprint, fingerprint_len)? });
+        // SAFETY: caller contract on `payload`/`len`.
+        let bytes = unsafe { slice(payload, len)? };
+        if bytes.len() > MAX_MESSAGE {
+            return Err(mesh_code(&MeshError::MessageTooLarge { len: bytes.len() }));
         }
+        let outcome = n
+            .node
+            .send_to(Instant::from_millis(now_ms), fp, bytes)
+            .map_err(|e| secure_code(&e))?;
+        // SAFETY: caller contract on the output pointers.
+        unsafe { write_outcome(outcome, out_id, out_ticket) };
         Ok(())
     })
 }
@@ -498,8 +553,12 @@ pub unsafe extern "C" fn airswarm_secure_node_poll_event(
                 security,
                 hops,
                 payload,
+                sender,
             } => {
                 e.kind = AIRSWARM_SECURE_EVENT_MESSAGE;
+                if let Some(fp) = sender {
+                    (e.has_sender, e.sender) = (1, fp.0);
+                }
                 (e.src, e.dst, e.id, e.hops) = (src.0, dst.0, *id, *hops);
                 e.security = match security {
                     Security::Session => AIRSWARM_SECURITY_SESSION,
@@ -530,8 +589,9 @@ pub unsafe extern "C" fn airswarm_secure_node_poll_event(
                 (e.kind, e.src) = (AIRSWARM_SECURE_EVENT_KEY_CONFLICT, address.0);
                 &offered.0
             }
-            SecureEvent::SessionEstablished { peer } => {
+            SecureEvent::SessionEstablished { peer, fingerprint } => {
                 (e.kind, e.src) = (AIRSWARM_SECURE_EVENT_SESSION_ESTABLISHED, peer.0);
+                (e.has_sender, e.sender) = (1, fingerprint.0);
                 &[]
             }
             SecureEvent::Rejected { src, reason } => {
@@ -542,8 +602,13 @@ pub unsafe extern "C" fn airswarm_secure_node_poll_event(
                 (e.kind, e.next_counter) = (AIRSWARM_SECURE_EVENT_PERSIST_COUNTER, *next);
                 &[]
             }
-            SecureEvent::SessionFailed { peer, dropped } => {
+            SecureEvent::SessionFailed {
+                peer,
+                fingerprint,
+                dropped,
+            } => {
                 let dropped = u32::try_from(*dropped).unwrap_or(u32::MAX);
+                (e.has_sender, e.sender) = (1, fingerprint.0);
                 (e.kind, e.src, e.id) = (AIRSWARM_SECURE_EVENT_SESSION_FAILED, peer.0, dropped);
                 &[]
             }

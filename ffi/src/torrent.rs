@@ -402,9 +402,12 @@ mod tests {
             std::mem::size_of::<super::airswarm_file_entry>(),
             super::AIRSWARM_FILE_ENTRY_V1_SIZE
         );
+        // The secure event grew in version 2 (the sender's fingerprint); version 1 callers
+        // still pass 48 and get the first 48 bytes.
+        assert_eq!(crate::AIRSWARM_SECURE_EVENT_V1_SIZE, 48);
         assert_eq!(
             std::mem::size_of::<crate::airswarm_secure_event>(),
-            crate::AIRSWARM_SECURE_EVENT_V1_SIZE
+            48 + 1 + 32 + 7
         );
     }
 }

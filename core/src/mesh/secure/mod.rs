@@ -1,0 +1,789 @@
+//! A mesh node with identities, sessions and sealed messages: [`SecureNode`].
+//!
+//! It wraps a [`Node`] and adds what the crypto module provides:
+//! - direct messages are sealed in a per-peer [`Session`]; the first message to a peer
+//!   triggers the two-message handshake and waits (bounded) until the session is up;
+//! - peers are their keys' full SHA-256 fingerprints: sessions, handshakes and waiting
+//!   messages are kept per fingerprint, and the 4-byte address is only where frames go.
+//!   A key ground to collide with someone's address (~2^32 work) is pinned beside the
+//!   real one, never instead of it, and can neither open nor answer for the other;
+//! - broadcasts are sealed with the group [`Channel`] when one is configured;
+//! - announcements pin keys on first use; conflicts are events, never replacements;
+//! - no silent downgrade: a plaintext or channel-sealed message addressed to this node is
+//!   refused, never delivered as if it were private; relays forward what they cannot read.
+//!
+//! Only the sealed payload changes: the mesh header is the AEAD's associated data except
+//! the hop, relay and next-hop bytes relays rewrite, so a 100-byte message costs 16 + 100 + 16 =
+//! 132 bytes.
+
+use core::fmt;
+use std::collections::{BTreeMap, VecDeque};
+
+use rand_core::SeedableRng;
+
+use super::node::{Event, MeshError, Node, NodeConfig, NodeStats};
+use super::wire::{self, Address, Content};
+use crate::crypto::{
+    Announcement, Channel, CryptoError, Fingerprint, HandshakeInit, Identity, Keyring,
+    KeyringEvent, PendingHandshake, PublicIdentity, SeededRng, Session, TAG_LEN, handshake,
+};
+use crate::time::{Duration, Instant};
+
+mod events;
+mod overhead;
+
+pub use events::{SecureConfig, SecureError, SecureEvent, Security, SendOutcome};
+pub use overhead::{Overhead, measure_overhead};
+
+/// Messages waiting per peer while a session is being set up.
+const MAX_WAITING_PER_PEER: usize = 16;
+/// Peers with messages waiting for a session.
+const MAX_WAITING_PEERS: usize = 64;
+/// Sessions kept (the least recently used is dropped; the peer then sets up a new one).
+const MAX_SESSIONS: usize = 256;
+/// Handshake inits held until their sender's key is pinned (one per sender, oldest
+/// dropped first): routed traffic can overtake the sender's announcement, which relays
+/// hold back longer.
+const MAX_HELD_INITS: usize = 8;
+/// A handshake not answered within this long is started again: an init and a reply of 2
+/// fragments each cross 7 relays with airswarm's relay delays (up to ~12 s a hop) and the
+/// mesh's own retries well within it.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(300);
+/// Sealed messages held per peer while our handshake with it completes (its reply can be
+/// overtaken by the first message sealed under the new session).
+const MAX_EARLY_SEALED: usize = 16;
+/// Handshakes tried before the messages waiting for the session are given up.
+const MAX_HANDSHAKES: u8 = 3;
+/// A peer whose sealed message we could not open (no session, or a session it no longer
+/// has: it rebooted, or evicted ours) gets a new handshake from us, at most this often.
+const REHANDSHAKE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// One peer's session: where it is, and the session before the current one, kept until
+/// the peer proves it has the new keys by sealing a message under them (messages it
+/// sealed under the old keys may still be on their way).
+struct PeerSession {
+    address: Address,
+    current: Session,
+    previous: Option<Session>,
+}
+
+/// A mesh node with identities and sealing. Same calling pattern as [`Node`].
+pub struct SecureNode {
+    node: Node,
+    identity: Identity,
+    keyring: Keyring,
+    sessions: BTreeMap<Fingerprint, PeerSession>,
+    session_order: VecDeque<Fingerprint>,
+    pending: BTreeMap<Fingerprint, PendingHandshake>,
+    /// When each handshake in progress is given up on, and how many were started.
+    handshake_due: BTreeMap<Fingerprint, (Instant, u8)>,
+    /// Messages waiting for a session, with their tickets.
+    waiting: BTreeMap<Fingerprint, VecDeque<(u64, Vec<u8>)>>,
+    next_ticket: u64,
+    last_init: BTreeMap<Fingerprint, u64>,
+    /// When we last started a handshake because a peer's message could not be opened.
+    rehandshaked: BTreeMap<Fingerprint, Instant>,
+    /// Handshake inits from senders whose key we do not have yet, oldest first.
+    held_inits: VecDeque<(Address, Vec<u8>)>,
+    /// Session-sealed messages that arrived before the handshake reply that sets up
+    /// their session, per peer we are shaking hands with.
+    early_sealed: BTreeMap<Fingerprint, Vec<super::Message>>,
+    channel: Option<Channel>,
+    sign_channel: bool,
+    rekey_after: u64,
+    rng: SeededRng,
+    events: VecDeque<SecureEvent>,
+}
+
+impl fmt::Debug for SecureNode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecureNode")
+            .field("address", &self.node.address())
+            .field("sessions", &self.sessions.len())
+            .field("keyring", &self.keyring.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SecureNode {
+    /// `rng_seed` must come from the operating system's generator (hosts) or a test seed:
+    /// it seeds the ChaCha20 generator used for nonces, key material and RSA blinding.
+    pub fn new(
+        cfg: SecureConfig,
+        identity: Identity,
+        keyring: Keyring,
+        rng_seed: [u8; 32],
+    ) -> Result<SecureNode, MeshError> {
+        let node = Node::new(NodeConfig {
+            address: identity.address(),
+            ..cfg.node
+        })?;
+        Ok(SecureNode {
+            node,
+            identity,
+            keyring,
+            sessions: BTreeMap::new(),
+            session_order: VecDeque::new(),
+            pending: BTreeMap::new(),
+            handshake_due: BTreeMap::new(),
+            waiting: BTreeMap::new(),
+            next_ticket: 1,
+            last_init: BTreeMap::new(),
+            rehandshaked: BTreeMap::new(),
+            held_inits: VecDeque::new(),
+            early_sealed: BTreeMap::new(),
+            channel: cfg.channel.as_ref().map(Channel::new),
+            sign_channel: cfg.sign_channel,
+            rekey_after: cfg.rekey_after,
+            rng: SeededRng::from_seed(rng_seed),
+            events: VecDeque::new(),
+        })
+    }
+
+    pub fn address(&self) -> Address {
+        self.node.address()
+    }
+
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    pub fn keyring(&self) -> &Keyring {
+        &self.keyring
+    }
+
+    pub fn keyring_mut(&mut self) -> &mut Keyring {
+        &mut self.keyring
+    }
+
+    pub fn stats(&self) -> &NodeStats {
+        self.node.stats()
+    }
+
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
+
+    /// The session with the peer whose key has this fingerprint.
+    pub fn session(&self, peer: &Fingerprint) -> Option<&Session> {
+        self.sessions.get(peer).map(|p| &p.current)
+    }
+
+    /// Broadcast our self-signed public key.
+    pub fn announce(&mut self, now: Instant) -> Result<u32, SecureError> {
+        let seq = now.as_millis().max(1);
+        let ann = Announcement::sign(&self.identity, seq, &mut self.rng)?;
+        let id = self
+            .node
+            .send_content(now, Address::BROADCAST, Content::Announce, &ann)?;
+        self.pump(now);
+        Ok(id)
+    }
+
+    /// Send application data: sealed with the channel (broadcast), or in a session with
+    /// the one pinned key that claims `dst`. When several keys claim it (one of them can
+    /// be an impostor's), this refuses with [`SecureError::AmbiguousAddress`]: use
+    /// [`SecureNode::send_to`].
+    pub fn send(
+        &mut self,
+        now: Instant,
+        dst: Address,
+        payload: &[u8],
+    ) -> Result<SendOutcome, SecureError> {
+        if dst.is_broadcast() {
+            return self.send_broadcast(now, payload).map(SendOutcome::Sent);
+        }
+        if dst == self.address() {
+            return Err(MeshError::SendToSelf.into());
+        }
+        match self.keyring.fingerprints_at(dst) {
+            [] => Err(CryptoError::UnknownPeer(dst.to_string()).into()),
+            [fp] => {
+                let fp = *fp;
+                self.send_to(now, fp, payload)
+            }
+            many => Err(SecureError::AmbiguousAddress {
+                address: dst,
+                fingerprints: many.to_vec(),
+            }),
+        }
+    }
+
+    /// Send application data to the peer whose pinned key has fingerprint `peer`, sealed
+    /// in a session with that key (set up first if needed).
+    pub fn send_to(
+        &mut self,
+        now: Instant,
+        peer: Fingerprint,
+        payload: &[u8],
+    ) -> Result<SendOutcome, SecureError> {
+        if peer == self.identity.fingerprint() {
+            return Err(MeshError::SendToSelf.into());
+        }
+        let usable = self
+            .sessions
+            .get(&peer)
+            .is_some_and(|s| !s.current.needs_rekey());
+        if usable {
+            return self
+                .send_in_session(now, peer, payload)
+                .map(SendOutcome::Sent);
+        }
+        if payload.len() + TAG_LEN > super::MAX_MESSAGE {
+            // Refused now rather than after the handshake, when nobody is waiting for it.
+            return Err(MeshError::MessageTooLarge {
+                len: payload.len() + TAG_LEN,
+            }
+            .into());
+        }
+        let key = self
+            .keyring
+            .by_fingerprint(&peer)
+            .cloned()
+            .ok_or_else(|| CryptoError::UnknownPeer(peer.to_string()))?;
+        if self.waiting.len() >= MAX_WAITING_PEERS && !self.waiting.contains_key(&peer) {
+            return Err(SecureError::Backlog(key.address()));
+        }
+        let queue = self.waiting.entry(peer).or_default();
+        if queue.len() >= MAX_WAITING_PER_PEER {
+            return Err(SecureError::Backlog(key.address()));
+        }
+        let ticket = self.next_ticket;
+        self.next_ticket += 1;
+        queue.push_back((ticket, payload.to_vec()));
+        if !self.pending.contains_key(&peer) {
+            self.start_handshake(now, &key)?;
+        }
+        self.pump(now);
+        Ok(SendOutcome::AwaitingSession { ticket })
+    }
+
+    fn start_handshake(&mut self, now: Instant, peer: &PublicIdentity) -> Result<(), SecureError> {
+        // The handshake counter is the node's message counter: it only increases, across
+        // reboots too (the host persists it), so a replayed init is always stale.
+        let counter = self.node.next_counter()?;
+        let (pending, init) = handshake::initiate(&self.identity, peer, counter, &mut self.rng)?;
+        self.node
+            .send_content(now, peer.address(), Content::HandshakeInit, &init)?;
+        let fp = peer.fingerprint();
+        self.pending.insert(fp, pending);
+        let tries = self.handshake_due.get(&fp).map_or(0, |&(_, n)| n);
+        self.handshake_due
+            .insert(fp, (now + HANDSHAKE_TIMEOUT, tries.saturating_add(1)));
+        Ok(())
+    }
+
+    fn send_in_session(
+        &mut self,
+        now: Instant,
+        peer: Fingerprint,
+        payload: &[u8],
+    ) -> Result<u32, SecureError> {
+        let Some(p) = self.sessions.get_mut(&peer) else {
+            return Err(CryptoError::UnknownPeer(peer.to_string()).into());
+        };
+        let session = &mut p.current;
+        let id = self.node.send_sealed(
+            now,
+            p.address,
+            Content::SessionSealed,
+            payload.len() + TAG_LEN,
+            |counter, aad| {
+                session
+                    .seal(counter, aad, payload)
+                    .map_err(SecureError::from)
+            },
+        )?;
+        self.pump(now);
+        Ok(id)
+    }
+
+    fn send_broadcast(&mut self, now: Instant, payload: &[u8]) -> Result<u32, SecureError> {
+        let me = self.address();
+        let Some(channel) = &mut self.channel else {
+            let id = self.node.send(now, Address::BROADCAST, payload)?;
+            self.pump(now);
+            return Ok(id);
+        };
+        let len = crate::crypto::CHANNEL_OVERHEAD
+            + payload.len()
+            + if self.sign_channel {
+                crate::crypto::RSA_BITS / 8
+            } else {
+                0
+            };
+        let (identity, rng, sign) = (&self.identity, &mut self.rng, self.sign_channel);
+        let id = self.node.send_sealed(
+            now,
+            Address::BROADCAST,
+            Content::ChannelSealed,
+            len,
+            |counter, aad| {
+                channel
+                    .seal(
+                        me,
+                        counter as u32,
+                        aad,
+                        payload,
+                        sign.then_some(identity),
+                        rng,
+                    )
+                    .map_err(SecureError::from)
+            },
+        )?;
+        self.pump(now);
+        Ok(id)
+    }
+
+    /// Feed a received frame (see [`Node::handle_frame`]).
+    pub fn handle_frame(
+        &mut self,
+        now: Instant,
+        bytes: &[u8],
+        rssi_dbm: f32,
+        snr_db: f32,
+    ) -> Result<(), wire::FrameError> {
+        let r = self.node.handle_frame(now, bytes, rssi_dbm, snr_db);
+        self.pump(now);
+        r
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.node.handle_timeout(now);
+        self.pump(now);
+        let expired: Vec<(Fingerprint, u8)> = self
+            .handshake_due
+            .iter()
+            .filter(|(_, (due, _))| *due <= now)
+            .map(|(peer, (_, tries))| (*peer, *tries))
+            .collect();
+        for (peer, tries) in expired {
+            self.abandon_handshake(&peer);
+            let key = self.keyring.by_fingerprint(&peer).cloned();
+            let retried = match &key {
+                Some(key) if tries < MAX_HANDSHAKES && self.waiting.contains_key(&peer) => {
+                    self.start_handshake(now, key).is_ok()
+                }
+                _ => false,
+            };
+            if !retried {
+                self.handshake_due.remove(&peer);
+                let dropped = self.waiting.remove(&peer).map_or(0, |q| q.len());
+                // A handshake we started on our own (a message we could not open) has
+                // nobody waiting for it: nothing to report.
+                if let Some(key) = key.filter(|_| dropped > 0) {
+                    self.events.push_back(SecureEvent::SessionFailed {
+                        peer: key.address(),
+                        fingerprint: peer,
+                        dropped,
+                    });
+                }
+            }
+        }
+        self.pump(now);
+    }
+
+    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        self.node.poll_transmit()
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let handshake = self.handshake_due.values().map(|&(due, _)| due).min();
+        [self.node.poll_timeout(), handshake]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    pub fn poll_event(&mut self) -> Option<SecureEvent> {
+        self.events.pop_front()
+    }
+
+    /// Turn the inner node's events into secure events (opening, handshakes, pinning).
+    fn pump(&mut self, now: Instant) {
+        while let Some(ev) = self.node.poll_event() {
+            match ev {
+                Event::Message(m) => self.on_message(now, m),
+                Event::Delivered { dst, id } => {
+                    self.events.push_back(SecureEvent::Delivered { dst, id })
+                }
+                Event::SendFailed { dst, id } => {
+                    // Our init to `dst` may have been that message: start over later.
+                    let stuck: Vec<Fingerprint> = self
+                        .pending
+                        .iter()
+                        .filter(|(_, p)| p.peer().address() == dst)
+                        .map(|(fp, _)| *fp)
+                        .collect();
+                    for fp in stuck {
+                        self.abandon_handshake(&fp);
+                    }
+                    self.events.push_back(SecureEvent::SendFailed { dst, id });
+                }
+                Event::PersistCounter { next } => {
+                    self.events.push_back(SecureEvent::PersistCounter { next })
+                }
+            }
+        }
+        // Handshakes that arrived before their sender's key (announced or imported).
+        while let Some(pos) = self
+            .held_inits
+            .iter()
+            .position(|(a, _)| !self.keyring.fingerprints_at(*a).is_empty())
+        {
+            if let Some((src, init)) = self.held_inits.remove(pos) {
+                self.on_handshake_init(now, src, &init);
+            }
+        }
+    }
+
+    /// Forget our handshake with `peer`; messages held for the session it would have set
+    /// up can never be opened.
+    fn abandon_handshake(&mut self, peer: &Fingerprint) {
+        self.pending.remove(peer);
+        for m in self.early_sealed.remove(peer).unwrap_or_default() {
+            self.reject(m.src, "sealed message for a handshake that was abandoned");
+        }
+    }
+
+    fn reject(&mut self, src: Address, reason: impl Into<String>) {
+        self.events.push_back(SecureEvent::Rejected {
+            src,
+            reason: reason.into(),
+        });
+    }
+
+    fn on_message(&mut self, now: Instant, m: super::Message) {
+        let to_me = m.dst == self.address();
+        let aad = wire::aad(m.content, to_me, m.dst, m.src, m.id);
+        match (m.content, to_me) {
+            (Content::Announce, false) => match Announcement::verify(&m.payload) {
+                Ok(v) if v.identity.address() != m.src => {
+                    self.reject(m.src, "announcement for a different address")
+                }
+                Ok(v) => match self.keyring.observe(&v) {
+                    KeyringEvent::Pinned {
+                        address,
+                        fingerprint,
+                    } => self.events.push_back(SecureEvent::PeerPinned {
+                        address,
+                        fingerprint,
+                    }),
+                    KeyringEvent::Conflict {
+                        address,
+                        pinned,
+                        offered,
+                    } => self.events.push_back(SecureEvent::KeyConflict {
+                        address,
+                        pinned,
+                        offered,
+                    }),
+                    _ => {}
+                },
+                Err(e) => self.reject(m.src, format!("announcement: {e}")),
+            },
+            (Content::HandshakeInit, true) => self.on_handshake_init(now, m.src, &m.payload),
+            (Content::HandshakeReply, true) => self.on_handshake_reply(now, m.src, &m.payload),
+            (Content::SessionSealed, true) => self.on_session_sealed(now, m, &aad),
+            (Content::ChannelSealed, false) => self.on_channel_sealed(m, &aad),
+            (Content::Plain, false) => self.events.push_back(SecureEvent::Message {
+                src: m.src,
+                dst: m.dst,
+                id: m.id,
+                security: Security::Plain,
+                hops: m.hops,
+                payload: m.payload,
+                sender: None,
+            }),
+            (content, true) => self.reject(
+                m.src,
+                format!(
+                    "{content:?} message addressed to this node refused: direct messages must be session-sealed"
+                ),
+            ),
+            (content, false) => self.reject(m.src, format!("{content:?} cannot be a broadcast")),
+        }
+    }
+
+    /// A session-sealed message from `m.src`: try the session of every key at that
+    /// address (more than one only when keys collide on it), current keys first, then
+    /// the previous ones a rekeyed peer may still have used.
+    fn on_session_sealed(&mut self, now: Instant, m: super::Message, aad: &[u8; 12]) {
+        let candidates: Vec<Fingerprint> = self
+            .sessions
+            .iter()
+            .filter(|(_, p)| p.address == m.src)
+            .map(|(fp, _)| *fp)
+            .collect();
+        let mut last_error = None;
+        for fp in &candidates {
+            let p = self.sessions.get_mut(fp).expect("listed above");
+            let opened = match p.current.open(m.id, aad, &m.payload) {
+                Ok(payload) => {
+                    // The peer sealed under the new keys: it has them, the old can go.
+                    p.previous = None;
+                    Ok(payload)
+                }
+                Err(e) => match p.previous.as_mut().map(|s| s.open(m.id, aad, &m.payload)) {
+                    Some(Ok(payload)) => Ok(payload),
+                    _ => Err(e),
+                },
+            };
+            match opened {
+                Ok(payload) => {
+                    return self.events.push_back(SecureEvent::Message {
+                        src: m.src,
+                        dst: m.dst,
+                        id: m.id,
+                        security: Security::Session,
+                        hops: m.hops,
+                        payload,
+                        sender: Some(*fp),
+                    });
+                }
+                Err(e) => last_error = Some(e),
+            }
+        }
+        // A replay is a replay, whatever handshake is under way.
+        if let Some(CryptoError::Replay { counter }) = last_error {
+            return self.reject(m.src, CryptoError::Replay { counter }.to_string());
+        }
+        // Our handshake with the sender is under way and its reply has not arrived yet:
+        // keep the message for the session it will set up.
+        let shaking = self
+            .pending
+            .iter()
+            .find(|(_, p)| p.peer().address() == m.src)
+            .map(|(fp, _)| *fp);
+        if let Some(fp) = shaking {
+            let held = self.early_sealed.entry(fp).or_default();
+            if held.len() < MAX_EARLY_SEALED {
+                held.push(m);
+                return;
+            }
+            return self.reject(m.src, "too many sealed messages before the handshake reply");
+        }
+        let src = m.src;
+        match last_error {
+            Some(e) => {
+                self.reject(src, e.to_string());
+                self.rehandshake(now, src);
+            }
+            None => {
+                self.reject(src, "sealed message without a session");
+                self.rehandshake(now, src);
+            }
+        }
+    }
+
+    /// A peer sealed a message we cannot open (it rebooted, or dropped or replaced the
+    /// session we have): set up a new session with it, so its next messages open. Only
+    /// for an address exactly one key claims, at most once a [`REHANDSHAKE_INTERVAL`],
+    /// and a forged frame can make us spend at most that.
+    fn rehandshake(&mut self, now: Instant, src: Address) {
+        let [fp] = self.keyring.fingerprints_at(src) else {
+            return;
+        };
+        let fp = *fp;
+        if self.pending.contains_key(&fp)
+            || self
+                .rehandshaked
+                .get(&fp)
+                .is_some_and(|&t| now.saturating_since(t) < REHANDSHAKE_INTERVAL)
+        {
+            return;
+        }
+        self.rehandshaked.insert(fp, now);
+        if self.rehandshaked.len() > MAX_SESSIONS {
+            // Bounded: forget the stalest entry.
+            if let Some(old) = self
+                .rehandshaked
+                .iter()
+                .min_by_key(|(_, t)| **t)
+                .map(|(f, _)| *f)
+            {
+                self.rehandshaked.remove(&old);
+            }
+        }
+        if let Some(key) = self.keyring.by_fingerprint(&fp).cloned()
+            && let Err(e) = self.start_handshake(now, &key)
+        {
+            self.reject(src, format!("cannot start a new handshake: {e}"));
+        }
+    }
+
+    fn on_channel_sealed(&mut self, m: super::Message, aad: &[u8; 12]) {
+        let Some(channel) = self.channel.as_mut() else {
+            return;
+        };
+        // A signature is checked against the key at the sender's address; if several keys
+        // claim it, the one that verifies is the signer.
+        let keys: Vec<PublicIdentity> = self.keyring.claimants(m.src).cloned().collect();
+        let mut result = channel.open(m.src, m.id, aad, &m.payload, keys.first());
+        for key in keys.iter().skip(1) {
+            if result != Err(CryptoError::BadSignature) {
+                break;
+            }
+            result = channel.open(m.src, m.id, aad, &m.payload, Some(key));
+        }
+        match result {
+            Ok(o) => self.events.push_back(SecureEvent::Message {
+                src: m.src,
+                dst: m.dst,
+                id: m.id,
+                security: Security::Channel { signed: o.signed },
+                hops: m.hops,
+                payload: o.plaintext,
+                sender: o.signer,
+            }),
+            Err(e) => self.reject(m.src, format!("channel message: {e}")),
+        }
+    }
+
+    fn on_handshake_init(&mut self, now: Instant, src: Address, msg: &[u8]) {
+        let keys: Vec<PublicIdentity> = self.keyring.claimants(src).cloned().collect();
+        if keys.is_empty() {
+            // Keep it until the sender's announcement arrives (bounded; the newest init
+            // from a sender replaces an older one).
+            self.held_inits.retain(|(a, _)| *a != src);
+            if self.held_inits.len() >= MAX_HELD_INITS {
+                self.held_inits.pop_front();
+            }
+            self.held_inits.push_back((src, msg.to_vec()));
+            return self.reject(
+                src,
+                format!(
+                    "{}; the handshake is held until its key is pinned",
+                    CryptoError::UnknownPeer(src.to_string())
+                ),
+            );
+        }
+        // Usually one key; with colliding keys, the one whose signature verifies.
+        let mut last_error = CryptoError::BadSignature;
+        for peer in keys {
+            let fp = peer.fingerprint();
+            if self.pending.contains_key(&fp)
+                && (self.address(), self.identity.fingerprint()) < (src, fp)
+            {
+                // Both ends opened at once: the init from the lower (address,
+                // fingerprint) wins, so both end up in the same session. The peer
+                // answers ours and drops its own.
+                return;
+            }
+            let last = self.last_init.get(&fp).copied();
+            let my_counter = match self.node.next_counter() {
+                Ok(c) => c,
+                Err(e) => return self.reject(src, format!("cannot answer handshake: {e}")),
+            };
+            match HandshakeInit::respond(
+                &self.identity,
+                &peer,
+                msg,
+                last,
+                my_counter,
+                &mut self.rng,
+            ) {
+                Ok(init) => {
+                    let counter = init.counter;
+                    let (session, reply) = init.into_parts();
+                    if let Err(e) =
+                        self.node
+                            .send_content(now, src, Content::HandshakeReply, &reply)
+                    {
+                        return self.reject(src, format!("cannot answer handshake: {e}"));
+                    }
+                    self.last_init.insert(fp, counter);
+                    self.install(fp, src, session);
+                    // A simultaneous open from a lower address: our own pending handshake
+                    // yields to theirs, so both ends use one session.
+                    self.abandon_handshake(&fp);
+                    self.flush(now, fp);
+                    return;
+                }
+                Err(CryptoError::BadSignature) => last_error = CryptoError::BadSignature,
+                Err(e) => return self.reject(src, format!("handshake: {e}")),
+            }
+        }
+        self.reject(src, format!("handshake: {last_error}"));
+    }
+
+    fn on_handshake_reply(&mut self, now: Instant, src: Address, msg: &[u8]) {
+        let candidates: Vec<Fingerprint> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.peer().address() == src)
+            .map(|(fp, _)| *fp)
+            .collect();
+        if candidates.is_empty() {
+            return self.reject(src, "handshake reply without a handshake in progress");
+        }
+        // Verify before touching any state: a forged or garbled reply must not abort the
+        // handshake it pretends to answer.
+        let mut last_error = None;
+        for fp in candidates {
+            match self.pending[&fp].complete(&self.identity, msg) {
+                Ok(session) => {
+                    self.pending.remove(&fp);
+                    let early = self.early_sealed.remove(&fp).unwrap_or_default();
+                    self.install(fp, src, session);
+                    for m in early {
+                        self.on_message(now, m);
+                    }
+                    self.flush(now, fp);
+                    return;
+                }
+                Err(e) => last_error = Some(e),
+            }
+        }
+        if let Some(e) = last_error {
+            self.reject(src, format!("handshake reply refused: {e}"));
+        }
+    }
+
+    fn install(&mut self, peer: Fingerprint, address: Address, mut session: Session) {
+        if self.rekey_after > 0 {
+            session.set_rekey_after(self.rekey_after);
+        }
+        match self.sessions.get_mut(&peer) {
+            Some(p) => {
+                // Keep the old keys until the peer uses the new ones.
+                p.previous = Some(std::mem::replace(&mut p.current, session));
+                p.address = address;
+            }
+            None => {
+                if self.session_order.len() >= MAX_SESSIONS
+                    && let Some(old) = self.session_order.pop_front()
+                {
+                    self.sessions.remove(&old);
+                }
+                self.session_order.push_back(peer);
+                self.sessions.insert(
+                    peer,
+                    PeerSession {
+                        address,
+                        current: session,
+                        previous: None,
+                    },
+                );
+            }
+        }
+        self.handshake_due.remove(&peer);
+        self.events.push_back(SecureEvent::SessionEstablished {
+            peer: address,
+            fingerprint: peer,
+        });
+    }
+
+    fn flush(&mut self, now: Instant, peer: Fingerprint) {
+        let queued = self.waiting.remove(&peer).unwrap_or_default();
+        let Some(dst) = self.sessions.get(&peer).map(|p| p.address) else {
+            return;
+        };
+        for (ticket, payload) in queued {
+            match self.send_in_session(now, peer, &payload) {
+                Ok(id) => self.events.push_back(SecureEvent::Sent { dst, ticket, id }),
+                Err(e) => self.reject(dst, format!("queued message could not be sent: {e}")),
+            }
+        }
+    }
+}

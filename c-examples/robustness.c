@@ -771,6 +771,20 @@ static void crypto(const char *pem_path) {
                                        (unsigned long long)ticket);
   EXPECT(airswarm_secure_node_send(n, 1, 5, buf, SIZE_MAX, &mid, &ticket),
          AIRSWARM_ERR_INVALID_ARGUMENT);
+  {
+    uint8_t fp[32] = {0};
+    EXPECT(airswarm_secure_node_send_to(NULL, 1, fp, 32, buf, 4, &mid, &ticket), AIRSWARM_ERR_NULL);
+    EXPECT(airswarm_secure_node_send_to(n, 1, NULL, 32, buf, 4, &mid, &ticket), AIRSWARM_ERR_NULL);
+    EXPECT(airswarm_secure_node_send_to(n, 1, fp, 31, buf, 4, &mid, &ticket),
+           AIRSWARM_ERR_INVALID_ARGUMENT);
+    EXPECT(airswarm_secure_node_send_to(n, 1, fp, SIZE_MAX, buf, 4, &mid, &ticket),
+           AIRSWARM_ERR_INVALID_ARGUMENT);
+    EXPECT(airswarm_secure_node_send_to(n, 1, fp, 32, buf, SIZE_MAX, &mid, &ticket),
+           AIRSWARM_ERR_INVALID_ARGUMENT);
+    /* No key with that fingerprint is pinned. */
+    EXPECT(airswarm_secure_node_send_to(n, 1, fp, 32, buf, 4, &mid, &ticket), AIRSWARM_ERR_CRYPTO);
+    EXPECT_MESSAGE("no key is pinned");
+  }
   EXPECT(airswarm_secure_node_handle_frame(n, 1, buf, SIZE_MAX, 0, 0),
          AIRSWARM_ERR_INVALID_ARGUMENT);
   EXPECT(airswarm_secure_node_stat(NULL, "frames_sent", &stat), AIRSWARM_ERR_NULL);
@@ -923,6 +937,7 @@ static void panics(void) {
     EXPECT(airswarm_secure_node_new(nc, id, NULL, 0, 0, seed, 32, &sn), AIRSWARM_ERR_PANIC);
     EXPECT(airswarm_secure_node_announce(sn, 1, &id32), AIRSWARM_ERR_PANIC);
     EXPECT(airswarm_secure_node_send(sn, 1, 2, buf, 1, &id32, NULL), AIRSWARM_ERR_PANIC);
+    EXPECT(airswarm_secure_node_send_to(sn, 1, buf, 32, buf, 1, &id32, NULL), AIRSWARM_ERR_PANIC);
     EXPECT(airswarm_secure_node_handle_frame(sn, 1, buf, 1, 0, 0), AIRSWARM_ERR_PANIC);
     EXPECT(airswarm_secure_node_handle_timeout(sn, 1), AIRSWARM_ERR_PANIC);
     EXPECT(airswarm_secure_node_poll_transmit(sn, buf, sizeof buf, &len), AIRSWARM_ERR_PANIC);

@@ -32,6 +32,7 @@ enum Command {
     Trust(cmd::keys::TrustArgs),
     Overhead(cmd::overhead::OverheadArgs),
     Torrent(cmd::torrent::TorrentArgs),
+    RnodeEmulator(cmd::rnode_emulator::RnodeEmulatorArgs),
 }
 
 fn main() {
@@ -58,6 +59,7 @@ fn main() {
         Command::Trust(args) => cmd::keys::trust(args),
         Command::Overhead(args) => cmd::overhead::run(args),
         Command::Torrent(a) => cmd::torrent::run(a),
+        Command::RnodeEmulator(a) => cmd::rnode_emulator::run(a),
     });
 }
 

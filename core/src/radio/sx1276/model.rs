@@ -441,6 +441,11 @@ impl ModelAir {
         }
     }
 
+    /// A delay handle on this model's clock.
+    pub fn delay(&self) -> ModelDelay {
+        ModelDelay(self.0.clone())
+    }
+
     pub fn now_us(&self) -> u64 {
         self.0.borrow().now_us
     }

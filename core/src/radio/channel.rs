@@ -76,8 +76,10 @@ struct Transmission {
     frame: Vec<u8>,
 }
 
+/// Same modem settings, with the carrier offset a LoRa receiver tolerates (a quarter of
+/// the bandwidth, SX1276 datasheet §4.1.5; Frf steps of 61 Hz make exact equality wrong).
 fn same_channel(a: &LoRaConfig, b: &LoRaConfig) -> bool {
-    a.frequency_hz == b.frequency_hz
+    a.frequency_hz.abs_diff(b.frequency_hz) <= a.bandwidth_hz / 4
         && a.bandwidth_hz == b.bandwidth_hz
         && a.spreading_factor == b.spreading_factor
         && a.sync_word == b.sync_word

@@ -177,7 +177,12 @@ struct World {
     sub_us_ns: u32,
     channel: Channel,
     chips: Vec<Chip>,
+    /// Frames for radios on the channel that are not modelled chips (bounded).
+    foreign: Vec<Delivery>,
 }
+
+/// Frames kept for radios that are not chips until taken.
+const FOREIGN_LIMIT: usize = 1024;
 
 impl World {
     fn symbol_us(chip: &Chip) -> u64 {
@@ -245,6 +250,9 @@ impl World {
 
     fn deliver(&mut self, d: Delivery) {
         let Some(i) = self.chips.iter().position(|c| c.radio == d.to) else {
+            if self.foreign.len() < FOREIGN_LIMIT {
+                self.foreign.push(d);
+            }
             return;
         };
         let chip = &mut self.chips[i];
@@ -411,6 +419,7 @@ impl ModelAir {
             sub_us_ns: 0,
             channel: Channel::new(params),
             chips: Vec::new(),
+            foreign: Vec::new(),
         })))
     }
 
@@ -483,7 +492,14 @@ impl ModelAir {
         self.0.borrow_mut().chips[chip].tx_stuck = stuck;
     }
 
+    /// Frames that reached radios other than modelled chips (added with
+    /// [`ModelAir::with_channel`]), oldest first; at most 1024 are kept.
+    pub fn take_foreign_deliveries(&self) -> Vec<Delivery> {
+        core::mem::take(&mut self.0.borrow_mut().foreign)
+    }
+
     /// Run `f` on the shared channel (to put other radios, such as emulated RNodes, on it).
+    /// `f` must not call back into this `ModelAir`.
     pub fn with_channel<R>(&self, f: impl FnOnce(&mut Channel) -> R) -> R {
         f(&mut self.0.borrow_mut().channel)
     }

@@ -9,7 +9,7 @@
 //! 1. wait `settle` (2 s) after the port opens (`sleep(2.0)`; an ESP32 reboots on open);
 //! 2. write `C0 08 73 C0 50 00 C0 48 00 C0 49 00 C0` (detect, firmware version, platform,
 //!    MCU) and require `C0 08 46 C0` within `detect_wait` (0.2 s), a firmware version of
-//!    at least 1.52 (`REQUIRED_FW_VER_MAJ/MIN`), and the platform and MCU answers;
+//!    at least 1.52 (`REQUIRED_FW_VER_MAJ/MIN`); platform and MCU are recorded;
 //! 3. write FREQUENCY, BANDWIDTH, TXPOWER, SF, CR, the optional airtime locks and
 //!    RADIO_STATE 1 back to back, and within `validate_wait` (0.25 s) require the echoed
 //!    bandwidth, power and spreading factor to equal the request, the frequency (when
@@ -350,8 +350,10 @@ impl RnodeHost {
         self.deadline = Some(now + self.cfg.validate_wait);
     }
 
-    /// The detect answers are complete, or why not.
-    fn detect_result(&self) -> Result<(), HostError> {
+    /// The detect answers are acceptable, or why not. Reticulum requires the detect
+    /// answer and a firmware version of at least 1.52; platform and MCU it records but does
+    /// not require, so only `complete` (ending the wait early) asks for them too.
+    fn detect_result(&self, complete: bool) -> Result<(), HostError> {
         if !self.r.detected {
             return Err(HostError::NotDetected {
                 garbage_bytes: self.decoder.garbage_bytes(),
@@ -364,10 +366,10 @@ impl RnodeHost {
         if (major, minor) < REQUIRED_FIRMWARE {
             return Err(HostError::FirmwareTooOld { major, minor });
         }
-        if self.r.platform.is_none() {
+        if complete && self.r.platform.is_none() {
             return Err(HostError::Incomplete("platform"));
         }
-        if self.r.mcu.is_none() {
+        if complete && self.r.mcu.is_none() {
             return Err(HostError::Incomplete("MCU"));
         }
         Ok(())
@@ -500,7 +502,7 @@ impl RnodeHost {
     /// Advance phases whose answers are complete.
     fn progress(&mut self, now: Instant) {
         match self.phase {
-            Phase::Detecting if self.detect_result().is_ok() => self.detected(now),
+            Phase::Detecting if self.detect_result(true).is_ok() => self.detected(now),
             Phase::Configuring if self.config_result().is_ok() => {
                 self.phase = Phase::Starting;
                 self.deadline = Some(now + self.cfg.online_delay);
@@ -534,7 +536,7 @@ impl RnodeHost {
             self.deadline = None;
             match self.phase {
                 Phase::Settling => self.send_detect(now),
-                Phase::Detecting => match self.detect_result() {
+                Phase::Detecting => match self.detect_result(false) {
                     Ok(()) => self.detected(now),
                     Err(e) => self.fail(e),
                 },

@@ -290,3 +290,25 @@ fn reset_gap_ready_timeout_and_vanishing() {
     assert_eq!(events(&mut a), vec![HostEvent::Failed(HostError::Vanished)]);
     assert_eq!(a.send(when, b"x"), Err(HostError::NotOnline));
 }
+
+#[test]
+fn platform_and_mcu_are_recorded_but_not_required_at_the_deadline() {
+    let mut host = RnodeHost::new(HostConfig::default(), Instant(0)).unwrap();
+    host.handle_timeout(Instant(2000));
+    host.poll_transmit();
+    let mut answer = encode(0x08, &[0x46]);
+    answer.extend(encode(0x50, &[1, 60]));
+    host.handle_bytes(Instant(2010), &answer);
+    assert_eq!(host.phase(), Phase::Detecting, "waits for platform and MCU");
+    host.handle_timeout(Instant(2200));
+    assert_eq!(
+        events(&mut host),
+        vec![HostEvent::Detected {
+            firmware: (1, 60),
+            platform: 0,
+            mcu: 0
+        }]
+    );
+    assert_eq!(host.phase(), Phase::Configuring);
+    assert_eq!(host.device_info(), (Some((1, 60)), None, None));
+}

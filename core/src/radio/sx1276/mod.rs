@@ -10,8 +10,9 @@
 //! SPI transactions (chip-select assertions) per operation, counted by [`Sx1276::spi_transactions`]
 //! and checked against the register model in the tests:
 //! - `init`: 11 (version read, two mode writes, 7 configuration bursts, standby);
-//! - transmit of any length up to 255 bytes: 6 from STANDBY (7 from RX: one more mode write):
-//!   FIFO pointer, one FIFO burst, payload length, DIO0 mapping, TX; then one IRQ clear;
+//! - transmit of any length up to 255 bytes: 5 from STANDBY with DIO0 already mapped to
+//!   TxDone (FIFO pointer, one FIFO burst, payload length, TX; then one IRQ clear), 6 when
+//!   the DIO0 mapping changes, 7 when leaving RX (one more mode write);
 //! - receive of any length in continuous mode: 4 per packet (one burst of 0x10–0x1A for
 //!   address, flags, length, SNR and RSSI; IRQ clear; FIFO pointer; one FIFO burst).
 //!

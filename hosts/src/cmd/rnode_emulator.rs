@@ -111,11 +111,15 @@ pub fn run(a: RnodeEmulatorArgs) -> Result<()> {
             }
             if p.air_end_us.is_none() {
                 channel.set_listening(p.radio, p.device.lora_config());
-                if let (Some(cfg), Some(frame)) = (p.device.lora_config(), p.device.poll_air()) {
-                    match channel.transmit(now_us, p.radio, &cfg, &frame) {
-                        Ok(end) => p.air_end_us = Some(end),
-                        // Cannot happen for a frame of at most 255 bytes; finish it at once.
-                        Err(_) => p.device.air_done(),
+                // Listen before talk: RNode firmware defers while the channel is busy.
+                let cfg = p.device.lora_config();
+                if let Some(cfg) = cfg.filter(|_| !channel.busy(p.radio, now_us)) {
+                    if let Some(frame) = p.device.poll_air() {
+                        match channel.transmit(now_us, p.radio, &cfg, &frame) {
+                            Ok(end) => p.air_end_us = Some(end),
+                            // Cannot happen for a frame of at most 255 bytes; finish it at once.
+                            Err(_) => p.device.air_done(),
+                        }
                     }
                 }
             }

@@ -9,6 +9,7 @@
 //!   (SF clamped to 5..12, CR to 5..8, power to the SX1276's 17 dBm on PA_BOOST as the
 //!   firmware does for this board, bandwidth to the nearest the modem supports); a value of
 //!   0xFF (or 0 for frequency/bandwidth) only queries;
+//! - ST_ALOCK / LT_ALOCK (airtime limits, percent × 100) are stored and echoed, not enforced;
 //! - RADIO_STATE 1 with incomplete or invalid settings reports ERROR_INITRADIO;
 //! - DATA packets queue (bounded; ERROR_QUEUE_FULL beyond) and go on the air behind a
 //!   1-byte header (random sequence nibble, FLAG_SPLIT for packets over 254 bytes, which go
@@ -80,6 +81,8 @@ pub struct Device {
     in_flight: bool,
     rng: Rng,
     split: Option<(u8, Vec<u8>)>,
+    /// Short- and long-term airtime limits, percent × 100 (echoed, not enforced).
+    airtime_locks: [u16; 2],
     resets: u64,
 }
 
@@ -100,6 +103,7 @@ impl Device {
             in_flight: false,
             rng: Rng::new(seed),
             split: None,
+            airtime_locks: [0; 2],
             resets: 0,
         }
     }
@@ -211,6 +215,14 @@ impl Device {
                     _ => {}
                 }
                 self.indicate(cmd::RADIO_STATE, &[self.radio_on as u8]);
+            }
+            cmd::ST_ALOCK | cmd::LT_ALOCK => {
+                let i = (command == cmd::LT_ALOCK) as usize;
+                if let Some(v) = d.get(..2) {
+                    self.airtime_locks[i] = u16::from_be_bytes([v[0], v[1]]).min(10_000);
+                }
+                let v = self.airtime_locks[i].to_be_bytes();
+                self.indicate(command, &v);
             }
             cmd::READY => {
                 let ready = (self.queue.len() < self.id.queue_limit) as u8;

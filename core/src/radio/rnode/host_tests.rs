@@ -312,3 +312,31 @@ fn platform_and_mcu_are_recorded_but_not_required_at_the_deadline() {
     assert_eq!(host.phase(), Phase::Configuring);
     assert_eq!(host.device_info(), (Some((1, 60)), None, None));
 }
+
+#[test]
+fn airtime_limits_are_sent_as_percent_times_100_and_echoed() {
+    let cfg = HostConfig {
+        airtime_limits: (Some(1.5), Some(0.25)),
+        ..HostConfig::default()
+    };
+    let (mut host, _, _) = online_pair(cfg.clone(), 4);
+    assert!(host.is_online());
+    let mut host2 = RnodeHost::new(cfg, Instant(0)).unwrap();
+    host2.handle_timeout(Instant(2000));
+    host2.poll_transmit();
+    let mut dev = Device::new(DeviceIdentity::default(), 5);
+    dev.handle_bytes(&[
+        0xC0, 0x08, 0x73, 0xC0, 0x50, 0x00, 0xC0, 0x48, 0x00, 0xC0, 0x49, 0x00, 0xC0,
+    ]);
+    host2.handle_bytes(Instant(2001), &dev.poll_output().unwrap());
+    let config = host2.poll_transmit().unwrap();
+    // RNodeInterface.setSTALock/setLTALock: int(percent * 100) as u16 big-endian.
+    let st = encode(0x0B, &150u16.to_be_bytes());
+    let lt = encode(0x0C, &25u16.to_be_bytes());
+    let find = |needle: &[u8]| config.windows(needle.len()).any(|w| w == needle);
+    assert!(find(&st) && find(&lt));
+    dev.handle_bytes(&config);
+    let echoes = dev.poll_output().unwrap();
+    assert!(echoes.windows(st.len()).any(|w| w == &st[..]));
+    events(&mut host);
+}

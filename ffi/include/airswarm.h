@@ -137,6 +137,42 @@
 // Bytes of the first version of `airswarm_event` (the smallest `struct_size` accepted).
 #define AIRSWARM_EVENT_V1_SIZE 40
 
+// `airswarm_sx1276_rx.status`: nothing received yet.
+#define AIRSWARM_SX1276_RX_PENDING 0
+
+// A packet with a good (or absent) CRC is in the buffer.
+#define AIRSWARM_SX1276_RX_PACKET 1
+
+// A packet arrived with a bad payload CRC (its bytes are not returned).
+#define AIRSWARM_SX1276_RX_CRC_ERROR 2
+
+// A single receive ended without a packet.
+#define AIRSWARM_SX1276_RX_TIMEOUT 3
+
+// `airswarm_rnode_event.kind` values.
+#define AIRSWARM_RNODE_DETECTED 1
+
+#define AIRSWARM_RNODE_ONLINE 2
+
+// A packet: its bytes are in the buffer, RSSI/SNR in the event.
+#define AIRSWARM_RNODE_RECEIVED 3
+
+// The device sent an ERROR frame; `code` holds it (1 init radio, 2 TX failed, 4 queue full).
+#define AIRSWARM_RNODE_DEVICE_ERROR 4
+
+// The device rebooted; a fresh bring-up started.
+#define AIRSWARM_RNODE_DEVICE_RESET 5
+
+#define AIRSWARM_RNODE_READY_TIMEOUT 6
+
+// A frame from the device was dropped; the reason is in the buffer.
+#define AIRSWARM_RNODE_FRAME_DROPPED 7
+
+// Bring-up failed or the device vanished; the reason is in the buffer.
+#define AIRSWARM_RNODE_FAILED 8
+
+#define AIRSWARM_RNODE_CLOSED 9
+
 // Field kind (`airswarm_sim_report_field`): an integer, read with `airswarm_sim_report_u64`.
 #define AIRSWARM_FIELD_COUNT 1
 
@@ -177,6 +213,11 @@ typedef enum {
   AIRSWARM_ERR_PANIC = 103,
   // The LoRa settings are not a valid radio configuration.
   AIRSWARM_ERR_RADIO_CONFIG = 200,
+  // The radio hardware failed or did not answer (SPI, GPIO, chip version, timeout, serial
+  // device); the handle's `_last_error` function says which.
+  AIRSWARM_ERR_RADIO_HARDWARE = 201,
+  // The radio is not in a state for this call (not initialised, not online, nothing running).
+  AIRSWARM_ERR_RADIO_STATE = 202,
   // A received frame is not a valid airswarm mesh frame.
   AIRSWARM_ERR_BAD_FRAME = 300,
   // The message exceeds the mesh maximum (`AIRSWARM_MAX_MESSAGE`).
@@ -204,6 +245,9 @@ typedef enum {
 // An RSA-2048 key pair (opaque).
 typedef struct airswarm_identity airswarm_identity;
 
+// A KISS stream decoder (opaque) with a bound on each frame's data.
+typedef struct airswarm_kiss_decoder airswarm_kiss_decoder;
+
 // LoRa modem settings (opaque). `airswarm_lora_config_new` gives the defaults; each
 // `airswarm_lora_config_set_*` changes one field and refuses a value out of that field's
 // range with `AIRSWARM_ERR_RADIO_CONFIG` (`AIRSWARM_ERR_INVALID_ARGUMENT` for a flag that
@@ -226,6 +270,9 @@ typedef struct airswarm_node_config airswarm_node_config;
 // Incremental SHA-1 of one piece (opaque).
 typedef struct airswarm_piece_hasher airswarm_piece_hasher;
 
+// An RNode host state machine (opaque): feed it the serial line, write what it returns.
+typedef struct airswarm_rnode_host airswarm_rnode_host;
+
 // A mesh node that seals its traffic (opaque). Not thread-safe.
 typedef struct airswarm_secure_node airswarm_secure_node;
 
@@ -239,6 +286,14 @@ typedef struct airswarm_sim_config airswarm_sim_config;
 
 // The result of a simulation run (opaque).
 typedef struct airswarm_sim_report airswarm_sim_report;
+
+// An SX1276 driver (opaque). Not thread-safe: use one from one thread at a time.
+typedef struct airswarm_sx1276 airswarm_sx1276;
+
+// Modelled SX1276 chips on one simulated channel (opaque): give a driver callbacks that
+// forward to `airswarm_sx1276_model_spi` / `_reset` / `_dio0` / `_delay_ns` to run it
+// without hardware.
+typedef struct airswarm_sx1276_model airswarm_sx1276_model;
 
 // One event from `airswarm_secure_node_poll_event`. Fields not used by `kind` are 0. Set
 // `struct_size = sizeof(airswarm_secure_event)` before polling (see `airswarm_event`).
@@ -284,6 +339,58 @@ typedef struct {
   // For `AIRSWARM_EVENT_PERSIST_COUNTER`.
   uint64_t next_counter;
 } airswarm_event;
+
+// One SPI transaction (chip select asserted for its whole length): send the `len` bytes
+// in `buf` and replace them with the bytes received (full duplex). Return 0 on success.
+typedef int32_t (*airswarm_spi_transfer_fn)(void *userdata, uint8_t *buf, size_t len);
+
+// Drive the RESET pin to `level` (0 low, 1 high). Return 0 on success.
+typedef int32_t (*airswarm_gpio_write_fn)(void *userdata, uint8_t level);
+
+// Read the DIO0 pin into `*level` (0 or 1). Return 0 on success.
+typedef int32_t (*airswarm_gpio_read_fn)(void *userdata, uint8_t *level);
+
+// Wait at least `ns` nanoseconds.
+typedef void (*airswarm_delay_ns_fn)(void *userdata, uint32_t ns);
+
+// The hardware an SX1276 driver uses; every callback is required and receives `userdata`.
+typedef struct {
+  void *userdata;
+  airswarm_spi_transfer_fn spi_transfer;
+  airswarm_gpio_write_fn reset_write;
+  airswarm_gpio_read_fn dio0_read;
+  airswarm_delay_ns_fn delay_ns;
+} airswarm_sx1276_hal;
+
+// What `airswarm_sx1276_receive_check` found.
+typedef struct {
+  // One of `AIRSWARM_SX1276_RX_*`.
+  uint32_t status;
+  int16_t rssi_dbm;
+  // SNR in quarter dB.
+  int8_t snr_quarter_db;
+  // 1 when the driver stripped an RNode header (then `rnode_header` holds it).
+  uint8_t has_rnode_header;
+  uint8_t rnode_header;
+} airswarm_sx1276_rx;
+
+// One event from `airswarm_rnode_host_poll_event`.
+typedef struct {
+  // One of `AIRSWARM_RNODE_*`.
+  uint32_t kind;
+  // DEVICE_ERROR: the error code.
+  uint8_t code;
+  // DETECTED: firmware version, platform and MCU bytes.
+  uint8_t firmware_major;
+  uint8_t firmware_minor;
+  uint8_t platform;
+  uint8_t mcu;
+  // RECEIVED: 1 when `rssi_dbm` / `snr_db` are known.
+  uint8_t has_rssi;
+  int16_t rssi_dbm;
+  uint8_t has_snr;
+  float snr_db;
+} airswarm_rnode_event;
 
 // Summary of a parsed torrent. Set `struct_size = sizeof(airswarm_metainfo_summary)` first:
 // the library fills only the fields your version of the struct has.
@@ -781,6 +888,283 @@ airswarm_result airswarm_node_stat(const airswarm_node *node, const char *name, 
 // # Safety
 // `buf` must be NULL or point to `cap` writable bytes; `out_len` NULL or valid for writes.
 airswarm_result airswarm_node_stat_name(size_t index, uint8_t *buf, size_t cap, size_t *out_len);
+
+// Creates a driver over `hal` (copied; `userdata` must outlive the driver). With
+// `rnode_header` = 1 it writes and strips RNode's 1-byte on-air header (`seed` draws its
+// sequence nibble) so the radio talks with RNode nodes.
+//
+// # Safety
+// `hal` must be NULL or valid; its callbacks must be safe to call with its `userdata`
+// until the driver is freed; `out` must be NULL or valid for a write.
+airswarm_result airswarm_sx1276_new(const airswarm_sx1276_hal *hal,
+                                    uint8_t rnode_header,
+                                    uint64_t seed,
+                                    airswarm_sx1276 **out);
+
+// Frees a driver (NULL is ignored).
+//
+// # Safety
+// `radio` must be NULL or a handle from `airswarm_sx1276_new`, not used afterwards.
+void airswarm_sx1276_free(airswarm_sx1276 *radio);
+
+// Resets the chip, checks RegVersion (0x12), enters LoRa mode and applies `config`.
+// `AIRSWARM_ERR_RADIO_HARDWARE` when the chip does not answer (see `airswarm_sx1276_last_error`).
+//
+// # Safety
+// `radio` and `config` must be NULL or valid.
+airswarm_result airswarm_sx1276_init(airswarm_sx1276 *radio, const airswarm_lora_config *config);
+
+// Loads `len` bytes (at most 255, or 254 with the RNode header) and starts transmitting.
+//
+// # Safety
+// `radio` must be NULL or valid; `data` must point to `len` bytes (NULL if 0).
+airswarm_result airswarm_sx1276_transmit_start(airswarm_sx1276 *radio,
+                                               uint64_t now_ms,
+                                               const uint8_t *data,
+                                               size_t len);
+
+// `*done` = 1 when the transmission finished, 0 while it runs.
+//
+// # Safety
+// `radio` and `done` must be NULL or valid.
+airswarm_result airswarm_sx1276_transmit_check(airswarm_sx1276 *radio,
+                                               uint64_t now_ms,
+                                               uint8_t *done);
+
+// Starts receiving: continuously (`single` = 0) or once (`single` = 1).
+//
+// # Safety
+// `radio` must be NULL or valid.
+airswarm_result airswarm_sx1276_receive_start(airswarm_sx1276 *radio, uint8_t single);
+
+// Collects a received packet into `buf` (255 bytes always suffice); `*info` says what was
+// found, `*out_len` the payload length (0 unless a packet).
+//
+// # Safety
+// `radio`, `info`, `out_len` must be NULL or valid; `buf` must point to `cap` bytes.
+airswarm_result airswarm_sx1276_receive_check(airswarm_sx1276 *radio,
+                                              uint8_t *buf,
+                                              size_t cap,
+                                              size_t *out_len,
+                                              airswarm_sx1276_rx *info);
+
+// Starts channel activity detection (listen before talk).
+//
+// # Safety
+// `radio` must be NULL or valid.
+airswarm_result airswarm_sx1276_cad_start(airswarm_sx1276 *radio);
+
+// `*status` = 0 while detection runs, 1 when the channel was free, 2 when busy.
+//
+// # Safety
+// `radio` and `status` must be NULL or valid.
+airswarm_result airswarm_sx1276_cad_check(airswarm_sx1276 *radio, uint8_t *status);
+
+// SPI transactions the driver has issued (for power and bus budgeting).
+//
+// # Safety
+// `radio` and `out` must be NULL or valid.
+airswarm_result airswarm_sx1276_spi_transactions(const airswarm_sx1276 *radio, uint64_t *out);
+
+// The message of the driver's last error ("" if none), NUL-terminated.
+//
+// # Safety
+// `radio` must be NULL or valid; `buf` must point to `cap` bytes; `out_len` valid.
+airswarm_result airswarm_sx1276_last_error(const airswarm_sx1276 *radio,
+                                           uint8_t *buf,
+                                           size_t cap,
+                                           size_t *out_len);
+
+// Creates an empty model; `seed` draws the channel's fading.
+//
+// # Safety
+// `out` must be NULL or valid for a write.
+airswarm_result airswarm_sx1276_model_new(uint64_t seed, airswarm_sx1276_model **out);
+
+// Frees a model (NULL is ignored).
+//
+// # Safety
+// `model` must be NULL or from `airswarm_sx1276_model_new`, not used afterwards.
+void airswarm_sx1276_model_free(airswarm_sx1276_model *model);
+
+// Adds a chip at (x, y) metres; `*index` names it in the other model calls.
+//
+// # Safety
+// `model` and `index` must be NULL or valid.
+airswarm_result airswarm_sx1276_model_add_chip(airswarm_sx1276_model *model,
+                                               double x_m,
+                                               double y_m,
+                                               uint32_t *index);
+
+// One SPI transaction with chip `index` (full duplex, in place), as a driver's
+// `spi_transfer` callback does it.
+//
+// # Safety
+// `model` must be NULL or valid; `buf` must point to `len` bytes (NULL if 0).
+airswarm_result airswarm_sx1276_model_spi(airswarm_sx1276_model *model,
+                                          uint32_t index,
+                                          uint8_t *buf,
+                                          size_t len);
+
+// Drives chip `index`'s RESET pin (0 low, 1 high).
+//
+// # Safety
+// `model` must be NULL or valid.
+airswarm_result airswarm_sx1276_model_reset(airswarm_sx1276_model *model,
+                                            uint32_t index,
+                                            uint8_t level);
+
+// Reads chip `index`'s DIO0 pin into `*level`.
+//
+// # Safety
+// `model` and `level` must be NULL or valid.
+airswarm_result airswarm_sx1276_model_dio0(airswarm_sx1276_model *model,
+                                           uint32_t index,
+                                           uint8_t *level);
+
+// Lets `ns` nanoseconds of model time pass (a driver's `delay_ns` callback).
+//
+// # Safety
+// `model` must be NULL or valid.
+airswarm_result airswarm_sx1276_model_delay_ns(airswarm_sx1276_model *model, uint32_t ns);
+
+// Model time since creation, microseconds.
+//
+// # Safety
+// `model` and `out` must be NULL or valid.
+airswarm_result airswarm_sx1276_model_now_us(const airswarm_sx1276_model *model, uint64_t *out);
+
+// Encodes one KISS frame (FEND, `command`, escaped `data`, FEND) into `buf`.
+//
+// # Safety
+// `data` must point to `len` bytes (NULL if 0); `buf` to `cap` bytes; `out_len` valid.
+airswarm_result airswarm_kiss_encode(uint8_t command,
+                                     const uint8_t *data,
+                                     size_t len,
+                                     uint8_t *buf,
+                                     size_t cap,
+                                     size_t *out_len);
+
+// Creates a decoder buffering at most `max_len` data bytes per frame (longer frames are
+// dropped and counted).
+//
+// # Safety
+// `out` must be NULL or valid for a write.
+airswarm_result airswarm_kiss_decoder_new(size_t max_len, airswarm_kiss_decoder **out);
+
+// Frees a decoder (NULL is ignored).
+//
+// # Safety
+// `decoder` must be NULL or from `airswarm_kiss_decoder_new`, not used afterwards.
+void airswarm_kiss_decoder_free(airswarm_kiss_decoder *decoder);
+
+// Feeds bytes from the line; completed frames wait for `airswarm_kiss_decoder_poll`.
+// `*dropped` (if not NULL) receives the total of frames dropped so far.
+//
+// # Safety
+// `decoder` must be NULL or valid; `data` must point to `len` bytes (NULL if 0).
+airswarm_result airswarm_kiss_decoder_feed(airswarm_kiss_decoder *decoder,
+                                           const uint8_t *data,
+                                           size_t len,
+                                           uint64_t *dropped);
+
+// The next decoded frame: `*command` and its unescaped data in `buf`; `AIRSWARM_DONE` when
+// none is waiting; a too-small buffer keeps the frame.
+//
+// # Safety
+// `decoder`, `command`, `out_len` must be NULL or valid; `buf` must point to `cap` bytes.
+airswarm_result airswarm_kiss_decoder_poll(airswarm_kiss_decoder *decoder,
+                                           uint8_t *command,
+                                           uint8_t *buf,
+                                           size_t cap,
+                                           size_t *out_len);
+
+// A host for a serial port opened at `now_ms` (115200 8N1, no flow control, raw), with
+// Reticulum's timings; `flow_control` = 1 waits for READY between packets.
+//
+// # Safety
+// `config` must be NULL or valid; `out` must be NULL or valid for a write.
+airswarm_result airswarm_rnode_host_new(const airswarm_lora_config *config,
+                                        uint8_t flow_control,
+                                        uint64_t now_ms,
+                                        airswarm_rnode_host **out);
+
+// Frees a host (NULL is ignored).
+//
+// # Safety
+// `host` must be NULL or from `airswarm_rnode_host_new`, not used afterwards.
+void airswarm_rnode_host_free(airswarm_rnode_host *host);
+
+// Bytes read from the serial port at `now_ms`.
+//
+// # Safety
+// `host` must be NULL or valid; `data` must point to `len` bytes (NULL if 0).
+airswarm_result airswarm_rnode_host_handle_bytes(airswarm_rnode_host *host,
+                                                 uint64_t now_ms,
+                                                 const uint8_t *data,
+                                                 size_t len);
+
+// Time passed: call at the time `airswarm_rnode_host_poll_timeout` gave.
+//
+// # Safety
+// `host` must be NULL or valid.
+airswarm_result airswarm_rnode_host_handle_timeout(airswarm_rnode_host *host, uint64_t now_ms);
+
+// The serial port closed or failed (device unplugged): a FAILED event follows.
+//
+// # Safety
+// `host` must be NULL or valid.
+airswarm_result airswarm_rnode_host_handle_closed(airswarm_rnode_host *host, uint64_t now_ms);
+
+// Queues a packet (at most 508 bytes) once online.
+//
+// # Safety
+// `host` must be NULL or valid; `data` must point to `len` bytes (NULL if 0).
+airswarm_result airswarm_rnode_host_send(airswarm_rnode_host *host,
+                                         uint64_t now_ms,
+                                         const uint8_t *data,
+                                         size_t len);
+
+// Turns the radio off and tells the device the host left (poll the bytes to write).
+//
+// # Safety
+// `host` must be NULL or valid.
+airswarm_result airswarm_rnode_host_close(airswarm_rnode_host *host, uint64_t now_ms);
+
+// The next bytes to write to the serial port; `AIRSWARM_DONE` when none.
+//
+// # Safety
+// `host` must be NULL or valid; `buf` must point to `cap` bytes; `out_len` valid.
+airswarm_result airswarm_rnode_host_poll_transmit(airswarm_rnode_host *host,
+                                                  uint8_t *buf,
+                                                  size_t cap,
+                                                  size_t *out_len);
+
+// The next event into `*event` (payload or message text into `buf`); `AIRSWARM_DONE`
+// when none; a too-small buffer keeps the event.
+//
+// # Safety
+// `host`, `event`, `out_len` must be NULL or valid; `buf` must point to `cap` bytes.
+airswarm_result airswarm_rnode_host_poll_event(airswarm_rnode_host *host,
+                                               airswarm_rnode_event *event,
+                                               uint8_t *buf,
+                                               size_t cap,
+                                               size_t *out_len);
+
+// When `airswarm_rnode_host_handle_timeout` must next be called; `AIRSWARM_DONE` if never.
+//
+// # Safety
+// `host` and `out_ms` must be NULL or valid.
+airswarm_result airswarm_rnode_host_poll_timeout(const airswarm_rnode_host *host, uint64_t *out_ms);
+
+// The message of the host's last error ("" if none), NUL-terminated.
+//
+// # Safety
+// `host` must be NULL or valid; `buf` must point to `cap` bytes; `out_len` valid.
+airswarm_result airswarm_rnode_host_last_error(const airswarm_rnode_host *host,
+                                               uint8_t *buf,
+                                               size_t cap,
+                                               size_t *out_len);
 
 // Creates a scenario with the core defaults. Free it with `airswarm_sim_config_free`.
 //

@@ -22,6 +22,8 @@
 mod crypto;
 mod lora;
 mod node;
+mod radio;
+mod rnode;
 mod sim;
 mod torrent;
 mod util;
@@ -29,6 +31,8 @@ mod util;
 pub use crypto::*;
 pub use lora::*;
 pub use node::*;
+pub use radio::*;
+pub use rnode::*;
 pub use sim::*;
 pub use torrent::*;
 
@@ -52,6 +56,11 @@ pub enum airswarm_result {
     AIRSWARM_ERR_PANIC = 103,
     /// The LoRa settings are not a valid radio configuration.
     AIRSWARM_ERR_RADIO_CONFIG = 200,
+    /// The radio hardware failed or did not answer (SPI, GPIO, chip version, timeout, serial
+    /// device); the handle's `_last_error` function says which.
+    AIRSWARM_ERR_RADIO_HARDWARE = 201,
+    /// The radio is not in a state for this call (not initialised, not online, nothing running).
+    AIRSWARM_ERR_RADIO_STATE = 202,
     /// A received frame is not a valid airswarm mesh frame.
     AIRSWARM_ERR_BAD_FRAME = 300,
     /// The message exceeds the mesh maximum (`AIRSWARM_MAX_MESSAGE`).
@@ -88,6 +97,8 @@ impl airswarm_result {
             102 => "the output buffer is too small; *out_len holds the size needed",
             103 => "an internal error (panic) was caught in libairswarm; please report it",
             200 => "invalid LoRa radio configuration",
+            201 => "the radio hardware failed or did not answer; see the handle's last error",
+            202 => "the radio is not in a state for this call",
             300 => "the frame is not a valid airswarm mesh frame",
             301 => "the message is larger than the mesh maximum",
             302 => "a node cannot send a message to itself",

@@ -33,6 +33,7 @@ enum Command {
     Overhead(cmd::overhead::OverheadArgs),
     Torrent(cmd::torrent::TorrentArgs),
     Tracker(cmd::tracker::TrackerArgs),
+    RnodeEmulator(cmd::rnode_emulator::RnodeEmulatorArgs),
 }
 
 fn main() {
@@ -60,6 +61,7 @@ fn main() {
         Command::Overhead(args) => cmd::overhead::run(args),
         Command::Torrent(a) => cmd::torrent::run(a),
         Command::Tracker(a) => cmd::tracker::run(a),
+        Command::RnodeEmulator(a) => cmd::rnode_emulator::run(a),
     });
 }
 

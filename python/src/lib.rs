@@ -9,6 +9,7 @@ mod args;
 mod errors;
 mod keyfiles;
 mod mesh;
+mod radio;
 mod security;
 mod torrent;
 
@@ -19,6 +20,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
     mesh::register(m)?;
+    radio::register(m)?;
     security::register(m)?;
     torrent::register(m)?;
     Ok(())

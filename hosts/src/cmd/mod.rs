@@ -2,6 +2,7 @@
 pub mod airtime;
 pub mod keys;
 pub mod overhead;
+pub mod rnode_emulator;
 pub mod sim;
 pub mod torrent;
 pub mod torrent_net;

@@ -829,8 +829,22 @@ fn a_peer_that_rebooted_and_lost_its_session_gets_a_new_one_and_later_messages_o
     line.nodes[1] = SecureNode::new(cfg, ids()[1].clone(), ring, [42; 32]).unwrap();
     line.events[1].clear();
     let t = line.now + 1;
-    line.nodes[0].send(Instant(t), b, b"lost").unwrap();
-    line.run(t + 120_000);
+    let lost = match line.nodes[0].send(Instant(t), b, b"lost").unwrap() {
+        SendOutcome::Sent(id) => id,
+        other => panic!("{other:?}"),
+    };
+    line.run(t + 3_600_000);
+    // B could not open it, so B never acknowledged it: A hears "failed", not "delivered".
+    assert!(
+        line.events[0]
+            .iter()
+            .any(|e| matches!(e, SecureEvent::SendFailed { id, .. } if *id == lost))
+    );
+    assert!(
+        !line.events[0]
+            .iter()
+            .any(|e| matches!(e, SecureEvent::Delivered { id, .. } if *id == lost))
+    );
     assert!(
         line.rejections(1)
             .iter()

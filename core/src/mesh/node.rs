@@ -192,6 +192,10 @@ pub struct NodeConfig {
     pub first_counter: u64,
     /// Parameters of the airswarm strategy.
     pub tuning: AirswarmTuning,
+    /// Acknowledge a message addressed to us only when the layer above calls
+    /// [`Node::accept`] (the secure node does once it opened the message), so a sender
+    /// never hears "delivered" for a message its destination could not read.
+    pub ack_on_accept: bool,
 }
 
 /// Knobs of the airswarm strategy (defaults are what the flooding benchmark measured best).
@@ -252,6 +256,7 @@ impl Default for NodeConfig {
             seed: 0,
             first_counter: 1,
             tuning: AirswarmTuning::default(),
+            ack_on_accept: false,
         }
     }
 }
@@ -459,6 +464,8 @@ const ROUTE_TTL: Duration = Duration::from_secs(1800);
 const DESIGNATED_JITTER_SLOTS: f64 = 8.0;
 /// Broadcast tags remembered as had here; a tag older than these is pulled again at worst.
 const SEEN_TAGS: usize = 256;
+/// Messages to us waiting for the layer above to accept them (`ack_on_accept`).
+const MAX_AWAITING_ACCEPT: usize = 64;
 /// Broadcast frames kept to answer pulls (at most 32 × 255 bytes).
 const KEPT_FRAMES: usize = 32;
 /// Missing broadcasts chased at once.
@@ -505,6 +512,9 @@ pub struct Node {
     link_snr: HashMap<u8, f32>,
     /// ACKs waiting (until the time given) for a route back to the message's sender.
     deferred_acks: Vec<(Instant, Header)>,
+    /// With `ack_on_accept`: messages to us delivered upward and not yet accepted (or
+    /// refused) by the layer above, oldest first, bounded.
+    awaiting_accept: VecDeque<Header>,
     /// Routes to nodes we heard from: hop limits for replies, next hops for direct traffic.
     routes: HashMap<Address, Route>,
     /// Which neighbour we handed each recent frame to: a copy it sends back to us is its
@@ -596,6 +606,7 @@ impl Node {
             nacks: HashMap::new(),
             acked_at: HashMap::new(),
             deferred_acks: Vec::new(),
+            awaiting_accept: VecDeque::new(),
             upstream: HashMap::new(),
             link_snr: HashMap::new(),
             upstream_order: VecDeque::new(),
@@ -1313,8 +1324,10 @@ impl Node {
             return;
         }
         if self.delivered.contains(now, msg_key) {
-            // Already delivered: a retry means our ACK was lost, so acknowledge again.
-            if h.want_ack && h.dst == self.cfg.address {
+            // Already delivered: a retry means our ACK was lost, so acknowledge again
+            // (with `ack_on_accept`, only what the layer above accepted).
+            let acceptable = !self.cfg.ack_on_accept || self.acked_at.contains_key(&(h.src, h.id));
+            if h.want_ack && h.dst == self.cfg.address && acceptable {
                 let quiet = self.nack_wait();
                 if self
                     .acked_at
@@ -1399,21 +1412,45 @@ impl Node {
             payload,
         }));
         if want_ack && h.dst == self.cfg.address {
-            if self.cfg.strategy == Strategy::Airswarm
-                && h.attempt < 2
-                && !self.strong_reply(now, h.src, h.id)
-                && self.deferred_acks.len() < self.cfg.max_queue
-            {
-                // No usable way back yet (the first copy of a flood tends to come over the
-                // longest, weakest link): wait a little for a copy from a closer relay, so
-                // the ACK can go back hop by hop instead of flooding the mesh.
-                let wait = Duration::from_millis(
-                    (self.max_relay_delay_ms() as f64 * ACK_WAIT_FRACTION) as u64,
-                );
-                self.deferred_acks.push((now + wait, h));
+            if self.cfg.ack_on_accept {
+                if self.awaiting_accept.len() >= MAX_AWAITING_ACCEPT {
+                    self.awaiting_accept.pop_front();
+                }
+                self.awaiting_accept.push_back(h);
             } else {
-                self.send_ack(now, &h);
+                self.acknowledge(now, h);
             }
+        }
+    }
+
+    /// The layer above accepted message `id` from `src` (see
+    /// [`NodeConfig::ack_on_accept`]): acknowledge it now. Unknown pairs are ignored.
+    pub fn accept(&mut self, now: Instant, src: Address, id: u32) {
+        if let Some(pos) = self
+            .awaiting_accept
+            .iter()
+            .position(|h| h.src == src && h.id == id)
+            && let Some(h) = self.awaiting_accept.remove(pos)
+        {
+            self.acknowledge(now, h);
+        }
+    }
+
+    fn acknowledge(&mut self, now: Instant, h: Header) {
+        if self.cfg.strategy == Strategy::Airswarm
+            && h.attempt < 2
+            && !self.strong_reply(now, h.src, h.id)
+            && self.deferred_acks.len() < self.cfg.max_queue
+        {
+            // No usable way back yet (the first copy of a flood tends to come over the
+            // longest, weakest link): wait a little for a copy from a closer relay, so
+            // the ACK can go back hop by hop instead of flooding the mesh.
+            let wait = Duration::from_millis(
+                (self.max_relay_delay_ms() as f64 * ACK_WAIT_FRACTION) as u64,
+            );
+            self.deferred_acks.push((now + wait, h));
+        } else {
+            self.send_ack(now, &h);
         }
     }
 

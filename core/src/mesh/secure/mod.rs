@@ -84,7 +84,7 @@ pub struct SecureNode {
     /// When we last started a handshake because a peer's message could not be opened.
     rehandshaked: BTreeMap<Fingerprint, Instant>,
     /// Handshake inits from senders whose key we do not have yet, oldest first.
-    held_inits: VecDeque<(Address, Vec<u8>)>,
+    held_inits: VecDeque<(Address, u32, Vec<u8>)>,
     /// Session-sealed messages that arrived before the handshake reply that sets up
     /// their session, per peer we are shaking hands with.
     early_sealed: BTreeMap<Fingerprint, Vec<super::Message>>,
@@ -116,6 +116,9 @@ impl SecureNode {
     ) -> Result<SecureNode, MeshError> {
         let node = Node::new(NodeConfig {
             address: identity.address(),
+            // A message to us is acknowledged once it opened (or its handshake was taken
+            // in): "delivered" never means "arrived but unreadable".
+            ack_on_accept: true,
             ..cfg.node
         })?;
         Ok(SecureNode {
@@ -429,10 +432,10 @@ impl SecureNode {
         while let Some(pos) = self
             .held_inits
             .iter()
-            .position(|(a, _)| !self.keyring.fingerprints_at(*a).is_empty())
+            .position(|(a, _, _)| !self.keyring.fingerprints_at(*a).is_empty())
         {
-            if let Some((src, init)) = self.held_inits.remove(pos) {
-                self.on_handshake_init(now, src, &init);
+            if let Some((src, id, init)) = self.held_inits.remove(pos) {
+                self.on_handshake_init(now, src, id, &init);
             }
         }
     }
@@ -482,8 +485,12 @@ impl SecureNode {
                 },
                 Err(e) => self.reject(m.src, format!("announcement: {e}")),
             },
-            (Content::HandshakeInit, true) => self.on_handshake_init(now, m.src, &m.payload),
-            (Content::HandshakeReply, true) => self.on_handshake_reply(now, m.src, &m.payload),
+            (Content::HandshakeInit, true) => {
+                self.on_handshake_init(now, m.src, m.id, &m.payload)
+            }
+            (Content::HandshakeReply, true) => {
+                self.on_handshake_reply(now, m.src, m.id, &m.payload)
+            }
             (Content::SessionSealed, true) => self.on_session_sealed(now, m, &aad),
             (Content::ChannelSealed, false) => self.on_channel_sealed(m, &aad),
             (Content::Plain, false) => self.events.push_back(SecureEvent::Message {
@@ -531,6 +538,7 @@ impl SecureNode {
             };
             match opened {
                 Ok(payload) => {
+                    self.node.accept(now, m.src, m.id);
                     return self.events.push_back(SecureEvent::Message {
                         src: m.src,
                         dst: m.dst,
@@ -558,6 +566,8 @@ impl SecureNode {
         if let Some(fp) = shaking {
             let held = self.early_sealed.entry(fp).or_default();
             if held.len() < MAX_EARLY_SEALED {
+                // Taken in: it opens once the reply sets up the session it was sealed in.
+                self.node.accept(now, m.src, m.id);
                 held.push(m);
                 return;
             }
@@ -640,16 +650,17 @@ impl SecureNode {
         }
     }
 
-    fn on_handshake_init(&mut self, now: Instant, src: Address, msg: &[u8]) {
+    fn on_handshake_init(&mut self, now: Instant, src: Address, id: u32, msg: &[u8]) {
         let keys: Vec<PublicIdentity> = self.keyring.claimants(src).cloned().collect();
         if keys.is_empty() {
             // Keep it until the sender's announcement arrives (bounded; the newest init
             // from a sender replaces an older one).
-            self.held_inits.retain(|(a, _)| *a != src);
+            self.held_inits.retain(|(a, _, _)| *a != src);
             if self.held_inits.len() >= MAX_HELD_INITS {
                 self.held_inits.pop_front();
             }
-            self.held_inits.push_back((src, msg.to_vec()));
+            self.held_inits.push_back((src, id, msg.to_vec()));
+            self.node.accept(now, src, id);
             return self.reject(
                 src,
                 format!(
@@ -693,6 +704,7 @@ impl SecureNode {
                         return self.reject(src, format!("cannot answer handshake: {e}"));
                     }
                     self.last_init.insert(fp, counter);
+                    self.node.accept(now, src, id);
                     self.install(fp, src, session);
                     // A simultaneous open from a lower address: our own pending handshake
                     // yields to theirs, so both ends use one session.
@@ -707,7 +719,7 @@ impl SecureNode {
         self.reject(src, format!("handshake: {last_error}"));
     }
 
-    fn on_handshake_reply(&mut self, now: Instant, src: Address, msg: &[u8]) {
+    fn on_handshake_reply(&mut self, now: Instant, src: Address, id: u32, msg: &[u8]) {
         let candidates: Vec<Fingerprint> = self
             .pending
             .iter()
@@ -723,6 +735,7 @@ impl SecureNode {
         for fp in candidates {
             match self.pending[&fp].complete(&self.identity, msg) {
                 Ok(session) => {
+                    self.node.accept(now, src, id);
                     self.pending.remove(&fp);
                     let early = self.early_sealed.remove(&fp).unwrap_or_default();
                     self.install(fp, src, session);

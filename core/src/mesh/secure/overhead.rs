@@ -72,15 +72,25 @@ pub fn measure_overhead(a: Identity, b: Identity, payload: usize) -> Result<Over
     // Set up the session with a first (1-byte) message, then measure the real one.
     nodes[0].send(Instant(now), dst, &[0])?;
     let (setup, _) = exchange(&mut nodes, &mut now);
-    let first_msg_and_ack = 2;
-    let setup_frames = setup.len().saturating_sub(first_msg_and_ack);
-    let setup_bytes: usize = setup.iter().map(Vec::len).sum::<usize>()
-        - setup
-            .iter()
-            .rev()
-            .take(first_msg_and_ack)
-            .map(Vec::len)
-            .sum::<usize>();
+    // Set-up is everything but the first message and B's acknowledgement of it, which
+    // is B's last ACK: B acknowledges the init before it replies, and the message only
+    // once it opened it, after the reply.
+    let parsed: Vec<wire::Header> = setup
+        .iter()
+        .filter_map(|f| wire::FrameView::parse(f).ok().map(|v| *v.header()))
+        .collect();
+    let last_ack_by_b = parsed
+        .iter()
+        .rposition(|h| h.src == dst && h.kind == wire::Kind::Ack);
+    let mut setup_frames = 0;
+    let mut setup_bytes = 0;
+    for (i, (f, h)) in setup.iter().zip(&parsed).enumerate() {
+        if h.content == wire::Content::SessionSealed || Some(i) == last_ack_by_b {
+            continue;
+        }
+        setup_frames += 1;
+        setup_bytes += f.len();
+    }
     let body = vec![0x5A; payload];
     nodes[0].send(Instant(now), dst, &body)?;
     let (sent, _) = exchange(&mut nodes, &mut now);

@@ -861,3 +861,44 @@ fn a_peer_that_rebooted_and_lost_its_session_gets_a_new_one_and_later_messages_o
         vec![(Security::Session, b"after".to_vec())]
     );
 }
+
+#[test]
+fn plaintext_broadcasts_with_any_source_are_refused_where_a_channel_is_configured() {
+    use airswarm_core::mesh::{Node, NodeConfig};
+    let key = ChannelKey::from_bytes([5; 32]);
+    let mut line = Line::new(2, Some(key));
+    // Someone without the channel key broadcasts in plaintext as node 0.
+    let mut spoofer = Node::new(NodeConfig {
+        address: line.addr(0),
+        first_counter: 9_000_000,
+        ..NodeConfig::default()
+    })
+    .unwrap();
+    spoofer
+        .send(Instant(0), Address::BROADCAST, b"evacuate now")
+        .unwrap();
+    while let Some(f) = spoofer.poll_transmit() {
+        line.nodes[1]
+            .handle_frame(Instant(0), &f, -80.0, 5.0)
+            .unwrap();
+    }
+    line.run(60_000);
+    assert!(line.messages(1).is_empty());
+    assert!(
+        line.rejections(1)
+            .iter()
+            .any(|r| r.contains("plaintext broadcast refused")),
+        "{:?}",
+        line.rejections(1)
+    );
+    // Sealed broadcasts from members still arrive.
+    line.nodes[0]
+        .send(Instant(line.now + 1), Address::BROADCAST, b"all clear")
+        .unwrap();
+    let t = line.now + 1;
+    line.run(t + 60_000);
+    assert_eq!(
+        line.messages(1),
+        vec![(Security::Channel { signed: false }, b"all clear".to_vec())]
+    );
+}

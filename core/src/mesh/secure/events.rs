@@ -161,4 +161,8 @@ pub struct SecureConfig {
     pub sign_channel: bool,
     /// Messages per session before a new handshake (0 = the crypto default).
     pub rekey_after: u64,
+    /// With a channel configured, also deliver plaintext broadcasts (marked
+    /// [`Security::Plain`]). Off by default: anyone can forge their source address, and
+    /// on a channel every member's broadcasts are sealed.
+    pub accept_plain_broadcasts: bool,
 }

@@ -91,6 +91,7 @@ pub struct SecureNode {
     channel: Option<Channel>,
     sign_channel: bool,
     rekey_after: u64,
+    accept_plain_broadcasts: bool,
     rng: SeededRng,
     events: VecDeque<SecureEvent>,
 }
@@ -138,6 +139,7 @@ impl SecureNode {
             channel: cfg.channel.as_ref().map(Channel::new),
             sign_channel: cfg.sign_channel,
             rekey_after: cfg.rekey_after,
+            accept_plain_broadcasts: cfg.accept_plain_broadcasts || cfg.channel.is_none(),
             rng: SeededRng::from_seed(rng_seed),
             events: VecDeque::new(),
         })
@@ -493,6 +495,10 @@ impl SecureNode {
             }
             (Content::SessionSealed, true) => self.on_session_sealed(now, m, &aad),
             (Content::ChannelSealed, false) => self.on_channel_sealed(m, &aad),
+            (Content::Plain, false) if !self.accept_plain_broadcasts => self.reject(
+                m.src,
+                "plaintext broadcast refused: this node's channel seals broadcasts, and nothing proves a plaintext one's source",
+            ),
             (Content::Plain, false) => self.events.push_back(SecureEvent::Message {
                 src: m.src,
                 dst: m.dst,

@@ -679,6 +679,98 @@ static void torrent(void) {
 }
 
 /* Identities and the secure node; `pem_path` is an RSA-2048 PKCS#8 key. */
+static const char TEST_PUBLIC_KEY[] =
+    "-----BEGIN PUBLIC KEY-----\n"
+    "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEApYb19hGtqMnqYIpTB9nL\n"
+    "9N5c2cb9DKlPG+ofY6aE6W/xLgH++JWkH7tXgtVALih+FUvw1IWT+vxdaBOK6IkO\n"
+    "XQfYNq8Be75oEG3T8/55bxREwP5XhAiOZ0pZ1JLBEc5nGe6L16VNkyGnGGQvOt+a\n"
+    "EVVRjqInyZWpH4YqDQtJ1mtD3H+TDAPlWwvoIOj86Qj+xKo9grxsyZqdFwuQePm7\n"
+    "XGoTD+sFVH6LSu2SAR/RHqA/0je/cXRCloPup7ewthXrurHct3sX8UVw4HcLI9f9\n"
+    "bSBdP231yM8R6+vQ4sqAgwPX2Kpdh4gAbq5R1tuT1XPWSMY9qmZZYaxBRcg5Nts2\n"
+    "xQIDAQAB\n"
+    "-----END PUBLIC KEY-----\n"
+    ;
+
+static int hexval(char c) {
+  return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Keyrings: pin, export, import (what a C host saves and loads across reboots), remove,
+ * and a secure node's pins taken out and put back. */
+static void keyring(void) {
+  airswarm_keyring *r = NULL, *r2 = NULL, *from_node = NULL;
+  uint8_t added8 = 9, buf[4096], fp[32];
+  size_t added = 9, len = 0, n = 0;
+  EXPECT(airswarm_keyring_new(0, NULL), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_keyring_new(0, &r), AIRSWARM_OK);
+  EXPECT(airswarm_keyring_new(SIZE_MAX, &r2), AIRSWARM_OK);
+  const uint8_t *pem = (const uint8_t *)TEST_PUBLIC_KEY;
+  size_t pem_len = strlen(TEST_PUBLIC_KEY);
+  EXPECT(airswarm_keyring_pin(NULL, pem, pem_len, &added8), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_keyring_pin(r, NULL, pem_len, &added8), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_keyring_pin(r, pem, SIZE_MAX, &added8), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_keyring_pin(r, (const uint8_t *)"hello", 5, &added8), AIRSWARM_ERR_KEY);
+  EXPECT_MESSAGE("no PEM block");
+  EXPECT(airswarm_keyring_pin(r, pem, 0, &added8), AIRSWARM_ERR_KEY);
+  EXPECT_MESSAGE("empty");
+  EXPECT(airswarm_keyring_pin(r, pem, pem_len, &added8), AIRSWARM_OK);
+  if (added8 != 1) failures++, fprintf(stderr, "first pin added %u\n", added8);
+  EXPECT(airswarm_keyring_pin(r, pem, pem_len, NULL), AIRSWARM_OK);
+  EXPECT(airswarm_keyring_pin(r, pem, pem_len, &added8), AIRSWARM_OK);
+  if (added8 != 0) failures++, fprintf(stderr, "second pin added %u\n", added8);
+  EXPECT(airswarm_keyring_len(r, &n), AIRSWARM_OK);
+  if (n != 1) failures++, fprintf(stderr, "keyring holds %zu\n", n);
+  EXPECT(airswarm_keyring_len(NULL, &n), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_keyring_len(r, NULL), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_keyring_export(NULL, buf, sizeof buf, &len), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_keyring_export(r, buf, 10, &len), AIRSWARM_ERR_BUFFER_TOO_SMALL);
+  EXPECT(airswarm_keyring_export(r, buf, sizeof buf, &len), AIRSWARM_OK);
+  if (len < 64 + 1 + 2 * 290) failures++, fprintf(stderr, "export is %zu bytes\n", len);
+  /* Saved, then loaded after a reboot: the same pins. */
+  EXPECT(airswarm_keyring_import(NULL, buf, len, &added), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_keyring_import(r2, NULL, len, &added), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_keyring_import(r2, buf, SIZE_MAX, &added), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_keyring_import(r2, (const uint8_t *)"zz 00\n", 6, &added), AIRSWARM_ERR_KEY);
+  EXPECT(airswarm_keyring_import(r2, (const uint8_t *)"\xff\xfe", 2, &added), AIRSWARM_ERR_KEY);
+  EXPECT(airswarm_keyring_import(r2, buf, len, &added), AIRSWARM_OK);
+  if (added != 1) failures++, fprintf(stderr, "import added %zu\n", added);
+  EXPECT(airswarm_keyring_import(r2, buf, len, NULL), AIRSWARM_OK);
+  for (int i = 0; i < 32; i++) fp[i] = (uint8_t)(hexval((char)buf[2 * i]) << 4 | hexval((char)buf[2 * i + 1]));
+  EXPECT(airswarm_keyring_remove(NULL, fp, 32), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_keyring_remove(r2, NULL, 32), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_keyring_remove(r2, fp, 31), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_keyring_remove(r2, fp, SIZE_MAX), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_keyring_remove(r2, fp, 32), AIRSWARM_OK);
+  EXPECT(airswarm_keyring_remove(r2, fp, 32), AIRSWARM_ERR_KEY);
+  EXPECT_MESSAGE("no pinned key has fingerprint");
+  EXPECT(airswarm_keyring_len(r2, &n), AIRSWARM_OK);
+  if (n != 0) failures++, fprintf(stderr, "removed key still there: %zu\n", n);
+
+  /* A secure node takes a keyring and gives back what it holds. */
+  airswarm_identity *id = NULL;
+  airswarm_node_config *cfg = NULL;
+  airswarm_secure_node *sn = NULL;
+  uint8_t seed[32] = {3};
+  EXPECT(airswarm_identity_generate(seed, 32, &id), AIRSWARM_OK);
+  EXPECT(airswarm_node_config_new(&cfg), AIRSWARM_OK);
+  EXPECT(airswarm_secure_node_new(cfg, id, NULL, 0, 0, seed, 32, &sn), AIRSWARM_OK);
+  EXPECT(airswarm_secure_node_set_keyring(NULL, r), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_secure_node_set_keyring(sn, NULL), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_secure_node_set_keyring(sn, r), AIRSWARM_OK);
+  EXPECT(airswarm_secure_node_keyring(NULL, &from_node), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_secure_node_keyring(sn, NULL), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_secure_node_keyring(sn, &from_node), AIRSWARM_OK);
+  EXPECT(airswarm_keyring_len(from_node, &n), AIRSWARM_OK);
+  if (n != 1) failures++, fprintf(stderr, "the node's keyring holds %zu\n", n);
+  airswarm_keyring_free(from_node);
+  airswarm_secure_node_free(sn);
+  airswarm_node_config_free(cfg);
+  airswarm_identity_free(id);
+  airswarm_keyring_free(r);
+  airswarm_keyring_free(r2);
+  airswarm_keyring_free(NULL);
+}
+
 static void crypto(const char *pem_path) {
   size_t plen = 0, len = 0;
   uint8_t *pem = read_file(pem_path, &plen);
@@ -694,7 +786,20 @@ static void crypto(const char *pem_path) {
   EXPECT(airswarm_identity_generate(seed, 32, NULL), AIRSWARM_ERR_NULL);
   EXPECT(airswarm_identity_generate(seed, SIZE_MAX, &id), AIRSWARM_ERR_INVALID_ARGUMENT);
   {
-    /* The same seed gives the same key. */
+    /* No seed: two keys from the operating system's generator, never the same. */
+    airswarm_identity *o1 = NULL, *o2 = NULL;
+    uint8_t f1[AIRSWARM_FINGERPRINT_LEN], f2[AIRSWARM_FINGERPRINT_LEN];
+    size_t l1 = 0, l2 = 0;
+    EXPECT(airswarm_identity_generate(NULL, 0, &o1), AIRSWARM_OK);
+    EXPECT(airswarm_identity_generate(NULL, 0, &o2), AIRSWARM_OK);
+    EXPECT(airswarm_identity_fingerprint(o1, f1, sizeof f1, &l1), AIRSWARM_OK);
+    EXPECT(airswarm_identity_fingerprint(o2, f2, sizeof f2, &l2), AIRSWARM_OK);
+    if (memcmp(f1, f2, sizeof f1) == 0) failures++, fprintf(stderr, "two OS keys are equal\n");
+    airswarm_identity_free(o1);
+    airswarm_identity_free(o2);
+  }
+  {
+    /* The same seed gives the same key (tests and simulations only). */
     airswarm_identity *g1 = NULL, *g2 = NULL;
     uint8_t f1[AIRSWARM_FINGERPRINT_LEN], f2[AIRSWARM_FINGERPRINT_LEN];
     EXPECT(airswarm_identity_generate(seed, 32, &g1), AIRSWARM_OK);
@@ -1086,6 +1191,21 @@ static void panics(void) {
     EXPECT(airswarm_secure_node_announce(sn, 1, &id32), AIRSWARM_ERR_PANIC);
     EXPECT(airswarm_secure_node_send(sn, 1, 2, buf, 1, &id32, NULL), AIRSWARM_ERR_PANIC);
     EXPECT(airswarm_secure_node_send_to(sn, 1, buf, 32, buf, 1, &id32, NULL), AIRSWARM_ERR_PANIC);
+    {
+      airswarm_keyring *kr = NULL;
+      size_t kn = 0;
+      uint8_t k8 = 0;
+      EXPECT(airswarm_keyring_new(0, &kr), AIRSWARM_ERR_PANIC);
+      EXPECT(airswarm_keyring_import(kr, buf, 1, &kn), AIRSWARM_ERR_PANIC);
+      EXPECT(airswarm_keyring_pin(kr, buf, 1, &k8), AIRSWARM_ERR_PANIC);
+      EXPECT(airswarm_keyring_remove(kr, buf, 32), AIRSWARM_ERR_PANIC);
+      EXPECT(airswarm_keyring_len(kr, &kn), AIRSWARM_ERR_PANIC);
+      EXPECT(airswarm_keyring_export(kr, buf, sizeof buf, &len), AIRSWARM_ERR_PANIC);
+      EXPECT(airswarm_secure_node_set_keyring(sn, kr), AIRSWARM_ERR_PANIC);
+      EXPECT(airswarm_secure_node_keyring(sn, &kr), AIRSWARM_ERR_PANIC);
+      airswarm_keyring_free(NULL);
+      if (kr != NULL) failures++;
+    }
     EXPECT(airswarm_secure_node_handle_frame(sn, 1, buf, 1, 0, 0), AIRSWARM_ERR_PANIC);
     EXPECT(airswarm_secure_node_handle_timeout(sn, 1), AIRSWARM_ERR_PANIC);
     EXPECT(airswarm_secure_node_poll_transmit(sn, buf, sizeof buf, &len), AIRSWARM_ERR_PANIC);
@@ -1168,6 +1288,7 @@ int main(int argc, char **argv) {
   sim_crypto_acks();
   torrent();
   crypto(argv[1]);
+  keyring();
   radio();
   panics();
   if (failures) {

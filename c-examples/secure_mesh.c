@@ -27,9 +27,9 @@ int main(int argc, char **argv) {
   uint32_t direct_id = 0; /* the id the waiting direct message went out with */
   airswarm_node_config *cfg = NULL;
   if (check(airswarm_node_config_new(&cfg), "node_config_new")) goto out;
-  /* Example values only: real hosts take the channel key from configuration and the seed
-   * from the operating system's random generator (getrandom(2)). */
-  uint8_t channel_key[AIRSWARM_KEY_LEN], seed[AIRSWARM_KEY_LEN];
+  /* Example value only: real hosts take the channel key from configuration (or share
+   * `airswarm-channel:<hex>`). Randomness comes from the operating system (NULL seed). */
+  uint8_t channel_key[AIRSWARM_KEY_LEN];
   memset(channel_key, 0x42, sizeof channel_key);
 
   for (int i = 0; i < NODES; i++) {
@@ -41,9 +41,8 @@ int main(int argc, char **argv) {
     if (check(r, argv[i + 1])) goto out;
     if (check(airswarm_identity_address(ids[i], &addr[i]), "identity_address")) goto out;
     if (check(airswarm_node_config_set_seed(cfg, (uint64_t)i), "set_seed")) goto out;
-    memset(seed, i + 1, sizeof seed);
-    if (check(airswarm_secure_node_new(cfg, ids[i], channel_key, sizeof channel_key, 0, seed,
-                                       sizeof seed, &nodes[i]),
+    if (check(airswarm_secure_node_new(cfg, ids[i], channel_key, sizeof channel_key, 0, NULL, 0,
+                                       &nodes[i]),
               "secure_node_new"))
       goto out;
     if (check(airswarm_secure_node_announce(nodes[i], now, NULL), "announce")) goto out;

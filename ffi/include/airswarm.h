@@ -245,6 +245,9 @@ typedef enum {
 // An RSA-2048 key pair (opaque).
 typedef struct airswarm_identity airswarm_identity;
 
+// A set of pinned public keys (opaque), keyed by SHA-256 fingerprint.
+typedef struct airswarm_keyring airswarm_keyring;
+
 // A KISS stream decoder (opaque) with a bound on each frame's data.
 typedef struct airswarm_kiss_decoder airswarm_kiss_decoder;
 
@@ -450,8 +453,10 @@ airswarm_result airswarm_version(uint8_t *buf, size_t cap, size_t *out_len);
 // `buf` must be NULL or point to `cap` writable bytes; `out_len` must be NULL or valid.
 airswarm_result airswarm_last_error_message(uint8_t *buf, size_t cap, size_t *out_len);
 
-// Generates a new RSA-2048 identity from a 32-byte `seed`, which must come from the
-// operating system's random generator (e.g. getrandom(2)); the same seed gives the same key.
+// Generates a new RSA-2048 identity. Pass `seed` NULL with `seed_len` 0 (the normal
+// case): the key comes from the operating system's random generator. A 32-byte `seed`
+// makes the key reproducible (the same seed gives the same key): for tests and
+// simulations only.
 //
 // # Safety
 // `seed` NULL or `seed_len` readable bytes; `out` NULL or valid for writes.
@@ -488,9 +493,12 @@ airswarm_result airswarm_identity_fingerprint(const airswarm_identity *identity,
                                               size_t *out_len);
 
 // Creates a secure node with a copy of `identity` (its address replaces `cfg->address`),
-// an empty keyring, the group channel key `channel_key` (32 bytes, or NULL with length 0
-// for plaintext broadcasts), `sign_channel` (0/1) and a 32-byte `rng_seed` from the
-// operating system's generator.
+// an empty keyring (give it the saved one with `airswarm_secure_node_set_keyring`), the
+// group channel key `channel_key` (32 bytes, or NULL with length 0 for plaintext
+// broadcasts) and `sign_channel` (0/1). Its nonces, handshake keys and RSA blinding come
+// from the operating system's random generator when `rng_seed` is NULL with length 0 (the
+// normal case); a 32-byte `rng_seed` makes them reproducible, for tests and simulations
+// only.
 //
 // # Safety
 // `cfg` NULL or a valid config; `identity` NULL or a live handle; `channel_key` and
@@ -605,6 +613,79 @@ airswarm_result airswarm_secure_node_poll_event(airswarm_secure_node *node,
 airswarm_result airswarm_secure_node_stat(const airswarm_secure_node *node,
                                           const char *name,
                                           uint64_t *out);
+
+// An empty keyring holding at most `capacity` keys (0 = the default, 1024).
+//
+// # Safety
+// `out` NULL or valid for writes.
+airswarm_result airswarm_keyring_new(size_t capacity, airswarm_keyring **out);
+
+// Releases a keyring; NULL is a no-op.
+//
+// # Safety
+// `ring` NULL or a handle from `airswarm_keyring_new` not freed before.
+void airswarm_keyring_free(airswarm_keyring *ring);
+
+// Pins the keys in `len` bytes of text that `airswarm_keyring_export` (or
+// `airswarm trust export`) wrote; `*out_added` (may be NULL) counts the new ones. Every
+// line must match its fingerprint; on an error nothing is pinned.
+//
+// # Safety
+// `ring` NULL or live; `text` NULL or `len` readable bytes; `out_added` NULL or writable.
+airswarm_result airswarm_keyring_import(airswarm_keyring *ring,
+                                        const uint8_t *text,
+                                        size_t len,
+                                        size_t *out_added);
+
+// Pins one public key given as PEM (`-----BEGIN PUBLIC KEY-----`) or DER bytes. A key
+// whose address another pinned key claims is pinned too (both are kept; send to such a
+// peer by fingerprint). `*out_added` (may be NULL) is 1 if new, 0 if already pinned.
+//
+// # Safety
+// `ring` NULL or live; `key` NULL or `len` readable bytes; `out_added` NULL or writable.
+airswarm_result airswarm_keyring_pin(airswarm_keyring *ring,
+                                     const uint8_t *key,
+                                     size_t len,
+                                     uint8_t *out_added);
+
+// Removes the key with this 32-byte fingerprint. `AIRSWARM_ERR_KEY` if none is pinned.
+//
+// # Safety
+// `ring` NULL or live; `fingerprint` NULL or `len` readable bytes.
+airswarm_result airswarm_keyring_remove(airswarm_keyring *ring,
+                                        const uint8_t *fingerprint,
+                                        size_t len);
+
+// The number of pinned keys in `*out`.
+//
+// # Safety
+// `ring` NULL or live; `out` NULL or writable.
+airswarm_result airswarm_keyring_len(const airswarm_keyring *ring, size_t *out);
+
+// Writes every pinned key as text (`<fingerprint hex> <DER hex>` a line, fingerprint
+// order, NUL-terminated) to save and later give to `airswarm_keyring_import`.
+//
+// # Safety
+// `ring` NULL or live; `buf` NULL or `cap` writable bytes; `out_len` NULL or writable.
+airswarm_result airswarm_keyring_export(const airswarm_keyring *ring,
+                                        uint8_t *buf,
+                                        size_t cap,
+                                        size_t *out_len);
+
+// Replaces the secure node's keyring with a copy of `ring` (say, loaded at start-up).
+//
+// # Safety
+// `node` and `ring` NULL or live handles.
+airswarm_result airswarm_secure_node_set_keyring(airswarm_secure_node *node,
+                                                 const airswarm_keyring *ring);
+
+// A copy of the secure node's keyring, with the keys it pinned from announcements, as a
+// new handle in `*out` (free it with `airswarm_keyring_free`): export it to save the pins.
+//
+// # Safety
+// `node` NULL or live; `out` NULL or writable.
+airswarm_result airswarm_secure_node_keyring(const airswarm_secure_node *node,
+                                             airswarm_keyring **out);
 
 // Creates a LoRa config with the defaults (EU868 868.1 MHz, SF7, 125 kHz, CR 4/5,
 // 8-symbol preamble, explicit header, CRC on, LDRO auto, 14 dBm, sync word 0x12). Free it

@@ -64,7 +64,7 @@ pub struct airswarm_identity {
 /// A mesh node that seals its traffic (opaque). Not thread-safe.
 #[derive(Debug)]
 pub struct airswarm_secure_node {
-    node: SecureNode,
+    pub(crate) node: SecureNode,
     held_frame: Option<Vec<u8>>,
     held_event: Option<SecureEvent>,
 }
@@ -114,6 +114,26 @@ unsafe fn key32(ptr: *const u8, len: usize) -> Result<[u8; 32], airswarm_result>
     })
 }
 
+/// 32 bytes from `seed` (a test or simulation seed), or, when `seed` is NULL and
+/// `seed_len` 0, from the operating system's random generator.
+///
+/// # Safety
+/// `seed` NULL or `seed_len` readable bytes.
+unsafe fn seed_or_os(seed: *const u8, seed_len: usize) -> Result<[u8; 32], airswarm_result> {
+    if seed.is_null() && seed_len == 0 {
+        let mut s = [0u8; 32];
+        getrandom::fill(&mut s).map_err(|e| {
+            fail(
+                AIRSWARM_ERR_CRYPTO,
+                format!("the operating system's random generator failed: {e}"),
+            )
+        })?;
+        return Ok(s);
+    }
+    // SAFETY: forwarded caller contract.
+    unsafe { key32(seed, seed_len) }
+}
+
 fn crypto_code(e: &CryptoError) -> airswarm_result {
     let code = match e {
         CryptoError::BadKey(_) | CryptoError::WrongKeyType(_) => AIRSWARM_ERR_KEY,
@@ -141,8 +161,10 @@ fn box_out<T>(out: *mut *mut T, value: T) -> Result<(), airswarm_result> {
     Ok(())
 }
 
-/// Generates a new RSA-2048 identity from a 32-byte `seed`, which must come from the
-/// operating system's random generator (e.g. getrandom(2)); the same seed gives the same key.
+/// Generates a new RSA-2048 identity. Pass `seed` NULL with `seed_len` 0 (the normal
+/// case): the key comes from the operating system's random generator. A 32-byte `seed`
+/// makes the key reproducible (the same seed gives the same key): for tests and
+/// simulations only.
 ///
 /// # Safety
 /// `seed` NULL or `seed_len` readable bytes; `out` NULL or valid for writes.
@@ -154,7 +176,7 @@ pub unsafe extern "C" fn airswarm_identity_generate(
 ) -> airswarm_result {
     guard(|| {
         // SAFETY: caller contract on `seed`/`seed_len`.
-        let seed = unsafe { key32(seed, seed_len)? };
+        let seed = unsafe { seed_or_os(seed, seed_len)? };
         if out.is_null() {
             return Err(AIRSWARM_ERR_NULL);
         }
@@ -234,9 +256,12 @@ pub unsafe extern "C" fn airswarm_identity_fingerprint(
 }
 
 /// Creates a secure node with a copy of `identity` (its address replaces `cfg->address`),
-/// an empty keyring, the group channel key `channel_key` (32 bytes, or NULL with length 0
-/// for plaintext broadcasts), `sign_channel` (0/1) and a 32-byte `rng_seed` from the
-/// operating system's generator.
+/// an empty keyring (give it the saved one with `airswarm_secure_node_set_keyring`), the
+/// group channel key `channel_key` (32 bytes, or NULL with length 0 for plaintext
+/// broadcasts) and `sign_channel` (0/1). Its nonces, handshake keys and RSA blinding come
+/// from the operating system's random generator when `rng_seed` is NULL with length 0 (the
+/// normal case); a 32-byte `rng_seed` makes them reproducible, for tests and simulations
+/// only.
 ///
 /// # Safety
 /// `cfg` NULL or a valid config; `identity` NULL or a live handle; `channel_key` and
@@ -263,7 +288,7 @@ pub unsafe extern "C" fn airswarm_secure_node_new(
             })),
         };
         // SAFETY: caller contract on `rng_seed`/`rng_seed_len`.
-        let seed = unsafe { key32(rng_seed, rng_seed_len)? };
+        let seed = unsafe { seed_or_os(rng_seed, rng_seed_len)? };
         let sign_channel = crate::util::flag("sign_channel", sign_channel.into())?;
         if out.is_null() {
             return Err(AIRSWARM_ERR_NULL);
@@ -273,6 +298,7 @@ pub unsafe extern "C" fn airswarm_secure_node_new(
             channel,
             sign_channel,
             rekey_after: 0,
+            accept_plain_broadcasts: false,
         };
         let node = SecureNode::new(
             scfg,

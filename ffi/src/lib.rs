@@ -20,6 +20,7 @@
 #![allow(unsafe_code)]
 
 mod crypto;
+mod keyring;
 mod lora;
 mod node;
 mod radio;
@@ -29,6 +30,7 @@ mod torrent;
 mod util;
 
 pub use crypto::*;
+pub use keyring::*;
 pub use lora::*;
 pub use node::*;
 pub use radio::*;

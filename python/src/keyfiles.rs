@@ -64,11 +64,37 @@ pub fn load_private(path: &Path) -> Result<Identity, PyErr> {
 }
 
 pub fn save_private(path: &Path, pem: &[u8]) -> Result<(), PyErr> {
+    save(path, pem, 0o600)
+}
+
+/// Read a keyring export: a regular file of at most 64 MiB.
+pub fn load_text(path: &Path) -> Result<String, PyErr> {
+    const MAX_KEYRING_FILE: u64 = 64 << 20;
+    let meta = fs::metadata(path).map_err(|e| io(e, path))?;
+    let shown = path.display().to_string();
+    if let Some(k) = kind(&meta) {
+        return Err(errors::crypto(format!(
+            "{shown}: is {k}; a keyring must be a regular file"
+        )));
+    }
+    let mut bytes = Vec::new();
+    fs::File::open(path)
+        .and_then(|f| f.take(MAX_KEYRING_FILE + 1).read_to_end(&mut bytes))
+        .map_err(|e| io(e, path))?;
+    if bytes.len() as u64 > MAX_KEYRING_FILE {
+        return Err(errors::crypto(format!("{shown}: larger than any keyring")));
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| errors::crypto(format!("{shown}: not a keyring (binary data)")))
+}
+
+/// Write `data` atomically with permission bits `mode`, never through a symlink.
+pub fn save(path: &Path, pem: &[u8], mode: u32) -> Result<(), PyErr> {
     let shown = path.display().to_string();
     match fs::symlink_metadata(path) {
         Ok(m) if m.file_type().is_symlink() => {
             return Err(errors::crypto(format!(
-                "{shown}: is a symbolic link; a private key is never written through one"
+                "{shown}: is a symbolic link; key files are never written through one"
             )));
         }
         Ok(m) if !m.is_file() => {
@@ -91,10 +117,10 @@ pub fn save_private(path: &Path, pem: &[u8]) -> Result<(), PyErr> {
         let mut f = fs::OpenOptions::new()
             .write(true)
             .create_new(true)
-            .mode(0o600)
+            .mode(mode)
             .open(&tmp)?;
         // create_new never follows a symlink; the mode is exact whatever the umask.
-        f.set_permissions(fs::Permissions::from_mode(0o600))?;
+        f.set_permissions(fs::Permissions::from_mode(mode))?;
         f.write_all(pem)?;
         f.sync_all()?;
         drop(f);

@@ -13,6 +13,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PublicKey>()?;
     m.add_class::<Channel>()?;
     m.add_class::<ChannelMessage>()?;
+    m.add_class::<Keyring>()?;
     Ok(())
 }
 
@@ -287,5 +288,106 @@ impl ChannelMessage {
             ),
             None => format!("ChannelMessage({} bytes, unsigned)", self.plaintext.len()),
         }
+    }
+}
+
+/// Pinned public keys, keyed by SHA-256 fingerprint (the 4-byte address is only a
+/// routing hint: two keys may claim one address, and both are kept). Save it and load it
+/// back so pins survive restarts; `airswarm trust export` writes the same format.
+#[pyclass(frozen, module = "airswarm")]
+#[derive(Debug)]
+pub struct Keyring {
+    inner: std::sync::Mutex<crypto::Keyring>,
+}
+
+impl Keyring {
+    fn lock(&self) -> std::sync::MutexGuard<'_, crypto::Keyring> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[pymethods]
+impl Keyring {
+    #[new]
+    #[pyo3(signature = (capacity=4096))]
+    fn new(capacity: usize) -> PyResult<Self> {
+        if capacity == 0 || capacity > 1 << 20 {
+            return Err(errors::config(format!(
+                "keyring capacity {capacity} must be between 1 and 1048576"
+            )));
+        }
+        Ok(Keyring {
+            inner: std::sync::Mutex::new(crypto::Keyring::new(capacity)),
+        })
+    }
+    /// Pin a public key (a `PublicKey`, or PEM/DER bytes); True if it was new.
+    fn pin(&self, key: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let key = if let Ok(k) = key.cast::<PublicKey>() {
+            k.get().inner.clone()
+        } else if let Ok(b) = key.extract::<Vec<u8>>() {
+            crypto::keyfile::public_key_from_file_bytes(&b).map_err(errors::crypto)?
+        } else {
+            return Err(errors::config("pin() takes a PublicKey or PEM/DER bytes"));
+        };
+        self.lock().pin(key).map_err(errors::crypto)
+    }
+    /// Pin every key of an export (all or nothing); returns how many were new.
+    fn import_text(&self, text: &str) -> PyResult<usize> {
+        let mut ring = self.lock();
+        let mut next = ring.clone();
+        let added = next.import(text).map_err(errors::crypto)?;
+        *ring = next;
+        Ok(added)
+    }
+    /// Every pinned key, one `<fingerprint> <DER hex>` line each, in fingerprint order.
+    fn export(&self) -> String {
+        self.lock().export()
+    }
+    /// Remove the key with this fingerprint (hex); False if none was pinned.
+    fn remove(&self, fingerprint: &str) -> PyResult<bool> {
+        let fp = crypto::Fingerprint::from_hex(fingerprint).map_err(errors::crypto)?;
+        Ok(self.lock().remove(&fp))
+    }
+    /// Fingerprints (hex) of the keys claiming `address`, first pinned first.
+    fn fingerprints_at(&self, address: u32) -> Vec<String> {
+        self.lock()
+            .fingerprints_at(Address(address))
+            .iter()
+            .map(|f| f.to_hex())
+            .collect()
+    }
+    fn get(&self, fingerprint: &str) -> PyResult<Option<PublicKey>> {
+        let fp = crypto::Fingerprint::from_hex(fingerprint).map_err(errors::crypto)?;
+        Ok(self
+            .lock()
+            .by_fingerprint(&fp)
+            .map(|k| PublicKey { inner: k.clone() }))
+    }
+    fn __contains__(&self, fingerprint: &str) -> bool {
+        crypto::Fingerprint::from_hex(fingerprint)
+            .is_ok_and(|fp| self.lock().by_fingerprint(&fp).is_some())
+    }
+    fn __len__(&self) -> usize {
+        self.lock().len()
+    }
+    /// Write the export atomically (mode 0644, never through a symlink; GIL released).
+    fn save(&self, py: Python<'_>, path: std::path::PathBuf) -> PyResult<()> {
+        let text = format!(
+            "# airswarm keyring: <fingerprint> <public key DER, hex>\n{}",
+            self.export()
+        );
+        py.detach(|| keyfiles::save(&path, text.as_bytes(), 0o644))
+    }
+    /// A keyring read from a file `save` (or `airswarm trust export`) wrote.
+    #[staticmethod]
+    #[pyo3(signature = (path, capacity=4096))]
+    fn load(py: Python<'_>, path: std::path::PathBuf, capacity: usize) -> PyResult<Self> {
+        let text = py.detach(|| keyfiles::load_text(&path))?;
+        let ring = Keyring::new(capacity)?;
+        ring.import_text(&text)?;
+        Ok(ring)
+    }
+    fn __repr__(&self) -> String {
+        format!("Keyring({} keys)", self.lock().len())
     }
 }

@@ -125,3 +125,30 @@ def test_the_same_seed_gives_the_cli_result_from_python(tmp_path):
     shared = sorted(set(from_cli) & set(from_python) - {"wall_s", "events_per_s"})
     assert {"delivery_ratio", "transmissions", "airtime_s", "latency_p95_ms"} <= set(shared)
     assert {k: from_cli[k] for k in shared} == {k: from_python[k] for k in shared}
+
+
+def test_keyring_pins_saves_and_loads_by_fingerprint(tmp_path, identity):
+    ring = airswarm.Keyring()
+    assert ring.pin(identity.public) is True
+    assert ring.pin(identity.public.to_pem().encode()) is False  # already pinned
+    assert len(ring) == 1 and identity.fingerprint in ring
+    assert ring.fingerprints_at(identity.address) == [identity.fingerprint]
+    assert ring.get(identity.fingerprint) == identity.public
+    path = tmp_path / "keyring.txt"
+    ring.save(str(path))
+    again = airswarm.Keyring.load(str(path))
+    assert again.export() == ring.export()
+    assert again.remove(identity.fingerprint) is True
+    assert again.remove(identity.fingerprint) is False
+    assert len(again) == 0
+    with pytest.raises(CryptoError, match="empty"):
+        ring.pin(b"")
+    with pytest.raises(CryptoError):
+        ring.import_text("zz 00\n")
+    assert len(ring) == 1, "a bad import changes nothing"
+    with pytest.raises(airswarm.ConfigError):
+        airswarm.Keyring(capacity=0)
+    with pytest.raises(CryptoError, match="named pipe|regular file"):
+        fifo = tmp_path / "fifo"
+        os.mkfifo(fifo)
+        airswarm.Keyring.load(str(fifo))

@@ -105,10 +105,36 @@ fn every_subcommand(s: &Scratch) -> Vec<Vec<String>> {
             "--data",
             &s.s(""),
         ]),
+        v(&["keygen", "-o", &s.s("k2.pem"), "--force", "--json"]),
+        v(&[
+            "torrent",
+            "create",
+            &s.s("data.bin"),
+            "-o",
+            &s.s("again.torrent"),
+            "--force",
+        ]),
+        // Long-running services print their address first, then serve: with nobody to
+        // read it they stop at once.
+        v(&["tracker", "--listen", "127.0.0.1:0"]),
         v(&["--help"]),
         v(&["sim", "--help"]),
         v(&["--version"]),
     ]
+}
+
+/// The child's output, or a panic (after killing it) if it runs past 60 s.
+fn bounded(mut child: std::process::Child, args: &[&str]) -> Output {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{args:?} did not stop");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
 }
 
 #[test]
@@ -124,7 +150,7 @@ fn a_closed_pipe_ends_every_subcommand_quietly_and_a_full_device_is_one_line() {
             .spawn()
             .unwrap();
         drop(child.stdout.take());
-        let out = child.wait_with_output().unwrap();
+        let out = bounded(child, &args);
         assert_eq!(
             out.status.code(),
             Some(0),

@@ -902,3 +902,48 @@ fn plaintext_broadcasts_with_any_source_are_refused_where_a_channel_is_configure
         vec![(Security::Channel { signed: false }, b"all clear".to_vec())]
     );
 }
+
+#[test]
+fn a_peer_cannot_make_us_answer_handshakes_without_end() {
+    use airswarm_core::crypto::handshake;
+    use airswarm_core::mesh::{Node, NodeConfig};
+    let mut line = Line::new(2, None);
+    let (a, b) = (line.addr(0), line.addr(1));
+    // A (or whoever holds A's key) sends B five valid inits, each with a higher counter.
+    let mut sender = Node::new(NodeConfig {
+        address: a,
+        first_counter: 7_000_000,
+        ..NodeConfig::default()
+    })
+    .unwrap();
+    let mut rng = seeded_rng(91);
+    for k in 0..5u64 {
+        let (_, init) =
+            handshake::initiate(&ids()[0], ids()[1].public(), 100 + k, &mut rng).unwrap();
+        sender
+            .send_content(Instant(k * 1000), b, Content::HandshakeInit, &init)
+            .unwrap();
+        while let Some(f) = sender.poll_transmit() {
+            line.nodes[1]
+                .handle_frame(Instant(k * 1000), &f, -80.0, 5.0)
+                .unwrap();
+        }
+    }
+    line.run(5_000);
+    let replies = line
+        .log
+        .iter()
+        .filter(|(i, f)| {
+            *i == 1
+                && FrameView::parse(f).is_ok_and(|v| v.header().content == Content::HandshakeReply)
+        })
+        .count();
+    assert_eq!(replies, 2, "one reply (2 fragments) within 10 s");
+    assert_eq!(
+        line.rejections(1)
+            .iter()
+            .filter(|r| r.contains("handshake not answered"))
+            .count(),
+        4
+    );
+}

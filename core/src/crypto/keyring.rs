@@ -31,7 +31,7 @@ pub enum KeyringEvent {
     },
     /// An older or equal sequence than already seen: ignored.
     Stale { address: Address },
-    /// The keyring is full: not pinned.
+    /// The keyring is full of keys pinned on purpose: not pinned.
     Full,
 }
 
@@ -39,6 +39,10 @@ pub enum KeyringEvent {
 struct Entry {
     key: PublicIdentity,
     sequence: u64,
+    /// Pinned on purpose (`pin`, an import) rather than from an announcement heard.
+    verified: bool,
+    /// When it was pinned, in pins: the eviction order among unverified keys.
+    pinned_at: u64,
 }
 
 /// Pinned public keys. Bounded: a flood of announcements cannot grow it without limit.
@@ -50,6 +54,7 @@ pub struct Keyring {
     by_address: BTreeMap<Address, Vec<Fingerprint>>,
     capacity: usize,
     conflicts: u64,
+    pins: u64,
 }
 
 impl Default for Keyring {
@@ -65,6 +70,7 @@ impl Keyring {
             by_address: BTreeMap::new(),
             capacity,
             conflicts: 0,
+            pins: 0,
         }
     }
 
@@ -113,7 +119,12 @@ impl Keyring {
         self.keys.values().map(|e| &e.key)
     }
 
-    fn insert(&mut self, key: PublicIdentity, sequence: u64) -> Option<Fingerprint> {
+    fn insert(
+        &mut self,
+        key: PublicIdentity,
+        sequence: u64,
+        verified: bool,
+    ) -> Option<Fingerprint> {
         let fp = key.fingerprint();
         let claim = self.by_address.entry(key.address()).or_default();
         let first = claim.first().copied();
@@ -121,23 +132,55 @@ impl Keyring {
             self.conflicts += 1;
         }
         claim.push(fp);
-        self.keys.insert(fp, Entry { key, sequence });
+        self.pins += 1;
+        self.keys.insert(
+            fp,
+            Entry {
+                key,
+                sequence,
+                verified,
+                pinned_at: self.pins,
+            },
+        );
         first
     }
 
+    /// Room for one more key: when full, the key pinned longest ago from an announcement
+    /// (never one pinned on purpose) makes way, so a full keyring never locks out new
+    /// peers and a flood of announcements never evicts an imported key. False when every
+    /// key was pinned on purpose.
+    fn make_room(&mut self) -> bool {
+        if self.keys.len() < self.capacity {
+            return true;
+        }
+        let oldest = self
+            .keys
+            .iter()
+            .filter(|(_, e)| !e.verified)
+            .min_by_key(|(_, e)| e.pinned_at)
+            .map(|(fp, _)| *fp);
+        match oldest {
+            Some(fp) => self.remove(&fp),
+            None => false,
+        }
+    }
+
     /// Pin a key explicitly (import). `Ok(true)` if it is new, `Ok(false)` if it was
-    /// pinned already. A key whose address another key claims is pinned too (both are
-    /// kept; [`Keyring::get`] then names neither): check [`Keyring::fingerprints_at`].
+    /// pinned already (it is then marked as pinned on purpose). A key whose address
+    /// another key claims is pinned too (both are kept; [`Keyring::get`] then names
+    /// neither): check [`Keyring::fingerprints_at`]. When full, the oldest key pinned from
+    /// an announcement makes way; if every key was pinned on purpose, this is an error.
     pub fn pin(&mut self, key: PublicIdentity) -> Result<bool, CryptoError> {
-        if self.keys.contains_key(&key.fingerprint()) {
+        if let Some(e) = self.keys.get_mut(&key.fingerprint()) {
+            e.verified = true;
             return Ok(false);
         }
-        if self.keys.len() >= self.capacity {
+        if !self.make_room() {
             return Err(CryptoError::UnknownPeer(
-                "a new key (the keyring is full)".into(),
+                "a new key (the keyring is full of keys pinned on purpose)".into(),
             ));
         }
-        self.insert(key, 0);
+        self.insert(key, 0, true);
         Ok(true)
     }
 
@@ -167,10 +210,10 @@ impl Keyring {
             e.sequence = a.sequence;
             return KeyringEvent::Known { address };
         }
-        if self.keys.len() >= self.capacity {
+        if !self.make_room() {
             return KeyringEvent::Full;
         }
-        match self.insert(a.identity.clone(), a.sequence) {
+        match self.insert(a.identity.clone(), a.sequence, false) {
             Some(pinned) => KeyringEvent::Conflict {
                 address,
                 pinned,
@@ -218,5 +261,41 @@ impl Keyring {
             added += self.pin(key)? as usize;
         }
         Ok(added)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::{Announcement, Identity, seeded_rng};
+
+    #[test]
+    fn a_full_keyring_evicts_the_oldest_announced_key_never_an_imported_one() {
+        let mut rng = seeded_rng(80);
+        let ids: Vec<Identity> = (0..4)
+            .map(|_| Identity::generate(&mut rng).unwrap())
+            .collect();
+        let heard = |id: &Identity, rng: &mut crate::crypto::SeededRng| {
+            Announcement::verify(&Announcement::sign(id, 1, rng).unwrap()).unwrap()
+        };
+        let mut ring = Keyring::new(2);
+        assert_eq!(ring.pin(ids[0].public().clone()), Ok(true));
+        assert!(matches!(
+            ring.observe(&heard(&ids[1], &mut rng)),
+            KeyringEvent::Pinned { .. }
+        ));
+        // Full: the announced key makes way for the next one; the imported one stays.
+        assert!(matches!(
+            ring.observe(&heard(&ids[2], &mut rng)),
+            KeyringEvent::Pinned { .. }
+        ));
+        assert!(ring.by_fingerprint(&ids[0].fingerprint()).is_some());
+        assert!(ring.by_fingerprint(&ids[1].fingerprint()).is_none());
+        assert!(ring.by_fingerprint(&ids[2].fingerprint()).is_some());
+        // Importing the announced key marks it as pinned on purpose: now nothing can go.
+        assert_eq!(ring.pin(ids[2].public().clone()), Ok(false));
+        assert_eq!(ring.observe(&heard(&ids[3], &mut rng)), KeyringEvent::Full);
+        assert!(ring.pin(ids[3].public().clone()).is_err());
+        assert_eq!(ring.len(), 2);
     }
 }

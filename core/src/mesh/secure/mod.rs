@@ -57,6 +57,12 @@ const MAX_HANDSHAKES: u8 = 3;
 /// A peer whose sealed message we could not open (no session, or a session it no longer
 /// has: it rebooted, or evicted ours) gets a new handshake from us, at most this often.
 const REHANDSHAKE_INTERVAL: Duration = Duration::from_secs(60);
+/// Inits from one peer answered at most this often: each costs an RSA signature, an RSA
+/// verification and a 2-frame reply, and a pinned peer could otherwise make us spend them
+/// without end. A genuine initiator retries only after `HANDSHAKE_TIMEOUT`.
+const ANSWER_INTERVAL: Duration = Duration::from_secs(10);
+/// Inits answered per minute from everyone together.
+const ANSWERS_PER_MINUTE: usize = 20;
 
 /// One peer's session: where it is, and the session before the current one, kept until
 /// the peer proves it has the new keys by sealing a message under them (messages it
@@ -83,6 +89,9 @@ pub struct SecureNode {
     last_init: BTreeMap<Fingerprint, u64>,
     /// When we last started a handshake because a peer's message could not be opened.
     rehandshaked: BTreeMap<Fingerprint, Instant>,
+    /// When we last answered each peer's init, and every answer in the last minute.
+    answered: BTreeMap<Fingerprint, Instant>,
+    answers: VecDeque<Instant>,
     /// Handshake inits from senders whose key we do not have yet, oldest first.
     held_inits: VecDeque<(Address, u32, Vec<u8>)>,
     /// Session-sealed messages that arrived before the handshake reply that sets up
@@ -134,6 +143,8 @@ impl SecureNode {
             next_ticket: 1,
             last_init: BTreeMap::new(),
             rehandshaked: BTreeMap::new(),
+            answered: BTreeMap::new(),
+            answers: VecDeque::new(),
             held_inits: VecDeque::new(),
             early_sealed: BTreeMap::new(),
             channel: cfg.channel.as_ref().map(Channel::new),
@@ -687,6 +698,9 @@ impl SecureNode {
                 // answers ours and drops its own.
                 return;
             }
+            if let Some(why) = self.answer_limited(now, &fp) {
+                return self.reject(src, format!("handshake not answered: {why}"));
+            }
             let last = self.last_init.get(&fp).copied();
             let my_counter = match self.node.next_counter() {
                 Ok(c) => c,
@@ -710,6 +724,8 @@ impl SecureNode {
                         return self.reject(src, format!("cannot answer handshake: {e}"));
                     }
                     self.last_init.insert(fp, counter);
+                    self.answered.insert(fp, now);
+                    self.answers.push_back(now);
                     self.node.accept(now, src, id);
                     self.install(fp, src, session);
                     // A simultaneous open from a lower address: our own pending handshake
@@ -723,6 +739,34 @@ impl SecureNode {
             }
         }
         self.reject(src, format!("handshake: {last_error}"));
+    }
+
+    /// Why an init from `peer` must not be answered now, if it must not: the per-peer
+    /// and overall limits on the RSA work unauthenticated-until-verified inits cost.
+    fn answer_limited(&mut self, now: Instant, peer: &Fingerprint) -> Option<&'static str> {
+        let minute = Duration::from_secs(60);
+        while self
+            .answers
+            .front()
+            .is_some_and(|&t| now.saturating_since(t) >= minute)
+        {
+            self.answers.pop_front();
+        }
+        if self
+            .answered
+            .get(peer)
+            .is_some_and(|&t| now.saturating_since(t) < ANSWER_INTERVAL)
+        {
+            return Some("this peer was answered less than 10 s ago");
+        }
+        if self.answers.len() >= ANSWERS_PER_MINUTE {
+            return Some("20 handshakes were answered in the last minute");
+        }
+        if self.answered.len() > MAX_SESSIONS {
+            self.answered
+                .retain(|_, t| now.saturating_since(*t) < ANSWER_INTERVAL);
+        }
+        None
     }
 
     fn on_handshake_reply(&mut self, now: Instant, src: Address, id: u32, msg: &[u8]) {

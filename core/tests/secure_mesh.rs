@@ -947,3 +947,61 @@ fn a_peer_cannot_make_us_answer_handshakes_without_end() {
         4
     );
 }
+
+#[test]
+fn a_replayed_init_after_the_responder_rebooted_ends_in_failure_reports_then_a_working_session() {
+    let mut line = Line::new(2, None);
+    let b = line.addr(1);
+    line.nodes[0].send(Instant(0), b, b"first").unwrap();
+    line.run(120_000);
+    let init_frames: Vec<Vec<u8>> = line
+        .log
+        .iter()
+        .filter(|(i, f)| {
+            *i == 0
+                && FrameView::parse(f).is_ok_and(|v| v.header().content == Content::HandshakeInit)
+        })
+        .map(|(_, f)| f.clone())
+        .collect();
+    assert!(!init_frames.is_empty());
+    // B reboots (keyring and counter kept, sessions and replay state lost) and someone
+    // replays A's old init: B answers it with a session A will never have.
+    let ring = line.nodes[1].keyring().clone();
+    let cfg = SecureConfig {
+        node: airswarm_core::mesh::NodeConfig {
+            first_counter: 50_000,
+            ..Default::default()
+        },
+        ..SecureConfig::default()
+    };
+    line.nodes[1] = SecureNode::new(cfg, ids()[1].clone(), ring, [77; 32]).unwrap();
+    line.events = vec![Vec::new(), Vec::new()];
+    let t = line.now + 1;
+    for f in &init_frames {
+        line.nodes[1]
+            .handle_frame(Instant(t), f, -80.0, 5.0)
+            .unwrap();
+    }
+    line.run(t + 60_000);
+    // A's next message, sealed in the session A has, cannot open at B: reported failed.
+    let t = line.now + 1;
+    let lost = match line.nodes[0].send(Instant(t), b, b"second").unwrap() {
+        SendOutcome::Sent(id) => id,
+        other => panic!("{other:?}"),
+    };
+    line.run(t + 3_600_000);
+    assert!(
+        line.events[0]
+            .iter()
+            .any(|e| matches!(e, SecureEvent::SendFailed { id, .. } if *id == lost))
+    );
+    assert!(line.messages(1).is_empty(), "{:?}", line.events[1]);
+    // B set up a new session on its own: the one after that arrives and opens.
+    let t = line.now + 1;
+    line.nodes[0].send(Instant(t), b, b"third").unwrap();
+    line.run(t + 600_000);
+    assert_eq!(
+        line.messages(1),
+        vec![(Security::Session, b"third".to_vec())]
+    );
+}

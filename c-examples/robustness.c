@@ -763,6 +763,23 @@ static void keyring(void) {
   EXPECT(airswarm_keyring_len(from_node, &n), AIRSWARM_OK);
   if (n != 1) failures++, fprintf(stderr, "the node's keyring holds %zu\n", n);
   airswarm_keyring_free(from_node);
+  /* Channel replay windows: none without a channel; saved and restored with one. */
+  EXPECT(airswarm_secure_node_channel_state(sn, buf, sizeof buf, &len), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_secure_node_restore_channel_state(sn, buf, 1), AIRSWARM_ERR_KEY);
+  airswarm_secure_node_free(sn);
+  sn = NULL;
+  uint8_t ckey[AIRSWARM_KEY_LEN] = {9};
+  EXPECT(airswarm_secure_node_new(cfg, id, ckey, sizeof ckey, 0, NULL, 0, &sn), AIRSWARM_OK);
+  EXPECT(airswarm_secure_node_channel_state(NULL, buf, sizeof buf, &len), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_secure_node_channel_state(sn, buf, 0, &len), AIRSWARM_ERR_BUFFER_TOO_SMALL);
+  EXPECT(airswarm_secure_node_channel_state(sn, buf, sizeof buf, &len), AIRSWARM_OK);
+  if (len != 1) failures++, fprintf(stderr, "empty channel state is %zu bytes\n", len);
+  EXPECT(airswarm_secure_node_restore_channel_state(NULL, buf, len), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_secure_node_restore_channel_state(sn, NULL, 1), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_secure_node_restore_channel_state(sn, buf, SIZE_MAX), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_secure_node_restore_channel_state(sn, buf, len), AIRSWARM_OK);
+  EXPECT(airswarm_secure_node_restore_channel_state(sn, (const uint8_t *)"\x02", 1), AIRSWARM_ERR_KEY);
+  EXPECT_MESSAGE("saved channel state");
   airswarm_secure_node_free(sn);
   airswarm_node_config_free(cfg);
   airswarm_identity_free(id);
@@ -1203,6 +1220,8 @@ static void panics(void) {
       EXPECT(airswarm_keyring_export(kr, buf, sizeof buf, &len), AIRSWARM_ERR_PANIC);
       EXPECT(airswarm_secure_node_set_keyring(sn, kr), AIRSWARM_ERR_PANIC);
       EXPECT(airswarm_secure_node_keyring(sn, &kr), AIRSWARM_ERR_PANIC);
+      EXPECT(airswarm_secure_node_channel_state(sn, buf, sizeof buf, &len), AIRSWARM_ERR_PANIC);
+      EXPECT(airswarm_secure_node_restore_channel_state(sn, buf, 1), AIRSWARM_ERR_PANIC);
       airswarm_keyring_free(NULL);
       if (kr != NULL) failures++;
     }

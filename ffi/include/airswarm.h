@@ -687,6 +687,26 @@ airswarm_result airswarm_secure_node_set_keyring(airswarm_secure_node *node,
 airswarm_result airswarm_secure_node_keyring(const airswarm_secure_node *node,
                                              airswarm_keyring **out);
 
+// Writes the secure node's channel replay windows (binary, not NUL-terminated) to save
+// and give back to `airswarm_secure_node_restore_channel_state` after a restart, so channel
+// messages heard before it cannot be replayed after it. `AIRSWARM_ERR_INVALID_ARGUMENT` when
+// the node has no channel.
+//
+// # Safety
+// `node` NULL or live; `buf` NULL or `cap` writable bytes; `out_len` NULL or writable.
+airswarm_result airswarm_secure_node_channel_state(const airswarm_secure_node *node,
+                                                   uint8_t *buf,
+                                                   size_t cap,
+                                                   size_t *out_len);
+
+// Restores channel replay windows `airswarm_secure_node_channel_state` wrote.
+//
+// # Safety
+// `node` NULL or live; `state` NULL or `len` readable bytes.
+airswarm_result airswarm_secure_node_restore_channel_state(airswarm_secure_node *node,
+                                                           const uint8_t *state,
+                                                           size_t len);
+
 // Creates a LoRa config with the defaults (EU868 868.1 MHz, SF7, 125 kHz, CR 4/5,
 // 8-symbol preamble, explicit header, CRC on, LDRO auto, 14 dBm, sync word 0x12). Free it
 // with `airswarm_lora_config_free`.

@@ -228,3 +228,49 @@ pub unsafe extern "C" fn airswarm_secure_node_keyring(
         Ok(())
     })
 }
+
+/// Writes the secure node's channel replay windows (binary, not NUL-terminated) to save
+/// and give back to `airswarm_secure_node_restore_channel_state` after a restart, so channel
+/// messages heard before it cannot be replayed after it. `AIRSWARM_ERR_INVALID_ARGUMENT` when
+/// the node has no channel.
+///
+/// # Safety
+/// `node` NULL or live; `buf` NULL or `cap` writable bytes; `out_len` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_secure_node_channel_state(
+    node: *const airswarm_secure_node,
+    buf: *mut u8,
+    cap: usize,
+    out_len: *mut usize,
+) -> airswarm_result {
+    guard(|| {
+        // SAFETY: caller contract.
+        let n = unsafe { const_ref(node)? };
+        let state = n
+            .node
+            .channel_state()
+            .ok_or_else(|| fail(AIRSWARM_ERR_INVALID_ARGUMENT, "this node has no channel"))?;
+        // SAFETY: caller contract.
+        unsafe { crate::util::write_bytes(&state, buf, cap, out_len) }
+    })
+}
+
+/// Restores channel replay windows `airswarm_secure_node_channel_state` wrote.
+///
+/// # Safety
+/// `node` NULL or live; `state` NULL or `len` readable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_secure_node_restore_channel_state(
+    node: *mut airswarm_secure_node,
+    state: *const u8,
+    len: usize,
+) -> airswarm_result {
+    guard(|| {
+        // SAFETY: caller contract.
+        let n = unsafe { mut_ref(node)? };
+        // SAFETY: caller contract.
+        let bytes = unsafe { slice(state, len)? };
+        n.node.restore_channel_state(bytes).map_err(key_error)?;
+        Ok(())
+    })
+}

@@ -30,15 +30,18 @@ fn kind(meta: &fs::Metadata) -> Option<&'static str> {
     }
 }
 
+/// A file problem as a `CryptoError` (an `AirswarmError`) whose message names the file, with
+/// the `OSError` (errno, filename) as its `__cause__`, as the torrent functions do.
 fn io(e: std::io::Error, path: &Path) -> PyErr {
-    use pyo3::exceptions::{PyFileNotFoundError, PyOSError, PyPermissionError};
     use std::io::ErrorKind;
-    let msg = |what: &str| format!("{what}: {}", path.display());
-    match e.kind() {
-        ErrorKind::NotFound => PyFileNotFoundError::new_err(msg("no such file")),
-        ErrorKind::PermissionDenied => PyPermissionError::new_err(msg("permission denied")),
-        _ => PyOSError::new_err(msg(&e.to_string())),
-    }
+    let what = match e.kind() {
+        ErrorKind::NotFound => "no such file or directory".to_string(),
+        ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ => e.to_string(),
+    };
+    let err = errors::crypto(format!("{what}: {}", path.display()));
+    pyo3::Python::attach(|py| err.set_cause(py, Some(PyErr::from(e))));
+    err
 }
 
 pub fn load_private(path: &Path) -> Result<Identity, PyErr> {

@@ -249,6 +249,15 @@ impl Channel {
             signer: opened.signer.map(|f| f.to_hex()),
         })
     }
+    /// The replay windows of every sender heard, as bytes: save them and give them to
+    /// `restore_state` after a restart, so messages opened before cannot be replayed after.
+    fn save_state<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.lock().save())
+    }
+    /// Take back what `save_state` returned; returns how many windows were restored.
+    fn restore_state(&self, state: &[u8]) -> PyResult<usize> {
+        self.lock().restore(state).map_err(errors::crypto)
+    }
     fn __repr__(&self) -> String {
         "Channel(<key hidden>)".to_string()
     }

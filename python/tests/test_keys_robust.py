@@ -57,8 +57,9 @@ def test_load_explains_bad_contents_and_modes(tmp_path, identity):
     os.chmod(good, 0o620)
     with pytest.raises(CryptoError, match="writable by other users"):
         Identity.load(str(good))
-    with pytest.raises(FileNotFoundError, match="missing.pem"):
+    with pytest.raises(CryptoError, match="no such file or directory: .*missing.pem") as e:
         Identity.load(str(tmp_path / "missing.pem"))
+    assert isinstance(e.value.__cause__, FileNotFoundError)
 
 
 def test_save_is_atomic_fixes_the_mode_and_never_follows_a_symlink(tmp_path, identity):
@@ -152,3 +153,18 @@ def test_keyring_pins_saves_and_loads_by_fingerprint(tmp_path, identity):
         fifo = tmp_path / "fifo"
         os.mkfifo(fifo)
         airswarm.Keyring.load(str(fifo))
+
+
+def test_channel_replay_windows_survive_a_restart():
+    key = Channel.generate_key()
+    sender, receiver = Channel(key), Channel(key)
+    old = sender.seal(7, b"before the restart")
+    receiver.open(7, old)
+    state = receiver.save_state()
+    restarted = Channel(key)
+    assert restarted.restore_state(state) == 1
+    with pytest.raises(CryptoError, match="replay"):
+        restarted.open(7, old)
+    assert restarted.open(7, sender.seal(7, b"after")).plaintext == b"after"
+    with pytest.raises(CryptoError):
+        restarted.restore_state(b"\x02garbage")

@@ -23,7 +23,7 @@ pub mod handshake;
 mod identity;
 pub mod keyfile;
 mod keyring;
-mod replay;
+pub mod replay;
 mod session;
 
 pub use announce::{Announcement, VerifiedAnnouncement};

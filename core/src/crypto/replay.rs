@@ -14,7 +14,34 @@ pub struct ReplayWindow {
     bits: [u64; (WINDOW / 64) as usize],
 }
 
+/// Bytes of a saved window: the highest counter and the bitmap, big-endian.
+pub const SAVED_LEN: usize = 8 + 8 * (WINDOW / 64) as usize;
+
 impl ReplayWindow {
+    /// The window as bytes (a window that accepted nothing saves as all zeros).
+    pub fn to_bytes(&self) -> [u8; SAVED_LEN] {
+        let mut out = [0u8; SAVED_LEN];
+        out[..8].copy_from_slice(&self.highest.unwrap_or(0).to_be_bytes());
+        for (i, w) in self.bits.iter().enumerate() {
+            out[8 + 8 * i..16 + 8 * i].copy_from_slice(&w.to_be_bytes());
+        }
+        out
+    }
+
+    /// A window saved by [`ReplayWindow::to_bytes`].
+    pub fn from_bytes(b: &[u8; SAVED_LEN]) -> ReplayWindow {
+        let word = |i: usize| u64::from_be_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+        let mut bits = [0u64; (WINDOW / 64) as usize];
+        for (i, w) in bits.iter_mut().enumerate() {
+            *w = word(8 + 8 * i);
+        }
+        let highest = word(0);
+        ReplayWindow {
+            highest: (highest != 0 || bits.iter().any(|&w| w != 0)).then_some(highest),
+            bits,
+        }
+    }
+
     /// A window for a sender whose counters continue after `counter` (carried in a
     /// handshake): counters up to it count as seen, and 24-bit wire counters expand
     /// around it instead of around zero.

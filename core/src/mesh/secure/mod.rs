@@ -180,6 +180,23 @@ impl SecureNode {
         &self.node
     }
 
+    /// The channel's replay windows as bytes to save (see [`Channel::save`]); `None`
+    /// without a channel. Save them when the node stops (and now and then), restore them
+    /// at start, so channel messages heard before a reboot cannot be replayed after it.
+    pub fn channel_state(&self) -> Option<Vec<u8>> {
+        self.channel.as_ref().map(Channel::save)
+    }
+
+    /// Take back what [`SecureNode::channel_state`] saved; returns the windows restored.
+    pub fn restore_channel_state(&mut self, saved: &[u8]) -> Result<usize, CryptoError> {
+        match &mut self.channel {
+            Some(c) => c.restore(saved),
+            None => Err(CryptoError::Malformed(
+                "channel state (this node has no channel)",
+            )),
+        }
+    }
+
     /// The session with the peer whose key has this fingerprint.
     pub fn session(&self, peer: &Fingerprint) -> Option<&Session> {
         self.sessions.get(peer).map(|p| &p.current)

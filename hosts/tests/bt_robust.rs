@@ -1,5 +1,6 @@
 //! Robustness of `airswarm torrent download`: kill -9 and resume without re-fetching
-//! verified pieces, trackers that answer garbage or nothing, a full disk.
+//! verified pieces, trackers that answer garbage or nothing, a full disk, and peers that
+//! send corrupt blocks, oversized or malformed messages (hand-written below with std::net).
 
 mod bt_common;
 
@@ -193,4 +194,146 @@ fn a_full_disk_is_a_clear_error() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("disk full"), "{err}");
+}
+
+/// How a hand-written bad peer misbehaves once the handshake is done.
+#[derive(Clone, Copy, Debug)]
+enum Evil {
+    /// Answers every request at once, with the right length but garbage bytes.
+    GarbageBlocks,
+    /// Announces a 16 MiB piece message (far above any block).
+    Oversized,
+    /// A `have` message with a body of 2 bytes instead of 4.
+    Malformed,
+}
+
+/// A peer written with std::net that claims every piece: it answers airswarm's handshake
+/// (no extensions), sends a full bitfield and an unchoke, then misbehaves as `mode` says.
+/// Returns its port and a counter of connections it saw end.
+fn evil_peer(mode: Evil, pieces: u32) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let closed = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = closed.clone();
+    std::thread::spawn(move || {
+        for c in l.incoming().flatten() {
+            let counter = counter.clone();
+            std::thread::spawn(move || {
+                let _ = serve_evil(c, mode, pieces);
+                counter.fetch_add(1, Ordering::SeqCst);
+            });
+        }
+    });
+    (port, closed)
+}
+
+fn serve_evil(mut c: std::net::TcpStream, mode: Evil, pieces: u32) -> std::io::Result<()> {
+    c.set_read_timeout(Some(Duration::from_secs(60)))?;
+    let mut hs = [0u8; 68];
+    c.read_exact(&mut hs)?;
+    let mut reply = hs;
+    reply[20..28].fill(0);
+    reply[48..68].copy_from_slice(b"-EV0001-evilevilevil");
+    c.write_all(&reply)?;
+    let mut bits = vec![0u8; pieces.div_ceil(8) as usize];
+    for i in 0..pieces as usize {
+        bits[i / 8] |= 0x80 >> (i % 8);
+    }
+    let mut out = ((bits.len() + 1) as u32).to_be_bytes().to_vec();
+    out.push(5);
+    out.extend_from_slice(&bits);
+    out.extend_from_slice(&[0, 0, 0, 1, 1]); // unchoke
+    c.write_all(&out)?;
+    match mode {
+        Evil::Oversized => c.write_all(&[1, 0, 0, 0, 7, 0, 0, 0])?,
+        Evil::Malformed => c.write_all(&[0, 0, 0, 3, 4, 0, 1])?,
+        Evil::GarbageBlocks => {}
+    }
+    loop {
+        let mut len = [0u8; 4];
+        c.read_exact(&mut len)?;
+        let mut body = vec![0u8; u32::from_be_bytes(len).min(1 << 20) as usize];
+        c.read_exact(&mut body)?;
+        if let (Evil::GarbageBlocks, Some(6)) = (mode, body.first()) {
+            let length = u32::from_be_bytes(body[9..13].try_into().unwrap());
+            let mut m = (9 + length).to_be_bytes().to_vec();
+            m.push(7);
+            m.extend_from_slice(&body[1..9]);
+            m.extend(std::iter::repeat_n(0xAB, length as usize));
+            c.write_all(&m)?;
+        }
+    }
+}
+
+/// A bad peer (`--peer`) first, and an aria2 seeder (through the tracker) only once
+/// airswarm has dropped the bad peer's connection: the download can complete only if
+/// that connection was closed and the rest of the swarm kept going. Returns the summary
+/// and the bad peer's port.
+fn download_beside(tag: &str, mode: Evil) -> (serde_json::Value, u16) {
+    let dir = TempDir::new(tag);
+    let (_t, http, _) = start_tracker(&[]);
+    let (data, torrent, dl) = (
+        dir.path().join("seed/data.bin"),
+        dir.path().join("t.torrent"),
+        dir.path().join("dl"),
+    );
+    write_data(&data, LEN, 11);
+    mktorrent(&data, &torrent, &[http]);
+    let pieces = (LEN as u64).div_ceil(PIECE) as u32;
+    let (evil, closed) = evil_peer(mode, pieces);
+    let port = free_port().to_string();
+    let peer = format!("127.0.0.1:{evil}");
+    let mut c = airswarm();
+    c.args(["torrent", "download", "--json", "--interface", "127.0.0.1"])
+        .arg(&torrent)
+        .arg("--out")
+        .arg(&dl)
+        .args(["--port", &port, "--peer", &peer])
+        .stdout(Stdio::piped());
+    let mut p = Proc::spawn("airswarm download", &mut c);
+    wait_until(
+        Duration::from_secs(60),
+        "airswarm to drop the bad peer",
+        || closed.load(std::sync::atomic::Ordering::SeqCst) >= 1,
+    );
+    let _seed = aria2(&dir.path().join("seed"), &torrent, free_port(), true);
+    let st = p.wait_ok(Duration::from_secs(90));
+    let mut out = String::new();
+    p.child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(st.success(), "{st}: {out}");
+    let j: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(j["complete"], true, "{j}");
+    same_file(&data, &dl.join("data.bin"));
+    (j, evil)
+}
+
+#[test]
+fn a_peer_sending_corrupt_blocks_is_banned_and_the_download_completes_from_another() {
+    let (j, evil) = download_beside("garbage", Evil::GarbageBlocks);
+    assert!(j["hash_failures"].as_u64().unwrap() >= 1, "{j}");
+    let banned: Vec<&str> = j["banned_peers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(banned, vec![format!("127.0.0.1:{evil}")], "{j}");
+}
+
+#[test]
+fn an_oversized_message_closes_that_connection_only() {
+    let (j, _) = download_beside("oversized", Evil::Oversized);
+    assert_eq!(j["hash_failures"], 0, "{j}");
+}
+
+#[test]
+fn a_malformed_message_closes_that_connection_only() {
+    let (j, _) = download_beside("malformed", Evil::Malformed);
+    assert_eq!(j["hash_failures"], 0, "{j}");
 }

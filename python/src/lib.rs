@@ -9,6 +9,7 @@ mod errors;
 mod keyfiles;
 mod mesh;
 mod security;
+mod session;
 mod torrent;
 
 use pyo3::prelude::*;
@@ -20,5 +21,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     mesh::register(m)?;
     security::register(m)?;
     torrent::register(m)?;
+    session::register(m)?;
     Ok(())
 }

@@ -148,6 +148,109 @@ fn garbage_and_silent_trackers_are_skipped_and_the_download_proceeds() {
     same_file(&data, &dl.join("data.bin"));
 }
 
+/// A tmpfs of `size` on `dir` (needs root, as scripts/test runs), unmounted on drop.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &std::path::Path, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(dir).unwrap();
+        let st = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .unwrap();
+        assert!(st.success(), "mounting a small tmpfs needs root");
+        Tmpfs(dir.to_path_buf())
+    }
+
+    /// Give it more room, keeping its files (what freeing disk space does).
+    fn grow(&self, size: &str) {
+        let st = std::process::Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.0)
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_disk_that_fills_mid_download_stops_cleanly_and_resumes_once_there_is_room() {
+    let dir = TempDir::new("fillsup");
+    let (_t, http, _) = start_tracker(&[]);
+    let (data, torrent, small) = (
+        dir.path().join("seed/data.bin"),
+        dir.path().join("t.torrent"),
+        dir.path().join("small"),
+    );
+    write_data(&data, LEN, 13);
+    mktorrent(&data, &torrent, &[http]);
+    let _seed = aria2(&dir.path().join("seed"), &torrent, free_port(), true);
+    // 3 MiB for a 6 MiB file: sparse files start fine and the disk fills midway.
+    let fs = Tmpfs::mount(&small, "3m");
+    let port = free_port().to_string();
+    let mut first = Proc::spawn(
+        "airswarm download (sparse, small disk)",
+        airswarm()
+            .args([
+                "torrent",
+                "download",
+                "--sparse",
+                "--interface",
+                "127.0.0.1",
+            ])
+            .args(["--tracker-timeout", "2", "--port", &port])
+            .arg(&torrent)
+            .arg("--out")
+            .arg(&small)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()),
+    );
+    let st = first.wait_ok(Duration::from_secs(90));
+    let mut err = String::new();
+    first
+        .child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(!st.success(), "{err}");
+    assert!(
+        err.contains("disk full while writing") || err.contains("No space left"),
+        "{err}"
+    );
+    assert!(
+        err.contains("run the same command again to resume"),
+        "{err}"
+    );
+    fs.grow("16m");
+    let j = airswarm_download(
+        &[
+            torrent.to_str().unwrap(),
+            "--out",
+            small.to_str().unwrap(),
+            "--port",
+            &port,
+        ],
+        Duration::from_secs(90),
+    );
+    assert_eq!(j["complete"], true, "{j}");
+    // What the first run verified before the disk filled (about 3 MiB) is kept.
+    let at_start = j["pieces_at_start"].as_u64().unwrap();
+    assert!(at_start >= 4, "{j}");
+    let total = (LEN as u64).div_ceil(PIECE);
+    let fetched = j["payload_downloaded"].as_u64().unwrap() - j["wasted_bytes"].as_u64().unwrap();
+    assert!(fetched <= (total - at_start) * PIECE, "{j}");
+    same_file(&data, &small.join("data.bin"));
+}
+
 #[test]
 fn a_full_disk_is_a_clear_error() {
     let dir = TempDir::new("fulldisk");
@@ -162,21 +265,7 @@ fn a_full_disk_is_a_clear_error() {
         &torrent,
         &["http://127.0.0.1:9/announce".to_string()],
     );
-    std::fs::create_dir_all(&small).unwrap();
-    // A 2 MiB tmpfs (needs root, as scripts/test runs); unmounted by the guard below.
-    let st = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
-        .arg(&small)
-        .status()
-        .unwrap();
-    assert!(st.success(), "mounting a small tmpfs needs root");
-    struct Unmount(std::path::PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("umount").arg(&self.0).status();
-        }
-    }
-    let _u = Unmount(small.clone());
+    let _fs = Tmpfs::mount(&small, "2m");
     let out = airswarm()
         .args([
             "torrent",

@@ -249,7 +249,7 @@ impl Session {
     #[pyo3(signature = (
         source, directory, *, seed=false, seed_only=false, trust=false, port=0,
         interface="0.0.0.0", peers=Vec::new(), max_peers=50, max_rate=None,
-        tracker_timeout=15.0, metadata_timeout=120.0
+        tracker_timeout=15.0, metadata_timeout=120.0, sparse=false
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -266,6 +266,7 @@ impl Session {
         max_rate: Option<u64>,
         tracker_timeout: f64,
         metadata_timeout: f64,
+        sparse: bool,
     ) -> PyResult<Session> {
         let ip: IpAddr = interface
             .parse()
@@ -304,6 +305,7 @@ impl Session {
             max_rate,
             peers,
             tracker_timeout: seconds("tracker_timeout", tracker_timeout)?,
+            sparse,
         };
         let metadata_timeout = seconds("metadata_timeout", metadata_timeout)?;
         let shared = Arc::new(Mutex::new(Shared::default()));

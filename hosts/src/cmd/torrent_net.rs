@@ -70,6 +70,10 @@ pub struct DownloadArgs {
     /// Download rate limit, bytes per second (suffixes K, M, G).
     #[arg(long, value_name = "BYTES")]
     max_rate: Option<String>,
+    /// Do not reserve disk space up front (sparse files): a quicker start, but a full disk
+    /// then stops the download midway (with the same resumable state) instead of at once.
+    #[arg(long)]
+    sparse: bool,
     /// Magnet links: give up when no peer sent the metadata within this many seconds.
     #[arg(long, default_value_t = 120, value_name = "SECS")]
     metadata_timeout: u64,
@@ -133,6 +137,7 @@ fn engine_config(net: &NetArgs, dir: PathBuf) -> EngineConfig {
         max_rate: None,
         peers: net.peers.clone(),
         tracker_timeout: Duration::from_secs(net.tracker_timeout.max(1)),
+        sparse: false,
     }
 }
 
@@ -226,6 +231,7 @@ pub fn download(args: DownloadArgs) -> anyhow::Result<()> {
         read_torrent(&args.torrent)?
     };
     cfg.seed = args.seed;
+    cfg.sparse = args.sparse;
     cfg.max_rate = args.max_rate.as_deref().map(parse_rate).transpose()?;
     let s = run_engine(meta, cfg, args.net.json, None)?;
     report(&s, args.net.json)?;

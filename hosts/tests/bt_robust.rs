@@ -426,3 +426,134 @@ fn a_malformed_message_closes_that_connection_only() {
     let (j, _) = download_beside("malformed", Evil::Malformed);
     assert_eq!(j["hash_failures"], 0, "{j}");
 }
+
+/// A peer that offers a torrent's metadata (BEP 9) but sends `info` with one byte changed.
+/// Returns its port and a counter of its connections that ended.
+fn lying_metadata_peer(info: Vec<u8>) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use airswarm_core::torrent::metadata::{self, MetadataMsg};
+    use airswarm_core::torrent::wire::{Decoder, ExtendedHandshake, Handshake, Message};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let closed = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = closed.clone();
+    let mut forged = info;
+    forged[10] ^= 0x20;
+    std::thread::spawn(move || {
+        for c in l.incoming().flatten() {
+            let (counter, forged) = (counter.clone(), forged.clone());
+            std::thread::spawn(move || {
+                let serve = |mut c: std::net::TcpStream| -> std::io::Result<()> {
+                    let mut hs = [0u8; 68];
+                    c.read_exact(&mut hs)?;
+                    let theirs = Handshake::parse(&hs).unwrap();
+                    let mut ours = Handshake::new(theirs.info_hash, *b"-EV0001-liarliarliar");
+                    ours.reserved = [0, 0, 0, 0, 0, 0x10, 0, 0];
+                    c.write_all(&ours.encode())?;
+                    let ext = ExtendedHandshake {
+                        m: vec![(metadata::EXTENSION.into(), 3)],
+                        metadata_size: Some(forged.len() as u64),
+                        ..ExtendedHandshake::default()
+                    };
+                    let payload = ext.encode();
+                    c.write_all(&Message::Extended { id: 0, payload }.encode())?;
+                    let mut dec = Decoder::new(1 << 20);
+                    let mut their_id = None;
+                    let mut buf = [0u8; 4096];
+                    loop {
+                        let n = c.read(&mut buf)?;
+                        if n == 0 {
+                            return Ok(());
+                        }
+                        dec.feed(&buf[..n]);
+                        while let Some(Ok(m)) = dec.next_message() {
+                            match m {
+                                Message::Extended { id: 0, payload } => {
+                                    let e = ExtendedHandshake::parse(&payload).unwrap();
+                                    their_id =
+                                        e.m.iter()
+                                            .find(|(n, _)| n == metadata::EXTENSION)
+                                            .map(|(_, i)| *i);
+                                }
+                                Message::Extended { id: 3, payload } => {
+                                    if let (Ok(MetadataMsg::Request { piece }), Some(id)) =
+                                        (MetadataMsg::parse(&payload), their_id)
+                                    {
+                                        let payload = metadata::answer(&forged, piece).encode();
+                                        c.write_all(&Message::Extended { id, payload }.encode())?;
+                                    }
+                                }
+                                _ => {}
+                            }
+                        }
+                    }
+                };
+                let _ = serve(c);
+                counter.fetch_add(1, Ordering::SeqCst);
+            });
+        }
+    });
+    (port, closed)
+}
+
+#[test]
+fn a_peer_sending_forged_metadata_is_banned_and_the_magnet_download_completes() {
+    let dir = TempDir::new("liar");
+    let (_t, http, _) = start_tracker(&[]);
+    let (data, torrent, dl) = (
+        dir.path().join("seed/data.bin"),
+        dir.path().join("t.torrent"),
+        dir.path().join("dl"),
+    );
+    write_data(&data, LEN, 17);
+    mktorrent(&data, &torrent, std::slice::from_ref(&http));
+    let meta =
+        airswarm_core::torrent::metainfo::Metainfo::from_bytes(&std::fs::read(&torrent).unwrap())
+            .unwrap();
+    let (liar, closed) = lying_metadata_peer(meta.info_bytes.clone());
+    let link = format!(
+        "magnet:?xt=urn:btih:{}&tr={}",
+        meta.info_hash.to_hex(),
+        airswarm_core::torrent::magnet::percent_encode(&http)
+    );
+    let port = free_port().to_string();
+    let peer = format!("127.0.0.1:{liar}");
+    let mut c = airswarm();
+    c.args(["torrent", "download", "--json", "--interface", "127.0.0.1"])
+        .arg(&link)
+        .arg("--out")
+        .arg(&dl)
+        .args(["--port", &port, "--peer", &peer, "--tracker-timeout", "2"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut p = Proc::spawn("airswarm download (magnet)", &mut c);
+    // The honest seeder appears only after the liar's connection is gone.
+    wait_until(
+        Duration::from_secs(60),
+        "airswarm to drop the lying peer",
+        || closed.load(std::sync::atomic::Ordering::SeqCst) >= 1,
+    );
+    let _seed = aria2(&dir.path().join("seed"), &torrent, free_port(), true);
+    let st = p.wait_ok(Duration::from_secs(90));
+    let (mut out, mut err) = (String::new(), String::new());
+    p.child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    p.child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(st.success(), "{st}: {out} {err}");
+    assert!(
+        err.contains(&format!("banning {peer}: its metadata fails the info-hash")),
+        "{err}"
+    );
+    let j: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(j["complete"], true, "{j}");
+    same_file(&data, &dl.join("data.bin"));
+}

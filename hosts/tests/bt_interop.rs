@@ -254,3 +254,20 @@ fn airswarm_seeds_an_aria2_magnet_download() {
     assert!(leech.wait_ok(LIMIT).success());
     same_file(&s.p("seed/data.bin"), &s.p("dl/data.bin"));
 }
+
+#[test]
+fn magnet_with_only_a_peer_address_x_pe_downloads_from_libtorrent() {
+    let s = setup("magnet-xpe", |h, _| vec![h.to_string()]);
+    let lt_port = free_port();
+    let _seed = libtorrent("seed", &s.p("seed"), &s.p("t.torrent"), lt_port, &[]);
+    let hash = info_hash_hex(&s.p("t.torrent"));
+    // No tracker in the link: the metadata and the data come from the x.pe peer.
+    let link = format!("magnet:?xt=urn:btih:{hash}&x.pe=127.0.0.1:{lt_port}");
+    wait_until(Duration::from_secs(20), "libtorrent to listen", || {
+        std::net::TcpStream::connect(("127.0.0.1", lt_port)).is_ok()
+    });
+    let port = free_port().to_string();
+    let j = airswarm_download(&[&link, "--out", &s.s("dl"), "--port", &port], LIMIT);
+    check_summary(&j, 6 * 1024 * 1024 + 1234);
+    same_file(&s.p("seed/data.bin"), &s.p("dl/data.bin"));
+}

@@ -171,6 +171,7 @@ async fn run(
     let meta = match source {
         Source::Torrent(m) => *m,
         Source::Magnet(m) => {
+            magnet::add_link_peers(&m, &mut cfg.peers);
             if cfg.listen.port() == 0 {
                 let l = std::net::TcpListener::bind(cfg.listen)?;
                 cfg.listen.set_port(l.local_addr()?.port());

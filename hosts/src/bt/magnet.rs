@@ -71,6 +71,18 @@ pub async fn resolve(
     Ok(meta)
 }
 
+/// The link's `x.pe` peers that are `IP:PORT` literals join the peers to dial (for the
+/// metadata and the data); host names are skipped with a warning (no DNS here).
+pub fn add_link_peers(magnet: &Magnet, peers: &mut Vec<SocketAddr>) {
+    for p in &magnet.peers {
+        match p.parse::<SocketAddr>() {
+            Ok(a) if !peers.contains(&a) => peers.push(a),
+            Ok(_) => {}
+            Err(_) => tracing::warn!("magnet peer {p:?} is not IP:PORT; skipped"),
+        }
+    }
+}
+
 struct Shared {
     fetch: Mutex<MetadataFetch>,
     done: watch::Sender<Option<Vec<u8>>>,
@@ -100,9 +112,16 @@ async fn fetch(
     if tiers.is_empty() && extra_peers.is_empty() {
         bail!("the magnet link names no tracker and no --peer was given: nobody to ask");
     }
-    let mut pending: Vec<SocketAddr> = extra_peers.to_vec();
+    let mut pending: Vec<SocketAddr> = Vec::new();
     let mut next_announce = tokio::time::Instant::now();
+    let mut next_retry = tokio::time::Instant::now();
     let result = loop {
+        // Given peers are tried again every few seconds while they are not connected (a
+        // client may listen before it serves the torrent, and drop us at first).
+        if tokio::time::Instant::now() >= next_retry {
+            pending.extend_from_slice(extra_peers);
+            next_retry = tokio::time::Instant::now() + Duration::from_secs(3);
+        }
         for a in pending.drain(..) {
             let fresh = !shared.banned.lock().expect("banned lock").contains(&a)
                 && shared.connected.lock().expect("connected lock").insert(a);

@@ -200,6 +200,7 @@ fn run_engine(
 /// listen port is fixed first, so the trackers learn the port the engine will use.
 fn resolve_magnet(link: &str, cfg: &mut EngineConfig, timeout: u64) -> anyhow::Result<Metainfo> {
     let magnet = Magnet::parse(link).context("bad magnet link")?;
+    magnet::add_link_peers(&magnet, &mut cfg.peers);
     if cfg.listen.port() == 0 {
         let l = std::net::TcpListener::bind(cfg.listen)
             .with_context(|| format!("cannot listen on {}", cfg.listen))?;

@@ -106,7 +106,7 @@ proptest! {
     #[test]
     fn magnet_round_trip(hash in any::<[u8; 20]>(), dn in proptest::option::of(".{0,20}"),
                          tr in proptest::collection::vec(".{1,20}", 0..3)) {
-        let m = Magnet { info_hash: InfoHash(hash), display_name: dn, trackers: tr, web_seeds: vec![] };
+        let m = Magnet { info_hash: InfoHash(hash), display_name: dn, trackers: tr, web_seeds: vec![], peers: vec!["127.0.0.1:1".into()] };
         prop_assert_eq!(Magnet::parse(&m.to_string()).unwrap(), m);
     }
 

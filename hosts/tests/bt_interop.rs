@@ -205,3 +205,69 @@ fn info_hash_hex(torrent: &Path) -> String {
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     j["info_hash"].as_str().unwrap().to_string()
 }
+
+fn magnet_of(s: &Setup) -> String {
+    let hash = info_hash_hex(&s.p("t.torrent"));
+    let tr: String = s
+        .http
+        .bytes()
+        .map(|c| match c {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (c as char).to_string()
+            }
+            _ => format!("%{c:02X}"),
+        })
+        .collect();
+    format!("magnet:?xt=urn:btih:{hash}&dn=data.bin&tr={tr}")
+}
+
+#[test]
+fn magnet_download_from_a_libtorrent_seeder_fetches_metadata_then_data() {
+    let s = setup("magnet-lt", |h, _| vec![h.to_string()]);
+    let _seed = libtorrent("seed", &s.p("seed"), &s.p("t.torrent"), free_port(), &[]);
+    let link = magnet_of(&s);
+    let port = free_port().to_string();
+    let j = airswarm_download(&[&link, "--out", &s.s("dl"), "--port", &port], LIMIT);
+    check_summary(&j, 6 * 1024 * 1024 + 1234);
+    same_file(&s.p("seed/data.bin"), &s.p("dl/data.bin"));
+    // The fetched metadata is kept: a second run resumes without asking peers again.
+    let j = airswarm_download(&[&link, "--out", &s.s("dl"), "--port", &port], LIMIT);
+    assert_eq!(j["pieces_at_start"], j["pieces"], "{j}");
+}
+
+#[test]
+fn airswarm_seeds_a_libtorrent_magnet_download() {
+    let s = setup("magnet-seed-lt", |h, _| vec![h.to_string()]);
+    let _seed = airswarm_seed(&s, free_port());
+    let link = magnet_of(&s);
+    let mut leech = libtorrent("download", &s.p("dl"), Path::new(&link), free_port(), &[]);
+    assert!(leech.wait_ok(LIMIT).success());
+    same_file(&s.p("seed/data.bin"), &s.p("dl/data.bin"));
+}
+
+#[test]
+fn airswarm_seeds_an_aria2_magnet_download() {
+    let s = setup("magnet-seed-aria2", |h, _| vec![h.to_string()]);
+    let _seed = airswarm_seed(&s, free_port());
+    let link = magnet_of(&s);
+    let mut leech = aria2(&s.p("dl"), Path::new(&link), free_port(), false);
+    assert!(leech.wait_ok(LIMIT).success());
+    same_file(&s.p("seed/data.bin"), &s.p("dl/data.bin"));
+}
+
+#[test]
+fn magnet_with_only_a_peer_address_x_pe_downloads_from_libtorrent() {
+    let s = setup("magnet-xpe", |h, _| vec![h.to_string()]);
+    let lt_port = free_port();
+    let _seed = libtorrent("seed", &s.p("seed"), &s.p("t.torrent"), lt_port, &[]);
+    let hash = info_hash_hex(&s.p("t.torrent"));
+    // No tracker in the link: the metadata and the data come from the x.pe peer.
+    let link = format!("magnet:?xt=urn:btih:{hash}&x.pe=127.0.0.1:{lt_port}");
+    wait_until(Duration::from_secs(20), "libtorrent to listen", || {
+        std::net::TcpStream::connect(("127.0.0.1", lt_port)).is_ok()
+    });
+    let port = free_port().to_string();
+    let j = airswarm_download(&[&link, "--out", &s.s("dl"), "--port", &port], LIMIT);
+    check_summary(&j, 6 * 1024 * 1024 + 1234);
+    same_file(&s.p("seed/data.bin"), &s.p("dl/data.bin"));
+}

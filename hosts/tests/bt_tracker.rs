@@ -168,3 +168,46 @@ fn malformed_udp_packets_get_errors_and_the_tracker_keeps_serving() {
     };
     assert_eq!((seeders, leechers), (0, 1));
 }
+
+#[test]
+fn sighup_reloads_the_whitelist() {
+    let dir = TempDir::new("whitelist");
+    let list = dir.path().join("whitelist");
+    let (a, b) = ([0xaa; 20], [0xbb; 20]);
+    let hex = |h: &[u8; 20]| h.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    std::fs::write(&list, format!("# only a\n{}\n", hex(&a))).unwrap();
+    let (t, http, _udp) = start_tracker(&["--whitelist", list.to_str().unwrap()]);
+    let host = host_of(&http);
+    let announce = |h: &[u8; 20]| {
+        let q = format!(
+            "GET /announce?info_hash={}&peer_id={}&port=7000&left=1 HTTP/1.0\r\n\r\n",
+            percent_encode(h),
+            percent_encode(&[2; 20])
+        );
+        raw_http(&host, q.as_bytes())
+    };
+    assert!(!is_failure(&announce(&a)));
+    assert!(is_failure(&announce(&b)), "b is not listed yet");
+    std::fs::write(&list, format!("{}\n", hex(&b))).unwrap();
+    let pid = t.child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    wait_until(Duration::from_secs(10), "the reloaded whitelist", || {
+        !is_failure(&announce(&b))
+    });
+    assert!(is_failure(&announce(&a)), "a was dropped from the list");
+    // An unreadable file keeps the current list.
+    std::fs::remove_file(&list).unwrap();
+    std::process::Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!is_failure(&announce(&b)));
+    drop(t);
+}

@@ -2,6 +2,7 @@
 
 usage: lt_peer.py seed|download TORRENT DIR PORT [PEER_PORT...]
 seed: serve DIR until killed. download: exit 0 once complete (1 after 120 s).
+TORRENT may be a magnet link (download only): the metadata comes from the peers.
 """
 import sys
 import time
@@ -25,8 +26,11 @@ s = lt.session({
     "announce_to_all_tiers": True,
     "announce_to_all_trackers": True,
 })
-params = lt.add_torrent_params()
-params.ti = lt.torrent_info(torrent)
+if torrent.startswith("magnet:"):
+    params = lt.parse_magnet_uri(torrent)
+else:
+    params = lt.add_torrent_params()
+    params.ti = lt.torrent_info(torrent)
 params.save_path = save
 if mode == "seed":
     params.flags |= lt.torrent_flags.seed_mode

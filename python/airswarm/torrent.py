@@ -1,4 +1,4 @@
-"""BitTorrent metainfo (.torrent files): parse, create, verify downloaded pieces.
+"""BitTorrent: metainfo (.torrent files) and the network engine.
 
 ``Metainfo.from_file(path)`` / ``Metainfo.from_bytes(data)`` parse (malformed files raise
 :class:`airswarm.TorrentError`, a :class:`airswarm.DecodeError`; odd but harmless fields
@@ -11,8 +11,52 @@ where a file belongs raises :class:`airswarm.TorrentError` at once, as does a fi
 cannot be read (the message names it, e.g. ``permission denied: PATH``; the ``OSError`` is
 the ``__cause__``). Bad arguments (piece length, tracker URLs, name) raise
 :class:`airswarm.ConfigError`.
+
+``download(source, directory)`` fetches a torrent (a .torrent path, a magnet link, torrent
+bytes or a ``Metainfo``) from its trackers' peers and returns the summary dict;
+``Session(...)`` runs a download or seed in the background and yields ``Progress``
+records when iterated. Both release the GIL while they wait.
 """
 
-from airswarm._native import Metainfo, TorrentError, TorrentFile
+import os
+from typing import Any, Callable, Optional, Sequence, Union
 
-__all__ = ["Metainfo", "TorrentError", "TorrentFile"]
+from airswarm._native import Metainfo, Progress, Session, TorrentError, TorrentFile
+
+__all__ = ["Metainfo", "Progress", "Session", "TorrentError", "TorrentFile", "download"]
+
+
+def download(
+    source: Union[str, bytes, "os.PathLike[str]", Metainfo],
+    directory: Union[str, "os.PathLike[str]"],
+    *,
+    on_progress: Optional[Callable[[Progress], Any]] = None,
+    port: int = 0,
+    interface: str = "0.0.0.0",
+    peers: Sequence[str] = (),
+    max_peers: int = 50,
+    max_rate: Optional[int] = None,
+    tracker_timeout: float = 15.0,
+    metadata_timeout: float = 120.0,
+) -> dict[str, Any]:
+    """Download ``source`` into ``directory`` and return the summary (the fields of
+    ``airswarm torrent download --json``). ``on_progress`` gets a :class:`Progress`
+    about twice a second. Resumable: verified pieces are kept when interrupted.
+    Raises :class:`airswarm.AirswarmError` if the download fails."""
+    with Session(
+        source,
+        directory,
+        port=port,
+        interface=interface,
+        peers=list(peers),
+        max_peers=max_peers,
+        max_rate=max_rate,
+        tracker_timeout=tracker_timeout,
+        metadata_timeout=metadata_timeout,
+    ) as session:
+        for p in session:
+            if on_progress is not None:
+                on_progress(p)
+        summary = session.wait()
+    assert summary is not None, "wait() without a timeout returns the summary"
+    return summary

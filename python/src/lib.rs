@@ -11,6 +11,7 @@ mod keyfiles;
 mod mesh;
 mod radio;
 mod security;
+mod session;
 mod torrent;
 
 use pyo3::prelude::*;
@@ -23,5 +24,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     radio::register(m)?;
     security::register(m)?;
     torrent::register(m)?;
+    session::register(m)?;
     Ok(())
 }

@@ -1,4 +1,5 @@
-//! Magnet links (BEP 9): `magnet:?xt=urn:btih:<hash>&dn=<name>&tr=<tracker>&ws=<seed>`.
+//! Magnet links (BEP 9): `magnet:?xt=urn:btih:<hash>&dn=<name>&tr=<tracker>&ws=<seed>`
+//! `&x.pe=<host:port>`.
 //!
 //! The info-hash may be 40 hex digits or 32 base32 characters (RFC 4648 alphabet), as BEP 9
 //! allows. Values are percent-decoded (RFC 3986; `+` is read as a space, as browsers and
@@ -18,6 +19,8 @@ pub struct Magnet {
     pub trackers: Vec<String>,
     /// `ws`: web seeds (BEP 19).
     pub web_seeds: Vec<String>,
+    /// `x.pe`: peer addresses to try (BEP 9: `host:port`, `ipv4:port` or `[ipv6]:port`).
+    pub peers: Vec<String>,
 }
 
 /// Why a magnet link was refused.
@@ -86,6 +89,7 @@ impl Magnet {
             display_name: None,
             trackers: vec![],
             web_seeds: vec![],
+            peers: vec![],
         };
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
@@ -94,14 +98,18 @@ impl Magnet {
                     param: k.to_owned(),
                 })
             };
-            // `tr.1`, `xt.1`: numbered forms from the magnet draft.
-            let base = k.split_once('.').map_or(k, |(b, n)| {
-                if n.bytes().all(|c| c.is_ascii_digit()) {
-                    b
-                } else {
-                    k
-                }
-            });
+            // `tr.1`, `xt.1`: numbered forms from the magnet draft (`x.pe` is a name).
+            let base = if k == "x.pe" {
+                k
+            } else {
+                k.split_once('.').map_or(k, |(b, n)| {
+                    if n.bytes().all(|c| c.is_ascii_digit()) {
+                        b
+                    } else {
+                        k
+                    }
+                })
+            };
             match base {
                 "xt" => {
                     let v = value()?;
@@ -117,6 +125,7 @@ impl Magnet {
                 "dn" => m.display_name = Some(value()?),
                 "tr" => m.trackers.push(value()?),
                 "ws" => m.web_seeds.push(value()?),
+                "x.pe" => m.peers.push(value()?),
                 _ => {}
             }
         }
@@ -137,6 +146,9 @@ impl fmt::Display for Magnet {
         }
         for w in &self.web_seeds {
             write!(f, "&ws={}", percent_encode(w))?;
+        }
+        for p in &self.peers {
+            write!(f, "&x.pe={}", percent_encode(p))?;
         }
         Ok(())
     }
@@ -240,7 +252,7 @@ mod tests {
 
     #[test]
     fn parse_hex_and_base32() {
-        let hex = "magnet:?xt=urn:btih:c12fe1c06bba254a9dc9f519b335aa7c1367a88a&dn=Some+File%20%C3%A9&tr=http%3A%2F%2Ft%2Fa&tr.1=udp://u:1&ws=http://w/&xl=10";
+        let hex = "magnet:?xt=urn:btih:c12fe1c06bba254a9dc9f519b335aa7c1367a88a&dn=Some+File%20%C3%A9&tr=http%3A%2F%2Ft%2Fa&tr.1=udp://u:1&ws=http://w/&xl=10&x.pe=127.0.0.1:6881&x.pe=%5B%3A%3A1%5D:7";
         let m = Magnet::parse(hex).unwrap();
         assert_eq!(
             m.info_hash.to_hex(),
@@ -249,6 +261,7 @@ mod tests {
         assert_eq!(m.display_name.as_deref(), Some("Some File é"));
         assert_eq!(m.trackers, vec!["http://t/a", "udp://u:1"]);
         assert_eq!(m.web_seeds, vec!["http://w/"]);
+        assert_eq!(m.peers, vec!["127.0.0.1:6881", "[::1]:7"]);
         let b32 = format!(
             "magnet:?xt=urn:btih:{}",
             base32_encode(&m.info_hash).to_lowercase()

@@ -332,6 +332,7 @@ impl Metainfo {
             display_name: Some(self.info.name.clone()),
             trackers: self.trackers(),
             web_seeds: self.url_list.clone(),
+            peers: Vec::new(),
         }
     }
 }

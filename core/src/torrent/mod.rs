@@ -4,6 +4,7 @@ pub mod bencode;
 pub mod bitfield;
 pub mod choker;
 pub mod magnet;
+pub mod metadata;
 pub mod metainfo;
 pub mod peer;
 pub mod picker;

@@ -9,6 +9,7 @@
 use std::collections::VecDeque;
 
 use super::bitfield::{Bitfield, BitfieldError};
+use super::metadata;
 use super::picker::BlockRef;
 use super::piece::{BLOCK_SIZE, Geometry};
 use super::wire::{Decoder, ExtendedHandshake, HANDSHAKE_LEN, Handshake, Message, WireError};
@@ -68,6 +69,9 @@ pub enum PeerEvent {
     Snubbed {
         dropped: Vec<BlockRef>,
     },
+    /// A BEP 9 `ut_metadata` payload (the remote fetching our info dictionary); only
+    /// after [`PeerSession::serve_metadata`]. Answer with `send_metadata`.
+    Metadata(Vec<u8>),
     /// The session is over; close the socket.
     Closed(String),
 }
@@ -108,6 +112,10 @@ pub struct PeerSession {
     last_block: Instant,
     blocks_received: u64,
     bytes_received: u64,
+    /// Our info dictionary's size, when we offer it (BEP 9).
+    metadata_size: Option<u64>,
+    /// The id the remote wants its `ut_metadata` messages sent with.
+    remote_ut_metadata: Option<u8>,
 }
 
 impl PeerSession {
@@ -138,6 +146,8 @@ impl PeerSession {
             last_block: now,
             blocks_received: 0,
             bytes_received: 0,
+            metadata_size: None,
+            remote_ut_metadata: None,
             cfg,
         };
         if s.cfg.initiator {
@@ -238,11 +248,15 @@ impl PeerSession {
             self.events.push_back(PeerEvent::Handshake(h));
             if self.extensions {
                 let ext = ExtendedHandshake {
-                    m: Vec::new(),
+                    m: self
+                        .metadata_size
+                        .map(|_| (metadata::EXTENSION.to_string(), metadata::OUR_ID))
+                        .into_iter()
+                        .collect(),
                     v: Some(self.cfg.client.clone()),
                     p: None,
                     reqq: Some(MAX_INCOMING_REQUESTS as u32),
-                    metadata_size: None,
+                    metadata_size: self.metadata_size,
                 };
                 self.send(
                     now,
@@ -432,7 +446,19 @@ impl PeerSession {
                 if let Some(r) = ext.reqq {
                     self.remote_reqq = (r as usize).clamp(1, MAX_DEPTH);
                 }
+                // BEP 10: id 0 in `m` disables an extension.
+                self.remote_ut_metadata = ext
+                    .m
+                    .iter()
+                    .find(|(n, _)| n == metadata::EXTENSION)
+                    .map(|(_, id)| *id)
+                    .filter(|id| *id != 0);
                 self.events.push_back(PeerEvent::Extended(ext));
+            }
+            Message::Extended { id, payload }
+                if id == metadata::OUR_ID && self.metadata_size.is_some() =>
+            {
+                self.events.push_back(PeerEvent::Metadata(payload));
             }
             Message::Extended { .. } => {}
         }
@@ -446,6 +472,19 @@ impl PeerSession {
             self.depth = (self.depth + 1).min(MAX_DEPTH);
         } else if rtt.as_millis() > 5000 {
             self.depth = (self.depth / 2).max(MIN_DEPTH);
+        }
+    }
+
+    /// Offer our info dictionary (`size` bytes) over BEP 9; call before the handshake
+    /// completes so the extension handshake advertises it.
+    pub fn serve_metadata(&mut self, size: u64) {
+        self.metadata_size = Some(size);
+    }
+
+    /// Send a `ut_metadata` payload, if the remote speaks the extension.
+    pub fn send_metadata(&mut self, now: Instant, payload: Vec<u8>) {
+        if let Some(id) = self.remote_ut_metadata {
+            self.send(now, Message::Extended { id, payload });
         }
     }
 
@@ -622,5 +661,134 @@ impl PeerSession {
 
     pub fn block_size() -> u32 {
         BLOCK_SIZE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(initiator: bool, id: u8, pieces: u32) -> PeerSession {
+        PeerSession::new(
+            PeerConfig {
+                info_hash: [5; 20],
+                peer_id: [id; 20],
+                geometry: Geometry::new(16384, pieces as u64 * 16384).unwrap(),
+                initiator,
+                client: "test".into(),
+            },
+            Instant(0),
+        )
+    }
+
+    /// A remote that speaks the fast extension, already past the handshake.
+    fn open_with_fast_remote(pieces: u32) -> PeerSession {
+        let mut s = session(false, 1, pieces);
+        s.handle_data(Instant(0), &Handshake::new([5; 20], [2; 20]).encode())
+            .unwrap();
+        assert!(s.is_open());
+        while s.poll_event().is_some() {}
+        s
+    }
+
+    fn feed(s: &mut PeerSession, msgs: &[Message]) -> Result<(), WireError> {
+        let mut b = Vec::new();
+        for m in msgs {
+            m.encode_into(&mut b);
+        }
+        s.handle_data(Instant(1), &b)
+    }
+
+    #[test]
+    fn a_bitfield_after_have_none_and_haves_replaces_the_set() {
+        // aria2 opens with have-none, sends haves, then a whole bitfield.
+        let mut s = open_with_fast_remote(10);
+        let g = Geometry::new(16384, 10 * 16384).unwrap();
+        let mut bits = Bitfield::empty(10);
+        for i in [0, 3, 9] {
+            bits.set(g.index(i).unwrap());
+        }
+        feed(
+            &mut s,
+            &[
+                Message::HaveNone,
+                Message::Have(5),
+                Message::Bitfield(bits.to_bytes()),
+            ],
+        )
+        .unwrap();
+        assert!(s.is_open(), "the late bitfield is accepted");
+        assert_eq!(s.peer_has().ones().collect::<Vec<_>>(), vec![0, 3, 9]);
+        let evs: Vec<PeerEvent> = std::iter::from_fn(|| s.poll_event()).collect();
+        assert_eq!(
+            evs,
+            vec![
+                PeerEvent::HasChanged,
+                PeerEvent::Have(5),
+                PeerEvent::HasChanged
+            ]
+        );
+        // A second have-none is out of order (BEP 6: only as the first message).
+        assert!(feed(&mut s, &[Message::HaveNone]).is_err());
+        assert!(s.is_closed());
+    }
+
+    #[test]
+    fn a_bitfield_of_the_wrong_length_closes_the_session() {
+        let mut s = open_with_fast_remote(10);
+        assert!(feed(&mut s, &[Message::Have(1), Message::Bitfield(vec![0xff])]).is_err());
+        assert!(matches!(s.poll_event(), Some(PeerEvent::Have(1))));
+        assert!(matches!(s.poll_event(), Some(PeerEvent::Closed(_))));
+    }
+
+    #[test]
+    fn metadata_is_offered_and_requests_surface_as_events() {
+        let mut seed = session(false, 1, 4);
+        seed.serve_metadata(1234);
+        let mut leech = session(true, 2, 4);
+        seed.handle_data(Instant(0), &leech.poll_transmit().unwrap())
+            .unwrap();
+        let to_leech = seed.poll_transmit().unwrap();
+        leech.handle_data(Instant(0), &to_leech).unwrap();
+        let ext = std::iter::from_fn(|| leech.poll_event())
+            .find_map(|e| match e {
+                PeerEvent::Extended(x) => Some(x),
+                _ => None,
+            })
+            .expect("the seed's extension handshake");
+        assert_eq!(ext.metadata_size, Some(1234));
+        assert!(
+            ext.m
+                .contains(&(metadata::EXTENSION.to_string(), metadata::OUR_ID))
+        );
+        // The leech (as a fetcher would) sends a request with the id the seed chose.
+        let req = metadata::MetadataMsg::Request { piece: 0 }.encode();
+        let mut b = Vec::new();
+        Message::Extended {
+            id: 0,
+            payload: ExtendedHandshake {
+                m: vec![(metadata::EXTENSION.into(), 7)],
+                ..ExtendedHandshake::default()
+            }
+            .encode(),
+        }
+        .encode_into(&mut b);
+        Message::Extended {
+            id: metadata::OUR_ID,
+            payload: req.clone(),
+        }
+        .encode_into(&mut b);
+        seed.handle_data(Instant(1), &b).unwrap();
+        let got = std::iter::from_fn(|| seed.poll_event())
+            .find_map(|e| match e {
+                PeerEvent::Metadata(p) => Some(p),
+                _ => None,
+            })
+            .expect("a metadata event");
+        assert_eq!(got, req);
+        // The answer goes out with the leech's id (7).
+        seed.poll_transmit();
+        seed.send_metadata(Instant(2), vec![1, 2]);
+        assert_eq!(seed.poll_transmit().unwrap(), vec![0, 0, 0, 4, 20, 7, 1, 2]);
     }
 }

@@ -1,7 +1,12 @@
 //! Piece picking: random first pieces, then rarest first, then endgame; block bookkeeping
 //! across peers; re-picking pieces that fail verification and tracking who sent them.
+//!
+//! Blame: a failed piece built by one peer is a strike against it. A failed piece built
+//! by several cannot name the culprit, so nobody is struck; the piece is re-fetched from a
+//! single peer ("single source"), and a failure then names its sender exactly. Honest
+//! peers that shared a piece with a liar are never struck.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use super::bitfield::Bitfield;
 use super::piece::{BLOCK_SIZE, Geometry, PieceIndex};
@@ -39,6 +44,21 @@ struct Partial {
     blocks: Vec<BlockState>,
     received: u32,
     contributors: Vec<PeerKey>,
+    /// Fetch every block from one peer (the piece failed with several contributors).
+    single: bool,
+    /// The single source, once a peer took the piece's first block.
+    owner: Option<PeerKey>,
+}
+
+impl Partial {
+    /// Forget the single source's progress (it left, choked or was snubbed): the next peer
+    /// starts the piece over, so its blocks never mix with another peer's.
+    fn release(&mut self) {
+        self.blocks.iter_mut().for_each(|b| *b = BlockState::Free);
+        self.received = 0;
+        self.contributors.clear();
+        self.owner = None;
+    }
 }
 
 /// What receiving a block did.
@@ -62,6 +82,8 @@ pub struct Picker {
     /// Pieces in `partial`, as a bitfield for word-wise candidate search.
     busy: Bitfield,
     strikes: HashMap<PeerKey, u8>,
+    /// Pieces that failed with several contributors: fetched from a single source.
+    suspect: BTreeSet<u32>,
     completed_here: u32,
     rng: Rng,
 }
@@ -76,6 +98,7 @@ impl Picker {
             partial: HashMap::new(),
             busy: Bitfield::empty(n as u32),
             strikes: HashMap::new(),
+            suspect: BTreeSet::new(),
             completed_here: 0,
             rng: Rng::new(seed),
         }
@@ -104,6 +127,9 @@ impl Picker {
             self.availability[i as usize] = self.availability[i as usize].saturating_sub(1);
         }
         for p in self.partial.values_mut() {
+            if p.owner == Some(peer) {
+                p.release();
+            }
             for b in &mut p.blocks {
                 if let BlockState::Requested(who) = b {
                     who.retain(|&k| k != peer);
@@ -124,6 +150,8 @@ impl Picker {
             blocks: vec![BlockState::Free; self.geom.block_count(i) as usize],
             received: 0,
             contributors: Vec::new(),
+            single: self.suspect.contains(&i.get()),
+            owner: None,
         }
     }
 
@@ -203,7 +231,7 @@ impl Picker {
         if out.is_empty() && self.in_endgame() {
             let mut dup: Vec<(u32, u32)> = Vec::new();
             for (&i, p) in &self.partial {
-                if !has.has_raw(i) {
+                if !has.has_raw(i) || p.single {
                     continue;
                 }
                 for (b, s) in p.blocks.iter().enumerate() {
@@ -231,7 +259,15 @@ impl Picker {
 
     fn take_free(&mut self, peer: PeerKey, i: u32, max: usize, out: &mut Vec<BlockRef>) {
         let index = self.geom.index(i).expect("partial pieces are valid");
-        let n = self.partial[&i].blocks.len();
+        let p = self.partial.get_mut(&i).expect("present");
+        if p.single {
+            match p.owner {
+                None => p.owner = Some(peer),
+                Some(o) if o != peer => return,
+                Some(_) => {}
+            }
+        }
+        let n = p.blocks.len();
         for b in 0..n {
             if out.len() >= max {
                 return;
@@ -258,6 +294,10 @@ impl Picker {
     /// A request will not be answered (choke, reject, timeout): free the block again.
     pub fn unrequest(&mut self, peer: PeerKey, block: BlockRef) {
         if let Some(p) = self.partial.get_mut(&block.piece.get()) {
+            if p.single && p.owner == Some(peer) {
+                p.release();
+                return;
+            }
             let b = (block.begin / BLOCK_SIZE) as usize;
             if let Some(BlockState::Requested(who)) = p.blocks.get_mut(b) {
                 who.retain(|&k| k != peer);
@@ -279,11 +319,15 @@ impl Picker {
             return Received::default();
         }
         self.busy.set(block.piece);
-        let p = self.partial.entry(i).or_insert_with(|| Partial {
-            blocks: vec![BlockState::Free; self.geom.block_count(block.piece) as usize],
-            received: 0,
-            contributors: Vec::new(),
-        });
+        if !self.partial.contains_key(&i) {
+            let fresh = self.new_partial(block.piece);
+            self.partial.insert(i, fresh);
+        }
+        let p = self.partial.get_mut(&i).expect("inserted above");
+        if p.single && p.owner != Some(peer) {
+            // Not from the single source: keeping it would mix senders again.
+            return Received::default();
+        }
         let b = (block.begin / BLOCK_SIZE) as usize;
         let cancel = match std::mem::replace(&mut p.blocks[b], BlockState::Received) {
             BlockState::Received => return Received::default(),
@@ -301,8 +345,9 @@ impl Picker {
         }
     }
 
-    /// The caller checked a complete piece's SHA-1. On failure the piece is picked again
-    /// and every contributor gets a strike; returns the peers that reached
+    /// The caller checked a complete piece's SHA-1. On failure the piece is picked again:
+    /// built by one peer, that peer gets a strike; built by several, nobody does and the
+    /// piece is fetched from a single source next time. Returns the peers that reached
     /// [`STRIKES_TO_BAN`].
     pub fn piece_verified(&mut self, i: PieceIndex, ok: bool) -> Vec<PeerKey> {
         let Some(p) = self.partial.remove(&i.get()) else {
@@ -311,18 +356,23 @@ impl Picker {
         self.busy.clear(i);
         if ok {
             self.have.set(i);
+            self.suspect.remove(&i.get());
             self.completed_here += 1;
             return Vec::new();
         }
-        let mut banned = Vec::new();
-        for k in p.contributors {
-            let s = self.strikes.entry(k).or_insert(0);
-            *s += 1;
-            if *s == STRIKES_TO_BAN {
-                banned.push(k);
+        match p.contributors[..] {
+            [k] => {
+                let s = self.strikes.entry(k).or_insert(0);
+                *s = s.saturating_add(1);
+                if *s == STRIKES_TO_BAN {
+                    return vec![k];
+                }
+            }
+            _ => {
+                self.suspect.insert(i.get());
             }
         }
-        banned
+        Vec::new()
     }
 
     pub fn strikes(&self, peer: PeerKey) -> u8 {
@@ -414,5 +464,57 @@ mod tests {
         assert_eq!(p.pick(6, &all, 1), blocks);
         p.remove_peer(6, &all);
         assert_eq!(p.pick(7, &all, 1), blocks);
+    }
+
+    #[test]
+    fn a_piece_failed_by_several_strikes_nobody_and_is_retried_from_one_peer() {
+        let g = geom(1);
+        let mut p = Picker::new(g, Bitfield::empty(1), 1);
+        let all = Bitfield::full(1);
+        let a = p.pick(1, &all, 1);
+        let b = p.pick(2, &all, 1);
+        assert_ne!(a, b);
+        p.block_received(1, a[0]);
+        p.block_received(2, b[0]);
+        assert!(p.piece_verified(a[0].piece, false).is_empty());
+        assert_eq!((p.strikes(1), p.strikes(2)), (0, 0), "nobody can be blamed");
+        // The retry belongs to whoever takes it first; others get nothing of it, not even
+        // in endgame, and a block from them is not wanted.
+        let both = p.pick(2, &all, 10);
+        assert_eq!(both.len(), 2);
+        assert!(p.pick(1, &all, 10).is_empty());
+        assert!(!p.block_received(1, both[0]).wanted);
+        p.block_received(2, both[0]);
+        assert!(p.block_received(2, both[1]).piece_complete);
+        // It fails again: now the single source is struck, alone.
+        assert!(p.piece_verified(a[0].piece, false).is_empty());
+        assert_eq!((p.strikes(1), p.strikes(2)), (0, 1));
+        // The single source chokes us halfway: the piece starts over with another peer.
+        let again = p.pick(2, &all, 10);
+        p.block_received(2, again[0]);
+        p.unrequest(2, again[1]);
+        let other = p.pick(1, &all, 10);
+        assert_eq!(other.len(), 2, "both blocks again, from peer 1 only");
+        p.block_received(1, other[0]);
+        assert!(p.block_received(1, other[1]).piece_complete);
+        assert!(p.piece_verified(a[0].piece, true).is_empty());
+        assert!(p.is_complete());
+        assert_eq!((p.strikes(1), p.strikes(2)), (0, 1));
+    }
+
+    #[test]
+    fn a_single_source_that_leaves_frees_the_piece() {
+        let g = geom(1);
+        let mut p = Picker::new(g, Bitfield::empty(1), 1);
+        let all = Bitfield::full(1);
+        let a = p.pick(1, &all, 1);
+        let b = p.pick(2, &all, 1);
+        p.block_received(1, a[0]);
+        p.block_received(2, b[0]);
+        p.piece_verified(a[0].piece, false);
+        let mine = p.pick(3, &all, 1);
+        p.block_received(3, mine[0]);
+        p.remove_peer(3, &all);
+        assert_eq!(p.pick(4, &all, 10).len(), 2, "peer 4 starts the piece over");
     }
 }

@@ -45,7 +45,14 @@ pub fn is_disk_full(e: &std::io::Error) -> bool {
 
 impl Storage {
     /// Open (with `create`, create and pre-allocate) the files of `meta` under `dir`.
-    pub fn open(meta: &Metainfo, dir: &Path, create: bool) -> anyhow::Result<Storage> {
+    /// `sparse` only sets the files' lengths: no space is reserved, so a full disk shows
+    /// up as a failed write during the download rather than here.
+    pub fn open(
+        meta: &Metainfo,
+        dir: &Path,
+        create: bool,
+        sparse: bool,
+    ) -> anyhow::Result<Storage> {
         let layout = Layout::from_info(&meta.info);
         let mut files = Vec::new();
         let mut paths = Vec::new();
@@ -69,7 +76,12 @@ impl Storage {
                 .with_context(|| format!("cannot open {}", path.display()))?;
             let len = file.metadata()?.len();
             if create && len != f.length {
-                preallocate(&file, f.length).map_err(|e| {
+                let sized = if sparse {
+                    file.set_len(f.length)
+                } else {
+                    preallocate(&file, f.length)
+                };
+                sized.map_err(|e| {
                     if is_disk_full(&e) {
                         anyhow::anyhow!(
                             "disk full: cannot reserve {} bytes for {}",

@@ -43,6 +43,8 @@ pub struct EngineConfig {
     /// Peers to dial in addition to the trackers' (e.g. `--peer 127.0.0.1:6881`).
     pub peers: Vec<SocketAddr>,
     pub tracker_timeout: Duration,
+    /// Create sparse files instead of reserving their space up front.
+    pub sparse: bool,
 }
 
 /// A snapshot for progress displays.
@@ -265,7 +267,7 @@ impl Engine {
             .iter()
             .enumerate()
             .any(|(i, f)| !f.pad && storage_path_exists(&meta, &cfg.dir, i));
-        let storage = Storage::open(&meta, &cfg.dir, !cfg.seed_only)?;
+        let storage = Storage::open(&meta, &cfg.dir, !cfg.seed_only, cfg.sparse)?;
         let (m2, trust) = (meta.clone(), cfg.trust_data);
         let (have, storage) = tokio::task::spawn_blocking(move || {
             let have = verified_have(&m2, &storage, trust, !existed);
@@ -393,16 +395,27 @@ impl Engine {
             tick.tick().await;
             let p = self.progress();
             on_progress(&p);
-            if let Some(e) = self.inner.lock().fatal.clone() {
-                let _ = self.save_resume();
+            // Bound first: a guard in the `if let` scrutinee would live through the block,
+            // and `save_resume` takes the same (non-reentrant) lock.
+            let fatal = self.inner.lock().fatal.clone();
+            if let Some(e) = fatal {
+                let kept = match self.save_resume() {
+                    Ok(()) => format!(
+                        "verified pieces are saved in {}",
+                        self.inner.storage.resume_path().display()
+                    ),
+                    // The disk may be too full for the resume file too: the next run then
+                    // re-checks the data on disk, so verified pieces are still not fetched.
+                    Err(_) => "verified pieces are kept on disk and re-checked at start".into(),
+                };
                 break Err(anyhow::anyhow!(
-                    "{e}; verified pieces are saved in {}: free space and run the same command again to resume",
-                    self.inner.storage.resume_path().display()
+                    "{e}; {kept}: free space and run the same command again to resume"
                 ));
             }
             let dirty = std::mem::take(&mut self.inner.lock().dirty);
-            if dirty {
-                self.save_resume()?;
+            if dirty && let Err(e) = self.save_resume() {
+                let mut s = self.inner.lock();
+                s.fatal.get_or_insert_with(|| format!("{e:#}"));
             }
             if last_choke.elapsed() >= Duration::from_millis(choker::ROUND.as_millis()) {
                 last_choke = std::time::Instant::now();

@@ -4,6 +4,7 @@
 
 pub mod disk;
 pub mod engine;
+pub mod magnet;
 pub mod peer_conn;
 pub mod progress;
 pub mod tracker_client;

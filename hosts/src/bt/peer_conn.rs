@@ -12,6 +12,7 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use airswarm_core::torrent::bitfield::Bitfield;
+use airswarm_core::torrent::metadata::{self, MetadataMsg};
 use airswarm_core::torrent::peer::{PeerConfig, PeerEvent, PeerSession};
 use airswarm_core::torrent::picker::{BlockRef, PeerKey};
 
@@ -40,17 +41,20 @@ pub(crate) async fn run(inner: Arc<Inner>, sock: TcpStream, addr: SocketAddr, in
         }
         let _ = wr.shutdown().await;
     });
+    let mut session = PeerSession::new(
+        PeerConfig {
+            info_hash: inner.meta.info_hash.0,
+            peer_id: inner.peer_id,
+            geometry: inner.meta.info.geometry(),
+            initiator,
+            client: format!("airswarm {}", env!("CARGO_PKG_VERSION")),
+        },
+        now(),
+    );
+    // Peers that came from a magnet link fetch the info dictionary from us (BEP 9).
+    session.serve_metadata(inner.meta.info_bytes.len() as u64);
     let mut conn = Conn {
-        session: PeerSession::new(
-            PeerConfig {
-                info_hash: inner.meta.info_hash.0,
-                peer_id: inner.peer_id,
-                geometry: inner.meta.info.geometry(),
-                initiator,
-                client: format!("airswarm {}", env!("CARGO_PKG_VERSION")),
-            },
-            now(),
-        ),
+        session,
         inner: inner.clone(),
         key,
         sent_haves: 0,
@@ -177,6 +181,14 @@ impl Conn {
                 }
                 PeerEvent::Block { block, data } => self.on_block(block, data)?,
                 PeerEvent::BlockRequested(b) => self.on_request(b),
+                PeerEvent::Metadata(payload) => {
+                    // Requests are answered from our info dictionary; anything else (a
+                    // peer offering us metadata we already have) is ignored.
+                    if let Ok(MetadataMsg::Request { piece }) = MetadataMsg::parse(&payload) {
+                        let reply = metadata::answer(&self.inner.meta.info_bytes, piece);
+                        self.session.send_metadata(t, reply.encode());
+                    }
+                }
                 PeerEvent::Closed(why) => return Err(why),
                 _ => {}
             }

@@ -243,7 +243,28 @@ pub struct Tiers {
 }
 
 impl Tiers {
+    /// BEP 12: the trackers within each tier are shuffled once, when the list is read, so
+    /// that clients spread their load over a tier's trackers.
     pub fn new(tiers: Vec<Vec<String>>) -> Tiers {
+        Tiers::shuffled(tiers, u64::from_le_bytes(super::random_bytes::<8>()))
+    }
+
+    /// [`Tiers::new`] with a given shuffling seed.
+    pub fn shuffled(mut tiers: Vec<Vec<String>>, seed: u64) -> Tiers {
+        // xorshift64* (a fixed seed gives a fixed order); Fisher-Yates within each tier.
+        let mut x = (seed ^ 0x9E37_79B9_7F4A_7C15).max(1);
+        let mut next = || {
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        };
+        for tier in &mut tiers {
+            for i in (1..tier.len()).rev() {
+                let j = (next() % (i as u64 + 1)) as usize;
+                tier.swap(i, j);
+            }
+        }
         Tiers { tiers, failures: 0 }
     }
 
@@ -311,5 +332,32 @@ mod tests {
         assert_eq!(t.backoff(), Duration::from_secs(16));
         t.failures = 30;
         assert_eq!(t.backoff(), Duration::from_secs(300));
+    }
+
+    #[test]
+    fn trackers_are_shuffled_within_tiers_only() {
+        let tiers: Vec<Vec<String>> = vec![
+            (0..6).map(|i| format!("http://a{i}/")).collect(),
+            vec!["udp://b/".into()],
+            (0..4).map(|i| format!("http://c{i}/")).collect(),
+        ];
+        let mut orders = std::collections::BTreeSet::new();
+        for seed in 0..32 {
+            let t = Tiers::shuffled(tiers.clone(), seed);
+            assert_eq!(t.tiers.len(), 3);
+            for (got, orig) in t.tiers.iter().zip(&tiers) {
+                let (mut a, mut b) = (got.clone(), orig.clone());
+                a.sort();
+                b.sort();
+                assert_eq!(a, b, "a tier keeps exactly its own trackers");
+            }
+            assert_eq!(t.tiers, Tiers::shuffled(tiers.clone(), seed).tiers);
+            orders.insert(t.tiers[0].clone());
+        }
+        assert!(
+            orders.len() > 16,
+            "seeds give different orders: {}",
+            orders.len()
+        );
     }
 }

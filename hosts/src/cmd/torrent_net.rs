@@ -9,8 +9,10 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 
+use airswarm_core::torrent::magnet::Magnet;
 use airswarm_core::torrent::metainfo::Metainfo;
 use airswarm_hosts::bt::engine::{Engine, EngineConfig, Summary};
+use airswarm_hosts::bt::magnet;
 use airswarm_hosts::bt::progress::{Bar, human};
 
 /// Logs go to stderr, filtered by `RUST_LOG` (default: warnings).
@@ -57,7 +59,7 @@ pub struct NetArgs {
 /// Example: airswarm torrent download ubuntu.torrent --out ~/Downloads --seed
 #[derive(Args, Debug)]
 pub struct DownloadArgs {
-    /// The .torrent file.
+    /// The .torrent file, or a magnet link (its metadata is fetched from peers, BEP 9).
     torrent: PathBuf,
     /// Directory to download into.
     #[arg(long, short = 'o')]
@@ -68,6 +70,13 @@ pub struct DownloadArgs {
     /// Download rate limit, bytes per second (suffixes K, M, G).
     #[arg(long, value_name = "BYTES")]
     max_rate: Option<String>,
+    /// Do not reserve disk space up front (sparse files): a quicker start, but a full disk
+    /// then stops the download midway (with the same resumable state) instead of at once.
+    #[arg(long)]
+    sparse: bool,
+    /// Magnet links: give up when no peer sent the metadata within this many seconds.
+    #[arg(long, default_value_t = 120, value_name = "SECS")]
+    metadata_timeout: u64,
     #[command(flatten)]
     net: NetArgs,
 }
@@ -128,6 +137,7 @@ fn engine_config(net: &NetArgs, dir: PathBuf) -> EngineConfig {
         max_rate: None,
         peers: net.peers.clone(),
         tracker_timeout: Duration::from_secs(net.tracker_timeout.max(1)),
+        sparse: false,
     }
 }
 
@@ -186,11 +196,43 @@ fn run_engine(
     })
 }
 
+/// A magnet link's torrent: fetched from peers (or the cache of an earlier run). The
+/// listen port is fixed first, so the trackers learn the port the engine will use.
+fn resolve_magnet(link: &str, cfg: &mut EngineConfig, timeout: u64) -> anyhow::Result<Metainfo> {
+    let magnet = Magnet::parse(link).context("bad magnet link")?;
+    magnet::add_link_peers(&magnet, &mut cfg.peers);
+    if cfg.listen.port() == 0 {
+        let l = std::net::TcpListener::bind(cfg.listen)
+            .with_context(|| format!("cannot listen on {}", cfg.listen))?;
+        cfg.listen.set_port(l.local_addr()?.port());
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(magnet::resolve(
+        &magnet,
+        &cfg.dir,
+        cfg.listen.port(),
+        &cfg.peers,
+        cfg.tracker_timeout,
+        Duration::from_secs(timeout.max(1)),
+    ))
+}
+
 pub fn download(args: DownloadArgs) -> anyhow::Result<()> {
     init_logging();
-    let meta = read_torrent(&args.torrent)?;
     let mut cfg = engine_config(&args.net, args.out.clone());
+    let link = args.torrent.to_string_lossy();
+    let meta = if link
+        .get(..7)
+        .is_some_and(|p| p.eq_ignore_ascii_case("magnet:"))
+    {
+        resolve_magnet(&link, &mut cfg, args.metadata_timeout)?
+    } else {
+        read_torrent(&args.torrent)?
+    };
     cfg.seed = args.seed;
+    cfg.sparse = args.sparse;
     cfg.max_rate = args.max_rate.as_deref().map(parse_rate).transpose()?;
     let s = run_engine(meta, cfg, args.net.json, None)?;
     report(&s, args.net.json)?;

@@ -26,7 +26,8 @@ pub struct TrackerArgs {
     /// UDP address for BEP 15 announces.
     #[arg(long)]
     udp: Option<SocketAddr>,
-    /// Serve only the info-hashes listed in this file (40 hex digits per line).
+    /// Serve only the info-hashes listed in this file (40 hex digits per line); SIGHUP
+    /// reloads it (a file that cannot be read keeps the old list).
     #[arg(long)]
     whitelist: Option<PathBuf>,
     /// Announce interval told to clients, in seconds.
@@ -71,6 +72,28 @@ pub fn run(args: TrackerArgs) -> anyhow::Result<()> {
         }
         crate::out::emit(&format!("{line}\n"))?;
         tokio::spawn(tracker_server::expire_loop(svc.clone()));
+        if let Some(path) = args.whitelist.clone() {
+            let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+                .context("cannot watch SIGHUP")?;
+            let svc = svc.clone();
+            tokio::spawn(async move {
+                while hup.recv().await.is_some() {
+                    match tracker_server::read_whitelist(&path) {
+                        Ok(list) => {
+                            tracing::warn!(
+                                "whitelist reloaded: {} info-hashes from {}",
+                                list.len(),
+                                path.display()
+                            );
+                            svc.lock()
+                                .expect("tracker state lock")
+                                .set_whitelist(Some(list));
+                        }
+                        Err(e) => tracing::error!("{e:#}; keeping the previous whitelist"),
+                    }
+                }
+            });
+        }
         tokio::spawn(tracker_server::serve_http(http, svc.clone()));
         tokio::signal::ctrl_c().await?;
         eprintln!("{}", svc.lock().expect("tracker state lock").stats_json());

@@ -116,8 +116,13 @@ pub fn write_data(path: &Path, len: usize, seed: u64) {
 
 /// mktorrent with 256 KiB pieces and the given announce URLs (one tier each).
 pub fn mktorrent(data: &Path, out: &Path, trackers: &[String]) {
+    mktorrent_pieces(data, out, trackers, 18);
+}
+
+/// mktorrent with 2^`log2` byte pieces.
+pub fn mktorrent_pieces(data: &Path, out: &Path, trackers: &[String], log2: u32) {
     let mut c = Command::new("mktorrent");
-    c.args(["-l", "18"]);
+    c.args(["-l", &log2.to_string()]);
     for t in trackers {
         c.args(["-a", t]);
     }

@@ -751,9 +751,9 @@ static void keyring(void) {
   airswarm_node_config *cfg = NULL;
   airswarm_secure_node *sn = NULL;
   uint8_t seed[32] = {3};
-  EXPECT(airswarm_identity_generate(seed, 32, &id), AIRSWARM_OK);
+  EXPECT(airswarm_identity_generate_for_tests(seed, 32, &id), AIRSWARM_OK);
   EXPECT(airswarm_node_config_new(&cfg), AIRSWARM_OK);
-  EXPECT(airswarm_secure_node_new(cfg, id, NULL, 0, 0, seed, 32, &sn), AIRSWARM_OK);
+  EXPECT(airswarm_secure_node_new_for_tests(cfg, id, NULL, 0, 0, seed, 32, &sn), AIRSWARM_OK);
   EXPECT(airswarm_secure_node_set_keyring(NULL, r), AIRSWARM_ERR_NULL);
   EXPECT(airswarm_secure_node_set_keyring(sn, NULL), AIRSWARM_ERR_NULL);
   EXPECT(airswarm_secure_node_set_keyring(sn, r), AIRSWARM_OK);
@@ -763,23 +763,27 @@ static void keyring(void) {
   EXPECT(airswarm_keyring_len(from_node, &n), AIRSWARM_OK);
   if (n != 1) failures++, fprintf(stderr, "the node's keyring holds %zu\n", n);
   airswarm_keyring_free(from_node);
-  /* Channel replay windows: none without a channel; saved and restored with one. */
-  EXPECT(airswarm_secure_node_channel_state(sn, buf, sizeof buf, &len), AIRSWARM_ERR_INVALID_ARGUMENT);
-  EXPECT(airswarm_secure_node_restore_channel_state(sn, buf, 1), AIRSWARM_ERR_KEY);
+  /* Replay state: handshake counters (none yet) and, with a channel, its windows. */
+  EXPECT(airswarm_secure_node_replay_state(sn, buf, sizeof buf, &len), AIRSWARM_OK);
+  if (len != 5) failures++, fprintf(stderr, "replay state without a channel is %zu bytes\n", len);
+  EXPECT(airswarm_secure_node_restore_replay_state(sn, buf, len), AIRSWARM_OK);
+  EXPECT(airswarm_secure_node_restore_replay_state(sn, buf, 1), AIRSWARM_ERR_KEY);
   airswarm_secure_node_free(sn);
   sn = NULL;
   uint8_t ckey[AIRSWARM_KEY_LEN] = {9};
-  EXPECT(airswarm_secure_node_new(cfg, id, ckey, sizeof ckey, 0, NULL, 0, &sn), AIRSWARM_OK);
-  EXPECT(airswarm_secure_node_channel_state(NULL, buf, sizeof buf, &len), AIRSWARM_ERR_NULL);
-  EXPECT(airswarm_secure_node_channel_state(sn, buf, 0, &len), AIRSWARM_ERR_BUFFER_TOO_SMALL);
-  EXPECT(airswarm_secure_node_channel_state(sn, buf, sizeof buf, &len), AIRSWARM_OK);
-  if (len != 1) failures++, fprintf(stderr, "empty channel state is %zu bytes\n", len);
-  EXPECT(airswarm_secure_node_restore_channel_state(NULL, buf, len), AIRSWARM_ERR_NULL);
-  EXPECT(airswarm_secure_node_restore_channel_state(sn, NULL, 1), AIRSWARM_ERR_NULL);
-  EXPECT(airswarm_secure_node_restore_channel_state(sn, buf, SIZE_MAX), AIRSWARM_ERR_INVALID_ARGUMENT);
-  EXPECT(airswarm_secure_node_restore_channel_state(sn, buf, len), AIRSWARM_OK);
-  EXPECT(airswarm_secure_node_restore_channel_state(sn, (const uint8_t *)"\x02", 1), AIRSWARM_ERR_KEY);
-  EXPECT_MESSAGE("saved channel state");
+  EXPECT(airswarm_secure_node_new(cfg, id, ckey, sizeof ckey, 0, NULL), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_secure_node_new(NULL, id, ckey, sizeof ckey, 0, &sn), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_secure_node_new(cfg, id, ckey, sizeof ckey, 0, &sn), AIRSWARM_OK);
+  EXPECT(airswarm_secure_node_replay_state(NULL, buf, sizeof buf, &len), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_secure_node_replay_state(sn, buf, 0, &len), AIRSWARM_ERR_BUFFER_TOO_SMALL);
+  EXPECT(airswarm_secure_node_replay_state(sn, buf, sizeof buf, &len), AIRSWARM_OK);
+  if (len != 6) failures++, fprintf(stderr, "replay state with a channel is %zu bytes\n", len);
+  EXPECT(airswarm_secure_node_restore_replay_state(NULL, buf, len), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_secure_node_restore_replay_state(sn, NULL, 1), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_secure_node_restore_replay_state(sn, buf, SIZE_MAX), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_secure_node_restore_replay_state(sn, buf, len), AIRSWARM_OK);
+  EXPECT(airswarm_secure_node_restore_replay_state(sn, (const uint8_t *)"\x02", 1), AIRSWARM_ERR_KEY);
+  EXPECT_MESSAGE("saved replay state");
   airswarm_secure_node_free(sn);
   airswarm_node_config_free(cfg);
   airswarm_identity_free(id);
@@ -797,18 +801,19 @@ static void crypto(const char *pem_path) {
   }
   uint8_t seed[AIRSWARM_KEY_LEN] = {1}, buf[64];
   airswarm_identity *id = NULL;
-  EXPECT(airswarm_identity_generate(NULL, 32, &id), AIRSWARM_ERR_NULL);
-  EXPECT(airswarm_identity_generate(seed, 31, &id), AIRSWARM_ERR_INVALID_ARGUMENT);
-  EXPECT(airswarm_identity_generate(seed, 0, &id), AIRSWARM_ERR_INVALID_ARGUMENT);
-  EXPECT(airswarm_identity_generate(seed, 32, NULL), AIRSWARM_ERR_NULL);
-  EXPECT(airswarm_identity_generate(seed, SIZE_MAX, &id), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_identity_generate_for_tests(NULL, 32, &id), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_identity_generate_for_tests(seed, 31, &id), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_identity_generate_for_tests(seed, 0, &id), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_identity_generate_for_tests(seed, 32, NULL), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_identity_generate_for_tests(seed, SIZE_MAX, &id), AIRSWARM_ERR_INVALID_ARGUMENT);
   {
     /* No seed: two keys from the operating system's generator, never the same. */
     airswarm_identity *o1 = NULL, *o2 = NULL;
     uint8_t f1[AIRSWARM_FINGERPRINT_LEN], f2[AIRSWARM_FINGERPRINT_LEN];
     size_t l1 = 0, l2 = 0;
-    EXPECT(airswarm_identity_generate(NULL, 0, &o1), AIRSWARM_OK);
-    EXPECT(airswarm_identity_generate(NULL, 0, &o2), AIRSWARM_OK);
+    EXPECT(airswarm_identity_generate(NULL), AIRSWARM_ERR_NULL);
+    EXPECT(airswarm_identity_generate(&o1), AIRSWARM_OK);
+    EXPECT(airswarm_identity_generate(&o2), AIRSWARM_OK);
     EXPECT(airswarm_identity_fingerprint(o1, f1, sizeof f1, &l1), AIRSWARM_OK);
     EXPECT(airswarm_identity_fingerprint(o2, f2, sizeof f2, &l2), AIRSWARM_OK);
     if (memcmp(f1, f2, sizeof f1) == 0) failures++, fprintf(stderr, "two OS keys are equal\n");
@@ -819,8 +824,8 @@ static void crypto(const char *pem_path) {
     /* The same seed gives the same key (tests and simulations only). */
     airswarm_identity *g1 = NULL, *g2 = NULL;
     uint8_t f1[AIRSWARM_FINGERPRINT_LEN], f2[AIRSWARM_FINGERPRINT_LEN];
-    EXPECT(airswarm_identity_generate(seed, 32, &g1), AIRSWARM_OK);
-    EXPECT(airswarm_identity_generate(seed, 32, &g2), AIRSWARM_OK);
+    EXPECT(airswarm_identity_generate_for_tests(seed, 32, &g1), AIRSWARM_OK);
+    EXPECT(airswarm_identity_generate_for_tests(seed, 32, &g2), AIRSWARM_OK);
     EXPECT(airswarm_identity_fingerprint(g1, f1, sizeof f1, &len), AIRSWARM_OK);
     EXPECT(airswarm_identity_fingerprint(g2, f2, sizeof f2, &len), AIRSWARM_OK);
     if (memcmp(f1, f2, sizeof f1) != 0) failures++, fprintf(stderr, "generate not seeded\n");
@@ -851,28 +856,28 @@ static void crypto(const char *pem_path) {
   airswarm_secure_node *n = NULL;
   uint8_t key[AIRSWARM_KEY_LEN] = {7};
   EXPECT(airswarm_node_config_new(&cfg), AIRSWARM_OK);
-  EXPECT(airswarm_secure_node_new(cfg, id, key, SIZE_MAX, 0, seed, 32, &n),
+  EXPECT(airswarm_secure_node_new_for_tests(cfg, id, key, SIZE_MAX, 0, seed, 32, &n),
          AIRSWARM_ERR_INVALID_ARGUMENT);
-  EXPECT(airswarm_secure_node_new(cfg, id, key, 32, 0, seed, SIZE_MAX, &n),
+  EXPECT(airswarm_secure_node_new_for_tests(cfg, id, key, 32, 0, seed, SIZE_MAX, &n),
          AIRSWARM_ERR_INVALID_ARGUMENT);
-  EXPECT(airswarm_secure_node_new(cfg, id, key, 32, UINT8_MAX, seed, 32, &n),
+  EXPECT(airswarm_secure_node_new_for_tests(cfg, id, key, 32, UINT8_MAX, seed, 32, &n),
          AIRSWARM_ERR_INVALID_ARGUMENT);
   EXPECT_MESSAGE("sign_channel must be 0 or 1, not 255");
-  EXPECT(airswarm_secure_node_new(NULL, id, key, 32, 0, seed, 32, &n), AIRSWARM_ERR_NULL);
-  EXPECT(airswarm_secure_node_new(cfg, NULL, key, 32, 0, seed, 32, &n), AIRSWARM_ERR_NULL);
-  EXPECT(airswarm_secure_node_new(cfg, id, NULL, 32, 0, seed, 32, &n), AIRSWARM_ERR_NULL);
-  EXPECT(airswarm_secure_node_new(cfg, id, key, 16, 0, seed, 32, &n),
+  EXPECT(airswarm_secure_node_new_for_tests(NULL, id, key, 32, 0, seed, 32, &n), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_secure_node_new_for_tests(cfg, NULL, key, 32, 0, seed, 32, &n), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_secure_node_new_for_tests(cfg, id, NULL, 32, 0, seed, 32, &n), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_secure_node_new_for_tests(cfg, id, key, 16, 0, seed, 32, &n),
          AIRSWARM_ERR_INVALID_ARGUMENT);
-  EXPECT(airswarm_secure_node_new(cfg, id, key, 32, 2, seed, 32, &n),
+  EXPECT(airswarm_secure_node_new_for_tests(cfg, id, key, 32, 2, seed, 32, &n),
          AIRSWARM_ERR_INVALID_ARGUMENT);
-  EXPECT(airswarm_secure_node_new(cfg, id, key, 32, 0, NULL, 32, &n), AIRSWARM_ERR_NULL);
-  EXPECT(airswarm_secure_node_new(cfg, id, key, 32, 0, seed, 0, &n),
+  EXPECT(airswarm_secure_node_new_for_tests(cfg, id, key, 32, 0, NULL, 32, &n), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_secure_node_new_for_tests(cfg, id, key, 32, 0, seed, 0, &n),
          AIRSWARM_ERR_INVALID_ARGUMENT);
-  EXPECT(airswarm_secure_node_new(cfg, id, key, 32, 0, seed, 32, NULL), AIRSWARM_ERR_NULL);
-  EXPECT(airswarm_secure_node_new(cfg, id, NULL, 0, 0, seed, 32, &n), AIRSWARM_OK);
+  EXPECT(airswarm_secure_node_new_for_tests(cfg, id, key, 32, 0, seed, 32, NULL), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_secure_node_new_for_tests(cfg, id, NULL, 0, 0, seed, 32, &n), AIRSWARM_OK);
   airswarm_secure_node_free(n);
   n = NULL;
-  EXPECT(airswarm_secure_node_new(cfg, id, key, 32, 0, seed, 32, &n), AIRSWARM_OK);
+  EXPECT(airswarm_secure_node_new_for_tests(cfg, id, key, 32, 0, seed, 32, &n), AIRSWARM_OK);
   airswarm_identity_free(id); /* the node keeps its own copy */
   airswarm_secure_node_free(NULL);
   airswarm_identity_free(NULL);
@@ -1200,11 +1205,13 @@ static void panics(void) {
     airswarm_identity *id = NULL;
     airswarm_secure_node *sn = NULL;
     airswarm_secure_event sev = {.struct_size = sizeof(airswarm_secure_event)};
-    EXPECT(airswarm_identity_generate(seed, 32, &id), AIRSWARM_ERR_PANIC);
+    EXPECT(airswarm_identity_generate_for_tests(seed, 32, &id), AIRSWARM_ERR_PANIC);
+    EXPECT(airswarm_identity_generate(&id), AIRSWARM_ERR_PANIC);
     EXPECT(airswarm_identity_from_pem(seed, 32, &id), AIRSWARM_ERR_PANIC);
     EXPECT(airswarm_identity_address(id, &id32), AIRSWARM_ERR_PANIC);
     EXPECT(airswarm_identity_fingerprint(id, buf, sizeof buf, &len), AIRSWARM_ERR_PANIC);
-    EXPECT(airswarm_secure_node_new(nc, id, NULL, 0, 0, seed, 32, &sn), AIRSWARM_ERR_PANIC);
+    EXPECT(airswarm_secure_node_new_for_tests(nc, id, NULL, 0, 0, seed, 32, &sn), AIRSWARM_ERR_PANIC);
+    EXPECT(airswarm_secure_node_new(nc, id, NULL, 0, 0, &sn), AIRSWARM_ERR_PANIC);
     EXPECT(airswarm_secure_node_announce(sn, 1, &id32), AIRSWARM_ERR_PANIC);
     EXPECT(airswarm_secure_node_send(sn, 1, 2, buf, 1, &id32, NULL), AIRSWARM_ERR_PANIC);
     EXPECT(airswarm_secure_node_send_to(sn, 1, buf, 32, buf, 1, &id32, NULL), AIRSWARM_ERR_PANIC);
@@ -1220,8 +1227,8 @@ static void panics(void) {
       EXPECT(airswarm_keyring_export(kr, buf, sizeof buf, &len), AIRSWARM_ERR_PANIC);
       EXPECT(airswarm_secure_node_set_keyring(sn, kr), AIRSWARM_ERR_PANIC);
       EXPECT(airswarm_secure_node_keyring(sn, &kr), AIRSWARM_ERR_PANIC);
-      EXPECT(airswarm_secure_node_channel_state(sn, buf, sizeof buf, &len), AIRSWARM_ERR_PANIC);
-      EXPECT(airswarm_secure_node_restore_channel_state(sn, buf, 1), AIRSWARM_ERR_PANIC);
+      EXPECT(airswarm_secure_node_replay_state(sn, buf, sizeof buf, &len), AIRSWARM_ERR_PANIC);
+      EXPECT(airswarm_secure_node_restore_replay_state(sn, buf, 1), AIRSWARM_ERR_PANIC);
       airswarm_keyring_free(NULL);
       if (kr != NULL) failures++;
     }

@@ -41,8 +41,7 @@ int main(int argc, char **argv) {
     if (check(r, argv[i + 1])) goto out;
     if (check(airswarm_identity_address(ids[i], &addr[i]), "identity_address")) goto out;
     if (check(airswarm_node_config_set_seed(cfg, (uint64_t)i), "set_seed")) goto out;
-    if (check(airswarm_secure_node_new(cfg, ids[i], channel_key, sizeof channel_key, 0, NULL, 0,
-                                       &nodes[i]),
+    if (check(airswarm_secure_node_new(cfg, ids[i], channel_key, sizeof channel_key, 0, &nodes[i]),
               "secure_node_new"))
       goto out;
     if (check(airswarm_secure_node_announce(nodes[i], now, NULL), "announce")) goto out;

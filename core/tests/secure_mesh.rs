@@ -1005,3 +1005,66 @@ fn a_replayed_init_after_the_responder_rebooted_ends_in_failure_reports_then_a_w
         vec![(Security::Session, b"third".to_vec())]
     );
 }
+
+#[test]
+fn a_restored_replay_state_refuses_an_init_replayed_after_a_reboot() {
+    let key = ChannelKey::from_bytes([6; 32]);
+    let mut line = Line::new(2, Some(key.clone()));
+    let b = line.addr(1);
+    line.nodes[0].send(Instant(0), b, b"first").unwrap();
+    line.nodes[0]
+        .send(Instant(0), Address::BROADCAST, b"to the channel")
+        .unwrap();
+    line.run(120_000);
+    let replayable: Vec<Vec<u8>> = line
+        .log
+        .iter()
+        .filter(|(i, f)| {
+            *i == 0
+                && FrameView::parse(f).is_ok_and(|v| {
+                    matches!(
+                        v.header().content,
+                        Content::HandshakeInit | Content::ChannelSealed
+                    )
+                })
+        })
+        .map(|(_, f)| f.clone())
+        .collect();
+    let saved = line.nodes[1].replay_state();
+    // B reboots with its keyring, counter and replay state.
+    let ring = line.nodes[1].keyring().clone();
+    let cfg = SecureConfig {
+        node: airswarm_core::mesh::NodeConfig {
+            first_counter: 50_000,
+            ..Default::default()
+        },
+        channel: Some(key),
+        ..SecureConfig::default()
+    };
+    line.nodes[1] = SecureNode::new(cfg, ids()[1].clone(), ring, [78; 32]).unwrap();
+    line.nodes[1].restore_replay_state(&saved).unwrap();
+    assert!(
+        line.nodes[1]
+            .restore_replay_state(&saved[..saved.len() - 1])
+            .is_err()
+    );
+    line.events = vec![Vec::new(), Vec::new()];
+    let t = line.now + 1;
+    for f in &replayable {
+        line.nodes[1]
+            .handle_frame(Instant(t), f, -80.0, 5.0)
+            .unwrap();
+    }
+    line.run(t + 60_000);
+    assert!(line.messages(1).is_empty(), "{:?}", line.events[1]);
+    let rejections = line.rejections(1);
+    assert!(
+        rejections.iter().any(|r| r.contains("stale")),
+        "{rejections:?}"
+    );
+    assert!(
+        rejections.iter().any(|r| r.contains("replay")),
+        "{rejections:?}"
+    );
+    assert!(line.nodes[1].session(&ids()[0].fingerprint()).is_none());
+}

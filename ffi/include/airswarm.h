@@ -453,16 +453,21 @@ airswarm_result airswarm_version(uint8_t *buf, size_t cap, size_t *out_len);
 // `buf` must be NULL or point to `cap` writable bytes; `out_len` must be NULL or valid.
 airswarm_result airswarm_last_error_message(uint8_t *buf, size_t cap, size_t *out_len);
 
-// Generates a new RSA-2048 identity. Pass `seed` NULL with `seed_len` 0 (the normal
-// case): the key comes from the operating system's random generator. A 32-byte `seed`
-// makes the key reproducible (the same seed gives the same key): for tests and
-// simulations only.
+// Generates a new RSA-2048 identity from the operating system's random generator.
+//
+// # Safety
+// `out` NULL or valid for writes.
+airswarm_result airswarm_identity_generate(airswarm_identity **out);
+
+// TESTS AND SIMULATIONS ONLY: a reproducible identity from a 32-byte `seed` (the same
+// seed gives the same key, so anyone with the seed has the key). Real keys come from
+// `airswarm_identity_generate`.
 //
 // # Safety
 // `seed` NULL or `seed_len` readable bytes; `out` NULL or valid for writes.
-airswarm_result airswarm_identity_generate(const uint8_t *seed,
-                                           size_t seed_len,
-                                           airswarm_identity **out);
+airswarm_result airswarm_identity_generate_for_tests(const uint8_t *seed,
+                                                     size_t seed_len,
+                                                     airswarm_identity **out);
 
 // Reads an identity from a PKCS#8 PEM "PRIVATE KEY" block (`openssl genpkey -algorithm RSA
 // -pkeyopt rsa_keygen_bits:2048` writes one). `AIRSWARM_ERR_KEY` when it is not one.
@@ -496,21 +501,32 @@ airswarm_result airswarm_identity_fingerprint(const airswarm_identity *identity,
 // an empty keyring (give it the saved one with `airswarm_secure_node_set_keyring`), the
 // group channel key `channel_key` (32 bytes, or NULL with length 0 for plaintext
 // broadcasts) and `sign_channel` (0/1). Its nonces, handshake keys and RSA blinding come
-// from the operating system's random generator when `rng_seed` is NULL with length 0 (the
-// normal case); a 32-byte `rng_seed` makes them reproducible, for tests and simulations
-// only.
+// from the operating system's random generator.
 //
 // # Safety
-// `cfg` NULL or a valid config; `identity` NULL or a live handle; `channel_key` and
-// `rng_seed` NULL or their lengths readable; `out` NULL or valid for writes.
+// `cfg` NULL or a valid config; `identity` NULL or a live handle; `channel_key` NULL or
+// its length readable; `out` NULL or valid for writes.
 airswarm_result airswarm_secure_node_new(const airswarm_node_config *cfg,
                                          const airswarm_identity *identity,
                                          const uint8_t *channel_key,
                                          size_t channel_key_len,
                                          uint8_t sign_channel,
-                                         const uint8_t *rng_seed,
-                                         size_t rng_seed_len,
                                          airswarm_secure_node **out);
+
+// TESTS AND SIMULATIONS ONLY: like `airswarm_secure_node_new` with its randomness from a
+// 32-byte `rng_seed`, so runs are reproducible (and its session keys predictable to
+// anyone with the seed).
+//
+// # Safety
+// As `airswarm_secure_node_new`; `rng_seed` NULL or `rng_seed_len` readable bytes.
+airswarm_result airswarm_secure_node_new_for_tests(const airswarm_node_config *cfg,
+                                                   const airswarm_identity *identity,
+                                                   const uint8_t *channel_key,
+                                                   size_t channel_key_len,
+                                                   uint8_t sign_channel,
+                                                   const uint8_t *rng_seed,
+                                                   size_t rng_seed_len,
+                                                   airswarm_secure_node **out);
 
 // Frees a secure node. NULL is a no-op.
 //
@@ -687,25 +703,26 @@ airswarm_result airswarm_secure_node_set_keyring(airswarm_secure_node *node,
 airswarm_result airswarm_secure_node_keyring(const airswarm_secure_node *node,
                                              airswarm_keyring **out);
 
-// Writes the secure node's channel replay windows (binary, not NUL-terminated) to save
-// and give back to `airswarm_secure_node_restore_channel_state` after a restart, so channel
-// messages heard before it cannot be replayed after it. `AIRSWARM_ERR_INVALID_ARGUMENT` when
-// the node has no channel.
+// Writes what replay protection needs across a restart (binary, not NUL-terminated):
+// the last handshake counter of each peer and the channel replay windows. Save it when
+// the node stops and give it to `airswarm_secure_node_restore_replay_state` at start, so
+// nothing heard before the restart can be replayed after it.
 //
 // # Safety
 // `node` NULL or live; `buf` NULL or `cap` writable bytes; `out_len` NULL or writable.
-airswarm_result airswarm_secure_node_channel_state(const airswarm_secure_node *node,
-                                                   uint8_t *buf,
-                                                   size_t cap,
-                                                   size_t *out_len);
+airswarm_result airswarm_secure_node_replay_state(const airswarm_secure_node *node,
+                                                  uint8_t *buf,
+                                                  size_t cap,
+                                                  size_t *out_len);
 
-// Restores channel replay windows `airswarm_secure_node_channel_state` wrote.
+// Restores what `airswarm_secure_node_replay_state` wrote; `AIRSWARM_ERR_KEY` for bytes
+// that are not a saved state (nothing is changed then).
 //
 // # Safety
 // `node` NULL or live; `state` NULL or `len` readable bytes.
-airswarm_result airswarm_secure_node_restore_channel_state(airswarm_secure_node *node,
-                                                           const uint8_t *state,
-                                                           size_t len);
+airswarm_result airswarm_secure_node_restore_replay_state(airswarm_secure_node *node,
+                                                          const uint8_t *state,
+                                                          size_t len);
 
 // Creates a LoRa config with the defaults (EU868 868.1 MHz, SF7, 125 kHz, CR 4/5,
 // 8-symbol preamble, explicit header, CRC on, LDRO auto, 14 dBm, sync word 0x12). Free it

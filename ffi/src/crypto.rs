@@ -114,24 +114,16 @@ unsafe fn key32(ptr: *const u8, len: usize) -> Result<[u8; 32], airswarm_result>
     })
 }
 
-/// 32 bytes from `seed` (a test or simulation seed), or, when `seed` is NULL and
-/// `seed_len` 0, from the operating system's random generator.
-///
-/// # Safety
-/// `seed` NULL or `seed_len` readable bytes.
-unsafe fn seed_or_os(seed: *const u8, seed_len: usize) -> Result<[u8; 32], airswarm_result> {
-    if seed.is_null() && seed_len == 0 {
-        let mut s = [0u8; 32];
-        getrandom::fill(&mut s).map_err(|e| {
-            fail(
-                AIRSWARM_ERR_CRYPTO,
-                format!("the operating system's random generator failed: {e}"),
-            )
-        })?;
-        return Ok(s);
-    }
-    // SAFETY: forwarded caller contract.
-    unsafe { key32(seed, seed_len) }
+/// 32 bytes from the operating system's random generator.
+fn os_seed() -> Result<[u8; 32], airswarm_result> {
+    let mut s = [0u8; 32];
+    getrandom::fill(&mut s).map_err(|e| {
+        fail(
+            AIRSWARM_ERR_CRYPTO,
+            format!("the operating system's random generator failed: {e}"),
+        )
+    })?;
+    Ok(s)
 }
 
 fn crypto_code(e: &CryptoError) -> airswarm_result {
@@ -161,27 +153,45 @@ fn box_out<T>(out: *mut *mut T, value: T) -> Result<(), airswarm_result> {
     Ok(())
 }
 
-/// Generates a new RSA-2048 identity. Pass `seed` NULL with `seed_len` 0 (the normal
-/// case): the key comes from the operating system's random generator. A 32-byte `seed`
-/// makes the key reproducible (the same seed gives the same key): for tests and
-/// simulations only.
+/// Generates a new RSA-2048 identity from the operating system's random generator.
+///
+/// # Safety
+/// `out` NULL or valid for writes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_identity_generate(
+    out: *mut *mut airswarm_identity,
+) -> airswarm_result {
+    guard(|| {
+        let seed = os_seed()?;
+        if out.is_null() {
+            return Err(AIRSWARM_ERR_NULL);
+        }
+        let identity =
+            Identity::generate(&mut SeededRng::from_seed(seed)).map_err(|e| crypto_code(&e))?;
+        box_out(out, airswarm_identity { identity })
+    })
+}
+
+/// TESTS AND SIMULATIONS ONLY: a reproducible identity from a 32-byte `seed` (the same
+/// seed gives the same key, so anyone with the seed has the key). Real keys come from
+/// `airswarm_identity_generate`.
 ///
 /// # Safety
 /// `seed` NULL or `seed_len` readable bytes; `out` NULL or valid for writes.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn airswarm_identity_generate(
+pub unsafe extern "C" fn airswarm_identity_generate_for_tests(
     seed: *const u8,
     seed_len: usize,
     out: *mut *mut airswarm_identity,
 ) -> airswarm_result {
     guard(|| {
         // SAFETY: caller contract on `seed`/`seed_len`.
-        let seed = unsafe { seed_or_os(seed, seed_len)? };
+        let seed = unsafe { key32(seed, seed_len)? };
         if out.is_null() {
             return Err(AIRSWARM_ERR_NULL);
         }
-        let mut rng = SeededRng::from_seed(seed);
-        let identity = Identity::generate(&mut rng).map_err(|e| crypto_code(&e))?;
+        let identity =
+            Identity::generate(&mut SeededRng::from_seed(seed)).map_err(|e| crypto_code(&e))?;
         box_out(out, airswarm_identity { identity })
     })
 }
@@ -255,19 +265,99 @@ pub unsafe extern "C" fn airswarm_identity_fingerprint(
     })
 }
 
+/// The secure node both constructors build.
+///
+/// # Safety
+/// As `airswarm_secure_node_new`.
+unsafe fn secure_node(
+    cfg: *const airswarm_node_config,
+    identity: *const airswarm_identity,
+    channel_key: *const u8,
+    channel_key_len: usize,
+    sign_channel: u8,
+    seed: [u8; 32],
+    out: *mut *mut airswarm_secure_node,
+) -> Result<(), airswarm_result> {
+    // SAFETY: caller contract on `cfg` and `identity`.
+    let (c, id) = unsafe { (const_ref(cfg)?, const_ref(identity)?) };
+    let channel = match channel_key_len {
+        0 => None,
+        // SAFETY: caller contract on `channel_key`/`channel_key_len`.
+        _ => Some(ChannelKey::from_bytes(unsafe {
+            key32(channel_key, channel_key_len)?
+        })),
+    };
+    let sign_channel = crate::util::flag("sign_channel", sign_channel.into())?;
+    if out.is_null() {
+        return Err(AIRSWARM_ERR_NULL);
+    }
+    let scfg = SecureConfig {
+        node: c.inner.clone(),
+        channel,
+        sign_channel,
+        rekey_after: 0,
+        accept_plain_broadcasts: false,
+    };
+    let node = SecureNode::new(
+        scfg,
+        id.identity.clone(),
+        Keyring::new(AIRSWARM_KEYRING_CAPACITY),
+        seed,
+    )
+    .map_err(|e| mesh_code(&e))?;
+    box_out(
+        out,
+        airswarm_secure_node {
+            node,
+            held_frame: None,
+            held_event: None,
+        },
+    )
+}
+
 /// Creates a secure node with a copy of `identity` (its address replaces `cfg->address`),
 /// an empty keyring (give it the saved one with `airswarm_secure_node_set_keyring`), the
 /// group channel key `channel_key` (32 bytes, or NULL with length 0 for plaintext
 /// broadcasts) and `sign_channel` (0/1). Its nonces, handshake keys and RSA blinding come
-/// from the operating system's random generator when `rng_seed` is NULL with length 0 (the
-/// normal case); a 32-byte `rng_seed` makes them reproducible, for tests and simulations
-/// only.
+/// from the operating system's random generator.
 ///
 /// # Safety
-/// `cfg` NULL or a valid config; `identity` NULL or a live handle; `channel_key` and
-/// `rng_seed` NULL or their lengths readable; `out` NULL or valid for writes.
+/// `cfg` NULL or a valid config; `identity` NULL or a live handle; `channel_key` NULL or
+/// its length readable; `out` NULL or valid for writes.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn airswarm_secure_node_new(
+    cfg: *const airswarm_node_config,
+    identity: *const airswarm_identity,
+    channel_key: *const u8,
+    channel_key_len: usize,
+    sign_channel: u8,
+    out: *mut *mut airswarm_secure_node,
+) -> airswarm_result {
+    guard(|| {
+        let seed = os_seed()?;
+        // SAFETY: forwarded caller contract.
+        unsafe {
+            secure_node(
+                cfg,
+                identity,
+                channel_key,
+                channel_key_len,
+                sign_channel,
+                seed,
+                out,
+            )
+        }
+    })
+}
+
+/// TESTS AND SIMULATIONS ONLY: like `airswarm_secure_node_new` with its randomness from a
+/// 32-byte `rng_seed`, so runs are reproducible (and its session keys predictable to
+/// anyone with the seed).
+///
+/// # Safety
+/// As `airswarm_secure_node_new`; `rng_seed` NULL or `rng_seed_len` readable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_secure_node_new_for_tests(
     cfg: *const airswarm_node_config,
     identity: *const airswarm_identity,
     channel_key: *const u8,
@@ -278,43 +368,20 @@ pub unsafe extern "C" fn airswarm_secure_node_new(
     out: *mut *mut airswarm_secure_node,
 ) -> airswarm_result {
     guard(|| {
-        // SAFETY: caller contract on `cfg` and `identity`.
-        let (c, id) = unsafe { (const_ref(cfg)?, const_ref(identity)?) };
-        let channel = match channel_key_len {
-            0 => None,
-            // SAFETY: caller contract on `channel_key`/`channel_key_len`.
-            _ => Some(ChannelKey::from_bytes(unsafe {
-                key32(channel_key, channel_key_len)?
-            })),
-        };
         // SAFETY: caller contract on `rng_seed`/`rng_seed_len`.
-        let seed = unsafe { seed_or_os(rng_seed, rng_seed_len)? };
-        let sign_channel = crate::util::flag("sign_channel", sign_channel.into())?;
-        if out.is_null() {
-            return Err(AIRSWARM_ERR_NULL);
+        let seed = unsafe { key32(rng_seed, rng_seed_len)? };
+        // SAFETY: forwarded caller contract.
+        unsafe {
+            secure_node(
+                cfg,
+                identity,
+                channel_key,
+                channel_key_len,
+                sign_channel,
+                seed,
+                out,
+            )
         }
-        let scfg = SecureConfig {
-            node: c.inner.clone(),
-            channel,
-            sign_channel,
-            rekey_after: 0,
-            accept_plain_broadcasts: false,
-        };
-        let node = SecureNode::new(
-            scfg,
-            id.identity.clone(),
-            Keyring::new(AIRSWARM_KEYRING_CAPACITY),
-            seed,
-        )
-        .map_err(|e| mesh_code(&e))?;
-        box_out(
-            out,
-            airswarm_secure_node {
-                node,
-                held_frame: None,
-                held_event: None,
-            },
-        )
     })
 }
 

@@ -229,15 +229,15 @@ pub unsafe extern "C" fn airswarm_secure_node_keyring(
     })
 }
 
-/// Writes the secure node's channel replay windows (binary, not NUL-terminated) to save
-/// and give back to `airswarm_secure_node_restore_channel_state` after a restart, so channel
-/// messages heard before it cannot be replayed after it. `AIRSWARM_ERR_INVALID_ARGUMENT` when
-/// the node has no channel.
+/// Writes what replay protection needs across a restart (binary, not NUL-terminated):
+/// the last handshake counter of each peer and the channel replay windows. Save it when
+/// the node stops and give it to `airswarm_secure_node_restore_replay_state` at start, so
+/// nothing heard before the restart can be replayed after it.
 ///
 /// # Safety
 /// `node` NULL or live; `buf` NULL or `cap` writable bytes; `out_len` NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn airswarm_secure_node_channel_state(
+pub unsafe extern "C" fn airswarm_secure_node_replay_state(
     node: *const airswarm_secure_node,
     buf: *mut u8,
     cap: usize,
@@ -246,21 +246,18 @@ pub unsafe extern "C" fn airswarm_secure_node_channel_state(
     guard(|| {
         // SAFETY: caller contract.
         let n = unsafe { const_ref(node)? };
-        let state = n
-            .node
-            .channel_state()
-            .ok_or_else(|| fail(AIRSWARM_ERR_INVALID_ARGUMENT, "this node has no channel"))?;
         // SAFETY: caller contract.
-        unsafe { crate::util::write_bytes(&state, buf, cap, out_len) }
+        unsafe { crate::util::write_bytes(&n.node.replay_state(), buf, cap, out_len) }
     })
 }
 
-/// Restores channel replay windows `airswarm_secure_node_channel_state` wrote.
+/// Restores what `airswarm_secure_node_replay_state` wrote; `AIRSWARM_ERR_KEY` for bytes
+/// that are not a saved state (nothing is changed then).
 ///
 /// # Safety
 /// `node` NULL or live; `state` NULL or `len` readable bytes.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn airswarm_secure_node_restore_channel_state(
+pub unsafe extern "C" fn airswarm_secure_node_restore_replay_state(
     node: *mut airswarm_secure_node,
     state: *const u8,
     len: usize,
@@ -270,7 +267,7 @@ pub unsafe extern "C" fn airswarm_secure_node_restore_channel_state(
         let n = unsafe { mut_ref(node)? };
         // SAFETY: caller contract.
         let bytes = unsafe { slice(state, len)? };
-        n.node.restore_channel_state(bytes).map_err(key_error)?;
+        n.node.restore_replay_state(bytes).map_err(key_error)?;
         Ok(())
     })
 }

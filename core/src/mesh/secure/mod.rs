@@ -180,21 +180,49 @@ impl SecureNode {
         &self.node
     }
 
-    /// The channel's replay windows as bytes to save (see [`Channel::save`]); `None`
-    /// without a channel. Save them when the node stops (and now and then), restore them
-    /// at start, so channel messages heard before a reboot cannot be replayed after it.
-    pub fn channel_state(&self) -> Option<Vec<u8>> {
-        self.channel.as_ref().map(Channel::save)
+    /// What replay protection needs across a reboot, as bytes to save when the node stops
+    /// (and now and then) and give to [`SecureNode::restore_replay_state`] at start: the
+    /// last handshake counter taken from each peer (a replayed init is then stale) and the
+    /// channel's replay windows ([`Channel::save`]). Format: version 1, the number of
+    /// peers (4), per peer its fingerprint (32) and counter (8), then the channel's bytes.
+    pub fn replay_state(&self) -> Vec<u8> {
+        let mut out = vec![1];
+        out.extend_from_slice(&(self.last_init.len() as u32).to_be_bytes());
+        for (fp, counter) in &self.last_init {
+            out.extend_from_slice(&fp.0);
+            out.extend_from_slice(&counter.to_be_bytes());
+        }
+        if let Some(c) = &self.channel {
+            out.extend_from_slice(&c.save());
+        }
+        out
     }
 
-    /// Take back what [`SecureNode::channel_state`] saved; returns the windows restored.
-    pub fn restore_channel_state(&mut self, saved: &[u8]) -> Result<usize, CryptoError> {
-        match &mut self.channel {
-            Some(c) => c.restore(saved),
-            None => Err(CryptoError::Malformed(
-                "channel state (this node has no channel)",
-            )),
+    /// Take back what [`SecureNode::replay_state`] saved (merged with anything learned
+    /// since). Bytes that are not a saved state are refused whole.
+    pub fn restore_replay_state(&mut self, saved: &[u8]) -> Result<(), CryptoError> {
+        let bad = || CryptoError::Malformed("saved replay state");
+        let (&version, rest) = saved.split_first().ok_or_else(bad)?;
+        if version != 1 || rest.len() < 4 {
+            return Err(bad());
         }
+        let n = u32::from_be_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
+        let peers_len = n.checked_mul(40).ok_or_else(bad)?;
+        let (peers, channel) = rest[4..].split_at_checked(peers_len).ok_or_else(bad)?;
+        match (&mut self.channel, channel.is_empty()) {
+            (Some(c), false) => {
+                c.restore(channel)?;
+            }
+            (None, false) => return Err(bad()),
+            _ => {}
+        }
+        for e in peers.chunks_exact(40) {
+            let fp = Fingerprint(e[..32].try_into().expect("32 bytes"));
+            let counter = u64::from_be_bytes(e[32..].try_into().expect("8 bytes"));
+            let c = self.last_init.entry(fp).or_insert(counter);
+            *c = (*c).max(counter);
+        }
+        Ok(())
     }
 
     /// The session with the peer whose key has this fingerprint.

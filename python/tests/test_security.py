@@ -16,8 +16,10 @@ def test_identity_save_load_fingerprint(identity, tmp_path):
     assert airswarm.PublicKey.from_pem(identity.public.to_pem()).address == identity.address
     with pytest.raises(airswarm.CryptoError):
         airswarm.Identity.from_pem("-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n")
-    with pytest.raises(FileNotFoundError):
+    # A missing file is an AirswarmError that names it, with the OSError as its cause.
+    with pytest.raises(airswarm.CryptoError, match="no such file") as e:
         airswarm.Identity.load(tmp_path / "missing.pem")
+    assert isinstance(e.value.__cause__, FileNotFoundError)
 
 
 def test_sign_verify_encrypt_decrypt(identity):

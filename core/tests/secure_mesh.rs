@@ -1068,3 +1068,84 @@ fn a_restored_replay_state_refuses_an_init_replayed_after_a_reboot() {
     );
     assert!(line.nodes[1].session(&ids()[0].fingerprint()).is_none());
 }
+
+#[test]
+fn a_session_evicted_by_other_peers_is_set_up_again() {
+    // B keeps one session: C's handshake evicts A's. A's next message cannot open at B
+    // and is reported failed, never delivered; B sets up a new session with A, and A's
+    // message after that arrives.
+    let node = |i: usize, max_sessions: usize| {
+        let mut ring = Keyring::default();
+        for (j, id) in ids().iter().enumerate().take(3) {
+            if j != i {
+                ring.pin(id.public().clone()).unwrap();
+            }
+        }
+        let cfg = SecureConfig {
+            max_sessions,
+            ..SecureConfig::default()
+        };
+        SecureNode::new(cfg, ids()[i].clone(), ring, [i as u8 + 30; 32]).unwrap()
+    };
+    let mut line = line_of(vec![node(0, 0), node(1, 1), node(2, 0)]);
+    let b = line.addr(1);
+    line.nodes[0].send(Instant(0), b, b"a1").unwrap();
+    line.run(120_000);
+    let t = line.now + 1;
+    line.nodes[2].send(Instant(t), b, b"c1").unwrap();
+    line.run(t + 120_000);
+    assert!(
+        line.nodes[1].session(&ids()[0].fingerprint()).is_none(),
+        "evicted"
+    );
+    let t = line.now + 1;
+    let lost = match line.nodes[0].send(Instant(t), b, b"a2").unwrap() {
+        SendOutcome::Sent(id) => id,
+        other => panic!("{other:?}"),
+    };
+    line.run(t + 3_600_000);
+    assert!(
+        line.events[0]
+            .iter()
+            .any(|e| matches!(e, SecureEvent::SendFailed { id, .. } if *id == lost))
+    );
+    let t = line.now + 1;
+    line.nodes[0].send(Instant(t), b, b"a3").unwrap();
+    line.run(t + 600_000);
+    let got: Vec<Vec<u8>> = line.messages(1).into_iter().map(|(_, p)| p).collect();
+    assert_eq!(got, vec![b"a1".to_vec(), b"c1".to_vec(), b"a3".to_vec()]);
+}
+
+#[test]
+fn two_nodes_that_open_at_once_end_in_one_working_session() {
+    let mut line = Line::new(2, None);
+    let (a, b) = (line.addr(0), line.addr(1));
+    line.nodes[0].send(Instant(0), b, b"from a").unwrap();
+    line.nodes[1].send(Instant(0), a, b"from b").unwrap();
+    line.run(600_000);
+    assert_eq!(
+        line.messages(1),
+        vec![(Security::Session, b"from a".to_vec())]
+    );
+    assert_eq!(
+        line.messages(0),
+        vec![(Security::Session, b"from b".to_vec())]
+    );
+    // Both ended in the same session: later messages flow both ways at once.
+    let t = line.now + 1;
+    line.nodes[0].send(Instant(t), b, b"again a").unwrap();
+    line.nodes[1].send(Instant(t), a, b"again b").unwrap();
+    line.run(t + 600_000);
+    assert_eq!(line.messages(1).len(), 2);
+    assert_eq!(line.messages(0).len(), 2);
+    assert!(
+        !line.events[0]
+            .iter()
+            .any(|e| matches!(e, SecureEvent::SendFailed { .. }))
+    );
+    assert!(
+        !line.events[1]
+            .iter()
+            .any(|e| matches!(e, SecureEvent::SendFailed { .. }))
+    );
+}

@@ -297,6 +297,7 @@ unsafe fn secure_node(
         sign_channel,
         rekey_after: 0,
         accept_plain_broadcasts: false,
+        max_sessions: 0,
     };
     let node = SecureNode::new(
         scfg,

@@ -165,4 +165,7 @@ pub struct SecureConfig {
     /// [`Security::Plain`]). Off by default: anyone can forge their source address, and
     /// on a channel every member's broadcasts are sealed.
     pub accept_plain_broadcasts: bool,
+    /// Sessions kept at once (0 = 256); the least recently set up makes way, and its
+    /// peer gets a new one the next time its message cannot be opened.
+    pub max_sessions: usize,
 }

@@ -101,6 +101,7 @@ pub struct SecureNode {
     sign_channel: bool,
     rekey_after: u64,
     accept_plain_broadcasts: bool,
+    max_sessions: usize,
     rng: SeededRng,
     events: VecDeque<SecureEvent>,
 }
@@ -151,6 +152,11 @@ impl SecureNode {
             sign_channel: cfg.sign_channel,
             rekey_after: cfg.rekey_after,
             accept_plain_broadcasts: cfg.accept_plain_broadcasts || cfg.channel.is_none(),
+            max_sessions: if cfg.max_sessions == 0 {
+                MAX_SESSIONS
+            } else {
+                cfg.max_sessions
+            },
             rng: SeededRng::from_seed(rng_seed),
             events: VecDeque::new(),
         })
@@ -740,7 +746,8 @@ impl SecureNode {
             {
                 // Both ends opened at once: the init from the lower (address,
                 // fingerprint) wins, so both end up in the same session. The peer
-                // answers ours and drops its own.
+                // answers ours and drops its own; we took this one in (no retries).
+                self.node.accept(now, src, id);
                 return;
             }
             if let Some(why) = self.answer_limited(now, &fp) {
@@ -859,7 +866,7 @@ impl SecureNode {
                 p.address = address;
             }
             None => {
-                if self.session_order.len() >= MAX_SESSIONS
+                if self.session_order.len() >= self.max_sessions
                     && let Some(old) = self.session_order.pop_front()
                 {
                     self.sessions.remove(&old);

@@ -9,7 +9,7 @@ use crate::lora::airswarm_lora_config;
 use crate::util::{const_ref, free_box, guard, mut_ref, put, slice, write_bytes, write_text};
 use airswarm_core::radio::channel::ChannelParams;
 use airswarm_core::radio::sx1276::model::ModelAir;
-use airswarm_core::radio::sx1276::{RxStatus, Sx1276, Sx1276Error, TxStatus};
+use airswarm_core::radio::sx1276::{RxStatus, Sx1276, Sx1276Error, TxStatus, duplex};
 use airswarm_core::time::Instant;
 use embedded_hal::delay::DelayNs;
 use embedded_hal::digital::{self, InputPin, OutputPin};
@@ -80,48 +80,16 @@ impl spi::ErrorType for CSpi {
 
 impl SpiDevice for CSpi {
     fn transaction(&mut self, ops: &mut [Operation<'_, u8>]) -> Result<(), spi::ErrorKind> {
-        // Flatten into one full-duplex buffer: one callback call is one chip-select assertion.
-        let mut buf = Vec::new();
-        for op in ops.iter() {
-            match op {
-                Operation::Write(w) => buf.extend_from_slice(w),
-                Operation::Read(r) => buf.resize(buf.len() + r.len(), 0),
-                Operation::Transfer(r, w) => {
-                    let start = buf.len();
-                    buf.extend_from_slice(w);
-                    buf.resize(start + r.len().max(w.len()), 0);
-                }
-                Operation::TransferInPlace(b) => buf.extend_from_slice(b),
-                Operation::DelayNs(_) => {}
+        // One callback call is one chip-select assertion over the whole transaction.
+        duplex::transaction(ops, |buf| {
+            let f = self.0.0.spi_transfer.ok_or(spi::ErrorKind::Other)?;
+            // SAFETY: the C caller promised a callback valid for `userdata` and a buffer
+            // of `len` bytes.
+            match unsafe { f(self.0.0.userdata, buf.as_mut_ptr(), buf.len()) } {
+                0 => Ok(()),
+                _ => Err(spi::ErrorKind::Other),
             }
-        }
-        let f = self.0.0.spi_transfer.ok_or(spi::ErrorKind::Other)?;
-        // SAFETY: the C caller promised a callback valid for `userdata` and a buffer of `len`.
-        let rc = unsafe { f(self.0.0.userdata, buf.as_mut_ptr(), buf.len()) };
-        if rc != 0 {
-            return Err(spi::ErrorKind::Other);
-        }
-        let mut at = 0;
-        for op in ops.iter_mut() {
-            match op {
-                Operation::Write(w) => at += w.len(),
-                Operation::Read(r) => {
-                    r.copy_from_slice(&buf[at..at + r.len()]);
-                    at += r.len();
-                }
-                Operation::Transfer(r, w) => {
-                    let n = r.len().max(w.len());
-                    r.copy_from_slice(&buf[at..at + r.len()]);
-                    at += n;
-                }
-                Operation::TransferInPlace(b) => {
-                    b.copy_from_slice(&buf[at..at + b.len()]);
-                    at += b.len();
-                }
-                Operation::DelayNs(_) => {}
-            }
-        }
-        Ok(())
+        })
     }
 }
 

@@ -8,7 +8,7 @@ use airswarm_core::radio::channel::ChannelParams;
 use airswarm_core::radio::rnode::kiss;
 use airswarm_core::radio::rnode::{HostConfig, HostEvent, Phase, RnodeHost as CoreRnodeHost};
 use airswarm_core::radio::sx1276::model::{ModelAir, ModelChip};
-use airswarm_core::radio::sx1276::{RxStatus, Sx1276 as CoreSx1276, Sx1276Error, TxStatus};
+use airswarm_core::radio::sx1276::{RxStatus, Sx1276 as CoreSx1276, Sx1276Error, TxStatus, duplex};
 use airswarm_core::time::{Duration, Instant};
 use embedded_hal::delay::DelayNs;
 use embedded_hal::digital::{self, InputPin, OutputPin};
@@ -62,60 +62,29 @@ impl spi::ErrorType for PySpi {
 
 impl SpiDevice for PySpi {
     fn transaction(&mut self, ops: &mut [Operation<'_, u8>]) -> Result<(), spi::ErrorKind> {
-        let mut out = Vec::new();
-        for op in ops.iter() {
-            match op {
-                Operation::Write(w) => out.extend_from_slice(w),
-                Operation::Read(r) => out.resize(out.len() + r.len(), 0),
-                Operation::Transfer(r, w) => {
-                    let s = out.len();
-                    out.extend_from_slice(w);
-                    out.resize(s + r.len().max(w.len()), 0);
-                }
-                Operation::TransferInPlace(b) => out.extend_from_slice(b),
-                Operation::DelayNs(_) => {}
+        duplex::transaction(ops, |buf| {
+            let miso: Vec<u8> = Python::attach(|py| {
+                let r = self.0.spi.call1(py, (PyBytes::new(py, buf),))?;
+                r.extract::<Vec<u8>>(py)
+            })
+            .map_err(|e| {
+                keep(&self.0.raised, e);
+                spi::ErrorKind::Other
+            })?;
+            if miso.len() != buf.len() {
+                keep(
+                    &self.0.raised,
+                    RadioError::new_err(format!(
+                        "spi_transfer returned {} bytes for a {}-byte transfer",
+                        miso.len(),
+                        buf.len()
+                    )),
+                );
+                return Err(spi::ErrorKind::Other);
             }
-        }
-        let miso: Vec<u8> = Python::attach(|py| {
-            let r = self.0.spi.call1(py, (PyBytes::new(py, &out),))?;
-            r.extract::<Vec<u8>>(py)
+            buf.copy_from_slice(&miso);
+            Ok(())
         })
-        .map_err(|e| {
-            keep(&self.0.raised, e);
-            spi::ErrorKind::Other
-        })?;
-        if miso.len() != out.len() {
-            keep(
-                &self.0.raised,
-                RadioError::new_err(format!(
-                    "spi_transfer returned {} bytes for a {}-byte transfer",
-                    miso.len(),
-                    out.len()
-                )),
-            );
-            return Err(spi::ErrorKind::Other);
-        }
-        let mut at = 0;
-        for op in ops.iter_mut() {
-            match op {
-                Operation::Write(w) => at += w.len(),
-                Operation::Read(r) => {
-                    r.copy_from_slice(&miso[at..at + r.len()]);
-                    at += r.len();
-                }
-                Operation::Transfer(r, w) => {
-                    let n = r.len().max(w.len());
-                    r.copy_from_slice(&miso[at..at + r.len()]);
-                    at += n;
-                }
-                Operation::TransferInPlace(b) => {
-                    b.copy_from_slice(&miso[at..at + b.len()]);
-                    at += b.len();
-                }
-                Operation::DelayNs(_) => {}
-            }
-        }
-        Ok(())
     }
 }
 

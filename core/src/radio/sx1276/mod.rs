@@ -22,6 +22,7 @@
 //! hear each other on the same frequency, bandwidth, spreading factor and sync word (RNode
 //! uses sync word 0x12 on the SX127x).
 
+pub mod duplex;
 pub mod model;
 pub mod regs;
 

@@ -9,6 +9,7 @@
 
 pub mod crypto;
 pub mod fields;
+pub mod fileinfo;
 pub mod mesh;
 pub mod radio;
 pub mod range;

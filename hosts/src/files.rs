@@ -5,50 +5,14 @@
 
 use std::fs::{File, Metadata, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-/// "permission denied: PATH", "no such file or directory: PATH", or the OS's own words.
-pub fn io_message(e: &io::Error, path: &Path) -> String {
-    let what = match e.kind() {
-        io::ErrorKind::PermissionDenied => "permission denied".to_string(),
-        io::ErrorKind::NotFound => "no such file or directory".to_string(),
-        _ => {
-            // "Input/output error (os error 5)" -> "input/output error (os error 5)"
-            let s = e.to_string();
-            let mut c = s.chars();
-            match c.next() {
-                Some(f) => f.to_lowercase().chain(c).collect(),
-                None => s,
-            }
-        }
-    };
-    format!("{what}: {}", path.display())
-}
+pub use airswarm_core::fileinfo::{io_message, kind_of};
 
 /// An I/O error as an anyhow error that says which file.
 pub fn io_error(e: io::Error, path: &Path) -> anyhow::Error {
     anyhow::anyhow!(io_message(&e, path))
-}
-
-/// What kind of thing `meta` describes, for "PATH is a FIFO, not a regular file".
-pub fn kind_of(meta: &Metadata) -> &'static str {
-    let t = meta.file_type();
-    if t.is_dir() {
-        "a directory"
-    } else if t.is_fifo() {
-        "a FIFO (named pipe)"
-    } else if t.is_char_device() {
-        "a character device"
-    } else if t.is_block_device() {
-        "a block device"
-    } else if t.is_socket() {
-        "a socket"
-    } else if t.is_symlink() {
-        "a symbolic link"
-    } else {
-        "a regular file"
-    }
 }
 
 /// Open a regular file for reading, refusing anything else without blocking: the open

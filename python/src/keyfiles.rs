@@ -5,7 +5,7 @@
 
 use std::fs;
 use std::io::{Read, Write};
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use airswarm_core::crypto::{Identity, keyfile};
@@ -13,33 +13,15 @@ use pyo3::PyErr;
 
 use crate::errors;
 
+/// What a non-regular file is, in the CLI's words; `None` for a regular file.
 fn kind(meta: &fs::Metadata) -> Option<&'static str> {
-    let t = meta.file_type();
-    if t.is_file() {
-        None
-    } else if t.is_dir() {
-        Some("a directory")
-    } else if t.is_fifo() {
-        Some("a named pipe (FIFO)")
-    } else if t.is_char_device() {
-        Some("a character device")
-    } else if t.is_block_device() {
-        Some("a block device")
-    } else {
-        Some("not a regular file")
-    }
+    (!meta.is_file()).then(|| airswarm_core::fileinfo::kind_of(meta))
 }
 
 /// A file problem as a `CryptoError` (an `AirswarmError`) whose message names the file, with
 /// the `OSError` (errno, filename) as its `__cause__`, as the torrent functions do.
 fn io(e: std::io::Error, path: &Path) -> PyErr {
-    use std::io::ErrorKind;
-    let what = match e.kind() {
-        ErrorKind::NotFound => "no such file or directory".to_string(),
-        ErrorKind::PermissionDenied => "permission denied".to_string(),
-        _ => e.to_string(),
-    };
-    let err = errors::crypto(format!("{what}: {}", path.display()));
+    let err = errors::crypto(airswarm_core::fileinfo::io_message(&e, path));
     pyo3::Python::attach(|py| err.set_cause(py, Some(PyErr::from(e))));
     err
 }

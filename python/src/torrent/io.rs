@@ -6,7 +6,7 @@
 
 use std::fs::{File, Metadata, OpenOptions};
 use std::io::{self, Read};
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use airswarm_core::torrent::metainfo::unsafe_component_reason;
@@ -56,39 +56,7 @@ impl Problem {
     }
 }
 
-/// "permission denied: PATH", "no such file or directory: PATH", or the OS's own words.
-pub fn io_message(e: &io::Error, path: &Path) -> String {
-    let what = match e.kind() {
-        io::ErrorKind::PermissionDenied => "permission denied".to_string(),
-        io::ErrorKind::NotFound => "no such file or directory".to_string(),
-        _ => {
-            let s = e.to_string();
-            let mut c = s.chars();
-            match c.next() {
-                Some(f) => f.to_lowercase().chain(c).collect(),
-                None => s,
-            }
-        }
-    };
-    format!("{what}: {}", path.display())
-}
-
-pub fn kind_of(meta: &Metadata) -> &'static str {
-    let t = meta.file_type();
-    if t.is_dir() {
-        "a directory"
-    } else if t.is_fifo() {
-        "a FIFO (named pipe)"
-    } else if t.is_char_device() {
-        "a character device"
-    } else if t.is_block_device() {
-        "a block device"
-    } else if t.is_socket() {
-        "a socket"
-    } else {
-        "a regular file"
-    }
-}
+pub use airswarm_core::fileinfo::{io_message, kind_of};
 
 /// Open a regular file without blocking on a FIFO; the type is checked on the open file.
 pub fn open_regular(path: &Path) -> Result<(File, Metadata), Problem> {

@@ -72,7 +72,9 @@ def test_simulator_strategies_and_errors():
 
 
 def test_simulator_releases_the_gil():
-    sim = airswarm.Simulator(nodes=60, messages=30, seed=5)
+    # Long enough (a few hundred ms) that a busy machine's scheduling cannot hide the
+    # difference: with the GIL held, this thread could not tick at all.
+    sim = airswarm.Simulator(nodes=300, messages=200, seed=5)
     ticks = 0
     done = threading.Event()
 

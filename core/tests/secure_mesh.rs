@@ -101,6 +101,17 @@ impl Line {
         }
     }
 
+    /// The frames node `i` put on the air whose content is `content`, in order.
+    fn sent(&self, i: usize, content: Content) -> Vec<Vec<u8>> {
+        self.log
+            .iter()
+            .filter(|(j, f)| {
+                *j == i && FrameView::parse(f).is_ok_and(|v| v.header().content == content)
+            })
+            .map(|(_, f)| f.clone())
+            .collect()
+    }
+
     fn messages(&self, i: usize) -> Vec<(Security, Vec<u8>)> {
         self.events[i]
             .iter()
@@ -703,14 +714,7 @@ fn a_forged_handshake_reply_does_not_abort_the_handshake() {
         line.messages(1),
         vec![(Security::Session, b"hello".to_vec())]
     );
-    let inits = line
-        .log
-        .iter()
-        .filter(|(i, f)| {
-            *i == 0
-                && FrameView::parse(f).is_ok_and(|v| v.header().content == Content::HandshakeInit)
-        })
-        .count();
+    let inits = line.sent(0, Content::HandshakeInit).len();
     // The init is 2 fragments: one handshake, never restarted.
     assert_eq!(inits, 2, "the forged replies made A start over");
     assert!(
@@ -930,14 +934,7 @@ fn a_peer_cannot_make_us_answer_handshakes_without_end() {
         }
     }
     line.run(5_000);
-    let replies = line
-        .log
-        .iter()
-        .filter(|(i, f)| {
-            *i == 1
-                && FrameView::parse(f).is_ok_and(|v| v.header().content == Content::HandshakeReply)
-        })
-        .count();
+    let replies = line.sent(1, Content::HandshakeReply).len();
     assert_eq!(replies, 2, "one reply (2 fragments) within 10 s");
     assert_eq!(
         line.rejections(1)
@@ -954,15 +951,7 @@ fn a_replayed_init_after_the_responder_rebooted_ends_in_failure_reports_then_a_w
     let b = line.addr(1);
     line.nodes[0].send(Instant(0), b, b"first").unwrap();
     line.run(120_000);
-    let init_frames: Vec<Vec<u8>> = line
-        .log
-        .iter()
-        .filter(|(i, f)| {
-            *i == 0
-                && FrameView::parse(f).is_ok_and(|v| v.header().content == Content::HandshakeInit)
-        })
-        .map(|(_, f)| f.clone())
-        .collect();
+    let init_frames: Vec<Vec<u8>> = line.sent(0, Content::HandshakeInit);
     assert!(!init_frames.is_empty());
     // B reboots (keyring and counter kept, sessions and replay state lost) and someone
     // replays A's old init: B answers it with a session A will never have.

@@ -1,0 +1,4 @@
+//! `airswarm node`: one mesh node as a process, with its state in SQLite and three front
+//! ends (terminal chat, line-delimited JSON over TCP, a web page) on one [`handle::ApiHandle`].
+
+pub mod handle;

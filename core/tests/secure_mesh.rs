@@ -1138,3 +1138,47 @@ fn two_nodes_that_open_at_once_end_in_one_working_session() {
             .any(|e| matches!(e, SecureEvent::SendFailed { .. }))
     );
 }
+
+#[test]
+fn a_node_in_several_channels_reads_each_and_tells_which_and_a_named_announcement_names_its_sender()
+{
+    let shared = ChannelKey::from_bytes([7; 32]);
+    let only_a = ChannelKey::from_bytes([9; 32]);
+    let mut line = Line::new(2, Some(shared.clone()));
+    // Node 0 joins a second channel; the same key again is the same channel.
+    assert_eq!(line.nodes[0].join_channel(&only_a).unwrap(), 1);
+    assert_eq!(line.nodes[0].join_channel(&shared).unwrap(), 0);
+    line.nodes[0].set_name(Some("alice")).unwrap();
+    assert!(line.nodes[0].set_name(Some("bad\nname")).is_err());
+    line.nodes[0].announce(Instant(0)).unwrap();
+    line.nodes[0]
+        .send_on_channel(Instant(0), 0, b"to everyone")
+        .unwrap();
+    line.nodes[0]
+        .send_on_channel(Instant(0), 1, b"only a's channel")
+        .unwrap();
+    assert!(line.nodes[0].send_on_channel(Instant(0), 5, b"x").is_err());
+    line.run(600_000);
+    let got: Vec<(Vec<u8>, Option<u8>)> = line.events[1]
+        .iter()
+        .filter_map(|e| match e {
+            SecureEvent::Message {
+                payload, channel, ..
+            } => Some((payload.clone(), *channel)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(got, vec![(b"to everyone".to_vec(), Some(0))]);
+    assert!(line.events[1].iter().any(|e| matches!(e,
+        SecureEvent::Rejected { reason, .. } if reason.contains("channel message"))));
+    assert!(line.events[1].iter().any(|e| matches!(e,
+        SecureEvent::Announced { name: Some(n), fingerprint, .. }
+            if n == "alice" && *fingerprint == ids()[0].fingerprint())));
+    // Replay state with two channels round-trips; bytes for more channels than joined
+    // are refused.
+    let saved = line.nodes[0].replay_state();
+    line.nodes[0].restore_replay_state(&saved).unwrap();
+    let two = line.nodes[0].replay_state();
+    assert_eq!(two[0], 2);
+    assert!(line.nodes[1].restore_replay_state(&two).is_err());
+}

@@ -648,6 +648,7 @@ pub unsafe extern "C" fn airswarm_secure_node_poll_event(
                 hops,
                 payload,
                 sender,
+                ..
             } => {
                 e.kind = AIRSWARM_SECURE_EVENT_MESSAGE;
                 if let Some(fp) = sender {

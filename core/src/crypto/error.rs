@@ -35,6 +35,8 @@ pub enum CryptoError {
     },
     /// A passphrase or channel key text was rejected.
     BadChannelKey(String),
+    /// A node name that cannot be announced.
+    BadName(String),
 }
 
 impl fmt::Display for CryptoError {
@@ -73,6 +75,7 @@ impl fmt::Display for CryptoError {
                 "key {offered} conflicts with the pinned key {pinned}; remove the pin with `airswarm trust remove` if the change is genuine"
             ),
             CryptoError::BadChannelKey(e) => write!(f, "bad channel key: {e}"),
+            CryptoError::BadName(e) => write!(f, "bad name: {e}"),
         }
     }
 }

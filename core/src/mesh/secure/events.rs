@@ -35,6 +35,16 @@ pub enum SecureEvent {
         /// signer of a signed channel message; `None` for unsigned channel and plain
         /// messages, whose sender nothing proves.
         sender: Option<Fingerprint>,
+        /// For a channel-sealed message, the index of the channel that opened it
+        /// ([`super::SecureNode::join_channel`]).
+        channel: Option<u8>,
+    },
+    /// A pinned key announced itself again (or for the first time, after
+    /// [`SecureEvent::PeerPinned`]), with the name its owner signed, if any.
+    Announced {
+        address: Address,
+        fingerprint: Fingerprint,
+        name: Option<String>,
     },
     Delivered {
         dst: Address,
@@ -92,6 +102,10 @@ pub enum SecureError {
     Crypto(CryptoError),
     /// Too many messages already wait for this peer's session.
     Backlog(Address),
+    /// [`super::MAX_CHANNELS`] channels are joined already.
+    TooManyChannels,
+    /// No channel was joined at this index.
+    NoSuchChannel(u8),
     /// Several pinned keys claim this address: send to one of them by fingerprint.
     AmbiguousAddress {
         address: Address,
@@ -104,6 +118,12 @@ impl fmt::Display for SecureError {
         match self {
             SecureError::Mesh(e) => write!(f, "{e}"),
             SecureError::Crypto(e) => write!(f, "{e}"),
+            SecureError::TooManyChannels => write!(
+                f,
+                "this node is in {} channels already; leave one first",
+                super::MAX_CHANNELS
+            ),
+            SecureError::NoSuchChannel(i) => write!(f, "no channel {i} was joined"),
             SecureError::Backlog(a) => write!(
                 f,
                 "too many messages are already waiting for a session with {a}"

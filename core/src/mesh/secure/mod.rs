@@ -24,7 +24,7 @@ use rand_core::SeedableRng;
 use super::node::{Event, MeshError, Node, NodeConfig, NodeStats};
 use super::wire::{self, Address, Content};
 use crate::crypto::{
-    Announcement, Channel, CryptoError, Fingerprint, Identity, Keyring, KeyringEvent,
+    Announcement, Channel, ChannelKey, CryptoError, Fingerprint, Identity, Keyring, KeyringEvent,
     PendingHandshake, PublicIdentity, SeededRng, Session, TAG_LEN,
 };
 use crate::time::{Duration, Instant};
@@ -62,6 +62,8 @@ const REHANDSHAKE_INTERVAL: Duration = Duration::from_secs(60);
 /// verification and a 2-frame reply, and a pinned peer could otherwise make us spend them
 /// without end. A genuine initiator retries only after `HANDSHAKE_TIMEOUT`.
 const ANSWER_INTERVAL: Duration = Duration::from_secs(10);
+/// Group channels a node can be in at once (Meshtastic's firmware has 8 slots).
+pub const MAX_CHANNELS: usize = 8;
 /// Inits answered per minute from everyone together.
 const ANSWERS_PER_MINUTE: usize = 20;
 
@@ -98,7 +100,11 @@ pub struct SecureNode {
     /// Session-sealed messages that arrived before the handshake reply that sets up
     /// their session, per peer we are shaking hands with.
     early_sealed: BTreeMap<Fingerprint, Vec<super::Message>>,
-    channel: Option<Channel>,
+    /// Group channels, the first being where [`SecureNode::send`] puts broadcasts.
+    channels: Vec<Channel>,
+    channel_keys: Vec<ChannelKey>,
+    /// The name announced with our key.
+    name: Option<String>,
     sign_channel: bool,
     rekey_after: u64,
     accept_plain_broadcasts: bool,
@@ -149,10 +155,12 @@ impl SecureNode {
             answers: VecDeque::new(),
             held_inits: VecDeque::new(),
             early_sealed: BTreeMap::new(),
-            channel: cfg.channel.as_ref().map(Channel::new),
+            channels: cfg.channel.iter().map(Channel::new).collect(),
+            channel_keys: cfg.channel.iter().cloned().collect(),
+            name: None,
             sign_channel: cfg.sign_channel,
             rekey_after: cfg.rekey_after,
-            accept_plain_broadcasts: cfg.accept_plain_broadcasts || cfg.channel.is_none(),
+            accept_plain_broadcasts: cfg.accept_plain_broadcasts,
             max_sessions: if cfg.max_sessions == 0 {
                 MAX_SESSIONS
             } else {
@@ -190,17 +198,28 @@ impl SecureNode {
     /// What replay protection needs across a reboot, as bytes to save when the node stops
     /// (and now and then) and give to [`SecureNode::restore_replay_state`] at start: the
     /// last handshake counter taken from each peer (a replayed init is then stale) and the
-    /// channel's replay windows ([`Channel::save`]). Format: version 1, the number of
-    /// peers (4), per peer its fingerprint (32) and counter (8), then the channel's bytes.
+    /// channels' replay windows ([`Channel::save`]). Format: version 1, the number of
+    /// peers (4), per peer its fingerprint (32) and counter (8), then the first channel's
+    /// bytes; with more than one channel, version 2: the same peers, then per channel
+    /// (in joining order) its length (4) and bytes.
     pub fn replay_state(&self) -> Vec<u8> {
-        let mut out = vec![1];
+        let version = if self.channels.len() > 1 { 2 } else { 1 };
+        let mut out = vec![version];
         out.extend_from_slice(&(self.last_init.len() as u32).to_be_bytes());
         for (fp, counter) in &self.last_init {
             out.extend_from_slice(&fp.0);
             out.extend_from_slice(&counter.to_be_bytes());
         }
-        if let Some(c) = &self.channel {
-            out.extend_from_slice(&c.save());
+        if version == 1 {
+            if let Some(c) = self.channels.first() {
+                out.extend_from_slice(&c.save());
+            }
+        } else {
+            for c in &self.channels {
+                let saved = c.save();
+                out.extend_from_slice(&(saved.len() as u32).to_be_bytes());
+                out.extend_from_slice(&saved);
+            }
         }
         out
     }
@@ -210,19 +229,35 @@ impl SecureNode {
     pub fn restore_replay_state(&mut self, saved: &[u8]) -> Result<(), CryptoError> {
         let bad = || CryptoError::Malformed("saved replay state");
         let (&version, rest) = saved.split_first().ok_or_else(bad)?;
-        if version != 1 || rest.len() < 4 {
+        if !(1..=2).contains(&version) || rest.len() < 4 {
             return Err(bad());
         }
         let n = u32::from_be_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
         let peers_len = n.checked_mul(40).ok_or_else(bad)?;
-        let (peers, channel) = rest[4..].split_at_checked(peers_len).ok_or_else(bad)?;
-        match (&mut self.channel, channel.is_empty()) {
-            (Some(c), false) => {
-                c.restore(channel)?;
+        let (peers, mut channels) = rest[4..].split_at_checked(peers_len).ok_or_else(bad)?;
+        // Parse everything before changing anything: refused bytes change nothing.
+        let mut saved: Vec<&[u8]> = Vec::new();
+        if version == 1 {
+            if !channels.is_empty() {
+                saved.push(channels);
             }
-            (None, false) => return Err(bad()),
-            _ => {}
+        } else {
+            while !channels.is_empty() {
+                let (len, rest) = channels.split_at_checked(4).ok_or_else(bad)?;
+                let len = u32::from_be_bytes(len.try_into().expect("4 bytes")) as usize;
+                let (one, rest) = rest.split_at_checked(len).ok_or_else(bad)?;
+                saved.push(one);
+                channels = rest;
+            }
         }
+        if saved.len() > self.channels.len() {
+            return Err(bad());
+        }
+        let mut restored = self.channels.clone();
+        for (c, bytes) in restored.iter_mut().zip(&saved) {
+            c.restore(bytes)?;
+        }
+        self.channels = restored;
         for e in peers.chunks_exact(40) {
             let fp = Fingerprint(e[..32].try_into().expect("32 bytes"));
             let counter = u64::from_be_bytes(e[32..].try_into().expect("8 bytes"));
@@ -237,10 +272,55 @@ impl SecureNode {
         self.sessions.get(peer).map(|p| &p.current)
     }
 
+    /// The name announced with our key from now on ([`crate::crypto::check_name`]).
+    pub fn set_name(&mut self, name: Option<&str>) -> Result<(), CryptoError> {
+        if let Some(n) = name {
+            crate::crypto::check_name(n)?;
+        }
+        self.name = name.map(str::to_string);
+        Ok(())
+    }
+
+    /// Join a group channel (at most [`MAX_CHANNELS`]); returns its index, the one
+    /// [`SecureEvent::Message`] reports and [`SecureNode::send_on_channel`] takes. Joining
+    /// a channel already joined returns its index.
+    pub fn join_channel(&mut self, key: &ChannelKey) -> Result<u8, SecureError> {
+        if let Some(i) = self.channel_keys.iter().position(|k| k == key) {
+            return Ok(i as u8);
+        }
+        if self.channels.len() >= MAX_CHANNELS {
+            return Err(SecureError::TooManyChannels);
+        }
+        self.channels.push(Channel::new(key));
+        self.channel_keys.push(key.clone());
+        Ok((self.channels.len() - 1) as u8)
+    }
+
+    /// Channels joined.
+    pub fn channel_count(&self) -> usize {
+        self.channels.len()
+    }
+
+    /// Broadcast `payload` sealed with the channel at `index`.
+    pub fn send_on_channel(
+        &mut self,
+        now: Instant,
+        index: u8,
+        payload: &[u8],
+    ) -> Result<u32, SecureError> {
+        if usize::from(index) >= self.channels.len() {
+            return Err(SecureError::NoSuchChannel(index));
+        }
+        self.seal_broadcast(now, usize::from(index), payload)
+    }
+
     /// Broadcast our self-signed public key.
     pub fn announce(&mut self, now: Instant) -> Result<u32, SecureError> {
         let seq = now.as_millis().max(1);
-        let ann = Announcement::sign(&self.identity, seq, &mut self.rng)?;
+        let ann = match &self.name {
+            Some(name) => Announcement::sign_named(&self.identity, seq, name, &mut self.rng)?,
+            None => Announcement::sign(&self.identity, seq, &mut self.rng)?,
+        };
         let id = self
             .node
             .send_content(now, Address::BROADCAST, Content::Announce, &ann)?;
@@ -352,12 +432,22 @@ impl SecureNode {
     }
 
     fn send_broadcast(&mut self, now: Instant, payload: &[u8]) -> Result<u32, SecureError> {
-        let me = self.address();
-        let Some(channel) = &mut self.channel else {
+        if self.channels.is_empty() {
             let id = self.node.send(now, Address::BROADCAST, payload)?;
             self.pump(now);
             return Ok(id);
-        };
+        }
+        self.seal_broadcast(now, 0, payload)
+    }
+
+    fn seal_broadcast(
+        &mut self,
+        now: Instant,
+        index: usize,
+        payload: &[u8],
+    ) -> Result<u32, SecureError> {
+        let me = self.address();
+        let channel = &mut self.channels[index];
         let len = crate::crypto::CHANNEL_OVERHEAD
             + payload.len()
             + if self.sign_channel {
@@ -518,10 +608,24 @@ impl SecureNode {
                     KeyringEvent::Pinned {
                         address,
                         fingerprint,
-                    } => self.events.push_back(SecureEvent::PeerPinned {
-                        address,
-                        fingerprint,
-                    }),
+                    } => {
+                        self.events.push_back(SecureEvent::PeerPinned {
+                            address,
+                            fingerprint,
+                        });
+                        self.events.push_back(SecureEvent::Announced {
+                            address,
+                            fingerprint,
+                            name: v.name,
+                        });
+                    }
+                    KeyringEvent::Known { address } => {
+                        self.events.push_back(SecureEvent::Announced {
+                            address,
+                            fingerprint: v.identity.fingerprint(),
+                            name: v.name,
+                        })
+                    }
                     KeyringEvent::Conflict {
                         address,
                         pinned,
@@ -543,10 +647,14 @@ impl SecureNode {
             }
             (Content::SessionSealed, true) => self.on_session_sealed(now, m, &aad),
             (Content::ChannelSealed, false) => self.on_channel_sealed(m, &aad),
-            (Content::Plain, false) if !self.accept_plain_broadcasts => self.reject(
+            (Content::Plain, false)
+                if !self.accept_plain_broadcasts && !self.channels.is_empty() =>
+            {
+                self.reject(
                 m.src,
                 "plaintext broadcast refused: this node's channel seals broadcasts, and nothing proves a plaintext one's source",
-            ),
+                )
+            }
             (Content::Plain, false) => self.events.push_back(SecureEvent::Message {
                 src: m.src,
                 dst: m.dst,
@@ -555,6 +663,7 @@ impl SecureNode {
                 hops: m.hops,
                 payload: m.payload,
                 sender: None,
+                channel: None,
             }),
             (content, true) => self.reject(
                 m.src,
@@ -601,6 +710,7 @@ impl SecureNode {
                         hops: m.hops,
                         payload,
                         sender: Some(*fp),
+                        channel: None,
                     });
                 }
                 Err(e) => last_error = Some(e),
@@ -640,31 +750,48 @@ impl SecureNode {
         }
     }
 
+    /// A channel-sealed broadcast: tried with each channel joined (a wrong key fails
+    /// authentication and changes nothing), the first that opens it wins.
     fn on_channel_sealed(&mut self, m: super::Message, aad: &[u8; 12]) {
-        let Some(channel) = self.channel.as_mut() else {
+        if self.channels.is_empty() {
             return;
-        };
+        }
         // A signature is checked against the key at the sender's address; if several keys
         // claim it, the one that verifies is the signer.
         let keys: Vec<PublicIdentity> = self.keyring.claimants(m.src).cloned().collect();
-        let mut result = channel.open(m.src, m.id, aad, &m.payload, keys.first());
-        for key in keys.iter().skip(1) {
-            if result != Err(CryptoError::BadSignature) {
-                break;
+        let mut first_error = None;
+        for (index, channel) in self.channels.iter_mut().enumerate() {
+            let mut result = channel.open(m.src, m.id, aad, &m.payload, keys.first());
+            for key in keys.iter().skip(1) {
+                if result != Err(CryptoError::BadSignature) {
+                    break;
+                }
+                result = channel.open(m.src, m.id, aad, &m.payload, Some(key));
             }
-            result = channel.open(m.src, m.id, aad, &m.payload, Some(key));
+            match result {
+                Ok(o) => {
+                    return self.events.push_back(SecureEvent::Message {
+                        src: m.src,
+                        dst: m.dst,
+                        id: m.id,
+                        security: Security::Channel { signed: o.signed },
+                        hops: m.hops,
+                        payload: o.plaintext,
+                        sender: o.signer,
+                        channel: Some(index as u8),
+                    });
+                }
+                // Another channel's key: try the next.
+                Err(CryptoError::Tampered) => {
+                    first_error.get_or_insert(CryptoError::Tampered);
+                }
+                Err(e) => {
+                    first_error = Some(e);
+                    break;
+                }
+            }
         }
-        match result {
-            Ok(o) => self.events.push_back(SecureEvent::Message {
-                src: m.src,
-                dst: m.dst,
-                id: m.id,
-                security: Security::Channel { signed: o.signed },
-                hops: m.hops,
-                payload: o.plaintext,
-                sender: o.signer,
-            }),
-            Err(e) => self.reject(m.src, format!("channel message: {e}")),
-        }
+        let e = first_error.unwrap_or(CryptoError::Tampered);
+        self.reject(m.src, format!("channel message: {e}"));
     }
 }

@@ -1,5 +1,7 @@
 //! `airswarm node`: one mesh node as a process, with its state in SQLite and three front
 //! ends (terminal chat, line-delimited JSON over TCP, a web page) on one [`handle::ApiHandle`].
 
+pub mod api;
 pub mod handle;
+pub mod runtime;
 pub mod store;

@@ -220,7 +220,9 @@ impl Store {
         let mut st = self
             .conn
             .prepare("SELECT name, key FROM channels ORDER BY position")?;
-        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+        let rows = st.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })?;
         let mut out = Vec::new();
         for row in rows {
             let (name, key) = row?;
@@ -309,7 +311,9 @@ impl Store {
         let map = message_row;
         let limit = limit as i64;
         let rows = match arg {
-            None => st.query_map(params![limit], map)?.collect::<rusqlite::Result<Vec<_>>>()?,
+            None => st
+                .query_map(params![limit], map)?
+                .collect::<rusqlite::Result<Vec<_>>>()?,
             Some(a) => st
                 .query_map(params![limit, a], map)?
                 .collect::<rusqlite::Result<Vec<_>>>()?,
@@ -362,13 +366,19 @@ mod tests {
     fn history_is_the_last_n_oldest_first_and_filters_by_conversation() {
         let s = Store::in_memory().unwrap();
         for i in 0..5 {
-            s.add_message(&msg(&format!("m{i}"), "in", "received")).unwrap();
+            s.add_message(&msg(&format!("m{i}"), "in", "received"))
+                .unwrap();
         }
         let mut on_channel = msg("all", "out", "sent");
         on_channel.channel = Some("base".into());
         on_channel.peer = None;
         s.add_message(&on_channel).unwrap();
-        let last: Vec<String> = s.history(3, None).unwrap().into_iter().map(|m| m.text).collect();
+        let last: Vec<String> = s
+            .history(3, None)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.text)
+            .collect();
         assert_eq!(last, ["m3", "m4", "all"]);
         let with_bob = s
             .history(10, Some(&Conversation::Peer(Fingerprint([1; 32]))))
@@ -390,8 +400,10 @@ mod tests {
             let a = s.add_message(&msg("pending", "out", "sent")).unwrap();
             let b = s.add_message(&msg("done", "out", "sent")).unwrap();
             s.set_status(b, "delivered", None).unwrap();
-            s.add_channel("base", &ChannelKey::from_bytes([3; 32])).unwrap();
-            s.add_channel("team", &ChannelKey::from_bytes([4; 32])).unwrap();
+            s.add_channel("base", &ChannelKey::from_bytes([3; 32]))
+                .unwrap();
+            s.add_channel("team", &ChannelKey::from_bytes([4; 32]))
+                .unwrap();
             assert_eq!(a + 1, b);
         }
         let s = Store::open(&path).unwrap();
@@ -402,7 +414,10 @@ mod tests {
         assert_eq!(h[1].status, "delivered");
         let names: Vec<String> = s.channels().unwrap().into_iter().map(|c| c.0).collect();
         assert_eq!(names, ["base", "team"]);
-        assert!(s.add_channel("base", &ChannelKey::from_bytes([5; 32])).is_err());
+        assert!(
+            s.add_channel("base", &ChannelKey::from_bytes([5; 32]))
+                .is_err()
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

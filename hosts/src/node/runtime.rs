@@ -1,0 +1,831 @@
+//! The running node: one task owns the [`SecureNode`], the [`Store`] and the radio, and
+//! serves API calls between frames. Order matters for crash safety: after every input
+//! the node's events are written to the database first, then reported to the front
+//! ends, and only then are the node's frames handed to the radio (so an ACK never leaves
+//! for a message that is not stored, nor a frame with a counter past the saved
+//! reservation).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use airswarm_core::crypto::{ChannelKey, Fingerprint, Identity, Keyring};
+use airswarm_core::mesh::{
+    Address, FrameView, NodeConfig, SecureConfig, SecureEvent, SecureNode, Security, SendOutcome,
+};
+use airswarm_core::nodeapi::{JoinKey, Request, Target, parse_request};
+use airswarm_core::radio::LoRaConfig;
+use airswarm_core::time::{Duration, Instant};
+use anyhow::{Context, Result};
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot};
+
+use super::handle::{ApiHandle, Call};
+use super::store::{Conversation, Store, StoredMessage};
+use crate::radio::{RadioEvent, RadioLink, RxFrame};
+
+/// Frames waiting for the radio while it transmits; past this the oldest relayed frame
+/// would be stale anyway.
+const MAX_TX_BACKLOG: usize = 64;
+
+/// What the node is started with.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub name: Option<String>,
+    pub lora: LoRaConfig,
+    pub hop_limit: u8,
+    pub duty_cycle_percent: f64,
+    /// Announce our key this often (and soon after a new peer appears).
+    pub announce_every: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            name: None,
+            lora: LoRaConfig::default(),
+            hop_limit: 7,
+            duty_cycle_percent: 100.0,
+            announce_every: Duration::from_secs(900),
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch, never going backwards within a run: the node's
+/// clock. Absolute, so announcement sequence numbers rise across restarts.
+#[derive(Debug)]
+struct Clock {
+    start_unix_ms: u64,
+    start: std::time::Instant,
+}
+
+impl Clock {
+    fn new() -> Clock {
+        let unix = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        Clock {
+            start_unix_ms: unix,
+            start: std::time::Instant::now(),
+        }
+    }
+
+    fn now(&self) -> Instant {
+        Instant(self.start_unix_ms + self.start.elapsed().as_millis() as u64)
+    }
+
+    fn tokio_at(&self, t: Instant) -> tokio::time::Instant {
+        let from_start = t.as_millis().saturating_sub(self.start_unix_ms);
+        tokio::time::Instant::from_std(self.start + std::time::Duration::from_millis(from_start))
+    }
+}
+
+/// What we know about how a peer is heard.
+#[derive(Clone, Copy, Debug, Default)]
+struct Heard {
+    /// Link quality of the last frame it sent us itself (not through a relay).
+    snr_db: Option<f32>,
+    rssi_dbm: Option<f32>,
+    last_heard: Option<Instant>,
+}
+
+/// A channel slot of the secure node, by index.
+#[derive(Clone, Debug)]
+struct ChannelSlot {
+    name: String,
+    /// Left since start: ignored until the next start, when it is not joined again.
+    left: bool,
+}
+
+/// An outgoing message whose outcome is not known yet.
+#[derive(Clone, Debug)]
+struct Outgoing {
+    msg_id: i64,
+    peer: Fingerprint,
+}
+
+enum Internal {
+    /// A passphrase was stretched into a key (off the node's task: 600,000 PBKDF2 rounds).
+    Joined {
+        id: Option<Value>,
+        channel: String,
+        key: Result<ChannelKey, String>,
+        reply: oneshot::Sender<Value>,
+    },
+}
+
+/// The node task's state.
+pub struct Runtime {
+    node: SecureNode,
+    store: Store,
+    api: ApiHandle,
+    settings: Settings,
+    clock: Clock,
+    radio_tx: mpsc::Sender<Vec<u8>>,
+    radio_busy: bool,
+    backlog: VecDeque<Vec<u8>>,
+    radio_description: String,
+    channels: Vec<ChannelSlot>,
+    names: BTreeMap<Fingerprint, String>,
+    heard: BTreeMap<Address, Heard>,
+    /// By mesh message id.
+    in_flight: BTreeMap<u32, Outgoing>,
+    /// By session ticket (waiting for a handshake).
+    awaiting: BTreeMap<u64, Outgoing>,
+    next_announce: Instant,
+    internal_tx: mpsc::Sender<Internal>,
+    internal_rx: mpsc::Receiver<Internal>,
+    frames_in: u64,
+    frames_out: u64,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("address", &self.node.address())
+            .finish_non_exhaustive()
+    }
+}
+
+fn unix_ms(t: Instant) -> i64 {
+    t.as_millis() as i64
+}
+
+fn security_word(s: Security) -> &'static str {
+    match s {
+        Security::Session => "session",
+        Security::Channel { .. } => "channel",
+        Security::Plain => "plain",
+    }
+}
+
+fn ok(id: &Option<Value>, mut body: Value) -> Value {
+    body["ok"] = Value::Bool(true);
+    if let Some(id) = id {
+        body["id"] = id.clone();
+    }
+    body
+}
+
+fn err(id: &Option<Value>, message: impl std::fmt::Display) -> Value {
+    let mut v = json!({"ok": false, "error": message.to_string()});
+    if let Some(id) = id {
+        v["id"] = id.clone();
+    }
+    v
+}
+
+impl Runtime {
+    /// Build the node from its stored state. `rng_seed` comes from the OS generator.
+    pub fn new(
+        identity: Identity,
+        store: Store,
+        settings: Settings,
+        radio: &RadioLink,
+        api: ApiHandle,
+        rng_seed: [u8; 32],
+    ) -> Result<Runtime> {
+        let mut keyring = Keyring::default();
+        let mut names = BTreeMap::new();
+        for p in store.peers()? {
+            if let Some(n) = &p.name {
+                names.insert(p.key.fingerprint(), n.clone());
+            }
+            keyring.pin(p.key).ok();
+        }
+        let first_counter = store.counter_next()?;
+        let node_cfg = NodeConfig {
+            lora: settings.lora,
+            hop_limit: settings.hop_limit,
+            duty_cycle_percent: settings.duty_cycle_percent,
+            first_counter,
+            seed: u64::from_le_bytes(rng_seed[..8].try_into().expect("8 bytes")),
+            ..NodeConfig::default()
+        };
+        let mut node = SecureNode::new(
+            SecureConfig {
+                node: node_cfg,
+                ..SecureConfig::default()
+            },
+            identity,
+            keyring,
+            rng_seed,
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        node.set_name(settings.name.as_deref())
+            .map_err(|e| anyhow::anyhow!("--name: {e}"))?;
+        let mut channels = Vec::new();
+        for (name, key) in store.channels()? {
+            node.join_channel(&key)
+                .map_err(|e| anyhow::anyhow!("channel {name}: {e}"))?;
+            channels.push(ChannelSlot { name, left: false });
+        }
+        if let Some(saved) = store.replay_state()? {
+            if let Err(e) = node.restore_replay_state(&saved) {
+                tracing::warn!("saved replay state not used: {e}");
+            }
+        }
+        let failed = store.fail_unresolved("the node stopped before delivery was confirmed")?;
+        if !failed.is_empty() {
+            tracing::info!(
+                "{} direct message(s) sent before the last stop were never confirmed: marked failed",
+                failed.len()
+            );
+        }
+        let (internal_tx, internal_rx) = mpsc::channel(16);
+        let clock = Clock::new();
+        let now = clock.now();
+        Ok(Runtime {
+            node,
+            store,
+            api,
+            settings,
+            clock,
+            radio_tx: radio.transmit.clone(),
+            radio_busy: false,
+            backlog: VecDeque::new(),
+            radio_description: radio.description.clone(),
+            channels,
+            names,
+            heard: BTreeMap::new(),
+            in_flight: BTreeMap::new(),
+            awaiting: BTreeMap::new(),
+            next_announce: now,
+            internal_tx,
+            internal_rx,
+            frames_in: 0,
+            frames_out: 0,
+        })
+    }
+
+    /// Serve until `shutdown` resolves or the radio fails.
+    pub async fn run(
+        mut self,
+        mut calls: mpsc::Receiver<Call>,
+        mut radio_events: mpsc::Receiver<RadioEvent>,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<()> {
+        tokio::pin!(shutdown);
+        tracing::info!(
+            "node {} ({}) on {}",
+            self.node.identity().fingerprint(),
+            self.node.address(),
+            self.radio_description
+        );
+        loop {
+            self.settle()?;
+            let wake = self.next_wake();
+            tokio::select! {
+                _ = &mut shutdown => break,
+                ev = radio_events.recv() => match ev {
+                    Some(RadioEvent::Received(rx)) => self.on_frame(rx),
+                    Some(RadioEvent::TransmitDone) => self.radio_busy = false,
+                    Some(RadioEvent::Failed(why)) => {
+                        self.save_replay_state();
+                        anyhow::bail!("radio {}: {why}", self.radio_description);
+                    }
+                    None => anyhow::bail!("radio {} stopped", self.radio_description),
+                },
+                call = calls.recv() => match call {
+                    Some(c) => self.on_call(c),
+                    // Every handle is gone: nobody can reach the node any more.
+                    None => break,
+                },
+                Some(i) = self.internal_rx.recv() => self.on_internal(i),
+                _ = tokio::time::sleep_until(self.clock.tokio_at(wake)) => {}
+            }
+        }
+        self.save_replay_state();
+        tracing::info!("node stopped");
+        Ok(())
+    }
+
+    fn next_wake(&self) -> Instant {
+        [self.node.poll_timeout(), Some(self.next_announce)]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(Instant(self.clock.now().as_millis() + 60_000))
+    }
+
+    /// Timers, then events (stored, then reported), then frames to the radio.
+    fn settle(&mut self) -> Result<()> {
+        let now = self.clock.now();
+        if self.node.poll_timeout().is_some_and(|t| t <= now) {
+            self.node.handle_timeout(now);
+        }
+        if self.next_announce <= now {
+            if let Err(e) = self.node.announce(now) {
+                tracing::warn!("cannot announce: {e}");
+            }
+            self.next_announce = Instant(now.as_millis() + self.settings.announce_every.0);
+        }
+        self.drain_events(now)?;
+        while let Some(frame) = self.node.poll_transmit() {
+            if self.backlog.len() >= MAX_TX_BACKLOG {
+                tracing::warn!("radio backlog full: a frame was dropped");
+                self.backlog.pop_front();
+            }
+            self.backlog.push_back(frame);
+        }
+        if !self.radio_busy {
+            if let Some(frame) = self.backlog.pop_front() {
+                match self.radio_tx.try_send(frame) {
+                    Ok(()) => {
+                        self.radio_busy = true;
+                        self.frames_out += 1;
+                    }
+                    Err(mpsc::error::TrySendError::Full(f)) => self.backlog.push_front(f),
+                    Err(mpsc::error::TrySendError::Closed(_)) => {
+                        anyhow::bail!("radio {} stopped", self.radio_description)
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn on_frame(&mut self, rx: RxFrame) {
+        let now = self.clock.now();
+        self.frames_in += 1;
+        if let Ok(v) = FrameView::parse(&rx.frame) {
+            let h = v.header();
+            // A copy that used no hop came from its source itself: that is the link.
+            if h.hop_start == h.hop_limit && !h.src.is_broadcast() {
+                let e = self.heard.entry(h.src).or_default();
+                e.snr_db = Some(rx.snr_db);
+                e.rssi_dbm = Some(rx.rssi_dbm);
+                e.last_heard = Some(now);
+            }
+        }
+        if let Err(e) = self
+            .node
+            .handle_frame(now, &rx.frame, rx.rssi_dbm, rx.snr_db)
+        {
+            tracing::debug!("frame refused: {e}");
+        }
+    }
+
+    fn heard_from(&mut self, address: Address, now: Instant) {
+        self.heard.entry(address).or_default().last_heard = Some(now);
+    }
+
+    fn name_of(&self, fp: &Fingerprint) -> Option<String> {
+        self.names.get(fp).cloned()
+    }
+
+    fn peer_json(&self, fp: &Fingerprint, now: Instant) -> Value {
+        let address = fp.address();
+        let heard = self.heard.get(&address).copied().unwrap_or_default();
+        json!({
+            "fingerprint": fp.to_hex(),
+            "address": format!("{:08x}", address.0),
+            "name": self.name_of(fp),
+            "snr_db": heard.snr_db,
+            "rssi_dbm": heard.rssi_dbm,
+            "last_heard_ms": heard.last_heard.map(|t| now.as_millis().saturating_sub(t.as_millis())),
+        })
+    }
+
+    fn save_replay_state(&self) {
+        if let Err(e) = self.store.set_replay_state(&self.node.replay_state()) {
+            tracing::error!("cannot save the replay state: {e:#}");
+        }
+    }
+
+    fn drain_events(&mut self, now: Instant) -> Result<()> {
+        while let Some(ev) = self.node.poll_event() {
+            self.on_event(now, ev)
+                .context("cannot write the node's state")?;
+        }
+        Ok(())
+    }
+
+    fn on_event(&mut self, now: Instant, ev: SecureEvent) -> Result<()> {
+        match ev {
+            SecureEvent::PersistCounter { next } => self.store.set_counter_next(next)?,
+            SecureEvent::Message {
+                src,
+                security,
+                payload,
+                sender,
+                channel,
+                ..
+            } => {
+                let channel_name = match channel {
+                    Some(i) => match self.channels.get(usize::from(i)) {
+                        Some(slot) if !slot.left => Some(slot.name.clone()),
+                        _ => return Ok(()),
+                    },
+                    None => None,
+                };
+                self.heard_from(src, now);
+                let text = String::from_utf8_lossy(&payload).into_owned();
+                let name = sender.as_ref().and_then(|f| self.name_of(f));
+                let m = StoredMessage {
+                    msg_id: 0,
+                    direction: "in".into(),
+                    peer: sender,
+                    name: name.clone(),
+                    channel: channel_name.clone(),
+                    text: text.clone(),
+                    sealed: security_word(security).into(),
+                    status: "received".into(),
+                    reason: None,
+                    at_ms: unix_ms(now),
+                };
+                let msg_id = self.store.add_message(&m)?;
+                self.store.set_replay_state(&self.node.replay_state())?;
+                self.api.publish(json!({
+                    "event": "message",
+                    "msg_id": msg_id,
+                    "from": sender.map(|f| f.to_hex()),
+                    "address": format!("{:08x}", src.0),
+                    "name": name,
+                    "text": text,
+                    "channel": channel_name,
+                    "sealed": security_word(security),
+                    "at_ms": unix_ms(now),
+                }));
+            }
+            SecureEvent::Delivered { id, .. } => {
+                if let Some(o) = self.in_flight.remove(&id) {
+                    self.heard_from(o.peer.address(), now);
+                    self.store.set_status(o.msg_id, "delivered", None)?;
+                    self.api
+                        .publish(json!({"event": "delivered", "msg_id": o.msg_id}));
+                }
+            }
+            SecureEvent::SendFailed { id, .. } => {
+                if let Some(o) = self.in_flight.remove(&id) {
+                    self.fail(o.msg_id, "no acknowledgement after every retry")?;
+                }
+            }
+            SecureEvent::Sent { ticket, id, .. } => {
+                if let Some(o) = self.awaiting.remove(&ticket) {
+                    self.in_flight.insert(id, o);
+                }
+            }
+            SecureEvent::SessionFailed { fingerprint, .. } => {
+                let dropped: Vec<u64> = self
+                    .awaiting
+                    .iter()
+                    .filter(|(_, o)| o.peer == fingerprint)
+                    .map(|(t, _)| *t)
+                    .collect();
+                for t in dropped {
+                    let o = self.awaiting.remove(&t).expect("listed above");
+                    self.fail(o.msg_id, "no secure session could be set up with the peer")?;
+                }
+            }
+            SecureEvent::PeerPinned {
+                address,
+                fingerprint,
+            } => {
+                if let Some(key) = self.node.keyring().by_fingerprint(&fingerprint) {
+                    self.store.add_peer(key)?;
+                }
+                self.heard_from(address, now);
+                // Let the newcomer learn our key soon, not at our next periodic announce.
+                let soon =
+                    Instant(now.as_millis() + 2_000 + u64::from(self.node.address().0 % 3000));
+                self.next_announce = self.next_announce.min(soon);
+                tracing::info!("pinned the key of {address}: {fingerprint}");
+            }
+            SecureEvent::Announced {
+                address,
+                fingerprint,
+                name,
+            } => {
+                self.heard_from(address, now);
+                if name.is_some() && self.names.get(&fingerprint) != name.as_ref() {
+                    self.store.set_peer_name(&fingerprint, name.as_deref())?;
+                    if let Some(n) = &name {
+                        self.names.insert(fingerprint, n.clone());
+                    }
+                }
+                let mut peer = self.peer_json(&fingerprint, now);
+                peer["event"] = json!("peer");
+                self.api.publish(peer);
+            }
+            SecureEvent::KeyConflict {
+                address,
+                pinned,
+                offered,
+            } => {
+                if let Some(key) = self.node.keyring().by_fingerprint(&offered) {
+                    self.store.add_peer(key)?;
+                }
+                let text = format!(
+                    "a second key claims address {address:?}: {offered} (pinned first: {pinned}{}). Messages to that address need a fingerprint now; check with the owner which is genuine.",
+                    self.name_of(&pinned)
+                        .map(|n| format!(", {n}"))
+                        .unwrap_or_default()
+                );
+                tracing::warn!("{text}");
+                self.api.publish(json!({
+                    "event": "security", "kind": "key_conflict", "text": text,
+                    "address": format!("{:08x}", address.0),
+                    "pinned": pinned.to_hex(), "offered": offered.to_hex(),
+                }));
+            }
+            SecureEvent::Rejected { src, reason } => {
+                // Other groups' channel traffic on the same frequency is normal: not a
+                // warning.
+                if reason.starts_with("channel message: message authentication failed") {
+                    tracing::debug!("{src}: {reason}");
+                } else {
+                    tracing::warn!("refused from {src}: {reason}");
+                    self.api.publish(json!({
+                        "event": "security", "kind": "rejected",
+                        "address": format!("{:08x}", src.0),
+                        "text": format!("refused a frame from {:08x}: {reason}", src.0),
+                    }));
+                }
+            }
+            SecureEvent::SessionEstablished { fingerprint, .. } => {
+                tracing::info!("secure session with {fingerprint}");
+            }
+            other => tracing::debug!("{other:?}"),
+        }
+        Ok(())
+    }
+
+    fn fail(&mut self, msg_id: i64, reason: &str) -> Result<()> {
+        self.store.set_status(msg_id, "failed", Some(reason))?;
+        self.api
+            .publish(json!({"event": "failed", "msg_id": msg_id, "reason": reason}));
+        Ok(())
+    }
+
+    fn on_internal(&mut self, i: Internal) {
+        match i {
+            Internal::Joined {
+                id,
+                channel,
+                key,
+                reply,
+            } => {
+                let answer = match key {
+                    Ok(key) => self.join(&id, &channel, key),
+                    Err(e) => err(&id, e),
+                };
+                let _ = reply.send(answer);
+            }
+        }
+    }
+
+    fn on_call(&mut self, call: Call) {
+        let line = serde_json::to_vec(&call.request).unwrap_or_default();
+        let reply = match parse_request(&line) {
+            Err(e) => err(&e.id, e.message),
+            Ok(env) => match env.request {
+                Request::Join {
+                    channel,
+                    key: JoinKey::Passphrase(p),
+                } => {
+                    // Stretching takes a while: off this task, answered when done.
+                    let tx = self.internal_tx.clone();
+                    let id = env.id;
+                    tokio::task::spawn_blocking(move || {
+                        let key =
+                            ChannelKey::from_passphrase(&channel, &p).map_err(|e| e.to_string());
+                        let _ = tx.blocking_send(Internal::Joined {
+                            id,
+                            channel,
+                            key,
+                            reply: call.reply,
+                        });
+                    });
+                    return;
+                }
+                request => match self.execute(&env.id, request) {
+                    Ok(v) => v,
+                    Err(e) => err(&env.id, format!("{e:#}")),
+                },
+            },
+        };
+        let _ = call.reply.send(reply);
+    }
+
+    fn join(&mut self, id: &Option<Value>, channel: &str, key: ChannelKey) -> Value {
+        if self.channels.iter().any(|c| c.name == channel && !c.left) {
+            return err(id, format!("already in channel {channel}"));
+        }
+        let index = match self.node.join_channel(&key) {
+            Ok(i) => usize::from(i),
+            Err(e) => return err(id, e),
+        };
+        if index < self.channels.len() {
+            let existing = &self.channels[index];
+            if !existing.left {
+                return err(id, format!("that key is channel {} already", existing.name));
+            }
+        }
+        if let Err(e) = self.store.add_channel(channel, &key) {
+            return err(id, format!("cannot save the channel: {e:#}"));
+        }
+        let slot = ChannelSlot {
+            name: channel.to_string(),
+            left: false,
+        };
+        if index < self.channels.len() {
+            self.channels[index] = slot;
+        } else {
+            self.channels.push(slot);
+        }
+        ok(id, json!({"channel": channel}))
+    }
+
+    fn resolve_peer(&self, who: &str) -> Result<Fingerprint, String> {
+        let who_lower = who.to_ascii_lowercase();
+        let ring = self.node.keyring();
+        let by_hex: Vec<Fingerprint> =
+            if who.len() >= 8 && who.chars().all(|c| c.is_ascii_hexdigit()) {
+                ring.iter()
+                    .map(|k| k.fingerprint())
+                    .filter(|f| f.to_hex().starts_with(&who_lower))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+        let by_name: Vec<Fingerprint> = self
+            .names
+            .iter()
+            .filter(|(f, n)| n.as_str() == who && ring.by_fingerprint(f).is_some())
+            .map(|(f, _)| *f)
+            .collect();
+        match (by_hex.as_slice(), by_name.as_slice()) {
+            ([fp], _) => Ok(*fp),
+            ([], [fp]) => Ok(*fp),
+            ([], []) => Err(format!(
+                "no known peer is called or has a fingerprint starting with \"{who}\" (see \"peers\")"
+            )),
+            (many, []) | ([], many) => Err(format!(
+                "\"{who}\" names {} peers; use the full fingerprint: {}",
+                many.len(),
+                many.iter()
+                    .map(|f| f.to_hex())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            _ => Err(format!("\"{who}\" is ambiguous; use the full fingerprint")),
+        }
+    }
+
+    fn execute(&mut self, id: &Option<Value>, request: Request) -> Result<Value> {
+        let now = self.clock.now();
+        Ok(match request {
+            Request::Id => ok(
+                id,
+                json!({
+                    "fingerprint": self.node.identity().fingerprint().to_hex(),
+                    "address": format!("{:08x}", self.node.address().0),
+                    "name": self.settings.name,
+                    "radio": self.radio_description,
+                }),
+            ),
+            Request::Peers => {
+                let peers: Vec<Value> = self
+                    .node
+                    .keyring()
+                    .iter()
+                    .map(|k| self.peer_json(&k.fingerprint(), now))
+                    .collect();
+                ok(id, json!({ "peers": peers }))
+            }
+            Request::Channels => {
+                let list: Vec<Value> = self
+                    .channels
+                    .iter()
+                    .filter(|c| !c.left)
+                    .map(|c| json!({"name": c.name}))
+                    .collect();
+                ok(id, json!({ "channels": list }))
+            }
+            Request::Stats => {
+                let s = self.node.stats();
+                ok(
+                    id,
+                    json!({
+                        "frames_in": self.frames_in,
+                        "frames_out": self.frames_out,
+                        "radio_backlog": self.backlog.len(),
+                        "in_flight": self.in_flight.len() + self.awaiting.len(),
+                        "stats": format!("{s:?}"),
+                    }),
+                )
+            }
+            Request::Join {
+                channel,
+                key: JoinKey::Key(key),
+            } => self.join(id, &channel, key),
+            Request::Join { .. } => err(id, "internal: passphrase joins are handled apart"),
+            Request::Leave { channel } => {
+                let Some(slot) = self
+                    .channels
+                    .iter_mut()
+                    .find(|c| c.name == channel && !c.left)
+                else {
+                    return Ok(err(id, format!("not in channel {channel}")));
+                };
+                slot.left = true;
+                self.store.remove_channel(&channel)?;
+                ok(id, json!({"channel": channel}))
+            }
+            Request::History { limit, with } => {
+                let conv = match with {
+                    None => None,
+                    Some(Target::Channel(c)) => Some(Conversation::Channel(c)),
+                    Some(Target::Peer(p)) => match self.resolve_peer(&p) {
+                        Ok(fp) => Some(Conversation::Peer(fp)),
+                        Err(e) => return Ok(err(id, e)),
+                    },
+                };
+                let messages: Vec<Value> = self
+                    .store
+                    .history(limit, conv.as_ref())?
+                    .into_iter()
+                    .map(|m| {
+                        json!({
+                            "msg_id": m.msg_id, "direction": m.direction,
+                            "peer": m.peer.map(|f| f.to_hex()), "name": m.name,
+                            "channel": m.channel, "text": m.text, "sealed": m.sealed,
+                            "status": m.status, "reason": m.reason, "at_ms": m.at_ms,
+                        })
+                    })
+                    .collect();
+                ok(id, json!({ "messages": messages }))
+            }
+            Request::Send { target, text } => self.send(id, now, target, text)?,
+            other => err(id, format!("{other:?} is not served by this node")),
+        })
+    }
+
+    fn send(
+        &mut self,
+        id: &Option<Value>,
+        now: Instant,
+        target: Target,
+        text: String,
+    ) -> Result<Value> {
+        match target {
+            Target::Channel(name) => {
+                let Some(index) = self.channels.iter().position(|c| c.name == name && !c.left)
+                else {
+                    return Ok(err(id, format!("not in channel {name} (join it first)")));
+                };
+                let sent = self.node.send_on_channel(now, index as u8, text.as_bytes());
+                if let Err(e) = sent {
+                    return Ok(err(id, e));
+                }
+                let msg_id = self.store.add_message(&StoredMessage {
+                    msg_id: 0,
+                    direction: "out".into(),
+                    peer: None,
+                    name: self.settings.name.clone(),
+                    channel: Some(name.clone()),
+                    text: text.clone(),
+                    sealed: "channel".into(),
+                    status: "sent".into(),
+                    reason: None,
+                    at_ms: unix_ms(now),
+                })?;
+                self.api.publish(json!({"event": "sent", "msg_id": msg_id, "to": null, "channel": name, "text": text}));
+                Ok(ok(id, json!({ "msg_id": msg_id })))
+            }
+            Target::Peer(who) => {
+                let fp = match self.resolve_peer(&who) {
+                    Ok(fp) => fp,
+                    Err(e) => return Ok(err(id, e)),
+                };
+                let outcome = match self.node.send_to(now, fp, text.as_bytes()) {
+                    Ok(o) => o,
+                    Err(e) => return Ok(err(id, e)),
+                };
+                let msg_id = self.store.add_message(&StoredMessage {
+                    msg_id: 0,
+                    direction: "out".into(),
+                    peer: Some(fp),
+                    name: self.name_of(&fp),
+                    channel: None,
+                    text: text.clone(),
+                    sealed: "session".into(),
+                    status: "sent".into(),
+                    reason: None,
+                    at_ms: unix_ms(now),
+                })?;
+                let o = Outgoing { msg_id, peer: fp };
+                match outcome {
+                    SendOutcome::Sent(mesh_id) => {
+                        self.in_flight.insert(mesh_id, o);
+                    }
+                    SendOutcome::AwaitingSession { ticket } => {
+                        self.awaiting.insert(ticket, o);
+                    }
+                }
+                self.api.publish(json!({"event": "sent", "msg_id": msg_id, "to": fp.to_hex(), "channel": null, "text": text}));
+                Ok(ok(id, json!({ "msg_id": msg_id })))
+            }
+        }
+    }
+}

@@ -1,0 +1,388 @@
+//! Terminal chat: `airswarm node … --chat` (in the node's process) and `airswarm chat
+//! --api ADDR` (attached to a running node over its TCP API). Both speak the local API,
+//! so the chat shows exactly what any other client would get.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::broadcast;
+
+use super::handle::ApiHandle;
+
+/// How the chat reaches the node.
+#[derive(Debug)]
+pub enum Connection {
+    Local {
+        api: ApiHandle,
+        events: broadcast::Receiver<Value>,
+    },
+    Remote {
+        lines: Lines<BufReader<OwnedReadHalf>>,
+        writer: OwnedWriteHalf,
+        /// Events read while waiting for a reply.
+        pending: VecDeque<Value>,
+        next_id: u64,
+    },
+}
+
+impl Connection {
+    pub fn local(api: ApiHandle) -> Connection {
+        let events = api.subscribe();
+        Connection::Local { api, events }
+    }
+
+    pub async fn connect(addr: &str) -> Result<Connection> {
+        let stream = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(addr))
+            .await
+            .with_context(|| format!("no answer from a node API at {addr} within 5 s"))?
+            .with_context(|| {
+                format!(
+                    "cannot reach a node API at {addr} (is `airswarm node --api {addr}` running?)"
+                )
+            })?;
+        let (r, w) = stream.into_split();
+        Ok(Connection::Remote {
+            lines: BufReader::new(r).lines(),
+            writer: w,
+            pending: VecDeque::new(),
+            next_id: 1,
+        })
+    }
+
+    /// One request, its reply.
+    pub async fn call(&mut self, mut request: Value) -> Result<Value> {
+        match self {
+            Connection::Local { api, .. } => Ok(api.call(request).await),
+            Connection::Remote {
+                lines,
+                writer,
+                pending,
+                next_id,
+            } => {
+                let id = format!("chat-{next_id}");
+                *next_id += 1;
+                request["id"] = json!(id);
+                let mut line = serde_json::to_vec(&request)?;
+                line.push(b'\n');
+                writer
+                    .write_all(&line)
+                    .await
+                    .context("the node closed the API connection")?;
+                loop {
+                    let Some(l) = lines.next_line().await? else {
+                        bail!("the node closed the API connection");
+                    };
+                    let v: Value = serde_json::from_str(&l)
+                        .context("the node sent a line that is not JSON")?;
+                    if v.get("event").is_some() {
+                        pending.push_back(v);
+                    } else if v["id"] == json!(id) {
+                        return Ok(v);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The next pushed event; `None` when the node is gone.
+    pub async fn next_event(&mut self) -> Option<Value> {
+        match self {
+            Connection::Local { events, .. } => loop {
+                match events.recv().await {
+                    Ok(v) => return Some(v),
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        return Some(json!({"event": "lagged", "missed": n}));
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            },
+            Connection::Remote { lines, pending, .. } => {
+                if let Some(v) = pending.pop_front() {
+                    return Some(v);
+                }
+                loop {
+                    let l = lines.next_line().await.ok()??;
+                    if let Ok(v) = serde_json::from_str::<Value>(&l) {
+                        if v.get("event").is_some() {
+                            return Some(v);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Where typed text goes.
+#[derive(Clone, Debug, PartialEq)]
+enum Conversation {
+    None,
+    Peer(String),
+    Channel(String),
+}
+
+const HELP: &str = "\
+Type a line and press Enter to send it to the current conversation.
+  /peers                  who this node knows, with link quality and when last heard
+  /to NAME|FINGERPRINT    talk to a peer (sealed end to end)
+  /channel NAME           talk in a channel you joined
+  /join NAME PASSPHRASE   join (or create) a channel; everyone with the passphrase is in it
+  /channels               the channels joined
+  /history [N]            the last N messages of this conversation (default 20)
+  /help                   this text
+  /quit                   leave the chat (an attached chat leaves the node running)";
+
+fn short(fp: &Value) -> String {
+    fp.as_str()
+        .map_or("?".into(), |s| format!("{}…", &s[..s.len().min(8)]))
+}
+
+fn who(v: &Value) -> String {
+    match v["name"].as_str() {
+        Some(n) => n.to_string(),
+        None => match v["from"].as_str() {
+            Some(_) => short(&v["from"]),
+            None => format!("{} (unproven)", v["address"].as_str().unwrap_or("?")),
+        },
+    }
+}
+
+/// One event as the chat shows it (`None`: not worth a line).
+pub fn render_event(v: &Value) -> Option<String> {
+    match v["event"].as_str()? {
+        "message" => Some(match v["channel"].as_str() {
+            Some(ch) => format!("[{ch}] {}: {}", who(v), v["text"].as_str().unwrap_or("")),
+            None => format!(
+                "{} → you: {}{}",
+                who(v),
+                v["text"].as_str().unwrap_or(""),
+                if v["sealed"] == "session" {
+                    ""
+                } else {
+                    "  (not sealed: anyone could have sent it)"
+                }
+            ),
+        }),
+        "delivered" => Some(format!("  ✓ #{} delivered", v["msg_id"])),
+        "failed" => Some(format!(
+            "  ✗ #{} not delivered: {}",
+            v["msg_id"],
+            v["reason"].as_str().unwrap_or("unknown reason")
+        )),
+        "security" => Some(format!(
+            "!! SECURITY: {}",
+            v["text"].as_str().unwrap_or("?")
+        )),
+        "lagged" => Some(format!(
+            "(missed {} events: the chat fell behind)",
+            v["missed"]
+        )),
+        _ => None,
+    }
+}
+
+fn render_peer(p: &Value) -> String {
+    let name = p["name"].as_str().unwrap_or("(no name)");
+    let link = match (p["snr_db"].as_f64(), p["rssi_dbm"].as_f64()) {
+        (Some(s), Some(r)) => format!("SNR {s:.1} dB, RSSI {r:.0} dBm"),
+        _ => "through relays".into(),
+    };
+    let heard = match p["last_heard_ms"].as_u64() {
+        Some(ms) => format!("heard {} s ago", ms / 1000),
+        None => "not heard since start".into(),
+    };
+    format!("  {name:<16} {}  {link}, {heard}", short(&p["fingerprint"]))
+}
+
+/// Run the chat on standard input and output until `/quit`, end of input or the node
+/// going away.
+pub async fn run(mut conn: Connection) -> Result<()> {
+    let me = conn.call(json!({"cmd": "id"})).await?;
+    let mut out = tokio::io::stdout();
+    let say = |s: String| format!("{s}\n");
+    out.write_all(
+        say(format!(
+            "airswarm chat: {} ({}) on {}\n{HELP}",
+            me["name"].as_str().unwrap_or("(no name)"),
+            short(&me["fingerprint"]),
+            me["radio"].as_str().unwrap_or("?")
+        ))
+        .as_bytes(),
+    )
+    .await?;
+    let mut stdin = BufReader::new(tokio::io::stdin()).lines();
+    let mut conv = Conversation::None;
+    loop {
+        tokio::select! {
+            line = stdin.next_line() => {
+                let Some(line) = line? else { break };
+                let line = line.trim();
+                if line.is_empty() {
+                    continue;
+                }
+                match command(&mut conn, &mut conv, line).await? {
+                    Some(text) => out.write_all(say(text).as_bytes()).await?,
+                    None => break,
+                }
+            }
+            ev = conn.next_event() => {
+                let Some(ev) = ev else {
+                    out.write_all(b"the node has stopped\n").await?;
+                    break;
+                };
+                if let Some(text) = render_event(&ev) {
+                    out.write_all(say(text).as_bytes()).await?;
+                }
+            }
+        }
+        out.flush().await?;
+    }
+    Ok(())
+}
+
+/// Carry out one typed line; `None` means quit.
+async fn command(
+    conn: &mut Connection,
+    conv: &mut Conversation,
+    line: &str,
+) -> Result<Option<String>> {
+    let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
+    let rest = rest.trim();
+    let failed = |r: &Value| r["error"].as_str().map(|e| format!("error: {e}"));
+    Ok(Some(match word {
+        "/quit" | "/exit" => return Ok(None),
+        "/help" => HELP.to_string(),
+        "/peers" => {
+            let r = conn.call(json!({"cmd": "peers"})).await?;
+            if let Some(e) = failed(&r) {
+                return Ok(Some(e));
+            }
+            let peers = r["peers"].as_array().cloned().unwrap_or_default();
+            if peers.is_empty() {
+                "no peers yet: they appear when their announcements are heard".into()
+            } else {
+                peers.iter().map(render_peer).collect::<Vec<_>>().join("\n")
+            }
+        }
+        "/channels" => {
+            let r = conn.call(json!({"cmd": "channels"})).await?;
+            let list: Vec<String> = r["channels"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|c| c["name"].as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if list.is_empty() {
+                "no channels joined (/join NAME PASSPHRASE)".into()
+            } else {
+                list.join(", ")
+            }
+        }
+        "/to" if !rest.is_empty() => {
+            *conv = Conversation::Peer(rest.to_string());
+            format!("talking to {rest}")
+        }
+        "/channel" if !rest.is_empty() => {
+            *conv = Conversation::Channel(rest.to_string());
+            format!("talking in channel {rest}")
+        }
+        "/join" => {
+            let Some((name, pass)) = rest.split_once(' ') else {
+                return Ok(Some("usage: /join NAME PASSPHRASE".into()));
+            };
+            let r = conn
+                .call(json!({"cmd": "join", "channel": name, "passphrase": pass.trim()}))
+                .await?;
+            match failed(&r) {
+                Some(e) => e,
+                None => {
+                    *conv = Conversation::Channel(name.to_string());
+                    format!("joined {name}; talking in it")
+                }
+            }
+        }
+        "/history" => {
+            let limit: u64 = rest.parse().unwrap_or(20);
+            let mut req = json!({"cmd": "history", "limit": limit});
+            match conv {
+                Conversation::Peer(p) => req["to"] = json!(p),
+                Conversation::Channel(c) => req["channel"] = json!(c),
+                Conversation::None => {}
+            }
+            let r = conn.call(req).await?;
+            if let Some(e) = failed(&r) {
+                return Ok(Some(e));
+            }
+            r["messages"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|m| {
+                            let from = if m["direction"] == "out" {
+                                "you".to_string()
+                            } else {
+                                who(m)
+                            };
+                            format!(
+                                "  #{} {from}: {} [{}]",
+                                m["msg_id"],
+                                m["text"].as_str().unwrap_or(""),
+                                m["status"].as_str().unwrap_or("")
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })
+                .unwrap_or_default()
+        }
+        w if w.starts_with('/') => format!("unknown command {w}; /help lists them"),
+        _ => {
+            let req = match conv {
+                Conversation::Peer(p) => json!({"cmd": "send", "to": p, "text": line}),
+                Conversation::Channel(c) => json!({"cmd": "send", "channel": c, "text": line}),
+                Conversation::None => {
+                    return Ok(Some(
+                        "choose a conversation first: /to NAME or /channel NAME".into(),
+                    ));
+                }
+            };
+            let r = conn.call(req).await?;
+            match failed(&r) {
+                Some(e) => e,
+                None => format!("  … #{} sent", r["msg_id"]),
+            }
+        }
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_read_plainly() {
+        let m = json!({"event":"message","name":"bob","from":"ab","text":"hi","channel":null,"sealed":"session"});
+        assert_eq!(render_event(&m).unwrap(), "bob → you: hi");
+        let p = json!({"event":"message","name":null,"from":null,"address":"0a0b0c0d","text":"yo","channel":null,"sealed":"plain"});
+        assert!(render_event(&p).unwrap().contains("not sealed"));
+        let c = json!({"event":"message","name":"bob","text":"all","channel":"base"});
+        assert_eq!(render_event(&c).unwrap(), "[base] bob: all");
+        assert_eq!(
+            render_event(&json!({"event":"delivered","msg_id":4})).unwrap(),
+            "  ✓ #4 delivered"
+        );
+        assert!(
+            render_event(&json!({"event":"security","text":"a second key"}))
+                .unwrap()
+                .starts_with("!! SECURITY")
+        );
+        assert_eq!(render_event(&json!({"event":"peer"})), None);
+    }
+}

@@ -1,0 +1,323 @@
+//! `airswarm node` (one mesh node as a process) and `airswarm chat` (attach to one).
+
+use std::path::{Path, PathBuf};
+
+use airswarm_core::radio::LoRaConfig;
+use airswarm_core::time::Duration;
+use airswarm_hosts::node::chat::{self, Connection};
+use airswarm_hosts::node::handle::ApiHandle;
+use airswarm_hosts::node::runtime::{Runtime, Settings};
+use airswarm_hosts::node::store::Store;
+use airswarm_hosts::node::{api, web};
+use airswarm_hosts::radio::{self, RadioSpec};
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use serde::Deserialize;
+use tokio::sync::watch;
+
+use crate::{files, keys};
+
+#[derive(Args, Debug)]
+#[command(
+    about = "Run one mesh node: chat, a local JSON API and a web page, with its state in SQLite",
+    long_about = "Run one mesh node on a radio: the Adafruit LoRa bonnet of a Raspberry Pi, an RNode \
+on a serial line, or the shared virtual channel of `airswarm air`. Its identity, pinned keys, \
+channels, message counter and history live under --home (SQLite, crash-safe: `kill -9` loses \
+nothing that was reported received or delivered). Use it from the terminal (--chat, or \
+`airswarm chat --api ADDR` from another terminal), from any program over line-delimited JSON \
+(--api), or from a browser (--web).\n\n\
+Radios (--radio):\n  bonnet                          Adafruit LoRa Radio Bonnet (/dev/spidev0.1, reset BCM 25, DIO0 BCM 22)\n  \
+spidev:PATH,reset=N,dio0=N      an SX1276 on another SPI device and GPIO lines\n  \
+rnode:/dev/ttyUSB0              an RNode (e.g. a Heltec LoRa32 with RNode firmware), or an `airswarm rnode-emulator` pty\n  \
+air:127.0.0.1:PORT              the virtual channel of `airswarm air`\n\n\
+Settings can also come from a TOML file (--config) with the same names: home, name, radio, \
+api, web, announce_every_s, hop_limit, duty_cycle_percent and a [lora] table (frequency_mhz, \
+sf, bw_khz, cr, tx_power_dbm). Flags win over the file.\n\n\
+Examples:\n  airswarm air --listen 127.0.0.1:7000 &\n  \
+airswarm node --home /tmp/alice --name alice --radio air:127.0.0.1:7000 --chat\n  \
+airswarm node --name pi --radio bonnet --api 127.0.0.1:7700 --web 0.0.0.0:8080"
+)]
+pub struct NodeArgs {
+    /// TOML file with the same settings as the flags.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// State directory: identity.pem, node.db (default ~/.airswarm or $AIRSWARM_HOME).
+    #[arg(long)]
+    home: Option<PathBuf>,
+    /// The name announced with this node's key (1-32 bytes).
+    #[arg(long)]
+    name: Option<String>,
+    /// The radio: bonnet, spidev:PATH,reset=N,dio0=N, rnode:PATH or air:HOST:PORT.
+    #[arg(long)]
+    radio: Option<String>,
+    /// Serve the line-delimited JSON API on this address (e.g. 127.0.0.1:7700).
+    #[arg(long)]
+    api: Option<String>,
+    /// Serve the chat web page on this address (e.g. 127.0.0.1:8080).
+    #[arg(long)]
+    web: Option<String>,
+    /// Chat on this terminal (the node stops when the chat ends).
+    #[arg(long)]
+    chat: bool,
+    /// Seconds between announcements of this node's key and name.
+    #[arg(long)]
+    announce_every_s: Option<u64>,
+    /// Hops a message may travel (1-15).
+    #[arg(long)]
+    hop_limit: Option<u8>,
+    /// Share of airtime this node may use, in percent (1 = the EU868 g1 limit).
+    #[arg(long)]
+    duty_cycle_percent: Option<f64>,
+    /// Carrier frequency in MHz.
+    #[arg(long)]
+    frequency_mhz: Option<f64>,
+    /// Spreading factor (5-12).
+    #[arg(long)]
+    sf: Option<u8>,
+    /// Bandwidth in kHz.
+    #[arg(long)]
+    bw_khz: Option<f64>,
+    /// Coding rate denominator (5-8).
+    #[arg(long)]
+    cr: Option<u8>,
+    /// Transmit power in dBm.
+    #[arg(long)]
+    tx_power_dbm: Option<i8>,
+}
+
+#[derive(Args, Debug)]
+#[command(about = "Chat through a running node's local API (`airswarm node --api ADDR`)")]
+pub struct ChatArgs {
+    /// The node's API address.
+    #[arg(long, default_value = "127.0.0.1:7700")]
+    api: String,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    home: Option<PathBuf>,
+    name: Option<String>,
+    radio: Option<String>,
+    api: Option<String>,
+    web: Option<String>,
+    announce_every_s: Option<u64>,
+    hop_limit: Option<u8>,
+    duty_cycle_percent: Option<f64>,
+    lora: Option<FileLora>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct FileLora {
+    frequency_mhz: Option<f64>,
+    sf: Option<u8>,
+    bw_khz: Option<f64>,
+    cr: Option<u8>,
+    tx_power_dbm: Option<i8>,
+}
+
+/// Everything the node runs with, after flags over file over defaults.
+#[derive(Debug)]
+struct Resolved {
+    home: PathBuf,
+    radio: RadioSpec,
+    api: Option<String>,
+    web: Option<String>,
+    settings: Settings,
+}
+
+fn resolve(a: &NodeArgs) -> Result<Resolved> {
+    let file = match &a.config {
+        None => FileConfig::default(),
+        Some(p) => {
+            let text = files::read_regular(p, 1 << 20, "a node configuration")?;
+            let text = String::from_utf8(text)
+                .with_context(|| format!("{} is not UTF-8 text", p.display()))?;
+            toml::from_str(&text).with_context(|| format!("in {}", p.display()))?
+        }
+    };
+    let fl = file.lora.unwrap_or_default();
+    let radio_text = a.radio.clone().or(file.radio).context(
+        "no radio: give --radio (bonnet, spidev:…, rnode:PATH or air:HOST:PORT) or `radio` in --config",
+    )?;
+    let radio: RadioSpec = radio_text
+        .parse()
+        .with_context(|| format!("--radio {radio_text}"))?;
+    let mut lora = LoRaConfig::default();
+    if let Some(f) = a.frequency_mhz.or(fl.frequency_mhz) {
+        if !(f.is_finite() && (137.0..=1020.0).contains(&f)) {
+            bail!("frequency {f} MHz is outside the SX1276's 137-1020 MHz");
+        }
+        lora.frequency_hz = (f * 1e6).round() as u32;
+    }
+    if let Some(sf) = a.sf.or(fl.sf) {
+        lora.spreading_factor = sf;
+    }
+    if let Some(bw) = a.bw_khz.or(fl.bw_khz) {
+        if !(bw.is_finite() && bw > 0.0) {
+            bail!("bandwidth must be a positive number of kHz");
+        }
+        lora.bandwidth_hz = (bw * 1000.0).round() as u32;
+    }
+    if let Some(cr) = a.cr.or(fl.cr) {
+        lora.coding_rate = cr;
+    }
+    if let Some(p) = a.tx_power_dbm.or(fl.tx_power_dbm) {
+        lora.tx_power_dbm = p;
+    }
+    lora.validate()?;
+    let hop_limit = a.hop_limit.or(file.hop_limit).unwrap_or(7);
+    if !(1..=15).contains(&hop_limit) {
+        bail!("--hop-limit must be 1-15, not {hop_limit}");
+    }
+    let duty = a.duty_cycle_percent.or(file.duty_cycle_percent).unwrap_or(100.0);
+    if !(duty.is_finite() && duty > 0.0 && duty <= 100.0) {
+        bail!("--duty-cycle-percent must be above 0 and at most 100, not {duty}");
+    }
+    let announce = a.announce_every_s.or(file.announce_every_s).unwrap_or(900);
+    if !(10..=86_400).contains(&announce) {
+        bail!("--announce-every-s must be 10-86400, not {announce}");
+    }
+    let name = a.name.clone().or(file.name);
+    if let Some(n) = &name {
+        airswarm_core::crypto::check_name(n).map_err(|e| anyhow::anyhow!("--name: {e}"))?;
+    }
+    Ok(Resolved {
+        home: a.home.clone().or(file.home).unwrap_or_else(keys::home),
+        radio,
+        api: a.api.clone().or(file.api),
+        web: a.web.clone().or(file.web),
+        settings: Settings {
+            name,
+            lora,
+            hop_limit,
+            duty_cycle_percent: duty,
+            announce_every: Duration::from_secs(announce),
+        },
+    })
+}
+
+/// One node per home directory: a second process on it would reuse counters.
+fn lock_home(home: &Path) -> Result<nix::fcntl::Flock<std::fs::File>> {
+    let path = home.join("lock");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| files::io_error(e, &path))?;
+    nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(|_| {
+        anyhow::anyhow!(
+            "another airswarm node is running on {} (one node per home directory)",
+            home.display()
+        )
+    })
+}
+
+fn identity(home: &Path) -> Result<airswarm_core::crypto::Identity> {
+    let path = home.join("identity.pem");
+    if path.exists() {
+        return keys::load_identity(&path);
+    }
+    let id = airswarm_core::crypto::Identity::generate(&mut keys::os_rng())?;
+    keys::save_identity(&path, &id)?;
+    tracing::info!("created a new identity in {}: {}", path.display(), id.fingerprint());
+    Ok(id)
+}
+
+async fn bind(addr: &str, what: &str) -> Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen for the {what} on {addr}"))
+}
+
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+pub fn run(a: NodeArgs) -> Result<()> {
+    let r = resolve(&a)?;
+    init_logging(a.chat);
+    files::ensure_dir(&r.home)?;
+    let _lock = lock_home(&r.home)?;
+    let id = identity(&r.home)?;
+    let store = Store::open(&r.home.join("node.db"))?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let api_listener = match &r.api {
+            Some(addr) => Some(bind(addr, "API").await?),
+            None => None,
+        };
+        let web_listener = match &r.web {
+            Some(addr) => Some(bind(addr, "web page").await?),
+            None => None,
+        };
+        let name = r.settings.name.clone().unwrap_or_else(|| format!("{}", id.address()));
+        let radio = radio::open(&r.radio, &name, &r.settings.lora).await?;
+        let (handle, calls) = ApiHandle::new(256);
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no OS randomness: {e}"))?;
+        let runtime = Runtime::new(id, store, r.settings, &radio, handle.clone(), seed)?;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let stopped = |mut rx: watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        if let Some(l) = api_listener {
+            tracing::info!("API on {}", l.local_addr()?);
+            tokio::spawn(api::serve(l, handle.clone(), stopped(stop_rx.clone())));
+        }
+        if let Some(l) = web_listener {
+            tracing::info!("web page on http://{}/", l.local_addr()?);
+            tokio::spawn(web::serve(l, handle.clone(), stopped(stop_rx.clone())));
+        }
+        if a.chat {
+            let chat_handle = handle.clone();
+            let stop = stop_tx.clone();
+            tokio::spawn(async move {
+                if let Err(e) = chat::run(Connection::local(chat_handle)).await {
+                    eprintln!("chat: {e:#}");
+                }
+                let _ = stop.send(true);
+            });
+        }
+        let signal_stop = stop_tx.clone();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            let _ = signal_stop.send(true);
+        });
+        drop(handle);
+        runtime.run(calls, radio.events, stopped(stop_rx)).await
+    })
+}
+
+fn init_logging(chat: bool) {
+    let default = if chat { "warn" } else { "info" };
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default)),
+        )
+        .try_init();
+}
+
+pub fn chat(a: ChatArgs) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let conn = Connection::connect(&a.api).await?;
+        chat::run(conn).await
+    })
+}

@@ -1,0 +1,159 @@
+//! `airswarm node` processes on `airswarm air`: three nodes in a line A–B–C (A and C out
+//! of each other's range), driven through their local APIs.
+
+mod node_common;
+
+use std::time::Duration;
+
+use airswarm_core::crypto::ChannelKey;
+use node_common::{Client, TempDir, start_air, start_node};
+use serde_json::json;
+
+const LINE: &str = "# A and C only hear each other through B\na b 8\nb c 8\n";
+const PEERS: Duration = Duration::from_secs(120);
+const MESSAGE: Duration = Duration::from_secs(120);
+
+fn channel_key() -> String {
+    ChannelKey::from_bytes([0x5a; 32]).to_text()
+}
+
+#[test]
+fn a_sealed_message_and_a_channel_message_cross_a_relay_that_cannot_read_the_first() {
+    let dir = TempDir::new("node-line");
+    let (_air, air) = start_air(dir.path(), LINE);
+    let radio = format!("air:{air}");
+    let a = start_node(dir.path(), "a", &radio, &[]);
+    let b = start_node(dir.path(), "b", &radio, &[]);
+    let c = start_node(dir.path(), "c", &radio, &[]);
+    let (mut ca, mut cb, mut cc) = (Client::connect(&a.api), Client::connect(&b.api), Client::connect(&c.api));
+    let c_peer = ca.wait_peer(PEERS, "c");
+    // C is two hops away: no direct link quality for it at A.
+    assert!(c_peer["snr_db"].is_null(), "{c_peer}");
+    let b_peer = ca.wait_peer(PEERS, "b");
+    assert!(b_peer["snr_db"].is_number(), "{b_peer}");
+    cc.wait_peer(PEERS, "a");
+
+    let secret = "for c only: the key is under the mat";
+    let sent = ca.ok(json!({"cmd": "send", "to": "c", "text": secret}));
+    let msg_id = sent["msg_id"].clone();
+    let got = cc.wait_event(MESSAGE, "the direct message at C", |e| e["event"] == "message");
+    assert_eq!(got["text"], secret);
+    assert_eq!(got["sealed"], "session");
+    assert_eq!(got["name"], "a");
+    ca.wait_event(MESSAGE, "delivered at A", |e| e["event"] == "delivered" && e["msg_id"] == msg_id);
+
+    let key = channel_key();
+    for cl in [&mut ca, &mut cb, &mut cc] {
+        cl.ok(json!({"cmd": "join", "channel": "base", "key": key}));
+    }
+    ca.ok(json!({"cmd": "send", "channel": "base", "text": "hello everyone"}));
+    for (who, cl) in [("b", &mut cb), ("c", &mut cc)] {
+        let m = cl.wait_event(MESSAGE, &format!("the channel message at {who}"), |e| {
+            e["event"] == "message" && e["channel"] == "base"
+        });
+        assert_eq!(m["text"], "hello everyone");
+        assert_eq!(m["sealed"], "channel");
+    }
+
+    // B carried the direct message but could not read it: not in its history, not in its
+    // events, not in its database file.
+    let h = cb.ok(json!({"cmd": "history"}));
+    let texts: Vec<&str> = h["messages"].as_array().unwrap().iter().map(|m| m["text"].as_str().unwrap()).collect();
+    assert_eq!(texts, ["hello everyone"]);
+    assert!(cb.events.iter().all(|e| e["text"] != secret));
+    for f in ["node.db", "node.db-wal"] {
+        if let Ok(bytes) = std::fs::read(b.home.join(f)) {
+            assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "{f} of B holds the plaintext");
+        }
+    }
+    let hc = cc.ok(json!({"cmd": "history"}));
+    assert!(hc["messages"].as_array().unwrap().iter().any(|m| m["text"] == secret));
+}
+
+#[test]
+fn kill_9_mid_conversation_loses_nothing_reported_and_reuses_no_counter() {
+    let dir = TempDir::new("node-kill");
+    let (_air, air) = start_air(dir.path(), LINE);
+    let radio = format!("air:{air}");
+    let a = start_node(dir.path(), "a", &radio, &[]);
+    let _b = start_node(dir.path(), "b", &radio, &[]);
+    let mut c = start_node(dir.path(), "c", &radio, &[]);
+    let mut ca = Client::connect(&a.api);
+    let mut cc = Client::connect(&c.api);
+    ca.wait_peer(PEERS, "c");
+    cc.wait_peer(PEERS, "a");
+
+    // A conversation: C answers A, then A sends a burst and C is killed while it arrives.
+    ca.ok(json!({"cmd": "send", "to": "c", "text": "ping 0"}));
+    cc.wait_event(MESSAGE, "ping 0 at C", |e| e["text"] == "ping 0");
+    let pong = cc.ok(json!({"cmd": "send", "to": "a", "text": "pong 0"}));
+    cc.wait_event(MESSAGE, "pong 0 delivered", |e| e["event"] == "delivered" && e["msg_id"] == pong["msg_id"]);
+    ca.wait_event(MESSAGE, "pong 0 at A", |e| e["text"] == "pong 0");
+    for i in 1..=4 {
+        ca.ok(json!({"cmd": "send", "to": "c", "text": format!("ping {i}")}));
+    }
+    // Whatever C reported received before it dies must survive it.
+    let first = cc.wait_event(MESSAGE, "a ping of the burst at C", |e| e["event"] == "message");
+    let mut reported = vec![first["text"].as_str().unwrap().to_string()];
+    c.proc.kill9();
+    reported.extend(
+        cc.events
+            .iter()
+            .filter(|e| e["event"] == "message")
+            .map(|e| e["text"].as_str().unwrap().to_string()),
+    );
+    drop(cc);
+
+    // Restart C on the same home: everything reported is there.
+    let c2 = start_node(dir.path(), "c", &radio, &[]);
+    let mut cc = Client::connect(&c2.api);
+    let h = cc.ok(json!({"cmd": "history", "limit": 100}));
+    let stored: Vec<String> = h["messages"].as_array().unwrap().iter().map(|m| m["text"].as_str().unwrap().to_string()).collect();
+    for t in &reported {
+        assert!(stored.contains(t), "{t} was reported received but is not in the history: {stored:?}");
+    }
+    assert!(stored.contains(&"pong 0".to_string()));
+    // Every message A saw delivered is in C's history too.
+    let ha = ca.ok(json!({"cmd": "history", "limit": 100}));
+    for m in ha["messages"].as_array().unwrap() {
+        if m["direction"] == "out" && m["status"] == "delivered" {
+            let t = m["text"].as_str().unwrap().to_string();
+            assert!(stored.contains(&t), "A saw {t} delivered, C lost it: {stored:?}");
+        }
+    }
+
+    // The conversation goes on, both ways. New messages from C must not be taken for
+    // duplicates of its earlier ones (a reused counter would be dropped by A and B).
+    cc.wait_peer(PEERS, "a");
+    for i in 1..=3 {
+        let r = cc.ok(json!({"cmd": "send", "to": "a", "text": format!("pong after restart {i}")}));
+        cc.wait_event(MESSAGE, "delivered after restart", |e| e["event"] == "delivered" && e["msg_id"] == r["msg_id"]);
+    }
+    for i in 1..=3 {
+        let t = format!("pong after restart {i}");
+        ca.wait_event(MESSAGE, &t, |e| e["text"] == t.as_str());
+    }
+    let r = ca.ok(json!({"cmd": "send", "to": "c", "text": "welcome back"}));
+    cc.wait_event(MESSAGE, "welcome back at C", |e| e["text"] == "welcome back");
+    ca.wait_event(MESSAGE, "welcome back delivered", |e| e["event"] == "delivered" && e["msg_id"] == r["msg_id"]);
+}
+
+#[test]
+fn sigterm_stops_a_node_cleanly_and_a_second_node_on_the_same_home_is_refused() {
+    let dir = TempDir::new("node-term");
+    let (_air, air) = start_air(dir.path(), "a b 8\n");
+    let radio = format!("air:{air}");
+    let mut a = start_node(dir.path(), "a", &radio, &[]);
+    let mut again = node_common::Proc::spawn(
+        "second node on a's home",
+        node_common::airswarm()
+            .args(["node", "--radio", &radio, "--home"])
+            .arg(&a.home),
+    );
+    let status = again.child.wait().unwrap();
+    assert_eq!(status.code(), Some(1));
+    let err = again.output();
+    assert!(err.contains("another airswarm node is running"), "{err}");
+    let status = a.proc.terminate(Duration::from_secs(20));
+    assert!(status.success(), "{status}: {}", a.proc.output());
+}

@@ -8,6 +8,12 @@
 //!
 //! Receivers hear a frame only when they listen with the same frequency, bandwidth,
 //! spreading factor and sync word for its whole duration.
+//!
+//! Instead of positions, a channel can use an explicit link table ([`Channel::use_links`]):
+//! only listed pairs hear each other, at the mean SNR given for the pair (the `airswarm air
+//! --links` file), so multi-hop topologies are exact rather than drawn from path loss.
+
+use std::collections::BTreeMap;
 
 use crate::radio::{LoRaConfig, RadioError};
 use crate::rng::Rng;
@@ -95,6 +101,8 @@ pub struct Channel {
     next_tx: u64,
     fading: Rng,
     collisions: u64,
+    /// Mean SNR per unordered pair `(low id, high id)` when the link table is in use.
+    links: Option<BTreeMap<(RadioId, RadioId), f64>>,
 }
 
 impl Channel {
@@ -107,6 +115,7 @@ impl Channel {
             receptions: Vec::new(),
             next_tx: 0,
             collisions: 0,
+            links: None,
         }
     }
 
@@ -121,6 +130,40 @@ impl Channel {
         self.radios.len() - 1
     }
 
+    /// Move a radio (a slot reused by another client of `airswarm air`).
+    pub fn set_position(&mut self, id: RadioId, x_m: f64, y_m: f64) {
+        if let Some(r) = self.radios.get_mut(id) {
+            r.x_m = x_m;
+            r.y_m = y_m;
+        }
+    }
+
+    /// Switch to the link table: from now on only pairs given to [`Channel::set_link`]
+    /// hear each other, positions no longer matter.
+    pub fn use_links(&mut self) {
+        self.links.get_or_insert_with(BTreeMap::new);
+    }
+
+    /// Set (`Some(mean SNR dB)`) or remove the symmetric link between `a` and `b`. Ignored
+    /// unless [`Channel::use_links`] was called.
+    pub fn set_link(&mut self, a: RadioId, b: RadioId, snr_db: Option<f64>) {
+        let Some(links) = self.links.as_mut() else {
+            return;
+        };
+        let key = (a.min(b), a.max(b));
+        match snr_db {
+            Some(snr) => links.insert(key, snr),
+            None => links.remove(&key),
+        };
+    }
+
+    /// Remove every link of `id`.
+    pub fn clear_links(&mut self, id: RadioId) {
+        if let Some(links) = self.links.as_mut() {
+            links.retain(|&(a, b), _| a != id && b != id);
+        }
+    }
+
     pub fn radio_count(&self) -> usize {
         self.radios.len()
     }
@@ -131,8 +174,16 @@ impl Channel {
     }
 
     /// Mean received power from `a` at `b`: path loss plus symmetric per-link shadowing
-    /// drawn from the seed (as `sim` does).
-    fn mean_power(&self, from: RadioId, to: RadioId, tx_dbm: f64) -> f64 {
+    /// drawn from the seed (as `sim` does); with a link table, the noise floor of the
+    /// sender's bandwidth plus the pair's SNR, or nothing at all for an unlisted pair.
+    fn mean_power(&self, from: RadioId, to: RadioId, cfg: &LoRaConfig) -> f64 {
+        if let Some(links) = &self.links {
+            return match links.get(&(from.min(to), from.max(to))) {
+                Some(snr) => self.noise_dbm(cfg) + snr,
+                None => f64::NEG_INFINITY,
+            };
+        }
+        let tx_dbm = cfg.tx_power_dbm as f64;
         let (a, b) = (&self.radios[from], &self.radios[to]);
         let d = ((a.x_m - b.x_m).powi(2) + (a.y_m - b.y_m).powi(2))
             .sqrt()
@@ -174,7 +225,7 @@ impl Channel {
                 && t.start_us <= now_us
                 && now_us < t.end_us
                 && same_channel(&t.config, &cfg)
-                && self.mean_power(t.from, id, t.config.tx_power_dbm as f64) >= floor
+                && self.mean_power(t.from, id, &t.config) >= floor
         })
     }
 
@@ -214,7 +265,7 @@ impl Channel {
             if !same_channel(cfg, &listen) {
                 continue;
             }
-            let mean = self.mean_power(from, to, cfg.tx_power_dbm as f64);
+            let mean = self.mean_power(from, to, cfg);
             // Frames far below sensitivity neither decode nor interfere (as in `sim`).
             let floor = self.noise_dbm(&listen) + listen.demod_snr_db()
                 - 3.0 * self.params.path_loss.fading_db
@@ -358,6 +409,35 @@ mod tests {
             ..cfg()
         };
         let end = ch.transmit(end, a, &sf9, &[3]).unwrap();
+        assert!(ch.advance(end).is_empty());
+    }
+
+    #[test]
+    fn a_link_table_decides_who_hears_whom_at_the_given_snr() {
+        let mut params = ChannelParams::default();
+        params.path_loss.fading_db = 0.0;
+        let mut ch = Channel::new(params);
+        ch.use_links();
+        let [a, b, c] = [0, 1, 2].map(|_| ch.add_radio(0.0, 0.0));
+        ch.set_link(b, a, Some(10.0));
+        ch.set_link(b, c, Some(-3.0));
+        for r in [a, b, c] {
+            ch.set_listening(r, Some(cfg()));
+        }
+        // A reaches B at exactly 10 dB; C, though at the same spot, hears nothing.
+        let end = ch.transmit(0, a, &cfg(), b"x").unwrap();
+        assert!(!ch.busy(c, 1));
+        let got = ch.advance(end);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].to, b);
+        assert!((got[0].snr_db - 10.0).abs() < 1e-9, "{}", got[0].snr_db);
+        // B reaches both; C at -3 dB is still above SF7's -7.5 dB floor.
+        let end = ch.transmit(end, b, &cfg(), b"y").unwrap();
+        let mut to: Vec<_> = ch.advance(end).iter().map(|d| d.to).collect();
+        to.sort();
+        assert_eq!(to, vec![a, c]);
+        ch.clear_links(b);
+        let end = ch.transmit(end, b, &cfg(), b"z").unwrap();
         assert!(ch.advance(end).is_empty());
     }
 }

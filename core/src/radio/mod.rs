@@ -13,6 +13,7 @@ pub use duty::{Band, DutyCycle};
 
 /// Largest frame the SX1276 can send: RegPayloadLength is 8 bits.
 pub const MAX_FRAME: usize = 255;
+pub mod air;
 pub mod channel;
 pub mod rnode;
 pub mod sx1276;

@@ -1,4 +1,5 @@
 //! Subcommands, one module each.
+pub mod air;
 pub mod airtime;
 pub mod keys;
 pub mod overhead;

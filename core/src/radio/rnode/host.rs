@@ -274,6 +274,12 @@ impl RnodeHost {
         self.phase == Phase::Online
     }
 
+    /// Online with nothing queued and, under flow control, READY since the last packet:
+    /// every packet handed to `send` has left the antenna.
+    pub fn is_idle(&self) -> bool {
+        self.phase == Phase::Online && self.ready && self.queue.is_empty()
+    }
+
     /// Firmware version, platform and MCU the device reported.
     pub fn device_info(&self) -> (Option<(u8, u8)>, Option<u8>, Option<u8>) {
         (self.r.firmware, self.r.platform, self.r.mcu)

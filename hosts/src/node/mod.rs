@@ -2,3 +2,4 @@
 //! ends (terminal chat, line-delimited JSON over TCP, a web page) on one [`handle::ApiHandle`].
 
 pub mod handle;
+pub mod web;

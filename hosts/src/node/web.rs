@@ -83,7 +83,7 @@ async fn style_css(headers: HeaderMap) -> Response {
 
 fn static_file(headers: &HeaderMap, content_type: &'static str, body: &'static str) -> Response {
     if let Err(refused) = check_host(headers) {
-        return refused;
+        return refused.into_response();
     }
     let mut response = (
         [
@@ -111,11 +111,8 @@ async fn websocket(
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    if let Err(refused) = check_host(&headers) {
-        return refused;
-    }
-    if let Err(refused) = check_origin(&headers) {
-        return refused;
+    if let Err(refused) = check_host(&headers).and_then(|()| check_origin(&headers)) {
+        return refused.into_response();
     }
     upgrade
         .max_message_size(MAX_FRAME_BYTES)
@@ -123,18 +120,29 @@ async fn websocket(
         .on_upgrade(move |socket| session(socket, shared.api, shared.stop))
 }
 
-fn refuse(status: StatusCode, why: String) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        why,
-    )
-        .into_response()
+/// A request refused before it reaches the node: the status and a sentence saying why.
+#[derive(Debug)]
+struct Refusal(StatusCode, String);
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let Refusal(status, why) = self;
+        (
+            status,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            why,
+        )
+            .into_response()
+    }
+}
+
+fn refuse(status: StatusCode, why: String) -> Refusal {
+    Refusal(status, why)
 }
 
 /// The `Host` header must name this machine by address (or `localhost`): a page that
 /// reached us through DNS rebinding carries its own host name there.
-fn check_host(headers: &HeaderMap) -> Result<(), Response> {
+fn check_host(headers: &HeaderMap) -> Result<(), Refusal> {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     match host {
         Some(host) if host_is_address(host) => Ok(()),
@@ -155,7 +163,7 @@ fn check_host(headers: &HeaderMap) -> Result<(), Response> {
 
 /// A browser always sends `Origin` on a WebSocket handshake; it must be this page's own
 /// origin. Clients that are not browsers send none and are let in.
-fn check_origin(headers: &HeaderMap) -> Result<(), Response> {
+fn check_origin(headers: &HeaderMap) -> Result<(), Refusal> {
     let Some(origin) = headers.get(header::ORIGIN) else {
         return Ok(());
     };
@@ -227,7 +235,14 @@ async fn session(mut socket: WebSocket, api: ApiHandle, mut stop: watch::Receive
     loop {
         let outgoing = tokio::select! {
             frame = socket.recv() => match frame {
-                Some(Ok(Message::Text(text))) => answer(&api, text.as_str()).await,
+                // A node that takes long to answer must not hold up a shutdown.
+                Some(Ok(Message::Text(text))) => tokio::select! {
+                    reply = answer(&api, text.as_str()) => reply,
+                    _ = stop.changed() => {
+                        let _ = close(&mut socket, "the node is shutting down").await;
+                        return;
+                    }
+                },
                 Some(Ok(Message::Binary(_))) => error_reply(
                     "send requests as text frames holding one JSON object, such as {\"cmd\":\"id\"}",
                 ),
@@ -380,7 +395,7 @@ mod tests {
                 (header::ORIGIN, origin),
             ]));
             assert_eq!(
-                refused.err().map(|r| r.status()),
+                refused.err().map(|r| r.0),
                 Some(StatusCode::FORBIDDEN),
                 "{origin}"
             );
@@ -390,13 +405,13 @@ mod tests {
     #[test]
     fn a_missing_or_named_host_is_refused() {
         assert_eq!(
-            check_host(&HeaderMap::new()).err().map(|r| r.status()),
+            check_host(&HeaderMap::new()).err().map(|r| r.0),
             Some(StatusCode::BAD_REQUEST)
         );
         assert_eq!(
             check_host(&headers(&[(header::HOST, "attacker.example:8080")]))
                 .err()
-                .map(|r| r.status()),
+                .map(|r| r.0),
             Some(StatusCode::FORBIDDEN)
         );
     }

@@ -328,6 +328,15 @@ async fn scenario(
 ) -> anyhow::Result<()> {
     let addr = server.addr;
     client.goto(&format!("http://{addr}/")).await?;
+    // Script errors from here on are collected and must stay none.
+    client
+        .execute(
+            "window.__errors = [];
+             addEventListener('error', (e) => __errors.push(String(e.message)));
+             addEventListener('unhandledrejection', (e) => __errors.push(String(e.reason)));",
+            vec![],
+        )
+        .await?;
 
     // Who this node is, and its peer with link quality.
     wait_text(client, "#node-name", "alice").await?;
@@ -469,6 +478,30 @@ async fn scenario(
         "text": "are you there?", "channel": null, "sealed": "session", "at_ms": 1_700_000_200_000u64}));
     wait_text(client, &format!("{bob_css} .unread"), "1").await?;
 
+    // Text from the mesh is shown as text, never run as HTML.
+    api.publish(
+        json!({"event": "message", "msg_id": 5001, "from": BOB, "name": "<i>bob</i>",
+        "text": "<b>bold</b><img src=x onerror=alert(1)>", "channel": null, "sealed": "plain",
+        "at_ms": 1_700_000_200_000u64}),
+    );
+    click(client, &format!("{bob_css} button")).await?;
+    wait_text(
+        client,
+        ".msg[data-msg-id=\"5001\"] .text",
+        "<b>bold</b><img src=x",
+    )
+    .await?;
+    wait_text(client, ".msg[data-msg-id=\"5001\"] .from", "<i>bob</i>").await?;
+    wait_text(client, ".msg[data-msg-id=\"5001\"] .plain", "unsealed").await?;
+    if !js_true(
+        client,
+        "return document.querySelectorAll('#messages b, #messages img, #messages i').length === 0",
+    )
+    .await?
+    {
+        bail!("text from the mesh was parsed as HTML");
+    }
+
     // Bad input over a raw WebSocket gets an error reply and the socket keeps serving.
     raw_socket_survives_bad_input(addr).await?;
 
@@ -501,6 +534,10 @@ async fn scenario(
         .await?
     {
         bail!("at 390 px wide the send box is not displayed");
+    }
+    let errors = client.execute("return window.__errors", vec![]).await?;
+    if errors != json!([]) {
+        bail!("the page had script errors: {errors}");
     }
     server.stop().await
 }

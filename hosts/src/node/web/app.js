@@ -6,6 +6,7 @@
 const HISTORY_LIMIT = 500;
 const MAX_MESSAGES = 2000;
 const MAX_WARNINGS = 20;
+const MAX_EARLY_STATUS = 200;
 const CALL_TIMEOUT_MS = 15000;
 const RECONNECT_MIN_MS = 500;
 const RECONNECT_MAX_MS = 5000;
@@ -28,6 +29,7 @@ const $ = (id) => document.getElementById(id);
 let socket = null;
 let nextCallId = 1;
 let localId = 1;
+let arrivals = 0; // counts messages as the page learns of them
 let reconnectDelay = RECONNECT_MIN_MS;
 const pending = new Map(); // call id -> {resolve, timer}
 
@@ -97,6 +99,7 @@ function onFrame(data) {
 
 // Everything the page shows, fetched again (on connect and after missed events).
 async function refresh() {
+  const startedAt = arrivals;
   const [id, peers, channels, history] = await Promise.all([
     call({ cmd: "id" }),
     call({ cmd: "peers" }),
@@ -115,7 +118,8 @@ async function refresh() {
   }
   if (channels.ok) state.channels = channels.channels.map((c) => c.name).sort();
   if (history.ok) {
-    const sending = [...state.messages.values()].filter((m) => m.status === "sending");
+    // Keep what is still being sent and what arrived while the history was on its way.
+    const keep = [...state.messages.values()].filter((m) => m.status === "sending" || m.arrival > startedAt);
     state.messages.clear();
     for (const m of history.messages) {
       addMessage({
@@ -129,7 +133,7 @@ async function refresh() {
         at: m.at_ms,
       });
     }
-    for (const m of sending) state.messages.set(m.key, m);
+    for (const m of keep) if (!state.messages.has(m.key)) state.messages.set(m.key, m);
   }
   for (const r of [id, peers, channels, history]) {
     if (!r.ok) showNotice("The node refused a request: " + r.error);
@@ -201,6 +205,7 @@ function setStatus(key, status, reason) {
   const m = state.messages.get(key);
   if (!m) {
     state.earlyStatus.set(key, { status, reason });
+    while (state.earlyStatus.size > MAX_EARLY_STATUS) state.earlyStatus.delete(state.earlyStatus.keys().next().value);
     return;
   }
   m.status = status;
@@ -242,6 +247,7 @@ function addMessage(m) {
     m.reason = early.reason;
     state.earlyStatus.delete(m.key);
   }
+  m.arrival = ++arrivals;
   state.messages.set(m.key, m);
   while (state.messages.size > MAX_MESSAGES) state.messages.delete(state.messages.keys().next().value);
 }

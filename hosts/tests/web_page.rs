@@ -19,6 +19,7 @@ use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -370,6 +371,12 @@ async fn scenario(
     input.send_keys("hello bob").await?;
     input.send_keys(&Key::Enter.to_string()).await?;
     wait_text(client, ".msg[data-msg-id=\"100\"]", "hello bob").await?;
+    client
+        .execute(
+            "window.__sent = document.querySelector('.msg[data-msg-id=\"100\"]')",
+            vec![],
+        )
+        .await?;
     wait_text(client, ".msg[data-msg-id=\"1100\"]", "pong: hello bob").await?;
     wait_text(client, ".msg[data-msg-id=\"1100\"] .from", "bob").await?;
     wait_attr(
@@ -380,6 +387,10 @@ async fn scenario(
     )
     .await?;
     wait_text(client, ".msg[data-msg-id=\"100\"] .status", "✓✓").await?;
+    // Updated in place, not rebuilt: a screen reader's live log announces only what is new.
+    if !js_true(client, "return window.__sent.isConnected").await? {
+        bail!("the message list was rebuilt instead of updated in place");
+    }
     if client
         .find(Locator::Id("send-text"))
         .await?
@@ -613,6 +624,16 @@ async fn a_foreign_origin_cannot_open_the_websocket() {
             assert_eq!(response.status(), 403)
         }
         other => panic!("a foreign origin got {:?}", other.map(|(_, r)| r.status())),
+    }
+    // The page itself is refused under a host name (DNS rebinding) and served by address.
+    for (host, status) in [("evil.example", "403"), ("127.0.0.1", "200")] {
+        let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        let request = format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        tcp.write_all(request.as_bytes()).await.unwrap();
+        let mut response = String::new();
+        tcp.read_to_string(&mut response).await.unwrap();
+        let status_line = response.lines().next().unwrap_or("");
+        assert!(status_line.contains(status), "Host {host}: {status_line}");
     }
     // The page's own origin is let in.
     let mut request = format!("ws://{}/ws", server.addr)

@@ -206,7 +206,9 @@ fn host_is_address(host: &str) -> bool {
 }
 
 fn valid_port(port: &str) -> bool {
-    port.parse::<u16>().is_ok_and(|p| p != 0)
+    !port.is_empty()
+        && port.bytes().all(|b| b.is_ascii_digit())
+        && port.parse::<u16>().is_ok_and(|p| p != 0)
 }
 
 fn origin_matches_host(origin: &str, host: &str) -> bool {
@@ -363,6 +365,7 @@ mod tests {
             "127.0.0.1:0",
             "127.0.0.1:99999",
             "127.0.0.1:",
+            "127.0.0.1:+80",
             "[::1",
             "[::1]x",
             "[::1]8080",

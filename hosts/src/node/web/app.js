@@ -442,25 +442,50 @@ function statusMark(m) {
   return el("span", { class: "status", "data-status": m.status, title, "aria-label": title }, mark);
 }
 
+function messageItem(m) {
+  const when = new Date(typeof m.at === "number" ? m.at : Date.now());
+  return el(
+    "li",
+    { class: "msg " + m.direction, "data-msg-id": m.key, "data-direction": m.direction },
+    el("span", { class: "from" }, m.direction === "out" ? "you" : m.name || "unknown sender"),
+    el("time", { datetime: when.toISOString() }, when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })),
+    m.sealed === "plain" ? el("span", { class: "plain", title: "not encrypted" }, "unsealed") : null,
+    el("p", { class: "text" }, m.text),
+    m.direction === "out" ? statusMark(m) : null,
+  );
+}
+
+// Updates the list in place (new items appended, status marks swapped), so that a screen
+// reader's live log announces what is new rather than the whole conversation again.
 function renderMessages() {
   $("conv-title").textContent = convTitle(state.current);
   const list = $("messages");
-  const shown = [...state.messages.values()].filter((m) => m.conv === state.current);
-  list.replaceChildren(
-    ...shown.map((m) => {
-      const when = new Date(m.at);
-      return el(
-        "li",
-        { class: "msg " + m.direction, "data-msg-id": m.key, "data-direction": m.direction },
-        el("span", { class: "from" }, m.direction === "out" ? "you" : m.name || "unknown sender"),
-        el("time", { datetime: when.toISOString() }, when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })),
-        m.sealed === "plain" ? el("span", { class: "plain", title: "not encrypted" }, "unsealed") : null,
-        el("p", { class: "text" }, m.text),
-        m.direction === "out" ? statusMark(m) : null,
-      );
-    }),
-  );
-  list.scrollTop = list.scrollHeight;
+  const switched = list.dataset.conv !== String(state.current);
+  if (switched) {
+    list.replaceChildren();
+    list.dataset.conv = String(state.current);
+  }
+  const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+  const stale = new Set(list.children);
+  let previous = null;
+  for (const m of state.messages.values()) {
+    if (m.conv !== state.current) continue;
+    let li = m.el && m.el.parentNode === list ? m.el : null;
+    if (!li) {
+      li = messageItem(m);
+      m.el = li;
+    } else {
+      stale.delete(li);
+      li.dataset.msgId = m.key;
+      const mark = li.querySelector(".status");
+      if (mark && (mark.dataset.status !== m.status || mark.title !== statusMark(m).title)) mark.replaceWith(statusMark(m));
+    }
+    const wanted = previous ? previous.nextSibling : list.firstChild;
+    if (wanted !== li) list.insertBefore(li, wanted);
+    previous = li;
+  }
+  for (const li of stale) li.remove();
+  if (switched || atBottom) list.scrollTop = list.scrollHeight;
   updateSendBox();
 }
 

@@ -6,3 +6,4 @@ pub mod chat;
 pub mod handle;
 pub mod runtime;
 pub mod store;
+pub mod web;

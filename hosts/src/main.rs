@@ -35,6 +35,8 @@ enum Command {
     Tracker(cmd::tracker::TrackerArgs),
     RnodeEmulator(cmd::rnode_emulator::RnodeEmulatorArgs),
     Air(cmd::air::AirArgs),
+    Node(cmd::node::NodeArgs),
+    Chat(cmd::node::ChatArgs),
 }
 
 fn main() {
@@ -64,6 +66,8 @@ fn main() {
         Command::Tracker(a) => cmd::tracker::run(a),
         Command::RnodeEmulator(a) => cmd::rnode_emulator::run(a),
         Command::Air(a) => cmd::air::run(a),
+        Command::Node(a) => cmd::node::run(a),
+        Command::Chat(a) => cmd::node::chat(a),
     });
 }
 

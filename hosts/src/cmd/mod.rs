@@ -2,6 +2,7 @@
 pub mod air;
 pub mod airtime;
 pub mod keys;
+pub mod node;
 pub mod overhead;
 pub mod rnode_emulator;
 pub mod sim;

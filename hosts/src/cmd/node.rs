@@ -143,7 +143,7 @@ fn resolve(a: &NodeArgs) -> Result<Resolved> {
     )?;
     let radio: RadioSpec = radio_text
         .parse()
-        .with_context(|| format!("--radio {radio_text}"))?;
+        .map_err(|e| anyhow::anyhow!("--radio {radio_text}: {e}"))?;
     let mut lora = LoRaConfig::default();
     if let Some(f) = a.frequency_mhz.or(fl.frequency_mhz) {
         if !(f.is_finite() && (137.0..=1020.0).contains(&f)) {

@@ -132,6 +132,7 @@ pub struct Runtime {
     /// By session ticket (waiting for a handshake).
     awaiting: BTreeMap<u64, Outgoing>,
     next_announce: Instant,
+    announces: u32,
     internal_tx: mpsc::Sender<Internal>,
     internal_rx: mpsc::Receiver<Internal>,
     frames_in: u64,
@@ -232,6 +233,7 @@ impl Runtime {
             );
         }
         let (internal_tx, internal_rx) = mpsc::channel(16);
+        let address = node.address();
         let clock = Clock::new();
         let now = clock.now();
         Ok(Runtime {
@@ -249,7 +251,10 @@ impl Runtime {
             heard: BTreeMap::new(),
             in_flight: BTreeMap::new(),
             awaiting: BTreeMap::new(),
-            next_announce: now,
+            // A little after start, spread by address: nodes started together (a power cut
+            // ending) do not all announce at once.
+            next_announce: Instant(now.as_millis() + 200 + u64::from(address.0 % 2000)),
+            announces: 0,
             internal_tx,
             internal_rx,
             frames_in: 0,
@@ -317,7 +322,12 @@ impl Runtime {
             if let Err(e) = self.node.announce(now) {
                 tracing::warn!("cannot announce: {e}");
             }
-            self.next_announce = Instant(now.as_millis() + self.settings.announce_every.0);
+            // Early announcements are repeated at growing intervals (30 s, 60 s, 120 s …
+            // up to the configured period): one lost to a collision or heard by nobody
+            // yet must not leave a newcomer unknown for a whole period.
+            let backoff = 30_000u64 << self.announces.min(10);
+            self.announces += 1;
+            self.next_announce = Instant(now.as_millis() + backoff.min(self.settings.announce_every.0));
         }
         self.drain_events(now)?;
         while let Some(frame) = self.node.poll_transmit() {

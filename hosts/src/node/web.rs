@@ -222,9 +222,12 @@ fn origin_matches_host(origin: &str, host: &str) -> bool {
 }
 
 /// Why a session ended early.
+#[derive(Debug)]
 enum Ended {
-    /// The browser went away, stopped taking frames, or the server is shutting down.
+    /// The browser went away or the server is shutting down.
     Gone,
+    /// The browser took no frame for [`SEND_TIMEOUT`].
+    Stalled,
 }
 
 /// One browser: answer its requests in order and forward every event.
@@ -266,8 +269,16 @@ async fn session(mut socket: WebSocket, api: ApiHandle, mut stop: watch::Receive
                 return;
             }
         };
-        if deliver(&mut socket, &outgoing, &mut stop).await.is_err() {
-            return;
+        match deliver(&mut socket, &outgoing, &mut stop).await {
+            Ok(()) => {}
+            Err(Ended::Gone) => return,
+            Err(Ended::Stalled) => {
+                tracing::info!(
+                    "web page: a browser took no data for {SEND_TIMEOUT:?}; disconnected it \
+                     (the page reconnects and reloads)"
+                );
+                return;
+            }
         }
     }
 }
@@ -283,7 +294,8 @@ async fn deliver(
     tokio::select! {
         sent = tokio::time::timeout(SEND_TIMEOUT, socket.send(frame)) => match sent {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) | Err(_) => Err(Ended::Gone),
+            Ok(Err(_)) => Err(Ended::Gone),
+            Err(_) => Err(Ended::Stalled),
         },
         _ = stop.changed() => Err(Ended::Gone),
     }

@@ -252,11 +252,18 @@ function addMessage(m) {
   while (state.messages.size > MAX_MESSAGES) state.messages.delete(state.messages.keys().next().value);
 }
 
+// A message being sent gets the node's msg_id; it keeps its place in the conversation.
 function rekey(m, key) {
-  state.messages.delete(m.key);
+  const old = m.key;
   m.key = key;
   if (m.status === "sending") m.status = "sent";
-  addMessage(m);
+  const early = state.earlyStatus.get(key);
+  if (early) {
+    m.status = early.status;
+    m.reason = early.reason;
+    state.earlyStatus.delete(key);
+  }
+  state.messages = new Map([...state.messages].map(([k, v]) => (k === old ? [key, m] : [k, v])));
 }
 
 function peerLabel(fp) {

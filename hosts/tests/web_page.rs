@@ -634,6 +634,10 @@ async fn a_foreign_origin_cannot_open_the_websocket() {
         tcp.read_to_string(&mut response).await.unwrap();
         let status_line = response.lines().next().unwrap_or("");
         assert!(status_line.contains(status), "Host {host}: {status_line}");
+        if status == "200" {
+            let policy = "connect-src 'self' ws://127.0.0.1 wss://127.0.0.1;";
+            assert!(response.contains(policy), "no {policy:?} in {response}");
+        }
     }
     // The page's own origin is let in.
     let mut request = format!("ws://{}/ws", server.addr)

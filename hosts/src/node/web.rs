@@ -82,9 +82,10 @@ async fn style_css(headers: HeaderMap) -> Response {
 }
 
 fn static_file(headers: &HeaderMap, content_type: &'static str, body: &'static str) -> Response {
-    if let Err(refused) = check_host(headers) {
-        return refused.into_response();
-    }
+    let host = match check_host(headers) {
+        Ok(host) => host,
+        Err(refused) => return refused.into_response(),
+    };
     let mut response = (
         [
             (header::CONTENT_TYPE, content_type),
@@ -96,13 +97,19 @@ fn static_file(headers: &HeaderMap, content_type: &'static str, body: &'static s
         body,
     )
         .into_response();
-    // Only this server's own files; the WebSocket is on the same host ('self').
-    response.headers_mut().insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
-        ),
+    // Only this server's own files and WebSocket. The WebSocket's URL is spelled out as
+    // well as 'self' because older Safari does not let 'self' match ws: URLs. (The host
+    // was checked to be an address, so it cannot smuggle anything into the header.)
+    let policy = format!(
+        "default-src 'self'; connect-src 'self' ws://{host} wss://{host}; \
+         img-src 'self' data:; frame-ancestors 'none'"
     );
+    let policy = HeaderValue::from_str(&policy).unwrap_or(HeaderValue::from_static(
+        "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+    ));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_SECURITY_POLICY, policy);
     response
 }
 
@@ -111,7 +118,7 @@ async fn websocket(
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    if let Err(refused) = check_host(&headers).and_then(|()| check_origin(&headers)) {
+    if let Err(refused) = check_host(&headers).and_then(|_| check_origin(&headers)) {
         return refused.into_response();
     }
     upgrade
@@ -142,10 +149,10 @@ fn refuse(status: StatusCode, why: String) -> Refusal {
 
 /// The `Host` header must name this machine by address (or `localhost`): a page that
 /// reached us through DNS rebinding carries its own host name there.
-fn check_host(headers: &HeaderMap) -> Result<(), Refusal> {
+fn check_host(headers: &HeaderMap) -> Result<&str, Refusal> {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     match host {
-        Some(host) if host_is_address(host) => Ok(()),
+        Some(host) if host_is_address(host) => Ok(host),
         Some(host) => Err(refuse(
             StatusCode::FORBIDDEN,
             format!(

@@ -733,3 +733,41 @@ async fn a_client_that_never_reads_blocks_nobody() {
     assert!(missed > 0);
     server.stop().await.unwrap();
 }
+
+/// Open WebSockets are bounded: one past the limit is refused, and a closed one frees
+/// its place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_sockets_are_bounded() {
+    let (api, _) = fake_node();
+    let server = Server::start("127.0.0.1:0".parse().unwrap(), api)
+        .await
+        .unwrap();
+    let mut open = Vec::new();
+    for _ in 0..web::MAX_SOCKETS {
+        open.push(open_socket(server.addr).await.unwrap());
+    }
+    match tokio_tungstenite::connect_async(format!("ws://{}/ws", server.addr)).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 503)
+        }
+        other => panic!(
+            "socket {} got {:?}",
+            web::MAX_SOCKETS + 1,
+            other.map(|(_, r)| r.status())
+        ),
+    }
+    let mut first = open.remove(0);
+    first.close(None).await.unwrap();
+    // The server frees the place once it has seen the close.
+    let mut again = wait_for("a freed place for a new socket", || async {
+        Ok(open_socket(server.addr).await.ok())
+    })
+    .await
+    .unwrap();
+    again
+        .send(Message::Text(r#"{"cmd":"id","id":1}"#.into()))
+        .await
+        .unwrap();
+    assert_eq!(next_reply(&mut again).await.unwrap()["name"], "alice");
+    server.stop().await.unwrap();
+}

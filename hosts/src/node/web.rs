@@ -14,6 +14,7 @@
 
 use std::future::Future;
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -23,7 +24,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{Semaphore, broadcast, watch};
 
 use super::handle::ApiHandle;
 
@@ -38,6 +39,9 @@ pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
 const MAX_FRAME_BYTES: usize = 1024 * 1024;
 /// A browser that takes no frame for this long is disconnected.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(20);
+/// WebSockets open at once; more are refused with 503 (each holds a task and a place in
+/// the event broadcast).
+pub const MAX_SOCKETS: usize = 32;
 
 /// Serve the page and its WebSocket on `listener` until `shutdown` completes; then every
 /// open WebSocket is closed (the page shows that it is reconnecting).
@@ -52,7 +56,11 @@ pub async fn serve(
         .route("/app.js", get(app_js))
         .route("/style.css", get(style_css))
         .route("/ws", get(websocket))
-        .with_state(Shared { api, stop: stop_rx });
+        .with_state(Shared {
+            api,
+            stop: stop_rx,
+            sockets: Arc::new(Semaphore::new(MAX_SOCKETS)),
+        });
     let signal = async move {
         shutdown.await;
         let _ = stop_tx.send(true);
@@ -67,6 +75,7 @@ pub async fn serve(
 struct Shared {
     api: ApiHandle,
     stop: watch::Receiver<bool>,
+    sockets: Arc<Semaphore>,
 }
 
 async fn index(headers: HeaderMap) -> Response {
@@ -121,10 +130,20 @@ async fn websocket(
     if let Err(refused) = check_host(&headers).and_then(|_| check_origin(&headers)) {
         return refused.into_response();
     }
+    let Ok(permit) = shared.sockets.clone().try_acquire_owned() else {
+        return refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("refused: {MAX_SOCKETS} pages are open on this node already\n"),
+        )
+        .into_response();
+    };
     upgrade
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
-        .on_upgrade(move |socket| session(socket, shared.api, shared.stop))
+        .on_upgrade(move |socket| async move {
+            session(socket, shared.api, shared.stop).await;
+            drop(permit);
+        })
 }
 
 /// A request refused before it reaches the node: the status and a sentence saying why.

@@ -634,6 +634,10 @@ async fn a_foreign_origin_cannot_open_the_websocket() {
         tcp.read_to_string(&mut response).await.unwrap();
         let status_line = response.lines().next().unwrap_or("");
         assert!(status_line.contains(status), "Host {host}: {status_line}");
+        if status == "200" {
+            let policy = "connect-src 'self' ws://127.0.0.1 wss://127.0.0.1;";
+            assert!(response.contains(policy), "no {policy:?} in {response}");
+        }
     }
     // The page's own origin is let in.
     let mut request = format!("ws://{}/ws", server.addr)
@@ -727,5 +731,43 @@ async fn a_client_that_never_reads_blocks_nobody() {
     let missed = told.expect("the stalled client's socket closed before the lagged event");
     println!("the stalled client was told it missed {missed} events");
     assert!(missed > 0);
+    server.stop().await.unwrap();
+}
+
+/// Open WebSockets are bounded: one past the limit is refused, and a closed one frees
+/// its place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_sockets_are_bounded() {
+    let (api, _) = fake_node();
+    let server = Server::start("127.0.0.1:0".parse().unwrap(), api)
+        .await
+        .unwrap();
+    let mut open = Vec::new();
+    for _ in 0..web::MAX_SOCKETS {
+        open.push(open_socket(server.addr).await.unwrap());
+    }
+    match tokio_tungstenite::connect_async(format!("ws://{}/ws", server.addr)).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 503)
+        }
+        other => panic!(
+            "socket {} got {:?}",
+            web::MAX_SOCKETS + 1,
+            other.map(|(_, r)| r.status())
+        ),
+    }
+    let mut first = open.remove(0);
+    first.close(None).await.unwrap();
+    // The server frees the place once it has seen the close.
+    let mut again = wait_for("a freed place for a new socket", || async {
+        Ok(open_socket(server.addr).await.ok())
+    })
+    .await
+    .unwrap();
+    again
+        .send(Message::Text(r#"{"cmd":"id","id":1}"#.into()))
+        .await
+        .unwrap();
+    assert_eq!(next_reply(&mut again).await.unwrap()["name"], "alice");
     server.stop().await.unwrap();
 }

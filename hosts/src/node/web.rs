@@ -14,6 +14,7 @@
 
 use std::future::Future;
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -23,7 +24,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{Semaphore, broadcast, watch};
 
 use super::handle::ApiHandle;
 
@@ -38,6 +39,9 @@ pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
 const MAX_FRAME_BYTES: usize = 1024 * 1024;
 /// A browser that takes no frame for this long is disconnected.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(20);
+/// WebSockets open at once; more are refused with 503 (each holds a task and a place in
+/// the event broadcast).
+pub const MAX_SOCKETS: usize = 32;
 
 /// Serve the page and its WebSocket on `listener` until `shutdown` completes; then every
 /// open WebSocket is closed (the page shows that it is reconnecting).
@@ -52,7 +56,11 @@ pub async fn serve(
         .route("/app.js", get(app_js))
         .route("/style.css", get(style_css))
         .route("/ws", get(websocket))
-        .with_state(Shared { api, stop: stop_rx });
+        .with_state(Shared {
+            api,
+            stop: stop_rx,
+            sockets: Arc::new(Semaphore::new(MAX_SOCKETS)),
+        });
     let signal = async move {
         shutdown.await;
         let _ = stop_tx.send(true);
@@ -67,6 +75,7 @@ pub async fn serve(
 struct Shared {
     api: ApiHandle,
     stop: watch::Receiver<bool>,
+    sockets: Arc<Semaphore>,
 }
 
 async fn index(headers: HeaderMap) -> Response {
@@ -82,9 +91,10 @@ async fn style_css(headers: HeaderMap) -> Response {
 }
 
 fn static_file(headers: &HeaderMap, content_type: &'static str, body: &'static str) -> Response {
-    if let Err(refused) = check_host(headers) {
-        return refused.into_response();
-    }
+    let host = match check_host(headers) {
+        Ok(host) => host,
+        Err(refused) => return refused.into_response(),
+    };
     let mut response = (
         [
             (header::CONTENT_TYPE, content_type),
@@ -96,13 +106,19 @@ fn static_file(headers: &HeaderMap, content_type: &'static str, body: &'static s
         body,
     )
         .into_response();
-    // Only this server's own files; the WebSocket is on the same host ('self').
-    response.headers_mut().insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
-        ),
+    // Only this server's own files and WebSocket. The WebSocket's URL is spelled out as
+    // well as 'self' because older Safari does not let 'self' match ws: URLs. (The host
+    // was checked to be an address, so it cannot smuggle anything into the header.)
+    let policy = format!(
+        "default-src 'self'; connect-src 'self' ws://{host} wss://{host}; \
+         img-src 'self' data:; frame-ancestors 'none'"
     );
+    let policy = HeaderValue::from_str(&policy).unwrap_or(HeaderValue::from_static(
+        "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+    ));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_SECURITY_POLICY, policy);
     response
 }
 
@@ -111,13 +127,23 @@ async fn websocket(
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    if let Err(refused) = check_host(&headers).and_then(|()| check_origin(&headers)) {
+    if let Err(refused) = check_host(&headers).and_then(|_| check_origin(&headers)) {
         return refused.into_response();
     }
+    let Ok(permit) = shared.sockets.clone().try_acquire_owned() else {
+        return refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("refused: {MAX_SOCKETS} pages are open on this node already\n"),
+        )
+        .into_response();
+    };
     upgrade
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
-        .on_upgrade(move |socket| session(socket, shared.api, shared.stop))
+        .on_upgrade(move |socket| async move {
+            session(socket, shared.api, shared.stop).await;
+            drop(permit);
+        })
 }
 
 /// A request refused before it reaches the node: the status and a sentence saying why.
@@ -142,10 +168,10 @@ fn refuse(status: StatusCode, why: String) -> Refusal {
 
 /// The `Host` header must name this machine by address (or `localhost`): a page that
 /// reached us through DNS rebinding carries its own host name there.
-fn check_host(headers: &HeaderMap) -> Result<(), Refusal> {
+fn check_host(headers: &HeaderMap) -> Result<&str, Refusal> {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     match host {
-        Some(host) if host_is_address(host) => Ok(()),
+        Some(host) if host_is_address(host) => Ok(host),
         Some(host) => Err(refuse(
             StatusCode::FORBIDDEN,
             format!(
@@ -222,9 +248,12 @@ fn origin_matches_host(origin: &str, host: &str) -> bool {
 }
 
 /// Why a session ended early.
+#[derive(Debug)]
 enum Ended {
-    /// The browser went away, stopped taking frames, or the server is shutting down.
+    /// The browser went away or the server is shutting down.
     Gone,
+    /// The browser took no frame for [`SEND_TIMEOUT`].
+    Stalled,
 }
 
 /// One browser: answer its requests in order and forward every event.
@@ -266,8 +295,16 @@ async fn session(mut socket: WebSocket, api: ApiHandle, mut stop: watch::Receive
                 return;
             }
         };
-        if deliver(&mut socket, &outgoing, &mut stop).await.is_err() {
-            return;
+        match deliver(&mut socket, &outgoing, &mut stop).await {
+            Ok(()) => {}
+            Err(Ended::Gone) => return,
+            Err(Ended::Stalled) => {
+                tracing::info!(
+                    "web page: a browser took no data for {SEND_TIMEOUT:?}; disconnected it \
+                     (the page reconnects and reloads)"
+                );
+                return;
+            }
         }
     }
 }
@@ -283,7 +320,8 @@ async fn deliver(
     tokio::select! {
         sent = tokio::time::timeout(SEND_TIMEOUT, socket.send(frame)) => match sent {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) | Err(_) => Err(Ended::Gone),
+            Ok(Err(_)) => Err(Ended::Gone),
+            Err(_) => Err(Ended::Stalled),
         },
         _ = stop.changed() => Err(Ended::Gone),
     }

@@ -252,11 +252,18 @@ function addMessage(m) {
   while (state.messages.size > MAX_MESSAGES) state.messages.delete(state.messages.keys().next().value);
 }
 
+// A message being sent gets the node's msg_id; it keeps its place in the conversation.
 function rekey(m, key) {
-  state.messages.delete(m.key);
+  const old = m.key;
   m.key = key;
   if (m.status === "sending") m.status = "sent";
-  addMessage(m);
+  const early = state.earlyStatus.get(key);
+  if (early) {
+    m.status = early.status;
+    m.reason = early.reason;
+    state.earlyStatus.delete(key);
+  }
+  state.messages = new Map([...state.messages].map(([k, v]) => (k === old ? [key, m] : [k, v])));
 }
 
 function peerLabel(fp) {
@@ -442,13 +449,20 @@ function statusMark(m) {
   return el("span", { class: "status", "data-status": m.status, title, "aria-label": title }, mark);
 }
 
+// The time of day for today's messages, the date as well for older ones.
+function shortTime(when) {
+  const time = when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  if (when.toDateString() === new Date().toDateString()) return time;
+  return when.toLocaleDateString([], { month: "short", day: "numeric" }) + " " + time;
+}
+
 function messageItem(m) {
   const when = new Date(typeof m.at === "number" ? m.at : Date.now());
   return el(
     "li",
     { class: "msg " + m.direction, "data-msg-id": m.key, "data-direction": m.direction },
     el("span", { class: "from" }, m.direction === "out" ? "you" : m.name || "unknown sender"),
-    el("time", { datetime: when.toISOString() }, when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })),
+    el("time", { datetime: when.toISOString(), title: when.toLocaleString() }, shortTime(when)),
     m.sealed === "plain" ? el("span", { class: "plain", title: "not encrypted" }, "unsealed") : null,
     el("p", { class: "text" }, m.text),
     m.direction === "out" ? statusMark(m) : null,

@@ -133,6 +133,8 @@ pub struct Runtime {
     awaiting: BTreeMap<u64, Outgoing>,
     next_announce: Instant,
     announces: u32,
+    /// Jitter for announcement times (seeded from the OS generator like the node).
+    rng: airswarm_core::rng::Rng,
     internal_tx: mpsc::Sender<Internal>,
     internal_rx: mpsc::Receiver<Internal>,
     frames_in: u64,
@@ -233,7 +235,9 @@ impl Runtime {
             );
         }
         let (internal_tx, internal_rx) = mpsc::channel(16);
-        let address = node.address();
+        let mut rng = airswarm_core::rng::Rng::new(u64::from_le_bytes(
+            rng_seed[8..16].try_into().expect("8 bytes"),
+        ));
         let clock = Clock::new();
         let now = clock.now();
         Ok(Runtime {
@@ -253,8 +257,9 @@ impl Runtime {
             awaiting: BTreeMap::new(),
             // A little after start, spread by address: nodes started together (a power cut
             // ending) do not all announce at once.
-            next_announce: Instant(now.as_millis() + 200 + u64::from(address.0 % 2000)),
+            next_announce: Instant(now.as_millis() + 200 + rng.below(2_000)),
             announces: 0,
+            rng,
             internal_tx,
             internal_rx,
             frames_in: 0,
@@ -325,9 +330,12 @@ impl Runtime {
             // Early announcements are repeated at growing intervals (30 s, 60 s, 120 s …
             // up to the configured period): one lost to a collision or heard by nobody
             // yet must not leave a newcomer unknown for a whole period.
-            let backoff = 30_000u64 << self.announces.min(10);
+            // Each interval is drawn from ±25 % around its nominal length, so that two
+            // nodes whose announcements collided once do not collide every time after.
+            let nominal = (30_000u64 << self.announces.min(10)).min(self.settings.announce_every.0);
             self.announces += 1;
-            self.next_announce = Instant(now.as_millis() + backoff.min(self.settings.announce_every.0));
+            let drawn = nominal * 3 / 4 + self.rng.below(nominal / 2 + 1);
+            self.next_announce = Instant(now.as_millis() + drawn);
         }
         self.drain_events(now)?;
         while let Some(frame) = self.node.poll_transmit() {

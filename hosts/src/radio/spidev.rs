@@ -10,7 +10,8 @@ use std::time::Duration as StdDuration;
 use airswarm_core::radio::LoRaConfig;
 use airswarm_core::radio::air::{Deframer, Framer};
 use airswarm_core::radio::sx1276::{RxStatus, Sx1276, TxStatus};
-use airswarm_core::time::Instant;
+use airswarm_core::rng::Rng;
+use airswarm_core::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use embedded_hal::delay::DelayNs;
 use embedded_hal::digital::{InputPin, OutputPin};
@@ -106,9 +107,30 @@ pub async fn open(s: &SpidevSpec, cfg: &LoRaConfig) -> Result<RadioLink> {
     })
 }
 
-/// Serve the node until it goes away: receive continuously, send each packet as its
-/// on-air frames, report both. `tick` waits a little and returns the time (a real
-/// millisecond on hardware; a step of the register-level model in tests).
+/// Listen before talk gives up after this long and sends anyway.
+const MAX_DEFER_MS: u64 = 10_000;
+
+/// Where the loop is with the chip.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Receiving, nothing to send.
+    Idle,
+    /// A packet waits: channel activity detection runs (the chip is not receiving).
+    Cad { since: Instant },
+    /// A packet waits for the channel to clear; receiving meanwhile.
+    Backoff { since: Instant, until: Instant },
+    /// The packet's frames are going out.
+    Sending,
+}
+
+/// Serve the node until it goes away: receive continuously; send each packet as its
+/// on-air frames after channel activity detection finds the channel free (a busy channel
+/// backs off 1-8 slots of 4 symbols, at most 10 s); report both. CAD takes the chip out
+/// of receive for two symbols, so a frame arriving just then is missed by this radio —
+/// sending into it would lose it too, and destroy it for every other receiver. (RNode
+/// firmware instead reads the modem status while receiving; the core driver does not
+/// expose RegModemStat yet.) `tick` waits a little and returns the time (a real millisecond on
+/// hardware; a step of the register-level model in tests).
 pub(crate) fn run<SPI, RST, IRQ, D>(
     mut r: Sx1276<SPI, RST, IRQ, D>,
     label: &str,
@@ -122,86 +144,123 @@ pub(crate) fn run<SPI, RST, IRQ, D>(
     D: DelayNs,
 {
     let mut now = tick();
-    let mut framer = Framer::new(std::process::id() as u64 ^ label.len() as u64 ^ seed_time());
+    let seed = std::process::id() as u64 ^ label.len() as u64 ^ seed_time();
+    let mut framer = Framer::new(seed);
+    let mut backoff = Rng::new(seed.rotate_left(17));
     let mut deframer = Deframer::default();
     let mut buf = [0u8; 256];
+    // Frames of the packet being sent that have not gone out yet.
     let mut rest: Vec<Vec<u8>> = Vec::new();
-    let mut sending = false;
+    let mut phase = Phase::Idle;
+    let slot_ms = {
+        let c = r.config();
+        (4_000u64 << c.spreading_factor).div_ceil(c.bandwidth_hz.max(1) as u64)
+    };
     let fail = |e: &dyn std::fmt::Display| {
         let _ = events.blocking_send(RadioEvent::Failed(format!("{label}: {e}")));
     };
+    // Put the next frame on the air; when none is left, the packet is done.
+    macro_rules! next_frame {
+        () => {
+            if rest.is_empty() {
+                phase = Phase::Idle;
+                if events.blocking_send(RadioEvent::TransmitDone).is_err() {
+                    return;
+                }
+                if let Err(e) = r.start_receive(false) {
+                    return fail(&e);
+                }
+            } else {
+                let f = rest.remove(0);
+                if let Err(e) = r.start_transmit(now, &f) {
+                    return fail(&e);
+                }
+                phase = Phase::Sending;
+            }
+        };
+    }
     loop {
         if events.is_closed() {
             let _ = r.sleep();
             return;
         }
-        if sending {
-            match r.check_transmit(now) {
+        match phase {
+            Phase::Sending => match r.check_transmit(now) {
                 Ok(TxStatus::Pending) => {}
-                Ok(TxStatus::Done) => {
-                    let next = if rest.is_empty() {
-                        None
-                    } else {
-                        Some(rest.remove(0))
-                    };
-                    let step = match next {
-                        Some(f) => r.start_transmit(now, &f),
-                        None => {
-                            sending = false;
-                            if events.blocking_send(RadioEvent::TransmitDone).is_err() {
-                                return;
-                            }
-                            r.start_receive(false)
-                        }
-                    };
-                    if let Err(e) = step {
+                Ok(TxStatus::Done) => next_frame!(),
+                Err(e) => return fail(&e),
+            },
+            Phase::Cad { since } => match r.check_cad() {
+                Ok(None) => {}
+                Ok(Some(false)) => next_frame!(),
+                Ok(Some(true)) => {
+                    let until = now + Duration::from_millis((1 + backoff.below(8)) * slot_ms);
+                    phase = Phase::Backoff { since, until };
+                    if let Err(e) = r.start_receive(false) {
                         return fail(&e);
                     }
                 }
                 Err(e) => return fail(&e),
-            }
-        } else {
-            match r.check_receive(&mut buf) {
-                Ok(RxStatus::Packet(info)) => {
-                    if let Some(frame) = deframer.handle(&buf[..info.len]) {
-                        let ev = RadioEvent::Received(RxFrame {
-                            frame,
-                            rssi_dbm: info.rssi_dbm as f32,
-                            snr_db: info.snr_db(),
-                        });
-                        if events.blocking_send(ev).is_err() {
+            },
+            Phase::Idle | Phase::Backoff { .. } => {
+                match r.check_receive(&mut buf) {
+                    Ok(RxStatus::Packet(info)) => {
+                        if let Some(frame) = deframer.handle(&buf[..info.len]) {
+                            let ev = RadioEvent::Received(RxFrame {
+                                frame,
+                                rssi_dbm: info.rssi_dbm as f32,
+                                snr_db: info.snr_db(),
+                            });
+                            if events.blocking_send(ev).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Ok(RxStatus::CrcError { rssi_dbm, .. }) => {
+                        tracing::debug!("{label}: a frame with a bad CRC at {rssi_dbm} dBm");
+                    }
+                    Ok(RxStatus::Pending | RxStatus::Timeout) => {}
+                    Err(e) => return fail(&e),
+                }
+                if let Phase::Backoff { since, until } = phase {
+                    if now >= until {
+                        if now.saturating_since(since).as_millis() >= MAX_DEFER_MS {
+                            tracing::warn!("{label}: the channel stayed busy; sending anyway");
+                            next_frame!();
+                        } else {
+                            if let Err(e) = r.start_cad() {
+                                return fail(&e);
+                            }
+                            phase = Phase::Cad { since };
+                        }
+                    }
+                } else {
+                    match frames_in.try_recv() {
+                        Ok(packet) => match framer.frames(&packet) {
+                            Some(frames) => {
+                                rest = frames;
+                                if let Err(e) = r.start_cad() {
+                                    return fail(&e);
+                                }
+                                phase = Phase::Cad { since: now };
+                                continue;
+                            }
+                            None => {
+                                tracing::warn!(
+                                    "{label}: a {}-byte frame cannot be sent",
+                                    packet.len()
+                                );
+                                if events.blocking_send(RadioEvent::TransmitDone).is_err() {
+                                    return;
+                                }
+                            }
+                        },
+                        Err(mpsc::error::TryRecvError::Empty) => {}
+                        Err(mpsc::error::TryRecvError::Disconnected) => {
+                            let _ = r.sleep();
                             return;
                         }
                     }
-                }
-                Ok(RxStatus::CrcError { rssi_dbm, .. }) => {
-                    tracing::debug!("{label}: a frame with a bad CRC at {rssi_dbm} dBm");
-                }
-                Ok(RxStatus::Pending | RxStatus::Timeout) => {}
-                Err(e) => return fail(&e),
-            }
-            match frames_in.try_recv() {
-                Ok(packet) => match framer.frames(&packet) {
-                    Some(mut frames) => {
-                        let first = frames.remove(0);
-                        rest = frames;
-                        if let Err(e) = r.start_transmit(now, &first) {
-                            return fail(&e);
-                        }
-                        sending = true;
-                        continue;
-                    }
-                    None => {
-                        tracing::warn!("{label}: a {}-byte frame cannot be sent", packet.len());
-                        if events.blocking_send(RadioEvent::TransmitDone).is_err() {
-                            return;
-                        }
-                    }
-                },
-                Err(mpsc::error::TryRecvError::Empty) => {}
-                Err(mpsc::error::TryRecvError::Disconnected) => {
-                    let _ = r.sleep();
-                    return;
                 }
             }
         }
@@ -236,6 +295,10 @@ mod tests {
         let (ev_in, mut ev_out) = mpsc::channel(16);
         let (peer_send, peer_queue) = std::sync::mpsc::channel::<Vec<u8>>();
         let (peer_heard, heard) = std::sync::mpsc::channel::<Vec<u8>>();
+        // When the peer starts sending it says so and waits for `go` (model time stands
+        // still), so the test can hand the backend a frame while the channel is busy.
+        let (peer_started, started) = std::sync::mpsc::channel::<()>();
+        let (go, go_wait) = std::sync::mpsc::channel::<()>();
         let backend = std::thread::spawn(move || {
             let cfg = LoRaConfig::default();
             let air = ModelAir::new(ChannelParams::default());
@@ -263,6 +326,8 @@ mod tests {
                     if let Ok(f) = peer_queue.try_recv() {
                         rb.start_transmit(now, &f).unwrap();
                         peer_sending = true;
+                        let _ = peer_started.send(());
+                        let _ = go_wait.recv_timeout(StdDuration::from_secs(10));
                     }
                 }
                 // Model time runs ahead of the test's real-time waits; do not spin hot.
@@ -293,6 +358,8 @@ mod tests {
             assert_eq!(joined, big);
             // The peer's frame reaches the node with its RSSI and SNR.
             peer_send.send(b"from the peer".to_vec()).unwrap();
+            started.recv_timeout(StdDuration::from_secs(5)).unwrap();
+            go.send(()).unwrap();
             match next(&mut ev_out).await {
                 Some(RadioEvent::Received(rx)) => {
                     assert_eq!(rx.frame, b"from the peer");
@@ -301,6 +368,16 @@ mod tests {
                 }
                 other => panic!("{other:?}"),
             }
+            // Listen before talk: the node's frame, handed over while the peer's long
+            // frame is on the air, waits for it to end; without it the peer, transmitting
+            // (half-duplex), would never hear it.
+            peer_send.send(vec![0x55; 250]).unwrap();
+            started.recv_timeout(StdDuration::from_secs(5)).unwrap();
+            tx_in.send(b"after you".to_vec()).await.unwrap();
+            go.send(()).unwrap();
+            assert_eq!(next(&mut ev_out).await, Some(RadioEvent::TransmitDone));
+            let got = heard.recv_timeout(StdDuration::from_secs(5)).unwrap();
+            assert_eq!(got, b"after you");
         });
         // The node goes away: the loop puts the chip to sleep and ends.
         drop(tx_in);

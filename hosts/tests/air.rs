@@ -206,9 +206,9 @@ fn overlapping_transmissions_collide_and_json_counts_them() {
     let (a, _) = Raw::join(addr, "A");
     let (b, _) = Raw::join(addr, "B");
     let (c, _) = Raw::join(addr, "C");
-    // 100-byte frames last ~170 ms at SF7: two sent a few ms apart overlap at C.
-    a.transmit(1, false, &[1; 100]);
-    b.transmit(1, false, &[2; 100]);
+    // 250-byte frames last ~390 ms at SF7: two sent a moment apart overlap at C.
+    a.transmit(1, false, &[1; 250]);
+    b.transmit(1, false, &[2; 250]);
     assert!(matches!(
         a.recv(Duration::from_secs(5)),
         Some(Message::TransmitDone { .. })
@@ -227,6 +227,26 @@ fn overlapping_transmissions_collide_and_json_counts_them() {
     assert!(stats["collisions"].as_u64().unwrap() >= 1, "{stats}");
     assert_eq!(stats["frames_sent"], 2);
     assert_eq!(stats["frames_delivered"], 0);
+}
+
+#[test]
+fn positions_let_path_loss_decide_who_hears() {
+    let f = links_file("# metres\nhome 0 0\nshed 150 0\nfar 9000000 0\n");
+    let (_air, addr) = air(&["--positions", f.arg(), "--seed", "7"]);
+    let (home, _) = Raw::join(addr, "home");
+    let (shed, _) = Raw::join(addr, "shed");
+    let (far, _) = Raw::join(addr, "far");
+    home.transmit(1, true, b"near and far");
+    match shed.recv(Duration::from_secs(5)) {
+        Some(Message::Received {
+            rssi_cdbm, frame, ..
+        }) => {
+            assert_eq!(frame, b"near and far");
+            assert!((-12000..-6000).contains(&rssi_cdbm), "{rssi_cdbm}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(far.recv(Duration::from_millis(500)), None);
 }
 
 #[test]

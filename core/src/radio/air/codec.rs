@@ -49,7 +49,7 @@ pub enum ErrorCode {
     UnknownName,
     /// The client table is full.
     Full,
-    /// A TRANSMIT while the previous one is still waiting or on the air.
+    /// A TRANSMIT while another is still waiting to go on the air.
     Busy,
     /// The frame cannot be sent with the client's settings.
     BadFrame,

@@ -408,12 +408,14 @@ impl AirService {
             return;
         };
         c.last_heard = now;
-        if c.pending.is_some() || c.on_air.is_some() {
+        // One frame may wait behind the one on the air (a client that restarted while
+        // its previous frame was still going out); it starts when that one ends.
+        if c.pending.is_some() {
             return self.refuse(
                 from,
                 ErrorCode::Busy,
                 seq,
-                "a frame is still waiting or on the air; wait for TRANSMIT_DONE".into(),
+                "a frame is still waiting to go on the air; wait for TRANSMIT_DONE".into(),
             );
         }
         if let Err(e) = c.config.time_on_air_us(frame.len()) {

@@ -374,3 +374,30 @@ fn clients_exchange_frames_and_survive_a_service_restart() {
     );
     assert!(!c.is_sending());
 }
+
+#[test]
+fn positions_let_path_loss_decide() {
+    let mut s =
+        service(Topology::parse_positions("near1 0 0\nnear2 100 0\nfar 100000 0\n").unwrap());
+    join(
+        &mut s,
+        Instant(0),
+        &[("near1", 1), ("near2", 2), ("far", 3)],
+    );
+    s.handle_datagram(Instant(1), addr(1), &tx(1, true, b"who hears me"));
+    let got = run(&mut s, Instant(1000));
+    let heard: Vec<SocketAddr> = got
+        .iter()
+        .filter(|(_, m)| matches!(m, Message::Received { .. }))
+        .map(|(a, _)| *a)
+        .collect();
+    assert_eq!(heard, vec![addr(2)]);
+    let Some((_, Message::Received { rssi_cdbm, .. })) = got
+        .iter()
+        .find(|(_, m)| matches!(m, Message::Received { .. }))
+    else {
+        panic!()
+    };
+    // 14 dBm - (40 dB + 30 log10(100 m)) = -86 dBm with shadowing and fading off.
+    assert_eq!(*rssi_cdbm, -8600);
+}

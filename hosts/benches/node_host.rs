@@ -60,7 +60,8 @@ async fn api_to_radio(dir: &std::path::Path, load: bool) -> (f64, f64, f64) {
         let _ = stopped.await;
     }));
     let key = ChannelKey::from_bytes([1; 32]).to_text();
-    api.call(json!({"cmd": "join", "channel": "base", "key": key})).await;
+    api.call(json!({"cmd": "join", "channel": "base", "key": key}))
+        .await;
     // The start-up announcement's frames.
     tokio::time::sleep(Duration::from_millis(300)).await;
     while seen.try_recv().is_ok() {}
@@ -71,9 +72,13 @@ async fn api_to_radio(dir: &std::path::Path, load: bool) -> (f64, f64, f64) {
     if load {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        tokio::spawn(airswarm_hosts::node::api::serve(listener, api.clone(), async {
-            let _ = api_stopped.await;
-        }));
+        tokio::spawn(airswarm_hosts::node::api::serve(
+            listener,
+            api.clone(),
+            async {
+                let _ = api_stopped.await;
+            },
+        ));
         for _ in 0..4 {
             let served = served.clone();
             load_tasks.push(tokio::task::spawn_blocking(move || {
@@ -225,13 +230,37 @@ fn main() {
     let (cpu, rss, hwm) = idle_process_figures(&dir);
     println!("airswarm node figures (this machine; targets from the issue, for a Raspberry Pi)");
     println!("{:<52} {:>12} {:>10}", "figure", "measured", "target");
-    println!("{:<52} {:>9.2} ms {:>10}", "API send -> radio backend, p50 (idle)", p50, "< 10 ms");
-    println!("{:<52} {:>9.2} ms {:>10}", "API send -> radio backend, p99 (idle)", p99, "< 10 ms");
-    println!("{:<52} {:>9.2} ms {:>10}", "API send -> radio backend, p50 (under API load)", lp50, "< 10 ms");
-    println!("{:<52} {:>9.2} ms {:>10}", "API send -> radio backend, p99 (under API load)", lp99, "< 10 ms");
-    println!("{:<52} {:>8.0} r/s {:>10}", "API requests served (4 TCP clients, peers)", rate, ">= 1000");
-    println!("{:<52} {:>10.2} % {:>10}", "idle node CPU (one core, 20 s window)", cpu, "< 1 %");
-    println!("{:<52} {:>9.1} MB {:>10}", "idle node resident memory (VmRSS)", rss, "< 30 MB");
-    println!("{:<52} {:>9.1} MB {:>10}", "idle node peak resident memory (VmHWM)", hwm, "< 30 MB");
+    println!(
+        "{:<52} {:>9.2} ms {:>10}",
+        "API send -> radio backend, p50 (idle)", p50, "< 10 ms"
+    );
+    println!(
+        "{:<52} {:>9.2} ms {:>10}",
+        "API send -> radio backend, p99 (idle)", p99, "< 10 ms"
+    );
+    println!(
+        "{:<52} {:>9.2} ms {:>10}",
+        "API send -> radio backend, p50 (under API load)", lp50, "< 10 ms"
+    );
+    println!(
+        "{:<52} {:>9.2} ms {:>10}",
+        "API send -> radio backend, p99 (under API load)", lp99, "< 10 ms"
+    );
+    println!(
+        "{:<52} {:>8.0} r/s {:>10}",
+        "API requests served (4 TCP clients, peers)", rate, ">= 1000"
+    );
+    println!(
+        "{:<52} {:>10.2} % {:>10}",
+        "idle node CPU (one core, 20 s window)", cpu, "< 1 %"
+    );
+    println!(
+        "{:<52} {:>9.1} MB {:>10}",
+        "idle node resident memory (VmRSS)", rss, "< 30 MB"
+    );
+    println!(
+        "{:<52} {:>9.1} MB {:>10}",
+        "idle node peak resident memory (VmHWM)", hwm, "< 30 MB"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

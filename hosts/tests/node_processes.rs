@@ -25,7 +25,11 @@ fn a_sealed_message_and_a_channel_message_cross_a_relay_that_cannot_read_the_fir
     let a = start_node(dir.path(), "a", &radio, &[]);
     let b = start_node(dir.path(), "b", &radio, &[]);
     let c = start_node(dir.path(), "c", &radio, &[]);
-    let (mut ca, mut cb, mut cc) = (Client::connect(&a.api), Client::connect(&b.api), Client::connect(&c.api));
+    let (mut ca, mut cb, mut cc) = (
+        Client::connect(&a.api),
+        Client::connect(&b.api),
+        Client::connect(&c.api),
+    );
     let c_peer = ca.wait_peer(PEERS, "c");
     // C is two hops away: no direct link quality for it at A.
     assert!(c_peer["snr_db"].is_null(), "{c_peer}");
@@ -36,11 +40,15 @@ fn a_sealed_message_and_a_channel_message_cross_a_relay_that_cannot_read_the_fir
     let secret = "for c only: the key is under the mat";
     let sent = ca.ok(json!({"cmd": "send", "to": "c", "text": secret}));
     let msg_id = sent["msg_id"].clone();
-    let got = cc.wait_event(MESSAGE, "the direct message at C", |e| e["event"] == "message");
+    let got = cc.wait_event(MESSAGE, "the direct message at C", |e| {
+        e["event"] == "message"
+    });
     assert_eq!(got["text"], secret);
     assert_eq!(got["sealed"], "session");
     assert_eq!(got["name"], "a");
-    ca.wait_event(MESSAGE, "delivered at A", |e| e["event"] == "delivered" && e["msg_id"] == msg_id);
+    ca.wait_event(MESSAGE, "delivered at A", |e| {
+        e["event"] == "delivered" && e["msg_id"] == msg_id
+    });
 
     let key = channel_key();
     for cl in [&mut ca, &mut cb, &mut cc] {
@@ -58,16 +66,30 @@ fn a_sealed_message_and_a_channel_message_cross_a_relay_that_cannot_read_the_fir
     // B carried the direct message but could not read it: not in its history, not in its
     // events, not in its database file.
     let h = cb.ok(json!({"cmd": "history"}));
-    let texts: Vec<&str> = h["messages"].as_array().unwrap().iter().map(|m| m["text"].as_str().unwrap()).collect();
+    let texts: Vec<&str> = h["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
     assert_eq!(texts, ["hello everyone"]);
     assert!(cb.events.iter().all(|e| e["text"] != secret));
     for f in ["node.db", "node.db-wal"] {
         if let Ok(bytes) = std::fs::read(b.home.join(f)) {
-            assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "{f} of B holds the plaintext");
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{f} of B holds the plaintext"
+            );
         }
     }
     let hc = cc.ok(json!({"cmd": "history"}));
-    assert!(hc["messages"].as_array().unwrap().iter().any(|m| m["text"] == secret));
+    assert!(
+        hc["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["text"] == secret)
+    );
 }
 
 #[test]
@@ -87,13 +109,17 @@ fn kill_9_mid_conversation_loses_nothing_reported_and_reuses_no_counter() {
     ca.ok(json!({"cmd": "send", "to": "c", "text": "ping 0"}));
     cc.wait_event(MESSAGE, "ping 0 at C", |e| e["text"] == "ping 0");
     let pong = cc.ok(json!({"cmd": "send", "to": "a", "text": "pong 0"}));
-    cc.wait_event(MESSAGE, "pong 0 delivered", |e| e["event"] == "delivered" && e["msg_id"] == pong["msg_id"]);
+    cc.wait_event(MESSAGE, "pong 0 delivered", |e| {
+        e["event"] == "delivered" && e["msg_id"] == pong["msg_id"]
+    });
     ca.wait_event(MESSAGE, "pong 0 at A", |e| e["text"] == "pong 0");
     for i in 1..=4 {
         ca.ok(json!({"cmd": "send", "to": "c", "text": format!("ping {i}")}));
     }
     // Whatever C reported received before it dies must survive it.
-    let first = cc.wait_event(MESSAGE, "a ping of the burst at C", |e| e["event"] == "message");
+    let first = cc.wait_event(MESSAGE, "a ping of the burst at C", |e| {
+        e["event"] == "message"
+    });
     let mut reported = vec![first["text"].as_str().unwrap().to_string()];
     c.proc.kill9();
     reported.extend(
@@ -108,9 +134,17 @@ fn kill_9_mid_conversation_loses_nothing_reported_and_reuses_no_counter() {
     let c2 = start_node(dir.path(), "c", &radio, &[]);
     let mut cc = Client::connect(&c2.api);
     let h = cc.ok(json!({"cmd": "history", "limit": 100}));
-    let stored: Vec<String> = h["messages"].as_array().unwrap().iter().map(|m| m["text"].as_str().unwrap().to_string()).collect();
+    let stored: Vec<String> = h["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap().to_string())
+        .collect();
     for t in &reported {
-        assert!(stored.contains(t), "{t} was reported received but is not in the history: {stored:?}");
+        assert!(
+            stored.contains(t),
+            "{t} was reported received but is not in the history: {stored:?}"
+        );
     }
     assert!(stored.contains(&"pong 0".to_string()));
     // Every message A saw delivered is in C's history too.
@@ -118,7 +152,10 @@ fn kill_9_mid_conversation_loses_nothing_reported_and_reuses_no_counter() {
     for m in ha["messages"].as_array().unwrap() {
         if m["direction"] == "out" && m["status"] == "delivered" {
             let t = m["text"].as_str().unwrap().to_string();
-            assert!(stored.contains(&t), "A saw {t} delivered, C lost it: {stored:?}");
+            assert!(
+                stored.contains(&t),
+                "A saw {t} delivered, C lost it: {stored:?}"
+            );
         }
     }
 
@@ -127,15 +164,21 @@ fn kill_9_mid_conversation_loses_nothing_reported_and_reuses_no_counter() {
     cc.wait_peer(PEERS, "a");
     for i in 1..=3 {
         let r = cc.ok(json!({"cmd": "send", "to": "a", "text": format!("pong after restart {i}")}));
-        cc.wait_event(MESSAGE, "delivered after restart", |e| e["event"] == "delivered" && e["msg_id"] == r["msg_id"]);
+        cc.wait_event(MESSAGE, "delivered after restart", |e| {
+            e["event"] == "delivered" && e["msg_id"] == r["msg_id"]
+        });
     }
     for i in 1..=3 {
         let t = format!("pong after restart {i}");
         ca.wait_event(MESSAGE, &t, |e| e["text"] == t.as_str());
     }
     let r = ca.ok(json!({"cmd": "send", "to": "c", "text": "welcome back"}));
-    cc.wait_event(MESSAGE, "welcome back at C", |e| e["text"] == "welcome back");
-    ca.wait_event(MESSAGE, "welcome back delivered", |e| e["event"] == "delivered" && e["msg_id"] == r["msg_id"]);
+    cc.wait_event(MESSAGE, "welcome back at C", |e| {
+        e["text"] == "welcome back"
+    });
+    ca.wait_event(MESSAGE, "welcome back delivered", |e| {
+        e["event"] == "delivered" && e["msg_id"] == r["msg_id"]
+    });
 }
 
 #[test]

@@ -171,7 +171,10 @@ fn resolve(a: &NodeArgs) -> Result<Resolved> {
     if !(1..=15).contains(&hop_limit) {
         bail!("--hop-limit must be 1-15, not {hop_limit}");
     }
-    let duty = a.duty_cycle_percent.or(file.duty_cycle_percent).unwrap_or(100.0);
+    let duty = a
+        .duty_cycle_percent
+        .or(file.duty_cycle_percent)
+        .unwrap_or(100.0);
     if !(duty.is_finite() && duty > 0.0 && duty <= 100.0) {
         bail!("--duty-cycle-percent must be above 0 and at most 100, not {duty}");
     }
@@ -222,7 +225,11 @@ fn identity(home: &Path) -> Result<airswarm_core::crypto::Identity> {
     }
     let id = airswarm_core::crypto::Identity::generate(&mut keys::os_rng())?;
     keys::save_identity(&path, &id)?;
-    tracing::info!("created a new identity in {}: {}", path.display(), id.fingerprint());
+    tracing::info!(
+        "created a new identity in {}: {}",
+        path.display(),
+        id.fingerprint()
+    );
     Ok(id)
 }
 
@@ -263,7 +270,11 @@ pub fn run(a: NodeArgs) -> Result<()> {
             Some(addr) => Some(bind(addr, "web page").await?),
             None => None,
         };
-        let name = r.settings.name.clone().unwrap_or_else(|| format!("{}", id.address()));
+        let name = r
+            .settings
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("{}", id.address()));
         let radio = radio::open(&r.radio, &name, &r.settings.lora).await?;
         let (handle, calls) = ApiHandle::new(256);
         let mut seed = [0u8; 32];

@@ -132,6 +132,8 @@ pub struct Runtime {
     /// By session ticket (waiting for a handshake).
     awaiting: BTreeMap<u64, Outgoing>,
     next_announce: Instant,
+    /// An extra announcement for a newcomer.
+    announce_soon: Option<Instant>,
     announces: u32,
     /// Jitter for announcement times (seeded from the OS generator like the node).
     rng: airswarm_core::rng::Rng,
@@ -258,6 +260,7 @@ impl Runtime {
             // A little after start, spread by address: nodes started together (a power cut
             // ending) do not all announce at once.
             next_announce: Instant(now.as_millis() + 200 + rng.below(2_000)),
+            announce_soon: None,
             announces: 0,
             rng,
             internal_tx,
@@ -310,11 +313,15 @@ impl Runtime {
     }
 
     fn next_wake(&self) -> Instant {
-        [self.node.poll_timeout(), Some(self.next_announce)]
-            .into_iter()
-            .flatten()
-            .min()
-            .unwrap_or(Instant(self.clock.now().as_millis() + 60_000))
+        [
+            self.node.poll_timeout(),
+            Some(self.next_announce),
+            self.announce_soon,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(Instant(self.clock.now().as_millis() + 60_000))
     }
 
     /// Timers, then events (stored, then reported), then frames to the radio.
@@ -323,10 +330,14 @@ impl Runtime {
         if self.node.poll_timeout().is_some_and(|t| t <= now) {
             self.node.handle_timeout(now);
         }
-        if self.next_announce <= now {
+        let soon_due = self.announce_soon.is_some_and(|t| t <= now);
+        if soon_due || self.next_announce <= now {
             if let Err(e) = self.node.announce(now) {
                 tracing::warn!("cannot announce: {e}");
             }
+            self.announce_soon = None;
+        }
+        if self.next_announce <= now {
             // Early announcements are repeated at growing intervals (30 s, 60 s, 120 s …
             // up to the configured period): one lost to a collision or heard by nobody
             // yet must not leave a newcomer unknown for a whole period.
@@ -506,7 +517,10 @@ impl Runtime {
                 // Let the newcomer learn our key soon, not at our next periodic announce.
                 let soon =
                     Instant(now.as_millis() + 2_000 + u64::from(self.node.address().0 % 3000));
-                self.next_announce = self.next_announce.min(soon);
+                // (Apart from the regular schedule, which it does not push back.)
+                if soon < self.next_announce {
+                    self.announce_soon = Some(self.announce_soon.map_or(soon, |t| t.min(soon)));
+                }
                 tracing::info!("pinned the key of {address}: {fingerprint}");
             }
             SecureEvent::Announced {

@@ -18,7 +18,8 @@ use tokio::sync::mpsc;
 use super::{EVENT_QUEUE, RadioEvent, RadioLink, RxFrame};
 
 /// How long `open` waits for the service's WELCOME.
-const JOIN_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+/// Long enough for the service to free the name of a client that died (3 s of silence).
+const JOIN_WAIT: std::time::Duration = std::time::Duration::from_secs(8);
 
 struct Clock(std::time::Instant);
 
@@ -74,11 +75,16 @@ pub async fn open(addr: SocketAddr, name: &str, cfg: &LoRaConfig) -> Result<Radi
             }
         }
         if let Some((code, message)) = &refused {
-            if *code != ErrorCode::NotJoined {
+            // A name still held by a process that just died (a restart after a crash)
+            // is freed by the service after a few seconds of its silence: keep asking.
+            if !matches!(code, ErrorCode::NotJoined | ErrorCode::NameTaken) {
                 bail!("airswarm air at {addr} refused {name:?}: {message}");
             }
         }
         if tokio::time::Instant::now() >= deadline {
+            if let Some((ErrorCode::NameTaken, message)) = &refused {
+                bail!("airswarm air at {addr} refused {name:?}: {message}");
+            }
             bail!(
                 "no airswarm air answered at {addr} within {} s (is `airswarm air --listen {addr}` running?)",
                 JOIN_WAIT.as_secs()

@@ -84,7 +84,12 @@ impl Proc {
     }
 
     /// The first output line (stdout or stderr) for which `f` gives a value.
-    pub fn wait_line<T>(&mut self, limit: Duration, what: &str, f: impl Fn(&str) -> Option<T>) -> T {
+    pub fn wait_line<T>(
+        &mut self,
+        limit: Duration,
+        what: &str,
+        f: impl Fn(&str) -> Option<T>,
+    ) -> T {
         let end = Instant::now() + limit;
         loop {
             for stream in [&self.stdout, &self.stderr] {
@@ -93,10 +98,18 @@ impl Proc {
                 }
             }
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("{} exited ({status}) before {what}:\n{}", self.name, self.output());
+                panic!(
+                    "{} exited ({status}) before {what}:\n{}",
+                    self.name,
+                    self.output()
+                );
             }
             if Instant::now() > end {
-                panic!("{}: no {what} within {limit:?}:\n{}", self.name, self.output());
+                panic!(
+                    "{}: no {what} within {limit:?}:\n{}",
+                    self.name,
+                    self.output()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -127,7 +140,11 @@ impl Proc {
             }
             if Instant::now() > end {
                 let _ = self.child.kill();
-                panic!("{} did not stop within {limit:?} of SIGTERM:\n{}", self.name, self.output());
+                panic!(
+                    "{} did not stop within {limit:?} of SIGTERM:\n{}",
+                    self.name,
+                    self.output()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -139,7 +156,12 @@ impl Drop for Proc {
         let _ = self.child.kill();
         let _ = self.child.wait();
         if std::thread::panicking() {
-            eprintln!("=== {} (pid {})\n{}", self.name, self.child.id(), self.output());
+            eprintln!(
+                "=== {} (pid {})\n{}",
+                self.name,
+                self.child.id(),
+                self.output()
+            );
         }
     }
 }
@@ -161,7 +183,9 @@ pub fn start_air(dir: &Path, links: &str) -> (Proc, String) {
     std::fs::write(&path, links).unwrap();
     let mut p = Proc::spawn(
         "airswarm air",
-        airswarm().args(["air", "--listen", "127.0.0.1:0", "--links"]).arg(&path),
+        airswarm()
+            .args(["air", "--listen", "127.0.0.1:0", "--links"])
+            .arg(&path),
     );
     let addr = p.wait_line(Duration::from_secs(30), "the listening address", |l| {
         addr_after(l, "listening on")
@@ -183,12 +207,26 @@ pub fn start_node(dir: &Path, name: &str, radio: &str, extra: &[&str]) -> Node {
     let mut p = Proc::spawn(
         &format!("node {name}"),
         airswarm()
-            .args(["node", "--name", name, "--radio", radio, "--api", "127.0.0.1:0", "--home"])
+            .args([
+                "node",
+                "--name",
+                name,
+                "--radio",
+                radio,
+                "--api",
+                "127.0.0.1:0",
+                "--home",
+            ])
             .arg(&home)
             .args(extra)
-            .env("RUST_LOG", "info"),
+            .env(
+                "RUST_LOG",
+                std::env::var("NODE_LOG").unwrap_or_else(|_| "info".into()),
+            ),
     );
-    let api = p.wait_line(Duration::from_secs(60), "the API address", |l| addr_after(l, "API on"));
+    let api = p.wait_line(Duration::from_secs(60), "the API address", |l| {
+        addr_after(l, "API on")
+    });
     Node {
         proc: p,
         api,
@@ -222,7 +260,10 @@ impl Client {
             .set_read_timeout(Some(Duration::from_secs(120)))
             .unwrap();
         let mut line = String::new();
-        let n = self.reader.read_line(&mut line).expect("a line from the API within 120 s");
+        let n = self
+            .reader
+            .read_line(&mut line)
+            .expect("a line from the API within 120 s");
         assert!(n > 0, "the API connection closed");
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
     }
@@ -252,14 +293,23 @@ impl Client {
     }
 
     /// Wait (up to `limit`) for an event matching `pred`; earlier events stay queued.
-    pub fn wait_event(&mut self, limit: Duration, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    pub fn wait_event(
+        &mut self,
+        limit: Duration,
+        what: &str,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
         if let Some(i) = self.events.iter().position(&pred) {
             return self.events.remove(i).unwrap();
         }
         let end = Instant::now() + limit;
         loop {
             let left = end.saturating_duration_since(Instant::now());
-            assert!(!left.is_zero(), "no {what} within {limit:?}; events: {:?}", self.events);
+            assert!(
+                !left.is_zero(),
+                "no {what} within {limit:?}; events: {:?}",
+                self.events
+            );
             self.writer
                 .set_read_timeout(Some(left.min(Duration::from_secs(1))))
                 .unwrap();
@@ -273,7 +323,11 @@ impl Client {
                     }
                     self.events.push_back(v);
                 }
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
                 Err(e) => panic!("API read: {e}"),
             }
         }
@@ -284,10 +338,18 @@ impl Client {
         let end = Instant::now() + limit;
         loop {
             let r = self.ok(json!({"cmd": "peers"}));
-            if let Some(p) = r["peers"].as_array().unwrap().iter().find(|p| p["name"] == name) {
+            if let Some(p) = r["peers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["name"] == name)
+            {
                 return p.clone();
             }
-            assert!(Instant::now() < end, "{name} not among the peers within {limit:?}: {r}");
+            assert!(
+                Instant::now() < end,
+                "{name} not among the peers within {limit:?}: {r}"
+            );
             std::thread::sleep(Duration::from_millis(200));
         }
     }

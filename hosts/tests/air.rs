@@ -401,7 +401,7 @@ fn the_air_backend_reports_a_missing_service_and_an_unlisted_name() {
             .await
             .unwrap_err();
         assert!(e.to_string().contains("no airswarm air answered"), "{e}");
-        assert!(started.elapsed() < Duration::from_secs(8));
+        assert!(started.elapsed() < Duration::from_secs(20));
     });
 }
 

@@ -308,8 +308,8 @@ def _has_subcommand(binary, name):
     return r.returncode == 0
 
 
-def _free_port():
-    with socket.socket() as s:
+def _free_port(kind=socket.SOCK_STREAM):
+    with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
@@ -340,7 +340,7 @@ def test_two_real_nodes_on_the_virtual_air(tmp_path, processes):
     binary = os.environ.get("AIRSWARM_BIN") or shutil.which("airswarm")
     if not binary or not _has_subcommand(binary, "node") or not _has_subcommand(binary, "air"):
         pytest.skip("the airswarm binary has no `node` and `air` subcommands yet")
-    air = "127.0.0.1:%d" % _free_port()
+    air = "127.0.0.1:%d" % _free_port(socket.SOCK_DGRAM)  # `airswarm air` is UDP
     processes.append(subprocess.Popen([binary, "air", "--listen", air], stdout=subprocess.DEVNULL))
     apis = {}
     for name in ("alice", "bob"):

@@ -914,6 +914,76 @@ static void crypto(const char *pem_path) {
   }
   EXPECT(airswarm_secure_node_handle_frame(n, 1, buf, SIZE_MAX, 0, 0),
          AIRSWARM_ERR_INVALID_ARGUMENT);
+  {
+    /* Channels: the key given at creation is channel 0 (joining it again gives 0), seven
+     * more fit, a ninth is refused; send_on_channel checks the index and the length. */
+    uint8_t index = 99, more[AIRSWARM_KEY_LEN] = {0};
+    size_t count = 0;
+    EXPECT(airswarm_secure_node_join_channel(NULL, key, 32, &index), AIRSWARM_ERR_NULL);
+    EXPECT(airswarm_secure_node_join_channel(n, NULL, 32, &index), AIRSWARM_ERR_NULL);
+    EXPECT(airswarm_secure_node_join_channel(n, key, 32, NULL), AIRSWARM_ERR_NULL);
+    EXPECT(airswarm_secure_node_join_channel(n, key, 0, &index), AIRSWARM_ERR_INVALID_ARGUMENT);
+    EXPECT(airswarm_secure_node_join_channel(n, key, 31, &index), AIRSWARM_ERR_INVALID_ARGUMENT);
+    EXPECT(airswarm_secure_node_join_channel(n, key, SIZE_MAX, &index),
+           AIRSWARM_ERR_INVALID_ARGUMENT);
+    EXPECT(airswarm_secure_node_channel_count(NULL, &count), AIRSWARM_ERR_NULL);
+    EXPECT(airswarm_secure_node_channel_count(n, NULL), AIRSWARM_ERR_NULL);
+    EXPECT(airswarm_secure_node_channel_count(n, &count), AIRSWARM_OK);
+    if (count != 1) failures++, fprintf(stderr, "%zu channels, expected 1\n", count);
+    EXPECT(airswarm_secure_node_join_channel(n, key, 32, &index), AIRSWARM_OK);
+    if (index != 0) failures++, fprintf(stderr, "the first channel has index %u\n", index);
+    for (uint8_t k = 1; k < AIRSWARM_MAX_CHANNELS; k++) {
+      more[0] = (uint8_t)(100 + k);
+      EXPECT(airswarm_secure_node_join_channel(n, more, 32, &index), AIRSWARM_OK);
+      if (index != k) failures++, fprintf(stderr, "channel %u got index %u\n", k, index);
+    }
+    more[0] = 200;
+    index = 99;
+    EXPECT(airswarm_secure_node_join_channel(n, more, 32, &index), AIRSWARM_ERR_INVALID_ARGUMENT);
+    EXPECT_MESSAGE("in 8 channels already");
+    if (index != 99) failures++, fprintf(stderr, "a refused join wrote index %u\n", index);
+    EXPECT(airswarm_secure_node_channel_count(n, &count), AIRSWARM_OK);
+    if (count != AIRSWARM_MAX_CHANNELS) failures++, fprintf(stderr, "%zu channels\n", count);
+    mid = 0;
+    EXPECT(airswarm_secure_node_send_on_channel(NULL, 1, 0, buf, 4, &mid), AIRSWARM_ERR_NULL);
+    EXPECT(airswarm_secure_node_send_on_channel(n, 1, 0, NULL, 4, &mid), AIRSWARM_ERR_NULL);
+    EXPECT(airswarm_secure_node_send_on_channel(n, 1, 0, buf, SIZE_MAX, &mid),
+           AIRSWARM_ERR_INVALID_ARGUMENT);
+    EXPECT(airswarm_secure_node_send_on_channel(n, 1, 0, buf, AIRSWARM_MAX_MESSAGE + 1, &mid),
+           AIRSWARM_ERR_MESSAGE_TOO_LARGE);
+    EXPECT(airswarm_secure_node_send_on_channel(n, 1, AIRSWARM_MAX_CHANNELS, buf, 4, &mid),
+           AIRSWARM_ERR_INVALID_ARGUMENT);
+    EXPECT_MESSAGE("no channel 8 was joined");
+    EXPECT(airswarm_secure_node_send_on_channel(n, 1, UINT8_MAX, buf, 4, &mid),
+           AIRSWARM_ERR_INVALID_ARGUMENT);
+    EXPECT(airswarm_secure_node_send_on_channel(n, 1, 7, buf, 4, &mid), AIRSWARM_OK);
+    if (mid == 0) failures++, fprintf(stderr, "send_on_channel gave no message id\n");
+    EXPECT(airswarm_secure_node_send_on_channel(n, 1, 3, NULL, 0, NULL), AIRSWARM_OK);
+  }
+  {
+    /* Names: 1 to 32 bytes of UTF-8, no control characters, no white space at the ends;
+     * a refused name leaves the old one; NULL clears it. */
+    char longest[AIRSWARM_MAX_NAME_LEN + 2];
+    memset(longest, 'n', sizeof longest);
+    longest[AIRSWARM_MAX_NAME_LEN] = '\0';
+    EXPECT(airswarm_secure_node_set_name(NULL, "x"), AIRSWARM_ERR_NULL);
+    EXPECT(airswarm_secure_node_set_name(n, longest), AIRSWARM_OK);
+    longest[AIRSWARM_MAX_NAME_LEN] = 'n';
+    longest[AIRSWARM_MAX_NAME_LEN + 1] = '\0';
+    EXPECT(airswarm_secure_node_set_name(n, longest), AIRSWARM_ERR_INVALID_ARGUMENT);
+    EXPECT_MESSAGE("1 to 32 bytes");
+    EXPECT(airswarm_secure_node_set_name(n, ""), AIRSWARM_ERR_INVALID_ARGUMENT);
+    EXPECT(airswarm_secure_node_set_name(n, " lead"), AIRSWARM_ERR_INVALID_ARGUMENT);
+    EXPECT_MESSAGE("white space");
+    EXPECT(airswarm_secure_node_set_name(n, "bell\a"), AIRSWARM_ERR_INVALID_ARGUMENT);
+    EXPECT_MESSAGE("control characters");
+    EXPECT(airswarm_secure_node_set_name(n, "\xff\xfe"), AIRSWARM_ERR_INVALID_ARGUMENT);
+    EXPECT_MESSAGE("not UTF-8");
+    EXPECT(airswarm_secure_node_set_name(n, "n\xc3\xb6" "de 7"), AIRSWARM_OK);
+    EXPECT(airswarm_secure_node_announce(n, 2, NULL), AIRSWARM_OK);
+    EXPECT(airswarm_secure_node_set_name(n, NULL), AIRSWARM_OK);
+    EXPECT(airswarm_secure_node_announce(n, 3, NULL), AIRSWARM_OK);
+  }
   EXPECT(airswarm_secure_node_stat(NULL, "frames_sent", &stat), AIRSWARM_ERR_NULL);
   EXPECT(airswarm_secure_node_stat(n, NULL, &stat), AIRSWARM_ERR_NULL);
   EXPECT(airswarm_secure_node_stat(n, "frames_sent", NULL), AIRSWARM_ERR_NULL);
@@ -936,6 +1006,112 @@ static void crypto(const char *pem_path) {
          AIRSWARM_ERR_INVALID_ARGUMENT);
   ev.struct_size = sizeof ev;
   airswarm_secure_node_free(n);
+  airswarm_node_config_free(cfg);
+}
+
+/* Secure events by struct version: a caller compiled with version 1 of the struct (48
+ * bytes) gets the fields it has and nothing past them; the full struct carries the
+ * announced name's fingerprint and the channel index. Node `a` hears `b`'s announcement
+ * (with a name) and a broadcast on the channel both share, then one on a second channel. */
+static void secure_event_versions(const char *pem_path) {
+  size_t plen = 0, len = 0;
+  uint8_t *pem = read_file(pem_path, &plen);
+  if (pem == NULL) {
+    failures++;
+    return;
+  }
+  uint8_t seed[AIRSWARM_KEY_LEN] = {9}, shared[AIRSWARM_KEY_LEN] = {5}, second[AIRSWARM_KEY_LEN] = {6};
+  uint8_t fp_b[AIRSWARM_FINGERPRINT_LEN], index = 0;
+  airswarm_identity *ia = NULL, *ib = NULL;
+  airswarm_secure_node *a = NULL, *b = NULL;
+  airswarm_node_config *cfg = NULL;
+  EXPECT(airswarm_identity_from_pem(pem, plen, &ia), AIRSWARM_OK);
+  free(pem);
+  EXPECT(airswarm_identity_generate_for_tests(seed, 32, &ib), AIRSWARM_OK);
+  EXPECT(airswarm_identity_fingerprint(ib, fp_b, sizeof fp_b, &len), AIRSWARM_OK);
+  EXPECT(airswarm_node_config_new(&cfg), AIRSWARM_OK);
+  EXPECT(airswarm_secure_node_new_for_tests(cfg, ia, shared, 32, 0, seed, 32, &a), AIRSWARM_OK);
+  seed[1] = 1;
+  EXPECT(airswarm_secure_node_new_for_tests(cfg, ib, shared, 32, 0, seed, 32, &b), AIRSWARM_OK);
+  EXPECT(airswarm_secure_node_join_channel(a, second, 32, &index), AIRSWARM_OK);
+  EXPECT(airswarm_secure_node_join_channel(b, second, 32, &index), AIRSWARM_OK);
+  EXPECT(airswarm_secure_node_set_name(b, "node b"), AIRSWARM_OK);
+  EXPECT(airswarm_secure_node_announce(b, 1, NULL), AIRSWARM_OK);
+  EXPECT(airswarm_secure_node_send(b, 1, AIRSWARM_BROADCAST, (const uint8_t *)"v1", 2, NULL, NULL),
+         AIRSWARM_OK);
+  EXPECT(airswarm_secure_node_send_on_channel(b, 1, index, (const uint8_t *)"v3", 2, NULL),
+         AIRSWARM_OK);
+  /* Everything b sends reaches a (timers run until b has nothing left to send). */
+  uint64_t now = 1, t = 0;
+  for (int round = 0; round < 1000; round++) {
+    uint8_t frame[AIRSWARM_MAX_FRAME];
+    while (airswarm_secure_node_poll_transmit(b, frame, sizeof frame, &len) == AIRSWARM_OK)
+      EXPECT(airswarm_secure_node_handle_frame(a, now, frame, len, -90.0f, 5.0f), AIRSWARM_OK);
+    if (airswarm_secure_node_poll_timeout(b, &t) != AIRSWARM_OK) break;
+    now = t > now ? t : now + 1;
+    EXPECT(airswarm_secure_node_handle_timeout(b, now), AIRSWARM_OK);
+  }
+  union {
+    airswarm_secure_event ev;
+    unsigned char bytes[sizeof(airswarm_secure_event)];
+  } u;
+  uint8_t payload[64];
+  int pinned = 0, named = 0, v1_message = 0, v3_message = 0;
+  airswarm_result r;
+  for (;;) {
+    /* Version 1 until the first message is read, the full struct after it. */
+    memset(u.bytes, 0xAA, sizeof u.bytes);
+    u.ev.struct_size = v1_message ? sizeof u.ev : AIRSWARM_SECURE_EVENT_V1_SIZE;
+    r = airswarm_secure_node_poll_event(a, &u.ev, payload, sizeof payload, &len);
+    if (r != AIRSWARM_OK) break;
+    if (u.ev.kind == AIRSWARM_SECURE_EVENT_PEER_PINNED) pinned++;
+    if (u.ev.kind == AIRSWARM_SECURE_EVENT_ANNOUNCED && !v1_message) {
+      /* Version 1 has no `sender`: the bytes past 48 are untouched. */
+      named = len == 6 && memcmp(payload, "node b", 6) == 0 &&
+              u.ev.struct_size == AIRSWARM_SECURE_EVENT_V1_SIZE && u.bytes[48] == 0xAA &&
+              u.bytes[sizeof u.bytes - 1] == 0xAA;
+    }
+    if (u.ev.kind == AIRSWARM_SECURE_EVENT_MESSAGE && !v1_message)
+      v1_message = len == 2 && memcmp(payload, "v1", 2) == 0 &&
+                   u.ev.struct_size == AIRSWARM_SECURE_EVENT_V1_SIZE && u.bytes[48] == 0xAA &&
+                   u.ev.security == AIRSWARM_SECURITY_CHANNEL;
+    else if (u.ev.kind == AIRSWARM_SECURE_EVENT_MESSAGE)
+      v3_message = len == 2 && memcmp(payload, "v3", 2) == 0 && u.ev.struct_size == sizeof u.ev &&
+                   u.ev.has_channel == 1 && u.ev.channel == index && u.ev.has_sender == 0;
+  }
+  EXPECT(r, AIRSWARM_DONE);
+  if (!(pinned == 1 && named && v1_message && v3_message))
+    failures++, fprintf(stderr, "event versions: pinned %d named %d v1 %d v3 %d\n", pinned, named,
+                        v1_message, v3_message);
+  /* With the full struct, an announcement names the key in `sender`, and channel 0 is the
+   * key given at creation. (An announcement's sequence is its time: a later one.) */
+  now += 1000;
+  EXPECT(airswarm_secure_node_announce(b, now, NULL), AIRSWARM_OK);
+  EXPECT(airswarm_secure_node_send(b, now, AIRSWARM_BROADCAST, (const uint8_t *)"c0", 2, NULL, NULL),
+         AIRSWARM_OK);
+  int full_named = 0, on_zero = 0;
+  for (int round = 0; round < 1000; round++) {
+    uint8_t frame[AIRSWARM_MAX_FRAME];
+    while (airswarm_secure_node_poll_transmit(b, frame, sizeof frame, &len) == AIRSWARM_OK)
+      EXPECT(airswarm_secure_node_handle_frame(a, now, frame, len, -90.0f, 5.0f), AIRSWARM_OK);
+    if (airswarm_secure_node_poll_timeout(b, &t) != AIRSWARM_OK) break;
+    now = t > now ? t : now + 1;
+    EXPECT(airswarm_secure_node_handle_timeout(b, now), AIRSWARM_OK);
+  }
+  airswarm_secure_event ev = {.struct_size = sizeof ev};
+  while (airswarm_secure_node_poll_event(a, &ev, payload, sizeof payload, &len) == AIRSWARM_OK) {
+    if (ev.kind == AIRSWARM_SECURE_EVENT_ANNOUNCED)
+      full_named = ev.has_sender && memcmp(ev.sender, fp_b, 32) == 0 && len == 6 && !ev.has_channel;
+    if (ev.kind == AIRSWARM_SECURE_EVENT_MESSAGE)
+      on_zero = ev.has_channel == 1 && ev.channel == 0 && len == 2 && memcmp(payload, "c0", 2) == 0;
+    ev.struct_size = sizeof ev;
+  }
+  if (!full_named || !on_zero)
+    failures++, fprintf(stderr, "full struct: named %d, channel 0 %d\n", full_named, on_zero);
+  airswarm_secure_node_free(a);
+  airswarm_secure_node_free(b);
+  airswarm_identity_free(ia);
+  airswarm_identity_free(ib);
   airswarm_node_config_free(cfg);
 }
 
@@ -1216,6 +1392,14 @@ static void panics(void) {
     EXPECT(airswarm_secure_node_send(sn, 1, 2, buf, 1, &id32, NULL), AIRSWARM_ERR_PANIC);
     EXPECT(airswarm_secure_node_send_to(sn, 1, buf, 32, buf, 1, &id32, NULL), AIRSWARM_ERR_PANIC);
     {
+      uint8_t idx = 0;
+      size_t cnt = 0;
+      EXPECT(airswarm_secure_node_join_channel(sn, seed, 32, &idx), AIRSWARM_ERR_PANIC);
+      EXPECT(airswarm_secure_node_channel_count(sn, &cnt), AIRSWARM_ERR_PANIC);
+      EXPECT(airswarm_secure_node_send_on_channel(sn, 1, 0, buf, 1, &id32), AIRSWARM_ERR_PANIC);
+      EXPECT(airswarm_secure_node_set_name(sn, "x"), AIRSWARM_ERR_PANIC);
+    }
+    {
       airswarm_keyring *kr = NULL;
       size_t kn = 0;
       uint8_t k8 = 0;
@@ -1314,6 +1498,7 @@ int main(int argc, char **argv) {
   sim_crypto_acks();
   torrent();
   crypto(argv[1]);
+  secure_event_versions(argv[1]);
   keyring();
   radio();
   panics();

@@ -15,6 +15,12 @@
 #define AIRSWARM_VERSION_PATCH 0
 #define AIRSWARM_VERSION "0.1.0"
 
+// Group channels a secure node can be in at once.
+#define AIRSWARM_MAX_CHANNELS 8
+
+// Longest name `airswarm_secure_node_set_name` takes, in bytes of UTF-8.
+#define AIRSWARM_MAX_NAME_LEN 32
+
 // Length of a fingerprint (SHA-256 of the public key's DER), bytes.
 #define AIRSWARM_FINGERPRINT_LEN 32
 
@@ -57,6 +63,12 @@
 // waited for a session) was sealed and sent to `dst` as message `id`; its DELIVERED or
 // SEND_FAILED event carries that `id`.
 #define AIRSWARM_SECURE_EVENT_SENT 10
+
+// Secure event: the pinned key of the peer at `src` announced itself (`has_sender` is 1,
+// `sender` its fingerprint); payload = the name its owner signed into the announcement
+// (UTF-8, no NUL), 0 bytes when it announced none. Follows `PEER_PINNED` for a new key
+// and comes again with each later announcement. A name is a label, not an identity.
+#define AIRSWARM_SECURE_EVENT_ANNOUNCED 11
 
 // Protection of a delivered message: sealed in a session with the sender.
 #define AIRSWARM_SECURITY_SESSION 1
@@ -321,6 +333,11 @@ typedef struct {
   uint8_t has_sender;
   // (Since version 2.) SHA-256 fingerprint of that key.
   uint8_t sender[32];
+  // (Since version 3.) 1 when `channel` holds the index of the group channel that
+  // opened a channel-sealed message (`airswarm_secure_node_join_channel`).
+  uint8_t has_channel;
+  // (Since version 3.) That channel's index.
+  uint8_t channel;
 } airswarm_secure_event;
 
 // One event from `airswarm_node_poll_event`. Fields not used by `kind` are 0. Set
@@ -452,6 +469,54 @@ airswarm_result airswarm_version(uint8_t *buf, size_t cap, size_t *out_len);
 // # Safety
 // `buf` must be NULL or point to `cap` writable bytes; `out_len` must be NULL or valid.
 airswarm_result airswarm_last_error_message(uint8_t *buf, size_t cap, size_t *out_len);
+
+// Joins the group channel with the 32-byte `key` and writes its index (0 to
+// `AIRSWARM_MAX_CHANNELS - 1`) to `*index_out`: the index `airswarm_secure_node_send_on_channel`
+// takes and `airswarm_secure_event.channel` reports. The key given to
+// `airswarm_secure_node_new` is channel 0; broadcasts from `airswarm_secure_node_send` go on
+// channel 0. Joining a channel already joined gives its index again; a node in
+// `AIRSWARM_MAX_CHANNELS` channels already returns `AIRSWARM_ERR_INVALID_ARGUMENT`. Join
+// the channels (in the same order) before `airswarm_secure_node_restore_replay_state`, which
+// restores the replay window of each.
+//
+// # Safety
+// `node` NULL or a live handle; `key` NULL or `key_len` readable bytes; `index_out` NULL or
+// valid for writes.
+airswarm_result airswarm_secure_node_join_channel(airswarm_secure_node *node,
+                                                  const uint8_t *key,
+                                                  size_t key_len,
+                                                  uint8_t *index_out);
+
+// How many group channels the node is in (`*out`, 0 to `AIRSWARM_MAX_CHANNELS`).
+//
+// # Safety
+// `node` NULL or a live handle; `out` NULL or valid for writes.
+airswarm_result airswarm_secure_node_channel_count(const airswarm_secure_node *node, size_t *out);
+
+// Broadcasts `len` bytes sealed with the channel at `index` (from
+// `airswarm_secure_node_join_channel`); `*id_out` gets the message id (`id_out` may be
+// NULL). An index never joined returns `AIRSWARM_ERR_INVALID_ARGUMENT`.
+//
+// # Safety
+// `node` NULL or a live handle; `payload` NULL (only with `len` 0) or `len` readable bytes;
+// `id_out` NULL or valid for writes.
+airswarm_result airswarm_secure_node_send_on_channel(airswarm_secure_node *node,
+                                                     uint64_t now_ms,
+                                                     uint8_t index,
+                                                     const uint8_t *payload,
+                                                     size_t len,
+                                                     uint32_t *id_out);
+
+// Sets the name announced with this node's key from the next
+// `airswarm_secure_node_announce` on (signed with the key, so nobody else can rename it;
+// others see it in `AIRSWARM_SECURE_EVENT_ANNOUNCED`). `name` is NUL-terminated UTF-8, 1
+// to `AIRSWARM_MAX_NAME_LEN` bytes, without control characters or white space at either
+// end (else `AIRSWARM_ERR_INVALID_ARGUMENT`, and the name is unchanged); NULL clears it. A
+// name is a label its owner chose, not proof of who they are.
+//
+// # Safety
+// `node` NULL or a live handle; `name` NULL or NUL-terminated.
+airswarm_result airswarm_secure_node_set_name(airswarm_secure_node *node, const char *name);
 
 // Generates a new RSA-2048 identity from the operating system's random generator.
 //
@@ -611,7 +676,7 @@ airswarm_result airswarm_secure_node_poll_timeout(const airswarm_secure_node *no
                                                   uint64_t *out_ms);
 
 // Like `airswarm_node_poll_event` with `airswarm_secure_event`; the payload buffer receives
-// the message, a fingerprint or a rejection reason depending on `kind`.
+// the message, a fingerprint, an announced name or a rejection reason depending on `kind`.
 //
 // # Safety
 // As `airswarm_node_poll_event`.

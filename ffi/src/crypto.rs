@@ -45,6 +45,11 @@ pub const AIRSWARM_SECURE_EVENT_SESSION_FAILED: u32 = 9;
 /// waited for a session) was sealed and sent to `dst` as message `id`; its DELIVERED or
 /// SEND_FAILED event carries that `id`.
 pub const AIRSWARM_SECURE_EVENT_SENT: u32 = 10;
+/// Secure event: the pinned key of the peer at `src` announced itself (`has_sender` is 1,
+/// `sender` its fingerprint); payload = the name its owner signed into the announcement
+/// (UTF-8, no NUL), 0 bytes when it announced none. Follows `PEER_PINNED` for a new key
+/// and comes again with each later announcement. A name is a label, not an identity.
+pub const AIRSWARM_SECURE_EVENT_ANNOUNCED: u32 = 11;
 
 /// Protection of a delivered message: sealed in a session with the sender.
 pub const AIRSWARM_SECURITY_SESSION: u8 = 1;
@@ -97,13 +102,18 @@ pub struct airswarm_secure_event {
     pub has_sender: u8,
     /// (Since version 2.) SHA-256 fingerprint of that key.
     pub sender: [u8; 32],
+    /// (Since version 3.) 1 when `channel` holds the index of the group channel that
+    /// opened a channel-sealed message (`airswarm_secure_node_join_channel`).
+    pub has_channel: u8,
+    /// (Since version 3.) That channel's index.
+    pub channel: u8,
 }
 
 /// Reads exactly 32 bytes.
 ///
 /// # Safety
 /// `ptr` NULL or `len` readable bytes.
-unsafe fn key32(ptr: *const u8, len: usize) -> Result<[u8; 32], airswarm_result> {
+pub(crate) unsafe fn key32(ptr: *const u8, len: usize) -> Result<[u8; 32], airswarm_result> {
     // SAFETY: forwarded caller contract.
     let bytes = unsafe { slice(ptr, len)? };
     bytes.try_into().map_err(|_| {
@@ -134,7 +144,7 @@ fn crypto_code(e: &CryptoError) -> airswarm_result {
     fail(code, e)
 }
 
-fn secure_code(e: &SecureError) -> airswarm_result {
+pub(crate) fn secure_code(e: &SecureError) -> airswarm_result {
     match e {
         SecureError::Mesh(m) => mesh_code(m),
         SecureError::Crypto(c) => crypto_code(c),
@@ -614,7 +624,7 @@ pub unsafe extern "C" fn airswarm_secure_node_poll_timeout(
 }
 
 /// Like `airswarm_node_poll_event` with `airswarm_secure_event`; the payload buffer receives
-/// the message, a fingerprint or a rejection reason depending on `kind`.
+/// the message, a fingerprint, an announced name or a rejection reason depending on `kind`.
 ///
 /// # Safety
 /// As `airswarm_node_poll_event`.
@@ -648,11 +658,14 @@ pub unsafe extern "C" fn airswarm_secure_node_poll_event(
                 hops,
                 payload,
                 sender,
-                ..
+                channel,
             } => {
                 e.kind = AIRSWARM_SECURE_EVENT_MESSAGE;
                 if let Some(fp) = sender {
                     (e.has_sender, e.sender) = (1, fp.0);
+                }
+                if let Some(index) = channel {
+                    (e.has_channel, e.channel) = (1, *index);
                 }
                 (e.src, e.dst, e.id, e.hops) = (src.0, dst.0, *id, *hops);
                 e.security = match security {
@@ -662,6 +675,15 @@ pub unsafe extern "C" fn airswarm_secure_node_poll_event(
                     Security::Plain => AIRSWARM_SECURITY_PLAIN,
                 };
                 payload
+            }
+            SecureEvent::Announced {
+                address,
+                fingerprint,
+                name,
+            } => {
+                (e.kind, e.src) = (AIRSWARM_SECURE_EVENT_ANNOUNCED, address.0);
+                (e.has_sender, e.sender) = (1, fingerprint.0);
+                name.as_deref().map_or(&[], str::as_bytes)
             }
             SecureEvent::Delivered { dst, id } => {
                 (e.kind, e.dst, e.id) = (AIRSWARM_SECURE_EVENT_DELIVERED, dst.0, *id);

@@ -19,6 +19,7 @@
 // This crate is the one place where the workspace allows `unsafe`: raw pointers from C.
 #![allow(unsafe_code)]
 
+mod channels;
 mod crypto;
 mod keyring;
 mod lora;
@@ -29,6 +30,7 @@ mod sim;
 mod torrent;
 mod util;
 
+pub use channels::*;
 pub use crypto::*;
 pub use keyring::*;
 pub use lora::*;

@@ -1,5 +1,6 @@
 """airswarm: LoRa mesh simulation, sans-IO mesh nodes, RSA identities and channel sealing,
-bencode and BitTorrent metainfo, from airswarm's Rust core.
+bencode and BitTorrent metainfo, from airswarm's Rust core; and a client for a running
+node's local API (``airswarm.NodeClient``).
 
 >>> import airswarm
 >>> round(airswarm.airtime(sf=7, bw_khz=125, payload=20), 3)
@@ -41,6 +42,7 @@ from airswarm._native import (
     airtime,
     kiss_encode,
 )
+from airswarm.node import NodeClient, NodeError
 
 __all__ = [
     "BROADCAST",
@@ -60,6 +62,8 @@ __all__ = [
     "MeshError",
     "MessageReceived",
     "Node",
+    "NodeClient",
+    "NodeError",
     "PersistCounter",
     "PublicKey",
     "RadioError",

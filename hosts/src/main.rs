@@ -34,6 +34,7 @@ enum Command {
     Torrent(cmd::torrent::TorrentArgs),
     Tracker(cmd::tracker::TrackerArgs),
     RnodeEmulator(cmd::rnode_emulator::RnodeEmulatorArgs),
+    Dht(cmd::dht::DhtArgs),
 }
 
 fn main() {
@@ -62,6 +63,7 @@ fn main() {
         Command::Torrent(a) => cmd::torrent::run(a),
         Command::Tracker(a) => cmd::tracker::run(a),
         Command::RnodeEmulator(a) => cmd::rnode_emulator::run(a),
+        Command::Dht(a) => cmd::dht::run(a),
     });
 }
 

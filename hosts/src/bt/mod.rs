@@ -2,6 +2,7 @@
 //! connections, disk storage and the download/seed engine. Protocol logic stays in
 //! `airswarm_core::torrent`; these modules only move bytes and keep time.
 
+pub mod dht;
 pub mod disk;
 pub mod engine;
 pub mod magnet;

@@ -1,5 +1,6 @@
 //! Subcommands, one module each.
 pub mod airtime;
+pub mod dht;
 pub mod keys;
 pub mod overhead;
 pub mod rnode_emulator;

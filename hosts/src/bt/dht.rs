@@ -231,7 +231,7 @@ async fn run(sock: UdpSocket, mut dht: Dht, mut rx: mpsc::Receiver<Cmd>, state: 
     let mut buf = vec![0u8; 65536];
     let mut waiters: BTreeMap<LookupId, mpsc::UnboundedSender<Update>> = BTreeMap::new();
     let mut next_save = tokio::time::Instant::now() + SAVE_EVERY;
-    loop {
+    let reply = loop {
         while let Some((to, bytes)) = dht.poll_transmit() {
             if let Err(e) = sock.send_to(&bytes, to).await {
                 tracing::debug!("DHT send to {to}: {e}");
@@ -274,24 +274,21 @@ async fn run(sock: UdpSocket, mut dht: Dht, mut rx: mpsc::Receiver<Cmd>, state: 
                 Some(Cmd::Stats(tx)) => {
                     let _ = tx.send(dht.stats(now()));
                 }
-                Some(Cmd::Shutdown(tx)) => {
-                    if let Some(p) = &state {
-                        save(p, &dht);
-                    }
-                    let _ = tx.send(());
-                    return;
-                }
-                None => {
-                    if let Some(p) = &state {
-                        save(p, &dht);
-                    }
-                    return;
-                }
+                Some(Cmd::Shutdown(tx)) => break Some(tx),
+                None => break None,
             },
             _ = tokio::time::sleep(Duration::from_millis(wait.as_millis())) => {
                 dht.handle_timeout(now());
             }
         }
+    };
+    if let Some(p) = &state {
+        save(p, &dht);
+    }
+    // Close the socket before answering, so the port is free for whoever asked.
+    drop(sock);
+    if let Some(tx) = reply {
+        let _ = tx.send(());
     }
 }
 

@@ -3,6 +3,7 @@
 //! `airswarm_core::torrent`; these modules only move bytes and keep time.
 
 pub mod dht;
+mod dht_peers;
 pub mod disk;
 pub mod engine;
 pub mod magnet;

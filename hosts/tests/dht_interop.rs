@@ -287,3 +287,39 @@ fn a_restarted_node_finds_peers_without_a_bootstrap_node() {
         "{j}"
     );
 }
+
+#[test]
+fn libtorrent_downloads_a_magnet_from_an_airswarm_seeder_found_on_the_dht() {
+    let dir = TempDir::new("dht-e");
+    let data = dir.path().join("seed/data.bin");
+    write_data(&data, 2 * 1024 * 1024 + 99, 12);
+    let torrent = dir.path().join("t.torrent");
+    mktorrent(&data, &torrent, &[]);
+    let info = run_json(
+        &["torrent", "info", "--json", torrent.to_str().unwrap()],
+        LIMIT,
+    );
+    let ih = info["info_hash"].as_str().unwrap().to_string();
+    let p1 = free_port();
+    let _l1 = lt_dht(p1, &[], &["node"]);
+    let mut seed = airswarm();
+    seed.args(["torrent", "seed", "--interface", "127.0.0.1", "--port"])
+        .arg(free_port().to_string())
+        .arg(&torrent)
+        .arg("--data")
+        .arg(dir.path().join("seed"))
+        .args(["--dht-bootstrap", &format!("127.0.0.1:{p1}"), "--dht-state"])
+        .arg(dir.path().join("seed-dht.dat"))
+        .stdout(Stdio::null());
+    let _seed = Proc::spawn("airswarm seed", &mut seed);
+    let out = dir.path().join("dl");
+    let magnet = format!("magnet:?xt=urn:btih:{ih}");
+    let mut leech = lt_dht(
+        free_port(),
+        &[p1],
+        &["download", &magnet, out.to_str().unwrap()],
+    );
+    leech.wait_for("done", Duration::from_secs(90));
+    assert!(leech.proc.wait_ok(LIMIT).success());
+    same_file(&data, &out.join("data.bin"));
+}

@@ -9,7 +9,9 @@ usage: lt_dht.py PORT BOOT_PORTS MODE [ARGS...]
   get_peers INFOHASH WANT   dht_get_peers every 2 s until WANT ("IP:PORT") is among the
                             peers: print "found", exit 0 (1 after 60 s)
   seed TORRENT DIR          seed TORRENT (no tracker) from DIR, announcing on the DHT
-Prints "ready" once the DHT has at least one node.
+  download MAGNET DIR       download MAGNET into DIR with peers from the DHT only: print
+                            "done", exit 0 (1 after 90 s)
+Prints "ready" once the DHT has at least one node (at once when BOOT_PORTS is "-").
 """
 import sys
 import time
@@ -53,7 +55,7 @@ for b in boots:
     s.add_dht_node(("127.0.0.1", b))
 
 start = time.time()
-while s.status().dht_nodes == 0 and time.time() - start < 30:
+while boots and s.status().dht_nodes == 0 and time.time() - start < 30:
     for b in boots:
         s.add_dht_node(("127.0.0.1", b))
     time.sleep(0.2)
@@ -95,5 +97,15 @@ elif mode == "seed":
     while True:
         h.force_dht_announce()
         time.sleep(2)
+elif mode == "download":
+    params = lt.parse_magnet_uri(args[0])
+    params.save_path = args[1]
+    h = s.add_torrent(params)
+    while time.time() - start < 90:
+        if h.status().is_seeding:
+            print("done", flush=True)
+            sys.exit(0)
+        time.sleep(0.2)
+    sys.exit(1)
 else:
     sys.exit(f"unknown mode {mode}")

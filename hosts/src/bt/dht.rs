@@ -211,7 +211,10 @@ pub async fn start(cfg: DhtConfig) -> anyhow::Result<DhtHandle> {
         .await
         .with_context(|| format!("cannot bind the DHT's UDP socket {}", cfg.listen))?;
     let local = sock.local_addr()?;
-    let mut core = Config::new(NodeId(random_bytes::<20>()), u64::from_le_bytes(random_bytes()));
+    let mut core = Config::new(
+        NodeId(random_bytes::<20>()),
+        u64::from_le_bytes(random_bytes()),
+    );
     core.read_only = cfg.read_only;
     let mut dht = match &cfg.state {
         Some(p) => load(p, core),

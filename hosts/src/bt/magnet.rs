@@ -24,8 +24,8 @@ use airswarm_core::torrent::wire::{Decoder, ExtendedHandshake, HANDSHAKE_LEN, Ha
 
 use super::dht::{DhtHandle, Update as DhtUpdate};
 use super::tracker_client::{Announce, Tiers};
-use airswarm_core::dht::NodeId;
 use super::{new_peer_id, now};
+use airswarm_core::dht::NodeId;
 
 /// Where a fetched info dictionary is kept, as a minimal .torrent.
 pub fn cached_torrent(dir: &Path, magnet: &Magnet) -> PathBuf {
@@ -69,14 +69,14 @@ pub async fn resolve_with_dht(
         limit,
         fetch(magnet, port, extra_peers, tracker_timeout, dht),
     )
-        .await
-        .map_err(|_| {
-            anyhow!(
-                "no peer sent the metadata of {} within {} s",
-                magnet.info_hash.to_hex(),
-                limit.as_secs()
-            )
-        })??;
+    .await
+    .map_err(|_| {
+        anyhow!(
+            "no peer sent the metadata of {} within {} s",
+            magnet.info_hash.to_hex(),
+            limit.as_secs()
+        )
+    })??;
     let meta = metainfo_from_info(&info, &magnet.trackers)
         .context("the peers' metadata hashes right but is not a valid torrent")?;
     if let Some(parent) = cache.parent() {

@@ -273,7 +273,12 @@ async fn announce(a: AnnounceArgs) -> anyhow::Result<()> {
             })
         )
     } else {
-        outln!("announced {} to {} nodes in {} ms", key, r.announced, r.elapsed_ms)
+        outln!(
+            "announced {} to {} nodes in {} ms",
+            key,
+            r.announced,
+            r.elapsed_ms
+        )
     }
 }
 
@@ -287,14 +292,23 @@ fn stats(a: StatsArgs) -> anyhow::Result<()> {
     let cfg = airswarm_core::dht::node::Config::new(NodeId::default(), 0);
     let d = Dht::restore(cfg, airswarm_core::time::Instant(0), &bytes)
         .with_context(|| path.display().to_string())?;
-    let nodes: Vec<String> = d.table().entries().map(|e| e.info.addr.to_string()).collect();
+    let nodes: Vec<String> = d
+        .table()
+        .entries()
+        .map(|e| e.info.addr.to_string())
+        .collect();
     if a.common.json {
         outln!(
             "{}",
             serde_json::json!({"id": d.id().to_hex(), "nodes": nodes})
         )
     } else {
-        outln!("dht {} ({}): {} nodes saved", d.id(), path.display(), nodes.len())?;
+        outln!(
+            "dht {} ({}): {} nodes saved",
+            d.id(),
+            path.display(),
+            nodes.len()
+        )?;
         for n in nodes {
             outln!("  {n}")?;
         }

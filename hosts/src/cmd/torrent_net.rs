@@ -255,7 +255,8 @@ async fn run_engine(
 }
 
 fn free_tcp_port(addr: SocketAddr) -> anyhow::Result<u16> {
-    let l = std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
+    let l =
+        std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
     Ok(l.local_addr()?.port())
 }
 

@@ -120,7 +120,10 @@ fn a_flood_of_fake_node_ids_keeps_answers_and_memory_bounded() {
     // Global limit (2000/s, burst 2000) bounds every answer, errors included.
     let bound = 2000.0 + 2000.0 * (secs + 1.5);
     assert!((answers as f64) <= bound, "{answers} answers > {bound}");
-    assert!(answers > 0 && answers <= stats["replies_out"].as_u64().unwrap(), "{stats}");
+    assert!(
+        answers > 0 && answers <= stats["replies_out"].as_u64().unwrap(),
+        "{stats}"
+    );
     assert!(stats["rate_limited"].as_u64().unwrap() > 0, "{stats}");
     assert_eq!(
         stats["nodes"], 0,

@@ -376,7 +376,9 @@ impl Session {
                     .enable_all()
                     .build()
                     .map_err(anyhow::Error::from)
-                    .and_then(|rt| rt.block_on(run(source, cfg, metadata_timeout, dht_args, sh.clone(), tx)));
+                    .and_then(|rt| {
+                        rt.block_on(run(source, cfg, metadata_timeout, dht_args, sh.clone(), tx))
+                    });
                 lock(&sh).result = Some(result.map_err(|e| format!("{e:#}")));
             })
             .map_err(|e| AirswarmError::new_err(format!("cannot start a thread: {e}")))?;

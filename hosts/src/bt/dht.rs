@@ -26,7 +26,7 @@ pub struct DhtConfig {
     pub listen: SocketAddr,
     /// `HOST:PORT` of nodes to bootstrap from (resolved at start; IPv4 only).
     pub bootstrap: Vec<String>,
-    /// Where the routing table is kept between runs.
+    /// Where the routing table is kept between runs (read-only nodes only read it).
     pub state: Option<PathBuf>,
     /// BEP 43 read-only: answer nothing, stay out of others' tables (one-shot clients).
     pub read_only: bool,
@@ -226,7 +226,10 @@ pub async fn start(cfg: DhtConfig) -> anyhow::Result<DhtHandle> {
     }
     let (tx, rx) = mpsc::channel(64);
     let id = dht.id();
-    tokio::spawn(run(sock, dht, rx, cfg.state));
+    // A read-only client only borrows a saved table (often that of a running node, which
+    // shares its id): it never writes the file.
+    let save_to = if cfg.read_only { None } else { cfg.state };
+    tokio::spawn(run(sock, dht, rx, save_to));
     Ok(DhtHandle { tx, local, id })
 }
 

@@ -39,7 +39,7 @@ struct CommonArgs {
     /// A DHT node to bootstrap from, HOST:PORT (repeatable).
     #[arg(long, value_name = "HOST:PORT")]
     bootstrap: Vec<String>,
-    /// Routing table file, read at start and written while running and at exit
+    /// Routing table file, read at start; `run` also writes it every minute and at exit
     /// (default for `run`: ~/.airswarm/dht.dat).
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,

@@ -16,10 +16,11 @@ use crate::out::outln;
 
 /// The BitTorrent mainline DHT (BEP 5): find and announce peers without a tracker.
 ///
-/// Examples:
-///   airswarm dht run --listen 0.0.0.0:6881 --bootstrap router.bittorrent.com:6881
-///   airswarm dht get-peers 0123…(40 hex) --bootstrap 127.0.0.1:6881
-///   airswarm dht announce 0123…(40 hex) --port 51413 --bootstrap 127.0.0.1:6881
+/// Example: airswarm dht run --listen 0.0.0.0:6881 --bootstrap router.bittorrent.com:6881
+///
+/// Example: airswarm dht get-peers INFOHASH --bootstrap 127.0.0.1:6881
+///
+/// Example: airswarm dht announce INFOHASH --port 51413 --bootstrap 127.0.0.1:6881
 #[derive(Args, Debug)]
 pub struct DhtArgs {
     #[command(subcommand)]
@@ -48,8 +49,9 @@ struct CommonArgs {
     json: bool,
 }
 
-/// Run a DHT node until Ctrl-C (or --duration), answering queries and storing announces.
-/// Prints its address and id first; with --json, a stats line every --stats-every seconds.
+/// Run a DHT node until Ctrl-C, SIGTERM or --duration, answering queries and storing
+/// announces. Prints its address and id first, then counters every --stats-every seconds
+/// and at exit (JSON lines with --json).
 #[derive(Args, Debug)]
 struct RunArgs {
     /// UDP address to listen on.

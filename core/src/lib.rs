@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod crypto;
+pub mod dht;
 pub mod fields;
 pub mod fileinfo;
 pub mod mesh;

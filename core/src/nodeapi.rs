@@ -140,7 +140,7 @@ fn target(
             id,
             format!("\"{cmd}\" takes \"to\" or \"channel\", not both"),
         )),
-        (Some(to), None) if to.is_empty() => Err(RequestError::new(id, "\"to\" is empty")),
+        (Some(""), None) => Err(RequestError::new(id, "\"to\" is empty")),
         (Some(to), None) => Ok(Some(Target::Peer(to.to_string()))),
         (None, Some(ch)) => Ok(Some(Target::Channel(channel_name(id, ch)?))),
         (None, None) => Ok(None),
@@ -212,7 +212,7 @@ pub fn parse_request(line: &[u8]) -> Result<Envelope, RequestError> {
                 (Some(k), None) => JoinKey::Key(
                     ChannelKey::from_text(k).map_err(|e| RequestError::new(&id, e.to_string()))?,
                 ),
-                (None, Some(p)) if p.is_empty() => {
+                (None, Some("")) => {
                     return Err(RequestError::new(&id, "\"passphrase\" is empty"));
                 }
                 (None, Some(p)) => JoinKey::Passphrase(p.to_string()),

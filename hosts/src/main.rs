@@ -37,6 +37,7 @@ enum Command {
     Air(cmd::air::AirArgs),
     Node(cmd::node::NodeArgs),
     Chat(cmd::node::ChatArgs),
+    Dht(cmd::dht::DhtArgs),
 }
 
 fn main() {
@@ -68,6 +69,7 @@ fn main() {
         Command::Air(a) => cmd::air::run(a),
         Command::Node(a) => cmd::node::run(a),
         Command::Chat(a) => cmd::node::chat(a),
+        Command::Dht(a) => cmd::dht::run(a),
     });
 }
 

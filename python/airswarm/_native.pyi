@@ -578,6 +578,9 @@ class Session:
         tracker_timeout: float = 15.0,
         metadata_timeout: float = 120.0,
         sparse: bool = False,
+        dht: bool = False,
+        dht_bootstrap: list[str] = ...,
+        dht_state: Optional[Union[str, os.PathLike[str]]] = None,
     ) -> Session: ...
     def __iter__(self) -> Session: ...
     def __next__(self) -> Progress: ...

@@ -38,11 +38,17 @@ def download(
     max_rate: Optional[int] = None,
     tracker_timeout: float = 15.0,
     metadata_timeout: float = 120.0,
+    dht: bool = False,
+    dht_bootstrap: Sequence[str] = (),
+    dht_state: Optional[Union[str, "os.PathLike[str]"]] = None,
 ) -> dict[str, Any]:
     """Download ``source`` into ``directory`` and return the summary (the fields of
     ``airswarm torrent download --json``). ``on_progress`` gets a :class:`Progress`
     about twice a second. Resumable: verified pieces are kept when interrupted.
-    Raises :class:`airswarm.AirswarmError` if the download fails."""
+    ``dht=True`` or ``dht_bootstrap=["HOST:PORT", ...]`` also finds peers on the mainline
+    DHT (a magnet link then needs no tracker); its routing table is kept in ``dht_state``
+    (default ``~/.airswarm/dht.dat``). Raises :class:`airswarm.AirswarmError` if the
+    download fails."""
     with Session(
         source,
         directory,
@@ -53,6 +59,9 @@ def download(
         max_rate=max_rate,
         tracker_timeout=tracker_timeout,
         metadata_timeout=metadata_timeout,
+        dht=dht,
+        dht_bootstrap=list(dht_bootstrap),
+        dht_state=dht_state,
     ) as session:
         for p in session:
             if on_progress is not None:

@@ -15,6 +15,7 @@ use pyo3::types::{PyBytes, PyDict};
 
 use airswarm_core::torrent::magnet::Magnet;
 use airswarm_core::torrent::metainfo::Metainfo;
+use airswarm_hosts::bt::dht::{self, DhtConfig};
 use airswarm_hosts::bt::engine::{Engine, EngineConfig, Progress as EngineProgress, Summary};
 use airswarm_hosts::bt::magnet;
 
@@ -161,10 +162,51 @@ fn read_source(py: Python<'_>, source: &Bound<'_, PyAny>) -> PyResult<Source> {
         .map_err(|e| TorrentError::new_err(format!("not a valid torrent: {e}")))
 }
 
+/// The DHT settings of a session: bootstrap `HOST:PORT`s and the state file.
+struct DhtArgs {
+    bootstrap: Vec<String>,
+    state: Option<PathBuf>,
+}
+
 async fn run(
     source: Source,
     mut cfg: EngineConfig,
     metadata_timeout: Duration,
+    dht_args: Option<DhtArgs>,
+    shared: Arc<Mutex<Shared>>,
+    tx: SyncSender<Progress>,
+) -> anyhow::Result<Summary> {
+    // The DHT node shares the number of the TCP port it announces, so fix that first.
+    let dht = match dht_args {
+        Some(d) => {
+            if cfg.listen.port() == 0 {
+                let l = std::net::TcpListener::bind(cfg.listen)?;
+                cfg.listen.set_port(l.local_addr()?.port());
+            }
+            Some(
+                dht::start(DhtConfig {
+                    listen: cfg.listen,
+                    bootstrap: d.bootstrap,
+                    state: d.state.or_else(dht::default_state),
+                    read_only: false,
+                })
+                .await?,
+            )
+        }
+        None => None,
+    };
+    let result = run_with(source, cfg, metadata_timeout, dht.clone(), shared, tx).await;
+    if let Some(d) = dht {
+        d.shutdown().await;
+    }
+    result
+}
+
+async fn run_with(
+    source: Source,
+    mut cfg: EngineConfig,
+    metadata_timeout: Duration,
+    dht: Option<dht::DhtHandle>,
     shared: Arc<Mutex<Shared>>,
     tx: SyncSender<Progress>,
 ) -> anyhow::Result<Summary> {
@@ -176,13 +218,14 @@ async fn run(
                 let l = std::net::TcpListener::bind(cfg.listen)?;
                 cfg.listen.set_port(l.local_addr()?.port());
             }
-            let fetch = magnet::resolve(
+            let fetch = magnet::resolve_with_dht(
                 &m,
                 &cfg.dir,
                 cfg.listen.port(),
                 &cfg.peers,
                 cfg.tracker_timeout,
                 metadata_timeout,
+                dht.as_ref(),
             );
             let stopped = async {
                 while !lock(&shared).stop {
@@ -195,7 +238,10 @@ async fn run(
             }
         }
     };
-    let engine = Engine::start(meta, cfg).await?;
+    let mut engine = Engine::start(meta, cfg).await?;
+    if let Some(d) = dht {
+        engine.attach_dht(d);
+    }
     {
         let mut s = lock(&shared);
         s.listen_port = Some(engine.listen_port());
@@ -250,7 +296,8 @@ impl Session {
     #[pyo3(signature = (
         source, directory, *, seed=false, seed_only=false, trust=false, port=0,
         interface="0.0.0.0", peers=Vec::new(), max_peers=50, max_rate=None,
-        tracker_timeout=15.0, metadata_timeout=120.0, sparse=false
+        tracker_timeout=15.0, metadata_timeout=120.0, sparse=false, dht=false,
+        dht_bootstrap=Vec::new(), dht_state=None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -268,6 +315,9 @@ impl Session {
         tracker_timeout: f64,
         metadata_timeout: f64,
         sparse: bool,
+        dht: bool,
+        dht_bootstrap: Vec<String>,
+        dht_state: Option<PathBuf>,
     ) -> PyResult<Session> {
         let ip: IpAddr = interface
             .parse()
@@ -309,6 +359,12 @@ impl Session {
             sparse,
         };
         let metadata_timeout = seconds("metadata_timeout", metadata_timeout)?;
+        // Like the CLI: `dht_bootstrap` implies `dht`; the node's UDP port is the TCP
+        // port's number and its routing table lives in `dht_state` (~/.airswarm/dht.dat).
+        let dht_args = (dht || !dht_bootstrap.is_empty()).then_some(DhtArgs {
+            bootstrap: dht_bootstrap,
+            state: dht_state,
+        });
         let shared = Arc::new(Mutex::new(Shared::default()));
         let (tx, rx) = sync_channel(QUEUE);
         let sh = shared.clone();
@@ -320,7 +376,9 @@ impl Session {
                     .enable_all()
                     .build()
                     .map_err(anyhow::Error::from)
-                    .and_then(|rt| rt.block_on(run(source, cfg, metadata_timeout, sh.clone(), tx)));
+                    .and_then(|rt| {
+                        rt.block_on(run(source, cfg, metadata_timeout, dht_args, sh.clone(), tx))
+                    });
                 lock(&sh).result = Some(result.map_err(|e| format!("{e:#}")));
             })
             .map_err(|e| AirswarmError::new_err(format!("cannot start a thread: {e}")))?;

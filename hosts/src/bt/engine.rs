@@ -231,6 +231,8 @@ pub struct Engine {
     listen_port: u16,
     pieces_at_start: u32,
     cfg: EngineConfig,
+    /// A DHT node to find peers on and announce to, besides the trackers.
+    dht: Option<super::dht::DhtHandle>,
 }
 
 fn verified_have(meta: &Metainfo, storage: &Storage, trust: bool, fresh: bool) -> Bitfield {
@@ -328,7 +330,13 @@ impl Engine {
             listen_port,
             pieces_at_start,
             cfg,
+            dht: None,
         })
+    }
+
+    /// Find peers on (and announce to) the DHT too, from the next [`Engine::run`] on.
+    pub fn attach_dht(&mut self, dht: super::dht::DhtHandle) {
+        self.dht = Some(dht);
     }
 
     pub fn listen_port(&self) -> u16 {
@@ -388,6 +396,13 @@ impl Engine {
             self.cfg.max_peers,
             self.listen_port,
         ));
+        let dht = self.dht.clone().map(|d| {
+            tokio::spawn(super::dht_peers::announce_loop(
+                inner.clone(),
+                d,
+                self.listen_port,
+            ))
+        });
         let mut tick = tokio::time::interval(Duration::from_millis(500));
         let mut last_choke = std::time::Instant::now();
         let mut was_complete = self.progress().complete;
@@ -434,6 +449,9 @@ impl Engine {
         self.inner.bump();
         tracker.abort();
         dialler.abort();
+        if let Some(d) = dht {
+            d.abort();
+        }
         let _ = self.save_resume();
         result?;
         // A last `stopped` (or `completed`) announce, best effort and brief.
@@ -635,6 +653,20 @@ async fn dial_loop(inner: Arc<Inner>, max_peers: usize, own_port: u16) {
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+/// Peers from any source (trackers, the DHT) join the addresses the dialler tries;
+/// returns how many were new.
+pub(crate) fn add_known(inner: &Inner, peers: impl IntoIterator<Item = SocketAddr>) -> usize {
+    let mut s = inner.lock();
+    let mut added = 0;
+    for p in peers {
+        if let std::collections::btree_map::Entry::Vacant(e) = s.known.entry(p) {
+            e.insert((0, crate::bt::now()));
+            added += 1;
+        }
+    }
+    added
 }
 
 /// A peer we dialled successfully stays without backoff.

@@ -13,7 +13,7 @@ use std::time::Duration;
 use anyhow::{Context, anyhow, bail};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use airswarm_core::torrent::magnet::Magnet;
 use airswarm_core::torrent::metadata::{
@@ -22,8 +22,10 @@ use airswarm_core::torrent::metadata::{
 use airswarm_core::torrent::metainfo::Metainfo;
 use airswarm_core::torrent::wire::{Decoder, ExtendedHandshake, HANDSHAKE_LEN, Handshake, Message};
 
+use super::dht::{DhtHandle, Update as DhtUpdate};
 use super::tracker_client::{Announce, Tiers};
 use super::{new_peer_id, now};
+use airswarm_core::dht::NodeId;
 
 /// Where a fetched info dictionary is kept, as a minimal .torrent.
 pub fn cached_torrent(dir: &Path, magnet: &Magnet) -> PathBuf {
@@ -41,6 +43,20 @@ pub async fn resolve(
     tracker_timeout: Duration,
     limit: Duration,
 ) -> anyhow::Result<Metainfo> {
+    resolve_with_dht(magnet, dir, port, extra_peers, tracker_timeout, limit, None).await
+}
+
+/// [`resolve`], also finding peers (and announcing `port`) on the DHT when given one:
+/// with it, a magnet link needs no tracker at all.
+pub async fn resolve_with_dht(
+    magnet: &Magnet,
+    dir: &Path,
+    port: u16,
+    extra_peers: &[SocketAddr],
+    tracker_timeout: Duration,
+    limit: Duration,
+    dht: Option<&DhtHandle>,
+) -> anyhow::Result<Metainfo> {
     let cache = cached_torrent(dir, magnet);
     if let Ok(bytes) = std::fs::read(&cache)
         && let Ok(m) = Metainfo::from_bytes(&bytes)
@@ -49,15 +65,18 @@ pub async fn resolve(
         return metainfo_from_info(&m.info_bytes, &magnet.trackers)
             .context("the cached torrent is not valid");
     }
-    let info = tokio::time::timeout(limit, fetch(magnet, port, extra_peers, tracker_timeout))
-        .await
-        .map_err(|_| {
-            anyhow!(
-                "no peer sent the metadata of {} within {} s",
-                magnet.info_hash.to_hex(),
-                limit.as_secs()
-            )
-        })??;
+    let info = tokio::time::timeout(
+        limit,
+        fetch(magnet, port, extra_peers, tracker_timeout, dht),
+    )
+    .await
+    .map_err(|_| {
+        anyhow!(
+            "no peer sent the metadata of {} within {} s",
+            magnet.info_hash.to_hex(),
+            limit.as_secs()
+        )
+    })??;
     let meta = metainfo_from_info(&info, &magnet.trackers)
         .context("the peers' metadata hashes right but is not a valid torrent")?;
     if let Some(parent) = cache.parent() {
@@ -97,6 +116,7 @@ async fn fetch(
     port: u16,
     extra_peers: &[SocketAddr],
     tracker_timeout: Duration,
+    dht: Option<&DhtHandle>,
 ) -> anyhow::Result<Vec<u8>> {
     let peer_id = new_peer_id();
     let shared = Arc::new(Shared {
@@ -109,9 +129,14 @@ async fn fetch(
     });
     let mut done = shared.done.subscribe();
     let mut tiers = Tiers::new(magnet.trackers.iter().map(|t| vec![t.clone()]).collect());
-    if tiers.is_empty() && extra_peers.is_empty() {
-        bail!("the magnet link names no tracker and no --peer was given: nobody to ask");
+    if tiers.is_empty() && extra_peers.is_empty() && dht.is_none() {
+        bail!(
+            "the magnet link names no tracker and neither --peer nor --dht-bootstrap was \
+             given: nobody to ask"
+        );
     }
+    let mut dht_lookup: Option<mpsc::UnboundedReceiver<DhtUpdate>> = None;
+    let mut next_dht = tokio::time::Instant::now();
     let mut pending: Vec<SocketAddr> = Vec::new();
     let mut next_announce = tokio::time::Instant::now();
     let mut next_retry = tokio::time::Instant::now();
@@ -154,6 +179,31 @@ async fn fetch(
                 }
             };
             next_announce = tokio::time::Instant::now() + wait;
+        }
+        // The DHT: one announcing lookup at a time, a new one a few seconds after the last.
+        if let Some(d) = dht {
+            if dht_lookup.is_none() && tokio::time::Instant::now() >= next_dht {
+                dht_lookup = d
+                    .lookup_stream(NodeId(magnet.info_hash.0), Some((port, false)))
+                    .await
+                    .ok();
+            }
+            if let Some(rx) = &mut dht_lookup {
+                loop {
+                    match rx.try_recv() {
+                        Ok(DhtUpdate::Peers(p)) => pending.extend(p.into_iter().filter(|p| {
+                            !(p.port() == port && (p.ip().is_loopback() || p.ip().is_unspecified()))
+                        })),
+                        Ok(DhtUpdate::Done { .. } | DhtUpdate::Failed(_))
+                        | Err(mpsc::error::TryRecvError::Disconnected) => {
+                            dht_lookup = None;
+                            next_dht = tokio::time::Instant::now() + Duration::from_secs(3);
+                            break;
+                        }
+                        Err(mpsc::error::TryRecvError::Empty) => break,
+                    }
+                }
+            }
         }
         if let Some(info) = done.borrow().clone() {
             break Ok(info);

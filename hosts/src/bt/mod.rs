@@ -2,6 +2,8 @@
 //! connections, disk storage and the download/seed engine. Protocol logic stays in
 //! `airswarm_core::torrent`; these modules only move bytes and keep time.
 
+pub mod dht;
+mod dht_peers;
 pub mod disk;
 pub mod engine;
 pub mod magnet;

@@ -1,6 +1,7 @@
 //! Subcommands, one module each.
 pub mod air;
 pub mod airtime;
+pub mod dht;
 pub mod keys;
 pub mod node;
 pub mod overhead;

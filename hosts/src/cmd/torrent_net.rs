@@ -11,6 +11,7 @@ use clap::Args;
 
 use airswarm_core::torrent::magnet::Magnet;
 use airswarm_core::torrent::metainfo::Metainfo;
+use airswarm_hosts::bt::dht::{self, DhtConfig, DhtHandle};
 use airswarm_hosts::bt::engine::{Engine, EngineConfig, Summary};
 use airswarm_hosts::bt::magnet;
 use airswarm_hosts::bt::progress::{Bar, human};
@@ -47,6 +48,42 @@ pub struct NetArgs {
     /// Print a JSON summary on stdout at the end instead of a sentence.
     #[arg(long)]
     json: bool,
+    /// Find and announce peers on the mainline DHT too (BEP 5). The routing table is kept
+    /// in --dht-state, so later runs need no bootstrap node.
+    #[arg(long)]
+    dht: bool,
+    /// A DHT node to bootstrap from, HOST:PORT (repeatable; implies --dht).
+    #[arg(long = "dht-bootstrap", value_name = "HOST:PORT")]
+    dht_bootstrap: Vec<String>,
+    /// UDP port of our DHT node (default: the same number as --port; 0: any).
+    #[arg(long, value_name = "PORT")]
+    dht_port: Option<u16>,
+    /// The DHT routing table file (default: ~/.airswarm/dht.dat).
+    #[arg(long, value_name = "FILE")]
+    dht_state: Option<PathBuf>,
+}
+
+impl NetArgs {
+    fn dht_enabled(&self) -> bool {
+        self.dht || !self.dht_bootstrap.is_empty()
+    }
+
+    /// Start our DHT node if asked to; the TCP port we announce is the engine's.
+    async fn start_dht(&self, tcp_port: u16) -> anyhow::Result<Option<DhtHandle>> {
+        if !self.dht_enabled() {
+            return Ok(None);
+        }
+        let port = self.dht_port.unwrap_or(tcp_port);
+        let h = dht::start(DhtConfig {
+            listen: SocketAddr::new(self.interface, port),
+            bootstrap: self.dht_bootstrap.clone(),
+            state: self.dht_state.clone().or_else(dht::default_state),
+            read_only: false,
+        })
+        .await?;
+        tracing::info!("DHT node {} on {}", h.id, h.local);
+        Ok(Some(h))
+    }
 }
 
 /// Download a torrent (resumable; Ctrl-C or a crash keeps every verified piece).
@@ -159,82 +196,125 @@ fn report(s: &Summary, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run_engine(
-    meta: Metainfo,
-    cfg: EngineConfig,
-    json: bool,
-    duration: Option<u64>,
-) -> anyhow::Result<Summary> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()?;
-    rt.block_on(async move {
-        let engine = Engine::start(meta, cfg).await?;
-        let e2 = engine.clone();
-        tokio::spawn(async move {
-            match duration {
-                Some(s) => tokio::time::sleep(Duration::from_secs(s)).await,
-                None => {
-                    let _ = tokio::signal::ctrl_c().await;
-                }
-            }
-            e2.stop();
-        });
-        let tty = std::io::stderr().is_terminal() && !json;
-        let mut bar = Bar::new();
-        let summary = engine
-            .run(|p| {
-                if tty {
-                    bar.draw(p);
-                }
-            })
-            .await;
-        if tty {
-            bar.finish();
-        }
-        summary
-    })
+        .build()?)
 }
 
-/// A magnet link's torrent: fetched from peers (or the cache of an earlier run). The
-/// listen port is fixed first, so the trackers learn the port the engine will use.
-fn resolve_magnet(link: &str, cfg: &mut EngineConfig, timeout: u64) -> anyhow::Result<Metainfo> {
+/// Run the engine; with `dht` (a node already running) or when the DHT is asked for (a
+/// node started here), it is a peer source too.
+async fn run_engine(
+    meta: Metainfo,
+    mut cfg: EngineConfig,
+    net: &NetArgs,
+    duration: Option<u64>,
+    dht: Option<DhtHandle>,
+) -> anyhow::Result<Summary> {
+    let json = net.json;
+    let dht = match dht {
+        Some(d) => Some(d),
+        None => {
+            // Fix the TCP port first: the DHT announces it, and by default shares its number.
+            if cfg.listen.port() == 0 && net.dht_enabled() {
+                cfg.listen.set_port(free_tcp_port(cfg.listen)?);
+            }
+            net.start_dht(cfg.listen.port()).await?
+        }
+    };
+    let mut engine = Engine::start(meta, cfg).await?;
+    if let Some(d) = &dht {
+        engine.attach_dht(d.clone());
+    }
+    let e2 = engine.clone();
+    tokio::spawn(async move {
+        match duration {
+            Some(s) => tokio::time::sleep(Duration::from_secs(s)).await,
+            None => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+        e2.stop();
+    });
+    let tty = std::io::stderr().is_terminal() && !json;
+    let mut bar = Bar::new();
+    let summary = engine
+        .run(|p| {
+            if tty {
+                bar.draw(p);
+            }
+        })
+        .await;
+    if tty {
+        bar.finish();
+    }
+    if let Some(d) = dht {
+        d.shutdown().await;
+    }
+    summary
+}
+
+fn free_tcp_port(addr: SocketAddr) -> anyhow::Result<u16> {
+    let l =
+        std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
+    Ok(l.local_addr()?.port())
+}
+
+/// A magnet link's torrent: fetched from peers (or the cache of an earlier run), with the
+/// DHT node it used (kept for the download). The listen port is fixed first, so the
+/// trackers and the DHT learn the port the engine will use.
+async fn resolve_magnet(
+    link: &str,
+    cfg: &mut EngineConfig,
+    net: &NetArgs,
+    timeout: u64,
+) -> anyhow::Result<(Metainfo, Option<DhtHandle>)> {
     let magnet = Magnet::parse(link).context("bad magnet link")?;
     magnet::add_link_peers(&magnet, &mut cfg.peers);
     if cfg.listen.port() == 0 {
-        let l = std::net::TcpListener::bind(cfg.listen)
-            .with_context(|| format!("cannot listen on {}", cfg.listen))?;
-        cfg.listen.set_port(l.local_addr()?.port());
+        cfg.listen.set_port(free_tcp_port(cfg.listen)?);
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(magnet::resolve(
+    let dht = net.start_dht(cfg.listen.port()).await?;
+    let meta = magnet::resolve_with_dht(
         &magnet,
         &cfg.dir,
         cfg.listen.port(),
         &cfg.peers,
         cfg.tracker_timeout,
         Duration::from_secs(timeout.max(1)),
-    ))
+        dht.as_ref(),
+    )
+    .await;
+    match meta {
+        Ok(m) => Ok((m, dht)),
+        Err(e) => {
+            if let Some(d) = dht {
+                d.shutdown().await;
+            }
+            Err(e)
+        }
+    }
 }
 
 pub fn download(args: DownloadArgs) -> anyhow::Result<()> {
     init_logging();
     let mut cfg = engine_config(&args.net, args.out.clone());
-    let link = args.torrent.to_string_lossy();
-    let meta = if link
-        .get(..7)
-        .is_some_and(|p| p.eq_ignore_ascii_case("magnet:"))
-    {
-        resolve_magnet(&link, &mut cfg, args.metadata_timeout)?
-    } else {
-        read_torrent(&args.torrent)?
-    };
-    cfg.seed = args.seed;
-    cfg.sparse = args.sparse;
-    cfg.max_rate = args.max_rate.as_deref().map(parse_rate).transpose()?;
-    let s = run_engine(meta, cfg, args.net.json, None)?;
+    let link = args.torrent.to_string_lossy().into_owned();
+    let rt = runtime()?;
+    let s = rt.block_on(async {
+        let (meta, dht) = if link
+            .get(..7)
+            .is_some_and(|p| p.eq_ignore_ascii_case("magnet:"))
+        {
+            resolve_magnet(&link, &mut cfg, &args.net, args.metadata_timeout).await?
+        } else {
+            (read_torrent(&args.torrent)?, None)
+        };
+        cfg.seed = args.seed;
+        cfg.sparse = args.sparse;
+        cfg.max_rate = args.max_rate.as_deref().map(parse_rate).transpose()?;
+        run_engine(meta, cfg, &args.net, None, dht).await
+    })?;
     report(&s, args.net.json)?;
     if !s.complete {
         std::process::exit(super::torrent::EXIT_INCOMPLETE);
@@ -249,7 +329,7 @@ pub fn seed(args: SeedArgs) -> anyhow::Result<()> {
     cfg.seed = true;
     cfg.seed_only = true;
     cfg.trust_data = args.trust;
-    let s = run_engine(meta, cfg, args.net.json, args.duration)?;
+    let s = runtime()?.block_on(run_engine(meta, cfg, &args.net, args.duration, None))?;
     report(&s, args.net.json)
 }
 

@@ -68,7 +68,16 @@ fn fake_node() -> (ApiHandle, Requests) {
                 "history" => json!({"ok": true, "messages": [{
                     "msg_id": 1, "direction": "in", "peer": BOB, "name": "bob", "channel": null,
                     "text": "earlier hello", "sealed": "session", "status": "received",
-                    "at_ms": 1_700_000_000_000u64,
+                    "reason": null, "at_ms": 1_700_000_000_000u64,
+                }, {
+                    "msg_id": 2, "direction": "out", "peer": BOB, "name": "bob", "channel": null,
+                    "text": "earlier try", "sealed": "session", "status": "failed",
+                    "reason": "no acknowledgement after every retry", "at_ms": 1_700_000_001_000u64,
+                }, {
+                    // Received before bob's announcement told alice his name.
+                    "msg_id": 3, "direction": "in", "peer": BOB, "name": null, "channel": null,
+                    "text": "earlier answer", "sealed": "session", "status": "received",
+                    "reason": null, "at_ms": 1_700_000_002_000u64,
                 }]}),
                 "join" => match (request["channel"].as_str(), request["passphrase"].as_str()) {
                     (Some(channel), Some(passphrase)) if !passphrase.is_empty() => {
@@ -224,6 +233,14 @@ async fn scenario(
     click(client, &format!("{bob_css} button")).await?;
     wait_text(client, "#conv-title", "bob").await?;
     wait_text(client, ".msg[data-msg-id=\"1\"]", "earlier hello").await?;
+    // A failure kept in the history shows its reason; a sender is named from the peers.
+    wait_text(
+        client,
+        ".msg[data-msg-id=\"2\"] .status",
+        "not delivered: no acknowledgement after every retry",
+    )
+    .await?;
+    wait_text(client, ".msg[data-msg-id=\"3\"] .from", "bob").await?;
     let input = client.find(Locator::Id("send-text")).await?;
     input.send_keys("hello bob").await?;
     input.send_keys(&Key::Enter.to_string()).await?;

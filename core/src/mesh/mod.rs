@@ -7,6 +7,7 @@ pub mod wire;
 
 pub use fragment::{MAX_MESSAGE, ReassemblyLimits};
 pub use wire::{Address, Content, FrameError, FrameView, Header, Kind};
+pub mod flood;
 pub mod node;
 pub mod secure;
 pub use node::{

@@ -8,57 +8,6 @@ use crate::mesh::wire::{Address, MAX_ATTEMPT, MAX_HOP_LIMIT};
 use crate::radio::{LoRaConfig, RadioError};
 use crate::time::Duration;
 
-/// How a node decides whether, and when, to rebroadcast what it hears.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Strategy {
-    /// Every node re-sends every new frame once after a random delay; hop limit only.
-    Blind,
-    /// Meshtastic's managed flooding (FloodingRouter.cpp / RadioInterface.cpp): an
-    /// SNR-weighted contention window (far nodes first) and the queued copy is dropped as
-    /// soon as anyone else's rebroadcast is heard.
-    Managed,
-    /// Ours: link-quality ordered delays, counter- and proximity-based suppression,
-    /// learned neighbour density, relays kept for sparse neighbours that name us as
-    /// their parent, cancellation once the destination acknowledged,
-    /// replies whose hop limit fits the distance they must travel, and direct traffic
-    /// handed hop by hop along learned routes (flooding when none is known or one fails).
-    #[default]
-    Airswarm,
-}
-
-impl Strategy {
-    pub const ALL: [Strategy; 3] = [Strategy::Blind, Strategy::Managed, Strategy::Airswarm];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Strategy::Blind => "blind",
-            Strategy::Managed => "managed",
-            Strategy::Airswarm => "airswarm",
-        }
-    }
-}
-
-impl fmt::Display for Strategy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl core::str::FromStr for Strategy {
-    type Err = MeshError;
-    fn from_str(s: &str) -> Result<Self, MeshError> {
-        match s {
-            "blind" => Ok(Strategy::Blind),
-            "managed" => Ok(Strategy::Managed),
-            "airswarm" => Ok(Strategy::Airswarm),
-            other => Err(MeshError::UnknownStrategy(other.to_string())),
-        }
-    }
-}
-
 /// Errors from the mesh API (bad frames from the air are [`FrameError`]s).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]

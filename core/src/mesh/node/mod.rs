@@ -17,7 +17,9 @@ mod routing;
 mod timing;
 mod txqueue;
 
-pub use config::{AirswarmTuning, MeshError, NodeConfig, Strategy};
+pub use super::flood::Strategy;
+use super::flood::{CopyHeard, FloodPolicy};
+pub use config::{AirswarmTuning, MeshError, NodeConfig};
 pub use counter::{MAX_COUNTER, MAX_FIRST_COUNTER};
 pub use event::{Event, Message, NodeStats};
 use neighbours::*;
@@ -42,6 +44,8 @@ use crate::time::{Duration, Instant};
 #[derive(Debug)]
 pub struct Node {
     cfg: NodeConfig,
+    /// What the strategy decides (built from `cfg.strategy` and `cfg.tuning`).
+    policy: Box<dyn FloodPolicy>,
     rng: Rng,
     counter: u64,
     persisted_until: u64,
@@ -119,6 +123,7 @@ impl Node {
             DutyCycle::new(cfg.duty_cycle_percent, Duration::from_secs(3600))?
         };
         let mut node = Node {
+            policy: cfg.strategy.policy(cfg.tuning),
             rng: Rng::new(cfg.seed ^ (cfg.address.0 as u64).rotate_left(32)),
             counter: cfg.first_counter,
             persisted_until: cfg.first_counter,
@@ -323,7 +328,7 @@ impl Node {
         }
         if h.dst.is_broadcast()
             && matches!(h.kind, Kind::Data | Kind::Fragment)
-            && self.cfg.strategy == Strategy::Airswarm
+            && self.policy.mechanisms().pulls
         {
             self.keep(message_tag(h.src, h.id), bytes);
             self.want(now, h.dst.previous_broadcast(), h.relay);
@@ -365,10 +370,7 @@ impl Node {
     }
 
     fn on_duplicate(&mut self, now: Instant, key: FrameKey, relay: u8, snr_q: i16) {
-        let strategy = self.cfg.strategy;
-        let threshold = self.suppress_threshold();
-        let margin = self.cfg.tuning.near_margin_db;
-        let floor = self.cfg.lora.demod_snr_db();
+        let density = self.density;
         self.density += 1.0 / 16.0;
         let Some(pos) = self
             .pending
@@ -377,31 +379,25 @@ impl Node {
         else {
             return;
         };
-        let cancel = match strategy {
-            Strategy::Blind => false,
-            Strategy::Managed => true,
-            Strategy::Airswarm => {
-                self.pending[pos].senders.push(relay);
-                // A neighbour that relies on us for floods and has not been heard with
-                // this one may have nobody else to get it from: keep our relay.
-                let waiting_child = !self.pending[pos].direct && {
-                    let senders = &self.pending[pos].senders;
-                    self.children.iter().any(|(c, &named)| {
-                        now.saturating_since(named) < CHILD_TTL && !senders.contains(c)
-                    })
-                };
-                let p = &mut self.pending[pos];
-                // A copy from a relay much closer to us than the original sender covers
-                // nearly what ours would: count it double.
-                let near = snr_q as f64 >= 4.0 * (floor + margin);
-                p.heard += if near { 2 } else { 1 };
-                // Direct traffic is acknowledged and retried end to end: one copy is enough.
-                // At the edge of the sender's range our relay reaches the most new ground:
-                // ask for one more copy there.
-                let edge = (p.own_snr as f64) < floor + self.cfg.tuning.edge_margin_db;
-                !waiting_child && p.heard >= if p.direct { 1 } else { threshold + edge as u16 }
-            }
+        let parents = self.policy.mechanisms().parents;
+        if parents {
+            self.pending[pos].senders.push(relay);
+        }
+        let p = &self.pending[pos];
+        let waiting_child = parents
+            && self.children.iter().any(|(c, &named)| {
+                now.saturating_since(named) < CHILD_TTL && !p.senders.contains(c)
+            });
+        let copy = CopyHeard {
+            // (the quantised SNR the duplicate cache keeps: ×4, exact in floating point)
+            copy_snr_db: f64::from(snr_q) / 4.0,
+            own_snr_db: f64::from(p.own_snr),
+            floor_db: self.cfg.lora.demod_snr_db(),
+            direct: p.direct,
+            density,
+            waiting_child,
         };
+        let cancel = self.policy.cancels(&copy, &mut self.pending[pos].heard);
         if cancel {
             self.pending.swap_remove(pos);
             self.stats.relays_cancelled += 1;
@@ -423,7 +419,7 @@ impl Node {
         }
         // Airswarm: a message for one node is only worth relaying if that node is within
         // the hops the frame has left (distance learned from traffic it originated).
-        if self.cfg.strategy == Strategy::Airswarm
+        if self.policy.mechanisms().routing
             && !designated
             && !h.dst.is_broadcast()
             && self
@@ -459,7 +455,7 @@ impl Node {
                 NO_NEXT_HOP
             };
             wire::set_route(&mut frame, me, byte4);
-            if h.dst.is_broadcast() && self.cfg.strategy == Strategy::Airswarm {
+            if h.dst.is_broadcast() && self.policy.mechanisms().pulls {
                 // Our copy names what we have, so a neighbour that lacks it asks us.
                 let previous = self.latest_other(message_tag(h.src, h.id));
                 wire::set_previous_broadcast(&mut frame, previous);

@@ -21,7 +21,7 @@ impl Node {
     /// flood. [`NO_NEXT_HOP`] if we hear two or more neighbours that well (or nobody), or
     /// with another strategy.
     pub(super) fn parent(&self) -> u8 {
-        if self.cfg.strategy != Strategy::Airswarm {
+        if !self.policy.mechanisms().parents {
             return NO_NEXT_HOP;
         }
         let good = self.cfg.lora.demod_snr_db() + PARENT_MARGIN_DB;
@@ -40,19 +40,6 @@ impl Node {
             .filter(|(b, _)| !self.children.contains_key(b))
             .max_by(|a, b| a.1.total_cmp(b.1).then(a.0.cmp(b.0)))
             .map_or(NO_NEXT_HOP, |(&b, _)| b)
-    }
-
-    /// Copies (far ×1, near ×2) that cancel a pending airswarm rebroadcast: one more where
-    /// neighbours are sparse and every relay counts, one fewer where they are dense.
-    pub(super) fn suppress_threshold(&self) -> u16 {
-        let base = self.cfg.tuning.suppress_copies.max(1) as u16;
-        if self.density < self.cfg.tuning.sparse_duplicates {
-            base + 1
-        } else if self.density > self.cfg.tuning.dense_duplicates {
-            base.saturating_sub(1).max(1)
-        } else {
-            base
-        }
     }
 
     /// Whether frames handed to `neighbour` would likely be lost (no watch can tell when

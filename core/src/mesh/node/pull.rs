@@ -65,7 +65,7 @@ impl Node {
     }
 
     pub(super) fn keep(&mut self, tag: u16, frame: &[u8]) {
-        if self.cfg.strategy != Strategy::Airswarm {
+        if !self.policy.mechanisms().pulls {
             return;
         }
         if self.kept.len() >= KEPT_FRAMES {
@@ -147,7 +147,7 @@ impl Node {
     /// A neighbour named us in a pull: send it the frames we kept of those broadcasts, one
     /// hop only. Each kept frame goes again at most once per pull interval.
     pub(super) fn answer_pull(&mut self, now: Instant, tags: &[u16]) {
-        if self.cfg.strategy != Strategy::Airswarm {
+        if !self.policy.mechanisms().pulls {
             return;
         }
         let quiet = self.pull_retry_wait();

@@ -86,7 +86,7 @@ impl Node {
         // the plain broadcast address).
         let dst = if !dst.is_broadcast() {
             dst
-        } else if self.cfg.strategy == Strategy::Airswarm {
+        } else if self.policy.mechanisms().pulls {
             Address::broadcast_after(self.seen_tags.back().copied())
         } else {
             Address::BROADCAST
@@ -314,7 +314,7 @@ impl Node {
     }
 
     pub(super) fn acknowledge(&mut self, now: Instant, h: Header) {
-        if self.cfg.strategy == Strategy::Airswarm
+        if self.policy.mechanisms().routing
             && h.attempt < 2
             && !self.strong_reply(now, h.src, h.id)
             && self.deferred_acks.len() < self.cfg.max_queue
@@ -352,10 +352,9 @@ impl Node {
         }
         self.acked_at.insert((h.src, h.id), now);
         let Ok(id) = self.next_id() else { return };
-        let hop_limit = match self.cfg.strategy {
-            Strategy::Airswarm => (h.hops_taken() + 1 + REPLY_HOP_MARGIN).min(self.cfg.hop_limit),
-            _ => self.cfg.hop_limit,
-        };
+        let hop_limit = self
+            .policy
+            .ack_hop_limit(h.hops_taken(), self.cfg.hop_limit);
         // Back along the route the message came by; after two lost ACKs, flood it.
         let next_hop = if h.attempt < 2 {
             self.reply_next_hop(now, h.src, h.id, NO_NEXT_HOP)

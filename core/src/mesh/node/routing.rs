@@ -53,9 +53,6 @@ impl Route {
     }
 }
 
-/// A reply travels at most this many hops beyond the distance its request came from.
-pub(super) const REPLY_HOP_MARGIN: u8 = 2;
-
 /// A link within this many dB of the demodulation floor is not used to hand frames on (a
 /// fade of a few dB loses them), and counts one hop more when routes are compared.
 pub(super) const ROUTE_LINK_MARGIN_DB: f64 = 2.0;
@@ -86,19 +83,15 @@ pub(super) fn handed_to(frame: &[u8]) -> Option<u8> {
 impl Node {
     /// The hop limit for a message to `dst`: ours trims it to the known distance.
     pub(super) fn reply_hop_limit(&self, dst: Address) -> u8 {
-        match (self.cfg.strategy, self.routes.get(&dst)) {
-            (Strategy::Airswarm, Some(r)) => {
-                (r.hops + REPLY_HOP_MARGIN).clamp(1, self.cfg.hop_limit)
-            }
-            _ => self.cfg.hop_limit,
-        }
+        self.policy
+            .hop_limit_to(self.routes.get(&dst).map(|r| r.hops), self.cfg.hop_limit)
     }
 
     /// The neighbour to hand a direct frame for `dst` to, or [`NO_NEXT_HOP`] to flood it.
     pub(super) fn next_hop_to(&self, now: Instant, dst: Address) -> u8 {
         match self.routes.get(&dst) {
             Some(r)
-                if self.cfg.strategy == Strategy::Airswarm
+                if self.policy.mechanisms().routing
                     && !dst.is_broadcast()
                     && (r.snr as f64) >= self.cfg.lora.demod_snr_db() + ROUTE_LINK_MARGIN_DB
                     && now.saturating_since(r.learned) < ROUTE_TTL =>
@@ -185,7 +178,7 @@ impl Node {
     /// The neighbour to hand a reply to message `id` of `src` to: back the way it came,
     /// else along our route to `src`, else nobody (flood).
     pub(super) fn reply_next_hop(&self, now: Instant, src: Address, id: u32, not: u8) -> u8 {
-        if self.cfg.strategy != Strategy::Airswarm {
+        if !self.policy.mechanisms().routing {
             return NO_NEXT_HOP;
         }
         if let Some(u) = self.upstream.get(&(src, id))

@@ -181,7 +181,7 @@ impl Node {
                 && p.handoffs == 0
                 // (a node that never heard anyone has nobody to wait for)
                 && !self.link_snr.is_empty()
-                && self.cfg.strategy == Strategy::Airswarm
+                && self.policy.mechanisms().resend_unheard_broadcasts
                 && self.watches.len() < self.cfg.max_queue
                 && FrameView::parse(&p.frame).is_ok_and(|v| {
                     v.header().dst.is_broadcast()

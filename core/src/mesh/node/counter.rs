@@ -68,4 +68,30 @@ mod tests {
         assert_eq!(node.next_counter(), Err(MeshError::CounterExhausted));
         assert_eq!(node.counter, MAX_COUNTER, "no id was reused");
     }
+
+    #[test]
+    fn the_host_is_asked_to_persist_a_reservation_ahead_of_the_counter() {
+        let mut node = Node::new(NodeConfig {
+            first_counter: 100,
+            ..NodeConfig::default()
+        })
+        .unwrap();
+        assert_eq!(
+            node.poll_event(),
+            Some(Event::PersistCounter {
+                next: 100 + COUNTER_BLOCK
+            })
+        );
+        for _ in 0..COUNTER_BLOCK - 1 {
+            node.next_counter().unwrap();
+        }
+        assert_eq!(node.poll_event(), None, "still inside the reservation");
+        assert_eq!(node.next_counter(), Ok(100 + COUNTER_BLOCK - 1));
+        assert_eq!(
+            node.poll_event(),
+            Some(Event::PersistCounter {
+                next: 100 + 2 * COUNTER_BLOCK
+            })
+        );
+    }
 }

@@ -26,6 +26,7 @@ use neighbours::*;
 use pull::*;
 use reliability::*;
 use routing::*;
+use timing::Timing;
 use txqueue::*;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -46,6 +47,8 @@ pub struct Node {
     cfg: NodeConfig,
     /// What the strategy decides (built from `cfg.strategy` and `cfg.tuning`).
     policy: Box<dyn FloodPolicy>,
+    /// Durations that follow from the configuration and the policy.
+    timing: Timing,
     rng: Rng,
     counter: u64,
     persisted_until: u64,
@@ -122,8 +125,11 @@ impl Node {
         } else {
             DutyCycle::new(cfg.duty_cycle_percent, Duration::from_secs(3600))?
         };
+        let policy = cfg.strategy.policy(cfg.tuning);
+        let timing = Timing::new(&cfg.lora, policy.max_delay_slots(), cfg.hop_limit);
         let mut node = Node {
-            policy: cfg.strategy.policy(cfg.tuning),
+            policy,
+            timing,
             rng: Rng::new(cfg.seed ^ (cfg.address.0 as u64).rotate_left(32)),
             counter: cfg.first_counter,
             persisted_until: cfg.first_counter,
@@ -463,18 +469,12 @@ impl Node {
             self.rebroadcast_delay(snr_db)
         };
         self.pending.push(Pending {
-            due: now + delay,
-            frame,
-            key: key_of(h),
-            msg: (h.src, h.id),
             relay: true,
             direct: !h.dst.is_broadcast(),
             own_snr: snr_db as f32,
-            heard: 0,
             designated,
-            echo: false,
             senders: vec![h.relay],
-            handoffs: 0,
+            ..Pending::own(now + delay, frame, key_of(h), (h.src, h.id))
         });
         if let Some(frame) = twice {
             self.send_again(now + delay, frame, key_of(h), (h.src, h.id));
@@ -570,18 +570,8 @@ impl Node {
                 self.stats.route_fallbacks += 1;
             }
             self.pending.push(Pending {
-                due: now,
-                frame,
-                key: w.key,
-                msg: w.msg,
-                relay: true,
-                direct: true,
-                own_snr: f32::MAX,
-                heard: 0,
-                designated: true,
-                echo: false,
-                senders: Vec::new(),
                 handoffs: w.handoffs,
+                ..Pending::handed(now, frame, w.key, w.msg, true)
             });
         }
         self.children
@@ -612,5 +602,65 @@ impl Node {
             .into_iter()
             .flatten()
             .min()
+    }
+}
+
+/// Helpers for the unit tests beside each concern: nodes, frames as a neighbour would
+/// send them, and a fake clock (every call takes the `Instant` the test chooses).
+#[cfg(test)]
+pub(super) mod testing {
+    use super::*;
+
+    pub(crate) fn node(address: u32, strategy: Strategy) -> Node {
+        Node::new(NodeConfig {
+            address: Address(address),
+            strategy,
+            seed: 1,
+            ..NodeConfig::default()
+        })
+        .unwrap()
+    }
+
+    /// A plain data frame from `src` (message `id`) as relayed by the neighbour whose
+    /// low address byte is `relay`, after `hops` hops.
+    pub(crate) fn data(src: u32, relay: u8, dst: Address, id: u32, hops: u8) -> Vec<u8> {
+        Header {
+            rnode_seq: 0,
+            kind: Kind::Data,
+            content: Content::Plain,
+            want_ack: !dst.is_broadcast(),
+            hop_limit: 3 - hops,
+            hop_start: 3,
+            attempt: 0,
+            relay,
+            next_hop: NO_NEXT_HOP,
+            dst,
+            src: Address(src),
+            id,
+            fragment: None,
+        }
+        .to_frame(b"hello")
+        .unwrap()
+    }
+
+    /// Every frame the node sends from its next timer up to `until`, advancing the fake
+    /// clock timer by timer (frames already in the outbox are the caller's to drain).
+    pub(crate) fn run_until(node: &mut Node, until: Instant) -> Vec<(Instant, Vec<u8>)> {
+        let mut sent = Vec::new();
+        loop {
+            match node.poll_timeout() {
+                Some(t) if t <= until => {
+                    node.handle_timeout(t);
+                    while let Some(f) = node.poll_transmit() {
+                        sent.push((t, f));
+                    }
+                }
+                _ => return sent,
+            }
+        }
+    }
+
+    pub(crate) fn events(node: &mut Node) -> Vec<Event> {
+        core::iter::from_fn(|| node.poll_event()).collect()
     }
 }

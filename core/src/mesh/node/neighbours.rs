@@ -50,3 +50,78 @@ impl Node {
             .is_none_or(|&s| (s as f64) < self.cfg.lora.demod_snr_db() + STRONG_LINK_MARGIN_DB)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{data, node};
+    use super::*;
+    use crate::time::Instant;
+
+    #[test]
+    fn one_well_heard_neighbour_becomes_the_parent() {
+        let mut n = node(0x10, Strategy::Airswarm);
+        assert_eq!(n.parent(), NO_NEXT_HOP, "nobody heard yet");
+        n.handle_frame(
+            Instant(0),
+            &data(0x21, 0x21, Address::BROADCAST, 1, 0),
+            -60.0,
+            9.0,
+        )
+        .unwrap();
+        assert_eq!(n.parent(), 0x21);
+        // A second neighbour heard that well: no single one to rely on.
+        n.handle_frame(
+            Instant(10),
+            &data(0x22, 0x22, Address::BROADCAST, 1, 0),
+            -60.0,
+            9.0,
+        )
+        .unwrap();
+        assert_eq!(n.parent(), NO_NEXT_HOP);
+    }
+
+    #[test]
+    fn only_a_policy_with_parents_names_one() {
+        for s in [Strategy::Blind, Strategy::Managed] {
+            let mut n = node(0x10, s);
+            n.handle_frame(
+                Instant(0),
+                &data(0x21, 0x21, Address::BROADCAST, 1, 0),
+                -60.0,
+                9.0,
+            )
+            .unwrap();
+            assert_eq!(n.parent(), NO_NEXT_HOP, "{s}");
+        }
+    }
+
+    #[test]
+    fn link_quality_is_a_moving_average_and_weak_links_are_flagged() {
+        let mut n = node(0x10, Strategy::Airswarm);
+        assert!(n.weak_link(0x21), "an unknown neighbour is a weak link");
+        n.handle_frame(
+            Instant(0),
+            &data(0x21, 0x21, Address::BROADCAST, 1, 0),
+            -60.0,
+            8.0,
+        )
+        .unwrap();
+        n.handle_frame(
+            Instant(5),
+            &data(0x21, 0x21, Address::BROADCAST, 2, 0),
+            -60.0,
+            0.0,
+        )
+        .unwrap();
+        assert_eq!(n.link_snr[&0x21], 6.0);
+        assert!(!n.weak_link(0x21));
+        n.handle_frame(
+            Instant(9),
+            &data(0x23, 0x23, Address::BROADCAST, 1, 0),
+            -60.0,
+            -7.0,
+        )
+        .unwrap();
+        assert!(n.weak_link(0x23));
+    }
+}

@@ -187,3 +187,66 @@ impl Node {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{data, node, run_until};
+    use super::*;
+
+    /// A broadcast from `src` naming `previous` as the latest other broadcast it has.
+    fn naming(src: u32, id: u32, previous: u16) -> Vec<u8> {
+        let mut f = data(src, src as u8, Address::BROADCAST, id, 0);
+        wire::set_previous_broadcast(&mut f, Some(previous));
+        f
+    }
+
+    #[test]
+    fn a_named_broadcast_we_lack_is_pulled_after_its_grace() {
+        let mut n = node(0x10, Strategy::Airswarm);
+        let missing = message_tag(Address(0x77), 3);
+        n.handle_frame(Instant(0), &naming(0x21, 1, missing), -60.0, 5.0)
+            .unwrap();
+        assert_eq!(n.wants.len(), 1);
+        let grace = Instant(PULL_GRACE_WINDOWS * n.max_relay_delay_ms());
+        assert_eq!(n.wants[0].due, grace);
+        let pulls: Vec<Header> = run_until(&mut n, grace)
+            .iter()
+            .filter_map(|(_, f)| {
+                FrameView::parse(f)
+                    .ok()
+                    .filter(|v| v.is_pull())
+                    .map(|v| *v.header())
+            })
+            .collect();
+        assert_eq!(pulls.len(), 1);
+        assert_eq!(pulls[0].next_hop, 0x21, "asks the neighbour that named it");
+        assert_eq!(n.stats().pulls_sent, 1);
+    }
+
+    #[test]
+    fn a_broadcast_we_have_is_not_pulled() {
+        let mut n = node(0x10, Strategy::Airswarm);
+        n.handle_frame(
+            Instant(0),
+            &data(0x77, 0x77, Address::BROADCAST, 3, 0),
+            -60.0,
+            5.0,
+        )
+        .unwrap();
+        let had = message_tag(Address(0x77), 3);
+        n.handle_frame(Instant(10), &naming(0x21, 1, had), -60.0, 5.0)
+            .unwrap();
+        assert!(n.wants.is_empty());
+    }
+
+    #[test]
+    fn baselines_keep_nothing_and_pull_nothing() {
+        for s in [Strategy::Blind, Strategy::Managed] {
+            let mut n = node(0x10, s);
+            let missing = message_tag(Address(0x77), 3);
+            n.handle_frame(Instant(0), &naming(0x21, 1, missing), -60.0, 5.0)
+                .unwrap();
+            assert!(n.wants.is_empty() && n.kept.is_empty(), "{s}");
+        }
+    }
+}

@@ -450,3 +450,83 @@ impl Node {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{data, events, node, run_until};
+    use super::*;
+
+    #[test]
+    fn an_unanswered_direct_message_is_retried_then_reported_failed() {
+        let mut n = node(0x10, Strategy::Managed);
+        let id = n.send(Instant(0), Address(0x55), b"hi").unwrap();
+        assert!(n.poll_transmit().is_some());
+        let sent = run_until(&mut n, Instant(3_600_000));
+        // The first send plus max_retries (3) resends.
+        assert_eq!(sent.len(), 3, "resends after the first: {sent:?}");
+        assert_eq!(n.stats().retries, 3);
+        let ev = events(&mut n);
+        assert!(ev.contains(&Event::SendFailed {
+            dst: Address(0x55),
+            id
+        }));
+        // Each resend is a fresh frame for relays' duplicate caches (attempt field).
+        let attempts: Vec<u8> = sent
+            .iter()
+            .map(|(_, f)| FrameView::parse(f).unwrap().header().attempt)
+            .collect();
+        assert_eq!(attempts, [1, 2, 3]);
+    }
+
+    #[test]
+    fn a_message_for_us_is_delivered_once_and_acknowledged() {
+        let mut n = node(0x10, Strategy::Managed);
+        let frame = data(0x99, 0x21, Address(0x10), 7, 1);
+        n.handle_frame(Instant(0), &frame, -60.0, 5.0).unwrap();
+        n.handle_frame(Instant(10), &frame, -60.0, 5.0).unwrap();
+        let delivered = events(&mut n)
+            .into_iter()
+            .filter(|e| matches!(e, Event::Message(m) if m.src == Address(0x99)))
+            .count();
+        assert_eq!(delivered, 1);
+        let mut sent: Vec<Vec<u8>> = core::iter::from_fn(|| n.poll_transmit()).collect();
+        sent.extend(
+            run_until(&mut n, Instant(60_000))
+                .into_iter()
+                .map(|(_, f)| f),
+        );
+        let acks: Vec<Header> = sent
+            .iter()
+            .map(|f| *FrameView::parse(f).unwrap().header())
+            .filter(|h| h.kind == Kind::Ack)
+            .collect();
+        assert_eq!(acks.len(), 1);
+        assert_eq!(acks[0].dst, Address(0x99));
+        assert_eq!(
+            acks[0].hop_limit, n.cfg.hop_limit,
+            "managed: full hop limit"
+        );
+    }
+
+    #[test]
+    fn with_ack_on_accept_only_an_accepted_message_is_acknowledged() {
+        let mut n = Node::new(NodeConfig {
+            address: Address(0x10),
+            strategy: Strategy::Managed,
+            ack_on_accept: true,
+            ..NodeConfig::default()
+        })
+        .unwrap();
+        n.handle_frame(
+            Instant(0),
+            &data(0x99, 0x21, Address(0x10), 7, 1),
+            -60.0,
+            5.0,
+        )
+        .unwrap();
+        assert!(run_until(&mut n, Instant(60_000)).is_empty());
+        n.accept(Instant(60_000), Address(0x99), 7);
+        assert_eq!(run_until(&mut n, Instant(120_000)).len(), 1);
+        assert_eq!(n.stats().acks_sent, 1);
+    }
+}

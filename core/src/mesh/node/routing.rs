@@ -221,3 +221,78 @@ impl Node {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{data, node};
+    use super::*;
+
+    #[test]
+    fn a_route_is_learned_from_traffic_and_forgotten_after_its_ttl() {
+        let mut n = node(0x10, Strategy::Airswarm);
+        // 0x99's message arrives through neighbour 0x21 after one hop, over a good link.
+        n.handle_frame(
+            Instant(0),
+            &data(0x99, 0x21, Address::BROADCAST, 7, 1),
+            -60.0,
+            6.0,
+        )
+        .unwrap();
+        assert_eq!(n.routes[&Address(0x99)].hops, 2);
+        assert_eq!(n.next_hop_to(Instant(1_000), Address(0x99)), 0x21);
+        // A reply needs the distance plus the margin, not the full hop limit.
+        assert_eq!(n.reply_hop_limit(Address(0x99)), 4);
+        let expired = Instant(0) + ROUTE_TTL;
+        assert_eq!(n.next_hop_to(expired, Address(0x99)), NO_NEXT_HOP);
+    }
+
+    #[test]
+    fn a_weak_link_carries_no_routed_traffic() {
+        let mut n = node(0x10, Strategy::Airswarm);
+        let floor = n.cfg.lora.demod_snr_db() as f32;
+        n.handle_frame(
+            Instant(0),
+            &data(0x99, 0x21, Address::BROADCAST, 7, 1),
+            -60.0,
+            floor,
+        )
+        .unwrap();
+        assert_eq!(n.next_hop_to(Instant(1), Address(0x99)), NO_NEXT_HOP);
+    }
+
+    #[test]
+    fn baselines_learn_routes_but_never_route() {
+        for s in [Strategy::Blind, Strategy::Managed] {
+            let mut n = node(0x10, s);
+            n.handle_frame(
+                Instant(0),
+                &data(0x99, 0x21, Address::BROADCAST, 7, 1),
+                -60.0,
+                6.0,
+            )
+            .unwrap();
+            assert_eq!(n.next_hop_to(Instant(1), Address(0x99)), NO_NEXT_HOP, "{s}");
+            assert_eq!(n.reply_hop_limit(Address(0x99)), n.cfg.hop_limit, "{s}");
+            assert_eq!(
+                n.reply_next_hop(Instant(1), Address(0x99), 7, 0),
+                NO_NEXT_HOP
+            );
+        }
+    }
+
+    #[test]
+    fn only_frames_handed_to_a_relay_are_watched() {
+        let mut h = *FrameView::parse(&data(0x99, 0x21, Address(0x55), 7, 1))
+            .unwrap()
+            .header();
+        assert_eq!(handed_to(&h.to_frame(b"x").unwrap()), None, "flooded");
+        h.next_hop = 0x30;
+        assert_eq!(handed_to(&h.to_frame(b"x").unwrap()), Some(0x30));
+        h.next_hop = 0x55;
+        assert_eq!(
+            handed_to(&h.to_frame(b"x").unwrap()),
+            Some(0x55),
+            "to its destination"
+        );
+    }
+}

@@ -32,6 +32,43 @@ pub(super) struct Pending {
     pub(super) handoffs: u8,
 }
 
+impl Pending {
+    /// A frame of our own, sent at `due`.
+    pub(super) fn own(due: Instant, frame: Vec<u8>, key: FrameKey, msg: (Address, u32)) -> Pending {
+        Pending {
+            due,
+            frame,
+            key,
+            msg,
+            relay: false,
+            direct: false,
+            own_snr: f32::MAX,
+            heard: 0,
+            designated: false,
+            echo: false,
+            senders: Vec::new(),
+            handoffs: 0,
+        }
+    }
+
+    /// A frame we pass to one named neighbour (a hand-over or its repeat): copies heard
+    /// never cancel it.
+    pub(super) fn handed(
+        due: Instant,
+        frame: Vec<u8>,
+        key: FrameKey,
+        msg: (Address, u32),
+        direct: bool,
+    ) -> Pending {
+        Pending {
+            relay: true,
+            direct,
+            designated: true,
+            ..Pending::own(due, frame, key, msg)
+        }
+    }
+}
+
 /// A relay named as next hop forwards after at most this many contention slots.
 pub(super) const DESIGNATED_JITTER_SLOTS: f64 = 8.0;
 
@@ -54,20 +91,8 @@ impl Node {
         let key = key_of(&header);
         // Remember our own frame so echoes from relays are recognised as copies.
         self.dedup.observe(now, key, i16::MAX);
-        self.pending.push(Pending {
-            due: now,
-            frame,
-            key,
-            msg: (header.src, header.id),
-            relay: false,
-            direct: false,
-            own_snr: f32::MAX,
-            heard: 0,
-            designated: false,
-            echo: false,
-            senders: Vec::new(),
-            handoffs: 0,
-        });
+        self.pending
+            .push(Pending::own(now, frame, key, (header.src, header.id)));
     }
 
     /// Queue a frame that answers one neighbour (a repeated hand-over, a pull): after a
@@ -82,18 +107,14 @@ impl Node {
     ) {
         let jitter = self.rng.unit() * DESIGNATED_JITTER_SLOTS * self.slot_ms();
         self.pending.push(Pending {
-            due: now + Duration::from_millis(jitter as u64),
-            frame,
-            key,
-            msg,
-            relay: true,
-            direct,
-            own_snr: f32::MAX,
-            heard: 0,
-            designated: true,
             echo: true,
-            senders: Vec::new(),
-            handoffs: 0,
+            ..Pending::handed(
+                now + Duration::from_millis(jitter as u64),
+                frame,
+                key,
+                msg,
+                direct,
+            )
         });
     }
 
@@ -112,20 +133,8 @@ impl Node {
         let gap = Duration::from_millis(
             self.airtime_ms(frame.len()) + (DESIGNATED_JITTER_SLOTS * self.slot_ms()) as u64,
         );
-        self.pending.push(Pending {
-            due: after + gap,
-            frame,
-            key,
-            msg,
-            relay: true,
-            direct: true,
-            own_snr: f32::MAX,
-            heard: 0,
-            designated: true,
-            echo: false,
-            senders: Vec::new(),
-            handoffs: 0,
-        });
+        self.pending
+            .push(Pending::handed(after + gap, frame, key, msg, true));
     }
 
     pub(super) fn cancel_message(&mut self, src: Address, id: u32) {
@@ -221,5 +230,85 @@ impl Node {
             }
             self.outbox.push_back(p.frame);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{data, node, run_until};
+    use super::*;
+
+    #[test]
+    fn frames_wait_for_the_duty_cycle_budget() {
+        let mut n = Node::new(NodeConfig {
+            duty_cycle_percent: 1.0,
+            ..NodeConfig::default()
+        })
+        .unwrap();
+        // 1 % of an hour is 36 s: about 90 full SF7 frames (REFERENCE.md).
+        for _ in 0..120 {
+            n.send(Instant(0), Address::BROADCAST, &[0; 230]).unwrap();
+        }
+        let first: Vec<Vec<u8>> = core::iter::from_fn(|| n.poll_transmit()).collect();
+        let now = first.len();
+        let on_air_ms: u64 = first.iter().map(|f| n.airtime_ms(f.len())).sum();
+        assert!(now < 120 && on_air_ms <= 36_000, "{now} frames at once");
+        let waiting = n.poll_timeout().unwrap();
+        assert!(waiting > Instant(0));
+        // The rest go as the budget frees up, within the next hour.
+        let later = run_until(&mut n, Instant(2 * 3_600_000));
+        assert_eq!(now + later.len(), 120);
+        assert!(later.iter().all(|(t, _)| *t >= waiting));
+    }
+
+    #[test]
+    fn the_queue_is_bounded() {
+        let mut n = Node::new(NodeConfig {
+            max_queue: 2,
+            ..NodeConfig::default()
+        })
+        .unwrap();
+        n.send(Instant(0), Address::BROADCAST, b"a").unwrap();
+        // The first went to the outbox, still undrained: it counts.
+        n.send(Instant(0), Address::BROADCAST, b"b").unwrap();
+        assert_eq!(
+            n.send(Instant(0), Address::BROADCAST, b"c"),
+            Err(MeshError::QueueFull { frames: 2 })
+        );
+        assert_eq!(n.queued_frames(), 2);
+    }
+
+    #[test]
+    fn a_relay_heard_from_elsewhere_is_cancelled_under_managed_but_not_blind() {
+        for (s, cancelled) in [(Strategy::Managed, 1), (Strategy::Blind, 0)] {
+            let mut n = node(0x10, s);
+            let frame = data(0x99, 0x21, Address::BROADCAST, 7, 0);
+            n.handle_frame(Instant(0), &frame, -60.0, 5.0).unwrap();
+            assert_eq!(n.pending.len(), 1, "{s}: relay queued");
+            // Another neighbour relays it first.
+            let mut copy = frame.clone();
+            wire::set_route(&mut copy, 0x22, NO_NEXT_HOP);
+            wire::set_hop_limit(&mut copy, 1);
+            n.handle_frame(Instant(5), &copy, -60.0, 5.0).unwrap();
+            assert_eq!(n.stats().relays_cancelled, cancelled, "{s}");
+            let relayed = run_until(&mut n, Instant(60_000)).len() as u64;
+            assert_eq!(relayed, 1 - cancelled, "{s}");
+        }
+    }
+
+    #[test]
+    fn an_ack_passing_by_cancels_relays_of_its_message() {
+        let mut n = node(0x10, Strategy::Airswarm);
+        n.handle_frame(
+            Instant(0),
+            &data(0x99, 0x21, Address(0x55), 7, 0),
+            -60.0,
+            5.0,
+        )
+        .unwrap();
+        assert_eq!(n.pending.len(), 1);
+        n.cancel_message(Address(0x99), 7);
+        assert!(n.pending.is_empty());
+        assert_eq!(n.stats().relays_cancelled, 1);
     }
 }

@@ -17,6 +17,7 @@
 //! Everything random comes from the seed, so a run is a pure function of its config.
 
 mod config;
+pub mod harness;
 
 pub use config::{
     MAX_AREA_M, MAX_CHANNEL_PAYLOAD, MAX_DRAIN_MS, MAX_INTERVAL_MS, MAX_MESSAGES, MAX_NODES,

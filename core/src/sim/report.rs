@@ -56,10 +56,24 @@ pub struct SimReport {
     /// them. Both are counted in `transmissions` too.
     pub pulls: u64,
     pub pull_answers: u64,
+    /// Broadcast deliveries that came after the receiver pulled the broadcast (counted
+    /// in `delivered_pairs` too).
+    pub pulled_deliveries: u64,
     pub latency_p50_ms: f64,
     pub latency_p95_ms: f64,
     /// Direct messages acknowledged to their sender / direct messages sent.
     pub ack_ratio: Option<f64>,
+    /// Delivered within 10, 30 and 60 s of sending / intended pairs (what a person waiting
+    /// for a message feels; `delivery_ratio` counts until the run drained).
+    pub delivery_ratio_10s: f64,
+    pub delivery_ratio_30s: f64,
+    pub delivery_ratio_60s: f64,
+    /// Delivery of broadcasts only (delivered / intended pairs); None without broadcasts.
+    pub broadcast_delivery_ratio: Option<f64>,
+    /// Direct messages delivered / sent; None without direct messages.
+    pub direct_delivery_ratio: Option<f64>,
+    /// `airtime_s` / `delivered_pairs`; None when nothing was delivered.
+    pub airtime_per_delivered_s: Option<f64>,
     pub mean_neighbours: f64,
     pub simulated_s: f64,
     /// Discrete events processed (for speed figures).
@@ -107,6 +121,31 @@ impl Simulator {
         for (k, sn) in self.nodes.iter().enumerate() {
             node_got[k] = sn.got;
         }
+        let within = |limit_ms: u64| -> f64 {
+            let got: u64 = self
+                .msgs
+                .iter()
+                .map(|m| {
+                    let in_time = m.latencies.iter().filter(|&&l| l <= limit_ms).count() as u64;
+                    match m.dst {
+                        Some(_) => in_time.min(1),
+                        None => in_time.min(n as u64 - 1),
+                    }
+                })
+                .sum();
+            if intended == 0 {
+                0.0
+            } else {
+                got as f64 / intended as f64
+            }
+        };
+        let direct_delivered = self
+            .msgs
+            .iter()
+            .filter(|m| m.dst.is_some() && !m.latencies.is_empty())
+            .count() as u64;
+        let broadcast_intended = intended - direct;
+        let broadcast_delivered = delivered - direct_delivered;
         lat.sort_unstable();
         let pct = |p: f64| -> f64 {
             if lat.is_empty() {
@@ -194,9 +233,22 @@ impl Simulator {
                 .iter()
                 .map(|sn| sn.node.stats().pull_answers)
                 .sum(),
+            pulled_deliveries: self
+                .nodes
+                .iter()
+                .map(|sn| sn.node.stats().pulled_deliveries)
+                .sum(),
             latency_p50_ms: pct(0.50),
             latency_p95_ms: pct(0.95),
             ack_ratio: (direct > 0).then(|| acked as f64 / direct as f64),
+            delivery_ratio_10s: within(10_000),
+            delivery_ratio_30s: within(30_000),
+            delivery_ratio_60s: within(60_000),
+            broadcast_delivery_ratio: (broadcast_intended > 0)
+                .then(|| broadcast_delivered as f64 / broadcast_intended as f64),
+            direct_delivery_ratio: (direct > 0).then(|| direct_delivered as f64 / direct as f64),
+            airtime_per_delivered_s: (delivered > 0)
+                .then(|| self.stats_airtime_us as f64 / 1e6 / delivered as f64),
             mean_neighbours,
             simulated_s: self.end_us as f64 / 1e6,
             events: self.events,
@@ -204,5 +256,72 @@ impl Simulator {
             links,
             message_records: records,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadline_and_class_ratios_agree_with_the_totals() {
+        let r = Simulator::new(SimConfig {
+            nodes: 30,
+            area_m: 6_000.0,
+            messages: 30,
+            direct_fraction: 0.3,
+            seed: 5,
+            crypto: false,
+            record_messages: true,
+            ..SimConfig::default()
+        })
+        .unwrap()
+        .run();
+        assert!(r.delivery_ratio_10s <= r.delivery_ratio_30s);
+        assert!(r.delivery_ratio_30s <= r.delivery_ratio_60s);
+        assert!(r.delivery_ratio_60s <= r.delivery_ratio);
+        // The classes add up to the whole.
+        let records = r.message_records.as_ref().unwrap();
+        let direct = records.iter().filter(|m| m.dst.is_some()).count() as f64;
+        let broadcast_pairs: f64 = records
+            .iter()
+            .filter(|m| m.dst.is_none())
+            .map(|m| m.intended as f64)
+            .sum();
+        let d = r.direct_delivery_ratio.unwrap() * direct;
+        let b = r.broadcast_delivery_ratio.unwrap() * broadcast_pairs;
+        assert!((d + b - r.delivered_pairs as f64).abs() < 1e-6);
+        let per = r.airtime_per_delivered_s.unwrap();
+        assert!((per * r.delivered_pairs as f64 - r.airtime_s).abs() < 1e-9);
+        // A 10 s deadline counts exactly the deliveries recorded within 10 s.
+        let in_10s: usize = records
+            .iter()
+            .map(|m| {
+                let k = m.latencies_ms.iter().filter(|&&l| l <= 10_000).count();
+                k.min(m.intended)
+            })
+            .sum();
+        assert_eq!(
+            r.delivery_ratio_10s,
+            in_10s as f64 / r.intended_pairs as f64
+        );
+    }
+
+    #[test]
+    fn nothing_delivered_leaves_the_per_delivery_figure_absent() {
+        let r = Simulator::new(SimConfig {
+            nodes: 2,
+            area_m: 1_000_000.0,
+            messages: 2,
+            crypto: false,
+            ..SimConfig::default()
+        })
+        .unwrap()
+        .run();
+        assert_eq!(r.delivered_pairs, 0);
+        assert_eq!(r.airtime_per_delivered_s, None);
+        assert_eq!(r.direct_delivery_ratio, None);
+        assert_eq!(r.broadcast_delivery_ratio, Some(0.0));
+        assert_eq!(r.delivery_ratio_60s, 0.0);
     }
 }

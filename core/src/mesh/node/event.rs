@@ -49,4 +49,7 @@ pub struct NodeStats {
     pub pulls_sent: u64,
     /// Kept broadcast frames sent again because a neighbour pulled them.
     pub pull_answers: u64,
+    /// Broadcasts delivered after this node had pulled them (counted in
+    /// `messages_delivered` too).
+    pub pulled_deliveries: u64,
 }

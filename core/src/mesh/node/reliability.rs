@@ -271,7 +271,11 @@ impl Node {
         self.delivered.observe(now, msg_key, 0);
         self.stats.messages_delivered += 1;
         let dst = if h.dst.is_broadcast() {
-            self.note_tag(message_tag(h.src, h.id));
+            let tag = message_tag(h.src, h.id);
+            if self.wants.iter().any(|w| w.tag == tag && w.pulls > 0) {
+                self.stats.pulled_deliveries += 1;
+            }
+            self.note_tag(tag);
             if self.seen_broadcasts.len() >= SEEN_TAGS {
                 self.seen_broadcasts.pop_front();
             }

@@ -25,7 +25,8 @@ pub(super) fn build_links(cfg: &SimConfig, nodes: &mut [SimNode], sensitivity: f
     let tx_dbm = cfg.lora.tx_power_dbm as f64;
     let floor = sensitivity - 3.0 * cfg.path_loss.fading_db - cfg.capture_db;
     let pl = cfg.path_loss;
-    let max_loss = tx_dbm - floor + 4.0 * pl.shadowing_db;
+    let asymmetry = cfg.link_asymmetry_db;
+    let max_loss = tx_dbm - floor + 4.0 * (pl.shadowing_db + asymmetry);
     let max_d = 10f64.powf((max_loss - pl.reference_db) / (10.0 * pl.exponent));
     // Grid buckets make link discovery O(n·k) instead of O(n²).
     let cell = max_d.max(1.0);
@@ -62,9 +63,21 @@ pub(super) fn build_links(cfg: &SimConfig, nodes: &mut [SimNode], sensitivity: f
                         + 10.0 * pl.exponent * d.log10()
                         + pl.shadowing_db * link_rng.normal();
                     let rx = tx_dbm - loss;
-                    if rx >= floor {
-                        nodes[i].links.push((j as u32, rx as f32));
-                        nodes[j].links.push((i as u32, rx as f32));
+                    // Then one offset per direction (drawn after the shadowing, so the
+                    // shared part does not depend on the asymmetry).
+                    let (ij, ji) = if asymmetry > 0.0 {
+                        (
+                            rx + asymmetry * link_rng.normal(),
+                            rx + asymmetry * link_rng.normal(),
+                        )
+                    } else {
+                        (rx, rx)
+                    };
+                    if ij >= floor {
+                        nodes[i].links.push((j as u32, ij as f32));
+                    }
+                    if ji >= floor {
+                        nodes[j].links.push((i as u32, ji as f32));
                     }
                 }
             }
@@ -185,5 +198,67 @@ impl Simulator {
             self.service(t, j as usize);
         }
         self.service(t, s);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sim(asymmetry: f64) -> Simulator {
+        Simulator::new(SimConfig {
+            nodes: 30,
+            area_m: 6_000.0,
+            crypto: false,
+            link_asymmetry_db: asymmetry,
+            ..SimConfig::default()
+        })
+        .unwrap()
+    }
+
+    /// Mean power of the link i → j, if kept.
+    fn power(s: &Simulator, i: usize, j: usize) -> Option<f32> {
+        s.nodes[i]
+            .links
+            .iter()
+            .find(|(k, _)| *k as usize == j)
+            .map(|l| l.1)
+    }
+
+    #[test]
+    fn without_asymmetry_every_link_is_the_same_both_ways() {
+        let s = sim(0.0);
+        for i in 0..30 {
+            for &(j, p) in &s.nodes[i].links {
+                assert_eq!(power(&s, j as usize, i), Some(p));
+            }
+        }
+    }
+
+    #[test]
+    fn asymmetry_offsets_each_direction_around_the_shared_shadowing() {
+        let (flat, skewed) = (sim(0.0), sim(3.0));
+        let mut diffs = Vec::new();
+        for i in 0..30 {
+            for &(j, p) in &skewed.nodes[i].links {
+                if let (Some(back), Some(shared)) =
+                    (power(&skewed, j as usize, i), power(&flat, i, j as usize))
+                {
+                    diffs.push(f64::from(p - back));
+                    // Each direction stays near the shared value (±6 σ).
+                    assert!(f64::from((p - shared).abs()) < 18.0);
+                }
+            }
+        }
+        assert!(diffs.len() > 20);
+        let asymmetric = diffs.iter().filter(|d| d.abs() > 0.1).count();
+        assert!(
+            asymmetric > diffs.len() / 2,
+            "{asymmetric} of {}",
+            diffs.len()
+        );
+        // The difference of two independent N(0, 3²) offsets has a spread of 3·√2 dB.
+        let rms = (diffs.iter().map(|d| d * d).sum::<f64>() / diffs.len() as f64).sqrt();
+        assert!((2.0..7.0).contains(&rms), "{rms}");
     }
 }

@@ -38,7 +38,7 @@ use channel::{Arrival, Tx};
 use harness::{Driven, Outcome, Sending};
 pub use report::{MessageRecord, NodeReport, SimReport};
 pub use scenario::sim_identity;
-use scenario::{Msg, addr};
+use scenario::{Msg, addr, random_addresses};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum EvKind {
@@ -146,10 +146,15 @@ impl Simulator {
                 ring.pin(id.public().clone())?;
             }
         }
+        let addresses = if cfg.random_addresses && !cfg.crypto {
+            random_addresses(cfg.seed, cfg.nodes)
+        } else {
+            Vec::new()
+        };
         #[allow(clippy::needless_range_loop)] // `i` also seeds and addresses the node
         for i in 0..cfg.nodes {
             let node_cfg = NodeConfig {
-                address: addr(i),
+                address: addresses.get(i).copied().unwrap_or_else(|| addr(i)),
                 strategy: cfg.strategy,
                 lora: cfg.lora,
                 duty_cycle_percent: cfg.duty_cycle_percent,

@@ -29,9 +29,25 @@ pub fn sim_identity(seed: u64, index: usize) -> Result<Identity, CryptoError> {
     Identity::generate(&mut seeded_rng(u64::from_le_bytes(first)))
 }
 
+/// Sequential addresses: none is 0 or broadcast, and no two share a low byte below 256
+/// nodes (which spares relay-byte collisions that real meshes have).
 pub(super) fn addr(i: usize) -> Address {
-    // Spread addresses so none is 0 or broadcast.
     Address(0x0A00_0000 | (i as u32 + 1))
+}
+
+/// `count` distinct random 32-bit addresses drawn from the seed, none 0 or in the
+/// broadcast range (Meshtastic node numbers are as random: the low bytes of a MAC).
+pub(super) fn random_addresses(seed: u64, count: usize) -> Vec<Address> {
+    let mut rng = Rng::new(seed ^ 0xADD2_E55E_5EED_0001);
+    let mut seen = std::collections::HashSet::with_capacity(count);
+    let mut out = Vec::with_capacity(count);
+    while out.len() < count {
+        let a = Address(rng.next_u32());
+        if a.0 != 0 && !a.is_broadcast() && seen.insert(a) {
+            out.push(a);
+        }
+    }
+    out
 }
 
 impl Simulator {
@@ -111,5 +127,44 @@ impl Simulator {
             Sending::Refused => {}
         }
         self.service(t, src);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_addresses_are_distinct_usable_and_seeded() {
+        let a = random_addresses(7, 2_000);
+        let distinct: std::collections::HashSet<_> = a.iter().collect();
+        assert_eq!(distinct.len(), 2_000);
+        assert!(a.iter().all(|x| x.0 != 0 && !x.is_broadcast()));
+        assert_eq!(a, random_addresses(7, 2_000));
+        assert_ne!(a, random_addresses(8, 2_000));
+        // 100 random low bytes collide (as relay bytes do in real meshes); 100
+        // sequential addresses never do.
+        let low: std::collections::HashSet<u8> = a[..100].iter().map(|x| x.low_byte()).collect();
+        assert!(low.len() < 100);
+    }
+
+    #[test]
+    fn plain_nodes_get_random_addresses_unless_sequential_ones_are_asked_for() {
+        let cfg = SimConfig {
+            nodes: 5,
+            crypto: false,
+            ..SimConfig::default()
+        };
+        let random = Simulator::new(cfg.clone()).unwrap();
+        let want = random_addresses(cfg.seed, 5);
+        let got: Vec<Address> = random.nodes.iter().map(|n| n.node.address()).collect();
+        assert_eq!(got, want);
+        let sequential = Simulator::new(SimConfig {
+            random_addresses: false,
+            ..cfg
+        })
+        .unwrap();
+        let got: Vec<Address> = sequential.nodes.iter().map(|n| n.node.address()).collect();
+        assert_eq!(got, (0..5).map(addr).collect::<Vec<_>>());
     }
 }

@@ -1,7 +1,16 @@
 //! Meshtastic's managed flooding (firmware src/mesh/FloodingRouter.cpp and
 //! RadioInterface.cpp): a contention window that grows with the SNR a frame was received
 //! at, so far receivers rebroadcast first, and a queued rebroadcast is dropped as soon as
-//! anyone else's is heard.
+//! anyone else's is heard. Also from the firmware: ACKs get the hop limit
+//! src/modules/RoutingModule.cpp gives responses, and a broadcast whose sender hears
+//! no neighbour rebroadcast it is sent again (src/mesh/ReliableRouter.cpp treats a heard
+//! rebroadcast as an implicit ACK and retransmits otherwise; here once, not up to
+//! NUM_RELIABLE_RETX times).
+//!
+//! Not yet followed: next-hop routing of direct messages (NextHopRouter.cpp, 2.6+), the
+//! transmit queue that stays cancellable and redraws its delay when the channel is busy
+//! (RadioLibInterface.cpp), the hop-limit upgrade of a queued copy (FloodingRouter.cpp),
+//! and roles (ROUTER, ROUTER_LATE, CLIENT_MUTE).
 
 use super::{CW_MAX, CW_MIN, CopyHeard, FloodPolicy, Mechanisms, Strategy, link_weight};
 use crate::rng::Rng;
@@ -22,7 +31,10 @@ impl FloodPolicy for Managed {
     }
 
     fn mechanisms(&self) -> Mechanisms {
-        Mechanisms::default()
+        Mechanisms {
+            resend_unheard_broadcasts: true,
+            ..Mechanisms::default()
+        }
     }
 
     fn max_delay_slots(&self) -> f64 {
@@ -40,6 +52,18 @@ impl FloodPolicy for Managed {
     /// queued copy).
     fn cancels(&self, _copy: &CopyHeard, _heard: &mut u16) -> bool {
         true
+    }
+
+    /// RoutingModule.cpp getHopLimitForResponse: the hops the request used plus two,
+    /// unless that reaches the configured limit (or the request came from farther).
+    fn ack_hop_limit(&self, hops_taken: u8, hop_limit: u8) -> u8 {
+        if hops_taken > hop_limit {
+            hops_taken
+        } else if hops_taken.saturating_add(2) < hop_limit {
+            hops_taken + 2
+        } else {
+            hop_limit
+        }
     }
 }
 
@@ -73,6 +97,24 @@ mod tests {
         let mut heard = 0;
         assert!(Managed.cancels(&copy, &mut heard));
         assert_eq!(Managed.hop_limit_to(Some(1), 3), 3);
+    }
+
+    #[test]
+    fn acks_travel_the_hops_used_plus_two_as_the_firmware_answers() {
+        // Hop limit 7: a neighbour's request is answered with 2 hops, a 4-hop one with 6.
+        assert_eq!(Managed.ack_hop_limit(0, 7), 2);
+        assert_eq!(Managed.ack_hop_limit(4, 7), 6);
+        // hops + 2 reaching the limit: the configured limit.
+        assert_eq!(Managed.ack_hop_limit(5, 7), 7);
         assert_eq!(Managed.ack_hop_limit(1, 3), 3);
+        // A request from farther than our limit allows is answered as far.
+        assert_eq!(Managed.ack_hop_limit(9, 7), 9);
+    }
+
+    #[test]
+    fn an_unheard_broadcast_is_sent_again_as_reliable_router_does() {
+        assert!(Managed.mechanisms().resend_unheard_broadcasts);
+        let m = Managed.mechanisms();
+        assert!(!m.routing && !m.pulls && !m.parents);
     }
 }

@@ -4,8 +4,8 @@
 //! anyone else's is heard. Also from the firmware: ACKs get the hop limit
 //! src/modules/RoutingModule.cpp gives responses, and a broadcast whose sender hears
 //! no neighbour rebroadcast it is sent again (src/mesh/ReliableRouter.cpp treats a heard
-//! rebroadcast as an implicit ACK and retransmits otherwise; here once, not up to
-//! NUM_RELIABLE_RETX times).
+//! rebroadcast as an implicit ACK and retransmits otherwise, up to NUM_RELIABLE_RETX = 3
+//! transmissions in all; here one resend).
 //!
 //! Not yet followed: next-hop routing of direct messages (NextHopRouter.cpp, 2.6+), the
 //! transmit queue that stays cancellable and redraws its delay when the channel is busy

@@ -222,18 +222,26 @@ fn lock_home(home: &Path) -> Result<nix::fcntl::Flock<std::fs::File>> {
 /// rendering spans several lines with a source excerpt).
 fn toml_error(path: &Path, text: &str, e: &toml::de::Error) -> anyhow::Error {
     let message = e.message().trim().replace('\n', " ");
-    match e.span() {
-        Some(span) => {
-            let before = &text[..span.start.min(text.len())];
-            let line = before.matches('\n').count() + 1;
-            let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
-            anyhow::anyhow!(
-                "{}: line {line}, column {column}: {message}",
-                path.display()
-            )
-        }
-        None => anyhow::anyhow!("{}: {message}", path.display()),
-    }
+    // `get` rather than indexing: a span off a character boundary is no reason to panic.
+    let Some(before) = e.span().and_then(|span| text.get(..span.start)) else {
+        return anyhow::anyhow!("{}: {message}", path.display());
+    };
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before[line_start..].chars().count() + 1;
+    let source: String = text[line_start..]
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim()
+        .chars()
+        .take(80)
+        .collect();
+    anyhow::anyhow!(
+        "{}: line {line}, column {column}: {message} (in `{}`)",
+        path.display(),
+        files::printable(&source)
+    )
 }
 
 /// The home directory must be a directory; `create_dir_all` on a file only says "File exists".
@@ -397,7 +405,21 @@ pub fn chat(a: ChatArgs) -> Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let conn = Connection::connect(&a.api).await?;
+        let mut conn = Connection::connect(&a.api).await?;
+        // Something that accepts connections but never answers (not a node, or a node
+        // that hangs) would otherwise leave the chat waiting for ever.
+        tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            conn.call(serde_json::json!({"cmd": "id"})),
+        )
+        .await
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "{} accepted the connection but gave no answer within 5 s (is it `airswarm node --api`?)",
+                a.api
+            )
+        })?
+        .with_context(|| format!("the node API at {}", a.api))?;
         chat::run(conn).await
     })
 }

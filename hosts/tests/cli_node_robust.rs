@@ -1,4 +1,4 @@
-//! `airswarm node` and `airswarm chat` with bad input from the user, a file or a peer:
+//! `airswarm node`, `airswarm chat` and `airswarm air` with bad input from the user, a file or a peer:
 //! each case exits 1 with one plain line on stderr (no panic, no backtrace), within a
 //! bounded time, and leaves the home directory as it found it (a first run that fails
 //! creates nothing).
@@ -522,4 +522,48 @@ fn chat_without_a_node_is_a_clear_error_within_seconds() {
     one_line_error(&o, &[&addr, "not JSON"]);
     server.join().unwrap();
     assert!(!s.path("default-home").exists());
+}
+
+#[test]
+fn air_topology_files_that_are_special_huge_or_wrong_are_refused_at_once() {
+    let s = Scratch::new("air");
+    assert!(
+        Command::new("mkfifo")
+            .arg(s.path("fifo"))
+            .status()
+            .unwrap()
+            .success()
+    );
+    fs::write(s.path("bad.txt"), b"A B 10\nB C ten\n").unwrap();
+    fs::write(s.path("binary.txt"), noise(3000)).unwrap();
+    let air = |flag: &str, file: &str| {
+        let port = format!("127.0.0.1:{}", free_udp_port());
+        airswarm(&s, &["air", "--listen", &port, flag, file])
+    };
+    // A FIFO with no writer and an endless device would each block or eat memory if read.
+    one_line_error(&air("--links", &s.s("fifo")), &["links file", "named pipe"]);
+    one_line_error(
+        &air("--positions", "/dev/zero"),
+        &["positions file", "character device"],
+    );
+    one_line_error(&air("--links", &s.s("")), &["links file", "directory"]);
+    one_line_error(
+        &air("--links", &s.s("none.txt")),
+        &["links file", "none.txt"],
+    );
+    one_line_error(
+        &air("--links", &s.s("bad.txt")),
+        &["bad.txt", "line 2", "ten"],
+    );
+    one_line_error(
+        &air("--links", &s.s("binary.txt")),
+        &["binary.txt", "not UTF-8"],
+    );
+    // The address in use is named.
+    let taken = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    one_line_error(
+        &airswarm(&s, &["air", "--listen", &addr]),
+        &[&addr, "in use"],
+    );
 }

@@ -19,6 +19,7 @@ fn channel_key() -> String {
 
 #[test]
 fn a_sealed_message_and_a_channel_message_cross_a_relay_that_cannot_read_the_first() {
+    let _serial = node_common::serial();
     let dir = TempDir::new("node-line");
     let (_air, air) = start_air(dir.path(), LINE);
     let radio = format!("air:{air}");
@@ -94,6 +95,7 @@ fn a_sealed_message_and_a_channel_message_cross_a_relay_that_cannot_read_the_fir
 
 #[test]
 fn kill_9_mid_conversation_loses_nothing_reported_and_reuses_no_counter() {
+    let _serial = node_common::serial();
     let dir = TempDir::new("node-kill");
     let (_air, air) = start_air(dir.path(), LINE);
     let radio = format!("air:{air}");
@@ -183,6 +185,7 @@ fn kill_9_mid_conversation_loses_nothing_reported_and_reuses_no_counter() {
 
 #[test]
 fn sigterm_stops_a_node_cleanly_and_a_second_node_on_the_same_home_is_refused() {
+    let _serial = node_common::serial();
     let dir = TempDir::new("node-term");
     let (_air, air) = start_air(dir.path(), "a b 8\n");
     let radio = format!("air:{air}");
@@ -203,6 +206,7 @@ fn sigterm_stops_a_node_cleanly_and_a_second_node_on_the_same_home_is_refused() 
 
 #[test]
 fn a_node_on_an_emulated_rnode_and_a_node_on_air_share_one_mesh() {
+    let _serial = node_common::serial();
     let dir = TempDir::new("node-rnode");
     let (_air, air) = start_air(dir.path(), "a rnode-1 8\n");
     let mut emu = node_common::Proc::spawn(
@@ -235,6 +239,7 @@ fn a_node_on_an_emulated_rnode_and_a_node_on_air_share_one_mesh() {
 
 #[test]
 fn the_terminal_chat_attached_to_a_node_sends_and_shows_receipts_and_replies() {
+    let _serial = node_common::serial();
     use std::io::Write;
     let dir = TempDir::new("node-chat");
     let (_air, air) = start_air(dir.path(), "a b 8\n");

@@ -380,3 +380,11 @@ impl Client {
         }
     }
 }
+
+/// Tests holding this run one at a time: each starts a virtual channel and several node
+/// processes in real time, and on two shared cores several at once would turn radio
+/// timing into CPU scheduling.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}

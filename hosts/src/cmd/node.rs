@@ -341,7 +341,10 @@ fn bridge_plan(a: &NodeArgs, home: &Path) -> Result<Option<BridgePlan>> {
         return Ok(None);
     };
     if !(10..=3600).contains(&a.bridge_lookup_s) {
-        bail!("--bridge-lookup-s must be 10-3600, not {}", a.bridge_lookup_s);
+        bail!(
+            "--bridge-lookup-s must be 10-3600, not {}",
+            a.bridge_lookup_s
+        );
     }
     if a.dht_bootstrap.is_empty() && !home.join("bridge-dht.dat").exists() {
         bail!(

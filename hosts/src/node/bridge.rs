@@ -272,6 +272,10 @@ async fn run(
     };
     let (lookup_task, linked_tx) = lookups;
     let mut buf = vec![0u8; 2048];
+    // The listing's counters are refreshed at most once a second.
+    let mut refresh = tokio::time::interval(std::time::Duration::from_secs(1));
+    let mut listed = core.stats().clone();
+    let mut refresh_now = false;
     let result = loop {
         while let Some((to, d)) = core.poll_transmit() {
             if let Err(e) = sock.send_to(&d, to).await {
@@ -279,6 +283,7 @@ async fn run(
             }
         }
         let mut changed = false;
+        let refresh_due = std::mem::take(&mut refresh_now);
         while let Some(ev) = core.poll_event() {
             match ev {
                 BridgeEvent::Connected { fingerprint, addr } => {
@@ -294,19 +299,21 @@ async fn run(
                     changed = true;
                 }
                 BridgeEvent::Frame { from, frame } => {
-                    if from_tx
-                        .try_send(FromBridge::Frame { from, frame })
-                        .is_err()
-                    {
+                    if from_tx.try_send(FromBridge::Frame { from, frame }).is_err() {
                         tracing::debug!("node busy: a bridged frame was dropped");
                     }
                 }
             }
         }
-        if changed {
+        if changed || (refresh_due && *core.stats() != listed) {
+            listed = core.stats().clone();
             let (list, bytes) = listing(&core);
             let _ = linked_tx.send(!bytes.is_empty());
-            if from_tx.send(FromBridge::Peers { list, bytes }).await.is_err() {
+            if from_tx
+                .send(FromBridge::Peers { list, bytes })
+                .await
+                .is_err()
+            {
                 break Ok(());
             }
         }
@@ -344,6 +351,7 @@ async fn run(
                 }
             }
             _ = sleep => core.handle_timeout(wall_now()),
+            _ = refresh.tick() => refresh_now = true,
         }
     };
     lookup_task.abort();

@@ -38,6 +38,9 @@ fn main() {
                     strategy,
                     tuning,
                     crypto: false,
+                    // The channel the defaults were tuned on (symmetric, sequential addresses).
+                    link_asymmetry_db: 0.0,
+                    random_addresses: false,
                     ..SimConfig::default()
                 })
                 .unwrap()

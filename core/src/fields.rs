@@ -150,6 +150,11 @@ pub const NODE_STATS_FIELDS: &[Field<NodeStats>] = &[
         pull_answers,
         "Kept broadcast frames sent again because a neighbour pulled them."
     ),
+    count!(
+        NodeStats,
+        pulled_deliveries,
+        "Broadcasts delivered after this node had pulled them."
+    ),
 ];
 
 /// Every scalar field of [`SimReport`], in declaration order (`per_node`, `links` and
@@ -218,6 +223,11 @@ pub const SIM_REPORT_FIELDS: &[Field<SimReport>] = &[
         "Pulls sent (asks for a missed broadcast; airswarm only)."
     ),
     count!(SimReport, pull_answers, "Frames sent to answer pulls."),
+    count!(
+        SimReport,
+        pulled_deliveries,
+        "Broadcast deliveries that came after the receiver pulled the broadcast (counted in delivered_pairs too)."
+    ),
     real!(SimReport, latency_p50_ms, "Median delivery latency, ms."),
     real!(
         SimReport,
@@ -229,6 +239,48 @@ pub const SIM_REPORT_FIELDS: &[Field<SimReport>] = &[
         kind: FieldKind::OptionalReal,
         doc: "Direct messages acknowledged to their sender / direct messages sent; absent without direct messages.",
         get: |r: &SimReport| r.ack_ratio.map_or(FieldValue::Absent, FieldValue::Real),
+    },
+    real!(
+        SimReport,
+        delivery_ratio_10s,
+        "(message, receiver) pairs delivered within 10 s of sending / intended pairs."
+    ),
+    real!(
+        SimReport,
+        delivery_ratio_30s,
+        "(message, receiver) pairs delivered within 30 s of sending / intended pairs."
+    ),
+    real!(
+        SimReport,
+        delivery_ratio_60s,
+        "(message, receiver) pairs delivered within 60 s of sending / intended pairs."
+    ),
+    Field {
+        name: "broadcast_delivery_ratio",
+        kind: FieldKind::OptionalReal,
+        doc: "Delivered / intended pairs of broadcasts only; absent without broadcasts.",
+        get: |r: &SimReport| {
+            r.broadcast_delivery_ratio
+                .map_or(FieldValue::Absent, FieldValue::Real)
+        },
+    },
+    Field {
+        name: "direct_delivery_ratio",
+        kind: FieldKind::OptionalReal,
+        doc: "Direct messages delivered to their destination / direct messages sent; absent without direct messages.",
+        get: |r: &SimReport| {
+            r.direct_delivery_ratio
+                .map_or(FieldValue::Absent, FieldValue::Real)
+        },
+    },
+    Field {
+        name: "airtime_per_delivered_s",
+        kind: FieldKind::OptionalReal,
+        doc: "Airtime of all frames / (message, receiver) pairs delivered, seconds; absent when nothing was delivered.",
+        get: |r: &SimReport| {
+            r.airtime_per_delivered_s
+                .map_or(FieldValue::Absent, FieldValue::Real)
+        },
     },
     real!(
         SimReport,
@@ -284,6 +336,7 @@ mod tests {
         let s = NodeStats {
             frames_sent: 3,
             pull_answers: 9,
+            pulled_deliveries: 4,
             ..NodeStats::default()
         };
         check(&s, NODE_STATS_FIELDS, &[]);

@@ -7,6 +7,7 @@
 //! drivable from C, Python and the `airswarm` hosts alike.
 #![forbid(unsafe_code)]
 
+pub mod addr;
 pub mod bridge;
 pub mod crypto;
 pub mod dht;

@@ -4,6 +4,7 @@
 use airswarm_core::mesh::wire::{self, FrameView, Header, Kind, NO_NEXT_HOP};
 use airswarm_core::mesh::{Address, Event, MAX_MESSAGE, Message, Node, NodeConfig, Strategy};
 use airswarm_core::rng::Rng;
+use airswarm_core::sim::harness::{self, Air, Stop};
 use airswarm_core::time::Instant;
 
 struct Net {
@@ -72,61 +73,12 @@ impl Net {
         Address(100 + i as u32)
     }
 
-    fn drain_events(&mut self) {
-        for i in 0..self.nodes.len() {
-            while let Some(ev) = self.nodes[i].poll_event() {
-                self.events[i].push(ev);
-            }
-        }
-    }
-
     /// Deliver every frame to its neighbours at once, then advance to the next timer.
     fn run_until(&mut self, until: u64) {
-        loop {
-            let mut progressed = false;
-            for i in 0..self.nodes.len() {
-                while let Some(frame) = self.nodes[i].poll_transmit() {
-                    progressed = true;
-                    self.frames += 1;
-                    let h = *FrameView::parse(&frame).unwrap().header();
-                    self.log.push((i, h));
-                    self.times.push(self.now);
-                    for j in self.adj[i].clone() {
-                        if self.rng.unit() < self.loss {
-                            continue;
-                        }
-                        if let Some(k) = self.drop_next.iter().position(|&d| d == (i, j)) {
-                            self.drop_next.swap_remove(k);
-                            continue;
-                        }
-                        let snr = self
-                            .link_snr
-                            .iter()
-                            .find(|((a, b), _)| (*a, *b) == (i, j) || (*a, *b) == (j, i))
-                            .map_or(self.snr, |&(_, s)| s);
-                        self.nodes[j]
-                            .handle_frame(Instant(self.now), &frame, -90.0, snr)
-                            .unwrap();
-                    }
-                }
-            }
-            self.drain_events();
-            if progressed {
-                continue;
-            }
-            match self.nodes.iter().filter_map(|n| n.poll_timeout()).min() {
-                Some(t) if t.as_millis() <= until => {
-                    self.now = self.now.max(t.as_millis());
-                    for n in &mut self.nodes {
-                        if n.poll_timeout().is_some_and(|x| x.as_millis() <= self.now) {
-                            n.handle_timeout(Instant(self.now));
-                        }
-                    }
-                }
-                _ => break,
-            }
-        }
-        self.drain_events();
+        let mut nodes = std::mem::take(&mut self.nodes);
+        let mut now = self.now;
+        harness::run(&mut nodes, &mut now, Stop::At(until), self);
+        (self.nodes, self.now) = (nodes, now);
     }
 
     fn messages(&self, i: usize) -> Vec<&Message> {
@@ -140,6 +92,36 @@ impl Net {
                 }
             })
             .collect()
+    }
+}
+
+/// The net's channel: neighbours by adjacency, random loss, scripted drops, per-link SNR;
+/// every frame logged.
+impl Air<Node> for Net {
+    fn carry(&mut self, now: Instant, i: usize, frame: &[u8], nodes: &mut [Node]) {
+        self.frames += 1;
+        let h = *FrameView::parse(frame).unwrap().header();
+        self.log.push((i, h));
+        self.times.push(now.as_millis());
+        for j in self.adj[i].clone() {
+            if self.rng.unit() < self.loss {
+                continue;
+            }
+            if let Some(k) = self.drop_next.iter().position(|&d| d == (i, j)) {
+                self.drop_next.swap_remove(k);
+                continue;
+            }
+            let snr = self
+                .link_snr
+                .iter()
+                .find(|((a, b), _)| (*a, *b) == (i, j) || (*a, *b) == (j, i))
+                .map_or(self.snr, |&(_, s)| s);
+            nodes[j].handle_frame(now, frame, -90.0, snr).unwrap();
+        }
+    }
+
+    fn event(&mut self, at: usize, event: Event) {
+        self.events[at].push(event);
     }
 }
 

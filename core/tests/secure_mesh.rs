@@ -7,6 +7,7 @@ use airswarm_core::mesh::wire::{self, Content, Header, Kind};
 use airswarm_core::mesh::{
     Address, FrameView, SecureConfig, SecureEvent, SecureNode, Security, SendOutcome,
 };
+use airswarm_core::sim::harness::{self, Air, Stop};
 use airswarm_core::time::Instant;
 
 fn ids() -> &'static Vec<Identity> {
@@ -61,44 +62,12 @@ impl Line {
         self.nodes[i].address()
     }
 
-    fn deliver(&mut self, from: usize, frame: &[u8]) {
-        for j in [from.wrapping_sub(1), from + 1] {
-            if j < self.nodes.len() {
-                self.nodes[j]
-                    .handle_frame(Instant(self.now), frame, -80.0, 5.0)
-                    .unwrap();
-            }
-        }
-    }
-
     fn run(&mut self, until: u64) {
-        loop {
-            let mut progressed = false;
-            for i in 0..self.nodes.len() {
-                while let Some(f) = self.nodes[i].poll_transmit() {
-                    progressed = true;
-                    self.log.push((i, f.clone()));
-                    self.deliver(i, &f);
-                }
-                while let Some(e) = self.nodes[i].poll_event() {
-                    self.events[i].push(e);
-                }
-            }
-            if progressed {
-                continue;
-            }
-            match self.nodes.iter().filter_map(|n| n.poll_timeout()).min() {
-                Some(t) if t.as_millis() <= until => {
-                    self.now = self.now.max(t.as_millis());
-                    for n in &mut self.nodes {
-                        if n.poll_timeout().is_some_and(|x| x.as_millis() <= self.now) {
-                            n.handle_timeout(Instant(self.now));
-                        }
-                    }
-                }
-                _ => break,
-            }
-        }
+        let mut air = LineAir {
+            log: &mut self.log,
+            events: &mut self.events,
+        };
+        harness::run(&mut self.nodes, &mut self.now, Stop::At(until), &mut air);
     }
 
     /// The frames node `i` put on the air whose content is `content`, in order.
@@ -132,6 +101,27 @@ impl Line {
                 _ => None,
             })
             .collect()
+    }
+}
+
+/// A line: each node hears its two neighbours at -80 dBm, 5 dB SNR.
+struct LineAir<'a> {
+    log: &'a mut Vec<(usize, Vec<u8>)>,
+    events: &'a mut Vec<Vec<SecureEvent>>,
+}
+
+impl Air<SecureNode> for LineAir<'_> {
+    fn carry(&mut self, now: Instant, from: usize, frame: &[u8], nodes: &mut [SecureNode]) {
+        self.log.push((from, frame.to_vec()));
+        for j in [from.wrapping_sub(1), from + 1] {
+            if j < nodes.len() {
+                nodes[j].handle_frame(now, frame, -80.0, 5.0).unwrap();
+            }
+        }
+    }
+
+    fn event(&mut self, at: usize, event: SecureEvent) {
+        self.events[at].push(event);
     }
 }
 
@@ -556,7 +546,30 @@ mod random_meshes {
     use super::{Address, Instant, Keyring, SecureConfig, SecureEvent, SecureNode, Security, ids};
     use airswarm_core::crypto::ChannelKey;
     use airswarm_core::rng::Rng;
+    use airswarm_core::sim::harness::{self, Air, Stop};
     use proptest::prelude::{ProptestConfig, any, prop_assert, prop_assert_eq, proptest};
+
+    /// A random mesh whose links each lose a share of frames.
+    struct Lossy<'a> {
+        adj: &'a [Vec<usize>],
+        loss: f64,
+        rng: &'a mut Rng,
+        events: &'a mut Vec<Vec<SecureEvent>>,
+    }
+
+    impl Air<SecureNode> for Lossy<'_> {
+        fn carry(&mut self, now: Instant, from: usize, frame: &[u8], nodes: &mut [SecureNode]) {
+            for &j in &self.adj[from] {
+                if self.rng.unit() >= self.loss {
+                    let _ = nodes[j].handle_frame(now, frame, -90.0, 5.0);
+                }
+            }
+        }
+
+        fn event(&mut self, at: usize, event: SecureEvent) {
+            self.events[at].push(event);
+        }
+    }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(24))]
@@ -609,35 +622,9 @@ mod random_meshes {
             for (i, x) in nodes.iter_mut().enumerate() {
                 x.announce(Instant(i as u64)).unwrap();
             }
-            let mut run = |nodes: &mut Vec<SecureNode>, events: &mut Vec<Vec<SecureEvent>>, now: &mut u64, until: u64| loop {
-                let mut progressed = false;
-                for i in 0..n {
-                    while let Some(f) = nodes[i].poll_transmit() {
-                        progressed = true;
-                        for &j in &adj[i] {
-                            if rng.unit() >= loss {
-                                let _ = nodes[j].handle_frame(Instant(*now), &f, -90.0, 5.0);
-                            }
-                        }
-                    }
-                    while let Some(e) = nodes[i].poll_event() {
-                        events[i].push(e);
-                    }
-                }
-                if progressed {
-                    continue;
-                }
-                match nodes.iter().filter_map(|x| x.poll_timeout()).min() {
-                    Some(t) if t.as_millis() <= until => {
-                        *now = (*now).max(t.as_millis());
-                        for x in nodes.iter_mut() {
-                            if x.poll_timeout().is_some_and(|d| d.as_millis() <= *now) {
-                                x.handle_timeout(Instant(*now));
-                            }
-                        }
-                    }
-                    _ => break,
-                }
+            let mut run = |nodes: &mut Vec<SecureNode>, events: &mut Vec<Vec<SecureEvent>>, now: &mut u64, until: u64| {
+                let mut air = Lossy { adj: &adj, loss, rng: &mut rng, events };
+                harness::run(nodes, now, Stop::At(until), &mut air);
             };
             let until = now + 120_000;
             run(&mut nodes, &mut events, &mut now, until);

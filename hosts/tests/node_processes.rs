@@ -200,3 +200,35 @@ fn sigterm_stops_a_node_cleanly_and_a_second_node_on_the_same_home_is_refused() 
     let status = a.proc.terminate(Duration::from_secs(20));
     assert!(status.success(), "{status}: {}", a.proc.output());
 }
+
+#[test]
+fn a_node_on_an_emulated_rnode_and_a_node_on_air_share_one_mesh() {
+    let dir = TempDir::new("node-rnode");
+    let (_air, air) = start_air(dir.path(), "a rnode-1 8\n");
+    let mut emu = node_common::Proc::spawn(
+        "rnode-emulator --air",
+        node_common::airswarm().args(["rnode-emulator", "--count", "1", "--air", &air]),
+    );
+    let pty = emu.wait_line(Duration::from_secs(30), "the pty path", |l| {
+        l.starts_with("/dev/").then(|| l.trim().to_string())
+    });
+    let a = start_node(dir.path(), "a", &format!("air:{air}"), &[]);
+    let r = start_node(dir.path(), "r", &format!("rnode:{pty}"), &[]);
+    let (mut ca, mut cr) = (Client::connect(&a.api), Client::connect(&r.api));
+    ca.wait_peer(PEERS, "r");
+    cr.wait_peer(PEERS, "a");
+    let id = cr.ok(json!({"cmd": "id"}));
+    assert!(id["radio"].as_str().unwrap().contains(&pty), "{id}");
+    let sent = cr.ok(json!({"cmd": "send", "to": "a", "text": "from the rnode"}));
+    let got = ca.wait_event(MESSAGE, "the rnode's message at a", |e| {
+        e["event"] == "message"
+    });
+    assert_eq!(got["text"], "from the rnode");
+    assert_eq!(got["sealed"], "session");
+    cr.wait_event(MESSAGE, "delivered at r", |e| {
+        e["event"] == "delivered" && e["msg_id"] == sent["msg_id"]
+    });
+    ca.ok(json!({"cmd": "send", "to": "r", "text": "from the air"}));
+    let got = cr.wait_event(MESSAGE, "a's message at r", |e| e["event"] == "message");
+    assert_eq!(got["text"], "from the air");
+}

@@ -5,10 +5,9 @@
 //! Needs Debian's `chromium` and `chromium-driver` (scripts/test installs them). On a
 //! failure the page's screenshot and HTML are saved under target/web-page-failures/.
 
+mod web_common;
+
 use std::net::SocketAddr;
-use std::os::unix::process::CommandExt;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,7 +15,7 @@ use airswarm_hosts::node::handle::ApiHandle;
 use airswarm_hosts::node::web;
 use anyhow::{Context, anyhow, bail};
 use fantoccini::key::Key;
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -25,12 +24,13 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use web_common::{
+    Chromedriver, WAIT, click, js_true, save_failure, wait_attr, wait_for, wait_text,
+};
 
 const ALICE: &str = "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1";
 const BOB: &str = "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0";
 const CAROL: &str = "c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4";
-/// How long one condition on the page may take to come true.
-const WAIT: Duration = Duration::from_secs(15);
 /// The whole browser scenario's bound.
 const SCENARIO_BUDGET: Duration = Duration::from_secs(150);
 
@@ -68,7 +68,16 @@ fn fake_node() -> (ApiHandle, Requests) {
                 "history" => json!({"ok": true, "messages": [{
                     "msg_id": 1, "direction": "in", "peer": BOB, "name": "bob", "channel": null,
                     "text": "earlier hello", "sealed": "session", "status": "received",
-                    "at_ms": 1_700_000_000_000u64,
+                    "reason": null, "at_ms": 1_700_000_000_000u64,
+                }, {
+                    "msg_id": 2, "direction": "out", "peer": BOB, "name": "bob", "channel": null,
+                    "text": "earlier try", "sealed": "session", "status": "failed",
+                    "reason": "no acknowledgement after every retry", "at_ms": 1_700_000_001_000u64,
+                }, {
+                    // Received before bob's announcement told alice his name.
+                    "msg_id": 3, "direction": "in", "peer": BOB, "name": null, "channel": null,
+                    "text": "earlier answer", "sealed": "session", "status": "received",
+                    "reason": null, "at_ms": 1_700_000_002_000u64,
                 }]}),
                 "join" => match (request["channel"].as_str(), request["passphrase"].as_str()) {
                     (Some(channel), Some(passphrase)) if !passphrase.is_empty() => {
@@ -157,149 +166,6 @@ impl Drop for Server {
     }
 }
 
-// ---- chromedriver ---------------------------------------------------------------
-
-/// chromedriver in its own process group; the group (chromedriver and the browsers it
-/// started) is killed when this is dropped, also when a test fails.
-struct Chromedriver {
-    child: Child,
-    port: u16,
-}
-
-impl Chromedriver {
-    fn start() -> anyhow::Result<Chromedriver> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let child = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .context(
-                "starting chromedriver (Debian package chromium-driver; scripts/test installs it)",
-            )?;
-        Ok(Chromedriver { child, port })
-    }
-
-    async fn session(&self) -> anyhow::Result<Client> {
-        let mut caps = serde_json::Map::new();
-        // As root in a container Chromium needs --no-sandbox; /dev/shm may be small.
-        let mut options = json!({"args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-            "--disable-dev-shm-usage", "--window-size=1100,900"]});
-        if std::path::Path::new("/usr/bin/chromium").exists() {
-            options["binary"] = json!("/usr/bin/chromium");
-        }
-        caps.insert("goog:chromeOptions".into(), options);
-        let url = format!("http://127.0.0.1:{}", self.port);
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-            match ClientBuilder::new(connector)
-                .capabilities(caps.clone())
-                .connect(&url)
-                .await
-            {
-                Ok(client) => return Ok(client),
-                Err(e) if tokio::time::Instant::now() > deadline => {
-                    bail!("no WebDriver session from chromedriver at {url} within 30 s: {e}")
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-            }
-        }
-    }
-}
-
-impl Drop for Chromedriver {
-    fn drop(&mut self) {
-        let group = nix::unistd::Pid::from_raw(self.child.id() as i32);
-        let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
-        let _ = self.child.wait();
-    }
-}
-
-// ---- page helpers ---------------------------------------------------------------
-
-/// Poll `check` until it gives a value; the error names what never happened and the
-/// last thing seen.
-async fn wait_for<T, F, Fut>(what: &str, mut check: F) -> anyhow::Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<Option<T>>>,
-{
-    let deadline = tokio::time::Instant::now() + WAIT;
-    let mut last = String::from("nothing");
-    loop {
-        match check().await {
-            Ok(Some(value)) => return Ok(value),
-            Ok(None) => {}
-            Err(e) => last = format!("{e:#}"),
-        }
-        if tokio::time::Instant::now() > deadline {
-            bail!("timed out after {WAIT:?} waiting for {what} (last error: {last})");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// The visible text of the first element matching `css` once it contains `wanted`.
-/// (Elements are looked up afresh each time: the page re-renders its lists.)
-async fn wait_text(client: &Client, css: &str, wanted: &str) -> anyhow::Result<String> {
-    let what = format!("{css} to show {wanted:?}");
-    wait_for(&what, || async {
-        for element in client.find_all(Locator::Css(css)).await? {
-            let text = element.text().await?;
-            if text.contains(wanted) {
-                return Ok(Some(text));
-            }
-        }
-        Ok(None)
-    })
-    .await
-}
-
-/// Click the element matching `css`, retrying while the page re-renders it.
-async fn click(client: &Client, css: &str) -> anyhow::Result<()> {
-    wait_for(&format!("a click on {css}"), || async {
-        client.find(Locator::Css(css)).await?.click().await?;
-        Ok(Some(()))
-    })
-    .await
-}
-
-async fn wait_attr(client: &Client, css: &str, attr: &str, wanted: &str) -> anyhow::Result<()> {
-    let what = format!("{css} to have {attr}={wanted:?}");
-    wait_for(&what, || async {
-        let value = client.find(Locator::Css(css)).await?.attr(attr).await?;
-        Ok((value.as_deref() == Some(wanted)).then_some(()))
-    })
-    .await
-}
-
-async fn js_true(client: &Client, script: &str) -> anyhow::Result<bool> {
-    Ok(client.execute(script, vec![]).await? == json!(true))
-}
-
-/// Save the page's screenshot and HTML; returns where.
-async fn save_failure(client: &Client, name: &str) -> String {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap_or(Path::new("."));
-    let dir = workspace.join("target/web-page-failures");
-    let _ = std::fs::create_dir_all(&dir);
-    let png = dir.join(format!("{name}.png"));
-    let html = dir.join(format!("{name}.html"));
-    if let Ok(bytes) = client.screenshot().await {
-        let _ = std::fs::write(&png, bytes);
-    }
-    if let Ok(source) = client.source().await {
-        let _ = std::fs::write(&html, source);
-    }
-    format!("{} and {}", png.display(), html.display())
-}
-
 // ---- the browser scenario -------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -367,6 +233,14 @@ async fn scenario(
     click(client, &format!("{bob_css} button")).await?;
     wait_text(client, "#conv-title", "bob").await?;
     wait_text(client, ".msg[data-msg-id=\"1\"]", "earlier hello").await?;
+    // A failure kept in the history shows its reason; a sender is named from the peers.
+    wait_text(
+        client,
+        ".msg[data-msg-id=\"2\"] .status",
+        "not delivered: no acknowledgement after every retry",
+    )
+    .await?;
+    wait_text(client, ".msg[data-msg-id=\"3\"] .from", "bob").await?;
     let input = client.find(Locator::Id("send-text")).await?;
     input.send_keys("hello bob").await?;
     input.send_keys(&Key::Enter.to_string()).await?;

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use super::identity::{RSA_BYTES, hex_decode, hex_encode};
 use super::session::{TAG_LEN, nonce};
 use super::{CryptoError, Fingerprint, Identity, PublicIdentity, ReplayWindow};
-use crate::mesh::Address;
+use crate::addr::Address;
 
 const TEXT_PREFIX: &str = "airswarm-channel:";
 /// PBKDF2-HMAC-SHA256 iterations for passphrase-derived keys: OWASP's 2023 recommendation

@@ -11,7 +11,8 @@ use rsa::{BoxedUint, PrivateKey, PublicKey};
 use sha2::{Digest, Sha256};
 
 use super::CryptoError;
-use crate::mesh::Address;
+use crate::addr::Address;
+pub use crate::addr::{hex_decode, hex_encode};
 
 /// Modulus size. RSA-2048 ciphertexts and signatures are 256 bytes.
 pub const RSA_BITS: usize = 2048;
@@ -26,7 +27,7 @@ pub struct Fingerprint(pub [u8; 32]);
 
 impl Fingerprint {
     pub fn to_hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
+        hex_encode(&self.0)
     }
 
     pub fn from_hex(s: &str) -> Result<Fingerprint, CryptoError> {
@@ -64,23 +65,6 @@ impl fmt::Debug for Fingerprint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Fingerprint({})", &self.to_hex()[..16])
     }
-}
-
-/// Bytes from hex (either case, surrounding whitespace ignored); None if malformed.
-pub fn hex_decode(s: &str) -> Option<Vec<u8>> {
-    let s = s.trim();
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
-/// Lower-case hex of `b` (key files, fingerprints, keyrings).
-pub fn hex_encode(b: &[u8]) -> String {
-    b.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A public key with its DER encoding and fingerprint.
@@ -317,7 +301,7 @@ impl Identity {
 #[cfg(test)]
 mod tests {
     use super::Fingerprint;
-    use crate::mesh::Address;
+    use crate::addr::Address;
 
     #[test]
     fn addresses_stay_out_of_the_broadcast_range() {

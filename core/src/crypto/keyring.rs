@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use super::identity::{hex_decode, hex_encode};
 use super::{CryptoError, Fingerprint, PublicIdentity, VerifiedAnnouncement};
-use crate::mesh::Address;
+use crate::addr::Address;
 
 /// What observing an announcement did.
 #[derive(Clone, Debug, PartialEq, Eq)]

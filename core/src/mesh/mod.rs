@@ -2,11 +2,14 @@
 //! fragmentation and reassembly, and the [`Node`] that ties them together.
 
 pub mod dedup;
+pub mod endpoint;
 pub mod fragment;
 pub mod wire;
 
+pub use endpoint::Endpoint;
 pub use fragment::{MAX_MESSAGE, ReassemblyLimits};
 pub use wire::{Address, Content, FrameError, FrameView, Header, Kind};
+pub mod flood;
 pub mod node;
 pub mod secure;
 pub use node::{

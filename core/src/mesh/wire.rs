@@ -46,6 +46,9 @@
 
 use core::fmt;
 
+pub use crate::addr::Address;
+use crate::addr::NO_TAG;
+
 /// Largest frame the SX1276 can send: RegPayloadLength is 8 bits (SX1276 datasheet §4.1.1.4).
 pub const MAX_FRAME: usize = 255;
 /// RNode on-air header byte.
@@ -72,8 +75,6 @@ pub const RNODE_FLAG_SPLIT: u8 = 0x01;
 pub const NO_NEXT_HOP: u8 = 0;
 /// Most broadcast tags one pull asks for.
 pub const MAX_PULL_TAGS: usize = 16;
-/// The tag value that means "no earlier broadcast" (never the tag of a message).
-const NO_TAG: u16 = 0xFFFF;
 
 /// The 16-bit tag that names a broadcast in other broadcasts and in pulls: the top half of
 /// the murmur3 32-bit finaliser (fmix32) of source and id. 0xFFFF is never a tag.
@@ -87,57 +88,6 @@ pub fn message_tag(src: Address, id: u32) -> u16 {
     match (h >> 16) as u16 {
         NO_TAG => NO_TAG - 1,
         t => t,
-    }
-}
-
-/// A 4-byte mesh address (derived from the identity fingerprint once crypto is on).
-#[derive(
-    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
-pub struct Address(pub u32);
-
-impl Address {
-    /// The broadcast address that names no earlier broadcast; what applications send to.
-    pub const BROADCAST: Address = Address(u32::MAX);
-
-    /// Any address in 0xFFFF_0000..=0xFFFF_FFFF: those are reserved for broadcasts, whose
-    /// low 16 bits carry a broadcast tag (see the module docs).
-    pub fn is_broadcast(self) -> bool {
-        self.0 >> 16 == 0xFFFF
-    }
-
-    /// A broadcast destination naming another broadcast (see the module docs).
-    pub fn broadcast_after(tag: Option<u16>) -> Address {
-        Address(0xFFFF_0000 | u32::from(tag.unwrap_or(NO_TAG)))
-    }
-
-    /// On a broadcast destination: the tag of the latest other broadcast the sender of the
-    /// copy has.
-    pub fn previous_broadcast(self) -> Option<u16> {
-        (self.is_broadcast() && self.0 as u16 != NO_TAG).then_some(self.0 as u16)
-    }
-
-    /// The byte that names this node in the relay and next-hop fields.
-    pub fn low_byte(self) -> u8 {
-        self.0 as u8
-    }
-}
-
-impl fmt::Debug for Address {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
-
-impl fmt::Display for Address {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(tag) = self.previous_broadcast() {
-            write!(f, "broadcast (after {tag:04x})")
-        } else if self.is_broadcast() {
-            f.write_str("broadcast")
-        } else {
-            write!(f, "{:08x}", self.0)
-        }
     }
 }
 

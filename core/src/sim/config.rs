@@ -84,6 +84,14 @@ pub struct SimConfig {
     /// With crypto: keyrings start empty and every node floods its self-signed key
     /// announcement during the first `interval_ms × nodes / 10` before traffic starts.
     pub announce: bool,
+    /// Standard deviation (dB) of a per-direction offset added to each link on top of the
+    /// shared shadowing, so A may hear B better than B hears A (Meshtasticator models
+    /// asymmetric links the same way; 3 dB by default, 0 = perfectly symmetric links).
+    pub link_asymmetry_db: f64,
+    /// Without crypto: nodes get random 32-bit addresses (as real nodes do, so relay and
+    /// next-hop bytes can collide) instead of sequential ones. With crypto the address
+    /// always comes from the identity's fingerprint.
+    pub random_addresses: bool,
 }
 
 impl Default for SimConfig {
@@ -109,6 +117,8 @@ impl Default for SimConfig {
             tuning: AirswarmTuning::default(),
             crypto: true,
             announce: false,
+            link_asymmetry_db: 3.0,
+            random_addresses: true,
         }
     }
 }
@@ -347,6 +357,11 @@ impl SimConfig {
                 "capture threshold (dB)",
                 self.capture_db,
                 (0.0..=40.0).contains(&self.capture_db),
+            ),
+            (
+                "link asymmetry (dB)",
+                self.link_asymmetry_db,
+                (0.0..=20.0).contains(&self.link_asymmetry_db),
             ),
         ] {
             if !ok {

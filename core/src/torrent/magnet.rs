@@ -7,7 +7,7 @@
 
 use core::fmt;
 
-use super::metainfo::InfoHash;
+use super::metainfo::{InfoHash, Metainfo};
 
 /// A parsed magnet link.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -134,6 +134,21 @@ impl Magnet {
     }
 }
 
+// The magnet link of a parsed torrent lives here, not in `metainfo`, so that the two
+// modules depend one way only (magnet -> metainfo).
+impl Metainfo {
+    /// A magnet link for this torrent (BEP 9).
+    pub fn magnet(&self) -> Magnet {
+        Magnet {
+            info_hash: self.info_hash,
+            display_name: Some(self.info.name.clone()),
+            trackers: self.trackers(),
+            web_seeds: self.url_list.clone(),
+            peers: Vec::new(),
+        }
+    }
+}
+
 impl fmt::Display for Magnet {
     /// The canonical form: hex info-hash, then `dn`, `tr`…, `ws`… percent-encoded.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -208,42 +223,14 @@ pub fn base32_encode(hash: &InfoHash) -> String {
     s
 }
 
+/// A magnet parameter is text: percent-decoded bytes that must be UTF-8.
 fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' => {
-                let hi = (*b.get(i + 1)? as char).to_digit(16)?;
-                let lo = (*b.get(i + 2)? as char).to_digit(16)?;
-                out.push((hi * 16 + lo) as u8);
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            c => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
+    String::from_utf8(crate::addr::percent_decode(s).ok()?).ok()
 }
 
 /// Percent-encode everything outside RFC 3986's unreserved set.
 pub fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for &c in s.as_bytes() {
-        if c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~') {
-            out.push(c as char);
-        } else {
-            out.push_str(&format!("%{c:02X}"));
-        }
-    }
-    out
+    crate::addr::percent_encode(s.as_bytes())
 }
 
 #[cfg(test)]

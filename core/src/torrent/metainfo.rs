@@ -48,22 +48,16 @@ impl InfoHash {
 
     /// Lower-case hex, 40 characters.
     pub fn to_hex(&self) -> String {
-        hex(&self.0)
+        crate::addr::hex_encode(&self.0)
     }
 
     /// Parse 40 hex digits (either case).
     pub fn from_hex(s: &str) -> Option<InfoHash> {
-        let b = s.as_bytes();
-        if b.len() != 40 {
+        // Exactly 40 digits: no surrounding whitespace, unlike key files.
+        if s.len() != 40 {
             return None;
         }
-        let mut out = [0u8; 20];
-        for (i, pair) in b.chunks_exact(2).enumerate() {
-            let hi = (pair[0] as char).to_digit(16)?;
-            let lo = (pair[1] as char).to_digit(16)?;
-            out[i] = (hi * 16 + lo) as u8;
-        }
-        Some(InfoHash(out))
+        crate::addr::hex_decode(s)?.try_into().ok().map(InfoHash)
     }
 }
 
@@ -77,16 +71,6 @@ impl fmt::Display for InfoHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_hex())
     }
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[(b >> 4) as usize] as char);
-        s.push(DIGITS[(b & 15) as usize] as char);
-    }
-    s
 }
 
 /// Why a metainfo file was refused.
@@ -323,17 +307,6 @@ impl Metainfo {
             }
         }
         out
-    }
-
-    /// A magnet link for this torrent (BEP 9).
-    pub fn magnet(&self) -> super::magnet::Magnet {
-        super::magnet::Magnet {
-            info_hash: self.info_hash,
-            display_name: Some(self.info.name.clone()),
-            trackers: self.trackers(),
-            web_seeds: self.url_list.clone(),
-            peers: Vec::new(),
-        }
     }
 }
 

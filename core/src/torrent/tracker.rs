@@ -53,50 +53,14 @@ impl AnnounceEvent {
     }
 }
 
-/// Percent-encode everything but the RFC 3986 unreserved characters (binary-safe).
-pub fn percent_encode(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 3);
-    for &b in bytes {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            s.push(b as char);
-        } else {
-            s.push_str(&format!("%{b:02X}"));
-        }
-    }
-    s
-}
+pub use crate::addr::percent_encode;
 
-/// Decode `%XX` escapes (and `+` as space); errors on a malformed escape.
+/// [`crate::addr::percent_decode`] with its refusal worded as a bad query.
 pub fn percent_decode(s: &str) -> Result<Vec<u8>, TrackerError> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' => {
-                let hex = s.get(i + 1..i + 3).ok_or(TrackerError::Invalid {
-                    field: "query",
-                    why: "truncated %-escape".into(),
-                })?;
-                out.push(
-                    u8::from_str_radix(hex, 16).map_err(|_| TrackerError::Invalid {
-                        field: "query",
-                        why: format!("bad %-escape %{hex}"),
-                    })?,
-                );
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            c => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    Ok(out)
+    crate::addr::percent_decode(s).map_err(|e| TrackerError::Invalid {
+        field: "query",
+        why: e.to_string(),
+    })
 }
 
 /// What a client announces.

@@ -85,6 +85,14 @@ pub struct SimArgs {
     /// Start with empty keyrings: every node floods its signed key announcement first.
     #[arg(long, conflicts_with = "no_crypto")]
     announce: bool,
+    /// Per-direction link asymmetry: standard deviation in dB of an offset drawn for each
+    /// direction of each link (as Meshtasticator models it); 0 = symmetric links.
+    #[arg(long, default_value_t = 3.0)]
+    asymmetry_db: f64,
+    /// With --no-crypto: sequential node addresses instead of random 32-bit ones (with
+    /// crypto, addresses always come from the keys).
+    #[arg(long)]
+    sequential_addresses: bool,
 }
 
 impl SimArgs {
@@ -102,6 +110,12 @@ impl SimArgs {
             bail!(
                 "--direct-percent must be in [0, 100] (got {})",
                 self.direct_percent
+            );
+        }
+        if !(0.0..=20.0).contains(&self.asymmetry_db) {
+            bail!(
+                "--asymmetry-db must be between 0 and 20 dB (got {})",
+                self.asymmetry_db
             );
         }
         if !(self.interval_s.is_finite() && self.interval_s >= 0.0) {
@@ -128,6 +142,8 @@ impl SimArgs {
             interval_ms: (self.interval_s * 1000.0) as u64,
             crypto: !self.no_crypto,
             announce: self.announce,
+            link_asymmetry_db: self.asymmetry_db,
+            random_addresses: !self.sequential_addresses,
             ..SimConfig::default()
         })
     }

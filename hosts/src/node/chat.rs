@@ -92,14 +92,12 @@ impl Connection {
     /// The next pushed event; `None` when the node is gone.
     pub async fn next_event(&mut self) -> Option<Value> {
         match self {
-            Connection::Local { events, .. } => loop {
-                match events.recv().await {
-                    Ok(v) => return Some(v),
-                    Err(broadcast::error::RecvError::Lagged(n)) => {
-                        return Some(json!({"event": "lagged", "missed": n}));
-                    }
-                    Err(broadcast::error::RecvError::Closed) => return None,
+            Connection::Local { events, .. } => match events.recv().await {
+                Ok(v) => Some(v),
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    Some(json!({"event": "lagged", "missed": n}))
                 }
+                Err(broadcast::error::RecvError::Closed) => None,
             },
             Connection::Remote { lines, pending, .. } => {
                 if let Some(v) = pending.pop_front() {

@@ -495,6 +495,7 @@ impl Runtime {
                     msg_id: 0,
                     direction: "in".into(),
                     peer: sender,
+                    address: Some(format!("{:08x}", src.0)),
                     name: name.clone(),
                     channel: channel_name.clone(),
                     text: text.clone(),
@@ -823,7 +824,7 @@ impl Runtime {
                     .map(|m| {
                         json!({
                             "msg_id": m.msg_id, "direction": m.direction,
-                            "peer": m.peer.map(|f| f.to_hex()), "name": m.name,
+                            "peer": m.peer.map(|f| f.to_hex()), "address": m.address, "name": m.name,
                             "channel": m.channel, "text": m.text, "sealed": m.sealed,
                             "status": m.status, "reason": m.reason, "at_ms": m.at_ms,
                         })
@@ -857,6 +858,7 @@ impl Runtime {
                     msg_id: 0,
                     direction: "out".into(),
                     peer: None,
+                    address: None,
                     name: self.settings.name.clone(),
                     channel: Some(name.clone()),
                     text: text.clone(),
@@ -881,6 +883,7 @@ impl Runtime {
                     msg_id: 0,
                     direction: "out".into(),
                     peer: Some(fp),
+                    address: None,
                     name: self.name_of(&fp),
                     channel: None,
                     text: text.clone(),

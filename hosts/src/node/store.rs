@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS messages (
     msg_id INTEGER PRIMARY KEY AUTOINCREMENT,
     direction TEXT NOT NULL,
     peer BLOB,
+    address TEXT,
     name TEXT,
     channel TEXT,
     text TEXT NOT NULL,
@@ -55,6 +56,8 @@ pub struct StoredMessage {
     /// "in" or "out".
     pub direction: String,
     pub peer: Option<Fingerprint>,
+    /// The mesh address a received message came from (what a channel message claims).
+    pub address: Option<String>,
     pub name: Option<String>,
     pub channel: Option<String>,
     pub text: String,
@@ -88,6 +91,7 @@ fn message_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredMessage> {
         status: r.get(7)?,
         reason: r.get(8)?,
         at_ms: r.get(9)?,
+        address: r.get(10)?,
     })
 }
 
@@ -253,8 +257,8 @@ impl Store {
     /// Append a message; returns its id.
     pub fn add_message(&self, m: &StoredMessage) -> Result<i64> {
         self.conn.execute(
-            "INSERT INTO messages (direction, peer, name, channel, text, sealed, status, reason, at_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT INTO messages (direction, peer, name, channel, text, sealed, status, reason, at_ms, address)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
                 m.direction,
                 m.peer.map(|f| f.0.to_vec()),
@@ -264,7 +268,8 @@ impl Store {
                 m.sealed,
                 m.status,
                 m.reason,
-                m.at_ms
+                m.at_ms,
+                m.address
             ],
         )?;
         Ok(self.conn.last_insert_rowid())
@@ -304,7 +309,7 @@ impl Store {
             Some(Conversation::Channel(c)) => ("WHERE channel = ?2", Some(c.clone().into())),
         };
         let sql = format!(
-            "SELECT msg_id, direction, peer, name, channel, text, sealed, status, reason, at_ms
+            "SELECT msg_id, direction, peer, name, channel, text, sealed, status, reason, at_ms, address
              FROM (SELECT * FROM messages {clause} ORDER BY msg_id DESC LIMIT ?1) ORDER BY msg_id"
         );
         let mut st = self.conn.prepare(&sql)?;
@@ -325,7 +330,7 @@ impl Store {
         Ok(self
             .conn
             .query_row(
-                "SELECT msg_id, direction, peer, name, channel, text, sealed, status, reason, at_ms
+                "SELECT msg_id, direction, peer, name, channel, text, sealed, status, reason, at_ms, address
                  FROM messages WHERE msg_id = ?1",
                 [msg_id],
                 message_row,
@@ -343,6 +348,7 @@ mod tests {
             msg_id: 0,
             direction: direction.into(),
             peer: Some(Fingerprint([1; 32])),
+            address: None,
             name: Some("bob".into()),
             channel: None,
             text: text.into(),

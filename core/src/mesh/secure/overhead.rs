@@ -1,8 +1,9 @@
 //! The on-air cost of sealed direct messages, measured through the real code path.
 
 use super::super::wire;
-use super::{SecureConfig, SecureError, SecureEvent, SecureNode};
+use super::{SecureConfig, SecureError, SecureNode};
 use crate::crypto::{Identity, Keyring, handshake};
+use crate::sim::harness::{self, Clique, Stop};
 use crate::time::Instant;
 
 /// On-air cost of a direct message after session set-up, measured through the real code
@@ -36,42 +37,16 @@ pub fn measure_overhead(a: Identity, b: Identity, payload: usize) -> Result<Over
         SecureNode::new(SecureConfig::default(), b, ring_b, [2; 32])?,
     ];
     let dst = nodes[1].address();
-    // Exchange frames until quiet; returns (frames, bytes) put on air, and whether the
-    // message id `want` was acknowledged.
+    // Exchange frames until quiet (one hop, both ways); returns the frames put on air.
     let mut now = 0u64;
-    let exchange =
-        |nodes: &mut [SecureNode; 2], now: &mut u64| -> (Vec<Vec<u8>>, Vec<SecureEvent>) {
-            let mut sent = Vec::new();
-            let mut events = Vec::new();
-            loop {
-                let mut progressed = false;
-                for i in 0..2 {
-                    while let Some(f) = nodes[i].poll_transmit() {
-                        progressed = true;
-                        let _ = nodes[1 - i].handle_frame(Instant(*now), &f, -80.0, 5.0);
-                        sent.push(f);
-                    }
-                    while let Some(e) = nodes[i].poll_event() {
-                        events.push(e);
-                    }
-                }
-                if progressed {
-                    continue;
-                }
-                match nodes.iter().filter_map(|n| n.poll_timeout()).min() {
-                    Some(t) if t.as_millis() <= *now + 60_000 => {
-                        *now = (*now).max(t.as_millis());
-                        for n in nodes.iter_mut() {
-                            n.handle_timeout(Instant(*now));
-                        }
-                    }
-                    _ => return (sent, events),
-                }
-            }
-        };
+    let exchange = |nodes: &mut [SecureNode; 2], now: &mut u64| -> Vec<Vec<u8>> {
+        let mut air = Clique::new(2, -80.0, 5.0);
+        harness::run(nodes, now, Stop::QuietFor(60_000), &mut air);
+        air.sent.into_iter().map(|(_, _, f)| f).collect()
+    };
     // Set up the session with a first (1-byte) message, then measure the real one.
     nodes[0].send(Instant(now), dst, &[0])?;
-    let (setup, _) = exchange(&mut nodes, &mut now);
+    let setup = exchange(&mut nodes, &mut now);
     // Set-up is everything but the first message and B's acknowledgement of it, which
     // is B's last ACK: B acknowledges the init before it replies, and the message only
     // once it opened it, after the reply.
@@ -93,7 +68,7 @@ pub fn measure_overhead(a: Identity, b: Identity, payload: usize) -> Result<Over
     }
     let body = vec![0x5A; payload];
     nodes[0].send(Instant(now), dst, &body)?;
-    let (sent, _) = exchange(&mut nodes, &mut now);
+    let sent = exchange(&mut nodes, &mut now);
     let data: Vec<&Vec<u8>> = sent
         .iter()
         .filter(|f| wire::FrameView::parse(f).is_ok_and(|v| v.header().src == nodes[0].address()))

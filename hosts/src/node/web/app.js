@@ -10,6 +10,8 @@ const MAX_EARLY_STATUS = 200;
 const CALL_TIMEOUT_MS = 15000;
 const RECONNECT_MIN_MS = 500;
 const RECONNECT_MAX_MS = 5000;
+// How a channel key is written as text (airswarm_core::crypto::ChannelKey::to_text).
+const CHANNEL_KEY_PREFIX = "airswarm-channel:";
 
 const state = {
   me: null,
@@ -127,9 +129,11 @@ async function refresh() {
         direction: m.direction,
         conv: convOf(m.channel, m.peer),
         name: m.direction === "out" ? "you" : m.name,
+        peer: m.peer,
         text: m.text,
         sealed: m.sealed,
         status: m.status,
+        reason: m.reason,
         at: m.at_ms,
       });
     }
@@ -153,6 +157,8 @@ function onEvent(ev) {
         direction: "in",
         conv,
         name: ev.name,
+        peer: ev.from,
+        address: ev.address,
         text: ev.text,
         sealed: ev.sealed,
         status: "received",
@@ -316,7 +322,12 @@ async function join(e) {
   const passphrase = $("join-passphrase").value;
   const error = $("join-error");
   if (!channel || !passphrase) return;
-  const reply = await call({ cmd: "join", channel, passphrase });
+  // A channel key shared as text is used as it is; anything else is a passphrase.
+  const secret = passphrase.trim();
+  const request = secret.startsWith(CHANNEL_KEY_PREFIX)
+    ? { cmd: "join", channel, key: secret }
+    : { cmd: "join", channel, passphrase };
+  const reply = await call(request);
   if (!reply.ok) {
     error.textContent = "Could not join: " + reply.error;
     error.hidden = false;
@@ -458,12 +469,29 @@ function shortTime(when) {
   return when.toLocaleDateString([], { month: "short", day: "numeric" }) + " " + time;
 }
 
+// A sender's name as the message gave it, else as the peer list knows it (a node learns
+// a peer's name from its announcements, which may come after its first message). An
+// unsigned channel message proves no sender: only the address it claims is known, and
+// the name that goes with that address is shown as unverified.
+function senderName(m) {
+  if (m.name) return m.name;
+  if (m.peer) {
+    const p = state.peers.get(m.peer);
+    return (p && p.name) || m.peer.slice(0, 8);
+  }
+  if (m.address) {
+    const p = [...state.peers.values()].find((q) => q.address === m.address);
+    return ((p && p.name) || m.address) + " (unverified)";
+  }
+  return "unknown sender";
+}
+
 function messageItem(m) {
   const when = new Date(typeof m.at === "number" ? m.at : Date.now());
   return el(
     "li",
     { class: "msg " + m.direction, "data-msg-id": m.key, "data-direction": m.direction },
-    el("span", { class: "from" }, m.direction === "out" ? "you" : m.name || "unknown sender"),
+    el("span", { class: "from" }, m.direction === "out" ? "you" : senderName(m)),
     el("time", { datetime: when.toISOString(), title: when.toLocaleString() }, shortTime(when)),
     m.sealed === "plain" ? el("span", { class: "plain", title: "not encrypted" }, "unsealed") : null,
     el("p", { class: "text" }, m.text),

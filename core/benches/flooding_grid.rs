@@ -1,0 +1,209 @@
+//! The flooding grid of issue 12: every row compares blind, managed and airswarm on the
+//! same scenarios and checks airswarm against the targets. Prints a Markdown table.
+//!
+//! `cargo bench -p airswarm-core --bench flooding_grid` (evaluation seeds 1001–1005);
+//! `-- --seeds N` for more evaluation seeds, `-- --tuning` to run on the tuning seeds
+//! (1–40, the seeds `benches/flooding.rs` and `examples/tune.rs` tuned airswarm on),
+//! `-- --quick` for the 50- and 100-node rows only. Plain frames (sealed rows are not in
+//! this grid yet), LongFast rows and the router variant of managed are not in it yet.
+
+use airswarm_core::mesh::Strategy;
+use airswarm_core::sim::{SimConfig, SimReport, Simulator};
+
+/// Seeds airswarm's defaults were tuned on (benches/flooding.rs, examples/tune.rs).
+const TUNING_SEEDS: std::ops::RangeInclusive<u64> = 1..=40;
+/// Seeds never used for tuning.
+const FIRST_EVALUATION_SEED: u64 = 1001;
+
+#[derive(Clone, Copy)]
+struct Row {
+    nodes: usize,
+    direct: f64,
+    hop_limit: u8,
+    asymmetry_db: f64,
+    /// Area side relative to the CLI's density (40 nodes in 8 km × 8 km, ~7 neighbours).
+    spread: f64,
+    label: &'static str,
+}
+
+fn scenario(row: Row, seed: u64, strategy: Strategy) -> SimConfig {
+    SimConfig {
+        nodes: row.nodes,
+        area_m: 8_000.0 * (row.nodes as f64 / 40.0).sqrt() * row.spread,
+        seed,
+        messages: 50,
+        payload: 32,
+        strategy,
+        hop_limit: row.hop_limit,
+        direct_fraction: row.direct,
+        link_asymmetry_db: row.asymmetry_db,
+        crypto: false,
+        ..SimConfig::default()
+    }
+}
+
+/// Figures of one strategy on one row, pooled over seeds.
+#[derive(Default)]
+struct Pooled {
+    intended: u64,
+    delivered: u64,
+    within_60s: f64,
+    airtime: f64,
+    p50: f64,
+    p95: f64,
+    runs: f64,
+}
+
+impl Pooled {
+    fn add(&mut self, r: &SimReport) {
+        self.intended += r.intended_pairs;
+        self.delivered += r.delivered_pairs;
+        self.within_60s += r.delivery_ratio_60s * r.intended_pairs as f64;
+        self.airtime += r.airtime_s;
+        self.p50 += r.latency_p50_ms;
+        self.p95 += r.latency_p95_ms;
+        self.runs += 1.0;
+    }
+    fn drain(&self) -> f64 {
+        self.delivered as f64 / self.intended.max(1) as f64
+    }
+    fn in_60s(&self) -> f64 {
+        self.within_60s / self.intended.max(1) as f64
+    }
+    fn per_delivered(&self) -> f64 {
+        self.airtime / self.delivered.max(1) as f64
+    }
+    fn p50(&self) -> f64 {
+        self.p50 / self.runs
+    }
+    fn p95(&self) -> f64 {
+        self.p95 / self.runs
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let tuning = args.iter().any(|a| a == "--tuning");
+    let count: u64 = args
+        .iter()
+        .position(|a| a == "--seeds")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let seeds: Vec<u64> = if tuning {
+        TUNING_SEEDS.take(count as usize).collect()
+    } else {
+        (FIRST_EVALUATION_SEED..FIRST_EVALUATION_SEED + count).collect()
+    };
+    let mut rows = Vec::new();
+    for nodes in [50, 100, 200] {
+        if quick && nodes == 200 {
+            continue;
+        }
+        for direct in [0.0, 0.2] {
+            for hop_limit in [3, 7] {
+                for asymmetry_db in [0.0, 3.0] {
+                    rows.push(Row {
+                        nodes,
+                        direct,
+                        hop_limit,
+                        asymmetry_db,
+                        spread: 1.0,
+                        label: "",
+                    });
+                }
+            }
+        }
+    }
+    for (spread, label) in [(1.18, "sparse ~5"), (0.48, "dense ~30")] {
+        rows.push(Row {
+            nodes: 100,
+            direct: 0.2,
+            hop_limit: 3,
+            asymmetry_db: 3.0,
+            spread,
+            label,
+        });
+    }
+    println!(
+        "flooding grid: 50 messages of 32 bytes per run, plain frames, SF7/125 kHz, 1 % duty cycle, {} seeds {:?} ({})",
+        seeds.len(),
+        seeds,
+        if tuning {
+            "TUNING seeds"
+        } else {
+            "evaluation seeds, never used for tuning"
+        }
+    );
+    println!();
+    println!(
+        "| nodes | direct | hops | asym dB | density | delivery drain b / m / a | within 60 s b / m / a | airtime s per delivered m / a | p50 s m / a | p95 s m / a | targets missed |"
+    );
+    println!("|---:|---:|---:|---:|---|---|---|---|---|---|---|");
+    let (mut rows_met, mut rows_total) = (0, 0);
+    for row in rows {
+        let mut pooled: Vec<Pooled> = Strategy::ALL.iter().map(|_| Pooled::default()).collect();
+        for &seed in &seeds {
+            for (k, &s) in Strategy::ALL.iter().enumerate() {
+                let r = Simulator::new(scenario(row, seed, s))
+                    .expect("valid scenario")
+                    .run();
+                pooled[k].add(&r);
+            }
+        }
+        let (b, m, a) = (&pooled[0], &pooled[1], &pooled[2]);
+        let mut missed = Vec::new();
+        let best_drain = b.drain().max(m.drain());
+        if a.drain() < best_drain {
+            missed.push(format!("drain −{:.2} pt", 100.0 * (best_drain - a.drain())));
+        }
+        let best_60 = b.in_60s().max(m.in_60s());
+        if a.in_60s() < best_60 {
+            missed.push(format!("60 s −{:.2} pt", 100.0 * (best_60 - a.in_60s())));
+        }
+        let ratio = a.per_delivered() / m.per_delivered();
+        if ratio > 0.9 {
+            missed.push(format!("airtime {ratio:.2}× managed"));
+        }
+        if a.p50() > 2.0 * m.p50() {
+            missed.push(format!("p50 {:.1}× managed", a.p50() / m.p50()));
+        }
+        if a.p95() > 3.0 * m.p95() {
+            missed.push(format!("p95 {:.1}× managed", a.p95() / m.p95()));
+        }
+        rows_total += 1;
+        rows_met += usize::from(missed.is_empty());
+        println!(
+            "| {} | {:.0} % | {} | {} | {} | {:.2} / {:.2} / {:.2} % | {:.2} / {:.2} / {:.2} % | {:.4} / {:.4} | {:.1} / {:.1} | {:.1} / {:.1} | {} |",
+            row.nodes,
+            100.0 * row.direct,
+            row.hop_limit,
+            row.asymmetry_db,
+            if row.label.is_empty() {
+                "~7"
+            } else {
+                row.label
+            },
+            100.0 * b.drain(),
+            100.0 * m.drain(),
+            100.0 * a.drain(),
+            100.0 * b.in_60s(),
+            100.0 * m.in_60s(),
+            100.0 * a.in_60s(),
+            m.per_delivered(),
+            a.per_delivered(),
+            m.p50() / 1e3,
+            a.p50() / 1e3,
+            m.p95() / 1e3,
+            a.p95() / 1e3,
+            if missed.is_empty() {
+                "none".to_string()
+            } else {
+                missed.join("; ")
+            },
+        );
+    }
+    println!();
+    println!("rows meeting every target: {rows_met} of {rows_total}");
+}

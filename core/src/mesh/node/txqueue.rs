@@ -1,0 +1,314 @@
+//! The transmit queue: frames wait for their time (relays for their contention delay),
+//! then for the radio and the duty-cycle budget, and move to the outbox the host drains.
+
+use super::*;
+use crate::mesh::dedup::FrameKey;
+use crate::mesh::wire::{self, Address, FrameView, Header, Kind, NO_NEXT_HOP, message_tag};
+use crate::time::{Duration, Instant};
+
+#[derive(Debug)]
+pub(super) struct Pending {
+    pub(super) due: Instant,
+    pub(super) frame: Vec<u8>,
+    pub(super) key: FrameKey,
+    /// (src, id) of the message this frame belongs to.
+    pub(super) msg: (Address, u32),
+    pub(super) relay: bool,
+    /// Addressed to one node (acknowledged end to end, so a lost relay is retried).
+    pub(super) direct: bool,
+    /// SNR (dB) at which we received the frame we would relay.
+    pub(super) own_snr: f32,
+    /// Copies heard while waiting (airswarm), weighted ×2: a close copy counts 2, a far one 1.
+    pub(super) heard: u16,
+    /// We were named as this frame's next hop: copies heard do not cancel it.
+    pub(super) designated: bool,
+    /// An answer to a repeated hand-over, addressed back to the node that repeated it
+    /// (which never relays it): nothing to watch for.
+    pub(super) echo: bool,
+    /// Neighbours (relay bytes) heard sending this frame while we wait: they have it.
+    pub(super) senders: Vec<u8>,
+    /// Times this routed frame was already handed to its next hop without being heard
+    /// passing it on (a watch repeats the hand-over up to `MAX_HANDOFFS` times in all).
+    pub(super) handoffs: u8,
+}
+
+impl Pending {
+    /// A frame of our own, sent at `due`.
+    pub(super) fn own(due: Instant, frame: Vec<u8>, key: FrameKey, msg: (Address, u32)) -> Pending {
+        Pending {
+            due,
+            frame,
+            key,
+            msg,
+            relay: false,
+            direct: false,
+            own_snr: f32::MAX,
+            heard: 0,
+            designated: false,
+            echo: false,
+            senders: Vec::new(),
+            handoffs: 0,
+        }
+    }
+
+    /// A frame we pass to one named neighbour (a hand-over or its repeat): copies heard
+    /// never cancel it.
+    pub(super) fn handed(
+        due: Instant,
+        frame: Vec<u8>,
+        key: FrameKey,
+        msg: (Address, u32),
+        direct: bool,
+    ) -> Pending {
+        Pending {
+            relay: true,
+            direct,
+            designated: true,
+            ..Pending::own(due, frame, key, msg)
+        }
+    }
+}
+
+/// A relay named as next hop forwards after at most this many contention slots.
+pub(super) const DESIGNATED_JITTER_SLOTS: f64 = 8.0;
+
+impl Node {
+    /// Whether one more frame may be queued (own sends are refused beyond this, relays
+    /// and repeats are dropped and counted).
+    pub(super) fn queue_room(&self) -> bool {
+        self.pending.len() + self.outbox.len() < self.cfg.max_queue
+    }
+
+    pub(super) fn enqueue_own(&mut self, now: Instant, mut header: Header, payload: &[u8]) {
+        header.rnode_seq = (self.rng.next_u32() as u8 & 0x0F) & !wire::RNODE_FLAG_SPLIT;
+        let Ok(frame) = header.to_frame(payload) else {
+            debug_assert!(false, "own frames are sized to fit");
+            return;
+        };
+        if header.dst.is_broadcast() && matches!(header.kind, Kind::Data | Kind::Fragment) {
+            self.keep(message_tag(header.src, header.id), &frame);
+        }
+        let key = key_of(&header);
+        // Remember our own frame so echoes from relays are recognised as copies.
+        self.dedup.observe(now, key, i16::MAX);
+        self.pending
+            .push(Pending::own(now, frame, key, (header.src, header.id)));
+    }
+
+    /// Queue a frame that answers one neighbour (a repeated hand-over, a pull): after a
+    /// short jitter, never cancelled by copies heard, never watched.
+    pub(super) fn queue_answer(
+        &mut self,
+        now: Instant,
+        frame: Vec<u8>,
+        key: FrameKey,
+        msg: (Address, u32),
+        direct: bool,
+    ) {
+        let jitter = self.rng.unit() * DESIGNATED_JITTER_SLOTS * self.slot_ms();
+        self.pending.push(Pending {
+            echo: true,
+            ..Pending::handed(
+                now + Duration::from_millis(jitter as u64),
+                frame,
+                key,
+                msg,
+                direct,
+            )
+        });
+    }
+
+    /// Queue a second copy of a frame handed to its destination over a weak link.
+    pub(super) fn send_again(
+        &mut self,
+        after: Instant,
+        frame: Vec<u8>,
+        key: FrameKey,
+        msg: (Address, u32),
+    ) {
+        if !self.queue_room() {
+            self.stats.queue_drops += 1;
+            return;
+        }
+        let gap = Duration::from_millis(
+            self.airtime_ms(frame.len()) + (DESIGNATED_JITTER_SLOTS * self.slot_ms()) as u64,
+        );
+        self.pending
+            .push(Pending::handed(after + gap, frame, key, msg, true));
+    }
+
+    pub(super) fn cancel_message(&mut self, src: Address, id: u32) {
+        self.watches.retain(|w| w.msg != (src, id));
+        let before = self.pending.len();
+        self.pending.retain(|p| !(p.relay && p.msg == (src, id)));
+        self.stats.relays_cancelled += (before - self.pending.len()) as u64;
+    }
+
+    /// Move frames whose time has come (and which the duty cycle allows) to the outbox.
+    pub(super) fn release_due(&mut self, now: Instant) {
+        while let Some(pos) = self
+            .pending
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.due <= now)
+            .min_by_key(|(_, p)| (p.due, !p.relay))
+            .map(|(i, _)| i)
+        {
+            let airtime_us = self
+                .cfg
+                .lora
+                .time_on_air_us(self.pending[pos].frame.len())
+                .unwrap_or(0);
+            let airtime_ms = airtime_us.div_ceil(1000);
+            let start = now.max(self.radio_free_at);
+            let allowed = self.duty.earliest_start(start, airtime_us);
+            if allowed > start {
+                // Wait for the duty-cycle budget; everything else waits behind it too.
+                for p in self.pending.iter_mut().filter(|p| p.due <= now) {
+                    p.due = allowed;
+                }
+                break;
+            }
+            let p = self.pending.swap_remove(pos);
+            let rtt = 2
+                * self.cfg.hop_limit as u64
+                * (self.airtime_ms(wire::MAX_FRAME) + self.max_relay_delay_ms());
+            self.duty.record(start, airtime_us);
+            self.radio_free_at = start + Duration::from_millis(airtime_ms);
+            self.stats.frames_sent += 1;
+            if p.relay {
+                self.stats.frames_relayed += 1;
+            } else if let Some(o) = self.outstanding.get_mut(&p.msg.1)
+                && p.msg.0 == self.cfg.address
+            {
+                o.frames_unsent = o.frames_unsent.saturating_sub(1);
+                if o.frames_unsent == 0 {
+                    o.deadline = Some(self.radio_free_at + Duration::from_millis(rtt.max(2_000)));
+                }
+            }
+            if !p.relay
+                && p.handoffs == 0
+                // (a node that never heard anyone has nobody to wait for)
+                && !self.link_snr.is_empty()
+                && self.policy.mechanisms().resend_unheard_broadcasts
+                && self.watches.len() < self.cfg.max_queue
+                && FrameView::parse(&p.frame).is_ok_and(|v| {
+                    v.header().dst.is_broadcast()
+                        && matches!(v.header().kind, Kind::Data | Kind::Fragment)
+                })
+            {
+                // Our own broadcast: some neighbour should be heard passing it on within
+                // the relay window (each one that got it relays unless it hears copies);
+                // if none is, it was lost at the first hop, which costs every receiver.
+                // Sent once more then.
+                let window = 2 * airtime_ms + self.max_relay_delay_ms();
+                self.watches.push(Watch {
+                    key: p.key,
+                    msg: p.msg,
+                    next_hop: NO_NEXT_HOP,
+                    deadline: self.radio_free_at + Duration::from_millis(window),
+                    frame: p.frame.clone(),
+                    handoffs: 1,
+                });
+            }
+            if let Some(next_hop) = handed_to(&p.frame)
+                && !p.echo
+                && self.watches.len() < self.cfg.max_queue
+            {
+                self.note_handed(p.key, next_hop);
+                // Expect to hear the next hop relay it: our frame, its short wait, its frame.
+                let airtime = Duration::from_millis(2 * airtime_ms);
+                let slots = (2.0 * DESIGNATED_JITTER_SLOTS + 16.0) * self.slot_ms();
+                self.watches.push(Watch {
+                    key: p.key,
+                    msg: p.msg,
+                    next_hop,
+                    deadline: self.radio_free_at + airtime + Duration::from_millis(slots as u64),
+                    frame: p.frame.clone(),
+                    handoffs: p.handoffs + 1,
+                });
+            }
+            self.outbox.push_back(p.frame);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{data, node, run_until};
+    use super::*;
+
+    #[test]
+    fn frames_wait_for_the_duty_cycle_budget() {
+        let mut n = Node::new(NodeConfig {
+            duty_cycle_percent: 1.0,
+            ..NodeConfig::default()
+        })
+        .unwrap();
+        // 1 % of an hour is 36 s: about 90 full SF7 frames (REFERENCE.md).
+        for _ in 0..120 {
+            n.send(Instant(0), Address::BROADCAST, &[0; 230]).unwrap();
+        }
+        let first: Vec<Vec<u8>> = core::iter::from_fn(|| n.poll_transmit()).collect();
+        let now = first.len();
+        let on_air_ms: u64 = first.iter().map(|f| n.airtime_ms(f.len())).sum();
+        assert!(now < 120 && on_air_ms <= 36_000, "{now} frames at once");
+        let waiting = n.poll_timeout().unwrap();
+        assert!(waiting > Instant(0));
+        // The rest go as the budget frees up, within the next hour.
+        let later = run_until(&mut n, Instant(2 * 3_600_000));
+        assert_eq!(now + later.len(), 120);
+        assert!(later.iter().all(|(t, _)| *t >= waiting));
+    }
+
+    #[test]
+    fn the_queue_is_bounded() {
+        let mut n = Node::new(NodeConfig {
+            max_queue: 2,
+            ..NodeConfig::default()
+        })
+        .unwrap();
+        n.send(Instant(0), Address::BROADCAST, b"a").unwrap();
+        // The first went to the outbox, still undrained: it counts.
+        n.send(Instant(0), Address::BROADCAST, b"b").unwrap();
+        assert_eq!(
+            n.send(Instant(0), Address::BROADCAST, b"c"),
+            Err(MeshError::QueueFull { frames: 2 })
+        );
+        assert_eq!(n.queued_frames(), 2);
+    }
+
+    #[test]
+    fn a_relay_heard_from_elsewhere_is_cancelled_under_managed_but_not_blind() {
+        for (s, cancelled) in [(Strategy::Managed, 1), (Strategy::Blind, 0)] {
+            let mut n = node(0x10, s);
+            let frame = data(0x99, 0x21, Address::BROADCAST, 7, 0);
+            n.handle_frame(Instant(0), &frame, -60.0, 5.0).unwrap();
+            assert_eq!(n.pending.len(), 1, "{s}: relay queued");
+            // Another neighbour relays it first.
+            let mut copy = frame.clone();
+            wire::set_route(&mut copy, 0x22, NO_NEXT_HOP);
+            wire::set_hop_limit(&mut copy, 1);
+            n.handle_frame(Instant(5), &copy, -60.0, 5.0).unwrap();
+            assert_eq!(n.stats().relays_cancelled, cancelled, "{s}");
+            let relayed = run_until(&mut n, Instant(60_000)).len() as u64;
+            assert_eq!(relayed, 1 - cancelled, "{s}");
+        }
+    }
+
+    #[test]
+    fn an_ack_passing_by_cancels_relays_of_its_message() {
+        let mut n = node(0x10, Strategy::Airswarm);
+        n.handle_frame(
+            Instant(0),
+            &data(0x99, 0x21, Address(0x55), 7, 0),
+            -60.0,
+            5.0,
+        )
+        .unwrap();
+        assert_eq!(n.pending.len(), 1);
+        n.cancel_message(Address(0x99), 7);
+        assert!(n.pending.is_empty());
+        assert_eq!(n.stats().relays_cancelled, 1);
+    }
+}

@@ -79,6 +79,19 @@ fn every_subcommand(s: &Scratch) -> Vec<Vec<String>> {
         "32K",
     ]);
     assert!(created.status.success(), "{}", stderr(&created));
+    // A saved DHT routing table for `dht stats` (a node that stops at once still saves).
+    let dht = s.run(&[
+        "dht",
+        "run",
+        "--listen",
+        "127.0.0.1:0",
+        "--duration",
+        "0",
+        "--state",
+        &s.s("dht.dat"),
+    ]);
+    assert!(dht.status.success(), "{}", stderr(&dht));
+    assert!(s.path("dht.dat").is_file());
     let v = |a: &[&str]| a.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     vec![
         v(&[
@@ -117,6 +130,32 @@ fn every_subcommand(s: &Scratch) -> Vec<Vec<String>> {
         // Long-running services print their address first, then serve: with nobody to
         // read it they stop at once.
         v(&["tracker", "--listen", "127.0.0.1:0"]),
+        v(&["air", "--listen", "127.0.0.1:0"]),
+        v(&["air", "--listen", "127.0.0.1:0", "--json"]),
+        v(&[
+            "dht",
+            "run",
+            "--listen",
+            "127.0.0.1:0",
+            "--json",
+            "--state",
+            &s.s("dht-run.dat"),
+        ]),
+        v(&[
+            "dht",
+            "run",
+            "--listen",
+            "127.0.0.1:0",
+            "--state",
+            &s.s("dht-run.dat"),
+        ]),
+        v(&["dht", "stats", "--state", &s.s("dht.dat"), "--json"]),
+        v(&["dht", "stats", "--state", &s.s("dht.dat")]),
+        v(&["node", "--help"]),
+        v(&["chat", "--help"]),
+        v(&["air", "--help"]),
+        v(&["dht", "--help"]),
+        v(&["dht", "run", "--help"]),
         v(&["--help"]),
         v(&["sim", "--help"]),
         v(&["--version"]),

@@ -232,3 +232,43 @@ fn a_node_on_an_emulated_rnode_and_a_node_on_air_share_one_mesh() {
     let got = cr.wait_event(MESSAGE, "a's message at r", |e| e["event"] == "message");
     assert_eq!(got["text"], "from the air");
 }
+
+#[test]
+fn the_terminal_chat_attached_to_a_node_sends_and_shows_receipts_and_replies() {
+    use std::io::Write;
+    let dir = TempDir::new("node-chat");
+    let (_air, air) = start_air(dir.path(), "a b 8\n");
+    let radio = format!("air:{air}");
+    let a = start_node(dir.path(), "a", &radio, &[]);
+    let b = start_node(dir.path(), "b", &radio, &[]);
+    let (mut ca, mut cb) = (Client::connect(&a.api), Client::connect(&b.api));
+    ca.wait_peer(PEERS, "b");
+    cb.wait_peer(PEERS, "a");
+    let mut chat = node_common::Proc::spawn_with_stdin(
+        "airswarm chat",
+        node_common::airswarm().args(["chat", "--api", &a.api]),
+    );
+    let mut stdin = chat.child.stdin.take().unwrap();
+    writeln!(stdin, "/peers").unwrap();
+    chat.wait_line(Duration::from_secs(30), "b in /peers", |l| {
+        (l.trim_start().starts_with("b ") && l.contains("SNR")).then_some(())
+    });
+    writeln!(stdin, "hello before choosing").unwrap();
+    chat.wait_line(Duration::from_secs(30), "the hint to choose", |l| {
+        l.contains("choose a conversation first").then_some(())
+    });
+    writeln!(stdin, "/to b").unwrap();
+    writeln!(stdin, "hello from the terminal").unwrap();
+    let got = cb.wait_event(MESSAGE, "the chat line at b", |e| e["event"] == "message");
+    assert_eq!(got["text"], "hello from the terminal");
+    chat.wait_line(MESSAGE, "the delivery receipt", |l| {
+        l.contains("✓ #").then_some(())
+    });
+    cb.ok(json!({"cmd": "send", "to": "a", "text": "reply from b"}));
+    chat.wait_line(MESSAGE, "the reply", |l| {
+        (l.contains("b → you: reply from b")).then_some(())
+    });
+    writeln!(stdin, "/quit").unwrap();
+    let status = chat.wait_exit(Duration::from_secs(20));
+    assert!(status.success(), "{status}: {}", chat.output());
+}

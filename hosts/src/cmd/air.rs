@@ -2,7 +2,7 @@
 //! thin UDP loop around the core's `radio::air::AirService`.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use airswarm_core::radio::air::{AirService, ServiceConfig, ServiceEvent, Topology};
 use airswarm_core::radio::channel::ChannelParams;
@@ -54,9 +54,16 @@ pub struct AirArgs {
     json: bool,
 }
 
-fn read(path: &PathBuf, what: &str) -> Result<String> {
-    std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the {what} file {}", path.display()))
+/// A links or positions file holds one short line a pair or radio: 16 MiB is far more than
+/// --max-clients (at most 4096) radios need, and bounds what `/dev/zero` could cost.
+const MAX_TOPOLOGY_FILE: u64 = 16 << 20;
+
+/// The file's text; a FIFO or device is refused without blocking, a huge file is refused.
+fn read(path: &Path, what: &str) -> Result<String> {
+    let bytes = crate::files::read_regular(path, MAX_TOPOLOGY_FILE, &format!("a {what} file"))
+        .with_context(|| format!("cannot read the {what} file"))?;
+    String::from_utf8(bytes)
+        .map_err(|_| anyhow::anyhow!("{}: not a {what} file (not UTF-8 text)", path.display()))
 }
 
 pub fn run(a: AirArgs) -> Result<()> {

@@ -152,7 +152,7 @@ fn resolve(a: &NodeArgs) -> Result<Resolved> {
             let text = files::read_regular(p, 1 << 20, "a node configuration")?;
             let text = String::from_utf8(text)
                 .with_context(|| format!("{} is not UTF-8 text", p.display()))?;
-            toml::from_str(&text).with_context(|| format!("in {}", p.display()))?
+            toml::from_str(&text).map_err(|e| toml_error(p, &text, &e))?
         }
     };
     let fl = file.lora.unwrap_or_default();
@@ -236,19 +236,64 @@ fn lock_home(home: &Path) -> Result<nix::fcntl::Flock<std::fs::File>> {
     })
 }
 
-fn identity(home: &Path) -> Result<airswarm_core::crypto::Identity> {
+/// A TOML error on one line, `FILE: line L, column C: MESSAGE` (the toml crate's own
+/// rendering spans several lines with a source excerpt).
+fn toml_error(path: &Path, text: &str, e: &toml::de::Error) -> anyhow::Error {
+    let message = e.message().trim().replace('\n', " ");
+    // `get` rather than indexing: a span off a character boundary is no reason to panic.
+    let Some(before) = e.span().and_then(|span| text.get(..span.start)) else {
+        return anyhow::anyhow!("{}: {message}", path.display());
+    };
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before[line_start..].chars().count() + 1;
+    let source: String = text[line_start..]
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim()
+        .chars()
+        .take(80)
+        .collect();
+    anyhow::anyhow!(
+        "{}: line {line}, column {column}: {message} (in `{}`)",
+        path.display(),
+        files::printable(&source)
+    )
+}
+
+/// The home directory must be a directory; `create_dir_all` on a file only says "File exists".
+fn check_home(home: &Path) -> Result<()> {
+    match std::fs::metadata(home) {
+        Ok(m) if !m.is_dir() => bail!(
+            "--home {} is not a directory (the node keeps identity.pem and node.db in one)",
+            home.display()
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// The node's key: loaded when the home has one, else generated (and saved by the caller
+/// with `save_new_identity` only once the radio is up, so that a run that fails leaves no
+/// key behind).
+fn identity(home: &Path) -> Result<(airswarm_core::crypto::Identity, bool)> {
     let path = home.join("identity.pem");
     if path.exists() {
-        return keys::load_identity(&path);
+        return Ok((keys::load_identity(&path)?, false));
     }
     let id = airswarm_core::crypto::Identity::generate(&mut keys::os_rng())?;
-    keys::save_identity(&path, &id)?;
+    Ok((id, true))
+}
+
+fn save_new_identity(home: &Path, id: &airswarm_core::crypto::Identity) -> Result<()> {
+    let path = home.join("identity.pem");
+    keys::save_identity(&path, id)?;
     tracing::info!(
         "created a new identity in {}: {}",
         path.display(),
         id.fingerprint()
     );
-    Ok(id)
+    Ok(())
 }
 
 async fn bind(addr: &str, what: &str) -> Result<tokio::net::TcpListener> {
@@ -271,10 +316,35 @@ async fn shutdown_signal() {
 pub fn run(a: NodeArgs) -> Result<()> {
     let r = resolve(&a)?;
     init_logging(a.chat);
-    files::ensure_dir(&r.home)?;
-    let _lock = lock_home(&r.home)?;
-    let id = identity(&r.home)?;
-    let store = Store::open(&r.home.join("node.db"))?;
+    check_home(&r.home)?;
+    let home = r.home.clone();
+    let created_home = !home.exists();
+    files::ensure_dir(&home)?;
+    let lock = lock_home(&home)?;
+    let result = run_locked(a, r);
+    if result.is_err() && created_home {
+        // This run made the home; if it failed before writing a key or a database there,
+        // take away the lock file and the (then empty) directory, still holding the lock.
+        if !home.join("identity.pem").exists() && !home.join("node.db").exists() {
+            let _ = std::fs::remove_file(home.join("lock"));
+            let _ = std::fs::remove_dir(&home);
+        }
+    }
+    drop(lock);
+    result
+}
+
+fn run_locked(a: NodeArgs, r: Resolved) -> Result<()> {
+    let home = r.home.clone();
+    let (id, new_id) = identity(&home)?;
+    let db = home.join("node.db");
+    // An existing database is checked now (before waiting for a radio); a new one is made
+    // only once the radio is up.
+    let store = if db.exists() {
+        Some(Store::open(&db)?)
+    } else {
+        None
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -294,6 +364,13 @@ pub fn run(a: NodeArgs) -> Result<()> {
             .clone()
             .unwrap_or_else(|| format!("{}", id.address()));
         let radio = radio::open(&r.radio, &name, &r.settings.lora).await?;
+        if new_id {
+            save_new_identity(&home, &id)?;
+        }
+        let store = match store {
+            Some(s) => s,
+            None => Store::open(&db)?,
+        };
         let (handle, calls) = ApiHandle::new(256);
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no OS randomness: {e}"))?;
@@ -379,7 +456,21 @@ pub fn chat(a: ChatArgs) -> Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let conn = Connection::connect(&a.api).await?;
+        let mut conn = Connection::connect(&a.api).await?;
+        // Something that accepts connections but never answers (not a node, or a node
+        // that hangs) would otherwise leave the chat waiting for ever.
+        tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            conn.call(serde_json::json!({"cmd": "id"})),
+        )
+        .await
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "{} accepted the connection but gave no answer within 5 s (is it `airswarm node --api`?)",
+                a.api
+            )
+        })?
+        .with_context(|| format!("the node API at {}", a.api))?;
         chat::run(conn).await
     })
 }

@@ -108,12 +108,46 @@ fn fingerprint(bytes: Vec<u8>) -> rusqlite::Result<Fingerprint> {
     Ok(Fingerprint(arr))
 }
 
+/// True when SQLite found that the file is not a database, or a damaged one.
+fn damaged(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<rusqlite::Error>(),
+            Some(rusqlite::Error::SqliteFailure(f, _))
+                if matches!(
+                    f.code,
+                    rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt
+                )
+        )
+    })
+}
+
 impl Store {
     /// Open (or create) the database at `path`.
     pub fn open(path: &Path) -> Result<Store> {
+        // SQLite says only "unable to open database file" for a directory or a file this
+        // user may not write; the OS error names the problem.
+        if let Ok(meta) = std::fs::metadata(path) {
+            if !meta.is_file() {
+                bail!("the node database {} is not a regular file", path.display());
+            }
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(path)
+                .with_context(|| format!("cannot open the node database {}", path.display()))?;
+        }
         let conn = Connection::open(path)
             .with_context(|| format!("cannot open the node database {}", path.display()))?;
-        Store::init(conn).with_context(|| format!("node database {}", path.display()))
+        Store::init(conn).map_err(|e| match damaged(&e) {
+            true => anyhow::anyhow!(
+                "the node database {} is not an airswarm database or is damaged (left as \
+                 it is; move it away to start with an empty one): {}",
+                path.display(),
+                e.root_cause()
+            ),
+            false => e.context(format!("node database {}", path.display())),
+        })
     }
 
     /// A database in memory (tests).

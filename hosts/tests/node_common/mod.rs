@@ -61,8 +61,16 @@ fn pump(r: impl Read + Send + 'static, into: Arc<Mutex<Vec<String>>>) {
 
 impl Proc {
     pub fn spawn(name: &str, cmd: &mut Command) -> Proc {
+        Proc::start(name, cmd.stdin(Stdio::null()))
+    }
+
+    /// Like [`Proc::spawn`], with standard input a pipe the test writes to.
+    pub fn spawn_with_stdin(name: &str, cmd: &mut Command) -> Proc {
+        Proc::start(name, cmd.stdin(Stdio::piped()))
+    }
+
+    fn start(name: &str, cmd: &mut Command) -> Proc {
         let mut child = cmd
-            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -119,6 +127,24 @@ impl Proc {
         let out = self.stdout.lock().unwrap().join("\n");
         let err = self.stderr.lock().unwrap().join("\n");
         format!("--- stdout\n{out}\n--- stderr\n{err}")
+    }
+
+    /// Wait for the process to end by itself within `limit`.
+    pub fn wait_exit(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let end = Instant::now() + limit;
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            if Instant::now() > end {
+                panic!(
+                    "{} did not exit within {limit:?}:\n{}",
+                    self.name,
+                    self.output()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// SIGKILL now, as `kill -9` does.

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod addr;
+pub mod bridge;
 pub mod crypto;
 pub mod dht;
 pub mod fields;

@@ -9,7 +9,7 @@
 //! {"cmd":"send","channel":NAME,"text":STR}
 //! {"cmd":"join","channel":NAME,"key":"airswarm-channel:…"} or with "passphrase":STR
 //! {"cmd":"leave","channel":NAME}                 {"cmd":"history","limit":N}
-//! {"cmd":"stats"}
+//! {"cmd":"stats"}                              {"cmd":"bridges"}
 //! ```
 //! Any request may carry `"id"` (a string or a number), echoed in its reply.
 
@@ -52,6 +52,8 @@ pub enum Request {
     Peers,
     Channels,
     Stats,
+    /// The bridges this node is linked with (`airswarm node --bridge`).
+    Bridges,
     Send {
         target: Target,
         text: String,
@@ -178,6 +180,7 @@ pub fn parse_request(line: &[u8]) -> Result<Envelope, RequestError> {
         "peers" => Request::Peers,
         "channels" => Request::Channels,
         "stats" => Request::Stats,
+        "bridges" => Request::Bridges,
         "send" => {
             let target = target(&o, &id, cmd)?.ok_or_else(|| {
                 RequestError::new(&id, "\"send\" needs \"to\" (a peer) or \"channel\"")

@@ -59,7 +59,7 @@ fn fake_node() -> (ApiHandle, Requests) {
                 }
                 "peers" => json!({"ok": true, "peers": [{
                     "fingerprint": BOB, "address": "b0b0b0b0", "name": "bob",
-                    "snr_db": 7.5, "rssi_dbm": -80, "last_heard_ms": 1500,
+                    "snr_db": 7.5, "rssi_dbm": -80, "last_heard_ms": 1500, "bridged": true,
                 }]}),
                 "channels" => {
                     let list: Vec<Value> = channels.iter().map(|c| json!({"name": c})).collect();
@@ -211,7 +211,7 @@ async fn scenario(
     wait_attr(client, "#conn", "data-state", "connected").await?;
     let bob_css = format!("#peers li[data-fingerprint=\"{BOB}\"]");
     let bob_text = wait_text(client, &bob_css, "bob").await?;
-    for wanted in ["SNR 7.5 dB", "RSSI -80 dBm", "heard"] {
+    for wanted in ["SNR 7.5 dB", "RSSI -80 dBm", "heard", "via bridge"] {
         if !bob_text.contains(wanted) {
             bail!("bob's entry {bob_text:?} lacks {wanted:?}");
         }

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use airswarm_core::radio::LoRaConfig;
 use airswarm_core::time::Duration;
+use airswarm_hosts::node::bridge::BridgePlan;
 use airswarm_hosts::node::chat::{self, Connection};
 use airswarm_hosts::node::handle::ApiHandle;
 use airswarm_hosts::node::runtime::{Runtime, Settings};
@@ -83,6 +84,23 @@ pub struct NodeArgs {
     /// Transmit power in dBm.
     #[arg(long)]
     tx_power_dbm: Option<i8>,
+    /// Bridge this island to the other bridges of CHANNEL over the internet: they meet on
+    /// the BitTorrent DHT under a topic only the channel's members can compute.
+    #[arg(long, value_name = "CHANNEL")]
+    bridge: Option<String>,
+    /// DHT nodes to bootstrap the bridge's DHT node from (repeatable; e.g.
+    /// router.bittorrent.com:6881; not needed once its table is saved under --home).
+    #[arg(long, value_name = "HOST:PORT")]
+    dht_bootstrap: Vec<String>,
+    /// UDP port of the bridge link (0: any free port; it is announced on the DHT).
+    #[arg(long, default_value_t = 0, value_name = "PORT")]
+    bridge_port: u16,
+    /// UDP port of the bridge's DHT node (0: any free port).
+    #[arg(long, default_value_t = 0, value_name = "PORT")]
+    dht_port: u16,
+    /// Seconds between DHT lookups for other bridges once linked (10 s while alone).
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    bridge_lookup_s: u64,
 }
 
 #[derive(Args, Debug)]
@@ -356,7 +374,10 @@ fn run_locked(a: NodeArgs, r: Resolved) -> Result<()> {
         let (handle, calls) = ApiHandle::new(256);
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no OS randomness: {e}"))?;
-        let runtime = Runtime::new(id, store, r.settings, &radio, handle.clone(), seed)?;
+        let mut runtime = Runtime::new(id, store, r.settings, &radio, handle.clone(), seed)?;
+        if let Some(plan) = bridge_plan(&a, &r.home)? {
+            runtime = runtime.with_bridge(plan)?;
+        }
         let (stop_tx, stop_rx) = watch::channel(false);
         let stopped = |mut rx: watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|s| *s).await;
@@ -387,6 +408,36 @@ fn run_locked(a: NodeArgs, r: Resolved) -> Result<()> {
         drop(handle);
         runtime.run(calls, radio.events, stopped(stop_rx)).await
     })
+}
+
+fn bridge_plan(a: &NodeArgs, home: &Path) -> Result<Option<BridgePlan>> {
+    let Some(channel) = a.bridge.clone() else {
+        if !a.dht_bootstrap.is_empty() {
+            bail!("--dht-bootstrap is for --bridge");
+        }
+        return Ok(None);
+    };
+    if !(10..=3600).contains(&a.bridge_lookup_s) {
+        bail!(
+            "--bridge-lookup-s must be 10-3600, not {}",
+            a.bridge_lookup_s
+        );
+    }
+    if a.dht_bootstrap.is_empty() && !home.join("bridge-dht.dat").exists() {
+        bail!(
+            "--bridge needs --dht-bootstrap HOST:PORT (e.g. router.bittorrent.com:6881) until its DHT table is saved under {}",
+            home.display()
+        );
+    }
+    let dht_bootstrap = a.dht_bootstrap.clone();
+    Ok(Some(BridgePlan {
+        channel,
+        listen: std::net::SocketAddr::from(([0, 0, 0, 0], a.bridge_port)),
+        dht_listen: std::net::SocketAddr::from(([0, 0, 0, 0], a.dht_port)),
+        dht_bootstrap,
+        dht_state: Some(home.join("bridge-dht.dat")),
+        lookup_every: std::time::Duration::from_secs(a.bridge_lookup_s),
+    }))
 }
 
 fn init_logging(chat: bool) {

@@ -2,6 +2,7 @@
 //! ends (terminal chat, line-delimited JSON over TCP, a web page) on one [`handle::ApiHandle`].
 
 pub mod api;
+pub mod bridge;
 pub mod chat;
 pub mod handle;
 pub mod runtime;

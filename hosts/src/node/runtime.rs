@@ -19,6 +19,7 @@ use anyhow::{Context, Result};
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
+use super::bridge::{BridgePlan, BridgeState, FromBridge};
 use super::handle::{ApiHandle, Call};
 use super::store::{Conversation, Store, StoredMessage};
 use crate::radio::{RadioEvent, RadioLink, RxFrame};
@@ -141,6 +142,7 @@ pub struct Runtime {
     internal_rx: mpsc::Receiver<Internal>,
     frames_in: u64,
     frames_out: u64,
+    bridge: BridgeState,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -267,7 +269,38 @@ impl Runtime {
             internal_rx,
             frames_in: 0,
             frames_out: 0,
+            bridge: BridgeState::new(None),
         })
+    }
+
+    /// Bridge this node's island to others over the internet (`--bridge`): starts now if
+    /// the node is in the channel, else when it joins it.
+    pub fn with_bridge(mut self, plan: BridgePlan) -> Result<Runtime> {
+        let channel = plan.channel.clone();
+        self.bridge = BridgeState::new(Some(plan));
+        for (name, key) in self.store.channels()? {
+            if name == channel {
+                self.bridge.start_if(&name, &key, self.node.identity());
+            }
+        }
+        Ok(self)
+    }
+
+    /// A frame from another island: the node takes it as if the remote bridge relayed it
+    /// here (a good link), so its own relay rules, dedup and duty cycle apply.
+    fn on_bridge(&mut self, m: FromBridge) {
+        match m {
+            FromBridge::Frame { frame, .. } => {
+                self.bridge.note_source(&frame, true);
+                if let Err(e) = self
+                    .node
+                    .handle_frame(self.clock.now(), &frame, -60.0, 10.0)
+                {
+                    tracing::debug!("bridged frame refused: {e}");
+                }
+            }
+            FromBridge::Peers { list, bytes } => self.bridge.set_peers(list, bytes),
+        }
     }
 
     /// Serve until `shutdown` resolves or the radio fails.
@@ -304,6 +337,7 @@ impl Runtime {
                     None => break,
                 },
                 Some(i) = self.internal_rx.recv() => self.on_internal(i),
+                Some(m) = self.bridge.recv() => self.on_bridge(m),
                 _ = tokio::time::sleep_until(self.clock.tokio_at(wake)) => {}
             }
         }
@@ -354,6 +388,10 @@ impl Runtime {
                 tracing::warn!("radio backlog full: a frame was dropped");
                 self.backlog.pop_front();
             }
+            self.bridge.offer(&frame);
+            if let Some(echo) = self.bridge.echo_for(&frame) {
+                let _ = self.node.handle_frame(now, &echo, -60.0, 10.0);
+            }
             self.backlog.push_back(frame);
         }
         if !self.radio_busy {
@@ -392,6 +430,8 @@ impl Runtime {
         {
             tracing::debug!("frame refused: {e}");
         }
+        self.bridge.note_source(&rx.frame, false);
+        self.bridge.offer(&rx.frame);
     }
 
     fn heard_from(&mut self, address: Address, now: Instant) {
@@ -412,6 +452,7 @@ impl Runtime {
             "snr_db": heard.snr_db,
             "rssi_dbm": heard.rssi_dbm,
             "last_heard_ms": heard.last_heard.map(|t| now.as_millis().saturating_sub(t.as_millis())),
+            "bridged": self.bridge.is_bridged(address),
         })
     }
 
@@ -657,6 +698,7 @@ impl Runtime {
         if let Err(e) = self.store.add_channel(channel, &key) {
             return err(id, format!("cannot save the channel: {e:#}"));
         }
+        self.bridge.start_if(channel, &key, self.node.identity());
         let slot = ChannelSlot {
             name: channel.to_string(),
             left: false,
@@ -748,6 +790,7 @@ impl Runtime {
                     }),
                 )
             }
+            Request::Bridges => ok(id, self.bridge.json()),
             Request::Join {
                 channel,
                 key: JoinKey::Key(key),

@@ -242,6 +242,7 @@ function notePeer(p, lastHeardMs) {
     name: p.name || old.name,
     snr_db: p.snr_db ?? old.snr_db,
     rssi_dbm: p.rssi_dbm ?? old.rssi_dbm,
+    bridged: p.bridged ?? old.bridged ?? false,
     heardAt: typeof lastHeardMs === "number" ? Date.now() - lastHeardMs : old.heardAt ?? null,
   });
 }
@@ -429,6 +430,7 @@ function renderPeers() {
         el("code", { class: "fp", title: p.fingerprint }, p.fingerprint.slice(0, 16)),
         link,
         el("span", { class: "heard" }, heardText(p)),
+        ...(p.bridged ? [el("span", { class: "bridged", title: "heard through a bridge to another island" }, "via bridge")] : []),
       );
       return el("li", { "data-fingerprint": p.fingerprint }, convButton("peer:" + p.fingerprint, p.name || p.fingerprint.slice(0, 8), details));
     }),

@@ -778,6 +778,32 @@ impl Node {
         len: usize,
         seal: impl FnOnce(u64, &[u8; 12]) -> Result<Vec<u8>, E>,
     ) -> Result<u32, E> {
+        self.send_sealed_scoped(now, dst, content, len, false, seal)
+    }
+
+    /// Like [`Node::send_sealed`] for a broadcast that only the neighbours hear (hop
+    /// limit 0: nobody relays it). It stays out of the broadcast chain that pulls mend,
+    /// since a node beyond the sender's range was never meant to get it. Files over the
+    /// mesh send pieces and bitfields this way.
+    pub fn send_sealed_one_hop<E: From<MeshError>>(
+        &mut self,
+        now: Instant,
+        content: Content,
+        len: usize,
+        seal: impl FnOnce(u64, &[u8; 12]) -> Result<Vec<u8>, E>,
+    ) -> Result<u32, E> {
+        self.send_sealed_scoped(now, Address::BROADCAST, content, len, true, seal)
+    }
+
+    fn send_sealed_scoped<E: From<MeshError>>(
+        &mut self,
+        now: Instant,
+        dst: Address,
+        content: Content,
+        len: usize,
+        one_hop: bool,
+        seal: impl FnOnce(u64, &[u8; 12]) -> Result<Vec<u8>, E>,
+    ) -> Result<u32, E> {
         if len > MAX_MESSAGE {
             return Err(MeshError::MessageTooLarge { len }.into());
         }
@@ -803,7 +829,7 @@ impl Node {
         let want_ack = !dst.is_broadcast();
         // Our broadcasts name the latest broadcast we have (airswarm; the baselines send
         // the plain broadcast address).
-        let dst = if !dst.is_broadcast() {
+        let dst = if !dst.is_broadcast() || one_hop {
             dst
         } else if self.cfg.strategy == Strategy::Airswarm {
             Address::broadcast_after(self.seen_tags.back().copied())
@@ -822,13 +848,19 @@ impl Node {
             return Err(MeshError::MessageTooLarge { len: payload.len() }.into());
         }
         let payload = &payload[..];
-        if dst.is_broadcast() {
+        if dst.is_broadcast() && !one_hop {
             self.note_tag(message_tag(self.cfg.address, id));
         }
         let want_ack = !dst.is_broadcast();
-        let hop_limit = self.reply_hop_limit(dst);
+        let hop_limit = if one_hop {
+            0
+        } else {
+            self.reply_hop_limit(dst)
+        };
         let frag_attempts = vec![0u8; frames];
-        let next_hop = if dst.is_broadcast() {
+        let next_hop = if one_hop {
+            NO_NEXT_HOP
+        } else if dst.is_broadcast() {
             self.parent()
         } else {
             self.next_hop_to(now, dst)
@@ -1108,6 +1140,7 @@ impl Node {
         if h.dst.is_broadcast()
             && matches!(h.kind, Kind::Data | Kind::Fragment)
             && self.cfg.strategy == Strategy::Airswarm
+            && h.hop_start > 0
         {
             self.keep(message_tag(h.src, h.id), bytes);
             self.want(now, h.dst.previous_broadcast(), h.relay);
@@ -1394,7 +1427,11 @@ impl Node {
         self.delivered.observe(now, msg_key, 0);
         self.stats.messages_delivered += 1;
         let dst = if h.dst.is_broadcast() {
-            self.note_tag(message_tag(h.src, h.id));
+            // A one-hop broadcast (hop start 0) is not part of the chain: naming it would
+            // make our neighbours pull what was never meant to reach them.
+            if h.hop_start > 0 {
+                self.note_tag(message_tag(h.src, h.id));
+            }
             if self.seen_broadcasts.len() >= SEEN_TAGS {
                 self.seen_broadcasts.pop_front();
             }

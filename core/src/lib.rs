@@ -11,6 +11,7 @@ pub mod crypto;
 pub mod fields;
 pub mod fileinfo;
 pub mod mesh;
+pub mod meshfile;
 pub mod nodeapi;
 pub mod radio;
 pub mod range;

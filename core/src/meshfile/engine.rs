@@ -35,8 +35,10 @@ pub struct FileConfig {
     pub pace: Duration,
     /// Hand out file traffic only while the node has at most this many frames queued.
     pub max_node_queue: usize,
-    /// Bitfield re-broadcast period while a neighbour (or we) still lack pieces.
+    /// First bitfield re-broadcast period while a neighbour (or we) still lack pieces;
+    /// it doubles each time nothing changed, up to `max_have_interval`.
     pub have_interval: Duration,
+    pub max_have_interval: Duration,
     /// Give up on a requested piece after this long and ask again.
     pub request_timeout: Duration,
     /// Pieces asked of one neighbour at once.
@@ -51,7 +53,10 @@ impl Default for FileConfig {
             pace: Duration::from_millis(1500),
             max_node_queue: 0,
             have_interval: Duration::from_secs(60),
-            request_timeout: Duration::from_secs(90),
+            max_have_interval: Duration::from_secs(1800),
+            // A neighbour at a 1 % duty cycle sends a 3-frame piece (~1 s at SF7) about
+            // every 100 s, and serves several asks in turn.
+            request_timeout: Duration::from_secs(600),
             requests_per_peer: 4,
             auto_fetch: false,
         }
@@ -163,6 +168,8 @@ pub struct FileMesh {
     /// The last `poll_transmit` found nothing to send, or the node's queue too long: send
     /// timers wait for new input (a message, a deadline, the host's next poll).
     idle: bool,
+    /// The latest time the host gave us.
+    last_now: Instant,
     events: VecDeque<FileEvent>,
 }
 
@@ -178,6 +185,7 @@ impl FileMesh {
             meta_wanted: BTreeMap::new(),
             next_send: Instant(0),
             idle: false,
+            last_now: Instant(0),
             events: VecDeque::new(),
         }
     }
@@ -447,6 +455,7 @@ impl FileMesh {
 
     pub fn handle_timeout(&mut self, now: Instant) {
         self.idle = false;
+        self.last_now = self.last_now.max(now);
         for s in self.swarms.values_mut() {
             s.expire(now);
         }
@@ -454,6 +463,7 @@ impl FileMesh {
 
     /// The next message to hand to the node, if the pace and the node's queue allow.
     pub fn poll_transmit(&mut self, now: Instant, node_queued_frames: usize) -> Option<Outgoing> {
+        self.last_now = self.last_now.max(now);
         if now < self.next_send {
             return None;
         }
@@ -485,8 +495,16 @@ impl FileMesh {
         // 2. Bitfields, when they changed or periodically while trading goes on.
         for (&file, s) in self.swarms.iter_mut() {
             if now >= s.next_have && (s.have_dirty || s.trade_pending()) {
+                s.have_backoff = if s.have_dirty {
+                    cfg.have_interval
+                } else {
+                    Duration::from_millis((s.have_backoff.as_millis() * 2).clamp(
+                        cfg.have_interval.as_millis(),
+                        cfg.max_have_interval.as_millis(),
+                    ))
+                };
                 s.have_dirty = false;
-                s.next_have = now + cfg.have_interval;
+                s.next_have = now + s.have_backoff;
                 let bitfield = s.have().to_bytes();
                 return Some(Outgoing {
                     scope: Scope::Neighbours,
@@ -536,12 +554,16 @@ impl FileMesh {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let mut t: Option<Instant> = None;
         let mut at = |x: Instant| t = Some(t.map_or(x, |y| y.min(x)));
-        if !self.idle {
+        // While idle (nothing to send, or the node's queue too long), only timers still
+        // ahead count: the host polls again after any input anyway.
+        let ahead = |x: Instant| !self.idle || x > self.last_now;
+        if ahead(self.next_send) {
             at(self.next_send);
         }
         for s in self.swarms.values() {
-            if (s.have_dirty || s.trade_pending()) && (!self.idle || s.next_have > self.next_send) {
-                at(s.next_have.max(self.next_send));
+            let have_at = s.next_have.max(self.next_send);
+            if (s.have_dirty || s.trade_pending()) && ahead(have_at) {
+                at(have_at);
             }
             if let Some(d) = s.next_deadline() {
                 at(d);

@@ -19,6 +19,9 @@ const MAX_PEERS: usize = 64;
 #[derive(Debug)]
 pub(crate) struct Peer {
     pub has: Bitfield,
+    /// Requests to it that timed out, less the pieces it delivered: a neighbour we heard
+    /// once through a lucky fade is asked last.
+    pub misses: u32,
 }
 
 /// What receiving a piece did.
@@ -43,6 +46,8 @@ pub(crate) struct Swarm {
     pub serve: VecDeque<u32>,
     pub banned: BTreeSet<PeerKey>,
     pub next_have: Instant,
+    /// The current re-broadcast period (doubling while nothing changes).
+    pub have_backoff: Duration,
     pub have_dirty: bool,
     pub completed_at: Option<Instant>,
 }
@@ -68,6 +73,7 @@ impl Swarm {
             serve: VecDeque::new(),
             banned: BTreeSet::new(),
             next_have: now,
+            have_backoff: Duration::from_millis(0),
             have_dirty: true,
             completed_at: complete.then_some(now),
         }
@@ -97,6 +103,10 @@ impl Swarm {
         let room = self.peers.len() < MAX_PEERS;
         match self.peers.get_mut(&peer) {
             Some(p) => {
+                if p.has != has {
+                    // A neighbour's news is worth passing on soon.
+                    self.have_dirty |= has.count() < p.has.count();
+                }
                 for i in has.ones() {
                     if !p.has.has_raw(i) {
                         self.picker
@@ -106,8 +116,10 @@ impl Swarm {
                 p.has = has;
             }
             None if room => {
+                // A new neighbour: tell it what we have soon.
+                self.have_dirty = true;
                 self.picker.add_peer(&has);
-                self.peers.insert(peer, Peer { has });
+                self.peers.insert(peer, Peer { has, misses: 0 });
             }
             None => {}
         }
@@ -179,6 +191,9 @@ impl Swarm {
             return PieceOutcome::Ignored;
         }
         let ok = self.meta.verify_piece(i, data);
+        if let Some(p) = self.peers.get_mut(&peer).filter(|_| ok) {
+            p.misses /= 2;
+        }
         let banned = self.picker.piece_verified(i, ok);
         if ok {
             self.pieces[i.as_usize()] = Some(data.to_vec());
@@ -234,6 +249,13 @@ impl Swarm {
             .map(|(&i, _)| i)
             .collect();
         for i in late {
+            if let Some(p) = self
+                .requested
+                .get(&i)
+                .and_then(|(k, _)| self.peers.get_mut(k))
+            {
+                p.misses = p.misses.saturating_add(1);
+            }
             self.release(i);
         }
         self.overheard.retain(|_, t| *t > now);
@@ -259,14 +281,24 @@ impl Swarm {
             return None;
         }
         let mine = self.have().clone();
-        let mut order: Vec<(u32, PeerKey)> = self
+        // Ties go round by time, so a silent neighbour cannot hold a piece hostage.
+        let spin = (now.as_millis() / 1000) as u32;
+        let mut order: Vec<(u32, u32, u32, PeerKey)> = self
             .peers
             .iter()
-            .map(|(&k, p)| (p.has.ones().filter(|&i| !mine.has_raw(i)).count() as u32, k))
-            .filter(|&(n, _)| n > 0)
+            .map(|(&k, p)| {
+                let n = p.has.ones().filter(|&i| !mine.has_raw(i)).count() as u32;
+                (
+                    p.misses,
+                    u32::MAX - n,
+                    k.wrapping_mul(0x9E37_79B9) ^ spin,
+                    k,
+                )
+            })
+            .filter(|&(_, n, _, _)| n < u32::MAX)
             .collect();
-        order.sort_by_key(|&(n, k)| (core::cmp::Reverse(n), k));
-        for (_, peer) in order {
+        order.sort_unstable();
+        for (_, _, _, peer) in order {
             let in_flight = self.requested.values().filter(|(p, _)| *p == peer).count();
             if in_flight >= per_peer {
                 continue;

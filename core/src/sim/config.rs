@@ -84,6 +84,9 @@ pub struct SimConfig {
     /// With crypto: keyrings start empty and every node floods its self-signed key
     /// announcement during the first `interval_ms × nodes / 10` before traffic starts.
     pub announce: bool,
+    /// One file shared from a random node to every other node, alongside the messages.
+    #[serde(default)]
+    pub file: Option<super::FileSim>,
 }
 
 impl Default for SimConfig {
@@ -109,6 +112,7 @@ impl Default for SimConfig {
             tuning: AirswarmTuning::default(),
             crypto: true,
             announce: false,
+            file: None,
         }
     }
 }
@@ -161,6 +165,8 @@ pub enum SimError {
     Crypto(CryptoError),
     Radio(RadioError),
     Mesh(MeshError),
+    /// The file part of the scenario could not be set up.
+    File(String),
 }
 
 impl fmt::Display for SimError {
@@ -217,6 +223,7 @@ impl fmt::Display for SimError {
             SimError::Crypto(e) => write!(f, "{e}"),
             SimError::Radio(e) => write!(f, "{e}"),
             SimError::Mesh(e) => write!(f, "{e}"),
+            SimError::File(e) => write!(f, "file: {e}"),
         }
     }
 }
@@ -272,6 +279,9 @@ impl SimConfig {
     pub fn validate(&self) -> Result<(), SimError> {
         if self.nodes < 2 {
             return Err(SimError::NoNodes);
+        }
+        if let Some(f) = &self.file {
+            super::file_scenario::FileRun::validate(f, self.nodes)?;
         }
         if self.nodes > MAX_NODES {
             return Err(SimError::TooManyNodes(self.nodes));

@@ -17,11 +17,14 @@
 //! Everything random comes from the seed, so a run is a pure function of its config.
 
 mod config;
+mod file_scenario;
 
 pub use config::{
     MAX_AREA_M, MAX_CHANNEL_PAYLOAD, MAX_DRAIN_MS, MAX_INTERVAL_MS, MAX_MESSAGES, MAX_NODES,
     MAX_SESSION_PAYLOAD, PathLoss, SimConfig, SimError, percent_to_fraction,
 };
+
+pub use file_scenario::{FileMode, FileReport, FileSim};
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -102,6 +105,9 @@ pub struct SimReport {
     pub links: Vec<(u32, u32)>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message_records: Option<Vec<MessageRecord>>,
+    /// The file transfer, when the scenario has one.
+    #[serde(flatten)]
+    pub file: Option<FileReport>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -136,6 +142,9 @@ enum Outcome {
         payload: Vec<u8>,
     },
     Acked {
+        id: u32,
+    },
+    Failed {
         id: u32,
     },
     /// A message that waited for a session went out as `id`.
@@ -193,11 +202,13 @@ impl Driven {
                     payload: m.payload,
                 },
                 Event::Delivered { id, .. } => Outcome::Acked { id },
+                Event::SendFailed { id, .. } => Outcome::Failed { id },
                 _ => Outcome::Other,
             },
             Driven::Secure(n) => match n.poll_event()? {
                 SecureEvent::Message { src, payload, .. } => Outcome::Got { src, payload },
                 SecureEvent::Delivered { id, .. } => Outcome::Acked { id },
+                SecureEvent::SendFailed { id, .. } => Outcome::Failed { id },
                 SecureEvent::Sent { ticket, id, .. } => Outcome::Sent { ticket, id },
                 _ => Outcome::Other,
             },
@@ -295,6 +306,7 @@ pub struct Simulator {
     stats_airtime_us: u64,
     events: u64,
     end_us: u64,
+    file: Option<file_scenario::FileRun>,
 }
 
 fn addr(i: usize) -> Address {
@@ -472,6 +484,7 @@ impl Simulator {
             stats_airtime_us: 0,
             events: 0,
             end_us: 0,
+            file: None,
             nodes,
             cfg,
         };
@@ -504,6 +517,7 @@ impl Simulator {
             }
             t_us = t_us.checked_add(phase).ok_or_else(too_long)?;
         }
+        let file_start_us = t_us;
         for m in 0..sim.cfg.messages {
             let gap = -(1.0 - traffic.unit()).ln() * sim.cfg.interval_ms as f64 * 1000.0;
             // `as` saturates; a gap of u64::MAX then fails the checked add.
@@ -533,6 +547,7 @@ impl Simulator {
             .checked_mul(1000)
             .and_then(|d| t_us.checked_add(d))
             .ok_or_else(too_long)?;
+        sim.file_setup(file_start_us, &identities)?;
         Ok(sim)
     }
 
@@ -606,6 +621,9 @@ impl Simulator {
         while let Some(ev) = self.nodes[n].node.poll_outcome() {
             match ev {
                 Outcome::Got { src, payload } => {
+                    if self.file_message(t, n, src, &payload) {
+                        continue;
+                    }
                     // Every simulated message starts with its index; check the sender too.
                     let m = payload
                         .get(..4)
@@ -619,12 +637,17 @@ impl Simulator {
                     }
                 }
                 Outcome::Acked { id } => {
+                    self.file_outcome(n, file_scenario::FileOutcome::Acked(id));
                     let me = self.nodes[n].node.address().0;
                     if let Some(&m) = self.by_id.get(&(me, id)) {
                         self.msgs[m].acked = Some(true);
                     }
                 }
+                Outcome::Failed { id } => {
+                    self.file_outcome(n, file_scenario::FileOutcome::Failed(id));
+                }
                 Outcome::Sent { ticket, id } => {
+                    self.file_outcome(n, file_scenario::FileOutcome::Sent { ticket, id });
                     let me = self.nodes[n].node.address().0;
                     if let Some(m) = self.by_ticket.remove(&(me, ticket)) {
                         self.by_id.insert((me, id), m);
@@ -633,14 +656,17 @@ impl Simulator {
                 Outcome::Other => {}
             }
         }
+        self.file_pump(t, n);
         while let Some(frame) = self.nodes[n].node.poll_transmit() {
             self.nodes[n].queue.push_back(frame);
         }
         self.try_transmit(t, n);
-        let next = self.nodes[n]
+        let node_next = self.nodes[n]
             .node
             .poll_timeout()
             .map(|i| i.as_millis() * 1000);
+        let file_next = self.file_timeout(n);
+        let next = node_next.into_iter().chain(file_next).min();
         if let Some(w) = next {
             let w = w.max(t);
             if self.nodes[n].wake != Some(w) {
@@ -893,6 +919,7 @@ impl Simulator {
             events: self.events,
             per_node,
             links,
+            file: self.file_report(),
             message_records: records,
         }
     }

@@ -107,4 +107,42 @@ fn main() {
             sum_s / sum_u
         );
     }
+    // Chat alongside: 60 broadcasts, one a minute on average, on an idle mesh and while
+    // the file swarms (same seed: same mesh, same chat).
+    let nodes = sizes[0];
+    println!(
+        "\nchat latency, {nodes} nodes, 60 broadcasts of 32 bytes over ~1 h: idle vs during a 20 KiB swarm transfer"
+    );
+    println!(" seed | idle p50_ms p95_ms delivery | during p50_ms p95_ms delivery | p95 ratio");
+    let (mut idle95, mut busy95) = (Vec::new(), Vec::new());
+    for seed in 1..=seeds {
+        let ids: Vec<Identity> = if crypto {
+            (0..nodes)
+                .map(|i| sim_identity(seed, i).expect("key"))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let idle = run(nodes, seed, crypto, &ids, None, 60);
+        let busy = run(nodes, seed, crypto, &ids, Some(FileMode::Swarm), 60);
+        idle95.push(idle.latency_p95_ms);
+        busy95.push(busy.latency_p95_ms);
+        println!(
+            " {seed:4} | {:10.0} {:6.0} {:8.3} | {:12.0} {:6.0} {:8.3} | {:.2}",
+            idle.latency_p50_ms,
+            idle.latency_p95_ms,
+            idle.delivery_ratio,
+            busy.latency_p50_ms,
+            busy.latency_p95_ms,
+            busy.delivery_ratio,
+            busy.latency_p95_ms / idle.latency_p95_ms
+        );
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    println!(
+        " mean p95: idle {:.0} ms, during the transfer {:.0} ms, ratio {:.2}",
+        mean(&idle95),
+        mean(&busy95),
+        mean(&busy95) / mean(&idle95)
+    );
 }

@@ -48,6 +48,7 @@ impl Line {
         let mut events = vec![Vec::new(); n];
         while self.now < limit {
             let mut sent = false;
+            #[allow(clippy::needless_range_loop)] // `i` is also the sender's address
             for i in 0..n {
                 self.nodes[i].handle_timeout(self.now);
                 while let Some(out) = self.nodes[i].poll_transmit(self.now, 0) {
@@ -79,7 +80,7 @@ impl Line {
             match next {
                 Some(t) if t > self.now => self.now = t,
                 Some(_) if sent => {}
-                Some(_) => self.now = self.now + Duration::from_millis(100),
+                Some(_) => self.now += Duration::from_millis(100),
                 None => break,
             }
         }

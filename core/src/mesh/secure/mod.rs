@@ -481,16 +481,16 @@ impl SecureNode {
             };
         let (identity, rng, sign) = (&self.identity, &mut self.rng, self.sign_channel);
         let seal = |counter: u64, aad: &[u8; 12]| {
-                channel
-                    .seal(
-                        me,
-                        counter as u32,
-                        aad,
-                        payload,
-                        sign.then_some(identity),
-                        rng,
-                    )
-                    .map_err(SecureError::from)
+            channel
+                .seal(
+                    me,
+                    counter as u32,
+                    aad,
+                    payload,
+                    sign.then_some(identity),
+                    rng,
+                )
+                .map_err(SecureError::from)
         };
         let id = if one_hop {
             self.node

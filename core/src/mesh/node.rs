@@ -1140,7 +1140,7 @@ impl Node {
         if h.dst.is_broadcast()
             && matches!(h.kind, Kind::Data | Kind::Fragment)
             && self.cfg.strategy == Strategy::Airswarm
-            && h.hop_start > 0
+            && (h.hop_start > 0 || h.dst != Address::BROADCAST)
         {
             self.keep(message_tag(h.src, h.id), bytes);
             self.want(now, h.dst.previous_broadcast(), h.relay);
@@ -1427,10 +1427,15 @@ impl Node {
         self.delivered.observe(now, msg_key, 0);
         self.stats.messages_delivered += 1;
         let dst = if h.dst.is_broadcast() {
-            // A one-hop broadcast (hop start 0) is not part of the chain: naming it would
-            // make our neighbours pull what was never meant to reach them.
-            if h.hop_start > 0 {
-                self.note_tag(message_tag(h.src, h.id));
+            // A one-hop broadcast (hop start 0, naming no earlier broadcast) is not part of
+            // the chain: naming it would make our neighbours pull what was never meant to
+            // reach them. (A pull answer for a node's very first broadcast looks the same:
+            // it still ends our want for it.)
+            let tag = message_tag(h.src, h.id);
+            if h.hop_start > 0 || h.dst != Address::BROADCAST {
+                self.note_tag(tag);
+            } else {
+                self.wants.retain(|w| w.tag != tag);
             }
             if self.seen_broadcasts.len() >= SEEN_TAGS {
                 self.seen_broadcasts.pop_front();

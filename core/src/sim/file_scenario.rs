@@ -105,6 +105,8 @@ pub(super) struct FileRun {
     start_us: u64,
     /// Swarm mode: one engine per node.
     engines: Vec<FileMesh>,
+    /// Each node's mesh address (its key's, with crypto).
+    addrs: Vec<Address>,
     file_id: crate::meshfile::FileId,
     /// Plain runs verify the sharer's signature with this keyring.
     keys: Keyring,
@@ -258,6 +260,7 @@ impl Simulator {
             liars,
             start_us,
             engines,
+            addrs: self.nodes.iter().map(|sn| sn.node.address()).collect(),
             file_id,
             keys,
             got: vec![BTreeMap::new(); n],
@@ -401,7 +404,7 @@ impl Simulator {
                     let mut payload = vec![FILE_TAG, UNICAST];
                     payload.extend_from_slice(&off.to_be_bytes());
                     payload.extend_from_slice(&f.data[off as usize..end]);
-                    let dst = super::addr(d);
+                    let dst = f.addrs[d];
                     let key = match node {
                         Driven::Plain(p) => {
                             p.send(now, dst, &payload).ok().map(|id| (false, id.into()))
@@ -469,7 +472,7 @@ impl Simulator {
                 .filter(|&i| {
                     f.liars
                         .iter()
-                        .any(|&l| f.engines[i].is_banned(f.engines_file(), super::addr(l)))
+                        .any(|&l| f.engines[i].is_banned(f.engines_file(), f.addrs[l]))
                 })
                 .count(),
             FileMode::Unicast => 0,
@@ -546,6 +549,19 @@ mod tests {
             let r = Simulator::new(small(mode, 0)).unwrap().run();
             let f = r.file.unwrap();
             assert_eq!(f.file_nodes_total, 7);
+            assert_eq!(f.file_nodes_complete, f.file_nodes_reachable, "{mode:?}");
+            assert!(f.file_bytes_identical);
+            assert!(f.file_airtime_s > 0.0);
+        }
+    }
+
+    #[test]
+    fn sealed_runs_deliver_in_both_modes_and_ban_a_liar_by_its_key_address() {
+        for (mode, liars) in [(FileMode::Swarm, 1), (FileMode::Unicast, 0)] {
+            let mut cfg = small(mode, liars);
+            cfg.nodes = 6;
+            cfg.crypto = true;
+            let f = Simulator::new(cfg).unwrap().run().file.unwrap();
             assert_eq!(f.file_nodes_complete, f.file_nodes_reachable, "{mode:?}");
             assert!(f.file_bytes_identical);
             assert!(f.file_airtime_s > 0.0);

@@ -14,6 +14,7 @@ pub mod dht;
 pub mod fields;
 pub mod fileinfo;
 pub mod mesh;
+pub mod meshfile;
 pub mod nodeapi;
 pub mod radio;
 pub mod range;

@@ -92,6 +92,9 @@ pub struct SimConfig {
     /// next-hop bytes can collide) instead of sequential ones. With crypto the address
     /// always comes from the identity's fingerprint.
     pub random_addresses: bool,
+    /// One file shared from a random node to every other node, alongside the messages.
+    #[serde(default)]
+    pub file: Option<super::FileSim>,
 }
 
 impl Default for SimConfig {
@@ -117,6 +120,7 @@ impl Default for SimConfig {
             tuning: AirswarmTuning::default(),
             crypto: true,
             announce: false,
+            file: None,
             link_asymmetry_db: 3.0,
             random_addresses: true,
         }
@@ -171,6 +175,8 @@ pub enum SimError {
     Crypto(CryptoError),
     Radio(RadioError),
     Mesh(MeshError),
+    /// The file part of the scenario could not be set up.
+    File(String),
 }
 
 impl fmt::Display for SimError {
@@ -227,6 +233,7 @@ impl fmt::Display for SimError {
             SimError::Crypto(e) => write!(f, "{e}"),
             SimError::Radio(e) => write!(f, "{e}"),
             SimError::Mesh(e) => write!(f, "{e}"),
+            SimError::File(e) => write!(f, "file: {e}"),
         }
     }
 }
@@ -282,6 +289,9 @@ impl SimConfig {
     pub fn validate(&self) -> Result<(), SimError> {
         if self.nodes < 2 {
             return Err(SimError::NoNodes);
+        }
+        if let Some(f) = &self.file {
+            super::file_scenario::FileRun::validate(f, self.nodes)?;
         }
         if self.nodes > MAX_NODES {
             return Err(SimError::TooManyNodes(self.nodes));

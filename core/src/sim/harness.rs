@@ -132,6 +132,9 @@ pub(super) enum Outcome {
     Acked {
         id: u32,
     },
+    Failed {
+        id: u32,
+    },
     /// A message that waited for a session went out as `id`.
     Sent {
         ticket: u64,
@@ -187,11 +190,13 @@ impl Driven {
                     payload: m.payload,
                 },
                 Event::Delivered { id, .. } => Outcome::Acked { id },
+                Event::SendFailed { id, .. } => Outcome::Failed { id },
                 _ => Outcome::Other,
             },
             Driven::Secure(n) => match n.poll_event()? {
                 SecureEvent::Message { src, payload, .. } => Outcome::Got { src, payload },
                 SecureEvent::Delivered { id, .. } => Outcome::Acked { id },
+                SecureEvent::SendFailed { id, .. } => Outcome::Failed { id },
                 SecureEvent::Sent { ticket, id, .. } => Outcome::Sent { ticket, id },
                 _ => Outcome::Other,
             },

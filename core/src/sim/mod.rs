@@ -18,6 +18,7 @@
 
 mod channel;
 mod config;
+mod file_scenario;
 pub mod harness;
 mod report;
 mod scenario;
@@ -26,6 +27,7 @@ pub use config::{
     MAX_AREA_M, MAX_CHANNEL_PAYLOAD, MAX_DRAIN_MS, MAX_INTERVAL_MS, MAX_MESSAGES, MAX_NODES,
     MAX_SESSION_PAYLOAD, PathLoss, SimConfig, SimError, percent_to_fraction,
 };
+pub use file_scenario::{FileMode, FileReport, FileSim};
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -88,6 +90,7 @@ pub struct Simulator {
     stats_airtime_us: u64,
     events: u64,
     end_us: u64,
+    file: Option<file_scenario::FileRun>,
 }
 
 impl Simulator {
@@ -215,6 +218,7 @@ impl Simulator {
             stats_airtime_us: 0,
             events: 0,
             end_us: 0,
+            file: None,
             nodes,
             cfg,
         };
@@ -224,7 +228,8 @@ impl Simulator {
             .enumerate()
             .map(|(i, n)| (n.node.address(), i))
             .collect();
-        sim.schedule_traffic(&mut traffic)?;
+        let file_start_us = sim.schedule_traffic(&mut traffic)?;
+        sim.file_setup(file_start_us, &identities)?;
         Ok(sim)
     }
 
@@ -276,6 +281,9 @@ impl Simulator {
         while let Some(ev) = self.nodes[n].node.poll_outcome() {
             match ev {
                 Outcome::Got { src, payload } => {
+                    if self.file_message(t, n, src, &payload) {
+                        continue;
+                    }
                     // Every simulated message starts with its index; check the sender too.
                     let m = payload
                         .get(..4)
@@ -289,12 +297,17 @@ impl Simulator {
                     }
                 }
                 Outcome::Acked { id } => {
+                    self.file_outcome(n, file_scenario::FileOutcome::Acked(id));
                     let me = self.nodes[n].node.address().0;
                     if let Some(&m) = self.by_id.get(&(me, id)) {
                         self.msgs[m].acked = Some(true);
                     }
                 }
+                Outcome::Failed { id } => {
+                    self.file_outcome(n, file_scenario::FileOutcome::Failed(id));
+                }
                 Outcome::Sent { ticket, id } => {
+                    self.file_outcome(n, file_scenario::FileOutcome::Sent { ticket, id });
                     let me = self.nodes[n].node.address().0;
                     if let Some(m) = self.by_ticket.remove(&(me, ticket)) {
                         self.by_id.insert((me, id), m);
@@ -303,14 +316,17 @@ impl Simulator {
                 Outcome::Other => {}
             }
         }
+        self.file_pump(t, n);
         while let Some(frame) = self.nodes[n].node.poll_transmit() {
             self.nodes[n].queue.push_back(frame);
         }
         self.try_transmit(t, n);
-        let next = self.nodes[n]
+        let node_next = self.nodes[n]
             .node
             .poll_timeout()
             .map(|i| i.as_millis() * 1000);
+        let file_next = self.file_timeout(n);
+        let next = node_next.into_iter().chain(file_next).min();
         if let Some(w) = next {
             let w = w.max(t);
             if self.nodes[n].wake != Some(w) {

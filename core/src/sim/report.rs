@@ -84,6 +84,9 @@ pub struct SimReport {
     pub links: Vec<(u32, u32)>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message_records: Option<Vec<MessageRecord>>,
+    /// The file transfer, when the scenario has one.
+    #[serde(flatten)]
+    pub file: Option<super::FileReport>,
 }
 
 impl Simulator {
@@ -255,6 +258,7 @@ impl Simulator {
             per_node,
             links,
             message_records: records,
+            file: self.file_report(),
         }
     }
 }

@@ -52,7 +52,8 @@ pub(super) fn random_addresses(seed: u64, count: usize) -> Vec<Address> {
 
 impl Simulator {
     /// Announcements first (if asked), spread over a setup phase; then the messages.
-    pub(super) fn schedule_traffic(&mut self, traffic: &mut Rng) -> Result<(), SimError> {
+    /// Returns when the messages start (a file transfer starts then too).
+    pub(super) fn schedule_traffic(&mut self, traffic: &mut Rng) -> Result<u64, SimError> {
         // The limits in `SimConfig::validate` keep every time below 2^63 µs; the arithmetic is
         // checked anyway so that a limit raised later cannot wrap time silently.
         let too_long = || SimError::OverLimit {
@@ -75,6 +76,7 @@ impl Simulator {
             }
             t_us = t_us.checked_add(phase).ok_or_else(too_long)?;
         }
+        let file_start_us = t_us;
         for m in 0..self.cfg.messages {
             let gap = -(1.0 - traffic.unit()).ln() * self.cfg.interval_ms as f64 * 1000.0;
             // `as` saturates; a gap of u64::MAX then fails the checked add.
@@ -104,7 +106,7 @@ impl Simulator {
             .checked_mul(1000)
             .and_then(|d| t_us.checked_add(d))
             .ok_or_else(too_long)?;
-        Ok(())
+        Ok(file_start_us)
     }
 
     pub(super) fn inject(&mut self, t: u64, m: usize) {

@@ -38,9 +38,15 @@ pub fn hash_piece(data: &[u8]) -> [u8; 20] {
     Sha1::digest(data).into()
 }
 
-/// Does `data` hash to `expected`?
+/// Does `data` hash to `expected`? (BEP 3 pieces: SHA-1.)
 pub fn verify_piece(expected: &[u8; 20], data: &[u8]) -> bool {
-    &hash_piece(data) == expected
+    verify_piece_with::<Sha1>(expected, data)
+}
+
+/// Does `data` hash to `expected` under digest `D`? The same check for any piece hash:
+/// SHA-1 for torrents, SHA-256 for files over the mesh (`meshfile`).
+pub fn verify_piece_with<D: Digest>(expected: &[u8], data: &[u8]) -> bool {
+    D::digest(data).as_slice() == expected
 }
 
 /// Result of rechecking every piece of a torrent.
@@ -125,6 +131,17 @@ impl Recheck {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn generic_verification_matches_sha1_and_sha256() {
+        let data = b"piece";
+        assert!(verify_piece_with::<Sha1>(&hash_piece(data), data));
+        let h = sha2::Sha256::digest(data);
+        assert!(verify_piece_with::<sha2::Sha256>(&h, data));
+        assert!(!verify_piece_with::<sha2::Sha256>(&h, b"pieCe"));
+        // A SHA-1 digest is never accepted as a SHA-256 one (length differs).
+        assert!(!verify_piece_with::<sha2::Sha256>(&hash_piece(data), data));
+    }
 
     #[test]
     fn sha1_known_answer() {

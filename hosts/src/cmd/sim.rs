@@ -5,7 +5,7 @@ use std::time::Instant as WallClock;
 
 use airswarm_core::mesh::Strategy;
 use airswarm_core::radio::LoRaConfig;
-use airswarm_core::sim::{SimConfig, SimReport, Simulator};
+use airswarm_core::sim::{FileMode, FileSim, SimConfig, SimReport, Simulator};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
@@ -25,7 +25,8 @@ Every node runs the same mesh code as a Raspberry Pi or RNode host.\n\n\
 Examples:\n  airswarm sim                         # 40 nodes, 20 broadcasts, summary\n  \
 airswarm sim --compare               # blind vs managed vs airswarm on the same scenario\n  \
 airswarm sim --nodes 200 --json      # one JSON object for scripts\n  \
-airswarm sim --plot mesh.svg         # topology and per-node delivery"
+airswarm sim --plot mesh.svg         # topology and per-node delivery\n  \
+airswarm sim --nodes 30 --file-kib 20 --file-mode unicast  # one file to every node"
 )]
 pub struct SimArgs {
     /// Number of nodes (at least 2).
@@ -93,6 +94,17 @@ pub struct SimArgs {
     /// crypto, addresses always come from the keys).
     #[arg(long)]
     sequential_addresses: bool,
+    /// Share one file of this many KiB (1-1024) from a random node to every other node,
+    /// alongside the messages; the JSON gains the file_* fields.
+    #[arg(long, value_name = "KIB")]
+    file_kib: Option<u32>,
+    /// How the file travels: swarm (pieces traded between neighbours, one-hop broadcasts)
+    /// or unicast (the sharer sends the whole file to each node as direct messages).
+    #[arg(long, default_value = "swarm", value_parser = ["swarm", "unicast"], requires = "file_kib")]
+    file_mode: String,
+    /// Nodes (never the sharer) that serve corrupt pieces in swarm mode.
+    #[arg(long, default_value_t = 0, requires = "file_kib")]
+    liar: usize,
 }
 
 impl SimArgs {
@@ -144,6 +156,16 @@ impl SimArgs {
             announce: self.announce,
             link_asymmetry_db: self.asymmetry_db,
             random_addresses: !self.sequential_addresses,
+            file: self.file_kib.map(|kib| FileSim {
+                kib,
+                mode: if self.file_mode == "unicast" {
+                    FileMode::Unicast
+                } else {
+                    FileMode::Swarm
+                },
+                liars: self.liar,
+                ..FileSim::default()
+            }),
             ..SimConfig::default()
         })
     }
@@ -288,6 +310,31 @@ fn print_summary(reports: &[(SimReport, f64)]) -> Result<()> {
             r.latency_p95_ms,
             wall
         )?;
+    }
+    for (r, _) in reports {
+        if let Some(f) = &r.file {
+            outln!()?;
+            outln!(
+                "file ({:?}, {} bytes): {}/{} nodes complete ({} reachable), airtime {:.1} s, \
+                 p95 completion {:.0} s, copies identical: {}{}",
+                f.file_mode,
+                f.file_bytes,
+                f.file_nodes_complete,
+                f.file_nodes_total,
+                f.file_nodes_reachable,
+                f.file_airtime_s,
+                f.file_completion_p95_s,
+                f.file_bytes_identical,
+                if f.file_liars.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        ", liars {:?} banned by {} nodes",
+                        f.file_liars, f.file_liar_bans
+                    )
+                }
+            )?;
+        }
     }
     if reports.len() == 1 {
         outln!()?;

@@ -335,6 +335,7 @@ impl Node {
         if h.dst.is_broadcast()
             && matches!(h.kind, Kind::Data | Kind::Fragment)
             && self.policy.mechanisms().pulls
+            && (h.hop_start > 0 || h.dst != Address::BROADCAST)
         {
             self.keep(message_tag(h.src, h.id), bytes);
             self.want(now, h.dst.previous_broadcast(), h.relay);

@@ -59,6 +59,32 @@ impl Node {
         len: usize,
         seal: impl FnOnce(u64, &[u8; 12]) -> Result<Vec<u8>, E>,
     ) -> Result<u32, E> {
+        self.send_sealed_scoped(now, dst, content, len, false, seal)
+    }
+
+    /// Like [`Node::send_sealed`] for a broadcast that only the neighbours hear (hop
+    /// limit 0: nobody relays it). It stays out of the broadcast chain that pulls mend,
+    /// since a node beyond the sender's range was never meant to get it. Files over the
+    /// mesh send pieces and bitfields this way.
+    pub fn send_sealed_one_hop<E: From<MeshError>>(
+        &mut self,
+        now: Instant,
+        content: Content,
+        len: usize,
+        seal: impl FnOnce(u64, &[u8; 12]) -> Result<Vec<u8>, E>,
+    ) -> Result<u32, E> {
+        self.send_sealed_scoped(now, Address::BROADCAST, content, len, true, seal)
+    }
+
+    fn send_sealed_scoped<E: From<MeshError>>(
+        &mut self,
+        now: Instant,
+        dst: Address,
+        content: Content,
+        len: usize,
+        one_hop: bool,
+        seal: impl FnOnce(u64, &[u8; 12]) -> Result<Vec<u8>, E>,
+    ) -> Result<u32, E> {
         if len > MAX_MESSAGE {
             return Err(MeshError::MessageTooLarge { len }.into());
         }
@@ -84,7 +110,7 @@ impl Node {
         let want_ack = !dst.is_broadcast();
         // Our broadcasts name the latest broadcast we have (airswarm; the baselines send
         // the plain broadcast address).
-        let dst = if !dst.is_broadcast() {
+        let dst = if !dst.is_broadcast() || one_hop {
             dst
         } else if self.policy.mechanisms().pulls {
             Address::broadcast_after(self.seen_tags.back().copied())
@@ -103,13 +129,19 @@ impl Node {
             return Err(MeshError::MessageTooLarge { len: payload.len() }.into());
         }
         let payload = &payload[..];
-        if dst.is_broadcast() {
+        if dst.is_broadcast() && !one_hop {
             self.note_tag(message_tag(self.cfg.address, id));
         }
         let want_ack = !dst.is_broadcast();
-        let hop_limit = self.reply_hop_limit(dst);
+        let hop_limit = if one_hop {
+            0
+        } else {
+            self.reply_hop_limit(dst)
+        };
         let frag_attempts = vec![0u8; frames];
-        let next_hop = if dst.is_broadcast() {
+        let next_hop = if one_hop {
+            NO_NEXT_HOP
+        } else if dst.is_broadcast() {
             self.parent()
         } else {
             self.next_hop_to(now, dst)
@@ -275,7 +307,15 @@ impl Node {
             if self.wants.iter().any(|w| w.tag == tag && w.pulls > 0) {
                 self.stats.pulled_deliveries += 1;
             }
-            self.note_tag(tag);
+            // A one-hop broadcast (hop start 0, naming no earlier broadcast) is not part of
+            // the chain: naming it would make our neighbours pull what was never meant to
+            // reach them. (A pull answer for a node's very first broadcast looks the same:
+            // it still ends our want for it.)
+            if h.hop_start > 0 || h.dst != Address::BROADCAST {
+                self.note_tag(tag);
+            } else {
+                self.wants.retain(|w| w.tag != tag);
+            }
             if self.seen_broadcasts.len() >= SEEN_TAGS {
                 self.seen_broadcasts.pop_front();
             }

@@ -314,6 +314,20 @@ impl SecureNode {
         self.seal_broadcast(now, usize::from(index), payload)
     }
 
+    /// Broadcast `payload` sealed with the channel at `index` to the neighbours only
+    /// (nobody relays it; see [`Node::send_sealed_one_hop`]).
+    pub fn send_on_channel_one_hop(
+        &mut self,
+        now: Instant,
+        index: u8,
+        payload: &[u8],
+    ) -> Result<u32, SecureError> {
+        if usize::from(index) >= self.channels.len() {
+            return Err(SecureError::NoSuchChannel(index));
+        }
+        self.seal_broadcast_scoped(now, usize::from(index), payload, true)
+    }
+
     /// Broadcast our self-signed public key.
     pub fn announce(&mut self, now: Instant) -> Result<u32, SecureError> {
         let seq = now.as_millis().max(1);
@@ -446,6 +460,16 @@ impl SecureNode {
         index: usize,
         payload: &[u8],
     ) -> Result<u32, SecureError> {
+        self.seal_broadcast_scoped(now, index, payload, false)
+    }
+
+    fn seal_broadcast_scoped(
+        &mut self,
+        now: Instant,
+        index: usize,
+        payload: &[u8],
+        one_hop: bool,
+    ) -> Result<u32, SecureError> {
         let me = self.address();
         let channel = &mut self.channels[index];
         let len = crate::crypto::CHANNEL_OVERHEAD
@@ -456,24 +480,25 @@ impl SecureNode {
                 0
             };
         let (identity, rng, sign) = (&self.identity, &mut self.rng, self.sign_channel);
-        let id = self.node.send_sealed(
-            now,
-            Address::BROADCAST,
-            Content::ChannelSealed,
-            len,
-            |counter, aad| {
-                channel
-                    .seal(
-                        me,
-                        counter as u32,
-                        aad,
-                        payload,
-                        sign.then_some(identity),
-                        rng,
-                    )
-                    .map_err(SecureError::from)
-            },
-        )?;
+        let seal = |counter: u64, aad: &[u8; 12]| {
+            channel
+                .seal(
+                    me,
+                    counter as u32,
+                    aad,
+                    payload,
+                    sign.then_some(identity),
+                    rng,
+                )
+                .map_err(SecureError::from)
+        };
+        let id = if one_hop {
+            self.node
+                .send_sealed_one_hop(now, Content::ChannelSealed, len, seal)?
+        } else {
+            self.node
+                .send_sealed(now, Address::BROADCAST, Content::ChannelSealed, len, seal)?
+        };
         self.pump(now);
         Ok(id)
     }

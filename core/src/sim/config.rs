@@ -5,7 +5,7 @@ use core::fmt;
 
 use crate::crypto::{CryptoError, TAG_LEN};
 use crate::mesh::wire::MAX_HOP_LIMIT;
-use crate::mesh::{AirswarmTuning, MAX_MESSAGE, MeshError, Strategy};
+use crate::mesh::{AirswarmTuning, MAX_MESSAGE, MeshError, Role, Strategy};
 use crate::radio::{LoRaConfig, RadioError};
 
 /// Most nodes in one scenario.
@@ -92,6 +92,12 @@ pub struct SimConfig {
     /// next-hop bytes can collide) instead of sequential ones. With crypto the address
     /// always comes from the identity's fingerprint.
     pub random_addresses: bool,
+    /// With the managed strategy: this many of the best-connected nodes (most links
+    /// above sensitivity; lower index first on ties) take `router_role`, the rest stay
+    /// CLIENTs. Other strategies have no roles and ignore it.
+    pub routers: usize,
+    /// The role those nodes take: [`Role::Router`] or [`Role::RouterLate`].
+    pub router_role: Role,
 }
 
 impl Default for SimConfig {
@@ -119,6 +125,8 @@ impl Default for SimConfig {
             announce: false,
             link_asymmetry_db: 3.0,
             random_addresses: true,
+            routers: 0,
+            router_role: Role::Router,
         }
     }
 }
@@ -128,6 +136,8 @@ impl Default for SimConfig {
 #[non_exhaustive]
 pub enum SimError {
     NoNodes,
+    /// Routers can only be ROUTER or ROUTER_LATE.
+    BadRouterRole(Role),
     TooManyNodes(usize),
     BadArea(f64),
     BadFraction {
@@ -177,6 +187,9 @@ impl fmt::Display for SimError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SimError::NoNodes => f.write_str("a simulation needs at least 2 nodes"),
+            SimError::BadRouterRole(r) => {
+                write!(f, "routers must be router or router_late, not {r}")
+            }
             SimError::TooManyNodes(n) => {
                 write!(
                     f,
@@ -311,6 +324,17 @@ impl SimConfig {
                     unit,
                 });
             }
+        }
+        if self.routers > self.nodes {
+            return Err(SimError::OverLimit {
+                what: "routers",
+                value: self.routers as u64,
+                max: self.nodes as u64,
+                unit: "",
+            });
+        }
+        if !matches!(self.router_role, Role::Router | Role::RouterLate) {
+            return Err(SimError::BadRouterRole(self.router_role));
         }
         let (max, mode) = self.max_payload();
         if self.payload > max {

@@ -20,6 +20,7 @@ mod channel;
 mod config;
 pub mod harness;
 mod report;
+mod roles;
 mod scenario;
 
 pub use config::{
@@ -31,7 +32,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 
 use crate::crypto::{ChannelKey, CryptoError, Identity, Keyring, seeded_rng};
-use crate::mesh::{Address, Node, NodeConfig, SecureConfig, SecureNode, Strategy};
+use crate::mesh::{Address, Node, NodeConfig, Role, SecureConfig, SecureNode, Strategy};
 use crate::rng::Rng;
 use crate::time::Instant;
 use channel::{Arrival, Tx};
@@ -88,6 +89,8 @@ pub struct Simulator {
     stats_airtime_us: u64,
     events: u64,
     end_us: u64,
+    /// Nodes given the router role (managed with `cfg.routers`), by index.
+    routers: Vec<usize>,
 }
 
 impl Simulator {
@@ -197,6 +200,7 @@ impl Simulator {
             });
         }
         channel::build_links(&cfg, &mut nodes, sensitivity);
+        let routers = roles::assign(&cfg, &mut nodes, sensitivity);
         let mut sim = Simulator {
             heap: BinaryHeap::new(),
             seq: 0,
@@ -216,6 +220,7 @@ impl Simulator {
             events: 0,
             end_us: 0,
             nodes,
+            routers,
             cfg,
         };
         sim.index = sim

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Instant as WallClock;
 
-use airswarm_core::mesh::Strategy;
+use airswarm_core::mesh::{Role, Strategy};
 use airswarm_core::radio::LoRaConfig;
 use airswarm_core::sim::{SimConfig, SimReport, Simulator};
 use anyhow::{Context, Result, bail};
@@ -23,7 +23,8 @@ const DEFAULT_AREA_M: f64 = 8_000.0;
 with shadowing, collisions with capture, half-duplex radios, exact airtime and duty cycle. \
 Every node runs the same mesh code as a Raspberry Pi or RNode host.\n\n\
 Examples:\n  airswarm sim                         # 40 nodes, 20 broadcasts, summary\n  \
-airswarm sim --compare               # blind vs managed vs airswarm on the same scenario\n  \
+airswarm sim --compare               # blind vs managed vs managed+routers vs airswarm\n  \
+airswarm sim --strategy managed --routers 4   # 4 best-connected nodes are Meshtastic ROUTERs\n  \
 airswarm sim --nodes 200 --json      # one JSON object for scripts\n  \
 airswarm sim --plot mesh.svg         # topology and per-node delivery"
 )]
@@ -46,7 +47,8 @@ pub struct SimArgs {
     /// 60,435 bytes plain, 60,419 direct and 60,410 broadcast when sealed.
     #[arg(long, default_value_t = 32)]
     payload: usize,
-    /// Flooding strategy: blind, managed (Meshtastic) or airswarm.
+    /// Flooding strategy: blind, managed (Meshtastic, all nodes CLIENT unless --routers)
+    /// or airswarm.
     #[arg(long, default_value = "airswarm", conflicts_with = "compare")]
     strategy: Strategy,
     #[command(flatten)]
@@ -66,7 +68,7 @@ pub struct SimArgs {
     /// Mean seconds between messages.
     #[arg(long, default_value_t = 10.0)]
     interval_s: f64,
-    /// Print one JSON object (an array of three with --compare).
+    /// Print one JSON object (an array of four with --compare; `variant` names each row).
     #[arg(long)]
     json: bool,
     /// Write an SVG of the topology coloured by per-node delivery (an existing SVG is
@@ -76,9 +78,19 @@ pub struct SimArgs {
     /// Replace an existing --plot file even if it is not an SVG.
     #[arg(long, requires = "plot")]
     force: bool,
-    /// Run blind, managed and airswarm on the same topology and traffic.
+    /// Run blind, managed, managed with routers and airswarm on the same topology and
+    /// traffic.
     #[arg(long)]
     compare: bool,
+    /// With managed: the N best-connected nodes (most links) are Meshtastic ROUTERs, the
+    /// rest CLIENTs. With --compare: the routers of its managed+routers row
+    /// [default there: one node in ten, at least one].
+    #[arg(long, value_name = "N")]
+    routers: Option<usize>,
+    /// The routers are ROUTER_LATE instead of ROUTER (they relay every flood once, after
+    /// the clients, instead of first).
+    #[arg(long)]
+    router_late: bool,
     /// Plain frames: no identities, sessions, handshakes or sealing (crypto is on by default).
     #[arg(long)]
     no_crypto: bool,
@@ -96,7 +108,38 @@ pub struct SimArgs {
 }
 
 impl SimArgs {
-    pub fn config(&self, strategy: Strategy) -> Result<SimConfig> {
+    /// The runs to make: (strategy, routers).
+    fn runs(&self) -> Result<Vec<(Strategy, usize)>> {
+        if self.compare {
+            let routers = self.routers.unwrap_or((self.nodes / 10).max(1));
+            if routers == 0 {
+                bail!("--routers with --compare must be at least 1");
+            }
+            return Ok(vec![
+                (Strategy::Blind, 0),
+                (Strategy::Managed, 0),
+                (Strategy::Managed, routers),
+                (Strategy::Airswarm, 0),
+            ]);
+        }
+        if (self.routers.is_some() || self.router_late) && self.strategy != Strategy::Managed {
+            bail!(
+                "--routers and --router-late need --strategy managed or --compare (only Meshtastic has roles)"
+            );
+        }
+        if self.router_late && self.routers.unwrap_or(0) == 0 {
+            bail!("--router-late needs --routers N (N at least 1)");
+        }
+        Ok(vec![(self.strategy, self.routers.unwrap_or(0))])
+    }
+
+    pub fn config(&self, strategy: Strategy, routers: usize) -> Result<SimConfig> {
+        if routers > self.nodes {
+            bail!(
+                "--routers must be at most --nodes ({}), got {routers}",
+                self.nodes
+            );
+        }
         if self.nodes < 2 {
             bail!("--nodes must be at least 2 (got {})", self.nodes);
         }
@@ -144,19 +187,21 @@ impl SimArgs {
             announce: self.announce,
             link_asymmetry_db: self.asymmetry_db,
             random_addresses: !self.sequential_addresses,
+            routers,
+            router_role: if self.router_late {
+                Role::RouterLate
+            } else {
+                Role::Router
+            },
             ..SimConfig::default()
         })
     }
 }
 
 pub fn run(args: SimArgs) -> Result<()> {
-    let strategies: Vec<Strategy> = if args.compare {
-        Strategy::ALL.to_vec()
-    } else {
-        vec![args.strategy]
-    };
+    let runs = args.runs()?;
     let mut reports = Vec::new();
-    let first = args.config(strategies[0])?;
+    let first = args.config(runs[0].0, runs[0].1)?;
     Simulator::validate(&first)?;
     // Check the plot's destination before the (possibly long) run, not after it.
     if let Some(path) = &args.plot {
@@ -167,8 +212,8 @@ pub fn run(args: SimArgs) -> Result<()> {
     } else {
         Vec::new()
     };
-    for &s in &strategies {
-        let cfg = args.config(s)?;
+    for &(s, routers) in &runs {
+        let cfg = args.config(s, routers)?;
         let started = WallClock::now();
         let sim = Simulator::with_identities(cfg, identities.clone())?;
         let report = sim.run();
@@ -264,7 +309,7 @@ fn print_summary(reports: &[(SimReport, f64)]) -> Result<()> {
     )?;
     outln!()?;
     outln!(
-        "{:<10} {:>9} {:>8} {:>9} {:>10} {:>10} {:>9} {:>9} {:>8}",
+        "{:<19} {:>9} {:>8} {:>9} {:>10} {:>10} {:>9} {:>9} {:>8}",
         "strategy",
         "delivery",
         "frames",
@@ -277,8 +322,8 @@ fn print_summary(reports: &[(SimReport, f64)]) -> Result<()> {
     )?;
     for (r, wall) in reports {
         outln!(
-            "{:<10} {:>8.1}% {:>8} {:>9.1} {:>10.1} {:>10} {:>9.0} {:>9.0} {:>8.2}",
-            r.strategy.name(),
+            "{:<19} {:>8.1}% {:>8} {:>9.1} {:>10.1} {:>10} {:>9.0} {:>9.0} {:>8.2}",
+            r.variant,
             r.delivery_ratio * 100.0,
             r.transmissions,
             r.transmissions_per_message,

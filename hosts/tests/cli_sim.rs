@@ -155,6 +155,39 @@ fn routers_are_given_to_managed_and_late_routers_on_request() {
 }
 
 #[test]
+fn longfast_runs_meshtastics_preset_on_a_smaller_default_area() {
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "sim",
+            "--nodes",
+            "12",
+            "--messages",
+            "2",
+            "--no-crypto",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let out = airswarm(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let plain = run(&[]);
+    let longfast = run(&["--longfast"]);
+    let (a, b) = (
+        plain["area_m"].as_f64().unwrap(),
+        longfast["area_m"].as_f64().unwrap(),
+    );
+    assert!(b < a, "LongFast area {b} m not below the default {a} m");
+    assert!(longfast["mean_neighbours"].as_f64().unwrap() > 1.0);
+    let out = airswarm(&["sim", "--longfast", "--sf", "9"]);
+    assert!(!out.status.success());
+}
+
+#[test]
 fn plot_writes_an_svg() {
     let dir = std::env::temp_dir().join(format!("airswarm-plot-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

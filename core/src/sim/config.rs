@@ -49,6 +49,29 @@ impl Default for PathLoss {
     }
 }
 
+impl PathLoss {
+    /// Meshtasticator's default path loss: lib/phy.py estimate_path_loss with lib/config.py
+    /// MODEL = 5 (3GPP suburban macro, C = 0) and HM = 1 m antennas at both ends:
+    /// L = 44.9·(log10 d − 3) + 45.5 + 34.36·log10(f / MHz) + 0.7 dB, d in metres. That is
+    /// a log-distance law with exponent 4.49 and 45.5 + 0.7 + 34.36·log10(f / MHz) − 134.7 dB
+    /// at 1 m (13.2 dB at 908.75 MHz, Meshtasticator's US channel; 12.5 dB at 869.525
+    /// MHz). Meshtasticator adds no shadowing or fading there; ours keep their defaults
+    /// (its per-direction asymmetry is [`SimConfig::link_asymmetry_db`]).
+    pub fn meshtasticator(frequency_hz: u32) -> PathLoss {
+        let f_mhz = f64::from(frequency_hz) / 1e6;
+        PathLoss {
+            reference_db: 45.5 + 0.7 + (35.46 - 1.1) * f_mhz.log10() - 44.9 * 3.0,
+            exponent: 4.49,
+            ..PathLoss::default()
+        }
+    }
+
+    /// Distance (m) at which the mean loss reaches `loss_db`.
+    pub fn range_m(&self, loss_db: f64) -> f64 {
+        10f64.powf((loss_db - self.reference_db) / (10.0 * self.exponent))
+    }
+}
+
 /// A scenario.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct SimConfig {
@@ -394,5 +417,27 @@ impl SimConfig {
         }
         self.lora.validate()?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn meshtasticator_path_loss_is_its_3gpp_suburban_model() {
+        // lib/phy.py MODEL 5 with 1 m antennas at 1 km and 908.75 MHz:
+        // 45.5 + 34.36·log10(908.75) + 0.7.
+        let pl = PathLoss::meshtasticator(908_750_000);
+        let at_1km = pl.reference_db + 10.0 * pl.exponent * 1000f64.log10();
+        let want = 45.5 + 34.36 * 908.75f64.log10() + 0.7;
+        assert!((at_1km - want).abs() < 1e-9, "{at_1km} vs {want}");
+        assert!(
+            (pl.reference_db - 13.155).abs() < 0.01,
+            "{}",
+            pl.reference_db
+        );
+        // Ten times the distance costs 44.9 dB.
+        assert!((pl.range_m(at_1km + 44.9) - 10_000.0).abs() < 1e-6);
     }
 }

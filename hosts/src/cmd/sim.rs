@@ -5,7 +5,7 @@ use std::time::Instant as WallClock;
 
 use airswarm_core::mesh::{Role, Strategy};
 use airswarm_core::radio::LoRaConfig;
-use airswarm_core::sim::{SimConfig, SimReport, Simulator};
+use airswarm_core::sim::{PathLoss, SimConfig, SimReport, Simulator};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
@@ -91,6 +91,11 @@ pub struct SimArgs {
     /// the clients, instead of first).
     #[arg(long)]
     router_late: bool,
+    /// Meshtastic's LongFast preset (SF11, 250 kHz, CR 4/5) on Meshtasticator's path-loss
+    /// model (3GPP suburban macro, 1 m antennas): shorter range, so the default area
+    /// shrinks with it to keep the node density's neighbour count.
+    #[arg(long, conflicts_with_all = ["sf", "bw_khz", "cr"])]
+    longfast: bool,
     /// Plain frames: no identities, sessions, handshakes or sealing (crypto is on by default).
     #[arg(long)]
     no_crypto: bool,
@@ -164,13 +169,34 @@ impl SimArgs {
         if !(self.interval_s.is_finite() && self.interval_s >= 0.0) {
             bail!("--interval-s must be a non-negative number of seconds");
         }
-        let area_m = self
-            .area_m
-            .unwrap_or(DEFAULT_AREA_M * (self.nodes as f64 / DEFAULT_NODES as f64).sqrt());
-        let lora = self.modem.apply(LoRaConfig {
+        let mut lora = self.modem.apply(LoRaConfig {
             tx_power_dbm: self.tx_power,
             ..LoRaConfig::default()
         })?;
+        let defaults = SimConfig::default();
+        let mut path_loss = defaults.path_loss;
+        let mut range_scale = 1.0;
+        if self.longfast {
+            // LongFast: firmware RadioInterface.cpp applyModemConfig (bw 250, sf 11, cr 5).
+            lora.spreading_factor = 11;
+            lora.bandwidth_hz = 250_000;
+            lora.coding_rate = 5;
+            path_loss = PathLoss::meshtasticator(lora.frequency_hz);
+            // Scale the area by the range at this power against the default scenario's.
+            let range = |l: &LoRaConfig, pl: &PathLoss| {
+                let noise =
+                    -174.0 + 10.0 * f64::from(l.bandwidth_hz).log10() + defaults.noise_figure_db;
+                pl.range_m(f64::from(l.tx_power_dbm) - noise - l.demod_snr_db())
+            };
+            let base = LoRaConfig {
+                tx_power_dbm: self.tx_power,
+                ..LoRaConfig::default()
+            };
+            range_scale = range(&lora, &path_loss) / range(&base, &defaults.path_loss);
+        }
+        let area_m = self.area_m.unwrap_or(
+            DEFAULT_AREA_M * range_scale * (self.nodes as f64 / DEFAULT_NODES as f64).sqrt(),
+        );
         Ok(SimConfig {
             nodes: self.nodes,
             area_m,
@@ -179,6 +205,7 @@ impl SimArgs {
             payload: self.payload,
             strategy,
             lora,
+            path_loss,
             duty_cycle_percent: self.duty_cycle,
             hop_limit: self.hop_limit,
             direct_fraction: self.direct_percent / 100.0,

@@ -157,14 +157,26 @@ pub const NODE_STATS_FIELDS: &[Field<NodeStats>] = &[
     ),
 ];
 
-/// Every scalar field of [`SimReport`], in declaration order (`per_node`, `links` and
-/// `message_records` are lists, exposed separately).
+/// Every scalar field of [`SimReport`], in declaration order (`per_node`, `links`,
+/// `routers` and `message_records` are lists, exposed separately).
 pub const SIM_REPORT_FIELDS: &[Field<SimReport>] = &[
     Field {
         name: "strategy",
         kind: FieldKind::Text,
         doc: "Flooding strategy: blind, managed or airswarm.",
         get: |r: &SimReport| FieldValue::Text(r.strategy.name()),
+    },
+    Field {
+        name: "variant",
+        kind: FieldKind::Text,
+        doc: "The strategy with its roles: blind, managed, managed+routers, managed+router_late or airswarm.",
+        get: |r: &SimReport| FieldValue::Text(r.variant),
+    },
+    Field {
+        name: "router_role",
+        kind: FieldKind::Text,
+        doc: "The role the routers took (router or router_late; see `routers` for which nodes).",
+        get: |r: &SimReport| FieldValue::Text(r.router_role.name()),
     },
     Field {
         name: "crypto",
@@ -354,7 +366,11 @@ mod tests {
         })
         .unwrap()
         .run();
-        check(&r, SIM_REPORT_FIELDS, &["per_node", "message_records"]);
+        check(
+            &r,
+            SIM_REPORT_FIELDS,
+            &["per_node", "message_records", "routers"],
+        );
         assert!(find(SIM_REPORT_FIELDS, "pulls").is_some());
         assert!(find(SIM_REPORT_FIELDS, "nope").is_none());
     }

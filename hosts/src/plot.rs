@@ -20,7 +20,7 @@ pub fn write_svg(path: &Path, reports: &[&SimReport]) -> Result<()> {
             .caption(
                 format!(
                     "{}: {:.1}% delivered, {} frames",
-                    r.strategy.name(),
+                    r.variant,
                     r.delivery_ratio * 100.0,
                     r.transmissions
                 ),

@@ -78,7 +78,16 @@ fn compare_gives_one_object_per_strategy_on_the_same_scenario() {
         .iter()
         .map(|r| r["strategy"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["blind", "managed", "airswarm"]);
+    assert_eq!(names, ["blind", "managed", "managed", "airswarm"]);
+    let variants: Vec<&str> = arr.iter().map(|r| r["variant"].as_str().unwrap()).collect();
+    assert_eq!(
+        variants,
+        ["blind", "managed", "managed+routers", "airswarm"]
+    );
+    // One router in ten nodes by default: 15 nodes, one router.
+    assert_eq!(arr[2]["routers"].as_array().unwrap().len(), 1);
+    assert_eq!(arr[2]["router_role"], "router");
+    assert_eq!(arr[1]["routers"].as_array().unwrap().len(), 0);
     for r in arr {
         assert_eq!(r["seed"], 7);
         assert_eq!(
@@ -90,6 +99,92 @@ fn compare_gives_one_object_per_strategy_on_the_same_scenario() {
             "same topology for every strategy"
         );
     }
+}
+
+#[test]
+fn routers_are_given_to_managed_and_late_routers_on_request() {
+    let out = airswarm(&[
+        "sim",
+        "--nodes",
+        "12",
+        "--messages",
+        "3",
+        "--no-crypto",
+        "--strategy",
+        "managed",
+        "--routers",
+        "3",
+        "--router-late",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["variant"], "managed+router_late");
+    assert_eq!(v["router_role"], "router_late");
+    assert_eq!(v["routers"].as_array().unwrap().len(), 3);
+    for (args, says) in [
+        (&["sim", "--routers", "2"][..], "--strategy managed"),
+        (
+            &["sim", "--strategy", "managed", "--router-late"][..],
+            "--routers N",
+        ),
+        (
+            &[
+                "sim",
+                "--strategy",
+                "managed",
+                "--nodes",
+                "5",
+                "--routers",
+                "6",
+            ][..],
+            "at most --nodes",
+        ),
+    ] {
+        let out = airswarm(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(says),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn longfast_runs_meshtastics_preset_on_a_smaller_default_area() {
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "sim",
+            "--nodes",
+            "12",
+            "--messages",
+            "2",
+            "--no-crypto",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let out = airswarm(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let plain = run(&[]);
+    let longfast = run(&["--longfast"]);
+    let (a, b) = (
+        plain["area_m"].as_f64().unwrap(),
+        longfast["area_m"].as_f64().unwrap(),
+    );
+    assert!(b < a, "LongFast area {b} m not below the default {a} m");
+    assert!(longfast["mean_neighbours"].as_f64().unwrap() > 1.0);
+    let out = airswarm(&["sim", "--longfast", "--sf", "9"]);
+    assert!(!out.status.success());
 }
 
 #[test]

@@ -14,7 +14,7 @@ pub mod node;
 pub mod secure;
 pub use node::{
     AirswarmTuning, Event, MAX_COUNTER, MAX_FIRST_COUNTER, MeshError, Message, Node, NodeConfig,
-    NodeStats, Strategy,
+    NodeStats, Role, Strategy,
 };
 pub use secure::{
     Overhead, SecureConfig, SecureError, SecureEvent, SecureNode, Security, SendOutcome,

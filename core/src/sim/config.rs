@@ -5,7 +5,7 @@ use core::fmt;
 
 use crate::crypto::{CryptoError, TAG_LEN};
 use crate::mesh::wire::MAX_HOP_LIMIT;
-use crate::mesh::{AirswarmTuning, MAX_MESSAGE, MeshError, Strategy};
+use crate::mesh::{AirswarmTuning, MAX_MESSAGE, MeshError, Role, Strategy};
 use crate::radio::{LoRaConfig, RadioError};
 
 /// Most nodes in one scenario.
@@ -46,6 +46,29 @@ impl Default for PathLoss {
             shadowing_db: 6.0,
             fading_db: 2.0,
         }
+    }
+}
+
+impl PathLoss {
+    /// Meshtasticator's default path loss: lib/phy.py estimate_path_loss with lib/config.py
+    /// MODEL = 5 (3GPP suburban macro, C = 0) and HM = 1 m antennas at both ends:
+    /// L = 44.9·(log10 d − 3) + 45.5 + 34.36·log10(f / MHz) + 0.7 dB, d in metres. That is
+    /// a log-distance law with exponent 4.49 and 45.5 + 0.7 + 34.36·log10(f / MHz) − 134.7 dB
+    /// at 1 m (13.2 dB at 908.75 MHz, Meshtasticator's US channel; 12.5 dB at 869.525
+    /// MHz). Meshtasticator adds no shadowing or fading there; ours keep their defaults
+    /// (its per-direction asymmetry is [`SimConfig::link_asymmetry_db`]).
+    pub fn meshtasticator(frequency_hz: u32) -> PathLoss {
+        let f_mhz = f64::from(frequency_hz) / 1e6;
+        PathLoss {
+            reference_db: 45.5 + 0.7 + (35.46 - 1.1) * f_mhz.log10() - 44.9 * 3.0,
+            exponent: 4.49,
+            ..PathLoss::default()
+        }
+    }
+
+    /// Distance (m) at which the mean loss reaches `loss_db`.
+    pub fn range_m(&self, loss_db: f64) -> f64 {
+        10f64.powf((loss_db - self.reference_db) / (10.0 * self.exponent))
     }
 }
 
@@ -95,6 +118,12 @@ pub struct SimConfig {
     /// One file shared from a random node to every other node, alongside the messages.
     #[serde(default)]
     pub file: Option<super::FileSim>,
+    /// With the managed strategy: this many of the best-connected nodes (most links
+    /// above sensitivity; lower index first on ties) take `router_role`, the rest stay
+    /// CLIENTs. Other strategies have no roles and ignore it.
+    pub routers: usize,
+    /// The role those nodes take: [`Role::Router`] or [`Role::RouterLate`].
+    pub router_role: Role,
 }
 
 impl Default for SimConfig {
@@ -123,6 +152,8 @@ impl Default for SimConfig {
             file: None,
             link_asymmetry_db: 3.0,
             random_addresses: true,
+            routers: 0,
+            router_role: Role::Router,
         }
     }
 }
@@ -132,6 +163,8 @@ impl Default for SimConfig {
 #[non_exhaustive]
 pub enum SimError {
     NoNodes,
+    /// Routers can only be ROUTER or ROUTER_LATE.
+    BadRouterRole(Role),
     TooManyNodes(usize),
     BadArea(f64),
     BadFraction {
@@ -183,6 +216,9 @@ impl fmt::Display for SimError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SimError::NoNodes => f.write_str("a simulation needs at least 2 nodes"),
+            SimError::BadRouterRole(r) => {
+                write!(f, "routers must be router or router_late, not {r}")
+            }
             SimError::TooManyNodes(n) => {
                 write!(
                     f,
@@ -322,6 +358,17 @@ impl SimConfig {
                 });
             }
         }
+        if self.routers > self.nodes {
+            return Err(SimError::OverLimit {
+                what: "routers",
+                value: self.routers as u64,
+                max: self.nodes as u64,
+                unit: "",
+            });
+        }
+        if !matches!(self.router_role, Role::Router | Role::RouterLate) {
+            return Err(SimError::BadRouterRole(self.router_role));
+        }
         let (max, mode) = self.max_payload();
         if self.payload > max {
             return Err(SimError::PayloadTooLarge {
@@ -380,5 +427,27 @@ impl SimConfig {
         }
         self.lora.validate()?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn meshtasticator_path_loss_is_its_3gpp_suburban_model() {
+        // lib/phy.py MODEL 5 with 1 m antennas at 1 km and 908.75 MHz:
+        // 45.5 + 34.36·log10(908.75) + 0.7.
+        let pl = PathLoss::meshtasticator(908_750_000);
+        let at_1km = pl.reference_db + 10.0 * pl.exponent * 1000f64.log10();
+        let want = 45.5 + 34.36 * 908.75f64.log10() + 0.7;
+        assert!((at_1km - want).abs() < 1e-9, "{at_1km} vs {want}");
+        assert!(
+            (pl.reference_db - 13.155).abs() < 0.01,
+            "{}",
+            pl.reference_db
+        );
+        // Ten times the distance costs 44.9 dB.
+        assert!((pl.range_m(at_1km + 44.9) - 10_000.0).abs() < 1e-6);
     }
 }

@@ -151,6 +151,13 @@ pub(super) enum Sending {
 }
 
 impl Driven {
+    pub(super) fn set_role(&mut self, role: crate::mesh::Role) {
+        match self {
+            Driven::Plain(n) => n.set_role(role),
+            Driven::Secure(n) => n.set_role(role),
+        }
+    }
+
     pub(super) fn handle_frame(&mut self, now: Instant, f: &[u8], rssi: f32, snr: f32) {
         // Frames our own nodes produce always parse; a failure would be counted in stats.
         let _ = match self {

@@ -21,6 +21,7 @@ mod config;
 mod file_scenario;
 pub mod harness;
 mod report;
+mod roles;
 mod scenario;
 
 pub use config::{
@@ -33,7 +34,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 
 use crate::crypto::{ChannelKey, CryptoError, Identity, Keyring, seeded_rng};
-use crate::mesh::{Address, Node, NodeConfig, SecureConfig, SecureNode, Strategy};
+use crate::mesh::{Address, Node, NodeConfig, Role, SecureConfig, SecureNode, Strategy};
 use crate::rng::Rng;
 use crate::time::Instant;
 use channel::{Arrival, Tx};
@@ -91,6 +92,8 @@ pub struct Simulator {
     events: u64,
     end_us: u64,
     file: Option<file_scenario::FileRun>,
+    /// Nodes given the router role (managed with `cfg.routers`), by index.
+    routers: Vec<usize>,
 }
 
 impl Simulator {
@@ -200,6 +203,7 @@ impl Simulator {
             });
         }
         channel::build_links(&cfg, &mut nodes, sensitivity);
+        let routers = roles::assign(&cfg, &mut nodes, sensitivity);
         let mut sim = Simulator {
             heap: BinaryHeap::new(),
             seq: 0,
@@ -220,6 +224,7 @@ impl Simulator {
             end_us: 0,
             file: None,
             nodes,
+            routers,
             cfg,
         };
         sim.index = sim

@@ -33,6 +33,12 @@ pub struct MessageRecord {
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct SimReport {
     pub strategy: Strategy,
+    /// The strategy and its roles: `managed+routers` or `managed+router_late` when
+    /// routers were given, else the strategy's name.
+    pub variant: &'static str,
+    /// Nodes that took `router_role` (indices into `per_node`), best-connected first.
+    pub routers: Vec<usize>,
+    pub router_role: Role,
     pub crypto: bool,
     pub nodes: usize,
     pub messages: usize,
@@ -208,6 +214,14 @@ impl Simulator {
             .collect();
         SimReport {
             strategy: self.cfg.strategy,
+            // Only managed has roles, so only managed has router variants.
+            variant: match (self.routers.is_empty(), self.cfg.router_role) {
+                (true, _) => self.cfg.strategy.name(),
+                (false, Role::RouterLate) => "managed+router_late",
+                (false, _) => "managed+routers",
+            },
+            routers: self.routers.clone(),
+            router_role: self.cfg.router_role,
             crypto: self.cfg.crypto,
             nodes: n,
             messages,

@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 use std::time::Instant as WallClock;
 
-use airswarm_core::mesh::Strategy;
+use airswarm_core::mesh::{Role, Strategy};
 use airswarm_core::radio::LoRaConfig;
-use airswarm_core::sim::{FileMode, FileSim, SimConfig, SimReport, Simulator};
+use airswarm_core::sim::{FileMode, FileSim, PathLoss, SimConfig, SimReport, Simulator};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
@@ -23,7 +23,8 @@ const DEFAULT_AREA_M: f64 = 8_000.0;
 with shadowing, collisions with capture, half-duplex radios, exact airtime and duty cycle. \
 Every node runs the same mesh code as a Raspberry Pi or RNode host.\n\n\
 Examples:\n  airswarm sim                         # 40 nodes, 20 broadcasts, summary\n  \
-airswarm sim --compare               # blind vs managed vs airswarm on the same scenario\n  \
+airswarm sim --compare               # blind vs managed vs managed+routers vs airswarm\n  \
+airswarm sim --strategy managed --routers 4   # 4 best-connected nodes are Meshtastic ROUTERs\n  \
 airswarm sim --nodes 200 --json      # one JSON object for scripts\n  \
 airswarm sim --plot mesh.svg         # topology and per-node delivery\n  \
 airswarm sim --nodes 30 --file-kib 20 --file-mode unicast  # one file to every node"
@@ -47,7 +48,8 @@ pub struct SimArgs {
     /// 60,435 bytes plain, 60,419 direct and 60,410 broadcast when sealed.
     #[arg(long, default_value_t = 32)]
     payload: usize,
-    /// Flooding strategy: blind, managed (Meshtastic) or airswarm.
+    /// Flooding strategy: blind, managed (Meshtastic, all nodes CLIENT unless --routers)
+    /// or airswarm.
     #[arg(long, default_value = "airswarm", conflicts_with = "compare")]
     strategy: Strategy,
     #[command(flatten)]
@@ -67,7 +69,7 @@ pub struct SimArgs {
     /// Mean seconds between messages.
     #[arg(long, default_value_t = 10.0)]
     interval_s: f64,
-    /// Print one JSON object (an array of three with --compare).
+    /// Print one JSON object (an array of four with --compare; `variant` names each row).
     #[arg(long)]
     json: bool,
     /// Write an SVG of the topology coloured by per-node delivery (an existing SVG is
@@ -77,9 +79,24 @@ pub struct SimArgs {
     /// Replace an existing --plot file even if it is not an SVG.
     #[arg(long, requires = "plot")]
     force: bool,
-    /// Run blind, managed and airswarm on the same topology and traffic.
+    /// Run blind, managed, managed with routers and airswarm on the same topology and
+    /// traffic.
     #[arg(long)]
     compare: bool,
+    /// With managed: the N best-connected nodes (most links) are Meshtastic ROUTERs, the
+    /// rest CLIENTs. With --compare: the routers of its managed+routers row
+    /// [default there: one node in ten, at least one].
+    #[arg(long, value_name = "N")]
+    routers: Option<usize>,
+    /// The routers are ROUTER_LATE instead of ROUTER (they relay every flood once, after
+    /// the clients, instead of first).
+    #[arg(long)]
+    router_late: bool,
+    /// Meshtastic's LongFast preset (SF11, 250 kHz, CR 4/5) on Meshtasticator's path-loss
+    /// model (3GPP suburban macro, 1 m antennas): shorter range, so the default area
+    /// shrinks with it to keep the node density's neighbour count.
+    #[arg(long, conflicts_with_all = ["sf", "bw_khz", "cr"])]
+    longfast: bool,
     /// Plain frames: no identities, sessions, handshakes or sealing (crypto is on by default).
     #[arg(long)]
     no_crypto: bool,
@@ -108,7 +125,38 @@ pub struct SimArgs {
 }
 
 impl SimArgs {
-    pub fn config(&self, strategy: Strategy) -> Result<SimConfig> {
+    /// The runs to make: (strategy, routers).
+    fn runs(&self) -> Result<Vec<(Strategy, usize)>> {
+        if self.compare {
+            let routers = self.routers.unwrap_or((self.nodes / 10).max(1));
+            if routers == 0 {
+                bail!("--routers with --compare must be at least 1");
+            }
+            return Ok(vec![
+                (Strategy::Blind, 0),
+                (Strategy::Managed, 0),
+                (Strategy::Managed, routers),
+                (Strategy::Airswarm, 0),
+            ]);
+        }
+        if (self.routers.is_some() || self.router_late) && self.strategy != Strategy::Managed {
+            bail!(
+                "--routers and --router-late need --strategy managed or --compare (only Meshtastic has roles)"
+            );
+        }
+        if self.router_late && self.routers.unwrap_or(0) == 0 {
+            bail!("--router-late needs --routers N (N at least 1)");
+        }
+        Ok(vec![(self.strategy, self.routers.unwrap_or(0))])
+    }
+
+    pub fn config(&self, strategy: Strategy, routers: usize) -> Result<SimConfig> {
+        if routers > self.nodes {
+            bail!(
+                "--routers must be at most --nodes ({}), got {routers}",
+                self.nodes
+            );
+        }
         if self.nodes < 2 {
             bail!("--nodes must be at least 2 (got {})", self.nodes);
         }
@@ -133,13 +181,34 @@ impl SimArgs {
         if !(self.interval_s.is_finite() && self.interval_s >= 0.0) {
             bail!("--interval-s must be a non-negative number of seconds");
         }
-        let area_m = self
-            .area_m
-            .unwrap_or(DEFAULT_AREA_M * (self.nodes as f64 / DEFAULT_NODES as f64).sqrt());
-        let lora = self.modem.apply(LoRaConfig {
+        let mut lora = self.modem.apply(LoRaConfig {
             tx_power_dbm: self.tx_power,
             ..LoRaConfig::default()
         })?;
+        let defaults = SimConfig::default();
+        let mut path_loss = defaults.path_loss;
+        let mut range_scale = 1.0;
+        if self.longfast {
+            // LongFast: firmware RadioInterface.cpp applyModemConfig (bw 250, sf 11, cr 5).
+            lora.spreading_factor = 11;
+            lora.bandwidth_hz = 250_000;
+            lora.coding_rate = 5;
+            path_loss = PathLoss::meshtasticator(lora.frequency_hz);
+            // Scale the area by the range at this power against the default scenario's.
+            let range = |l: &LoRaConfig, pl: &PathLoss| {
+                let noise =
+                    -174.0 + 10.0 * f64::from(l.bandwidth_hz).log10() + defaults.noise_figure_db;
+                pl.range_m(f64::from(l.tx_power_dbm) - noise - l.demod_snr_db())
+            };
+            let base = LoRaConfig {
+                tx_power_dbm: self.tx_power,
+                ..LoRaConfig::default()
+            };
+            range_scale = range(&lora, &path_loss) / range(&base, &defaults.path_loss);
+        }
+        let area_m = self.area_m.unwrap_or(
+            DEFAULT_AREA_M * range_scale * (self.nodes as f64 / DEFAULT_NODES as f64).sqrt(),
+        );
         Ok(SimConfig {
             nodes: self.nodes,
             area_m,
@@ -148,6 +217,7 @@ impl SimArgs {
             payload: self.payload,
             strategy,
             lora,
+            path_loss,
             duty_cycle_percent: self.duty_cycle,
             hop_limit: self.hop_limit,
             direct_fraction: self.direct_percent / 100.0,
@@ -166,19 +236,21 @@ impl SimArgs {
                 liars: self.liar,
                 ..FileSim::default()
             }),
+            routers,
+            router_role: if self.router_late {
+                Role::RouterLate
+            } else {
+                Role::Router
+            },
             ..SimConfig::default()
         })
     }
 }
 
 pub fn run(args: SimArgs) -> Result<()> {
-    let strategies: Vec<Strategy> = if args.compare {
-        Strategy::ALL.to_vec()
-    } else {
-        vec![args.strategy]
-    };
+    let runs = args.runs()?;
     let mut reports = Vec::new();
-    let first = args.config(strategies[0])?;
+    let first = args.config(runs[0].0, runs[0].1)?;
     Simulator::validate(&first)?;
     // Check the plot's destination before the (possibly long) run, not after it.
     if let Some(path) = &args.plot {
@@ -189,8 +261,8 @@ pub fn run(args: SimArgs) -> Result<()> {
     } else {
         Vec::new()
     };
-    for &s in &strategies {
-        let cfg = args.config(s)?;
+    for &(s, routers) in &runs {
+        let cfg = args.config(s, routers)?;
         let started = WallClock::now();
         let sim = Simulator::with_identities(cfg, identities.clone())?;
         let report = sim.run();
@@ -286,7 +358,7 @@ fn print_summary(reports: &[(SimReport, f64)]) -> Result<()> {
     )?;
     outln!()?;
     outln!(
-        "{:<10} {:>9} {:>8} {:>9} {:>10} {:>10} {:>9} {:>9} {:>8}",
+        "{:<19} {:>9} {:>8} {:>9} {:>10} {:>10} {:>9} {:>9} {:>8}",
         "strategy",
         "delivery",
         "frames",
@@ -299,8 +371,8 @@ fn print_summary(reports: &[(SimReport, f64)]) -> Result<()> {
     )?;
     for (r, wall) in reports {
         outln!(
-            "{:<10} {:>8.1}% {:>8} {:>9.1} {:>10.1} {:>10} {:>9.0} {:>9.0} {:>8.2}",
-            r.strategy.name(),
+            "{:<19} {:>8.1}% {:>8} {:>9.1} {:>10.1} {:>10} {:>9.0} {:>9.0} {:>8.2}",
+            r.variant,
             r.delivery_ratio * 100.0,
             r.transmissions,
             r.transmissions_per_message,

@@ -7,16 +7,84 @@
 //! rebroadcast as an implicit ACK and retransmits otherwise, up to NUM_RELIABLE_RETX = 3
 //! transmissions in all; here one resend).
 //!
+//!
+//! Device roles ([`Role`], firmware config.device.role) change the relay decision:
+//! - CLIENT (the default): the delay above, and a heard copy cancels ours.
+//! - ROUTER: rebroadcasts in the early window, delay = random(0, 2·CWsize) slots with no
+//!   2·CWmax offset (src/mesh/RadioInterface.cpp shouldRebroadcastEarlyLikeRouter and
+//!   getTxDelayMsecWeighted), and a heard copy never cancels its own
+//!   (src/mesh/FloodingRouter.cpp perhapsCancelDupe exempts ROUTER, REPEATER, ROUTER_LATE).
+//! - ROUTER_LATE: the client's delay, never cancelled, but a heard copy pushes its queued
+//!   rebroadcast out to now + the worst client delay at its SNR (2·CWmax + 2^CWsize slots:
+//!   RadioLibInterface.cpp clampToLateRebroadcastWindow with
+//!   RadioInterface.cpp getTxDelayMsecWeightedWorst), so it always relays once, after the
+//!   clients.
+//! - CLIENT_MUTE: never rebroadcasts (FloodingRouter.cpp isRebroadcaster); it still sends
+//!   and acknowledges its own messages.
+//!
 //! Not yet followed: next-hop routing of direct messages (NextHopRouter.cpp, 2.6+), the
 //! transmit queue that stays cancellable and redraws its delay when the channel is busy
 //! (RadioLibInterface.cpp), the hop-limit upgrade of a queued copy (FloodingRouter.cpp),
-//! and roles (ROUTER, ROUTER_LATE, CLIENT_MUTE).
+//! the REPEATER role, and ROUTER's default rebroadcast mode CORE_PORTNUMS_ONLY (NodeDB.cpp;
+//! this mesh has one port, so it changes nothing here).
+
+use core::fmt;
 
 use super::{CW_MAX, CW_MIN, CopyHeard, FloodPolicy, Mechanisms, Strategy, link_weight};
+use crate::mesh::node::MeshError;
 use crate::rng::Rng;
 
+/// A Meshtastic device role (firmware config.device.role), as far as flooding goes.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    #[default]
+    Client,
+    ClientMute,
+    Router,
+    RouterLate,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [
+        Role::Client,
+        Role::ClientMute,
+        Role::Router,
+        Role::RouterLate,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Client => "client",
+            Role::ClientMute => "client_mute",
+            Role::Router => "router",
+            Role::RouterLate => "router_late",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl core::str::FromStr for Role {
+    type Err = MeshError;
+    fn from_str(s: &str) -> Result<Self, MeshError> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.name() == s)
+            .ok_or_else(|| MeshError::UnknownRole(s.to_string()))
+    }
+}
+
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Managed;
+pub struct Managed {
+    pub role: Role,
+}
 
 impl Managed {
     /// CWsize = map(snr, SNR_MIN, SNR_MAX, CWmin, CWmax) (RadioInterface.cpp getCWsize).
@@ -30,6 +98,10 @@ impl FloodPolicy for Managed {
         Strategy::Managed
     }
 
+    fn role(&self) -> Role {
+        self.role
+    }
+
     fn mechanisms(&self) -> Mechanisms {
         Mechanisms {
             resend_unheard_broadcasts: true,
@@ -41,17 +113,34 @@ impl FloodPolicy for Managed {
         (2 * CW_MAX + (1 << CW_MAX)) as f64
     }
 
-    /// Client delay = 2·CWmax·slot + random(0, 2^CWsize)·slot (RadioInterface.cpp
-    /// getTxDelayMsecWeighted).
+    /// Client delay = 2·CWmax·slot + random(0, 2^CWsize)·slot; a ROUTER's is
+    /// random(0, 2·CWsize)·slot (RadioInterface.cpp getTxDelayMsecWeighted).
     fn delay_slots(&self, snr_db: f64, rng: &mut Rng) -> f64 {
         let cw = Self::contention_window(snr_db);
-        (2 * CW_MAX) as f64 + rng.below(1 << cw) as f64
+        if self.role == Role::Router {
+            rng.below(2 * u64::from(cw)) as f64
+        } else {
+            (2 * CW_MAX) as f64 + rng.below(1 << cw) as f64
+        }
     }
 
-    /// Any rebroadcast heard cancels ours (FloodingRouter.cpp: a duplicate cancels the
-    /// queued copy).
+    /// A client's queued rebroadcast is cancelled by any copy heard; routers keep theirs
+    /// (FloodingRouter.cpp perhapsCancelDupe).
     fn cancels(&self, _copy: &CopyHeard, _heard: &mut u16) -> bool {
-        true
+        matches!(self.role, Role::Client | Role::ClientMute)
+    }
+
+    /// CLIENT_MUTE never rebroadcasts (FloodingRouter.cpp isRebroadcaster).
+    fn relays(&self) -> bool {
+        self.role != Role::ClientMute
+    }
+
+    /// ROUTER_LATE: a copy heard moves ours to now + the worst client delay at the SNR
+    /// we received it at (RadioLibInterface.cpp clampToLateRebroadcastWindow,
+    /// RadioInterface.cpp getTxDelayMsecWeightedWorst).
+    fn postpone_slots(&self, own_snr_db: f64) -> Option<f64> {
+        (self.role == Role::RouterLate)
+            .then(|| (2 * CW_MAX + (1 << Self::contention_window(own_snr_db))) as f64)
     }
 
     /// RoutingModule.cpp getHopLimitForResponse: the hops the request used plus two,
@@ -77,9 +166,9 @@ mod tests {
         assert_eq!(Managed::contention_window(10.0), CW_MAX);
         let mut rng = Rng::new(1);
         for _ in 0..200 {
-            let weak = Managed.delay_slots(-20.0, &mut rng);
+            let weak = Managed::default().delay_slots(-20.0, &mut rng);
             assert!((16.0..24.0).contains(&weak), "{weak}");
-            let strong = Managed.delay_slots(10.0, &mut rng);
+            let strong = Managed::default().delay_slots(10.0, &mut rng);
             assert!((16.0..272.0).contains(&strong), "{strong}");
         }
     }
@@ -95,26 +184,100 @@ mod tests {
             waiting_child: true,
         };
         let mut heard = 0;
-        assert!(Managed.cancels(&copy, &mut heard));
-        assert_eq!(Managed.hop_limit_to(Some(1), 3), 3);
+        assert!(Managed::default().cancels(&copy, &mut heard));
+        assert_eq!(Managed::default().hop_limit_to(Some(1), 3), 3);
     }
 
     #[test]
     fn acks_travel_the_hops_used_plus_two_as_the_firmware_answers() {
         // Hop limit 7: a neighbour's request is answered with 2 hops, a 4-hop one with 6.
-        assert_eq!(Managed.ack_hop_limit(0, 7), 2);
-        assert_eq!(Managed.ack_hop_limit(4, 7), 6);
+        assert_eq!(Managed::default().ack_hop_limit(0, 7), 2);
+        assert_eq!(Managed::default().ack_hop_limit(4, 7), 6);
         // hops + 2 reaching the limit: the configured limit.
-        assert_eq!(Managed.ack_hop_limit(5, 7), 7);
-        assert_eq!(Managed.ack_hop_limit(1, 3), 3);
+        assert_eq!(Managed::default().ack_hop_limit(5, 7), 7);
+        assert_eq!(Managed::default().ack_hop_limit(1, 3), 3);
         // A request from farther than our limit allows is answered as far.
-        assert_eq!(Managed.ack_hop_limit(9, 7), 9);
+        assert_eq!(Managed::default().ack_hop_limit(9, 7), 9);
     }
 
     #[test]
     fn an_unheard_broadcast_is_sent_again_as_reliable_router_does() {
-        assert!(Managed.mechanisms().resend_unheard_broadcasts);
-        let m = Managed.mechanisms();
+        assert!(Managed::default().mechanisms().resend_unheard_broadcasts);
+        let m = Managed::default().mechanisms();
         assert!(!m.routing && !m.pulls && !m.parents);
+    }
+
+    fn copy() -> CopyHeard {
+        CopyHeard {
+            copy_snr_db: 0.0,
+            own_snr_db: 0.0,
+            floor_db: -7.5,
+            direct: false,
+            density: 1.0,
+            waiting_child: false,
+        }
+    }
+
+    #[test]
+    fn a_router_rebroadcasts_in_the_early_window_and_keeps_its_copy() {
+        let router = Managed { role: Role::Router };
+        let mut rng = Rng::new(3);
+        let mut most = 0.0f64;
+        for _ in 0..500 {
+            // CWsize 8 at SNR 10: random(0, 16) slots, before any client's 16-slot offset.
+            let d = router.delay_slots(10.0, &mut rng);
+            assert!((0.0..16.0).contains(&d), "{d}");
+            // CWsize 3 at SNR -20: random(0, 6).
+            assert!(router.delay_slots(-20.0, &mut rng) < 6.0);
+            most = most.max(d);
+        }
+        assert_eq!(most, 15.0);
+        assert!(router.delay_slots(10.0, &mut rng) <= router.max_delay_slots());
+        assert!(!router.cancels(&copy(), &mut 0));
+        assert!(router.relays());
+        assert_eq!(router.postpone_slots(0.0), None);
+        assert_eq!(router.role(), Role::Router);
+    }
+
+    #[test]
+    fn a_late_router_waits_like_a_client_and_a_copy_pushes_it_past_the_clients() {
+        let late = Managed {
+            role: Role::RouterLate,
+        };
+        let mut rng = Rng::new(4);
+        for _ in 0..200 {
+            let d = late.delay_slots(-20.0, &mut rng);
+            assert!((16.0..24.0).contains(&d), "{d}");
+        }
+        assert!(!late.cancels(&copy(), &mut 0));
+        assert!(late.relays());
+        // Worst client delay: 2·CWmax + 2^CWsize slots.
+        assert_eq!(late.postpone_slots(-20.0), Some(16.0 + 8.0));
+        assert_eq!(late.postpone_slots(10.0), Some(16.0 + 256.0));
+        assert_eq!(late.postpone_slots(10.0), Some(late.max_delay_slots()));
+    }
+
+    #[test]
+    fn a_muted_client_never_rebroadcasts_and_a_client_is_the_default() {
+        let mute = Managed {
+            role: Role::ClientMute,
+        };
+        assert!(!mute.relays());
+        assert!(Managed::default().relays());
+        assert_eq!(Managed::default().role, Role::Client);
+        assert_eq!(Managed::default().postpone_slots(0.0), None);
+        assert!(Managed::default().cancels(&copy(), &mut 0));
+    }
+
+    #[test]
+    fn roles_parse_by_their_firmware_names() {
+        for r in Role::ALL {
+            assert_eq!(r.name().parse::<Role>(), Ok(r));
+        }
+        assert_eq!("router_late".parse::<Role>(), Ok(Role::RouterLate));
+        assert!(matches!(
+            "repeater".parse::<Role>(),
+            Err(MeshError::UnknownRole(_))
+        ));
     }
 }

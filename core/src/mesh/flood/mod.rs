@@ -12,6 +12,8 @@ pub mod managed;
 
 use core::fmt;
 
+pub use managed::Role;
+
 use super::node::{AirswarmTuning, MeshError};
 use crate::rng::Rng;
 
@@ -54,11 +56,12 @@ impl Strategy {
         }
     }
 
-    /// The policy a node with this strategy follows (`tuning` only matters to airswarm).
-    pub fn policy(self, tuning: AirswarmTuning) -> Box<dyn FloodPolicy> {
+    /// The policy a node with this strategy follows (`tuning` only matters to airswarm,
+    /// `role` only to managed: Meshtastic's roles; the other strategies have none).
+    pub fn policy(self, tuning: AirswarmTuning, role: Role) -> Box<dyn FloodPolicy> {
         match self {
             Strategy::Blind => Box::new(blind::Blind),
-            Strategy::Managed => Box::new(managed::Managed),
+            Strategy::Managed => Box::new(managed::Managed { role }),
             Strategy::Airswarm => Box::new(airswarm::Airswarm { tuning }),
         }
     }
@@ -123,6 +126,23 @@ pub struct CopyHeard {
 pub trait FloodPolicy: fmt::Debug + Send + Sync {
     fn strategy(&self) -> Strategy;
 
+    /// The Meshtastic role this policy plays ([`Role::Client`] for strategies without roles).
+    fn role(&self) -> Role {
+        Role::Client
+    }
+
+    /// Whether this node rebroadcasts other nodes' frames at all.
+    fn relays(&self) -> bool {
+        true
+    }
+
+    /// When a copy heard does not cancel our queued rebroadcast: the contention slots,
+    /// from now, before which it must not go out any more (`None`: keep its time).
+    fn postpone_slots(&self, own_snr_db: f64) -> Option<f64> {
+        let _ = own_snr_db;
+        None
+    }
+
     /// Mechanisms of the node this policy uses.
     fn mechanisms(&self) -> Mechanisms;
 
@@ -161,7 +181,7 @@ mod tests {
     #[test]
     fn every_strategy_names_its_policy_and_parses_back() {
         for s in Strategy::ALL {
-            let p = s.policy(AirswarmTuning::default());
+            let p = s.policy(AirswarmTuning::default(), Role::Client);
             assert_eq!(p.strategy(), s);
             assert_eq!(s.name().parse::<Strategy>(), Ok(s));
         }
@@ -184,7 +204,7 @@ mod tests {
     fn every_delay_fits_the_longest_delay() {
         let mut rng = Rng::new(7);
         for s in Strategy::ALL {
-            let p = s.policy(AirswarmTuning::default());
+            let p = s.policy(AirswarmTuning::default(), Role::Client);
             for i in 0..200 {
                 let snr = -25.0 + f64::from(i % 40);
                 let d = p.delay_slots(snr, &mut rng);

@@ -22,6 +22,8 @@ pub enum MeshError {
     BadHopLimit(i64),
     ReservedAddress(Address),
     UnknownStrategy(String),
+    /// A Meshtastic role name other than client, client_mute, router, router_late.
+    UnknownRole(String),
     Radio(RadioError),
     /// The duty cycle, in percent, is not in (0, 100].
     DutyCycle(f64),
@@ -60,6 +62,12 @@ impl fmt::Display for MeshError {
                     f,
                     "address {:08x} is in the broadcast range ffff0000-ffffffff and cannot be a node's address",
                     a.0
+                )
+            }
+            MeshError::UnknownRole(s) => {
+                write!(
+                    f,
+                    "unknown role {s:?} (expected client, client_mute, router or router_late)"
                 )
             }
             MeshError::UnknownStrategy(s) => {
@@ -127,6 +135,8 @@ pub struct NodeConfig {
     pub first_counter: u64,
     /// Parameters of the airswarm strategy.
     pub tuning: AirswarmTuning,
+    /// Meshtastic device role; only the managed strategy has roles (the others ignore it).
+    pub role: Role,
     /// Acknowledge a message addressed to us only when the layer above calls
     /// [`Node::accept`] (the secure node does once it opened the message), so a sender
     /// never hears "delivered" for a message its destination could not read.
@@ -191,6 +201,7 @@ impl Default for NodeConfig {
             seed: 0,
             first_counter: 1,
             tuning: AirswarmTuning::default(),
+            role: Role::Client,
             ack_on_accept: false,
         }
     }

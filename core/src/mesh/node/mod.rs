@@ -17,8 +17,8 @@ mod routing;
 mod timing;
 mod txqueue;
 
-pub use super::flood::Strategy;
 use super::flood::{CopyHeard, FloodPolicy};
+pub use super::flood::{Role, Strategy};
 pub use config::{AirswarmTuning, MeshError, NodeConfig};
 pub use counter::{MAX_COUNTER, MAX_FIRST_COUNTER};
 pub use event::{Event, Message, NodeStats};
@@ -125,7 +125,7 @@ impl Node {
         } else {
             DutyCycle::new(cfg.duty_cycle_percent, Duration::from_secs(3600))?
         };
-        let policy = cfg.strategy.policy(cfg.tuning);
+        let policy = cfg.strategy.policy(cfg.tuning, cfg.role);
         let timing = Timing::new(&cfg.lora, policy.max_delay_slots(), cfg.hop_limit);
         let mut node = Node {
             policy,
@@ -188,6 +188,18 @@ impl Node {
 
     pub fn config(&self) -> &NodeConfig {
         &self.cfg
+    }
+
+    /// Take on another Meshtastic role (only the managed strategy has roles): how frames
+    /// queued from now on are relayed. The simulator gives roles once it knows the links.
+    pub fn set_role(&mut self, role: Role) {
+        self.cfg.role = role;
+        self.policy = self.cfg.strategy.policy(self.cfg.tuning, role);
+        self.timing = Timing::new(
+            &self.cfg.lora,
+            self.policy.max_delay_slots(),
+            self.cfg.hop_limit,
+        );
     }
 
     pub fn stats(&self) -> &NodeStats {
@@ -408,10 +420,17 @@ impl Node {
         if cancel {
             self.pending.swap_remove(pos);
             self.stats.relays_cancelled += 1;
+        } else if let Some(slots) = self.policy.postpone_slots(copy.own_snr_db) {
+            let late = now + Duration::from_millis((slots * self.slot_ms()) as u64);
+            let p = &mut self.pending[pos];
+            p.due = p.due.max(late);
         }
     }
 
     fn schedule_relay(&mut self, now: Instant, h: &Header, bytes: &[u8], snr_db: f64) {
+        if !self.policy.relays() {
+            return;
+        }
         let reply_to = FrameView::parse(bytes).ok().and_then(|v| v.referenced_id());
         if !self.queue_room() {
             self.stats.queue_drops += 1;

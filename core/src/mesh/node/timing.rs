@@ -111,7 +111,7 @@ mod tests {
                 strategy,
                 ..NodeConfig::default()
             };
-            let slots = strategy.policy(cfg.tuning).max_delay_slots();
+            let slots = strategy.policy(cfg.tuning, cfg.role).max_delay_slots();
             let node = Node::new(cfg.clone()).unwrap();
             assert_eq!(node.timing, Timing::new(&cfg.lora, slots, cfg.hop_limit));
         }

@@ -297,6 +297,37 @@ mod tests {
     }
 
     #[test]
+    fn managed_roles_decide_whether_and_when_a_heard_copy_stops_our_relay() {
+        // (role, relays sent after another neighbour's copy was heard at 5 ms)
+        for (role, relayed) in [
+            (Role::Client, 0),
+            (Role::ClientMute, 0),
+            (Role::Router, 1),
+            (Role::RouterLate, 1),
+        ] {
+            let mut n = node(0x10, Strategy::Managed);
+            n.set_role(role);
+            let frame = data(0x99, 0x21, Address::BROADCAST, 7, 0);
+            n.handle_frame(Instant(0), &frame, -60.0, 5.0).unwrap();
+            let queued = usize::from(role != Role::ClientMute);
+            assert_eq!(n.pending.len(), queued, "{role}: relay queued");
+            let first_due = n.pending.first().map(|p| p.due);
+            let mut copy = frame.clone();
+            wire::set_route(&mut copy, 0x22, NO_NEXT_HOP);
+            wire::set_hop_limit(&mut copy, 1);
+            n.handle_frame(Instant(5), &copy, -60.0, 5.0).unwrap();
+            if role == Role::RouterLate {
+                // Pushed out to the worst client delay at SNR 5 from the copy on.
+                let worst = n.policy.postpone_slots(5.0).unwrap();
+                let late = Instant(5) + Duration::from_millis((worst * n.slot_ms()) as u64);
+                assert_eq!(n.pending[0].due, first_due.unwrap().max(late));
+            }
+            let sent = run_until(&mut n, Instant(60_000));
+            assert_eq!(sent.len(), relayed, "{role}");
+        }
+    }
+
+    #[test]
     fn an_ack_passing_by_cancels_relays_of_its_message() {
         let mut n = node(0x10, Strategy::Airswarm);
         n.handle_frame(

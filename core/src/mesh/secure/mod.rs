@@ -191,6 +191,11 @@ impl SecureNode {
         self.node.stats()
     }
 
+    /// Take on another Meshtastic role ([`Node::set_role`]).
+    pub fn set_role(&mut self, role: crate::mesh::Role) {
+        self.node.set_role(role);
+    }
+
     pub fn node(&self) -> &Node {
         &self.node
     }

@@ -10,12 +10,18 @@
 //! {"cmd":"join","channel":NAME,"key":"airswarm-channel:…"} or with "passphrase":STR
 //! {"cmd":"leave","channel":NAME}                 {"cmd":"history","limit":N}
 //! {"cmd":"stats"}                              {"cmd":"bridges"}
+//! {"cmd":"share","path":PATH}  (optional "channel":NAME, "name":NAME)
+//! {"cmd":"files"}                                {"cmd":"fetch","file":FILE_ID}
 //! ```
 //! Any request may carry `"id"` (a string or a number), echoed in its reply.
 
 use serde_json::{Map, Value};
 
 use crate::crypto::{ChannelKey, check_name};
+use crate::meshfile::{FileId, MAX_NAME_LEN};
+
+/// Longest path accepted in a `share` request, in bytes.
+pub const MAX_PATH: usize = 4096;
 
 /// Longest request line, newline excluded. A longer line is refused whole and the
 /// connection goes on with the next line.
@@ -69,6 +75,20 @@ pub enum Request {
         limit: usize,
         /// Only the conversation with this peer or in this channel.
         with: Option<Target>,
+    },
+    /// Share a file on the mesh (read from `path` on the node's machine).
+    Share {
+        path: String,
+        /// The channel whose members may fetch it (default: the first joined).
+        channel: Option<String>,
+        /// The name announced (default: the file name of `path`).
+        name: Option<String>,
+    },
+    /// Files shared, offered, being fetched and complete.
+    Files,
+    /// Fetch an offered file.
+    Fetch {
+        file: FileId,
     },
 }
 
@@ -250,11 +270,53 @@ pub fn parse_request(line: &[u8]) -> Result<Envelope, RequestError> {
                 with: target(&o, &id, cmd)?,
             }
         }
+        "share" => {
+            let path = required(&o, &id, "path", cmd)?;
+            if path.is_empty() {
+                return Err(RequestError::new(&id, "\"path\" is empty"));
+            }
+            if path.len() > MAX_PATH {
+                return Err(RequestError::new(
+                    &id,
+                    format!("\"path\" is {} bytes; at most {MAX_PATH}", path.len()),
+                ));
+            }
+            let channel = match string_field(&o, &id, "channel")? {
+                Some(c) => Some(channel_name(&id, c)?),
+                None => None,
+            };
+            let name = match string_field(&o, &id, "name")? {
+                Some("") => return Err(RequestError::new(&id, "\"name\" is empty")),
+                Some(n) if n.len() > MAX_NAME_LEN => {
+                    return Err(RequestError::new(
+                        &id,
+                        format!("\"name\" is {} bytes; at most {MAX_NAME_LEN}", n.len()),
+                    ));
+                }
+                n => n.map(str::to_string),
+            };
+            Request::Share {
+                path: path.to_string(),
+                channel,
+                name,
+            }
+        }
+        "files" => Request::Files,
+        "fetch" => {
+            let file = required(&o, &id, "file", cmd)?;
+            let file = FileId::from_hex(file).ok_or_else(|| {
+                RequestError::new(
+                    &id,
+                    "\"file\" must be a file id: 16 hex digits (see \"files\")",
+                )
+            })?;
+            Request::Fetch { file }
+        }
         other => {
             return Err(RequestError::new(
                 &id,
                 format!(
-                    "unknown command \"{}\" (commands: id, peers, channels, stats, send, join, leave, history)",
+                    "unknown command \"{}\" (commands: id, peers, channels, stats, bridges, send, join, leave, history, share, files, fetch)",
                     other.chars().take(40).collect::<String>()
                 ),
             ));
@@ -387,6 +449,35 @@ mod tests {
     }
 
     #[test]
+    fn file_requests_parse() {
+        let e = parse_request(br#"{"cmd":"share","path":"/tmp/a.txt"}"#).unwrap();
+        assert_eq!(
+            e.request,
+            Request::Share {
+                path: "/tmp/a.txt".into(),
+                channel: None,
+                name: None
+            }
+        );
+        let e = parse_request(br#"{"cmd":"share","path":"p","channel":"base","name":"n.bin"}"#)
+            .unwrap();
+        assert!(
+            matches!(e.request, Request::Share { channel: Some(c), name: Some(n), .. } if c == "base" && n == "n.bin")
+        );
+        assert_eq!(
+            parse_request(br#"{"cmd":"files"}"#).unwrap().request,
+            Request::Files
+        );
+        let e = parse_request(br#"{"cmd":"fetch","file":"0123456789ABCDEF"}"#).unwrap();
+        assert_eq!(
+            e.request,
+            Request::Fetch {
+                file: FileId([0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef])
+            }
+        );
+    }
+
+    #[test]
     fn bad_requests_say_what_is_wrong_and_keep_the_id() {
         assert!(err("{").starts_with("invalid JSON"));
         assert_eq!(err("[1]"), "a request is a JSON object");
@@ -428,6 +519,18 @@ mod tests {
             err(r#"{"cmd":"id","id":[1]}"#),
             "\"id\" must be a string or a number"
         );
+        assert_eq!(err(r#"{"cmd":"share"}"#), "\"share\" needs \"path\"");
+        assert_eq!(err(r#"{"cmd":"share","path":""}"#), "\"path\" is empty");
+        assert_eq!(
+            err(r#"{"cmd":"share","path":"/x","name":""}"#),
+            "\"name\" is empty"
+        );
+        assert!(
+            err(r#"{"cmd":"share","path":"/x","channel":"a b\tc"}"#).starts_with("channel name")
+        );
+        assert_eq!(err(r#"{"cmd":"fetch"}"#), "\"fetch\" needs \"file\"");
+        assert!(err(r#"{"cmd":"fetch","file":"abc"}"#).contains("16 hex digits"));
+        assert!(err(r#"{"cmd":"fetch","file":"zz23456789abcdef"}"#).contains("16 hex digits"));
         let e = parse_request(br#"{"cmd":"fly","id":"q1"}"#).unwrap_err();
         assert_eq!(e.id, Some(Value::from("q1")));
     }

@@ -26,12 +26,16 @@ struct Line {
 
 impl Line {
     fn new(n: usize, key: &Identity, liar: Option<usize>) -> Line {
-        let mut keys = Keyring::new(4);
-        keys.pin(key.public().clone()).unwrap();
         let cfg = FileConfig {
             auto_fetch: true,
             ..FileConfig::default()
         };
+        Line::with(n, key, liar, cfg)
+    }
+
+    fn with(n: usize, key: &Identity, liar: Option<usize>, cfg: FileConfig) -> Line {
+        let mut keys = Keyring::new(4);
+        keys.pin(key.public().clone()).unwrap();
         Line {
             nodes: (0..n)
                 .map(|i| FileMesh::new(Address(i as u32 + 1), cfg.clone(), i as u64))
@@ -105,6 +109,40 @@ fn a_file_crosses_a_line_of_five_byte_identical() {
         assert_eq!(node.data(id).as_deref(), Some(&data[..]), "node {i}");
     }
     assert!(events[4].contains(&FileEvent::Completed { file: id }));
+}
+
+#[test]
+fn a_node_between_sharer_and_fetcher_carries_the_file_without_being_asked_to() {
+    let key = sharer();
+    let data = file(3 * 1024);
+    let hosts = FileConfig::default(); // no auto-fetch: a user picks files; relay on
+    assert!(hosts.relay && !hosts.auto_fetch);
+    let mut line = Line::with(3, &key, None, hosts.clone());
+    let id = share(&mut line, &key, &data);
+    let events = line.run(Instant(60_000));
+    assert!(
+        events[2]
+            .iter()
+            .any(|e| matches!(e, FileEvent::Offered { file, .. } if *file == id))
+    );
+    assert_eq!(line.nodes[1].have(id), None, "offered, not fetched");
+    line.nodes[2].fetch(line.now, id).unwrap();
+    let events = line.run(Instant(10_000_000));
+    assert!(events[1].contains(&FileEvent::Relaying { file: id }));
+    assert_eq!(line.nodes[2].data(id).as_deref(), Some(&data[..]));
+
+    // With relaying off, the middle node keeps out of it and the far node gets nothing.
+    let off = FileConfig {
+        relay: false,
+        ..hosts
+    };
+    let mut line = Line::with(3, &key, None, off);
+    let id = share(&mut line, &key, &data);
+    let _ = line.run(Instant(60_000));
+    line.nodes[2].fetch(line.now, id).unwrap();
+    let events = line.run(Instant(2_000_000));
+    assert!(!events[1].contains(&FileEvent::Relaying { file: id }));
+    assert_eq!(line.nodes[2].have(id).unwrap().count(), 0);
 }
 
 #[test]

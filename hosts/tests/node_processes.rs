@@ -14,6 +14,9 @@ const PEERS: Duration = Duration::from_secs(120);
 /// Messages cross two hops with relay delays and, when a frame is lost to a hidden-node
 /// collision, the mesh's retry timers: generous, as it is real time on a loaded machine.
 const MESSAGE: Duration = Duration::from_secs(240);
+/// A file of five pieces across two hops: bitfields are re-sent at most once a minute
+/// (the engine's LoRa pacing), so each hop can wait that long before asking.
+const FILE: Duration = Duration::from_secs(420);
 
 fn channel_key() -> String {
     ChannelKey::from_bytes([0x5a; 32]).to_text()
@@ -278,4 +281,118 @@ fn the_terminal_chat_attached_to_a_node_sends_and_shows_receipts_and_replies() {
     writeln!(stdin, "/quit").unwrap();
     let status = chat.wait_exit(Duration::from_secs(20));
     assert!(status.success(), "{status}: {}", chat.output());
+}
+
+#[test]
+fn a_file_shared_at_a_reaches_c_through_b_byte_identical() {
+    let _serial = node_common::serial();
+    let dir = TempDir::new("node-file");
+    let (_air, air) = start_air(dir.path(), LINE);
+    let radio = format!("air:{air}");
+    let a = start_node(dir.path(), "a", &radio, &[]);
+    let b = start_node(dir.path(), "b", &radio, &[]);
+    let c = start_node(dir.path(), "c", &radio, &[]);
+    let (mut ca, mut cb, mut cc) = (
+        Client::connect(&a.api),
+        Client::connect(&b.api),
+        Client::connect(&c.api),
+    );
+    // B and C check A's signature on the metainfo: they must know A's key first.
+    cb.wait_peer(PEERS, "a");
+    cc.wait_peer(PEERS, "a");
+    let key = channel_key();
+    for cl in [&mut ca, &mut cb, &mut cc] {
+        cl.ok(json!({"cmd": "join", "channel": "base", "key": key}));
+    }
+    // Bad requests first: clear refusals, nothing shared.
+    let missing =
+        ca.call(json!({"cmd": "share", "path": dir.path().join("nope").to_str().unwrap()}));
+    assert!(
+        missing["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("cannot read"),
+        "{missing}"
+    );
+    let not_file = ca.call(json!({"cmd": "share", "path": dir.path().to_str().unwrap()}));
+    assert!(
+        not_file["error"]
+            .as_str()
+            .unwrap()
+            .contains("not a regular file"),
+        "{not_file}"
+    );
+    let unknown = cc.call(json!({"cmd": "fetch", "file": "0123456789abcdef"}));
+    assert!(
+        unknown["error"]
+            .as_str()
+            .unwrap()
+            .contains("has been offered"),
+        "{unknown}"
+    );
+
+    // Five pieces of 640 bytes (the last one short).
+    let data: Vec<u8> = (0..3000u32).map(|i| (i * 31 % 251) as u8).collect();
+    let path = dir.path().join("field-notes.bin");
+    std::fs::write(&path, &data).unwrap();
+    let shared = ca.ok(json!({"cmd": "share", "path": path.to_str().unwrap()}));
+    assert_eq!(shared["pieces"], 5);
+    assert_eq!(shared["channel"], "base");
+    let id = shared["file"].as_str().unwrap().to_string();
+
+    let offer = cc.wait_event(MESSAGE, "the offer at C", |e| {
+        e["event"] == "file_offered" && e["file"] == id.as_str()
+    });
+    assert_eq!(offer["name"], "field-notes.bin");
+    assert_eq!(offer["sharer_name"], "a");
+    let fetching = cc.ok(json!({"cmd": "fetch", "file": id}));
+    assert_eq!(fetching["state"], "fetching");
+    // Nobody asked B for the file: it carries it because C gathers it.
+    let relaying = cb.wait_event(FILE, "B relaying", |e| {
+        e["event"] == "file_relaying" && e["file"] == id.as_str()
+    });
+    assert_eq!(relaying["pieces"], 5);
+    let done = cc.wait_event(FILE, "the file complete at C", |e| {
+        e["event"] == "file_complete" && e["file"] == id.as_str()
+    });
+    let written = std::path::PathBuf::from(done["path"].as_str().unwrap());
+    assert!(written.starts_with(c.home.join("files")), "{written:?}");
+    assert_eq!(std::fs::read(&written).unwrap(), data);
+    let progress: Vec<u64> = cc
+        .events
+        .iter()
+        .filter(|e| e["event"] == "file_progress" && e["file"] == id.as_str())
+        .map(|e| e["have"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        progress,
+        [1, 2, 3, 4, 5],
+        "a progress event per piece, in order"
+    );
+    let listed = cc.ok(json!({"cmd": "files"}));
+    let f = &listed["files"][0];
+    assert_eq!(
+        (f["state"].as_str(), f["have"].as_u64()),
+        (Some("complete"), Some(5))
+    );
+    let at_b = cb.ok(json!({"cmd": "files"}));
+    assert_eq!(at_b["files"][0]["state"], "relay");
+    // A never heard C: the pieces crossed B.
+    assert!(
+        ca.ok(json!({"cmd": "peers"}))["peers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["name"] != "c" || p["snr_db"].is_null())
+    );
+
+    // C restarts: the file stays complete (resumed from its database), not fetched again.
+    drop(cc);
+    let mut c = c;
+    c.proc.terminate(Duration::from_secs(20));
+    let c2 = start_node(dir.path(), "c", &radio, &[]);
+    let mut cc2 = Client::connect(&c2.api);
+    let listed = cc2.ok(json!({"cmd": "files"}));
+    assert_eq!(listed["files"][0]["state"], "complete");
+    assert_eq!(listed["files"][0]["have"], 5);
 }

@@ -174,6 +174,32 @@ class NodeClient:
             req["channel"] = channel
         return list(self.request(req)["messages"])
 
+    def share(
+        self, path: str, *, channel: Optional[str] = None, name: Optional[str] = None
+    ) -> Dict[str, Any]:
+        """Share the file at ``path`` (on the node's machine, at most 1 MiB) with the
+        members of ``channel`` (default: the first channel joined), announced as ``name``
+        (default: its file name). Returns ``file`` (the file id), ``name``, ``size``,
+        ``pieces`` and ``channel``."""
+        req: Dict[str, Any] = {"cmd": "share", "path": str(path)}
+        if channel is not None:
+            req["channel"] = channel
+        if name is not None:
+            req["name"] = name
+        return self._body(self.request(req))
+
+    def files(self) -> List[Dict[str, Any]]:
+        """Files shared, offered, being fetched and complete: ``file``, ``name``,
+        ``size``, ``pieces``, ``have``, ``state`` (``shared``, ``offered``, ``fetching``
+        or ``complete``), ``channel``, ``path`` each. Progress comes as
+        ``file_offered``, ``file_progress`` and ``file_complete`` events."""
+        return list(self.request({"cmd": "files"})["files"])
+
+    def fetch(self, file: str) -> Dict[str, Any]:
+        """Fetch an offered file by its id (16 hex digits); it is written to the node's
+        files directory when complete (a ``file_complete`` event names the path)."""
+        return self._body(self.request({"cmd": "fetch", "file": file}))
+
     def request(self, request: Dict[str, Any]) -> Dict[str, Any]:
         """Send one raw request (a dict with ``"cmd"``; its ``"id"`` is set here) and
         return the node's reply; a refusal raises :class:`NodeError`."""

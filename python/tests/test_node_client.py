@@ -55,6 +55,13 @@ class FakeNode:
             return {"ok": True, "msg_id": 7}
         if cmd in ("join", "leave"):
             return {"ok": True, "channel": req["channel"]}
+        if cmd == "share":
+            return {"ok": True, "file": "00112233aabbccdd", "name": "m.txt", "size": 5,
+                    "pieces": 1, "channel": req.get("channel") or "ops"}
+        if cmd == "files":
+            return {"ok": True, "files": [{"file": "00112233aabbccdd", "state": "shared"}]}
+        if cmd == "fetch":
+            return {"ok": True, "file": req["file"], "state": "fetching"}
         if cmd == "history":
             return {"ok": True, "messages": [{"msg_id": 1, "text": "hi"}] * min(req["limit"], 3)}
         return {"ok": False, "error": "unknown command \"%s\"" % cmd}
@@ -128,11 +135,18 @@ def test_every_call_sends_its_request_and_returns_the_reply(fake):
         assert len(node.history()) == 3
         assert len(node.history(2, channel="ops")) == 2
         node.history(5, to="bob")
+        assert node.share("/tmp/m.txt")["file"] == "00112233aabbccdd"
+        assert node.share("/tmp/m.txt", channel="news", name="n.txt")["channel"] == "news"
+        assert node.files()[0]["state"] == "shared"
+        assert node.fetch("00112233aabbccdd")["state"] == "fetching"
     reqs = fake.requests
     assert [r["cmd"] for r in reqs] == [
         "id", "peers", "channels", "stats", "send", "send", "join", "join", "leave",
-        "history", "history", "history",
+        "history", "history", "history", "share", "share", "files", "fetch",
     ]
+    assert "channel" not in reqs[12] and "name" not in reqs[12]
+    assert reqs[13]["channel"] == "news" and reqs[13]["name"] == "n.txt"
+    assert reqs[15]["file"] == "00112233aabbccdd"
     # Every request carries its own id, echoed in its reply.
     ids = [r["id"] for r in reqs]
     assert len(set(ids)) == len(ids) and all(isinstance(i, int) for i in ids)
@@ -374,3 +388,23 @@ def test_two_real_nodes_on_the_virtual_air(tmp_path, processes):
                 break
         assert got is not None and got["channel"] == "ops"
         assert any(m["text"] == "hello, ops" for m in bob.history(10, channel="ops"))
+        # A file from alice to bob over the air: offered, fetched, written byte-identical.
+        data = bytes(range(256)) * 6  # 1536 bytes: three pieces
+        (tmp_path / "notes.bin").write_bytes(data)
+        with pytest.raises(NodeError, match="cannot read"):
+            alice.share(str(tmp_path / "missing.bin"))
+        shared = alice.share(str(tmp_path / "notes.bin"), channel="ops")
+        assert shared["size"] == len(data) and shared["pieces"] == 3
+        assert alice.files()[0]["state"] == "shared"
+        complete = None
+        for e in bob.events(timeout=240):
+            if e["event"] == "file_offered" and e["file"] == shared["file"]:
+                assert e["name"] == "notes.bin"
+                assert bob.fetch(shared["file"])["state"] == "fetching"
+            if e["event"] == "file_complete" and e["file"] == shared["file"]:
+                complete = e
+                break
+        assert complete is not None, "bob never completed the file"
+        with open(complete["path"], "rb") as f:
+            assert f.read() == data
+        assert [f["state"] for f in bob.files() if f["file"] == shared["file"]] == ["complete"]

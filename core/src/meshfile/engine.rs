@@ -45,6 +45,10 @@ pub struct FileConfig {
     pub requests_per_peer: usize,
     /// Join every verified file announced (the simulator); otherwise wait for `fetch`.
     pub auto_fetch: bool,
+    /// Carry files for neighbours: join a file we were offered (and did not fetch) when a
+    /// neighbour's bitfield shows it is gathering it, so a node between a sharer and
+    /// a fetcher passes the pieces on ([`FileEvent::Relaying`]).
+    pub relay: bool,
 }
 
 impl Default for FileConfig {
@@ -59,6 +63,7 @@ impl Default for FileConfig {
             request_timeout: Duration::from_secs(600),
             requests_per_peer: 4,
             auto_fetch: false,
+            relay: true,
         }
     }
 }
@@ -94,6 +99,11 @@ pub enum FileEvent {
         index: u32,
     },
     Completed {
+        file: FileId,
+    },
+    /// A neighbour is gathering a file we were offered and did not fetch: we joined it to
+    /// carry the pieces (`FileConfig::relay`). Persist it like a fetch.
+    Relaying {
         file: FileId,
     },
     /// A neighbour sent pieces that failed their hash too often: ignored from now on.
@@ -330,6 +340,7 @@ impl FileMesh {
                 }
             }
             FileMsg::Have { file, bitfield } => {
+                self.maybe_relay(now, file, bitfield)?;
                 if let Some(s) = self.swarms.get_mut(&file) {
                     let bits = Bitfield::from_bytes(bitfield, s.meta.piece_count())
                         .map_err(|_| WireError::BadLength {
@@ -433,6 +444,30 @@ impl FileMesh {
                 self.offered.pop_first();
             }
             self.offered.insert(id, meta);
+        }
+        Ok(())
+    }
+
+    /// A neighbour's bitfield for a file we were only offered: join it if the neighbour
+    /// still gathers it (and relaying is on).
+    fn maybe_relay(
+        &mut self,
+        now: Instant,
+        file: FileId,
+        bitfield: &[u8],
+    ) -> Result<(), FileError> {
+        if !self.cfg.relay || self.swarms.contains_key(&file) {
+            return Ok(());
+        }
+        let Some(meta) = self.offered.get(&file) else {
+            return Ok(());
+        };
+        let n = meta.piece_count();
+        let wanting = Bitfield::from_bytes(bitfield, n).is_ok_and(|b| !b.is_complete());
+        if wanting {
+            let meta = meta.clone();
+            self.join(now, meta, vec![None; n as usize])?;
+            self.events.push_back(FileEvent::Relaying { file });
         }
         Ok(())
     }

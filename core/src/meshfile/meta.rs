@@ -57,6 +57,16 @@ impl fmt::Debug for FileId {
     }
 }
 
+impl FileId {
+    /// A file id from its 16 hex digits (as [`fmt::Display`] writes it).
+    pub fn from_hex(s: &str) -> Option<FileId> {
+        if s.len() != 16 {
+            return None;
+        }
+        crate::addr::hex_decode(s)?.try_into().ok().map(FileId)
+    }
+}
+
 impl fmt::Display for FileId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))

@@ -91,6 +91,18 @@ fn file_id(b: &[u8]) -> Result<FileId, WireError> {
 }
 
 impl<'a> FileMsg<'a> {
+    /// The file this message is about (a metainfo is parsed for its id; `None` when it
+    /// does not parse). Hosts use it to send each file on the channel it belongs to.
+    pub fn file(&self) -> Option<FileId> {
+        match self {
+            FileMsg::Meta(bytes) => super::meta::FileMeta::parse(bytes).ok().map(|m| m.id()),
+            FileMsg::Have { file, .. }
+            | FileMsg::Request { file, .. }
+            | FileMsg::Piece { file, .. }
+            | FileMsg::MetaWant { file } => Some(*file),
+        }
+    }
+
     /// Strict parse: lengths must match exactly.
     pub fn parse(p: &'a [u8]) -> Result<FileMsg<'a>, WireError> {
         if !is_file_payload(p) {
@@ -227,6 +239,8 @@ mod tests {
             let b = m.encode();
             assert!(is_file_payload(&b));
             assert_eq!(FileMsg::parse(&b).unwrap(), m);
+            // Every kind names its file, except a metainfo that does not parse.
+            assert_eq!(m.file(), (!matches!(m, FileMsg::Meta(_))).then_some(F));
         }
     }
 

@@ -26,13 +26,16 @@ on a serial line, or the shared virtual channel of `airswarm air`. Its identity,
 channels, message counter and history live under --home (SQLite, crash-safe: `kill -9` loses \
 nothing that was reported received or delivered). Use it from the terminal (--chat, or \
 `airswarm chat --api ADDR` from another terminal), from any program over line-delimited JSON \
-(--api), or from a browser (--web).\n\n\
+(--api), or from a browser (--web). Files of up to 1 MiB are shared with a channel's members \
+(`/share PATH` in the chat, {\"cmd\":\"share\",\"path\":…} on the API): nodes that want one \
+gather its pieces from their neighbours, and nodes between carry them; fetched files are \
+written to --files-dir (default HOME/files).\n\n\
 Radios (--radio):\n  bonnet                          Adafruit LoRa Radio Bonnet (/dev/spidev0.1, reset BCM 25, DIO0 BCM 22)\n  \
 spidev:PATH,reset=N,dio0=N      an SX1276 on another SPI device and GPIO lines\n  \
 rnode:/dev/ttyUSB0              an RNode (e.g. a Heltec LoRa32 with RNode firmware), or an `airswarm rnode-emulator` pty\n  \
 air:127.0.0.1:PORT              the virtual channel of `airswarm air`\n\n\
 Settings can also come from a TOML file (--config) with the same names: home, name, radio, \
-api, web, announce_every_s, hop_limit, duty_cycle_percent and a [lora] table (frequency_mhz, \
+api, web, files_dir, announce_every_s, hop_limit, duty_cycle_percent and a [lora] table (frequency_mhz, \
 sf, bw_khz, cr, tx_power_dbm). Flags win over the file.\n\n\
 Examples:\n  airswarm air --listen 127.0.0.1:7000 &\n  \
 airswarm node --home /tmp/alice --name alice --radio air:127.0.0.1:7000 --chat\n  \
@@ -60,6 +63,9 @@ pub struct NodeArgs {
     /// Chat on this terminal (the node stops when the chat ends).
     #[arg(long)]
     chat: bool,
+    /// Where files fetched over the mesh are written (default: HOME/files).
+    #[arg(long)]
+    files_dir: Option<PathBuf>,
     /// Seconds between announcements of this node's key and name.
     #[arg(long)]
     announce_every_s: Option<u64>,
@@ -119,6 +125,7 @@ struct FileConfig {
     radio: Option<String>,
     api: Option<String>,
     web: Option<String>,
+    files_dir: Option<PathBuf>,
     announce_every_s: Option<u64>,
     hop_limit: Option<u8>,
     duty_cycle_percent: Option<f64>,
@@ -204,8 +211,14 @@ fn resolve(a: &NodeArgs) -> Result<Resolved> {
     if let Some(n) = &name {
         airswarm_core::crypto::check_name(n).map_err(|e| anyhow::anyhow!("--name: {e}"))?;
     }
+    let home = a.home.clone().or(file.home).unwrap_or_else(keys::home);
+    let files_dir = a
+        .files_dir
+        .clone()
+        .or(file.files_dir)
+        .unwrap_or_else(|| home.join("files"));
     Ok(Resolved {
-        home: a.home.clone().or(file.home).unwrap_or_else(keys::home),
+        home,
         radio,
         api: a.api.clone().or(file.api),
         web: a.web.clone().or(file.web),
@@ -215,6 +228,7 @@ fn resolve(a: &NodeArgs) -> Result<Resolved> {
             hop_limit,
             duty_cycle_percent: duty,
             announce_every: Duration::from_secs(announce),
+            files_dir: Some(files_dir),
         },
     })
 }

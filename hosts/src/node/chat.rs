@@ -132,6 +132,9 @@ Type a line and press Enter to send it to the current conversation.
   /join NAME PASSPHRASE   join (or create) a channel; everyone with the passphrase is in it
   /channels               the channels joined
   /history [N]            the last N messages of this conversation (default 20)
+  /share PATH             share a file with the current channel (or the first joined)
+  /files                  files shared, offered, being fetched and complete
+  /fetch FILE_ID          fetch an offered file (written to the node's files directory)
   /help                   this text
   /quit                   leave the chat (an attached chat leaves the node running)";
 
@@ -176,6 +179,36 @@ pub fn render_event(v: &Value) -> Option<String> {
             "!! SECURITY: {}",
             v["text"].as_str().unwrap_or("?")
         )),
+        "file_offered" => Some(format!(
+            "file offered: {} ({} bytes) by {} in [{}] — /fetch {}",
+            v["name"].as_str().unwrap_or("?"),
+            v["size"],
+            v["sharer_name"]
+                .as_str()
+                .map_or_else(|| short(&v["sharer"]), String::from),
+            v["channel"].as_str().unwrap_or("?"),
+            v["file"].as_str().unwrap_or("?")
+        )),
+        "file_progress" => {
+            let (have, of) = (v["have"].as_u64()?, v["pieces"].as_u64()?);
+            // A line per quarter, not per piece.
+            let quarter = |h: u64| h * 4 / of.max(1);
+            (quarter(have) != quarter(have.saturating_sub(1)) && have < of).then(|| {
+                format!(
+                    "  … {} {have}/{of} pieces",
+                    v["name"].as_str().unwrap_or("?")
+                )
+            })
+        }
+        "file_complete" => Some(format!(
+            "file complete: {} ({} bytes){}",
+            v["name"].as_str().unwrap_or("?"),
+            v["size"],
+            v["path"]
+                .as_str()
+                .map(|p| format!(" → {p}"))
+                .unwrap_or_default()
+        )),
         "lagged" => Some(format!(
             "(missed {} events: the chat fell behind)",
             v["missed"]
@@ -195,6 +228,23 @@ fn render_peer(p: &Value) -> String {
         None => "not heard since start".into(),
     };
     format!("  {name:<16} {}  {link}, {heard}", short(&p["fingerprint"]))
+}
+
+fn render_file(f: &Value) -> String {
+    format!(
+        "  {} {:<24} {:>8} bytes  {}/{} pieces  {:<8} [{}]{}",
+        f["file"].as_str().unwrap_or("?"),
+        f["name"].as_str().unwrap_or("?"),
+        f["size"],
+        f["have"].as_u64().unwrap_or(0),
+        f["pieces"],
+        f["state"].as_str().unwrap_or("?"),
+        f["channel"].as_str().unwrap_or("?"),
+        f["path"]
+            .as_str()
+            .map(|p| format!(" {p}"))
+            .unwrap_or_default()
+    )
 }
 
 /// Run the chat on standard input and output until `/quit`, end of input or the node
@@ -340,6 +390,43 @@ async fn command(
                 })
                 .unwrap_or_default()
         }
+        "/share" if !rest.is_empty() => {
+            let mut req = json!({"cmd": "share", "path": rest});
+            if let Conversation::Channel(c) = conv {
+                req["channel"] = json!(c);
+            }
+            let r = conn.call(req).await?;
+            match failed(&r) {
+                Some(e) => e,
+                None => format!(
+                    "sharing {} ({} bytes, {} pieces) in [{}] as {}",
+                    r["name"].as_str().unwrap_or("?"),
+                    r["size"],
+                    r["pieces"],
+                    r["channel"].as_str().unwrap_or("?"),
+                    r["file"].as_str().unwrap_or("?")
+                ),
+            }
+        }
+        "/files" => {
+            let r = conn.call(json!({"cmd": "files"})).await?;
+            if let Some(e) = failed(&r) {
+                return Ok(Some(e));
+            }
+            let files = r["files"].as_array().cloned().unwrap_or_default();
+            if files.is_empty() {
+                "no files yet (/share PATH)".into()
+            } else {
+                files.iter().map(render_file).collect::<Vec<_>>().join("\n")
+            }
+        }
+        "/fetch" if !rest.is_empty() => {
+            let r = conn.call(json!({"cmd": "fetch", "file": rest})).await?;
+            match failed(&r) {
+                Some(e) => e,
+                None => format!("fetching {rest} ({})", r["state"].as_str().unwrap_or("?")),
+            }
+        }
         w if w.starts_with('/') => format!("unknown command {w}; /help lists them"),
         _ => {
             let req = match conv {
@@ -382,5 +469,22 @@ mod tests {
                 .starts_with("!! SECURITY")
         );
         assert_eq!(render_event(&json!({"event":"peer"})), None);
+        let offered = json!({"event":"file_offered","file":"0011223344556677","name":"map.png",
+            "size":3000,"sharer":"abcdef0123","sharer_name":"alice","channel":"base"});
+        assert_eq!(
+            render_event(&offered).unwrap(),
+            "file offered: map.png (3000 bytes) by alice in [base] — /fetch 0011223344556677"
+        );
+        let progress = |have: u64| {
+            render_event(&json!({"event":"file_progress","name":"m","have":have,"pieces":8}))
+        };
+        assert_eq!(progress(1), None);
+        assert_eq!(progress(2).unwrap(), "  … m 2/8 pieces");
+        assert_eq!(progress(8), None);
+        assert!(
+            render_event(&json!({"event":"file_complete","name":"m","size":5,"path":"/h/files/m"}))
+                .unwrap()
+                .ends_with("→ /h/files/m")
+        );
     }
 }

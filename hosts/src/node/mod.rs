@@ -4,6 +4,7 @@
 pub mod api;
 pub mod bridge;
 pub mod chat;
+pub mod file_store;
 pub mod handle;
 pub mod runtime;
 pub mod store;

@@ -98,7 +98,7 @@ fn message_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredMessage> {
 /// The node's database.
 #[derive(Debug)]
 pub struct Store {
-    conn: Connection,
+    pub(super) conn: Connection,
 }
 
 fn fingerprint(bytes: Vec<u8>) -> rusqlite::Result<Fingerprint> {
@@ -160,6 +160,7 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(super::file_store::SCHEMA)?;
         let store = Store { conn };
         match store.meta_i64("schema_version")? {
             None => store.set_meta_i64("schema_version", SCHEMA_VERSION)?,

@@ -18,8 +18,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -56,6 +56,7 @@ pub async fn serve(
         .route("/app.js", get(app_js))
         .route("/style.css", get(style_css))
         .route("/ws", get(websocket))
+        .route("/files/{id}", get(download))
         .with_state(Shared {
             api,
             stop: stop_rx,
@@ -120,6 +121,57 @@ fn static_file(headers: &HeaderMap, content_type: &'static str, body: &'static s
         .headers_mut()
         .insert(header::CONTENT_SECURITY_POLICY, policy);
     response
+}
+
+/// A file fetched over the mesh, as the node wrote it to its files directory.
+async fn download(
+    State(shared): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(refused) = check_host(&headers) {
+        return refused.into_response();
+    }
+    let files = shared.api.call(json!({"cmd": "files"})).await;
+    let found = files["files"].as_array().and_then(|list| {
+        list.iter()
+            .find(|f| f["file"].as_str() == Some(id.as_str()) && f["state"] == "complete")
+    });
+    let Some((path, name)) = found.and_then(|f| Some((f["path"].as_str()?, f["name"].as_str()?)))
+    else {
+        return (
+            StatusCode::NOT_FOUND,
+            "no complete file with that id on this node",
+        )
+            .into_response();
+    };
+    match tokio::fs::read(path).await {
+        Ok(bytes) => {
+            let disposition = format!(
+                "attachment; filename*=UTF-8''{}",
+                airswarm_core::addr::percent_encode(name.as_bytes())
+            );
+            let mut response = (
+                [
+                    (header::CONTENT_TYPE, "application/octet-stream"),
+                    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+                ],
+                bytes,
+            )
+                .into_response();
+            if let Ok(v) = HeaderValue::from_str(&disposition) {
+                response
+                    .headers_mut()
+                    .insert(header::CONTENT_DISPOSITION, v);
+            }
+            response
+        }
+        Err(e) => (
+            StatusCode::NOT_FOUND,
+            format!("the file is no longer at {path}: {e}"),
+        )
+            .into_response(),
+    }
 }
 
 async fn websocket(

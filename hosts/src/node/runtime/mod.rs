@@ -5,6 +5,7 @@
 //! for a message that is not stored, nor a frame with a counter past the saved
 //! reservation).
 
+mod files;
 mod requests;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -14,6 +15,7 @@ use airswarm_core::crypto::{ChannelKey, Fingerprint, Identity, Keyring};
 use airswarm_core::mesh::{
     Address, FrameView, NodeConfig, SecureConfig, SecureEvent, SecureNode, Security,
 };
+use airswarm_core::meshfile::is_file_payload;
 use airswarm_core::nodeapi::{JoinKey, Request, parse_request};
 use airswarm_core::radio::LoRaConfig;
 use airswarm_core::time::{Duration, Instant};
@@ -39,6 +41,8 @@ pub struct Settings {
     pub duty_cycle_percent: f64,
     /// Announce our key this often (and soon after a new peer appears).
     pub announce_every: Duration,
+    /// Where files fetched over the mesh are written (`None`: kept in the database).
+    pub files_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for Settings {
@@ -49,6 +53,7 @@ impl Default for Settings {
             hop_limit: 7,
             duty_cycle_percent: 100.0,
             announce_every: Duration::from_secs(900),
+            files_dir: None,
         }
     }
 }
@@ -145,6 +150,7 @@ pub struct Runtime {
     frames_in: u64,
     frames_out: u64,
     bridge: BridgeState,
+    files: files::Files,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -246,7 +252,12 @@ impl Runtime {
         ));
         let clock = Clock::new();
         let now = clock.now();
-        Ok(Runtime {
+        let files = files::Files::new(
+            node.address(),
+            u64::from_le_bytes(rng_seed[16..24].try_into().expect("8 bytes")),
+            settings.files_dir.clone(),
+        );
+        let mut runtime = Runtime {
             node,
             store,
             api,
@@ -272,7 +283,10 @@ impl Runtime {
             frames_in: 0,
             frames_out: 0,
             bridge: BridgeState::new(None),
-        })
+            files,
+        };
+        runtime.resume_files()?;
+        Ok(runtime)
     }
 
     /// Bridge this node's island to others over the internet (`--bridge`): starts now if
@@ -353,6 +367,7 @@ impl Runtime {
             self.node.poll_timeout(),
             Some(self.next_announce),
             self.announce_soon,
+            self.files.engine.poll_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -384,6 +399,10 @@ impl Runtime {
             let drawn = nominal * 3 / 4 + self.rng.below(nominal / 2 + 1);
             self.next_announce = Instant(now.as_millis() + drawn);
         }
+        self.drain_events(now)?;
+        // File traffic after chat; its sends may reserve counters (stored before frames
+        // leave).
+        self.pump_files(now)?;
         self.drain_events(now)?;
         while let Some(frame) = self.node.poll_transmit() {
             if self.backlog.len() >= MAX_TX_BACKLOG {
@@ -491,6 +510,15 @@ impl Runtime {
                     None => None,
                 };
                 self.heard_from(src, now);
+                if is_file_payload(&payload) {
+                    match &channel_name {
+                        Some(c) => self.on_file_message(now, src, &c.clone(), &payload)?,
+                        None => {
+                            tracing::debug!("file message from {src} outside a channel ignored")
+                        }
+                    }
+                    return Ok(());
+                }
                 let text = String::from_utf8_lossy(&payload).into_owned();
                 let name = sender.as_ref().and_then(|f| self.name_of(f));
                 let m = StoredMessage {

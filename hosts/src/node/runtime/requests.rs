@@ -164,6 +164,13 @@ impl Runtime {
                 ok(id, json!({ "messages": messages }))
             }
             Request::Send { target, text } => self.send(id, now, target, text)?,
+            Request::Share {
+                path,
+                channel,
+                name,
+            } => self.share(id, now, &path, channel, name)?,
+            Request::Files => self.files_json(id)?,
+            Request::Fetch { file } => self.fetch(id, now, file)?,
             other => err(id, format!("{other:?} is not served by this node")),
         })
     }

@@ -20,6 +20,7 @@ const state = {
   messages: new Map(), // key (msg_id as a string, or "local-N" while sending) -> message
   earlyStatus: new Map(), // msg_id -> {status, reason} that came before the message itself
   unread: new Map(), // conversation -> count
+  files: new Map(), // file id -> {file, name, size, pieces, have, state, channel, path}
   current: null, // conversation: "peer:FP", "chan:NAME" or "plain"
   connected: false,
 };
@@ -102,12 +103,17 @@ function onFrame(data) {
 // Everything the page shows, fetched again (on connect and after missed events).
 async function refresh() {
   const startedAt = arrivals;
-  const [id, peers, channels, history] = await Promise.all([
+  const [id, peers, channels, history, files] = await Promise.all([
     call({ cmd: "id" }),
     call({ cmd: "peers" }),
     call({ cmd: "channels" }),
     call({ cmd: "history", limit: HISTORY_LIMIT }),
+    call({ cmd: "files" }),
   ]);
+  if (files.ok) {
+    state.files.clear();
+    for (const f of files.files) state.files.set(f.file, f);
+  }
   if (id.ok) {
     state.me = id;
     $("node-name").textContent = id.name || "(unnamed node)";
@@ -139,7 +145,7 @@ async function refresh() {
     }
     for (const m of keep) if (!state.messages.has(m.key)) state.messages.set(m.key, m);
   }
-  for (const r of [id, peers, channels, history]) {
+  for (const r of [id, peers, channels, history, files]) {
     if (!r.ok) showNotice("The node refused a request: " + r.error);
   }
   renderAll();
@@ -196,6 +202,34 @@ function onEvent(ev) {
     case "peer": {
       notePeer(ev, 0);
       renderPeers();
+      break;
+    }
+    case "file_offered":
+      if (!state.files.has(ev.file)) {
+        state.files.set(ev.file, {
+          file: ev.file, name: ev.name, size: ev.size, have: 0, pieces: null,
+          state: "offered", channel: ev.channel, sharer_name: ev.sharer_name, sharer: ev.sharer,
+        });
+      }
+      renderFiles();
+      break;
+    case "file_progress": {
+      const f = state.files.get(ev.file) || { file: ev.file, name: ev.name, size: ev.size, state: "fetching" };
+      f.have = ev.have;
+      f.pieces = ev.pieces;
+      if (f.state === "offered") f.state = "fetching";
+      state.files.set(ev.file, f);
+      renderFiles();
+      break;
+    }
+    case "file_complete": {
+      const f = state.files.get(ev.file) || { file: ev.file, name: ev.name, size: ev.size };
+      f.state = "complete";
+      f.path = ev.path;
+      if (f.pieces) f.have = f.pieces;
+      state.files.set(ev.file, f);
+      renderFiles();
+      showNotice("File complete: " + ev.name);
       break;
     }
     case "lagged":
@@ -341,6 +375,42 @@ async function join(e) {
   select("chan:" + channel);
 }
 
+async function share(e) {
+  e.preventDefault();
+  const path = $("share-path").value.trim();
+  const error = $("share-error");
+  if (!path) return;
+  const request = { cmd: "share", path };
+  if (state.current && state.current.startsWith("chan:")) request.channel = state.current.slice(5);
+  const reply = await call(request);
+  if (!reply.ok) {
+    error.textContent = "Could not share: " + reply.error;
+    error.hidden = false;
+    return;
+  }
+  error.hidden = true;
+  $("share-form").reset();
+  state.files.set(reply.file, {
+    file: reply.file, name: reply.name, size: reply.size, pieces: reply.pieces,
+    have: reply.pieces, state: "shared", channel: reply.channel, path,
+  });
+  renderFiles();
+}
+
+async function fetchFile(id) {
+  const reply = await call({ cmd: "fetch", file: id });
+  if (!reply.ok) {
+    showNotice("Could not fetch: " + reply.error);
+    return;
+  }
+  const f = state.files.get(id);
+  if (f) {
+    f.state = reply.state;
+    if (reply.pieces) f.pieces = reply.pieces;
+  }
+  renderFiles();
+}
+
 function select(conv) {
   state.current = conv;
   state.unread.delete(conv);
@@ -367,6 +437,43 @@ function renderAll() {
   renderPeers();
   renderChannels();
   renderMessages();
+  renderFiles();
+}
+
+const FILE_STATES = {
+  offered: "offered",
+  fetching: "fetching",
+  complete: "complete",
+  shared: "shared by you",
+  relay: "carried for neighbours",
+};
+
+function renderFiles() {
+  const items = [...state.files.values()].map((f) => {
+    const pieces = f.pieces || 0;
+    const have = f.have || 0;
+    const from = f.sharer_name || (f.sharer ? f.sharer.slice(0, 8) + "…" : null);
+    const info = [
+      (f.size || 0) + " bytes",
+      FILE_STATES[f.state] || f.state,
+      pieces ? have + "/" + pieces + " pieces" : null,
+      f.channel ? "#" + f.channel : null,
+      from && f.state !== "shared" ? "from " + from : null,
+    ].filter(Boolean).join(" · ");
+    let action = null;
+    if (f.state === "offered") {
+      action = el("button", { type: "button", class: "fetch", "data-file": f.file }, "Fetch");
+      action.addEventListener("click", () => fetchFile(f.file));
+    } else if (f.state === "complete" && f.path) {
+      action = el("a", { href: "/files/" + encodeURIComponent(f.file), class: "save", download: f.name || "" }, "Save");
+    }
+    const bar = f.state === "fetching" && pieces ? el("progress", { max: pieces, value: have, "aria-label": "progress" }) : null;
+    return el("li", { "data-file": f.file, "data-state": f.state },
+      el("span", { class: "file-name" }, f.name || f.file), action || el("span", {}),
+      bar, el("span", { class: "file-info" }, info));
+  });
+  $("files").replaceChildren(...items);
+  $("files-empty").hidden = items.length > 0;
 }
 
 function convButton(conv, label, extra) {
@@ -560,6 +667,7 @@ function showNotice(text) {
 document.addEventListener("DOMContentLoaded", () => {
   $("send-form").addEventListener("submit", sendCurrent);
   $("join-form").addEventListener("submit", join);
+  $("share-form").addEventListener("submit", share);
   $("security-dismiss").addEventListener("click", () => {
     $("security").hidden = true;
     $("security-list").replaceChildren();

@@ -118,6 +118,20 @@ fn fake_node() -> (ApiHandle, Requests) {
                     });
                     json!({"ok": true, "msg_id": msg_id})
                 }
+                "files" => json!({"ok": true, "files": [{
+                    "file": "00000000000000aa", "name": "old-map.png", "size": 1200, "pieces": 2,
+                    "have": 2, "state": "shared", "channel": "ops", "path": "/home/a/old-map.png",
+                }]}),
+                "fetch" => json!({"ok": true, "file": request["file"], "state": "fetching"}),
+                "share" => match request["path"].as_str() {
+                    Some("/nowhere") => {
+                        json!({"ok": false, "error": "cannot read /nowhere: No such file or directory"})
+                    }
+                    _ => {
+                        json!({"ok": true, "file": "00000000000000cc", "name": "notes.txt", "size": 700,
+                        "pieces": 2, "channel": request["channel"].as_str().unwrap_or("ops")})
+                    }
+                },
                 other => json!({"ok": false, "error": format!("unknown command {other:?}")}),
             };
             let _ = call.reply.send(reply);
@@ -387,6 +401,70 @@ async fn scenario(
         bail!("text from the mesh was parsed as HTML");
     }
 
+    // Files: the list from the node, an offer with a Fetch button, progress, completion.
+    wait_text(
+        client,
+        "#files li[data-file=\"00000000000000aa\"]",
+        "old-map.png",
+    )
+    .await?;
+    api.publish(
+        json!({"event": "file_offered", "file": "00000000000000bb", "name": "field-notes.bin",
+        "size": 3000, "channel": "ops", "sharer": BOB, "sharer_name": "bob"}),
+    );
+    let offer = "#files li[data-file=\"00000000000000bb\"]";
+    wait_text(client, offer, "from bob").await?;
+    click(client, &format!("{offer} button.fetch")).await?;
+    wait_attr(client, offer, "data-state", "fetching").await?;
+    api.publish(
+        json!({"event": "file_progress", "file": "00000000000000bb", "name": "field-notes.bin",
+        "have": 2, "pieces": 5, "size": 3000}),
+    );
+    wait_text(client, offer, "2/5 pieces").await?;
+    api.publish(
+        json!({"event": "file_complete", "file": "00000000000000bb", "name": "field-notes.bin",
+        "size": 3000, "path": "/home/a/files/field-notes.bin"}),
+    );
+    wait_attr(client, offer, "data-state", "complete").await?;
+    if !js_true(client, "return document.querySelector('#files li[data-file=\"00000000000000bb\"] a.save').getAttribute('href') === '/files/00000000000000bb'").await? {
+        bail!("a complete file has no Save link");
+    }
+    // Sharing (bob's conversation is open, so no channel is named): a refusal is shown, a
+    // share is listed.
+    for (path, outcome) in [("/nowhere", "refused"), ("/home/a/notes.txt", "shared")] {
+        let input = client.find(Locator::Id("share-path")).await?;
+        input.clear().await?;
+        input.send_keys(path).await?;
+        click(client, "#share-button").await?;
+        match outcome {
+            "refused" => wait_text(client, "#share-error", "cannot read /nowhere")
+                .await
+                .map(|_| ())?,
+            _ => wait_text(
+                client,
+                "#files li[data-file=\"00000000000000cc\"]",
+                "notes.txt",
+            )
+            .await
+            .map(|_| ())?,
+        }
+    }
+    let file_requests: Vec<Value> = requests
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r["cmd"] == "fetch" || r["cmd"] == "share")
+        .cloned()
+        .collect();
+    let wanted = vec![
+        json!({"cmd": "fetch", "file": "00000000000000bb"}),
+        json!({"cmd": "share", "path": "/nowhere"}),
+        json!({"cmd": "share", "path": "/home/a/notes.txt"}),
+    ];
+    if file_requests != wanted {
+        bail!("file requests reached the node as {file_requests:?}, wanted {wanted:?}");
+    }
+
     // Bad input over a raw WebSocket gets an error reply and the socket keeps serving.
     raw_socket_survives_bad_input(addr).await?;
 
@@ -644,4 +722,64 @@ async fn open_sockets_are_bounded() {
         .unwrap();
     assert_eq!(next_reply(&mut again).await.unwrap()["name"], "alice");
     server.stop().await.unwrap();
+}
+
+// ---- downloads ------------------------------------------------------------------
+
+async fn http_get(addr: SocketAddr, path: &str, host: &str) -> anyhow::Result<String> {
+    let mut s = tokio::net::TcpStream::connect(addr).await?;
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await?;
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out)).await??;
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+#[tokio::test]
+async fn a_complete_file_downloads_and_nothing_else_does() {
+    let dir = std::env::temp_dir().join(format!("airswarm-web-dl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("notes (2).txt");
+    std::fs::write(&path, "the field notes").unwrap();
+    let (api, mut calls) = ApiHandle::new(16);
+    let listed = path.to_str().unwrap().to_string();
+    tokio::spawn(async move {
+        while let Some(call) = calls.recv().await {
+            let _ = call.reply.send(json!({"ok": true, "files": [
+                {"file": "00000000000000aa", "name": "notes.txt", "state": "complete", "path": listed},
+                {"file": "00000000000000bb", "name": "half.bin", "state": "fetching", "path": null},
+                {"file": "00000000000000cc", "name": "gone.bin", "state": "complete", "path": "/nonexistent/gone.bin"},
+            ]}));
+        }
+    });
+    let server = Server::start("127.0.0.1:0".parse().unwrap(), api)
+        .await
+        .unwrap();
+    let host = server.addr.to_string();
+    let ok = http_get(server.addr, "/files/00000000000000aa", &host)
+        .await
+        .unwrap();
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+    assert!(ok.contains("filename*=UTF-8''notes.txt"), "{ok}");
+    assert!(ok.ends_with("the field notes"), "{ok}");
+    for id in [
+        "00000000000000bb",
+        "00000000000000cc",
+        "ffffffffffffffff",
+        "..%2F..%2Fetc",
+    ] {
+        let r = http_get(server.addr, &format!("/files/{id}"), &host)
+            .await
+            .unwrap();
+        assert!(r.starts_with("HTTP/1.1 404"), "{id}: {r}");
+    }
+    // A page reached under a host name (DNS rebinding) gets nothing.
+    let r = http_get(server.addr, "/files/00000000000000aa", "evil.example")
+        .await
+        .unwrap();
+    assert!(!r.starts_with("HTTP/1.1 200"), "{r}");
+    server.stop().await.unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
 }

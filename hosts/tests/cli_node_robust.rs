@@ -327,6 +327,12 @@ fn a_home_that_is_a_file_or_unwritable_is_refused() {
     );
     one_line_error(&o, &[&s.s("notes"), "not a directory"]);
     assert_eq!(fs::read(s.path("notes")).unwrap(), b"my notes");
+    // A files directory that is a file is refused the same way, before any home is made.
+    one_line_error(
+        &node_fresh(&s, &["--radio", UNUSED_RADIO, "--files-dir", &s.s("notes")]),
+        &["--files-dir", &s.s("notes"), "not a directory"],
+    );
+    assert_eq!(fs::read(s.path("notes")).unwrap(), b"my notes");
 
     // Directories `nobody` may not write to: an existing one and one to be made in one.
     fs::create_dir(s.path("ro")).unwrap();

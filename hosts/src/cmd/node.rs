@@ -331,6 +331,14 @@ pub fn run(a: NodeArgs) -> Result<()> {
     let r = resolve(&a)?;
     init_logging(a.chat);
     check_home(&r.home)?;
+    if let Some(dir) = &r.settings.files_dir {
+        if dir.exists() && !dir.is_dir() {
+            bail!(
+                "--files-dir {} is not a directory (fetched files are written into it)",
+                dir.display()
+            );
+        }
+    }
     let home = r.home.clone();
     let created_home = !home.exists();
     files::ensure_dir(&home)?;

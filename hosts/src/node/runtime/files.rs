@@ -292,16 +292,24 @@ impl Runtime {
             return Ok(());
         };
         let name = meta.name.clone();
-        let path = match &self.files.dir {
-            Some(dir) => Some(write_out(dir, &name, &data)?.display().to_string()),
-            None => None,
+        // A files directory that cannot be written must not stop the node: the file stays
+        // complete in the database and the reason is reported.
+        let (path, error) = match &self.files.dir {
+            Some(dir) => match write_out(dir, &name, &data) {
+                Ok(p) => (Some(p.display().to_string()), None),
+                Err(e) => {
+                    tracing::error!("file {name} ({file}) complete but not written: {e:#}");
+                    (None, Some(format!("{e:#}")))
+                }
+            },
+            None => (None, None),
         };
         self.store
             .set_file_done(file, FileRole::Complete, path.as_deref())?;
         tracing::info!("file {name} ({file}) complete");
         self.api.publish(json!({
             "event": "file_complete", "file": file.to_string(), "name": name,
-            "size": data.len(), "path": path,
+            "size": data.len(), "path": path, "error": error,
         }));
         Ok(())
     }

@@ -6,7 +6,7 @@ mod node_common;
 use std::time::Duration;
 
 use airswarm_core::crypto::ChannelKey;
-use node_common::{Client, TempDir, start_air, start_node};
+use node_common::{Client, Node, TempDir, start_air, start_node};
 use serde_json::json;
 
 const LINE: &str = "# A and C only hear each other through B\na b 8\nb c 8\n";
@@ -22,20 +22,20 @@ fn channel_key() -> String {
     ChannelKey::from_bytes([0x5a; 32]).to_text()
 }
 
+/// `airswarm air` with the line A–B–C and a node on each, with an API client each.
+fn line_of_three(dir: &TempDir) -> (node_common::Proc, String, [Node; 3], [Client; 3]) {
+    let (air_proc, air) = start_air(dir.path(), LINE);
+    let radio = format!("air:{air}");
+    let nodes = ["a", "b", "c"].map(|n| start_node(dir.path(), n, &radio, &[]));
+    let clients = [0, 1, 2].map(|i| Client::connect(&nodes[i].api));
+    (air_proc, radio, nodes, clients)
+}
+
 #[test]
 fn a_sealed_message_and_a_channel_message_cross_a_relay_that_cannot_read_the_first() {
     let _serial = node_common::serial();
     let dir = TempDir::new("node-line");
-    let (_air, air) = start_air(dir.path(), LINE);
-    let radio = format!("air:{air}");
-    let a = start_node(dir.path(), "a", &radio, &[]);
-    let b = start_node(dir.path(), "b", &radio, &[]);
-    let c = start_node(dir.path(), "c", &radio, &[]);
-    let (mut ca, mut cb, mut cc) = (
-        Client::connect(&a.api),
-        Client::connect(&b.api),
-        Client::connect(&c.api),
-    );
+    let (_air, _radio, [_a, b, _c], [mut ca, mut cb, mut cc]) = line_of_three(&dir);
     let c_peer = ca.wait_peer(PEERS, "c");
     // C is two hops away: no direct link quality for it at A.
     assert!(c_peer["snr_db"].is_null(), "{c_peer}");
@@ -287,16 +287,7 @@ fn the_terminal_chat_attached_to_a_node_sends_and_shows_receipts_and_replies() {
 fn a_file_shared_at_a_reaches_c_through_b_byte_identical() {
     let _serial = node_common::serial();
     let dir = TempDir::new("node-file");
-    let (_air, air) = start_air(dir.path(), LINE);
-    let radio = format!("air:{air}");
-    let a = start_node(dir.path(), "a", &radio, &[]);
-    let b = start_node(dir.path(), "b", &radio, &[]);
-    let c = start_node(dir.path(), "c", &radio, &[]);
-    let (mut ca, mut cb, mut cc) = (
-        Client::connect(&a.api),
-        Client::connect(&b.api),
-        Client::connect(&c.api),
-    );
+    let (_air, radio, [_a, _b, c], [mut ca, mut cb, mut cc]) = line_of_three(&dir);
     // B and C check A's signature on the metainfo: they must know A's key first.
     cb.wait_peer(PEERS, "a");
     cc.wait_peer(PEERS, "a");

@@ -74,24 +74,28 @@ pub struct StoredFile {
     pub added_ms: i64,
 }
 
+fn insert_file(conn: &rusqlite::Connection, f: &StoredFile) -> Result<()> {
+    conn.execute(
+        "INSERT INTO files (file_id, meta, channel, role, path, added_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT(file_id) DO UPDATE SET meta = excluded.meta,
+             channel = excluded.channel, role = excluded.role, path = excluded.path",
+        params![
+            f.file.0.as_slice(),
+            f.meta,
+            f.channel,
+            f.role.as_str(),
+            f.path,
+            f.added_ms
+        ],
+    )?;
+    Ok(())
+}
+
 impl Store {
     /// Add a file (or replace its row: a file fetched again after it was removed).
     pub fn add_file(&self, f: &StoredFile) -> Result<()> {
-        self.conn.execute(
-            "INSERT INTO files (file_id, meta, channel, role, path, added_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT(file_id) DO UPDATE SET meta = excluded.meta,
-                 channel = excluded.channel, role = excluded.role, path = excluded.path",
-            params![
-                f.file.0.as_slice(),
-                f.meta,
-                f.channel,
-                f.role.as_str(),
-                f.path,
-                f.added_ms
-            ],
-        )?;
-        Ok(())
+        insert_file(&self.conn, f)
     }
 
     pub fn set_file_done(&self, file: FileId, role: FileRole, path: Option<&str>) -> Result<()> {
@@ -153,18 +157,7 @@ impl Store {
         pieces: impl IntoIterator<Item = (u32, &'a [u8])>,
     ) -> Result<()> {
         let tx = self.conn.unchecked_transaction()?;
-        tx.execute(
-            "INSERT OR REPLACE INTO files (file_id, meta, channel, role, path, added_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                f.file.0.as_slice(),
-                f.meta,
-                f.channel,
-                f.role.as_str(),
-                f.path,
-                f.added_ms
-            ],
-        )?;
+        insert_file(&tx, f)?;
         for (i, data) in pieces {
             tx.execute(
                 "INSERT OR REPLACE INTO file_pieces (file_id, idx, data) VALUES (?1, ?2, ?3)",

@@ -59,6 +59,11 @@ impl Files {
         }
     }
 
+    /// The channel `file` travels on ("" when never heard).
+    fn channel(&self, file: FileId) -> String {
+        self.channel_of.get(&file).cloned().unwrap_or_default()
+    }
+
     fn remember_channel(&mut self, file: FileId, channel: &str) {
         if self.channel_of.contains_key(&file) {
             return;
@@ -183,12 +188,7 @@ impl Runtime {
                     return Ok(());
                 };
                 let sharer = meta.sharer;
-                let channel = self
-                    .files
-                    .channel_of
-                    .get(&file)
-                    .cloned()
-                    .unwrap_or_default();
+                let channel = self.files.channel(file);
                 if self.store.file(file)?.is_some() {
                     return Ok(());
                 }
@@ -232,20 +232,7 @@ impl Runtime {
                 let Some(meta) = self.files.engine.meta(file).cloned() else {
                     return Ok(());
                 };
-                let channel = self
-                    .files
-                    .channel_of
-                    .get(&file)
-                    .cloned()
-                    .unwrap_or_default();
-                self.store.add_file(&StoredFile {
-                    file,
-                    meta: meta.as_bytes().to_vec(),
-                    channel,
-                    role: FileRole::Relay,
-                    path: None,
-                    added_ms: unix_ms(now),
-                })?;
+                self.store_gathered(now, &meta, FileRole::Relay)?;
                 self.files.offers.remove(&file);
                 tracing::info!(
                     "carrying {} ({file}) for a neighbour that gathers it",
@@ -277,6 +264,18 @@ impl Runtime {
             other => tracing::debug!("{other:?}"),
         }
         Ok(())
+    }
+
+    /// Store `meta` as a file we gather in `role` (no pieces yet).
+    fn store_gathered(&self, now: Instant, meta: &FileMeta, role: FileRole) -> Result<()> {
+        self.store.add_file(&StoredFile {
+            file: meta.id(),
+            meta: meta.as_bytes().to_vec(),
+            channel: self.files.channel(meta.id()),
+            role,
+            path: None,
+            added_ms: unix_ms(now),
+        })
     }
 
     /// Every piece is in: write the file out, then mark and report it.
@@ -466,23 +465,10 @@ impl Runtime {
                 format!("no file {file} has been offered to this node (see \"files\")"),
             ));
         };
-        let channel = self
-            .files
-            .channel_of
-            .get(&file)
-            .cloned()
-            .unwrap_or_default();
         if let Err(e) = self.files.engine.fetch(now, file) {
             return Ok(err(id, e));
         }
-        self.store.add_file(&StoredFile {
-            file,
-            meta: meta.as_bytes().to_vec(),
-            channel,
-            role: FileRole::Fetching,
-            path: None,
-            added_ms: unix_ms(now),
-        })?;
+        self.store_gathered(now, &meta, FileRole::Fetching)?;
         self.files.offers.remove(&file);
         Ok(ok(
             id,

@@ -120,7 +120,7 @@ impl Simulator {
         if count == 0 {
             return;
         }
-        let mut rng = Rng::new(self.cfg.seed ^ 0xC0_FFEE_C4_0011);
+        let mut rng = Rng::new(self.cfg.seed ^ 0xC0FF_EEC4_0011);
         let mut order: Vec<usize> = (0..self.cfg.nodes).collect();
         for i in 0..count.min(order.len()) {
             let j = i + rng.below((order.len() - i) as u64) as usize;

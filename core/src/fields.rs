@@ -155,6 +155,16 @@ pub const NODE_STATS_FIELDS: &[Field<NodeStats>] = &[
         pulled_deliveries,
         "Broadcasts delivered after this node had pulled them."
     ),
+    count!(
+        NodeStats,
+        relays_upgraded,
+        "Queued relays replaced by a copy heard with more hops left (managed)."
+    ),
+    count!(
+        NodeStats,
+        delays_redrawn,
+        "Frames kept queued with a new delay because the radio was busy (managed)."
+    ),
 ];
 
 /// Every scalar field of [`SimReport`], in declaration order (`per_node`, `links`,
@@ -178,6 +188,11 @@ pub const SIM_REPORT_FIELDS: &[Field<SimReport>] = &[
         doc: "The role the routers took (router or router_late; see `routers` for which nodes).",
         get: |r: &SimReport| FieldValue::Text(r.router_role.name()),
     },
+    real!(
+        SimReport,
+        churn,
+        "Fraction of the nodes that switched off once during the traffic (node churn)."
+    ),
     Field {
         name: "crypto",
         kind: FieldKind::Flag,

@@ -86,8 +86,28 @@ pub(super) fn build_links(cfg: &SimConfig, nodes: &mut [SimNode], sensitivity: f
 }
 
 impl Simulator {
+    /// Node churn: switch node `n` off (what it is receiving is lost, what it would send
+    /// is dropped) or back on.
+    pub(super) fn switch(&mut self, t: u64, n: usize, on: bool) {
+        let sn = &mut self.nodes[n];
+        sn.off = !on;
+        if on {
+            self.service(t, n);
+        } else {
+            sn.queue.clear();
+            for a in sn.arrivals.iter_mut() {
+                a.lost = true;
+            }
+        }
+    }
+
     pub(super) fn try_transmit(&mut self, t: u64, n: usize) {
         let sn = &mut self.nodes[n];
+        if sn.off {
+            // A switched-off radio sends nothing: frames handed to it are gone.
+            sn.queue.clear();
+            return;
+        }
         if sn.tx_until.is_some() || sn.queue.is_empty() {
             return;
         }
@@ -131,6 +151,9 @@ impl Simulator {
             let rssi = mean as f64 + self.cfg.path_loss.fading_db * self.channel_rng.normal();
             let decodable = rssi >= self.sensitivity;
             let rj = &mut self.nodes[j as usize];
+            if rj.off {
+                continue;
+            }
             if rj.tx_until.is_some() {
                 if decodable {
                     self.stats_half_duplex += 1;
@@ -152,6 +175,11 @@ impl Simulator {
                         self.stats_collisions += 1;
                     }
                 }
+            }
+            if decodable {
+                // The receiver's radio detects the preamble: busy until the frame ends.
+                rj.node
+                    .handle_carrier(Instant(t / 1000), Instant(end.div_ceil(1000)));
             }
             rj.arrivals.push(Arrival {
                 tx: id,

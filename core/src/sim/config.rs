@@ -124,6 +124,10 @@ pub struct SimConfig {
     pub routers: usize,
     /// The role those nodes take: [`Role::Router`] or [`Role::RouterLate`].
     pub router_role: Role,
+    /// Node churn, for every strategy: this fraction of the nodes (in [0, 1]) switch off
+    /// once during the traffic and back on later (seeded; see `Simulator` docs). 0 = none.
+    #[serde(default)]
+    pub churn: f64,
 }
 
 impl Default for SimConfig {
@@ -154,6 +158,7 @@ impl Default for SimConfig {
             random_addresses: true,
             routers: 0,
             router_role: Role::Router,
+            churn: 0.0,
         }
     }
 }
@@ -342,6 +347,12 @@ impl SimConfig {
             return Err(SimError::BadFraction {
                 what: "direct fraction",
                 value: self.direct_fraction,
+            });
+        }
+        if !(0.0..=1.0).contains(&self.churn) {
+            return Err(SimError::BadFraction {
+                what: "churn",
+                value: self.churn,
             });
         }
         for (what, value, max, unit) in [

@@ -165,6 +165,12 @@ impl Driven {
             Driven::Secure(n) => n.handle_frame(now, f, rssi, snr),
         };
     }
+    pub(super) fn handle_carrier(&mut self, now: Instant, until: Instant) {
+        match self {
+            Driven::Plain(n) => n.handle_carrier(now, until),
+            Driven::Secure(n) => n.handle_carrier(now, until),
+        }
+    }
     pub(super) fn handle_timeout(&mut self, now: Instant) {
         match self {
             Driven::Plain(n) => n.handle_timeout(now),

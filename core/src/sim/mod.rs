@@ -12,7 +12,10 @@
 //!   it is at least `capture_db` (6 dB, as in Meshtasticator and LoRaSim) stronger;
 //! - exact time on air from the Semtech formula, and each node's duty-cycle budget;
 //! - listen-before-talk: a node that is receiving defers its transmission (RadioLib and
-//!   Meshtastic check channel activity first), for every strategy alike.
+//!   Meshtastic check channel activity first), for every strategy alike; each receiver's
+//!   node is told when a decodable frame starts ([`Node::handle_carrier`]), which the
+//!   managed strategy uses to keep its frame queued and draw its delay again;
+//! - optional node churn (`churn`): nodes switching off and back on during the traffic.
 //!
 //! Everything random comes from the seed, so a run is a pure function of its config.
 
@@ -50,6 +53,8 @@ enum EvKind {
     TxAttempt(u32),
     Inject(u32),
     Announce(u32),
+    SwitchOff(u32),
+    SwitchOn(u32),
 }
 
 #[derive(Debug)]
@@ -66,6 +71,8 @@ struct SimNode {
     attempt_scheduled: bool,
     airtime_us: u64,
     frames_sent: u64,
+    /// Switched off (node churn): neither sends nor receives.
+    off: bool,
 }
 
 /// The simulator.
@@ -200,6 +207,7 @@ impl Simulator {
                 attempt_scheduled: false,
                 airtime_us: 0,
                 frames_sent: 0,
+                off: false,
             });
         }
         channel::build_links(&cfg, &mut nodes, sensitivity);
@@ -234,6 +242,8 @@ impl Simulator {
             .map(|(i, n)| (n.node.address(), i))
             .collect();
         let file_start_us = sim.schedule_traffic(&mut traffic)?;
+        let traffic_end_us = sim.end_us.saturating_sub(sim.cfg.drain_ms * 1000);
+        sim.schedule_churn(file_start_us, traffic_end_us);
         sim.file_setup(file_start_us, &identities)?;
         Ok(sim)
     }
@@ -276,6 +286,8 @@ impl Simulator {
                     self.try_transmit(t, n as usize);
                 }
                 EvKind::TxEnd(id) => self.tx_end(t, id),
+                EvKind::SwitchOff(n) => self.switch(t, n as usize, false),
+                EvKind::SwitchOn(n) => self.switch(t, n as usize, true),
             }
         }
         self.report()

@@ -39,6 +39,8 @@ pub struct SimReport {
     /// Nodes that took `router_role` (indices into `per_node`), best-connected first.
     pub routers: Vec<usize>,
     pub router_role: Role,
+    /// Fraction of the nodes that switched off once during the traffic (node churn).
+    pub churn: f64,
     pub crypto: bool,
     pub nodes: usize,
     pub messages: usize,
@@ -222,6 +224,7 @@ impl Simulator {
             },
             routers: self.routers.clone(),
             router_role: self.cfg.router_role,
+            churn: self.cfg.churn,
             crypto: self.cfg.crypto,
             nodes: n,
             messages,

@@ -109,6 +109,32 @@ impl Simulator {
         Ok(file_start_us)
     }
 
+    /// Node churn: `churn × nodes` nodes (seeded choice) each switch off once, at a uniform
+    /// time within the traffic period `[from_us, to_us)`, and back on after a uniform 10-50 %
+    /// of that period. A switched-off node neither sends nor receives (its radio drops
+    /// what it would send and hears nothing); its state survives, as a reboot keeps the
+    /// NodeDB (and here the queues and timers too). Drawn from its own stream, so the
+    /// other random choices of the scenario do not change with it.
+    pub(super) fn schedule_churn(&mut self, from_us: u64, to_us: u64) {
+        let count = (self.cfg.churn * self.cfg.nodes as f64).round() as usize;
+        if count == 0 {
+            return;
+        }
+        let mut rng = Rng::new(self.cfg.seed ^ 0xC0FF_EEC4_0011);
+        let mut order: Vec<usize> = (0..self.cfg.nodes).collect();
+        for i in 0..count.min(order.len()) {
+            let j = i + rng.below((order.len() - i) as u64) as usize;
+            order.swap(i, j);
+        }
+        let span = to_us.saturating_sub(from_us).max(1);
+        for &n in &order[..count.min(order.len())] {
+            let off = from_us + rng.below(span);
+            let back = off + span / 10 + rng.below((span * 2 / 5).max(1));
+            self.push(off, EvKind::SwitchOff(n as u32));
+            self.push(back, EvKind::SwitchOn(n as u32));
+        }
+    }
+
     pub(super) fn inject(&mut self, t: u64, m: usize) {
         let (src, dst) = (self.msgs[m].src, self.msgs[m].dst);
         let mut payload = vec![(m & 0xFF) as u8; self.cfg.payload];
@@ -135,6 +161,31 @@ impl Simulator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn churn_switches_nodes_off_deterministically_for_every_strategy() {
+        let cfg = |strategy, churn| SimConfig {
+            nodes: 20,
+            area_m: 300.0,
+            messages: 10,
+            seed: 5,
+            strategy,
+            crypto: false,
+            churn,
+            ..SimConfig::default()
+        };
+        for s in Strategy::ALL {
+            let steady = Simulator::new(cfg(s, 0.0)).unwrap().run();
+            let churned = Simulator::new(cfg(s, 1.0)).unwrap().run();
+            let again = Simulator::new(cfg(s, 1.0)).unwrap().run();
+            assert_eq!(churned, again, "{s}: seeded");
+            assert_eq!(churned.churn, 1.0);
+            // One hop, everyone in range: only switched-off nodes miss messages.
+            assert!(steady.delivery_ratio > 0.99, "{s}");
+            assert!(churned.delivery_ratio < steady.delivery_ratio, "{s}");
+        }
+        assert!(Simulator::new(cfg(Strategy::Blind, 1.5)).is_err());
+    }
 
     #[test]
     fn random_addresses_are_distinct_usable_and_seeded() {

@@ -97,6 +97,12 @@ pub struct SimArgs {
     /// shrinks with it to keep the node density's neighbour count.
     #[arg(long, conflicts_with_all = ["sf", "bw_khz", "cr"])]
     longfast: bool,
+    /// Node churn (every strategy): this fraction of the nodes (0-1) switch off once at a
+    /// seeded random time during the traffic and back on after 10-50 % of the traffic
+    /// period; switched off, a node neither sends nor receives, and keeps its state. The
+    /// JSON says `churn`.
+    #[arg(long, default_value_t = 0.0, value_name = "FRACTION")]
+    churn: f64,
     /// Plain frames: no identities, sessions, handshakes or sealing (crypto is on by default).
     #[arg(long)]
     no_crypto: bool,
@@ -237,6 +243,7 @@ impl SimArgs {
                 ..FileSim::default()
             }),
             routers,
+            churn: self.churn,
             router_role: if self.router_late {
                 Role::RouterLate
             } else {

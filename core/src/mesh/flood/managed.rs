@@ -22,11 +22,34 @@
 //! - CLIENT_MUTE: never rebroadcasts (FloodingRouter.cpp isRebroadcaster); it still sends
 //!   and acknowledges its own messages.
 //!
-//! Not yet followed: next-hop routing of direct messages (NextHopRouter.cpp, 2.6+), the
-//! transmit queue that stays cancellable and redraws its delay when the channel is busy
-//! (RadioLibInterface.cpp), the hop-limit upgrade of a queued copy (FloodingRouter.cpp),
-//! the REPEATER role, and ROUTER's default rebroadcast mode CORE_PORTNUMS_ONLY (NodeDB.cpp;
-//! this mesh has one port, so it changes nothing here).
+//! Also followed (each in the node module that owns the mechanism, switched on here):
+//! - retransmissions (src/mesh/NextHopRouter.h NUM_RELIABLE_RETX = 3): our own
+//!   acknowledged message is sent at most 3 times, and so is an unheard broadcast
+//!   (ReliableRouter.cpp send / shouldFilterReceived: a heard rebroadcast is the implicit
+//!   ACK that stops them);
+//! - next-hop routing of direct messages (NextHopRouter.cpp, 2.6+; `node/nexthop.rs`): the
+//!   next hop towards a node is learned from its ACKs that came back through a neighbour
+//!   that also relayed the message (sniffReceived), a direct message with a known next
+//!   hop is relayed by that neighbour only (perhapsRebroadcast), a relay that does not
+//!   hear its next hop pass it on retransmits once, flooding (NUM_INTERMEDIATE_RETX = 2,
+//!   doRetransmissions), and the sender's last retry floods and forgets the next hop;
+//! - the transmit queue (RadioLibInterface.cpp setTransmitDelay / onNotify
+//!   TRANSMIT_DELAY_COMPLETED; `node/txqueue.rs`): our own frames wait random(0, 2^CWsize)
+//!   slots (RadioInterface.cpp getTxDelayMsec, CWsize from channel utilisation: CWmin
+//!   below 20 %, which is assumed here), a frame whose time comes while the radio is
+//!   receiving or sending stays queued, cancellable, and draws its delay again (weighted
+//!   by its SNR for relays, getTxDelayMsecWeighted);
+//! - the hop-limit upgrade (FloodingRouter.cpp perhapsHandleUpgradedPacket): a duplicate
+//!   heard with more hops left than our queued copy replaces it (and its delay is drawn
+//!   again from the new copy's SNR, as perhapsRebroadcast does).
+//!
+//! Not followed: the REPEATER and CLIENT_BASE roles, ROUTER's default rebroadcast mode
+//! CORE_PORTNUMS_ONLY (NodeDB.cpp; this mesh has one port, so it changes nothing here),
+//! the implicit ACK that stops a sender's retries of a direct message once any relay is
+//! heard (ReliableRouter.cpp; ours retries until the end-to-end ACK), the firmware's
+//! retransmission timer (getRetransmissionMsec; ours waits for a round trip), the later
+//! next-hop safeguards (route health and relay-byte uniqueness, after 2.6), and a
+//! contention window that grows with channel utilisation.
 
 use core::fmt;
 
@@ -80,6 +103,12 @@ impl core::str::FromStr for Role {
             .ok_or_else(|| MeshError::UnknownRole(s.to_string()))
     }
 }
+
+/// Transmissions of a reliable message in all (NextHopRouter.h): the first and 2 retries.
+pub const NUM_RELIABLE_RETX: u8 = 3;
+/// Transmissions by a relay of a frame handed to it (NextHopRouter.h): the hand-over and
+/// one retransmission, which floods.
+pub const NUM_INTERMEDIATE_RETX: u8 = 2;
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Managed {
@@ -141,6 +170,44 @@ impl FloodPolicy for Managed {
     fn postpone_slots(&self, own_snr_db: f64) -> Option<f64> {
         (self.role == Role::RouterLate)
             .then(|| (2 * CW_MAX + (1 << Self::contention_window(own_snr_db))) as f64)
+    }
+
+    /// NUM_RELIABLE_RETX transmissions in all (ReliableRouter.cpp send).
+    fn retries(&self, _configured: u8) -> u8 {
+        NUM_RELIABLE_RETX - 1
+    }
+
+    /// A broadcast nobody was heard rebroadcasting is retransmitted like any reliable
+    /// packet (ReliableRouter.cpp): NUM_RELIABLE_RETX transmissions in all.
+    fn unheard_broadcast_resends(&self) -> u8 {
+        NUM_RELIABLE_RETX - 1
+    }
+
+    /// NextHopRouter.cpp doRetransmissions: a relay's only retransmission floods.
+    fn handoffs_before_flooding(&self) -> Option<u8> {
+        Some(NUM_INTERMEDIATE_RETX - 1)
+    }
+
+    fn next_hop_routing(&self) -> bool {
+        true
+    }
+
+    /// FloodingRouter.cpp perhapsHandleUpgradedPacket (RadioLibInterface.cpp
+    /// removePendingTXPacket).
+    fn upgrades_queued_copy(&self) -> bool {
+        true
+    }
+
+    /// RadioLibInterface.cpp onNotify TRANSMIT_DELAY_COMPLETED: `if (!canSendImmediately())
+    /// setTransmitDelay();` (and after each transmission, ISR_TX).
+    fn redraws_when_busy(&self) -> bool {
+        true
+    }
+
+    /// RadioInterface.cpp getTxDelayMsec: random(0, 2^CWsize) slots, CWsize = CWmin at low
+    /// channel utilisation.
+    fn own_delay_slots(&self, rng: &mut Rng) -> Option<f64> {
+        Some(rng.below(1 << CW_MIN) as f64)
     }
 
     /// RoutingModule.cpp getHopLimitForResponse: the hops the request used plus two,
@@ -267,6 +334,32 @@ mod tests {
         assert_eq!(Managed::default().role, Role::Client);
         assert_eq!(Managed::default().postpone_slots(0.0), None);
         assert!(Managed::default().cancels(&copy(), &mut 0));
+    }
+
+    #[test]
+    fn the_firmware_retransmission_counts_and_queue_rules() {
+        let m = Managed::default();
+        // NUM_RELIABLE_RETX = 3 transmissions: the first and two retries, whatever the
+        // node's own setting; as many for an unheard broadcast.
+        assert_eq!(m.retries(3), 2);
+        assert_eq!(m.retries(1), 2);
+        assert_eq!(m.unheard_broadcast_resends(), 2);
+        // A relay retransmits a handed-over frame once, and that one floods.
+        assert_eq!(m.handoffs_before_flooding(), Some(1));
+        assert!(m.next_hop_routing() && m.upgrades_queued_copy() && m.redraws_when_busy());
+        let mut rng = Rng::new(2);
+        for _ in 0..100 {
+            let d = m.own_delay_slots(&mut rng).unwrap();
+            assert!((0.0..8.0).contains(&d), "{d}");
+        }
+        // The other strategies keep their own rules.
+        for s in [Strategy::Blind, Strategy::Airswarm] {
+            let p = s.policy(crate::mesh::node::AirswarmTuning::default(), Role::Client);
+            assert_eq!(p.retries(3), 3);
+            assert_eq!(p.unheard_broadcast_resends(), 1);
+            assert!(!p.next_hop_routing() && !p.upgrades_queued_copy() && !p.redraws_when_busy());
+            assert_eq!(p.own_delay_slots(&mut rng), None);
+        }
     }
 
     #[test]

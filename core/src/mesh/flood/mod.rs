@@ -99,8 +99,9 @@ pub struct Mechanisms {
     /// `node/neighbours.rs`: a node that hears at most one neighbour well names it as its
     /// parent in its floods; a parent keeps its relay while a child has not been heard.
     pub parents: bool,
-    /// `node/txqueue.rs`: our own broadcast is sent once more when no neighbour is heard
-    /// passing it on within a relay window.
+    /// `node/txqueue.rs`: our own broadcast is sent again (up to
+    /// [`FloodPolicy::unheard_broadcast_resends`] times) when no neighbour is heard passing
+    /// it on within a relay window.
     pub resend_unheard_broadcasts: bool,
 }
 
@@ -166,6 +167,49 @@ pub trait FloodPolicy: fmt::Debug + Send + Sync {
     fn ack_hop_limit(&self, hops_taken: u8, hop_limit: u8) -> u8 {
         let _ = hops_taken;
         hop_limit
+    }
+
+    /// Retries of our own acknowledged message after the first send (`configured`: the
+    /// node's `max_retries`).
+    fn retries(&self, configured: u8) -> u8 {
+        configured
+    }
+
+    /// How many times our own broadcast is sent again when no neighbour is heard passing
+    /// it on (with [`Mechanisms::resend_unheard_broadcasts`]).
+    fn unheard_broadcast_resends(&self) -> u8 {
+        1
+    }
+
+    /// Hand-overs of a routed frame to a silent next hop before it is flooded from here
+    /// (`None`: the node's own limit).
+    fn handoffs_before_flooding(&self) -> Option<u8> {
+        None
+    }
+
+    /// Direct messages are routed by next hops learned only from ACKs that came back
+    /// through a neighbour that also relayed the message (Meshtastic's NextHopRouter),
+    /// instead of the node's routing mechanism.
+    fn next_hop_routing(&self) -> bool {
+        false
+    }
+
+    /// A duplicate with more hops left than our queued copy replaces it.
+    fn upgrades_queued_copy(&self) -> bool {
+        false
+    }
+
+    /// Whether a frame whose time comes while the radio is busy (receiving a frame heard
+    /// starting, or sending our previous one) stays queued, cancellable, and draws its
+    /// delay again; otherwise it is handed to the radio, which waits for the channel.
+    fn redraws_when_busy(&self) -> bool {
+        false
+    }
+
+    /// The delay before our own frame goes out, in contention slots (`None`: at once).
+    fn own_delay_slots(&self, rng: &mut Rng) -> Option<f64> {
+        let _ = rng;
+        None
     }
 }
 

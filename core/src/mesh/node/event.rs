@@ -52,4 +52,8 @@ pub struct NodeStats {
     /// Broadcasts delivered after this node had pulled them (counted in
     /// `messages_delivered` too).
     pub pulled_deliveries: u64,
+    /// Queued relays replaced by a copy heard with more hops left (hop-limit upgrade).
+    pub relays_upgraded: u64,
+    /// Frames whose time came while the radio was busy, kept queued with a new delay.
+    pub delays_redrawn: u64,
 }

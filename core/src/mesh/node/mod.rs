@@ -11,6 +11,7 @@ mod config;
 mod counter;
 mod event;
 mod neighbours;
+mod nexthop;
 mod pull;
 mod reliability;
 mod routing;
@@ -23,6 +24,7 @@ pub use config::{AirswarmTuning, MeshError, NodeConfig};
 pub use counter::{MAX_COUNTER, MAX_FIRST_COUNTER};
 pub use event::{Event, Message, NodeStats};
 use neighbours::*;
+use nexthop::NextHops;
 use pull::*;
 use reliability::*;
 use routing::*;
@@ -109,6 +111,10 @@ pub struct Node {
     kept: VecDeque<Kept>,
     /// Broadcasts a neighbour named that we never got.
     wants: Vec<Want>,
+    /// Next hops learned from ACKs (policies with next-hop routing).
+    next_hops: NextHops,
+    /// Until when the host heard a frame on the air (see [`Node::handle_carrier`]).
+    busy_until: Instant,
     stats: NodeStats,
 }
 
@@ -160,6 +166,8 @@ impl Node {
             seen_broadcasts: VecDeque::new(),
             kept: VecDeque::new(),
             wants: Vec::new(),
+            next_hops: NextHops::default(),
+            busy_until: Instant::ZERO,
             stats: NodeStats::default(),
             cfg,
         };
@@ -245,6 +253,14 @@ impl Node {
         })
     }
 
+    /// The radio detected a frame starting on the air that lasts until `until` (a preamble
+    /// it is receiving). A policy that [redraws when busy](FloodPolicy::redraws_when_busy)
+    /// keeps frames due meanwhile queued; hosts that cannot tell may never call this.
+    pub fn handle_carrier(&mut self, now: Instant, until: Instant) {
+        let _ = now;
+        self.busy_until = self.busy_until.max(until);
+    }
+
     /// Feed a frame the radio received, with its RSSI (dBm) and SNR (dB).
     pub fn handle_frame(
         &mut self,
@@ -289,6 +305,16 @@ impl Node {
         }
         if self.dedup.observe_within(now, key, snr_q, wave).is_some() {
             self.stats.duplicates += 1;
+            if self.policy.next_hop_routing()
+                && !h.dst.is_broadcast()
+                && matches!(h.kind, Kind::Data | Kind::Fragment)
+            {
+                self.next_hops.heard_copy(&h);
+            }
+            if self.upgrade_queued(now, &h, bytes, snr_db as f64) {
+                self.release_due(now);
+                return Ok(());
+            }
             self.on_duplicate(now, key, h.relay, snr_q);
             // Our next hop relayed what we handed it: the hand-over worked.
             self.watches.retain(|w| {
@@ -355,6 +381,12 @@ impl Node {
         // Density: an EWMA of duplicates heard per new frame (×16); see on_duplicate.
         self.density -= self.density / 16.0;
         let for_me = h.dst == self.cfg.address;
+        if h.kind == Kind::Ack
+            && self.policy.next_hop_routing()
+            && let Some(id) = view.referenced_id()
+        {
+            self.next_hops.heard_ack(&h, id, self.cfg.dedup_capacity);
+        }
         match h.kind {
             Kind::Ack if for_me => {
                 if let Some(id) = view.referenced_id()
@@ -468,12 +500,18 @@ impl Node {
                 n => n,
             };
             wire::set_route(&mut frame, me, next);
-            if next == h.dst.low_byte() && self.weak_link(next) {
-                twice = Some(frame.clone());
+            if self.policy.next_hop_routing() {
+                // Meshtastic: a relay named as next hop waits like any rebroadcast
+                // (RadioLibInterface.cpp setTransmitDelay).
+                self.rebroadcast_delay(snr_db)
+            } else {
+                if next == h.dst.low_byte() && self.weak_link(next) {
+                    twice = Some(frame.clone());
+                }
+                Duration::from_millis(
+                    (self.rng.unit() * DESIGNATED_JITTER_SLOTS * self.slot_ms()) as u64,
+                )
             }
-            Duration::from_millis(
-                (self.rng.unit() * DESIGNATED_JITTER_SLOTS * self.slot_ms()) as u64,
-            )
         } else {
             let byte4 = if h.dst.is_broadcast() {
                 self.parent()
@@ -514,7 +552,7 @@ impl Node {
             let Some(o) = self.outstanding.get_mut(&id) else {
                 continue;
             };
-            if o.attempt >= self.cfg.max_retries {
+            if o.attempt >= self.policy.retries(self.cfg.max_retries) {
                 let dst = o.dst;
                 self.outstanding.remove(&id);
                 self.stats.send_failures += 1;
@@ -534,10 +572,19 @@ impl Node {
             probe[last / 8] |= 1 << (last % 8);
             let (dst, content, payload, attempts) =
                 (o.dst, o.content, o.payload.clone(), o.frag_attempts.clone());
+            let last = o.attempt >= self.policy.retries(self.cfg.max_retries);
             self.stats.retries += 1;
-            // A retry floods at full reach: the route (if any) did not deliver.
+            // A retry floods at full reach: the route (if any) did not deliver. With
+            // Meshtastic's next hops, only the last retry floods and forgets the next hop
+            // (NextHopRouter.cpp doRetransmissions).
             self.routes.remove(&dst);
-            let route = (self.cfg.hop_limit, NO_NEXT_HOP);
+            let next_hop = if self.policy.next_hop_routing() && !last {
+                self.next_hop_to(now, dst)
+            } else {
+                self.next_hops.forget(dst);
+                NO_NEXT_HOP
+            };
+            let route = (self.cfg.hop_limit, next_hop);
             let only = (count > 1).then_some(&probe[..]);
             self.enqueue_message(
                 now, dst, id, content, true, &attempts, route, &payload, only,
@@ -585,7 +632,18 @@ impl Node {
                 continue;
             }
             let mut frame = w.frame;
-            if w.handoffs >= MAX_HANDOFFS {
+            let most = self
+                .policy
+                .handoffs_before_flooding()
+                .unwrap_or(MAX_HANDOFFS);
+            if w.handoffs >= most && w.next_hop != NO_NEXT_HOP {
+                if self.policy.next_hop_routing()
+                    && let Ok(v) = FrameView::parse(&frame)
+                {
+                    // NextHopRouter.cpp doRetransmissions: the last retransmission floods
+                    // and the next hop towards the destination is reset.
+                    self.next_hops.forget(v.header().dst);
+                }
                 wire::set_route(&mut frame, self.cfg.address.low_byte(), NO_NEXT_HOP);
                 self.stats.route_fallbacks += 1;
             }

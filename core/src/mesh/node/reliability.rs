@@ -502,7 +502,7 @@ mod tests {
 
     #[test]
     fn an_unanswered_direct_message_is_retried_then_reported_failed() {
-        let mut n = node(0x10, Strategy::Managed);
+        let mut n = node(0x10, Strategy::Blind);
         let id = n.send(Instant(0), Address(0x55), b"hi").unwrap();
         assert!(n.poll_transmit().is_some());
         let sent = run_until(&mut n, Instant(3_600_000));
@@ -520,6 +520,30 @@ mod tests {
             .map(|(_, f)| FrameView::parse(f).unwrap().header().attempt)
             .collect();
         assert_eq!(attempts, [1, 2, 3]);
+    }
+
+    #[test]
+    fn managed_sends_a_reliable_message_three_times_in_all_as_the_firmware() {
+        // NUM_RELIABLE_RETX = 3 (NextHopRouter.h), whatever max_retries says.
+        let mut n = node(0x10, Strategy::Managed);
+        assert_eq!(n.cfg.max_retries, 3);
+        let id = n.send(Instant(0), Address(0x55), b"hi").unwrap();
+        let mut sent: Vec<Vec<u8>> = core::iter::from_fn(|| n.poll_transmit()).collect();
+        sent.extend(
+            run_until(&mut n, Instant(3_600_000))
+                .into_iter()
+                .map(|(_, f)| f),
+        );
+        let attempts: Vec<u8> = sent
+            .iter()
+            .map(|f| FrameView::parse(f).unwrap().header().attempt)
+            .collect();
+        assert_eq!(attempts, [0, 1, 2]);
+        assert_eq!(n.stats().retries, 2);
+        assert!(events(&mut n).contains(&Event::SendFailed {
+            dst: Address(0x55),
+            id
+        }));
     }
 
     #[test]

@@ -89,6 +89,9 @@ impl Node {
 
     /// The neighbour to hand a direct frame for `dst` to, or [`NO_NEXT_HOP`] to flood it.
     pub(super) fn next_hop_to(&self, now: Instant, dst: Address) -> u8 {
+        if self.policy.next_hop_routing() {
+            return self.next_hops.next_hop(dst);
+        }
         match self.routes.get(&dst) {
             Some(r)
                 if self.policy.mechanisms().routing
@@ -178,6 +181,13 @@ impl Node {
     /// The neighbour to hand a reply to message `id` of `src` to: back the way it came,
     /// else along our route to `src`, else nobody (flood).
     pub(super) fn reply_next_hop(&self, now: Instant, src: Address, id: u32, not: u8) -> u8 {
+        if self.policy.next_hop_routing() {
+            // Meshtastic routes replies like any direct message (NextHopRouter::send).
+            return match self.next_hops.next_hop(src) {
+                n if n == not => NO_NEXT_HOP,
+                n => n,
+            };
+        }
         if !self.policy.mechanisms().routing {
             return NO_NEXT_HOP;
         }

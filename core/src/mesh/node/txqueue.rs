@@ -1,5 +1,8 @@
 //! The transmit queue: frames wait for their time (relays for their contention delay),
 //! then for the radio and the duty-cycle budget, and move to the outbox the host drains.
+//! Under a policy that [redraws when busy](FloodPolicy::redraws_when_busy) a frame whose
+//! time comes while the radio receives or sends stays here, cancellable, with a new delay
+//! (Meshtastic RadioLibInterface.cpp onNotify TRANSMIT_DELAY_COMPLETED / setTransmitDelay).
 
 use super::*;
 use crate::mesh::dedup::FrameKey;
@@ -91,8 +94,14 @@ impl Node {
         let key = key_of(&header);
         // Remember our own frame so echoes from relays are recognised as copies.
         self.dedup.observe(now, key, i16::MAX);
+        // Meshtastic waits a random few slots before any send (RadioLibInterface.cpp send
+        // → setTransmitDelay → RadioInterface.cpp getTxDelayMsec).
+        let due = match self.policy.own_delay_slots(&mut self.rng) {
+            Some(slots) => now + Duration::from_millis((slots * self.slot_ms()) as u64),
+            None => now,
+        };
         self.pending
-            .push(Pending::own(now, frame, key, (header.src, header.id)));
+            .push(Pending::own(due, frame, key, (header.src, header.id)));
     }
 
     /// Queue a frame that answers one neighbour (a repeated hand-over, a pull): after a
@@ -144,8 +153,67 @@ impl Node {
         self.stats.relays_cancelled += (before - self.pending.len()) as u64;
     }
 
+    /// A duplicate `h` with more hops left than our queued relay of it replaces that relay
+    /// (Meshtastic FloodingRouter.cpp perhapsHandleUpgradedPacket: removePendingTXPacket,
+    /// then perhapsRebroadcast, which draws the delay from the new copy's SNR).
+    pub(super) fn upgrade_queued(
+        &mut self,
+        now: Instant,
+        h: &Header,
+        bytes: &[u8],
+        snr_db: f64,
+    ) -> bool {
+        if !self.policy.upgrades_queued_copy() || h.hop_limit == 0 || h.src == self.cfg.address {
+            return false;
+        }
+        let key = key_of(h);
+        let Some(pos) = self.pending.iter().position(|p| {
+            p.key == key
+                && p.relay
+                && FrameView::parse(&p.frame).is_ok_and(|v| v.header().hop_limit < h.hop_limit - 1)
+        }) else {
+            return false;
+        };
+        self.pending.swap_remove(pos);
+        self.schedule_relay(now, h, bytes, snr_db);
+        self.stats.relays_upgraded += 1;
+        true
+    }
+
+    /// A frame whose time came while the radio is busy draws its delay again, from the end
+    /// of our own transmission or from now (Meshtastic RadioLibInterface.cpp: the packet
+    /// stays in the TX queue; relays get getTxDelayMsecWeighted, own frames getTxDelayMsec).
+    /// Returns whether the due frames were put off.
+    fn redraw_if_busy(&mut self, now: Instant) -> bool {
+        if !self.policy.redraws_when_busy() || (self.busy_until <= now && self.radio_free_at <= now)
+        {
+            return false;
+        }
+        let from = now.max(self.radio_free_at);
+        let slot = self.slot_ms();
+        for i in 0..self.pending.len() {
+            if self.pending[i].due > now {
+                continue;
+            }
+            let slots = if self.pending[i].relay {
+                self.policy
+                    .delay_slots(f64::from(self.pending[i].own_snr), &mut self.rng)
+            } else {
+                self.policy.own_delay_slots(&mut self.rng).unwrap_or(0.0)
+            };
+            // (at least one millisecond on, so the frame is not due again at once)
+            let delay = Duration::from_millis(((slots * slot) as u64).max(1));
+            self.pending[i].due = from + delay;
+            self.stats.delays_redrawn += 1;
+        }
+        true
+    }
+
     /// Move frames whose time has come (and which the duty cycle allows) to the outbox.
     pub(super) fn release_due(&mut self, now: Instant) {
+        if self.redraw_if_busy(now) {
+            return;
+        }
         while let Some(pos) = self
             .pending
             .iter()
@@ -176,6 +244,16 @@ impl Node {
             self.duty.record(start, airtime_us);
             self.radio_free_at = start + Duration::from_millis(airtime_ms);
             self.stats.frames_sent += 1;
+            let header = FrameView::parse(&p.frame).ok().map(|v| *v.header());
+            if self.policy.next_hop_routing()
+                && let Some(h) = header.filter(|h| {
+                    !h.dst.is_broadcast() && matches!(h.kind, Kind::Data | Kind::Fragment)
+                })
+            {
+                // Remember who relays our copy (NextHopRouter learns from the ACK).
+                self.next_hops
+                    .transmitted(p.msg, h.hop_limit, self.cfg.dedup_capacity);
+            }
             if p.relay {
                 self.stats.frames_relayed += 1;
             } else if let Some(o) = self.outstanding.get_mut(&p.msg.1)
@@ -186,15 +264,17 @@ impl Node {
                     o.deadline = Some(self.radio_free_at + Duration::from_millis(rtt.max(2_000)));
                 }
             }
-            if !p.relay
-                && p.handoffs == 0
+            if p.msg.0 == self.cfg.address
+                && !p.echo
+                // (the first send, or a resend after an earlier watch)
+                && (p.handoffs > 0 || !p.relay)
+                && p.handoffs < self.policy.unheard_broadcast_resends()
                 // (a node that never heard anyone has nobody to wait for)
                 && !self.link_snr.is_empty()
                 && self.policy.mechanisms().resend_unheard_broadcasts
                 && self.watches.len() < self.cfg.max_queue
-                && FrameView::parse(&p.frame).is_ok_and(|v| {
-                    v.header().dst.is_broadcast()
-                        && matches!(v.header().kind, Kind::Data | Kind::Fragment)
+                && header.is_some_and(|h| {
+                    h.dst.is_broadcast() && matches!(h.kind, Kind::Data | Kind::Fragment)
                 })
             {
                 // Our own broadcast: some neighbour should be heard passing it on within
@@ -208,11 +288,16 @@ impl Node {
                     next_hop: NO_NEXT_HOP,
                     deadline: self.radio_free_at + Duration::from_millis(window),
                     frame: p.frame.clone(),
-                    handoffs: 1,
+                    handoffs: p.handoffs + 1,
                 });
             }
+            // Meshtastic leaves our own acknowledged messages to the end-to-end retries
+            // (NextHopRouter.cpp send: no relay retransmission for them).
+            let own_reliable =
+                self.policy.next_hop_routing() && !p.relay && header.is_some_and(|h| h.want_ack);
             if let Some(next_hop) = handed_to(&p.frame)
                 && !p.echo
+                && !own_reliable
                 && self.watches.len() < self.cfg.max_queue
             {
                 self.note_handed(p.key, next_hop);
@@ -324,6 +409,99 @@ mod tests {
             }
             let sent = run_until(&mut n, Instant(60_000));
             assert_eq!(sent.len(), relayed, "{role}");
+        }
+    }
+
+    #[test]
+    fn a_relay_due_while_the_radio_receives_stays_queued_and_cancellable() {
+        // (strategy, relays sent): managed keeps the frame queued with a new delay, so the
+        // copy heard meanwhile cancels it; blind hands it to the radio, which waits.
+        for (s, relayed) in [(Strategy::Managed, 0), (Strategy::Blind, 1)] {
+            let mut n = node(0x10, s);
+            let frame = data(0x99, 0x21, Address::BROADCAST, 7, 0);
+            n.handle_frame(Instant(0), &frame, -60.0, 5.0).unwrap();
+            let due = n.pending[0].due;
+            // Another neighbour's frame is heard starting and lasts past our time.
+            let until = due + Duration::from_millis(300);
+            n.handle_carrier(Instant(1), until);
+            n.handle_timeout(due);
+            let out: Vec<Vec<u8>> = core::iter::from_fn(|| n.poll_transmit()).collect();
+            if s == Strategy::Managed {
+                assert!(out.is_empty());
+                assert_eq!(n.stats().delays_redrawn, 1);
+                // The new delay runs from now: 2·CWmax slots at least (CWsize at SNR 5).
+                assert!(
+                    n.pending[0].due >= due + Duration::from_millis((16.0 * n.slot_ms()) as u64)
+                );
+            } else {
+                assert_eq!(out.len(), 1, "{s}");
+                assert_eq!(n.stats().delays_redrawn, 0);
+            }
+            // That frame was another relay of the same broadcast.
+            let mut copy = frame.clone();
+            wire::set_route(&mut copy, 0x22, NO_NEXT_HOP);
+            wire::set_hop_limit(&mut copy, 1);
+            n.handle_frame(until, &copy, -60.0, 5.0).unwrap();
+            let later = run_until(&mut n, Instant(60_000)).len();
+            assert_eq!(out.len() + later, relayed, "{s}");
+        }
+    }
+
+    #[test]
+    fn a_copy_with_more_hops_left_upgrades_the_queued_relay() {
+        // (strategy, hop limit of the relay sent): managed replaces its queued copy (hop
+        // limit 0 after a 2-hop copy) by the 0-hop copy heard later, so it relays with 2
+        // hops left; airswarm keeps its copy.
+        for (s, hop_limit) in [(Strategy::Managed, 2), (Strategy::Blind, 0)] {
+            let mut n = node(0x10, s);
+            n.handle_frame(
+                Instant(0),
+                &data(0x99, 0x21, Address::BROADCAST, 7, 2),
+                -60.0,
+                -15.0,
+            )
+            .unwrap();
+            let mut better = data(0x99, 0x99, Address::BROADCAST, 7, 0);
+            wire::set_route(&mut better, 0x99, NO_NEXT_HOP);
+            n.handle_frame(Instant(5), &better, -60.0, -15.0).unwrap();
+            assert_eq!(n.pending.len(), 1, "{s}");
+            assert_eq!(n.stats().relays_cancelled, 0, "{s}");
+            assert_eq!(n.stats().relays_upgraded, u64::from(s == Strategy::Managed));
+            let sent = run_until(&mut n, Instant(60_000));
+            assert_eq!(sent.len(), 1, "{s}");
+            let h = *FrameView::parse(&sent[0].1).unwrap().header();
+            assert_eq!(h.hop_limit, hop_limit, "{s}");
+        }
+    }
+
+    #[test]
+    fn an_unheard_broadcast_is_sent_three_times_under_managed_twice_under_airswarm() {
+        for (s, sends) in [(Strategy::Managed, 3), (Strategy::Airswarm, 2)] {
+            let mut n = node(0x10, s);
+            // Somebody was heard once, so there is a neighbour to expect a relay from.
+            n.handle_frame(
+                Instant(0),
+                &data(0x21, 0x21, Address(0x77), 1, 0),
+                -60.0,
+                5.0,
+            )
+            .unwrap();
+            n.pending.clear();
+            n.send(Instant(10), Address::BROADCAST, b"news").unwrap();
+            let mut sent: Vec<Vec<u8>> = core::iter::from_fn(|| n.poll_transmit()).collect();
+            sent.extend(
+                run_until(&mut n, Instant(600_000))
+                    .into_iter()
+                    .map(|(_, f)| f),
+            );
+            let own = sent
+                .iter()
+                .filter(|f| {
+                    let h = *FrameView::parse(f).unwrap().header();
+                    h.src == Address(0x10) && h.dst.is_broadcast()
+                })
+                .count();
+            assert_eq!(own, sends, "{s}");
         }
     }
 

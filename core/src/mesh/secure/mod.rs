@@ -508,6 +508,11 @@ impl SecureNode {
         Ok(id)
     }
 
+    /// The radio hears a frame on the air until `until` (see [`Node::handle_carrier`]).
+    pub fn handle_carrier(&mut self, now: Instant, until: Instant) {
+        self.node.handle_carrier(now, until);
+    }
+
     /// Feed a received frame (see [`Node::handle_frame`]).
     pub fn handle_frame(
         &mut self,

@@ -10,11 +10,11 @@
 use std::ffi::c_char;
 
 use airswarm_core::crypto::{Keyring, SeededRng};
+use airswarm_core::mesh::Address;
 use airswarm_core::meshfile::{
     DEFAULT_PIECE_LEN, FileConfig, FileError, FileEvent, FileId, FileMesh, FileMeta, MetaError,
     Outgoing, Scope, is_file_payload,
 };
-use airswarm_core::mesh::Address;
 use airswarm_core::time::{Duration, Instant};
 use rand_core::SeedableRng;
 
@@ -151,7 +151,9 @@ fn file_code(e: &FileError, in_message: bool) -> airswarm_result {
 ///
 /// # Safety
 /// `fm` NULL or a live handle.
-unsafe fn engine<'a>(fm: *mut airswarm_file_mesh) -> Result<&'a mut airswarm_file_mesh, airswarm_result> {
+unsafe fn engine<'a>(
+    fm: *mut airswarm_file_mesh,
+) -> Result<&'a mut airswarm_file_mesh, airswarm_result> {
     // SAFETY: forwarded caller contract.
     unsafe { mut_ref(fm) }
 }
@@ -736,7 +738,10 @@ mod tests {
         use airswarm_core::meshfile as m;
         assert_eq!(AIRSWARM_MAX_FILE_SIZE, m::MAX_FILE_SIZE);
         assert_eq!(AIRSWARM_MAX_FILE_NAME_LEN, m::MAX_NAME_LEN);
-        assert_eq!(AIRSWARM_FILE_DEFAULT_PIECE_LEN, u32::from(m::DEFAULT_PIECE_LEN));
+        assert_eq!(
+            AIRSWARM_FILE_DEFAULT_PIECE_LEN,
+            u32::from(m::DEFAULT_PIECE_LEN)
+        );
         assert_eq!(AIRSWARM_MAX_FILES, m::MAX_FILES);
         assert_eq!(
             std::mem::size_of::<airswarm_file_event>(),

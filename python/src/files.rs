@@ -45,9 +45,10 @@ fn file_id(v: &Bound<'_, PyAny>) -> PyResult<FileId> {
             "a file id is a hex str or 8 bytes",
         ));
     };
-    let arr: [u8; 8] = bytes.as_slice().try_into().map_err(|_| {
-        errors::config(format!("a file id is 8 bytes, not {}", bytes.len()))
-    })?;
+    let arr: [u8; 8] = bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| errors::config(format!("a file id is 8 bytes, not {}", bytes.len())))?;
     Ok(FileId(arr))
 }
 
@@ -277,13 +278,16 @@ impl FileMesh {
         node_queued_frames: Wide,
     ) -> PyResult<Option<(&'static str, Bound<'py, PyBytes>)>> {
         let queued: usize = plain("node_queued_frames", node_queued_frames.0)?;
-        Ok(self.inner.poll_transmit(Instant(now_ms.0), queued).map(|o| {
-            let scope = match o.scope {
-                Scope::Neighbours => "neighbours",
-                Scope::Mesh => "mesh",
-            };
-            (scope, PyBytes::new(py, &o.payload))
-        }))
+        Ok(self
+            .inner
+            .poll_transmit(Instant(now_ms.0), queued)
+            .map(|o| {
+                let scope = match o.scope {
+                    Scope::Neighbours => "neighbours",
+                    Scope::Mesh => "mesh",
+                };
+                (scope, PyBytes::new(py, &o.payload))
+            }))
     }
 
     /// The next event, or None.

@@ -76,8 +76,8 @@ fn ms(what: &'static str, v: Wide) -> PyResult<Duration> {
 /// `file`, `name`, `size`; call `fetch`), "piece" (`file`, `index`, `have` of `pieces`),
 /// "completed" (`file`), "peer_banned" (`file`, `peer`: it sent bad pieces) or "rejected"
 /// (`peer`, `reason`: a metainfo refused). Fields a kind does not use are None.
-#[pyclass(frozen, eq, module = "airswarm")]
-#[derive(Debug, Clone, PartialEq)]
+#[pyclass(frozen, eq, hash, module = "airswarm")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct FileEvent {
     #[pyo3(get)]
     kind: &'static str,

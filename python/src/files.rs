@@ -270,7 +270,7 @@ impl FileMesh {
 
     /// The next message to send as `(scope, payload)`, scope "neighbours" or "mesh"; None
     /// when nothing is due (pacing, or the node has more than the allowed frames queued).
-    #[pyo3(signature = (now_ms, node_queued_frames=Wide(0)))]
+    #[pyo3(signature = (now_ms, node_queued_frames=Wide(0)), text_signature = "(self, now_ms, node_queued_frames=0)")]
     fn poll_transmit<'py>(
         &mut self,
         py: Python<'py>,

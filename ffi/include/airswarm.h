@@ -85,6 +85,51 @@
 // Bytes of the first version of `airswarm_secure_event` (the smallest `struct_size`).
 #define AIRSWARM_SECURE_EVENT_V1_SIZE 48
 
+// Bytes of a file id (the first 8 bytes of the SHA-256 of the signed metainfo).
+#define AIRSWARM_FILE_ID_LEN 8
+
+// Largest file a node shares, bytes (1 MiB).
+#define AIRSWARM_MAX_FILE_SIZE 1048576
+
+// Longest file name, bytes of UTF-8.
+#define AIRSWARM_MAX_FILE_NAME_LEN 64
+
+// Piece length `airswarm_file_mesh_share` uses for `piece_len` 0 (a piece message fills
+// three mesh fragments).
+#define AIRSWARM_FILE_DEFAULT_PIECE_LEN 640
+
+// Files one engine swarms at once.
+#define AIRSWARM_MAX_FILES 8
+
+// Scope of an outgoing file message: a one-hop broadcast sealed with channel 0.
+#define AIRSWARM_FILE_SCOPE_NEIGHBOURS 1
+
+// Scope of an outgoing file message: flooded over the mesh (the metainfo announcement).
+#define AIRSWARM_FILE_SCOPE_MESH 2
+
+// File event: a verified metainfo arrived (`file`, `size`; text = the file's name).
+// Call `airswarm_file_mesh_fetch` to get it.
+#define AIRSWARM_FILE_EVENT_OFFERED 1
+
+// File event: piece `index` of `file` verified (`have` of `pieces` now held).
+#define AIRSWARM_FILE_EVENT_PIECE 2
+
+// File event: every piece of `file` is here (`airswarm_file_mesh_data` gives it).
+#define AIRSWARM_FILE_EVENT_COMPLETED 3
+
+// File event: neighbour `peer` sent too many pieces of `file` that failed their hash and
+// is ignored from now on.
+#define AIRSWARM_FILE_EVENT_PEER_BANNED 4
+
+// File event: a metainfo from `peer` was refused (text = the reason).
+#define AIRSWARM_FILE_EVENT_REJECTED 5
+
+// Bytes of the first version of `airswarm_file_event`.
+#define AIRSWARM_FILE_EVENT_V1_SIZE 40
+
+// Bytes of the first version of `airswarm_file_status`.
+#define AIRSWARM_FILE_STATUS_V1_SIZE 40
+
 // Low-data-rate optimisation follows the symbol time (on above 16 ms, SX1276 datasheet §4.1.1.6).
 #define AIRSWARM_LDRO_AUTO 0
 
@@ -200,6 +245,12 @@
 // A short name, read with `airswarm_sim_report_text`.
 #define AIRSWARM_FIELD_TEXT 5
 
+// File mode (`airswarm_sim_config_set_file`): nodes swarm the file's pieces.
+#define AIRSWARM_FILE_MODE_SWARM 0
+
+// File mode: the sharer sends the whole file to each node as direct messages.
+#define AIRSWARM_FILE_MODE_UNICAST 1
+
 // Length of an info-hash and of a piece hash (SHA-1), bytes.
 #define AIRSWARM_SHA1_LEN 20
 
@@ -252,7 +303,24 @@ typedef enum {
   AIRSWARM_ERR_KEY = 600,
   // A cryptographic operation failed (RSA, sealing, handshake).
   AIRSWARM_ERR_CRYPTO = 601,
+  // No such file was announced, shared, fetched or resumed here.
+  AIRSWARM_ERR_UNKNOWN_FILE = 700,
+  // A payload is not a valid file message, or a metainfo is malformed or does not
+  // verify against a pinned key.
+  AIRSWARM_ERR_BAD_FILE_MESSAGE = 701,
+  // A file to share or resume was refused (name, size, piece length, data not matching
+  // its metainfo, or too many files at once).
+  AIRSWARM_ERR_FILE_REFUSED = 702,
+  // The file is not complete yet.
+  AIRSWARM_ERR_FILE_INCOMPLETE = 703,
 } airswarm_result;
+
+// File engine settings (opaque): `airswarm_file_config_new` gives the defaults,
+// `airswarm_file_config_set` changes one by name.
+typedef struct airswarm_file_config airswarm_file_config;
+
+// The file-swarm engine of one node (opaque). Not thread-safe.
+typedef struct airswarm_file_mesh airswarm_file_mesh;
 
 // An RSA-2048 key pair (opaque).
 typedef struct airswarm_identity airswarm_identity;
@@ -339,6 +407,44 @@ typedef struct {
   // (Since version 3.) That channel's index.
   uint8_t channel;
 } airswarm_secure_event;
+
+// A file's id, as every file call takes and gives it.
+typedef struct {
+  uint8_t bytes[AIRSWARM_FILE_ID_LEN];
+} airswarm_file_id;
+
+// One event from `airswarm_file_mesh_poll_event`; fields not used by `kind` are 0. Set
+// `struct_size = sizeof(airswarm_file_event)` before polling (see `airswarm_event`).
+typedef struct {
+  // Set by the caller to `sizeof(airswarm_file_event)`; set to the bytes written.
+  size_t struct_size;
+  // One of `AIRSWARM_FILE_EVENT_*`.
+  uint32_t kind;
+  airswarm_file_id file;
+  // The piece (`PIECE`).
+  uint32_t index;
+  // Pieces held and pieces in the file when the event was polled (`PIECE`, `COMPLETED`).
+  uint32_t have;
+  uint32_t pieces;
+  // File size in bytes (`OFFERED`).
+  uint32_t size;
+  // The neighbour banned (`PEER_BANNED`) or the sender refused (`REJECTED`).
+  uint32_t peer;
+} airswarm_file_event;
+
+// Progress of one file (`airswarm_file_mesh_file`). Set `struct_size` first.
+typedef struct {
+  size_t struct_size;
+  airswarm_file_id file;
+  // File size, bytes.
+  uint32_t size;
+  // Pieces in the file and pieces held.
+  uint32_t pieces;
+  uint32_t have;
+  // Neighbours trading this file, and those banned for bad pieces.
+  uint32_t neighbours;
+  uint32_t banned;
+} airswarm_file_status;
 
 // One event from `airswarm_node_poll_event`. Fields not used by `kind` are 0. Set
 // `struct_size = sizeof(airswarm_event)` before polling: the library fills only the fields
@@ -506,6 +612,25 @@ airswarm_result airswarm_secure_node_send_on_channel(airswarm_secure_node *node,
                                                      const uint8_t *payload,
                                                      size_t len,
                                                      uint32_t *id_out);
+
+// Like `airswarm_secure_node_send_on_channel`, to the neighbours only: nobody relays it
+// (file pieces, bitfields and requests: `AIRSWARM_FILE_SCOPE_NEIGHBOURS`).
+//
+// # Safety
+// As `airswarm_secure_node_send_on_channel`.
+airswarm_result airswarm_secure_node_send_on_channel_one_hop(airswarm_secure_node *node,
+                                                             uint64_t now_ms,
+                                                             uint8_t index,
+                                                             const uint8_t *payload,
+                                                             size_t len,
+                                                             uint32_t *id_out);
+
+// Frames the node has waiting to be sent (relays and its own): give it to
+// `airswarm_file_mesh_poll_transmit` so file traffic waits behind chat.
+//
+// # Safety
+// `node` NULL or a live handle; `out` NULL or valid for writes.
+airswarm_result airswarm_secure_node_queued_frames(const airswarm_secure_node *node, size_t *out);
 
 // Sets the name announced with this node's key from the next
 // `airswarm_secure_node_announce` on (signed with the key, so nobody else can rename it;
@@ -694,6 +819,198 @@ airswarm_result airswarm_secure_node_poll_event(airswarm_secure_node *node,
 airswarm_result airswarm_secure_node_stat(const airswarm_secure_node *node,
                                           const char *name,
                                           uint64_t *out);
+
+// Creates file engine settings with the defaults (1.5 s of quiet per frame sent, file
+// traffic only while the node's queue is empty, bitfields every 60 s doubling to 30 min,
+// requests retried after 600 s, 4 pieces asked of a neighbour at once, no auto-fetch).
+//
+// # Safety
+// `out` NULL or valid for writes.
+airswarm_result airswarm_file_config_new(airswarm_file_config **out);
+
+// Frees file engine settings. NULL is a no-op.
+//
+// # Safety
+// `cfg` NULL or a handle from `airswarm_file_config_new` not freed before.
+void airswarm_file_config_free(airswarm_file_config *cfg);
+
+// Sets the setting `name` to `value`: "pace_ms", "max_node_queue", "have_interval_ms",
+// "max_have_interval_ms", "request_timeout_ms", "requests_per_peer" (at least 1) or
+// "auto_fetch" (0/1: join every verified file announced). An unknown name or a value out
+// of range is `AIRSWARM_ERR_INVALID_ARGUMENT`.
+//
+// # Safety
+// `cfg` NULL or a live handle; `name` NULL or NUL-terminated.
+airswarm_result airswarm_file_config_set(airswarm_file_config *cfg,
+                                         const char *name,
+                                         uint64_t value);
+
+// Creates the file engine of the node at `address` with `cfg` (NULL = the defaults) and
+// a `seed` for its choices; free it with `airswarm_file_mesh_free`.
+//
+// # Safety
+// `cfg` NULL or a live handle; `out` NULL or valid for writes.
+airswarm_result airswarm_file_mesh_new(uint32_t address,
+                                       const airswarm_file_config *cfg,
+                                       uint64_t seed,
+                                       airswarm_file_mesh **out);
+
+// Frees a file engine. NULL is a no-op.
+//
+// # Safety
+// `fm` NULL or a handle from `airswarm_file_mesh_new` not freed before.
+void airswarm_file_mesh_free(airswarm_file_mesh *fm);
+
+// Shares `len` bytes (1 to `AIRSWARM_MAX_FILE_SIZE`) as `name` (NUL-terminated UTF-8, a
+// plain file name of 1 to `AIRSWARM_MAX_FILE_NAME_LEN` bytes), signed by `sharer` (the
+// node's own identity: receivers verify it with the key they pinned from its
+// announcements), cut into pieces of `piece_len` bytes (0 = the default, else 64..=1800).
+// The metainfo is flooded once, then pieces are served to neighbours that ask. `*out`
+// gets the file's id. `AIRSWARM_ERR_FILE_REFUSED` for a bad name, size or piece length
+// or when `AIRSWARM_MAX_FILES` files are already on the mesh.
+//
+// # Safety
+// `fm`, `sharer` NULL or live handles; `name` NULL or NUL-terminated; `data` NULL (only
+// with `len` 0) or `len` readable bytes; `out` NULL or valid for writes.
+airswarm_result airswarm_file_mesh_share(airswarm_file_mesh *fm,
+                                         uint64_t now_ms,
+                                         const airswarm_identity *sharer,
+                                         const char *name,
+                                         const uint8_t *data,
+                                         size_t len,
+                                         uint32_t piece_len,
+                                         airswarm_file_id *out);
+
+// Restarts a file after a reboot from its metainfo (`airswarm_file_mesh_meta` saved it)
+// and what was stored of it: `stored` is the file as kept so far (at most its size;
+// pieces not received yet may hold anything). Every piece is checked again; those that
+// match are kept and served, the rest fetched anew. `*out` gets the id.
+// `AIRSWARM_ERR_BAD_FILE_MESSAGE` when `meta` is not a metainfo.
+//
+// # Safety
+// `fm` NULL or live; `meta`/`stored` NULL (only with length 0) or readable for their
+// lengths; `out` NULL or valid for writes.
+airswarm_result airswarm_file_mesh_resume(airswarm_file_mesh *fm,
+                                          uint64_t now_ms,
+                                          const uint8_t *meta,
+                                          size_t meta_len,
+                                          const uint8_t *stored,
+                                          size_t stored_len,
+                                          airswarm_file_id *out);
+
+// Starts fetching a file that was offered (`AIRSWARM_FILE_EVENT_OFFERED`); fetching one
+// already fetched is OK. `AIRSWARM_ERR_UNKNOWN_FILE` when no such file was announced.
+//
+// # Safety
+// `fm` NULL or a live handle.
+airswarm_result airswarm_file_mesh_fetch(airswarm_file_mesh *fm,
+                                         uint64_t now_ms,
+                                         airswarm_file_id file);
+
+// Sets `*out` to 1 when `len` bytes a node delivered are file traffic (for this engine),
+// 0 otherwise.
+//
+// # Safety
+// `payload` NULL (only with `len` 0) or `len` readable bytes; `out` NULL or writable.
+airswarm_result airswarm_file_mesh_is_file_payload(const uint8_t *payload,
+                                                   size_t len,
+                                                   uint8_t *out);
+
+// Feeds a file payload the node delivered from `src`. Metainfo signatures are checked
+// against the keys pinned by `node` (its keyring, with what it pinned from
+// announcements) or, when `node` is NULL, by `ring`. `AIRSWARM_ERR_BAD_FILE_MESSAGE`
+// for a payload that is not a valid file message or a metainfo that does not verify
+// (harmless: nothing changes; `AIRSWARM_FILE_EVENT_REJECTED` follows for a metainfo).
+//
+// # Safety
+// `fm` NULL or live; `payload` NULL (only with `len` 0) or `len` readable bytes; `node`
+// and `ring` NULL or live handles.
+airswarm_result airswarm_file_mesh_handle_message(airswarm_file_mesh *fm,
+                                                  uint64_t now_ms,
+                                                  uint32_t src,
+                                                  const uint8_t *payload,
+                                                  size_t len,
+                                                  const airswarm_secure_node *node,
+                                                  const airswarm_keyring *ring);
+
+// Lets timers fire at `now_ms` (request time-outs); call it when
+// `airswarm_file_mesh_poll_timeout`'s time arrives, then poll transmissions again.
+//
+// # Safety
+// `fm` NULL or a live handle.
+airswarm_result airswarm_file_mesh_handle_timeout(airswarm_file_mesh *fm, uint64_t now_ms);
+
+// Copies the next file message to send into `buf` and its scope (`AIRSWARM_FILE_SCOPE_*`)
+// into `*out_scope`; `AIRSWARM_DONE` when nothing is due (pacing, or the node has more
+// than the allowed `node_queued_frames` waiting: chat goes first). A too-small buffer
+// keeps the message for the next call (`*out_len` = size needed).
+//
+// # Safety
+// `fm` NULL or live; `out_scope`, `out_len` NULL or writable; `buf` NULL or `cap` writable
+// bytes.
+airswarm_result airswarm_file_mesh_poll_transmit(airswarm_file_mesh *fm,
+                                                 uint64_t now_ms,
+                                                 size_t node_queued_frames,
+                                                 uint32_t *out_scope,
+                                                 uint8_t *buf,
+                                                 size_t cap,
+                                                 size_t *out_len);
+
+// Returns the next event in `*out`; its text (the name for `OFFERED`, the reason for
+// `REJECTED`, UTF-8 without NUL) goes to `text_buf` with `*text_len` set (0 for other
+// kinds). `AIRSWARM_DONE` when none is waiting. A too-small buffer keeps the event.
+//
+// # Safety
+// `fm` NULL or live; `out` NULL or a struct with `struct_size` set; `text_buf` NULL or
+// `cap` writable bytes; `text_len` NULL or writable.
+airswarm_result airswarm_file_mesh_poll_event(airswarm_file_mesh *fm,
+                                              airswarm_file_event *out,
+                                              uint8_t *text_buf,
+                                              size_t cap,
+                                              size_t *text_len);
+
+// Sets `*out_ms` to when `airswarm_file_mesh_handle_timeout` (and another poll of
+// transmissions) is next due; `AIRSWARM_DONE` when nothing is pending.
+//
+// # Safety
+// `fm` NULL or live; `out_ms` NULL or writable.
+airswarm_result airswarm_file_mesh_poll_timeout(const airswarm_file_mesh *fm, uint64_t *out_ms);
+
+// The progress of file number `index` (0, 1, ... in id order) in `*out` and its name in
+// `name_buf` like `airswarm_result_message`; `AIRSWARM_DONE` past the last file.
+//
+// # Safety
+// `fm` NULL or live; `out` NULL or a struct with `struct_size` set; `name_buf` NULL or
+// `cap` writable bytes; `name_len` NULL or writable.
+airswarm_result airswarm_file_mesh_file(const airswarm_file_mesh *fm,
+                                        size_t index,
+                                        airswarm_file_status *out,
+                                        uint8_t *name_buf,
+                                        size_t cap,
+                                        size_t *name_len);
+
+// Copies the whole file into `buf` once every piece is here.
+// `AIRSWARM_ERR_UNKNOWN_FILE` for a file not shared, fetched or resumed here,
+// `AIRSWARM_ERR_FILE_INCOMPLETE` while pieces are missing.
+//
+// # Safety
+// `fm` NULL or live; `buf` NULL or `cap` writable bytes; `out_len` NULL or writable.
+airswarm_result airswarm_file_mesh_data(const airswarm_file_mesh *fm,
+                                        airswarm_file_id file,
+                                        uint8_t *buf,
+                                        size_t cap,
+                                        size_t *out_len);
+
+// Copies the signed metainfo of a file (shared, fetched, resumed or offered) into `buf`:
+// save it with the pieces to `airswarm_file_mesh_resume` after a restart.
+//
+// # Safety
+// `fm` NULL or live; `buf` NULL or `cap` writable bytes; `out_len` NULL or writable.
+airswarm_result airswarm_file_mesh_meta(const airswarm_file_mesh *fm,
+                                        airswarm_file_id file,
+                                        uint8_t *buf,
+                                        size_t cap,
+                                        size_t *out_len);
 
 // An empty keyring holding at most `capacity` keys (0 = the default, 1024).
 //
@@ -1454,6 +1771,20 @@ airswarm_result airswarm_sim_config_set_listen_before_talk(airswarm_sim_config *
 // # Safety
 // `cfg` must be NULL or a live handle.
 airswarm_result airswarm_sim_config_set_crypto(airswarm_sim_config *cfg, uint32_t on);
+
+// Adds one file of `kib` KiB (1..=1024; 0 removes the file) shared by a random node to
+// every other node, as `airswarm sim --file-kib KIB --file-mode MODE --liar LIARS`:
+// `mode` is `AIRSWARM_FILE_MODE_SWARM` or `_UNICAST`, `liars` nodes (never the sharer)
+// serve corrupt pieces. The report's JSON (`airswarm_sim_report_json`) then has
+// `file_nodes_complete`, `file_nodes_total`, `file_airtime_s`, `file_completion_p95_s`,
+// `file_bytes_identical` and the other `file_*` keys.
+//
+// # Safety
+// `cfg` must be NULL or a live handle.
+airswarm_result airswarm_sim_config_set_file(airswarm_sim_config *cfg,
+                                             uint32_t kib,
+                                             uint32_t mode,
+                                             size_t liars);
 
 // Runs the scenario `cfg` to completion (deterministic for a given seed) and stores the
 // report handle in `*out` (free it with `airswarm_sim_report_free`).

@@ -115,6 +115,58 @@ pub unsafe extern "C" fn airswarm_secure_node_send_on_channel(
     })
 }
 
+/// Like `airswarm_secure_node_send_on_channel`, to the neighbours only: nobody relays it
+/// (file pieces, bitfields and requests: `AIRSWARM_FILE_SCOPE_NEIGHBOURS`).
+///
+/// # Safety
+/// As `airswarm_secure_node_send_on_channel`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_secure_node_send_on_channel_one_hop(
+    node: *mut airswarm_secure_node,
+    now_ms: u64,
+    index: u8,
+    payload: *const u8,
+    len: usize,
+    id_out: *mut u32,
+) -> airswarm_result {
+    guard(|| {
+        // SAFETY: caller contract on `node`.
+        let n = unsafe { mut_ref(node)? };
+        // SAFETY: caller contract on `payload`/`len`.
+        let bytes = unsafe { slice(payload, len)? };
+        if bytes.len() > MAX_MESSAGE {
+            return Err(mesh_code(&MeshError::MessageTooLarge { len: bytes.len() }));
+        }
+        let id = n
+            .node
+            .send_on_channel_one_hop(Instant::from_millis(now_ms), index, bytes)
+            .map_err(|e| channel_code(&e))?;
+        if !id_out.is_null() {
+            // SAFETY: non-NULL, writable by the caller's contract.
+            unsafe { id_out.write(id) };
+        }
+        Ok(())
+    })
+}
+
+/// Frames the node has waiting to be sent (relays and its own): give it to
+/// `airswarm_file_mesh_poll_transmit` so file traffic waits behind chat.
+///
+/// # Safety
+/// `node` NULL or a live handle; `out` NULL or valid for writes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_secure_node_queued_frames(
+    node: *const airswarm_secure_node,
+    out: *mut usize,
+) -> airswarm_result {
+    guard(|| {
+        // SAFETY: caller contract on `node`.
+        let n = unsafe { const_ref(node)? };
+        // SAFETY: caller contract on `out`.
+        unsafe { put(out, n.node.node().queued_frames()) }
+    })
+}
+
 /// Sets the name announced with this node's key from the next
 /// `airswarm_secure_node_announce` on (signed with the key, so nobody else can rename it;
 /// others see it in `AIRSWARM_SECURE_EVENT_ANNOUNCED`). `name` is NUL-terminated UTF-8, 1

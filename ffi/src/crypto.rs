@@ -63,7 +63,7 @@ pub const AIRSWARM_SECURITY_PLAIN: u8 = 4;
 /// An RSA-2048 key pair (opaque).
 #[derive(Debug)]
 pub struct airswarm_identity {
-    identity: Identity,
+    pub(crate) identity: Identity,
 }
 
 /// A mesh node that seals its traffic (opaque). Not thread-safe.
@@ -125,7 +125,7 @@ pub(crate) unsafe fn key32(ptr: *const u8, len: usize) -> Result<[u8; 32], airsw
 }
 
 /// 32 bytes from the operating system's random generator.
-fn os_seed() -> Result<[u8; 32], airswarm_result> {
+pub(crate) fn os_seed() -> Result<[u8; 32], airswarm_result> {
     let mut s = [0u8; 32];
     getrandom::fill(&mut s).map_err(|e| {
         fail(

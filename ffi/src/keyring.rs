@@ -12,7 +12,7 @@ use crate::util::{const_ref, fail, free_box, guard, mut_ref, put, slice, write_t
 /// A set of pinned public keys (opaque), keyed by SHA-256 fingerprint.
 #[derive(Debug)]
 pub struct airswarm_keyring {
-    ring: Keyring,
+    pub(crate) ring: Keyring,
 }
 
 fn key_error(e: impl std::fmt::Display) -> airswarm_result {

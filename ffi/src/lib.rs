@@ -21,6 +21,7 @@
 
 mod channels;
 mod crypto;
+mod files;
 mod keyring;
 mod lora;
 mod node;
@@ -32,6 +33,7 @@ mod util;
 
 pub use channels::*;
 pub use crypto::*;
+pub use files::*;
 pub use keyring::*;
 pub use lora::*;
 pub use node::*;
@@ -87,6 +89,16 @@ pub enum airswarm_result {
     AIRSWARM_ERR_KEY = 600,
     /// A cryptographic operation failed (RSA, sealing, handshake).
     AIRSWARM_ERR_CRYPTO = 601,
+    /// No such file was announced, shared, fetched or resumed here.
+    AIRSWARM_ERR_UNKNOWN_FILE = 700,
+    /// A payload is not a valid file message, or a metainfo is malformed or does not
+    /// verify against a pinned key.
+    AIRSWARM_ERR_BAD_FILE_MESSAGE = 701,
+    /// A file to share or resume was refused (name, size, piece length, data not matching
+    /// its metainfo, or too many files at once).
+    AIRSWARM_ERR_FILE_REFUSED = 702,
+    /// The file is not complete yet.
+    AIRSWARM_ERR_FILE_INCOMPLETE = 703,
 }
 
 use airswarm_result::*;
@@ -114,6 +126,10 @@ impl airswarm_result {
             502 => "the piece does not match its SHA-1 hash",
             600 => "the key is unreadable or not an RSA-2048 key with exponent 65537",
             601 => "a cryptographic operation failed",
+            700 => "no such file on this node",
+            701 => "the payload is not a valid file message, or its metainfo does not verify",
+            702 => "the file was refused (name, size, piece length, data or too many files)",
+            703 => "the file is not complete yet",
             _ => "unknown airswarm result code",
         }
     }

@@ -9,7 +9,7 @@ use crate::util::{
     Res, const_ref, fail, flag, free_box, guard, mut_ref, name_arg, put, write_text,
 };
 use airswarm_core::fields::{self, Field, FieldKind, FieldValue, SIM_REPORT_FIELDS};
-use airswarm_core::sim::{SimConfig, SimReport, Simulator, percent_to_fraction};
+use airswarm_core::sim::{FileMode, FileSim, SimConfig, SimReport, Simulator, percent_to_fraction};
 
 /// Field kind (`airswarm_sim_report_field`): an integer, read with `airswarm_sim_report_u64`.
 pub const AIRSWARM_FIELD_COUNT: u32 = 1;
@@ -21,6 +21,11 @@ pub const AIRSWARM_FIELD_OPTIONAL_REAL: u32 = 3;
 pub const AIRSWARM_FIELD_FLAG: u32 = 4;
 /// A short name, read with `airswarm_sim_report_text`.
 pub const AIRSWARM_FIELD_TEXT: u32 = 5;
+
+/// File mode (`airswarm_sim_config_set_file`): nodes swarm the file's pieces.
+pub const AIRSWARM_FILE_MODE_SWARM: u32 = 0;
+/// File mode: the sharer sends the whole file to each node as direct messages.
+pub const AIRSWARM_FILE_MODE_UNICAST: u32 = 1;
 
 /// Scenario settings (opaque). `airswarm_sim_config_new` gives the core's default scenario
 /// (40 nodes, 8 km square, 20 broadcasts, crypto on, 1 % duty cycle);
@@ -354,6 +359,46 @@ pub unsafe extern "C" fn airswarm_sim_config_set_crypto(
     unsafe {
         set(cfg, |c| {
             c.crypto = flag("crypto", on)?;
+            Ok(())
+        })
+    }
+}
+
+/// Adds one file of `kib` KiB (1..=1024; 0 removes the file) shared by a random node to
+/// every other node, as `airswarm sim --file-kib KIB --file-mode MODE --liar LIARS`:
+/// `mode` is `AIRSWARM_FILE_MODE_SWARM` or `_UNICAST`, `liars` nodes (never the sharer)
+/// serve corrupt pieces. The report's JSON (`airswarm_sim_report_json`) then has
+/// `file_nodes_complete`, `file_nodes_total`, `file_airtime_s`, `file_completion_p95_s`,
+/// `file_bytes_identical` and the other `file_*` keys.
+///
+/// # Safety
+/// `cfg` must be NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_sim_config_set_file(
+    cfg: *mut airswarm_sim_config,
+    kib: u32,
+    mode: u32,
+    liars: usize,
+) -> airswarm_result {
+    // SAFETY: caller contract on `cfg`.
+    unsafe {
+        set(cfg, |c| {
+            let mode = match mode {
+                AIRSWARM_FILE_MODE_SWARM => FileMode::Swarm,
+                AIRSWARM_FILE_MODE_UNICAST => FileMode::Unicast,
+                _ => {
+                    return Err(fail(
+                        AIRSWARM_ERR_INVALID_ARGUMENT,
+                        format!("file mode {mode} is not one of AIRSWARM_FILE_MODE_*"),
+                    ));
+                }
+            };
+            c.file = (kib > 0).then(|| FileSim {
+                kib,
+                mode,
+                liars,
+                ..FileSim::default()
+            });
             Ok(())
         })
     }

@@ -7,6 +7,7 @@
 
 mod args;
 mod errors;
+mod files;
 mod keyfiles;
 mod mesh;
 mod radio;
@@ -25,5 +26,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     security::register(m)?;
     torrent::register(m)?;
     session::register(m)?;
+    files::register(m)?;
     Ok(())
 }

@@ -309,7 +309,7 @@ pub struct Simulator {
 #[pymethods]
 impl Simulator {
     #[new]
-    #[pyo3(signature = (*, nodes=Wide(40), area_m=None, seed=Wide(1), messages=Wide(20), payload=Wide(32), strategy="airswarm", sf=None, bw_khz=None, cr=None, tx_power=None, duty_cycle=1.0, hop_limit=Wide(7), direct_percent=0.0, interval_s=10.0, crypto=false, announce=false, record_messages=false, lora=None), text_signature = "(*, nodes=40, area_m=None, seed=1, messages=20, payload=32, strategy='airswarm', sf=None, bw_khz=None, cr=None, tx_power=None, duty_cycle=1.0, hop_limit=7, direct_percent=0.0, interval_s=10.0, crypto=False, announce=False, record_messages=False, lora=None)")]
+    #[pyo3(signature = (*, nodes=Wide(40), area_m=None, seed=Wide(1), messages=Wide(20), payload=Wide(32), strategy="airswarm", sf=None, bw_khz=None, cr=None, tx_power=None, duty_cycle=1.0, hop_limit=Wide(7), direct_percent=0.0, interval_s=10.0, crypto=false, announce=false, record_messages=false, lora=None, file_kib=None, file_mode="swarm", liars=Wide(0)), text_signature = "(*, nodes=40, area_m=None, seed=1, messages=20, payload=32, strategy='airswarm', sf=None, bw_khz=None, cr=None, tx_power=None, duty_cycle=1.0, hop_limit=7, direct_percent=0.0, interval_s=10.0, crypto=False, announce=False, record_messages=False, lora=None, file_kib=None, file_mode='swarm', liars=0)")]
     #[allow(clippy::too_many_arguments)]
     fn new(
         nodes: Wide,
@@ -330,8 +330,30 @@ impl Simulator {
         announce: bool,
         record_messages: bool,
         lora: Option<Bound<'_, LoRaConfig>>,
+        file_kib: Option<Wide>,
+        file_mode: &str,
+        liars: Wide,
     ) -> PyResult<Self> {
         let nodes: usize = plain("nodes", nodes.0)?;
+        let file_mode = match file_mode {
+            "swarm" => sim::FileMode::Swarm,
+            "unicast" => sim::FileMode::Unicast,
+            m => {
+                return Err(errors::config(format!(
+                    "file mode {m:?} is not 'swarm' or 'unicast'"
+                )));
+            }
+        };
+        let liars: usize = plain("liars", liars.0)?;
+        let file = match file_kib {
+            None => None,
+            Some(k) => Some(sim::FileSim {
+                kib: plain("file_kib", k.0)?,
+                mode: file_mode,
+                liars,
+                ..sim::FileSim::default()
+            }),
+        };
         // Same default as the CLI: the area grows with the node count so density stays
         // that of 40 nodes in 8 km × 8 km.
         let area_m = area_m.unwrap_or(8_000.0 * (nodes as f64 / 40.0).sqrt());
@@ -367,6 +389,7 @@ impl Simulator {
             crypto,
             announce,
             record_messages,
+            file,
             ..SimConfig::default()
         };
         cfg.validate().map_err(errors::config)?;
@@ -481,7 +504,42 @@ impl SimResult {
         for name in ["per_node", "links", "message_records"] {
             d.set_item(name, slf.getattr(name)?)?;
         }
+        if let Some(file) = slf.get().file(py)? {
+            for (k, v) in file.iter() {
+                d.set_item(k, v)?;
+            }
+        }
         Ok(d)
+    }
+
+    /// With `file_kib`: the file transfer's figures under their JSON keys (`file_mode`,
+    /// `file_nodes_complete`, `file_nodes_total`, `file_airtime_s`,
+    /// `file_completion_p95_s`, `file_bytes_identical`, ...; also in `to_dict()`);
+    /// otherwise None.
+    #[getter]
+    fn file<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let Some(f) = &self.report.file else {
+            return Ok(None);
+        };
+        let d = PyDict::new(py);
+        d.set_item(
+            "file_mode",
+            match f.file_mode {
+                sim::FileMode::Swarm => "swarm",
+                sim::FileMode::Unicast => "unicast",
+            },
+        )?;
+        d.set_item("file_bytes", f.file_bytes)?;
+        d.set_item("file_nodes_complete", f.file_nodes_complete)?;
+        d.set_item("file_nodes_total", f.file_nodes_total)?;
+        d.set_item("file_airtime_s", f.file_airtime_s)?;
+        d.set_item("file_completion_p95_s", f.file_completion_p95_s)?;
+        d.set_item("file_bytes_identical", f.file_bytes_identical)?;
+        d.set_item("file_messages", f.file_messages.to_vec())?;
+        d.set_item("file_nodes_reachable", f.file_nodes_reachable)?;
+        d.set_item("file_liars", f.file_liars.clone())?;
+        d.set_item("file_liar_bans", f.file_liar_bans)?;
+        Ok(Some(d))
     }
 
     fn __repr__(&self) -> String {
@@ -652,6 +710,22 @@ impl Node {
         self.inner
             .send(Instant(now_ms.0), Address(dst.0), payload)
             .map_err(errors::mesh)
+    }
+
+    /// Queue a broadcast that only the neighbours hear (nobody relays it), e.g. a
+    /// `FileMesh` message of scope "neighbours"; returns its 24-bit id.
+    fn send_one_hop(&mut self, now_ms: Int<u64>, payload: &[u8]) -> PyResult<u32> {
+        self.inner
+            .send_sealed_one_hop(Instant(now_ms.0), Content::Plain, payload.len(), |_, _| {
+                Ok::<_, MeshError>(payload.to_vec())
+            })
+            .map_err(errors::mesh)
+    }
+
+    /// Frames waiting to be sent (relays and own): `FileMesh.poll_transmit` takes it.
+    #[getter]
+    fn queued_frames(&self) -> usize {
+        self.inner.queued_frames()
     }
 
     /// Call when `poll_timeout()` is due.

@@ -17,7 +17,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     Ok(())
 }
 
-fn os_rng() -> rand_core::UnwrapErr<getrandom::SysRng> {
+pub(crate) fn os_rng() -> rand_core::UnwrapErr<getrandom::SysRng> {
     rand_core::UnwrapErr(getrandom::SysRng)
 }
 
@@ -81,7 +81,7 @@ impl PublicKey {
 #[pyclass(frozen, module = "airswarm")]
 #[derive(Debug)]
 pub struct Identity {
-    inner: crypto::Identity,
+    pub(crate) inner: crypto::Identity,
 }
 
 #[pymethods]
@@ -310,7 +310,7 @@ pub struct Keyring {
 }
 
 impl Keyring {
-    fn lock(&self) -> std::sync::MutexGuard<'_, crypto::Keyring> {
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, crypto::Keyring> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

@@ -165,7 +165,7 @@ impl FileRun {
                 unit: " KiB",
             });
         }
-        if f.liars + 2 > nodes {
+        if f.liars.saturating_add(2) > nodes {
             return Err(super::SimError::OverLimit {
                 what: "liars",
                 value: f.liars as u64,

@@ -1,0 +1,181 @@
+"""Files over the mesh from Python: three nodes in a line A - B - C (A and C out of each
+other's range) move a multi-piece file from A to C through B, byte-identical; bad input
+gives clear errors and changes nothing."""
+
+import pytest
+
+import airswarm
+
+# One RSA key for the sharer (generation costs ~1 s; the receivers only need its public key).
+SHARER = airswarm.Identity.generate()
+DATA = bytes((i * 131 + (i >> 7)) & 0xFF for i in range(5000))  # 8 pieces of 640 bytes
+
+
+def line(nodes):
+    """Neighbours of node i in a line: i - 1 and i + 1."""
+    return [[nodes[j] for j in (i - 1, i + 1) if 0 <= j < len(nodes)] for i in range(len(nodes))]
+
+
+def run(nodes, engines, keyrings, now, until, done):
+    """The exchange loop: radio between neighbours, delivered file payloads to each engine,
+    offered files fetched, engine messages sent (one hop or flooded), then the clock moves
+    to the earliest timer. Returns (now, events per node)."""
+    events = [[] for _ in nodes]
+    neighbours = line(nodes)
+    while now < until and not done(events):
+        busy = False
+        for i, (node, fm) in enumerate(zip(nodes, engines)):
+            while (frame := node.poll_transmit()) is not None:
+                busy = True
+                for other in neighbours[i]:
+                    other.handle_frame(now, frame, -90.0, 5.0)
+            while (ev := node.poll_event()) is not None:
+                busy = True
+                if isinstance(ev, airswarm.MessageReceived) and fm.is_file_payload(ev.payload):
+                    fm.handle_message(now, ev.src, ev.payload, keyrings[i])
+            while (fe := fm.poll_event()) is not None:
+                busy = True
+                events[i].append(fe)
+                if fe.kind == "offered":
+                    fm.fetch(now, fe.file)
+            while (out := fm.poll_transmit(now, node.queued_frames)) is not None:
+                busy = True
+                scope, payload = out
+                if scope == "mesh":
+                    node.send(now, airswarm.BROADCAST, payload)
+                else:
+                    node.send_one_hop(now, payload)
+        if busy:
+            continue
+        due = [t for x in (*nodes, *engines) if (t := x.poll_timeout()) is not None]
+        if not due:
+            break
+        now = max(now + 1, min(due))
+        for node, fm in zip(nodes, engines):
+            node.handle_timeout(now)
+            fm.handle_timeout(now)
+    return now, events
+
+
+def three_nodes():
+    nodes = [airswarm.Node(i + 1, seed=i) for i in range(3)]
+    engines = [airswarm.FileMesh(i + 1, seed=i) for i in range(3)]
+    # Every node has pinned the sharer's key (a secure node pins it from announcements).
+    keyrings = [airswarm.Keyring() for _ in range(3)]
+    for k in keyrings:
+        k.pin(SHARER.public)
+    return nodes, engines, keyrings
+
+
+def test_a_file_moves_from_a_to_c_through_b():
+    nodes, engines, keyrings = three_nodes()
+    file_id = engines[0].share(0, SHARER, "sample.bin", DATA)
+    assert len(file_id) == 16 and int(file_id, 16) >= 0
+    assert engines[0].data(file_id) == DATA
+    now, events = run(
+        nodes,
+        engines,
+        keyrings,
+        0,
+        6 * 3600 * 1000,
+        lambda ev: any(e.kind == "completed" for e in ev[2]),
+    )
+    got = engines[2].data(file_id)
+    assert got == DATA, f"node C has no complete copy by t={now} ms"
+    # C was offered the file (A's metainfo reached it through B) and got all 8 pieces.
+    offered = [e for e in events[2] if e.kind == "offered"]
+    assert offered and offered[0].name == "sample.bin" and offered[0].size == len(DATA)
+    pieces = [e for e in events[2] if e.kind == "piece"]
+    assert sorted(e.index for e in pieces) == list(range(8))
+    assert pieces[-1].have == pieces[-1].pieces == 8
+    # B relayed by holding the pieces itself: it completed too, before C.
+    assert engines[1].data(file_id) == DATA
+    status = {f["file"]: f for f in engines[2].files()}[file_id]
+    assert status["have"] == status["pieces"] == 8 and status["name"] == "sample.bin"
+    # A and C never heard each other: everything C got came through B.
+    assert all(e.kind != "peer_banned" for ev in events for e in ev)
+    # The id as bytes works too.
+    assert engines[2].data(bytes.fromhex(file_id)) == DATA
+
+    # Resume from the saved metainfo and a copy with piece 3 damaged: 7 of 8 pieces kept.
+    meta = engines[2].meta(file_id)
+    damaged = bytearray(DATA)
+    damaged[3 * 640 + 1] ^= 0xFF
+    fresh = airswarm.FileMesh(3)
+    assert fresh.resume(now, meta, bytes(damaged)) == file_id
+    assert fresh.files()[0]["have"] == 7
+    assert fresh.data(file_id) is None
+
+
+def test_bad_input_gives_clear_errors():
+    nodes, engines, keyrings = three_nodes()
+    fm, ring = engines[2], keyrings[2]
+    file_id = engines[0].share(0, SHARER, "a.bin", DATA)
+    meta = engines[0].meta(file_id)
+    # Corrupt payloads: not file messages, truncated ones, junk after the tag.
+    for junk in (b"", b"\x00hello", b"\xf1", b"\xf1\x02", b"\xf1\x03\x01\x02", b"\xf1\x09" + bytes(40)):
+        with pytest.raises(airswarm.DecodeError):
+            fm.handle_message(1, 2, junk, ring)
+    assert not airswarm.FileMesh.is_file_payload(b"\x00hello")
+    # A metainfo whose signature was tampered with: CryptoError, a "rejected" event, nothing offered.
+    tampered = b"\xf1\x01" + meta[:-1] + bytes([meta[-1] ^ 1])
+    with pytest.raises(airswarm.CryptoError, match="signature"):
+        fm.handle_message(1, 1, tampered, ring)
+    ev = fm.poll_event()
+    assert ev is not None and ev.kind == "rejected" and "signature" in ev.reason
+    # The genuine metainfo from a sharer nobody pinned: refused the same way.
+    with pytest.raises(airswarm.CryptoError):
+        fm.handle_message(1, 1, b"\xf1\x01" + meta, airswarm.Keyring())
+    # Unknown and malformed ids.
+    with pytest.raises(airswarm.MeshError, match="no file"):
+        fm.fetch(1, file_id)
+    with pytest.raises(airswarm.MeshError):
+        fm.data("00" * 8)
+    with pytest.raises(airswarm.MeshError):
+        fm.meta(file_id)
+    with pytest.raises(airswarm.ConfigError, match="16 hex digits"):
+        fm.fetch(1, "xyz")
+    with pytest.raises(airswarm.ConfigError, match="8 bytes"):
+        fm.data(b"\x01\x02")
+    with pytest.raises(TypeError):
+        fm.data(12)  # type: ignore[arg-type]
+    # Bad share arguments.
+    a = engines[0]
+    with pytest.raises(airswarm.ConfigError, match="file name"):
+        a.share(1, SHARER, "../etc/passwd", DATA)
+    with pytest.raises(airswarm.ConfigError, match="0 bytes"):
+        a.share(1, SHARER, "a.bin", b"")
+    with pytest.raises(airswarm.ConfigError, match="piece length"):
+        a.share(1, SHARER, "a.bin", DATA, piece_len=10)
+    with pytest.raises(airswarm.ConfigError, match="piece length"):
+        a.share(1, SHARER, "a.bin", DATA, piece_len=1 << 40)
+    with pytest.raises(airswarm.ConfigError):
+        airswarm.FileMesh(-1)
+    with pytest.raises(airswarm.ConfigError):
+        airswarm.FileMesh(1, requests_per_peer=0)
+    with pytest.raises(airswarm.DecodeError):
+        fm.resume(1, b"ASF1junk", DATA)
+    # None of that changed anything: C still has no file, A still serves its own.
+    assert fm.files() == [] and a.data(file_id) == DATA
+
+
+def test_simulator_file_options_and_keys():
+    r = airswarm.Simulator(nodes=6, area_m=2000, messages=0, seed=2, file_kib=2).run()
+    f = r.file
+    assert f is not None
+    for key in (
+        "file_nodes_complete",
+        "file_nodes_total",
+        "file_airtime_s",
+        "file_completion_p95_s",
+        "file_bytes_identical",
+    ):
+        assert key in f and r.to_dict()[key] == f[key]
+    assert f["file_mode"] == "swarm" and f["file_nodes_total"] == 5
+    assert airswarm.Simulator(nodes=6, messages=0).run().file is None
+    with pytest.raises(airswarm.ConfigError, match="file mode"):
+        airswarm.Simulator(file_kib=2, file_mode="carrier-pigeon")
+    with pytest.raises(airswarm.ConfigError):
+        airswarm.Simulator(nodes=6, file_kib=2000)
+    with pytest.raises(airswarm.ConfigError, match="liars"):
+        airswarm.Simulator(nodes=6, file_kib=2, liars=10**12)

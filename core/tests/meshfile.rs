@@ -146,6 +146,30 @@ fn a_node_between_sharer_and_fetcher_carries_the_file_without_being_asked_to() {
 }
 
 #[test]
+fn a_sharer_floods_its_metainfo_again_when_asked() {
+    let key = sharer();
+    let data = file(2000);
+    let mut line = Line::new(2, &key, None);
+    let id = share(&mut line, &key, &data);
+    let first = line.nodes[0].poll_transmit(Instant(0), 0).unwrap();
+    assert_eq!(first.scope, Scope::Mesh);
+    let _ = line.run(Instant(600_000));
+    assert_eq!(line.nodes[1].data(id).as_deref(), Some(&data[..]));
+    line.nodes[0].reannounce(id).unwrap();
+    line.nodes[0].reannounce(id).unwrap(); // once, however often asked
+    let t = Instant(10_000_000);
+    let again = line.nodes[0].poll_transmit(t, 0).unwrap();
+    assert_eq!((again.scope, again.payload), (Scope::Mesh, first.payload));
+    let later = Instant(20_000_000);
+    assert!(
+        line.nodes[0]
+            .poll_transmit(later, 0)
+            .is_none_or(|o| o.scope != Scope::Mesh)
+    );
+    assert!(line.nodes[0].reannounce(FileId([9; 8])).is_err());
+}
+
+#[test]
 fn a_liar_is_banned_and_its_corrupt_pieces_are_never_kept() {
     let key = sharer();
     let data = file(8 * 1024);

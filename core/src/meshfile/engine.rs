@@ -260,6 +260,19 @@ impl FileMesh {
         self.join(now, meta, pieces)
     }
 
+    /// Flood the metainfo of a file we hold again (for nodes that joined the mesh after
+    /// it was shared, or missed the first flood).
+    pub fn reannounce(&mut self, file: FileId) -> Result<(), FileError> {
+        if !self.swarms.contains_key(&file) {
+            return Err(FileError::UnknownFile(file));
+        }
+        if !self.meta_out.contains(&(file, Scope::Mesh)) {
+            self.meta_out.push_back((file, Scope::Mesh));
+            self.idle = false;
+        }
+        Ok(())
+    }
+
     /// Fetch an offered file.
     pub fn fetch(&mut self, now: Instant, file: FileId) -> Result<(), FileError> {
         if self.swarms.contains_key(&file) {

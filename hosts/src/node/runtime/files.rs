@@ -22,6 +22,10 @@ use serde_json::{Value, json};
 use super::{Runtime, err, ok, unix_ms};
 use crate::node::file_store::{FileRole, StoredFile};
 
+/// Shared files are announced again for newcomers at most this often.
+const REANNOUNCE_EVERY: airswarm_core::time::Duration =
+    airswarm_core::time::Duration::from_secs(600);
+
 /// Files whose channel we remember without tracking them (heard of, not fetched).
 const MAX_HEARD: usize = 64;
 
@@ -46,6 +50,8 @@ pub(super) struct Files {
     dir: Option<PathBuf>,
     /// Who sent the message being handled (for an offer's `from`).
     from: Address,
+    /// When our shared files' metainfos were last flooded again for newcomers.
+    reannounced: Option<Instant>,
 }
 
 impl Files {
@@ -56,6 +62,7 @@ impl Files {
             offers: BTreeMap::new(),
             dir,
             from: Address(0),
+            reannounced: None,
         }
     }
 
@@ -153,6 +160,26 @@ impl Runtime {
             .iter()
             .position(|c| c.name == name && !c.left)
             .map(|i| i as u8)
+    }
+
+    /// A peer joined the mesh (its key was pinned): flood the metainfo of the files we
+    /// shared again so that it can fetch them too, at most once per
+    /// [`REANNOUNCE_EVERY`] (a crowd of newcomers costs one round).
+    pub(super) fn reannounce_shared(&mut self, now: Instant) -> Result<()> {
+        if self
+            .files
+            .reannounced
+            .is_some_and(|t| now.as_millis() < t.as_millis() + REANNOUNCE_EVERY.as_millis())
+        {
+            return Ok(());
+        }
+        self.files.reannounced = Some(now);
+        for f in self.store.files()? {
+            if f.role == FileRole::Shared && self.files.engine.reannounce(f.file).is_ok() {
+                tracing::info!("announcing shared file {} again for a newcomer", f.file);
+            }
+        }
+        Ok(())
     }
 
     /// A file payload that arrived sealed with channel `channel`.

@@ -594,6 +594,7 @@ impl Runtime {
                     self.announce_soon = Some(self.announce_soon.map_or(soon, |t| t.min(soon)));
                 }
                 tracing::info!("pinned the key of {address}: {fingerprint}");
+                self.reannounce_shared(now)?;
             }
             SecureEvent::Announced {
                 address,

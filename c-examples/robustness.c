@@ -1287,6 +1287,9 @@ static void file_mesh(const char *pem_path) {
   EXPECT_MESSAGE("not a file engine setting");
   EXPECT(airswarm_file_config_set(fc, "auto_fetch", 2), AIRSWARM_ERR_INVALID_ARGUMENT);
   EXPECT(airswarm_file_config_set(fc, "auto_fetch", UINT64_MAX), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_file_config_set(fc, "relay", 2), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_file_config_set(fc, "relay", 0), AIRSWARM_OK);
+  EXPECT(airswarm_file_config_set(fc, "relay", 1), AIRSWARM_OK);
   EXPECT(airswarm_file_config_set(fc, "requests_per_peer", 0), AIRSWARM_ERR_INVALID_ARGUMENT);
   EXPECT(airswarm_file_config_set(fc, "requests_per_peer", 3), AIRSWARM_OK);
   EXPECT(airswarm_file_config_set(fc, "pace_ms", UINT64_MAX), AIRSWARM_OK);
@@ -1428,6 +1431,9 @@ static void file_mesh(const char *pem_path) {
   EXPECT(airswarm_file_mesh_fetch(NULL, 1, id), AIRSWARM_ERR_NULL);
   EXPECT(airswarm_file_mesh_fetch(fm, 1, unknown), AIRSWARM_ERR_UNKNOWN_FILE);
   EXPECT(airswarm_file_mesh_fetch(fm, 1, id), AIRSWARM_OK); /* already here */
+  EXPECT(airswarm_file_mesh_reannounce(NULL, id), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_file_mesh_reannounce(fm, unknown), AIRSWARM_ERR_UNKNOWN_FILE);
+  EXPECT(airswarm_file_mesh_reannounce(fm, id), AIRSWARM_OK);
 
   airswarm_file_mesh *fm2 = NULL;
   airswarm_file_id rid = {{0}};
@@ -1648,6 +1654,7 @@ static void panics(void) {
       EXPECT(airswarm_file_mesh_share(fm, 1, id, "a", buf, 1, 0, &fid), AIRSWARM_ERR_PANIC);
       EXPECT(airswarm_file_mesh_resume(fm, 1, buf, 1, buf, 1, &fid), AIRSWARM_ERR_PANIC);
       EXPECT(airswarm_file_mesh_fetch(fm, 1, fid), AIRSWARM_ERR_PANIC);
+      EXPECT(airswarm_file_mesh_reannounce(fm, fid), AIRSWARM_ERR_PANIC);
       EXPECT(airswarm_file_mesh_is_file_payload(buf, 1, &is_file), AIRSWARM_ERR_PANIC);
       EXPECT(airswarm_file_mesh_handle_message(fm, 1, 2, buf, 1, sn, NULL), AIRSWARM_ERR_PANIC);
       EXPECT(airswarm_file_mesh_handle_timeout(fm, 1), AIRSWARM_ERR_PANIC);

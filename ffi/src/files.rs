@@ -56,6 +56,9 @@ pub const AIRSWARM_FILE_EVENT_COMPLETED: u32 = 3;
 pub const AIRSWARM_FILE_EVENT_PEER_BANNED: u32 = 4;
 /// File event: a metainfo from `peer` was refused (text = the reason).
 pub const AIRSWARM_FILE_EVENT_REJECTED: u32 = 5;
+/// File event: a neighbour gathers `file`, which was offered here and not fetched: the
+/// engine joined it to carry its pieces ("relay" setting). Persist it like a fetch.
+pub const AIRSWARM_FILE_EVENT_RELAYING: u32 = 6;
 
 /// A file's id, as every file call takes and gives it.
 #[repr(C)]
@@ -190,8 +193,9 @@ pub unsafe extern "C" fn airswarm_file_config_free(cfg: *mut airswarm_file_confi
 
 /// Sets the setting `name` to `value`: "pace_ms", "max_node_queue", "have_interval_ms",
 /// "max_have_interval_ms", "request_timeout_ms", "requests_per_peer" (at least 1) or
-/// "auto_fetch" (0/1: join every verified file announced). An unknown name or a value out
-/// of range is `AIRSWARM_ERR_INVALID_ARGUMENT`.
+/// "auto_fetch" (0/1: join every verified file announced) or "relay" (0/1, default 1:
+/// carry a file offered here for a neighbour that gathers it). An unknown name or a value
+/// out of range is `AIRSWARM_ERR_INVALID_ARGUMENT`.
 ///
 /// # Safety
 /// `cfg` NULL or a live handle; `name` NULL or NUL-terminated.
@@ -228,6 +232,7 @@ pub unsafe extern "C" fn airswarm_file_config_set(
                 ));
             }
             "auto_fetch" => c.auto_fetch = flag("auto_fetch", u32::try_from(value).unwrap_or(2))?,
+            "relay" => c.relay = flag("relay", u32::try_from(value).unwrap_or(2))?,
             _ => {
                 return Err(fail(
                     AIRSWARM_ERR_INVALID_ARGUMENT,
@@ -392,6 +397,25 @@ pub unsafe extern "C" fn airswarm_file_mesh_fetch(
         unsafe { engine(fm)? }
             .mesh
             .fetch(Instant::from_millis(now_ms), file.into())
+            .map_err(|e| file_code(&e, false))
+    })
+}
+
+/// Floods the metainfo of a file this engine holds again (for nodes that joined the mesh
+/// after it was shared); `AIRSWARM_ERR_UNKNOWN_FILE` for a file it does not hold.
+///
+/// # Safety
+/// `fm` NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_file_mesh_reannounce(
+    fm: *mut airswarm_file_mesh,
+    file: airswarm_file_id,
+) -> airswarm_result {
+    guard(|| {
+        // SAFETY: caller contract.
+        unsafe { engine(fm)? }
+            .mesh
+            .reannounce(file.into())
             .map_err(|e| file_code(&e, false))
     })
 }
@@ -595,6 +619,10 @@ fn fill_event(
             e.kind = AIRSWARM_FILE_EVENT_REJECTED;
             e.peer = src.0;
             text = reason;
+        }
+        FileEvent::Relaying { file } => {
+            e.kind = AIRSWARM_FILE_EVENT_RELAYING;
+            progress(&mut e, *file);
         }
         // A kind newer than this layer: kind 0, so a drain loop can skip it.
         _ => {}

@@ -188,6 +188,49 @@ fn longfast_runs_meshtastics_preset_on_a_smaller_default_area() {
 }
 
 #[test]
+fn churn_switches_nodes_off_for_every_strategy_and_is_reported() {
+    let run = |churn: &str| {
+        let out = airswarm(&[
+            "sim",
+            "--nodes",
+            "30",
+            "--messages",
+            "20",
+            "--no-crypto",
+            "--compare",
+            "--json",
+            "--seed",
+            "7",
+            "--churn",
+            churn,
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let (steady, churned) = (run("0"), run("0.5"));
+    let rows = churned.as_array().unwrap();
+    assert_eq!(rows.len(), steady.as_array().unwrap().len());
+    let mut lower = 0;
+    for (a, b) in steady.as_array().unwrap().iter().zip(rows) {
+        assert_eq!(b["churn"], 0.5, "{b}");
+        assert_eq!(a["churn"], 0.0);
+        let (da, db) = (
+            a["delivery_ratio"].as_f64().unwrap(),
+            b["delivery_ratio"].as_f64().unwrap(),
+        );
+        if db < da {
+            lower += 1;
+        }
+    }
+    // Half the nodes off for a while: deliveries are lost in most rows.
+    assert!(lower * 2 > rows.len(), "{steady} vs {churned}");
+}
+
+#[test]
 fn plot_writes_an_svg() {
     let dir = std::env::temp_dir().join(format!("airswarm-plot-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -229,6 +272,8 @@ fn bad_parameters_are_one_line_errors() {
         &["sim", "--payload", "70000"],
         &["sim", "--strategy", "gossip"],
         &["sim", "--area-m", "-5"],
+        &["sim", "--churn", "1.5"],
+        &["sim", "--churn", "-0.1"],
     ] {
         let out = airswarm(args);
         assert!(!out.status.success(), "{args:?} should fail");

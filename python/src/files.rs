@@ -74,8 +74,10 @@ fn ms(what: &'static str, v: Wide) -> PyResult<Duration> {
 
 /// Something the engine tells the host. `kind` is "offered" (a verified metainfo arrived:
 /// `file`, `name`, `size`; call `fetch`), "piece" (`file`, `index`, `have` of `pieces`),
-/// "completed" (`file`), "peer_banned" (`file`, `peer`: it sent bad pieces) or "rejected"
-/// (`peer`, `reason`: a metainfo refused). Fields a kind does not use are None.
+/// "completed" (`file`), "peer_banned" (`file`, `peer`: it sent bad pieces), "rejected"
+/// (`peer`, `reason`: a metainfo refused) or "relaying" (`file`: a neighbour gathers a
+/// file offered here, so the engine joined it to carry its pieces; persist it like a
+/// fetch). Fields a kind does not use are None.
 #[pyclass(frozen, eq, hash, module = "airswarm")]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct FileEvent {
@@ -133,7 +135,7 @@ pub struct FileMesh {
 #[pymethods]
 impl FileMesh {
     #[new]
-    #[pyo3(signature = (address, *, seed=Wide(0), pace_ms=Wide(1500), max_node_queue=Wide(0), have_interval_ms=Wide(60_000), max_have_interval_ms=Wide(1_800_000), request_timeout_ms=Wide(600_000), requests_per_peer=Wide(4), auto_fetch=false), text_signature = "(address, *, seed=0, pace_ms=1500, max_node_queue=0, have_interval_ms=60000, max_have_interval_ms=1800000, request_timeout_ms=600000, requests_per_peer=4, auto_fetch=False)")]
+    #[pyo3(signature = (address, *, seed=Wide(0), pace_ms=Wide(1500), max_node_queue=Wide(0), have_interval_ms=Wide(60_000), max_have_interval_ms=Wide(1_800_000), request_timeout_ms=Wide(600_000), requests_per_peer=Wide(4), auto_fetch=false, relay=true), text_signature = "(address, *, seed=0, pace_ms=1500, max_node_queue=0, have_interval_ms=60000, max_have_interval_ms=1800000, request_timeout_ms=600000, requests_per_peer=4, auto_fetch=False, relay=True)")]
     #[allow(clippy::too_many_arguments)]
     fn new(
         address: Wide,
@@ -145,6 +147,7 @@ impl FileMesh {
         request_timeout_ms: Wide,
         requests_per_peer: Wide,
         auto_fetch: bool,
+        relay: bool,
     ) -> PyResult<Self> {
         let requests_per_peer: usize = plain("requests_per_peer", requests_per_peer.0)?;
         if requests_per_peer == 0 {
@@ -158,6 +161,7 @@ impl FileMesh {
             request_timeout: ms("request_timeout_ms", request_timeout_ms)?,
             requests_per_peer,
             auto_fetch,
+            relay,
         };
         Ok(FileMesh {
             inner: Core::new(
@@ -235,6 +239,13 @@ impl FileMesh {
             .resume(Instant(now_ms.0), meta, pieces)
             .map(|id| id.to_string())
             .map_err(|e| file_err(py, e))
+    }
+
+    /// Flood the metainfo of a file held here again, for nodes that joined the mesh after
+    /// it was shared (MeshError for a file not held).
+    fn reannounce(&mut self, py: Python<'_>, file: &Bound<'_, PyAny>) -> PyResult<()> {
+        let id = file_id(file)?;
+        self.inner.reannounce(id).map_err(|e| file_err(py, e))
     }
 
     /// Fetch a file that was offered (MeshError if none with this id was announced).
@@ -335,6 +346,10 @@ impl FileMesh {
                     e.kind = "rejected";
                     e.peer = Some(src.0);
                     e.reason = Some(reason);
+                }
+                CoreEvent::Relaying { file } => {
+                    e.kind = "relaying";
+                    progress(&mut e, &self.inner, file);
                 }
                 // A kind newer than this binding: skipped.
                 _ => continue,

@@ -106,6 +106,13 @@ def test_a_file_moves_from_a_to_c_through_b():
     assert fresh.files()[0]["have"] == 7
     assert fresh.data(file_id) is None
 
+    # The sharer can flood its metainfo again (for newcomers); a file not held cannot be.
+    engines[0].reannounce(file_id)
+    out = engines[0].poll_transmit(now + 10**9)
+    assert out is not None and out[0] == "mesh"
+    with pytest.raises(airswarm.MeshError):
+        airswarm.FileMesh(9).reannounce(file_id)
+
 
 def test_bad_input_gives_clear_errors():
     nodes, engines, keyrings = three_nodes()

@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 
-use crate::airswarm_result::*;
+use crate::airswarm_result::{self, *};
 use crate::crypto::{airswarm_secure_event, airswarm_secure_node, fill_secure_event};
 use crate::node::{AIRSWARM_EVENT_V1_SIZE, airswarm_event, airswarm_node, fill_event};
 use crate::util::{Res, check_sized, const_ref, fail, free_box, guard, mut_ref, put};

@@ -4,8 +4,7 @@
 use crate::airswarm_result::{self, *};
 use crate::node::{airswarm_node_config, mesh_code, stat_out};
 use crate::util::{
-    Res, check_sized, const_ref, fail, free_box, guard, mut_ref, put, put_sized, slice,
-    write_bytes,
+    Res, check_sized, const_ref, fail, free_box, guard, mut_ref, put, put_sized, slice, write_bytes,
 };
 use airswarm_core::crypto::{ChannelKey, CryptoError, Fingerprint, Identity, Keyring, SeededRng};
 use airswarm_core::mesh::secure::{

@@ -40,7 +40,12 @@ macro_rules! handle_endpoint {
             fn address(&self) -> Address {
                 self.node.address()
             }
-            fn send(&mut self, now: Instant, dst: Address, payload: &[u8]) -> Result<$sent, $error> {
+            fn send(
+                &mut self,
+                now: Instant,
+                dst: Address,
+                payload: &[u8],
+            ) -> Result<$sent, $error> {
                 self.node.send(now, dst, payload)
             }
             fn handle_frame(
@@ -311,7 +316,10 @@ pub unsafe extern "C" fn airswarm_mesh_set_now(
         if now_ms < m.now_ms {
             return Err(fail(
                 AIRSWARM_ERR_INVALID_ARGUMENT,
-                format!("time {now_ms} ms is before the mesh's clock, {} ms", m.now_ms),
+                format!(
+                    "time {now_ms} ms is before the mesh's clock, {} ms",
+                    m.now_ms
+                ),
             ));
         }
         m.now_ms = now_ms;

@@ -22,6 +22,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 /// into `nodes`, one direction each), and time jumps to the next timer. The nodes stay
 /// usable between runs (send on them at `mesh.now_ms`).
 #[pyclass(module = "airswarm")]
+#[derive(Debug)]
 pub struct Mesh {
     nodes: Vec<Py<Node>>,
     topology: Topology,
@@ -131,6 +132,7 @@ impl Mesh {
 /// What one `Mesh.run` did: the frames put on the air, where the clock stopped, and
 /// every event with its time and node index.
 #[pyclass(frozen, module = "airswarm")]
+#[derive(Debug)]
 pub struct MeshRun {
     #[pyo3(get)]
     frames: usize,
@@ -147,7 +149,16 @@ impl MeshRun {
         let rows = self
             .events
             .iter()
-            .map(|(at, node, ev)| PyTuple::new(py, [at.into_pyobject(py)?.into_any(), node.into_pyobject(py)?.into_any(), ev.bind(py).clone()]))
+            .map(|(at, node, ev)| {
+                PyTuple::new(
+                    py,
+                    [
+                        at.into_pyobject(py)?.into_any(),
+                        node.into_pyobject(py)?.into_any(),
+                        ev.bind(py).clone(),
+                    ],
+                )
+            })
             .collect::<PyResult<Vec<_>>>()?;
         PyList::new(py, rows)
     }

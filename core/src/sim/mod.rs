@@ -34,9 +34,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 
 use crate::crypto::{ChannelKey, CryptoError, Identity, Keyring, seeded_rng};
-use crate::mesh::{
-    Address, Endpoint, Node, NodeConfig, Role, SecureConfig, SecureNode, Strategy,
-};
+use crate::mesh::{Address, Endpoint, Node, NodeConfig, Role, SecureConfig, SecureNode, Strategy};
 use crate::rng::Rng;
 use crate::time::Instant;
 use channel::{Arrival, Tx};

@@ -124,6 +124,10 @@
 // File event: a metainfo from `peer` was refused (text = the reason).
 #define AIRSWARM_FILE_EVENT_REJECTED 5
 
+// File event: a neighbour gathers `file`, which was offered here and not fetched: the
+// engine joined it to carry its pieces ("relay" setting). Persist it like a fetch.
+#define AIRSWARM_FILE_EVENT_RELAYING 6
+
 // Bytes of the first version of `airswarm_file_event`.
 #define AIRSWARM_FILE_EVENT_V1_SIZE 40
 
@@ -842,8 +846,9 @@ void airswarm_file_config_free(airswarm_file_config *cfg);
 
 // Sets the setting `name` to `value`: "pace_ms", "max_node_queue", "have_interval_ms",
 // "max_have_interval_ms", "request_timeout_ms", "requests_per_peer" (at least 1) or
-// "auto_fetch" (0/1: join every verified file announced). An unknown name or a value out
-// of range is `AIRSWARM_ERR_INVALID_ARGUMENT`.
+// "auto_fetch" (0/1: join every verified file announced) or "relay" (0/1, default 1:
+// carry a file offered here for a neighbour that gathers it). An unknown name or a value
+// out of range is `AIRSWARM_ERR_INVALID_ARGUMENT`.
 //
 // # Safety
 // `cfg` NULL or a live handle; `name` NULL or NUL-terminated.
@@ -912,6 +917,13 @@ airswarm_result airswarm_file_mesh_resume(airswarm_file_mesh *fm,
 airswarm_result airswarm_file_mesh_fetch(airswarm_file_mesh *fm,
                                          uint64_t now_ms,
                                          airswarm_file_id file);
+
+// Floods the metainfo of a file this engine holds again (for nodes that joined the mesh
+// after it was shared); `AIRSWARM_ERR_UNKNOWN_FILE` for a file it does not hold.
+//
+// # Safety
+// `fm` NULL or a live handle.
+airswarm_result airswarm_file_mesh_reannounce(airswarm_file_mesh *fm, airswarm_file_id file);
 
 // Sets `*out` to 1 when `len` bytes a node delivered are file traffic (for this engine),
 // 0 otherwise.

@@ -19,6 +19,8 @@ __all__ = [
     "FileMesh",
     "Identity",
     "LoRaConfig",
+    "Mesh",
+    "MeshRun",
     "MAX_FILES",
     "MAX_FILE_SIZE",
     "MAX_MESSAGE",
@@ -186,6 +188,8 @@ class SimResult:
     def direct_delivery_ratio(self) -> Optional[float]: ...
     @property
     def airtime_per_delivered_s(self) -> Optional[float]: ...
+    @property
+    def churn(self) -> float: ...
     @property
     def mean_neighbours(self) -> float: ...
     @property

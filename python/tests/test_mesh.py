@@ -124,14 +124,14 @@ def test_broadcast_reaches_everyone():
 
 
 def test_mesh_links_times_and_resumed_runs():
-    # A line 1 - 2 - 3: node 3 hears only node 2, so the message takes two hops.
+    # A line 1 - 2 - 3: node 3 hears only node 2, so node 2 relays the message once.
     nodes = [airswarm.Node(i + 1, seed=i) for i in range(3)]
     mesh = airswarm.Mesh(nodes, links=[(0, 1), (1, 0), (1, 2), (2, 1)], now_ms=5)
     assert mesh.nodes[2] is nodes[2] and mesh.now_ms == 5
     msg_id = nodes[0].send(mesh.now_ms, 3, b"far")
     run = mesh.run()
     got = [(t, e) for t, i, e in run.events if i == 2 and isinstance(e, airswarm.MessageReceived)]
-    assert [(e.payload, e.hops) for _, e in got] == [(b"far", 2)]
+    assert [(e.payload, e.hops) for _, e in got] == [(b"far", 1)]
     assert 5 <= got[0][0] <= run.now_ms == mesh.now_ms
     assert any(isinstance(e, airswarm.Delivered) and e.id == msg_id for e in run.events_of(0))
     # A message to nobody is retried; a run stops at its time and the next one resumes.

@@ -4,7 +4,7 @@
 //! `cargo bench -p airswarm-core --bench flooding_grid` (evaluation seeds 1001–1005);
 //! `-- --seeds N` for more evaluation seeds, `-- --tuning` to run on the tuning seeds
 //! (1–40, the seeds `benches/flooding.rs` and `examples/tune.rs` tuned airswarm on),
-//! `-- --quick` for the 50- and 100-node rows only. Plain frames (sealed rows are not in
+//! `-- --quick` for the 50- and 100-node rows only, `-- --nodes N` for the N-node rows. Plain frames (sealed rows are not in
 //! this grid yet), LongFast rows and the router variant of managed are not in it yet.
 
 use airswarm_core::mesh::Strategy;
@@ -84,6 +84,12 @@ impl Pooled {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
+    // `-- --nodes N`: only the N-node rows (the sparse and dense rows have 100 nodes).
+    let only_nodes: Option<usize> = args
+        .iter()
+        .position(|a| a == "--nodes")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok());
     let tuning = args.iter().any(|a| a == "--tuning");
     let count: u64 = args
         .iter()
@@ -98,7 +104,7 @@ fn main() {
     };
     let mut rows = Vec::new();
     for nodes in [50, 100, 200] {
-        if quick && nodes == 200 {
+        if (quick && nodes == 200) || only_nodes.is_some_and(|n| n != nodes) {
             continue;
         }
         for direct in [0.0, 0.2] {
@@ -117,6 +123,9 @@ fn main() {
         }
     }
     for (spread, label) in [(1.18, "sparse ~5"), (0.48, "dense ~30")] {
+        if only_nodes.is_some_and(|n| n != 100) {
+            continue;
+        }
         rows.push(Row {
             nodes: 100,
             direct: 0.2,

@@ -119,8 +119,13 @@ mod tests {
 
     #[test]
     fn copies_cancel_by_weight_and_density() {
-        let a = Airswarm::default();
-        // Default: two far copies, or one near one.
+        let a = Airswarm {
+            tuning: AirswarmTuning {
+                suppress_copies: 2,
+                ..AirswarmTuning::default()
+            },
+        };
+        // Two copies asked: two far copies, or one near one.
         let far = copy(-5.0, false, 2.0);
         let mut heard = 0;
         assert!(!a.cancels(&far, &mut heard));
@@ -137,6 +142,30 @@ mod tests {
         // Direct frames: any copy.
         let mut heard = 0;
         assert!(a.cancels(&copy(-5.0, true, 0.5), &mut heard));
+    }
+
+    #[test]
+    fn by_default_one_copy_cancels_like_the_firmware_except_where_sparse() {
+        let a = Airswarm::default();
+        let mut heard = 0;
+        assert!(a.cancels(&copy(-5.0, false, 2.0), &mut heard));
+        // Sparse neighbourhoods: a second copy is needed.
+        let mut heard = 0;
+        assert!(!a.cancels(&copy(-5.0, false, 0.5), &mut heard));
+        assert!(a.cancels(&copy(-5.0, false, 0.5), &mut heard));
+    }
+
+    #[test]
+    fn the_first_copy_goes_within_the_firmware_window() {
+        // The whole airswarm window fits in managed's (Meshtastic's) longest delay, and
+        // the weakest receiver's delay in the managed client's fixed 2·CWmax offset.
+        let a = Airswarm::default();
+        let m = super::super::managed::Managed::default();
+        assert!(a.max_delay_slots() <= m.max_delay_slots());
+        let mut rng = Rng::new(3);
+        for _ in 0..100 {
+            assert!(a.delay_slots(-20.0, &mut rng) <= (2 * super::super::CW_MAX) as f64);
+        }
     }
 
     #[test]

@@ -52,4 +52,8 @@ pub struct NodeStats {
     /// Broadcasts delivered after this node had pulled them (counted in
     /// `messages_delivered` too).
     pub pulled_deliveries: u64,
+    /// Milliseconds relays waited in total, from hearing a frame to handing our copy to
+    /// the radio (contention delay, duty cycle and queueing): divided by
+    /// `frames_relayed`, the node's share of the per-hop delay.
+    pub relay_wait_ms: u64,
 }

@@ -494,6 +494,7 @@ impl Node {
             own_snr: snr_db as f32,
             designated,
             senders: vec![h.relay],
+            queued: now,
             ..Pending::own(now + delay, frame, key_of(h), (h.src, h.id))
         });
         if let Some(frame) = twice {

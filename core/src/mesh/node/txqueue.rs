@@ -30,6 +30,8 @@ pub(super) struct Pending {
     /// Times this routed frame was already handed to its next hop without being heard
     /// passing it on (a watch repeats the hand-over up to `MAX_HANDOFFS` times in all).
     pub(super) handoffs: u8,
+    /// When the frame was queued (for the relay wait counted in the stats).
+    pub(super) queued: Instant,
 }
 
 impl Pending {
@@ -48,6 +50,7 @@ impl Pending {
             echo: false,
             senders: Vec::new(),
             handoffs: 0,
+            queued: due,
         }
     }
 
@@ -178,6 +181,7 @@ impl Node {
             self.stats.frames_sent += 1;
             if p.relay {
                 self.stats.frames_relayed += 1;
+                self.stats.relay_wait_ms += start.saturating_since(p.queued).as_millis();
             } else if let Some(o) = self.outstanding.get_mut(&p.msg.1)
                 && p.msg.0 == self.cfg.address
             {

@@ -170,7 +170,7 @@ impl Default for AirswarmTuning {
     /// slots, 1.1 s at SF7, against managed's 272): the old 1216-slot window (896 + 320)
     /// made relays wait 6.2-6.9 s per hop on average against managed's 0.4 s, for a p50
     /// 12-16× managed's. In a short window one far copy cancels, as in the firmware's
-    /// dupe cancel (two cost 10-20 % more airtime per delivered message for 0.1-0.5 pt
+    /// dupe cancel (two cost 10-19 % more airtime per delivered message for 0.1-0.6 pt
     /// of delivery); sparse neighbourhoods still wait for a second.
     fn default() -> Self {
         AirswarmTuning {

@@ -126,7 +126,7 @@ impl Node {
             DutyCycle::new(cfg.duty_cycle_percent, Duration::from_secs(3600))?
         };
         let policy = cfg.strategy.policy(cfg.tuning, cfg.role);
-        let timing = Timing::new(&cfg.lora, policy.max_delay_slots(), cfg.hop_limit);
+        let timing = Timing::new(&cfg.lora, policy.as_ref(), cfg.hop_limit);
         let mut node = Node {
             policy,
             timing,
@@ -195,11 +195,7 @@ impl Node {
     pub fn set_role(&mut self, role: Role) {
         self.cfg.role = role;
         self.policy = self.cfg.strategy.policy(self.cfg.tuning, role);
-        self.timing = Timing::new(
-            &self.cfg.lora,
-            self.policy.max_delay_slots(),
-            self.cfg.hop_limit,
-        );
+        self.timing = Timing::new(&self.cfg.lora, self.policy.as_ref(), self.cfg.hop_limit);
     }
 
     pub fn stats(&self) -> &NodeStats {

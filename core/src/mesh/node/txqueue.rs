@@ -173,9 +173,7 @@ impl Node {
                 break;
             }
             let p = self.pending.swap_remove(pos);
-            let rtt = 2
-                * self.cfg.hop_limit as u64
-                * (self.airtime_ms(wire::MAX_FRAME) + self.max_relay_delay_ms());
+            let rtt = self.timing.round_trip(self.cfg.hop_limit).as_millis();
             self.duty.record(start, airtime_us);
             self.radio_free_at = start + Duration::from_millis(airtime_ms);
             self.stats.frames_sent += 1;

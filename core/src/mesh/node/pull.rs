@@ -43,7 +43,7 @@ pub(super) const PULL_TRIES: u8 = 3;
 /// 112-slot window (tuning seeds 1-8, 100-node grid rows) 24 windows (27 s) left the
 /// pulled deliveries late (p95 46-49 s on hop-limit-3 rows), 8 gave 25-27 s and 95.0 %
 /// within 60 s, 3 gave 19-21 s for the same delivery and airtime; 2 was no better.
-pub(super) const PULL_GRACE_WINDOWS: u64 = 2;
+pub(super) const PULL_GRACE_WINDOWS: u64 = 3;
 
 /// Slots between two pulls for the same broadcast, on top of four longest frames.
 pub(super) const PULL_RETRY_SLOTS: f64 = 64.0;

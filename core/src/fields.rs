@@ -165,6 +165,11 @@ pub const NODE_STATS_FIELDS: &[Field<NodeStats>] = &[
         delays_redrawn,
         "Frames kept queued with a new delay because the radio was busy (managed)."
     ),
+    count!(
+        NodeStats,
+        relay_wait_ms,
+        "Milliseconds relays waited in total, from hearing a frame to handing it to the radio."
+    ),
 ];
 
 /// Every scalar field of [`SimReport`], in declaration order (`per_node`, `links`,
@@ -254,6 +259,11 @@ pub const SIM_REPORT_FIELDS: &[Field<SimReport>] = &[
         SimReport,
         pulled_deliveries,
         "Broadcast deliveries that came after the receiver pulled the broadcast (counted in delivered_pairs too)."
+    ),
+    real!(
+        SimReport,
+        mean_relay_wait_ms,
+        "Mean time a relayed frame waited at its relay before going to the radio, ms."
     ),
     real!(SimReport, latency_p50_ms, "Median delivery latency, ms."),
     real!(
@@ -364,6 +374,7 @@ mod tests {
             frames_sent: 3,
             pull_answers: 9,
             pulled_deliveries: 4,
+            relay_wait_ms: 11,
             ..NodeStats::default()
         };
         check(&s, NODE_STATS_FIELDS, &[]);

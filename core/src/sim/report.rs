@@ -67,6 +67,9 @@ pub struct SimReport {
     /// Broadcast deliveries that came after the receiver pulled the broadcast (counted
     /// in `delivered_pairs` too).
     pub pulled_deliveries: u64,
+    /// Mean time a relayed frame waited at its relay, from being heard to being handed to
+    /// the radio (ms; 0 when nothing was relayed): the per-hop delay a strategy adds.
+    pub mean_relay_wait_ms: f64,
     pub latency_p50_ms: f64,
     pub latency_p95_ms: f64,
     /// Direct messages acknowledged to their sender / direct messages sent.
@@ -258,6 +261,13 @@ impl Simulator {
                 .iter()
                 .map(|sn| sn.node.stats().pulled_deliveries)
                 .sum(),
+            mean_relay_wait_ms: {
+                let (wait, relayed) = self.nodes.iter().fold((0, 0), |(w, r), sn| {
+                    let s = sn.node.stats();
+                    (w + s.relay_wait_ms, r + s.frames_relayed)
+                });
+                wait as f64 / relayed.max(1) as f64
+            },
             latency_p50_ms: pct(0.50),
             latency_p95_ms: pct(0.95),
             ack_ratio: (direct > 0).then(|| acked as f64 / direct as f64),

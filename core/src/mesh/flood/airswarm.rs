@@ -11,6 +11,13 @@ use crate::rng::Rng;
 /// A reply travels at most this many hops beyond the distance its request came from.
 pub const REPLY_HOP_MARGIN: u8 = 2;
 
+/// Per-hop window of the repair timers (retry deadlines, NACK waits, reassembly and
+/// duplicate memory), in contention slots: the relay window airswarm had before its
+/// first copies went Meshtastic-fast (896 quality + 320 jitter slots). Retries, NACK
+/// rounds and fragment waves still need that long per hop on a busy mesh: timed on the
+/// 112-slot relay window, a 20 KiB file reached 13 of 29 nodes instead of all of them.
+pub const REPAIR_WINDOW_SLOTS: f64 = 1216.0;
+
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Airswarm {
     pub tuning: AirswarmTuning,
@@ -47,6 +54,11 @@ impl FloodPolicy for Airswarm {
 
     fn max_delay_slots(&self) -> f64 {
         self.tuning.quality_slots + self.tuning.jitter_slots
+    }
+
+    /// Never shorter than the relay window.
+    fn repair_window_slots(&self) -> f64 {
+        REPAIR_WINDOW_SLOTS.max(self.max_delay_slots())
     }
 
     /// Far (weak) receivers add the most new coverage, so they go first; the ordering is
@@ -119,8 +131,13 @@ mod tests {
 
     #[test]
     fn copies_cancel_by_weight_and_density() {
-        let a = Airswarm::default();
-        // Default: two far copies, or one near one.
+        let a = Airswarm {
+            tuning: AirswarmTuning {
+                suppress_copies: 2,
+                ..AirswarmTuning::default()
+            },
+        };
+        // Two copies asked: two far copies, or one near one.
         let far = copy(-5.0, false, 2.0);
         let mut heard = 0;
         assert!(!a.cancels(&far, &mut heard));
@@ -137,6 +154,30 @@ mod tests {
         // Direct frames: any copy.
         let mut heard = 0;
         assert!(a.cancels(&copy(-5.0, true, 0.5), &mut heard));
+    }
+
+    #[test]
+    fn by_default_one_copy_cancels_like_the_firmware_except_where_sparse() {
+        let a = Airswarm::default();
+        let mut heard = 0;
+        assert!(a.cancels(&copy(-5.0, false, 2.0), &mut heard));
+        // Sparse neighbourhoods: a second copy is needed.
+        let mut heard = 0;
+        assert!(!a.cancels(&copy(-5.0, false, 0.5), &mut heard));
+        assert!(a.cancels(&copy(-5.0, false, 0.5), &mut heard));
+    }
+
+    #[test]
+    fn the_first_copy_goes_within_the_firmware_window() {
+        // The whole airswarm window fits in managed's (Meshtastic's) longest delay, and
+        // the weakest receiver's delay in the managed client's fixed 2·CWmax offset.
+        let a = Airswarm::default();
+        let m = super::super::managed::Managed::default();
+        assert!(a.max_delay_slots() <= m.max_delay_slots());
+        let mut rng = Rng::new(3);
+        for _ in 0..100 {
+            assert!(a.delay_slots(-20.0, &mut rng) <= (2 * super::super::CW_MAX) as f64);
+        }
     }
 
     #[test]

@@ -150,6 +150,13 @@ pub trait FloodPolicy: fmt::Debug + Send + Sync {
     /// Longest rebroadcast delay, in contention slots (for timeouts and windows).
     fn max_delay_slots(&self) -> f64;
 
+    /// The window, in contention slots, that repair timers (end-to-end retries, NACKs,
+    /// reassembly and duplicate memory) allow per hop. It is the relay window unless the
+    /// policy's first copies go out much sooner than its repairs may take.
+    fn repair_window_slots(&self) -> f64 {
+        self.max_delay_slots()
+    }
+
     /// The delay before rebroadcasting a frame received at `snr_db`, in contention slots.
     fn delay_slots(&self, snr_db: f64, rng: &mut Rng) -> f64;
 

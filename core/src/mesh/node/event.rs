@@ -56,4 +56,8 @@ pub struct NodeStats {
     pub relays_upgraded: u64,
     /// Frames whose time came while the radio was busy, kept queued with a new delay.
     pub delays_redrawn: u64,
+    /// Milliseconds relays waited in total, from hearing a frame to handing our copy to
+    /// the radio (contention delay, duty cycle and queueing): divided by
+    /// `frames_relayed`, the node's share of the per-hop delay.
+    pub relay_wait_ms: u64,
 }

@@ -132,7 +132,7 @@ impl Node {
             DutyCycle::new(cfg.duty_cycle_percent, Duration::from_secs(3600))?
         };
         let policy = cfg.strategy.policy(cfg.tuning, cfg.role);
-        let timing = Timing::new(&cfg.lora, policy.max_delay_slots(), cfg.hop_limit);
+        let timing = Timing::new(&cfg.lora, policy.as_ref(), cfg.hop_limit);
         let mut node = Node {
             policy,
             timing,
@@ -203,11 +203,7 @@ impl Node {
     pub fn set_role(&mut self, role: Role) {
         self.cfg.role = role;
         self.policy = self.cfg.strategy.policy(self.cfg.tuning, role);
-        self.timing = Timing::new(
-            &self.cfg.lora,
-            self.policy.max_delay_slots(),
-            self.cfg.hop_limit,
-        );
+        self.timing = Timing::new(&self.cfg.lora, self.policy.as_ref(), self.cfg.hop_limit);
     }
 
     pub fn stats(&self) -> &NodeStats {
@@ -532,6 +528,7 @@ impl Node {
             own_snr: snr_db as f32,
             designated,
             senders: vec![h.relay],
+            queued: now,
             ..Pending::own(now + delay, frame, key_of(h), (h.src, h.id))
         });
         if let Some(frame) = twice {

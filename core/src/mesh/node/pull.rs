@@ -39,9 +39,11 @@ pub(super) const PULL_TRIES: u8 = 3;
 
 /// How long a missing broadcast may still be on its way after a later one named it, in
 /// relay windows. Floods overlap: the later one can overtake the earlier on another path.
-/// Measured on the flooding bench over 40 seeds: 8 pulls too early (pulls for floods that
-/// were still coming), 32 too late; 16 and 24 deliver alike and 24 sends fewer pulls.
-pub(super) const PULL_GRACE_WINDOWS: u64 = 24;
+/// On the old 1216-slot window 24 windows (5 minutes at SF7) sent the fewest pulls; on the
+/// 112-slot window (tuning seeds 1-8, 100-node grid rows) 24 windows (27 s) left the
+/// pulled deliveries late (p95 46-49 s on hop-limit-3 rows), 8 gave 25-27 s and 95.0 %
+/// within 60 s, 3 gave 19-21 s for the same delivery and airtime; 2 was no better.
+pub(super) const PULL_GRACE_WINDOWS: u64 = 3;
 
 /// Slots between two pulls for the same broadcast, on top of four longest frames.
 pub(super) const PULL_RETRY_SLOTS: f64 = 64.0;

@@ -16,30 +16,52 @@ pub(super) struct Timing {
     pub(super) max_frame_ms: u64,
     /// Longest a relay may wait before rebroadcasting.
     pub(super) max_relay_delay_ms: u64,
+    /// The per-hop window repair timers allow (retries, NACKs, reassembly): at least the
+    /// relay window (see `FloodPolicy::repair_window_slots`).
+    pub(super) repair_window_ms: u64,
     hop_limit: u8,
 }
 
 impl Timing {
-    pub(super) fn new(lora: &LoRaConfig, max_delay_slots: f64, hop_limit: u8) -> Timing {
+    pub(super) fn new(lora: &LoRaConfig, policy: &dyn FloodPolicy, hop_limit: u8) -> Timing {
+        Timing::from_slots(
+            lora,
+            policy.max_delay_slots(),
+            policy.repair_window_slots(),
+            hop_limit,
+        )
+    }
+
+    fn from_slots(
+        lora: &LoRaConfig,
+        max_delay_slots: f64,
+        repair_slots: f64,
+        hop_limit: u8,
+    ) -> Timing {
         let slot_ms = 2.5 * lora.symbol_time_ns() as f64 / 1e6 + 7.6;
         Timing {
             slot_ms,
             max_frame_ms: airtime_ms(lora, wire::MAX_FRAME),
             max_relay_delay_ms: (max_delay_slots * slot_ms) as u64,
+            repair_window_ms: (repair_slots.max(max_delay_slots) * slot_ms) as u64,
             hop_limit,
         }
     }
 
+    /// A frame's worst round trip over `hop_limit` hops: out and back, a full frame and
+    /// a repair window per hop (the deadline of an end-to-end retry).
+    pub(super) fn round_trip(&self, hop_limit: u8) -> Duration {
+        Duration::from_millis(2 * hop_limit as u64 * (self.max_frame_ms + self.repair_window_ms))
+    }
+
     /// How long one flood takes to die out: after this, the same frame is a resend.
     pub(super) fn wave_time(&self) -> Duration {
-        Duration::from_millis(
-            2 * self.hop_limit as u64 * (self.max_frame_ms + self.max_relay_delay_ms),
-        )
+        self.round_trip(self.hop_limit)
     }
 
     /// How long a receiver waits after the last fragment before asking for the rest.
     pub(super) fn nack_wait(&self) -> Duration {
-        Duration::from_millis(4 * (self.max_frame_ms + self.max_relay_delay_ms))
+        Duration::from_millis(4 * (self.max_frame_ms + self.repair_window_ms))
     }
 
     /// Between two pulls for the same broadcast: `PULL_RETRY_SLOTS` and four full frames.
@@ -95,13 +117,37 @@ mod tests {
     fn eu868_sf7_figures() {
         // SF7/125 kHz: 1.024 ms symbols, so a slot is 2.56 + 7.6 ms; a 255-byte frame is
         // 399.616 ms on air (REFERENCE.md check value), 400 ms rounded up.
-        let t = Timing::new(&LoRaConfig::default(), 100.0, 3);
+        let t = Timing::from_slots(&LoRaConfig::default(), 100.0, 100.0, 3);
         assert!((t.slot_ms - 10.16).abs() < 1e-9, "{}", t.slot_ms);
         assert_eq!(t.max_frame_ms, 400);
         assert_eq!(t.max_relay_delay_ms, 1016);
+        assert_eq!(t.repair_window_ms, 1016);
         assert_eq!(t.wave_time(), Duration::from_millis(2 * 3 * 1416));
         assert_eq!(t.nack_wait(), Duration::from_millis(4 * 1416));
         assert_eq!(t.pull_retry_wait(), Duration::from_millis(650 + 4 * 400));
+    }
+
+    #[test]
+    fn repair_timers_follow_the_repair_window_not_the_relay_window() {
+        let t = Timing::from_slots(&LoRaConfig::default(), 100.0, 1000.0, 3);
+        assert_eq!(t.max_relay_delay_ms, 1016);
+        assert_eq!(t.repair_window_ms, 10160);
+        assert_eq!(t.wave_time(), Duration::from_millis(2 * 3 * 10560));
+        assert_eq!(t.round_trip(2), Duration::from_millis(2 * 2 * 10560));
+        assert_eq!(t.nack_wait(), Duration::from_millis(4 * 10560));
+        // A repair window shorter than the relay window is never used.
+        let short = Timing::from_slots(&LoRaConfig::default(), 100.0, 10.0, 3);
+        assert_eq!(short.repair_window_ms, 1016);
+    }
+
+    #[test]
+    fn managed_and_blind_repair_within_their_relay_window_airswarm_within_the_old_one() {
+        for strategy in [Strategy::Managed, Strategy::Blind] {
+            let p = strategy.policy(AirswarmTuning::default(), Role::Client);
+            assert_eq!(p.repair_window_slots(), p.max_delay_slots());
+        }
+        let a = Strategy::Airswarm.policy(AirswarmTuning::default(), Role::Client);
+        assert!(a.repair_window_slots() > a.max_delay_slots());
     }
 
     #[test]
@@ -111,9 +157,17 @@ mod tests {
                 strategy,
                 ..NodeConfig::default()
             };
-            let slots = strategy.policy(cfg.tuning, cfg.role).max_delay_slots();
+            let policy = strategy.policy(cfg.tuning, cfg.role);
             let node = Node::new(cfg.clone()).unwrap();
-            assert_eq!(node.timing, Timing::new(&cfg.lora, slots, cfg.hop_limit));
+            assert_eq!(
+                node.timing,
+                Timing::from_slots(
+                    &cfg.lora,
+                    policy.max_delay_slots(),
+                    policy.repair_window_slots(),
+                    cfg.hop_limit
+                )
+            );
         }
     }
 }

@@ -33,6 +33,8 @@ pub(super) struct Pending {
     /// Times this routed frame was already handed to its next hop without being heard
     /// passing it on (a watch repeats the hand-over up to `MAX_HANDOFFS` times in all).
     pub(super) handoffs: u8,
+    /// When the frame was queued (for the relay wait counted in the stats).
+    pub(super) queued: Instant,
 }
 
 impl Pending {
@@ -51,6 +53,7 @@ impl Pending {
             echo: false,
             senders: Vec::new(),
             handoffs: 0,
+            queued: due,
         }
     }
 
@@ -238,9 +241,7 @@ impl Node {
                 break;
             }
             let p = self.pending.swap_remove(pos);
-            let rtt = 2
-                * self.cfg.hop_limit as u64
-                * (self.airtime_ms(wire::MAX_FRAME) + self.max_relay_delay_ms());
+            let rtt = self.timing.round_trip(self.cfg.hop_limit).as_millis();
             self.duty.record(start, airtime_us);
             self.radio_free_at = start + Duration::from_millis(airtime_ms);
             self.stats.frames_sent += 1;
@@ -256,6 +257,7 @@ impl Node {
             }
             if p.relay {
                 self.stats.frames_relayed += 1;
+                self.stats.relay_wait_ms += start.saturating_since(p.queued).as_millis();
             } else if let Some(o) = self.outstanding.get_mut(&p.msg.1)
                 && p.msg.0 == self.cfg.address
             {

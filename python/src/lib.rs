@@ -11,6 +11,7 @@ mod files;
 mod keyfiles;
 mod mesh;
 mod radio;
+mod secure;
 mod security;
 mod session;
 mod torrent;
@@ -24,6 +25,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     mesh::register(m)?;
     radio::register(m)?;
     security::register(m)?;
+    secure::register(m)?;
     torrent::register(m)?;
     session::register(m)?;
     files::register(m)?;

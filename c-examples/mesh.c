@@ -1,6 +1,7 @@
-/* A line of five airswarm nodes exchanging messages over an in-memory radio with a fake
- * clock: node 1 sends a direct message to node 5 (four hops, acknowledged) and a broadcast.
- * Each frame a node transmits is heard by its immediate neighbours in the line. */
+/* A line of five airswarm nodes exchanging messages over the library's in-memory mesh
+ * (airswarm_mesh: instant radio, fake clock): node 1 sends a direct message to node 5 (four
+ * hops, acknowledged) and a broadcast. Each frame a node transmits is heard by its
+ * immediate neighbours in the line. */
 #include "common.h"
 #include <inttypes.h>
 #include <stdio.h>
@@ -22,7 +23,10 @@ int main(void) {
   uint64_t now = 0;
 
   airswarm_node_config *cfg = NULL;
-  if (check(airswarm_node_config_new(&cfg), "node_config_new")) goto out;
+  airswarm_mesh *mesh = NULL;
+  if (check(airswarm_node_config_new(&cfg), "node_config_new") ||
+      check(airswarm_mesh_new(now, -90.0f, 5.0f, &mesh), "mesh_new"))
+    goto out;
   for (int i = 0; i < NODES; i++) {
     if (check(airswarm_node_config_set_address(cfg, (uint32_t)(i + 1)), "set_address") ||
         check(airswarm_node_config_set_seed(cfg, (uint64_t)(1000 + i)), "set_seed") ||
@@ -42,63 +46,42 @@ int main(void) {
             "node_send broadcast"))
     goto out;
 
-  /* Event loop: deliver every queued frame to the neighbours, drain events, then advance
-   * the fake clock to the earliest timer. Frames travel instantly, which is fine for a
-   * state machine that only sees timestamps. */
-  for (int round = 0; round < 10000; round++) {
-    int activity = 0;
-    for (int i = 0; i < NODES; i++) {
-      uint8_t frame[AIRSWARM_MAX_FRAME];
-      size_t len = 0;
-      airswarm_result r;
-      while ((r = airswarm_node_poll_transmit(nodes[i], frame, sizeof frame, &len)) ==
-             AIRSWARM_OK) {
-        activity = 1;
-        for (int j = i - 1; j <= i + 1; j += 2) {
-          if (j < 0 || j >= NODES) continue;
-          airswarm_result h = airswarm_node_handle_frame(nodes[j], now, frame, len, -90.0f, 5.0f);
-          if (h != AIRSWARM_OK && check(h, "node_handle_frame")) goto out;
-        }
-      }
-      if (r != AIRSWARM_DONE && check(r, "node_poll_transmit")) goto out;
+  /* The library's mesh runs the exchange (the loop every airswarm test uses): each frame
+   * reaches the node's neighbours in the line at once, and the fake clock jumps to the
+   * next timer until nothing is left to send and no timer is pending. */
+  for (int i = 0; i + 1 < NODES; i++)
+    if (check(airswarm_mesh_add_link(mesh, (size_t)i, (size_t)i + 1, -90.0f, 5.0f), "add_link") ||
+        check(airswarm_mesh_add_link(mesh, (size_t)i + 1, (size_t)i, -90.0f, 5.0f), "add_link"))
+      goto out;
+  size_t frames = 0;
+  if (check(airswarm_mesh_run(mesh, nodes, NODES, UINT64_MAX, &frames), "mesh_run")) goto out;
+  if (check(airswarm_mesh_now(mesh, &now), "mesh_now")) goto out;
+  printf("%zu frames on the air; quiet at t=%" PRIu64 "ms\n", frames, now);
 
-      airswarm_event ev = {.struct_size = sizeof(airswarm_event)};
-      uint8_t payload[256];
-      size_t plen = 0;
-      while ((r = airswarm_node_poll_event(nodes[i], &ev, payload, sizeof payload, &plen)) ==
-             AIRSWARM_OK) {
-        activity = 1;
-        if (ev.kind == AIRSWARM_EVENT_MESSAGE) {
-          printf("t=%" PRIu64 "ms node %d got message %" PRIu32 " from %" PRIu32
-                 " after %u hops: %.*s\n",
-                 now, i + 1, ev.id, ev.src, (unsigned)ev.hops, (int)plen, (const char *)payload);
-          if (ev.dst == AIRSWARM_BROADCAST)
-            broadcasts++;
-          else if (i == NODES - 1)
-            direct_delivered++;
-        } else if (ev.kind == AIRSWARM_EVENT_DELIVERED) {
-          printf("t=%" PRIu64 "ms node %d: message %" PRIu32 " acknowledged by %" PRIu32 "\n", now,
-                 i + 1, ev.id, ev.dst);
-          acked++;
-        } else if (ev.kind == AIRSWARM_EVENT_SEND_FAILED) {
-          printf("node %d: message %" PRIu32 " to %" PRIu32 " failed\n", i + 1, ev.id, ev.dst);
-        }
-      }
-      if (r != AIRSWARM_DONE && check(r, "node_poll_event")) goto out;
+  airswarm_event ev = {.struct_size = sizeof(airswarm_event)};
+  uint8_t payload[256];
+  size_t plen = 0, i = 0;
+  uint64_t at = 0;
+  airswarm_result r;
+  while ((r = airswarm_mesh_poll_event(mesh, &at, &i, &ev, payload, sizeof payload, &plen)) ==
+         AIRSWARM_OK) {
+    if (ev.kind == AIRSWARM_EVENT_MESSAGE) {
+      printf("t=%" PRIu64 "ms node %zu got message %" PRIu32 " from %" PRIu32
+             " after %u hops: %.*s\n",
+             at, i + 1, ev.id, ev.src, (unsigned)ev.hops, (int)plen, (const char *)payload);
+      if (ev.dst == AIRSWARM_BROADCAST)
+        broadcasts++;
+      else if (i == NODES - 1)
+        direct_delivered++;
+    } else if (ev.kind == AIRSWARM_EVENT_DELIVERED) {
+      printf("t=%" PRIu64 "ms node %zu: message %" PRIu32 " acknowledged by %" PRIu32 "\n", at,
+             i + 1, ev.id, ev.dst);
+      acked++;
+    } else if (ev.kind == AIRSWARM_EVENT_SEND_FAILED) {
+      printf("node %zu: message %" PRIu32 " to %" PRIu32 " failed\n", i + 1, ev.id, ev.dst);
     }
-    if (activity) continue;
-    uint64_t next = UINT64_MAX;
-    for (int i = 0; i < NODES; i++) {
-      uint64_t t;
-      airswarm_result r = airswarm_node_poll_timeout(nodes[i], &t);
-      if (r == AIRSWARM_OK && t < next) next = t;
-      else if (r != AIRSWARM_OK && r != AIRSWARM_DONE && check(r, "node_poll_timeout")) goto out;
-    }
-    if (next == UINT64_MAX) break; /* quiet: no frames, no events, no timers */
-    if (next > now) now = next;
-    for (int i = 0; i < NODES; i++)
-      if (check(airswarm_node_handle_timeout(nodes[i], now), "node_handle_timeout")) goto out;
   }
+  if (r != AIRSWARM_DONE && check(r, "mesh_poll_event")) goto out;
 
   printf("direct delivered: %d, acknowledged: %d, broadcast copies delivered: %d\n",
          direct_delivered, acked, broadcasts);
@@ -111,6 +94,7 @@ int main(void) {
   if (failed) fprintf(stderr, "mesh: expected 1 delivery, 1 ack and %d broadcasts\n", NODES - 1);
 
 out:
+  airswarm_mesh_free(mesh);
   airswarm_node_config_free(cfg);
   for (int i = 0; i < NODES; i++) airswarm_node_free(nodes[i]);
   return failed ? EXIT_FAILURE : EXIT_SUCCESS;

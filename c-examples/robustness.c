@@ -4,6 +4,7 @@
  * panic must return an error code with a specific message and never crash. Also runs tiny
  * simulations and reads every field of their reports and of a node's statistics. */
 #include "common.h"
+#include <inttypes.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1041,16 +1042,15 @@ static void secure_event_versions(const char *pem_path) {
          AIRSWARM_OK);
   EXPECT(airswarm_secure_node_send_on_channel(b, 1, index, (const uint8_t *)"v3", 2, NULL),
          AIRSWARM_OK);
-  /* Everything b sends reaches a (timers run until b has nothing left to send). */
-  uint64_t now = 1, t = 0;
-  for (int round = 0; round < 1000; round++) {
-    uint8_t frame[AIRSWARM_MAX_FRAME];
-    while (airswarm_secure_node_poll_transmit(b, frame, sizeof frame, &len) == AIRSWARM_OK)
-      EXPECT(airswarm_secure_node_handle_frame(a, now, frame, len, -90.0f, 5.0f), AIRSWARM_OK);
-    if (airswarm_secure_node_poll_timeout(b, &t) != AIRSWARM_OK) break;
-    now = t > now ? t : now + 1;
-    EXPECT(airswarm_secure_node_handle_timeout(b, now), AIRSWARM_OK);
-  }
+  /* Everything b sends reaches a (a mesh with the one link b -> a, run until quiet); the
+   * mesh keeps the events, filled as airswarm_secure_node_poll_event fills them. */
+  uint64_t now = 1;
+  size_t at = 0;
+  airswarm_mesh *mesh = NULL;
+  airswarm_secure_node *pair[2] = {a, b};
+  EXPECT(airswarm_mesh_new(now, -90.0f, 5.0f, &mesh), AIRSWARM_OK);
+  EXPECT(airswarm_mesh_add_link(mesh, 1, 0, -90.0f, 5.0f), AIRSWARM_OK);
+  EXPECT(airswarm_mesh_run_secure(mesh, pair, 2, UINT64_MAX, NULL), AIRSWARM_OK);
   union {
     airswarm_secure_event ev;
     unsigned char bytes[sizeof(airswarm_secure_event)];
@@ -1062,8 +1062,9 @@ static void secure_event_versions(const char *pem_path) {
     /* Version 1 until the first message is read, the full struct after it. */
     memset(u.bytes, 0xAA, sizeof u.bytes);
     u.ev.struct_size = v1_message ? sizeof u.ev : AIRSWARM_SECURE_EVENT_V1_SIZE;
-    r = airswarm_secure_node_poll_event(a, &u.ev, payload, sizeof payload, &len);
+    r = airswarm_mesh_poll_secure_event(mesh, NULL, &at, &u.ev, payload, sizeof payload, &len);
     if (r != AIRSWARM_OK) break;
+    if (at != 0) continue; /* only a's events */
     if (u.ev.kind == AIRSWARM_SECURE_EVENT_PEER_PINNED) pinned++;
     if (u.ev.kind == AIRSWARM_SECURE_EVENT_ANNOUNCED && !v1_message) {
       /* Version 1 has no `sender`: the bytes past 48 are untouched. */
@@ -1085,21 +1086,18 @@ static void secure_event_versions(const char *pem_path) {
                         v1_message, v3_message);
   /* With the full struct, an announcement names the key in `sender`, and channel 0 is the
    * key given at creation. (An announcement's sequence is its time: a later one.) */
+  EXPECT(airswarm_mesh_now(mesh, &now), AIRSWARM_OK);
   now += 1000;
+  EXPECT(airswarm_mesh_set_now(mesh, now), AIRSWARM_OK);
   EXPECT(airswarm_secure_node_announce(b, now, NULL), AIRSWARM_OK);
   EXPECT(airswarm_secure_node_send(b, now, AIRSWARM_BROADCAST, (const uint8_t *)"c0", 2, NULL, NULL),
          AIRSWARM_OK);
   int full_named = 0, on_zero = 0;
-  for (int round = 0; round < 1000; round++) {
-    uint8_t frame[AIRSWARM_MAX_FRAME];
-    while (airswarm_secure_node_poll_transmit(b, frame, sizeof frame, &len) == AIRSWARM_OK)
-      EXPECT(airswarm_secure_node_handle_frame(a, now, frame, len, -90.0f, 5.0f), AIRSWARM_OK);
-    if (airswarm_secure_node_poll_timeout(b, &t) != AIRSWARM_OK) break;
-    now = t > now ? t : now + 1;
-    EXPECT(airswarm_secure_node_handle_timeout(b, now), AIRSWARM_OK);
-  }
+  EXPECT(airswarm_mesh_run_secure(mesh, pair, 2, UINT64_MAX, NULL), AIRSWARM_OK);
   airswarm_secure_event ev = {.struct_size = sizeof ev};
-  while (airswarm_secure_node_poll_event(a, &ev, payload, sizeof payload, &len) == AIRSWARM_OK) {
+  while (airswarm_mesh_poll_secure_event(mesh, NULL, &at, &ev, payload, sizeof payload, &len) ==
+         AIRSWARM_OK) {
+    if (at != 0) continue;
     if (ev.kind == AIRSWARM_SECURE_EVENT_ANNOUNCED)
       full_named = ev.has_sender && memcmp(ev.sender, fp_b, 32) == 0 && len == 6 && !ev.has_channel;
     if (ev.kind == AIRSWARM_SECURE_EVENT_MESSAGE)
@@ -1108,11 +1106,102 @@ static void secure_event_versions(const char *pem_path) {
   }
   if (!full_named || !on_zero)
     failures++, fprintf(stderr, "full struct: named %d, channel 0 %d\n", full_named, on_zero);
+  airswarm_mesh_free(mesh);
   airswarm_secure_node_free(a);
   airswarm_secure_node_free(b);
   airswarm_identity_free(ia);
   airswarm_identity_free(ib);
   airswarm_node_config_free(cfg);
+}
+
+/* The mesh: its arguments checked, then two plain nodes run by it, events kept in order. */
+static void mesh(void) {
+  airswarm_mesh *m = NULL, *m2 = NULL;
+  airswarm_node *n[2] = {make_node(1), make_node(2)};
+  airswarm_node *twice[2] = {n[0], n[0]}, *holes[2] = {n[0], NULL};
+  uint64_t now = 0, at = 0;
+  size_t frames = 0, node = 9, len = 0;
+  EXPECT(airswarm_mesh_new(0, -80.0f, 5.0f, NULL), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_mesh_new(0, NAN, 5.0f, &m2), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT_MESSAGE("rssi_dbm NaN is not a finite number");
+  EXPECT(airswarm_mesh_new(0, -80.0f, INFINITY, &m2), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_mesh_new(10, -80.0f, 5.0f, &m), AIRSWARM_OK);
+  EXPECT(airswarm_mesh_add_link(NULL, 0, 1, -80.0f, 5.0f), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_mesh_add_link(m, 1, 1, -80.0f, 5.0f), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT_MESSAGE("a link from node 1 to itself");
+  EXPECT(airswarm_mesh_add_link(m, 0, 1, -80.0f, NAN), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_mesh_run(NULL, n, 2, UINT64_MAX, &frames), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_mesh_run(m, NULL, 2, UINT64_MAX, &frames), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_mesh_run(m, NULL, SIZE_MAX, UINT64_MAX, &frames), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_mesh_run(m, twice, 2, UINT64_MAX, &frames), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT_MESSAGE("listed twice");
+  EXPECT(airswarm_mesh_run(m, holes, 2, UINT64_MAX, &frames), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_mesh_run(m, NULL, 0, UINT64_MAX, NULL), AIRSWARM_OK);
+  EXPECT(airswarm_mesh_run_secure(NULL, NULL, 0, 0, NULL), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_mesh_run_secure(m, NULL, 1, 0, NULL), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_mesh_now(NULL, &now), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_mesh_now(m, NULL), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_mesh_now(m, &now), AIRSWARM_OK);
+  if (now != 10) failures++, fprintf(stderr, "mesh clock %" PRIu64 ", expected 10\n", now);
+  EXPECT(airswarm_mesh_set_now(NULL, 20), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_mesh_set_now(m, 9), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT_MESSAGE("before the mesh's clock");
+  EXPECT(airswarm_mesh_set_now(m, 20), AIRSWARM_OK);
+  /* A link to node 5 of 2. */
+  EXPECT(airswarm_mesh_add_link(m, 0, 5, -80.0f, 5.0f), AIRSWARM_OK);
+  EXPECT(airswarm_mesh_run(m, n, 2, UINT64_MAX, &frames), AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT_MESSAGE("past the 2 given");
+  airswarm_mesh_free(m);
+  m = NULL;
+  EXPECT(airswarm_mesh_new(20, -80.0f, 5.0f, &m), AIRSWARM_OK);
+  EXPECT(airswarm_mesh_add_link(m, 0, 1, -80.0f, 5.0f), AIRSWARM_OK);
+  EXPECT(airswarm_mesh_add_link(m, 1, 0, -80.0f, 5.0f), AIRSWARM_OK);
+  uint32_t id = 0;
+  EXPECT(airswarm_node_send(n[0], 20, 2, (const uint8_t *)"ping", 4, &id), AIRSWARM_OK);
+  EXPECT(airswarm_mesh_run(m, n, 2, UINT64_MAX, &frames), AIRSWARM_OK);
+  if (frames != 2) failures++, fprintf(stderr, "mesh run: %zu frames, expected 2\n", frames);
+  /* Events: NULLs, too-small struct or buffer (kept), then in order with time and node. */
+  airswarm_event ev = {.struct_size = sizeof ev};
+  uint8_t payload[8];
+  EXPECT(airswarm_mesh_poll_event(NULL, &at, &node, &ev, payload, sizeof payload, &len),
+         AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_mesh_poll_event(m, &at, &node, NULL, payload, sizeof payload, &len),
+         AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_mesh_poll_event(m, &at, &node, &ev, payload, sizeof payload, NULL),
+         AIRSWARM_ERR_NULL);
+  ev.struct_size = AIRSWARM_EVENT_V1_SIZE - 1;
+  EXPECT(airswarm_mesh_poll_event(m, &at, &node, &ev, payload, sizeof payload, &len),
+         AIRSWARM_ERR_INVALID_ARGUMENT);
+  ev.struct_size = sizeof ev;
+  int got_ping = 0, acked = 0;
+  airswarm_result r;
+  while ((r = airswarm_mesh_poll_event(m, &at, &node, &ev, payload, 2, &len)) != AIRSWARM_DONE) {
+    if (r == AIRSWARM_ERR_BUFFER_TOO_SMALL) {
+      if (len != 4) failures++, fprintf(stderr, "mesh event needed %zu, expected 4\n", len);
+      EXPECT(airswarm_mesh_poll_event(m, NULL, NULL, &ev, payload, sizeof payload, &len),
+             AIRSWARM_OK);
+      got_ping = ev.kind == AIRSWARM_EVENT_MESSAGE && len == 4 && memcmp(payload, "ping", 4) == 0;
+    } else if (r == AIRSWARM_OK) {
+      acked |= ev.kind == AIRSWARM_EVENT_DELIVERED && ev.id == id && node == 0 && at >= 20;
+    } else {
+      failures++, fprintf(stderr, "mesh_poll_event returned %d\n", (int)r);
+      break;
+    }
+  }
+  airswarm_secure_event sev = {.struct_size = sizeof sev};
+  EXPECT(airswarm_mesh_poll_secure_event(m, &at, &node, &sev, payload, sizeof payload, &len),
+         AIRSWARM_DONE);
+  EXPECT(airswarm_mesh_poll_secure_event(NULL, &at, &node, &sev, payload, sizeof payload, &len),
+         AIRSWARM_ERR_NULL);
+  sev.struct_size = 0;
+  EXPECT(airswarm_mesh_poll_secure_event(m, &at, &node, &sev, payload, sizeof payload, &len),
+         AIRSWARM_ERR_INVALID_ARGUMENT);
+  if (!got_ping || !acked) failures++, fprintf(stderr, "mesh: ping %d, ack %d\n", got_ping, acked);
+  if (m2 != NULL) failures++, fprintf(stderr, "a refused airswarm_mesh_new wrote a handle\n");
+  airswarm_mesh_free(NULL);
+  airswarm_mesh_free(m);
+  airswarm_node_free(n[0]);
+  airswarm_node_free(n[1]);
 }
 
 /* With forced panics on, every entry point must report AIRSWARM_ERR_PANIC. */
@@ -1565,6 +1654,22 @@ static void panics(void) {
   EXPECT(airswarm_node_address(n, &id), AIRSWARM_ERR_PANIC);
   EXPECT(airswarm_node_stat(n, "frames_sent", &v), AIRSWARM_ERR_PANIC);
   EXPECT(airswarm_node_stat_name(0, buf, sizeof buf, &len), AIRSWARM_ERR_PANIC);
+  {
+    airswarm_mesh *mesh = NULL;
+    airswarm_secure_event sev = {.struct_size = sizeof sev};
+    size_t at = 0;
+    EXPECT(airswarm_mesh_new(0, -80.0f, 5.0f, &mesh), AIRSWARM_ERR_PANIC);
+    EXPECT(airswarm_mesh_add_link(mesh, 0, 1, -80.0f, 5.0f), AIRSWARM_ERR_PANIC);
+    EXPECT(airswarm_mesh_run(mesh, &n, 1, 0, &len), AIRSWARM_ERR_PANIC);
+    EXPECT(airswarm_mesh_run_secure(mesh, NULL, 0, 0, &len), AIRSWARM_ERR_PANIC);
+    EXPECT(airswarm_mesh_now(mesh, &v), AIRSWARM_ERR_PANIC);
+    EXPECT(airswarm_mesh_set_now(mesh, 1), AIRSWARM_ERR_PANIC);
+    EXPECT(airswarm_mesh_poll_event(mesh, &v, &at, &ev, buf, sizeof buf, &len), AIRSWARM_ERR_PANIC);
+    EXPECT(airswarm_mesh_poll_secure_event(mesh, &v, &at, &sev, buf, sizeof buf, &len),
+           AIRSWARM_ERR_PANIC);
+    airswarm_mesh_free(NULL);
+    if (mesh != NULL) failures++;
+  }
   EXPECT(airswarm_sim_config_new(&sc2), AIRSWARM_ERR_PANIC);
   EXPECT(airswarm_sim_config_validate(sc), AIRSWARM_ERR_PANIC);
   EXPECT(airswarm_sim_config_set_nodes(sc, 3), AIRSWARM_ERR_PANIC);
@@ -1763,6 +1868,7 @@ int main(int argc, char **argv) {
   messages_and_version();
   lora();
   node();
+  mesh();
   sim();
   sim_limits();
   sim_crypto_acks();

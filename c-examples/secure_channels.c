@@ -3,7 +3,8 @@
  * key announcement; each sees the other's name with the key's fingerprint. Node 1 posts to
  * "ops", node 2 to "news", and each message arrives marked with the receiver's index of
  * that channel. A third channel only node 1 is in stays closed to node 2 (it refuses the
- * frame it cannot open). In-memory radio, fake clock. Usage: secure_channels KEY1.pem KEY2.pem */
+ * frame it cannot open). The library's in-memory mesh (airswarm_mesh) carries the frames.
+ * Usage: secure_channels KEY1.pem KEY2.pem */
 #include "common.h"
 #include <inttypes.h>
 #include <string.h>
@@ -36,10 +37,13 @@ int main(int argc, char **argv) {
   uint8_t ops_index[NODES] = {0}, news_index[NODES] = {0}, private_index = 0;
   struct seen seen[NODES];
   memset(seen, 0, sizeof seen);
-  int failed = 1, posted = 0;
+  int failed = 1;
   uint64_t now = 1;
   airswarm_node_config *cfg = NULL;
-  if (check(airswarm_node_config_new(&cfg), "node_config_new")) goto out;
+  airswarm_mesh *mesh = NULL;
+  if (check(airswarm_node_config_new(&cfg), "node_config_new") ||
+      check(airswarm_mesh_new(now, -90.0f, 5.0f, &mesh), "mesh_new"))
+    goto out;
   /* Example keys only: real hosts take channel keys from configuration. */
   uint8_t ops[AIRSWARM_KEY_LEN], news[AIRSWARM_KEY_LEN], private_key[AIRSWARM_KEY_LEN];
   memset(ops, 0x11, sizeof ops);
@@ -81,84 +85,62 @@ int main(int argc, char **argv) {
   if (check(airswarm_secure_node_channel_count(nodes[0], &count), "channel_count")) goto out;
   printf("node 1 is in %zu channels\n", count);
 
-  for (int round = 0; round < 20000; round++) {
-    int activity = 0;
-    for (int i = 0; i < NODES; i++) {
-      uint8_t frame[AIRSWARM_MAX_FRAME];
-      size_t len = 0;
-      airswarm_result r;
-      while ((r = airswarm_secure_node_poll_transmit(nodes[i], frame, sizeof frame, &len)) ==
-             AIRSWARM_OK) {
-        activity = 1;
-        r = airswarm_secure_node_handle_frame(nodes[1 - i], now, frame, len, -90.0f, 5.0f);
-        if (check(r, "handle_frame")) goto out;
-      }
-      if (r != AIRSWARM_DONE && check(r, "poll_transmit")) goto out;
-      airswarm_secure_event ev = {.struct_size = sizeof(airswarm_secure_event)};
-      uint8_t payload[512];
-      while ((r = airswarm_secure_node_poll_event(nodes[i], &ev, payload, sizeof payload, &len)) ==
-             AIRSWARM_OK) {
-        activity = 1;
-        struct seen *s = &seen[i];
-        if (ev.kind == AIRSWARM_SECURE_EVENT_ANNOUNCED) {
-          int fp_ok = ev.has_sender && memcmp(ev.sender, fingerprints[1 - i], 32) == 0;
-          printf("node %d: %08" PRIx32 " announced its key %02x%02x%02x%02x... as \"%.*s\"\n",
-                 i + 1, ev.src, ev.sender[0], ev.sender[1], ev.sender[2], ev.sender[3], (int)len,
-                 (const char *)payload);
-          if (len <= AIRSWARM_MAX_NAME_LEN) {
-            memcpy(s->name, payload, len);
-            s->name[len] = '\0';
-          }
-          s->name_fingerprint_ok = fp_ok;
-        } else if (ev.kind == AIRSWARM_SECURE_EVENT_REJECTED) {
-          printf("node %d refused a frame from %08" PRIx32 ": %.*s\n", i + 1, ev.src, (int)len,
-                 (const char *)payload);
-          s->refused++;
-        } else if (ev.kind == AIRSWARM_SECURE_EVENT_MESSAGE) {
-          printf("node %d got \"%.*s\" on %s%u\n", i + 1, (int)len, (const char *)payload,
-                 ev.has_channel ? "channel " : "no channel ", ev.channel);
-          if (!ev.has_channel || ev.security != AIRSWARM_SECURITY_CHANNEL)
-            s->elsewhere++;
-          else if (ev.channel == ops_index[i] && len == 9 && memcmp(payload, "ops: hi 2", 9) == 0)
-            s->on_ops++;
-          else if (ev.channel == news_index[i] && len == 10 &&
-                   memcmp(payload, "news: hi 1", 10) == 0)
-            s->on_news++;
-          else
-            s->elsewhere++;
+  /* The library's mesh (both nodes hear each other) runs the exchange until quiet; once
+   * both have heard each other's announcement, each posts, and the mesh runs again. */
+  for (int phase = 0; phase < 2; phase++) {
+    if (check(airswarm_mesh_run_secure(mesh, nodes, NODES, UINT64_MAX, NULL), "mesh_run_secure"))
+      goto out;
+    airswarm_secure_event ev = {.struct_size = sizeof(airswarm_secure_event)};
+    uint8_t payload[512];
+    size_t len = 0, i = 0;
+    airswarm_result r;
+    while ((r = airswarm_mesh_poll_secure_event(mesh, NULL, &i, &ev, payload, sizeof payload,
+                                                &len)) == AIRSWARM_OK) {
+      struct seen *s = &seen[i];
+      if (ev.kind == AIRSWARM_SECURE_EVENT_ANNOUNCED) {
+        int fp_ok = ev.has_sender && memcmp(ev.sender, fingerprints[1 - i], 32) == 0;
+        printf("node %zu: %08" PRIx32 " announced its key %02x%02x%02x%02x... as \"%.*s\"\n", i + 1,
+               ev.src, ev.sender[0], ev.sender[1], ev.sender[2], ev.sender[3], (int)len,
+               (const char *)payload);
+        if (len <= AIRSWARM_MAX_NAME_LEN) {
+          memcpy(s->name, payload, len);
+          s->name[len] = '\0';
         }
+        s->name_fingerprint_ok = fp_ok;
+      } else if (ev.kind == AIRSWARM_SECURE_EVENT_REJECTED) {
+        printf("node %zu refused a frame from %08" PRIx32 ": %.*s\n", i + 1, ev.src, (int)len,
+               (const char *)payload);
+        s->refused++;
+      } else if (ev.kind == AIRSWARM_SECURE_EVENT_MESSAGE) {
+        printf("node %zu got \"%.*s\" on %s%u\n", i + 1, (int)len, (const char *)payload,
+               ev.has_channel ? "channel " : "no channel ", ev.channel);
+        if (!ev.has_channel || ev.security != AIRSWARM_SECURITY_CHANNEL)
+          s->elsewhere++;
+        else if (ev.channel == ops_index[i] && len == 9 && memcmp(payload, "ops: hi 2", 9) == 0)
+          s->on_ops++;
+        else if (ev.channel == news_index[i] && len == 10 && memcmp(payload, "news: hi 1", 10) == 0)
+          s->on_news++;
+        else
+          s->elsewhere++;
       }
-      if (r != AIRSWARM_DONE && check(r, "poll_event")) goto out;
     }
-    if (activity) continue;
-    /* Once both have heard each other's announcement, each posts. */
-    if (!posted && seen[0].name[0] && seen[1].name[0]) {
-      posted = 1;
-      static const char to_ops[] = "ops: hi 2", to_news[] = "news: hi 1", secret[] = "only mine";
-      uint32_t id = 0;
-      if (check(airswarm_secure_node_send_on_channel(nodes[0], now, ops_index[0],
-                                                     (const uint8_t *)to_ops, strlen(to_ops), &id),
-                "send_on_channel ops") ||
-          check(airswarm_secure_node_send_on_channel(nodes[1], now, news_index[1],
-                                                     (const uint8_t *)to_news, strlen(to_news),
-                                                     NULL),
-                "send_on_channel news") ||
-          check(airswarm_secure_node_send_on_channel(nodes[0], now, private_index,
-                                                     (const uint8_t *)secret, strlen(secret), NULL),
-                "send_on_channel private"))
-        goto out;
-      printf("node 1 posted message %" PRIu32 " to ops\n", id);
-      continue;
-    }
-    uint64_t next = UINT64_MAX;
-    for (int i = 0; i < NODES; i++) {
-      uint64_t t;
-      if (airswarm_secure_node_poll_timeout(nodes[i], &t) == AIRSWARM_OK && t < next) next = t;
-    }
-    if (next == UINT64_MAX) break;
-    if (next > now) now = next;
-    for (int i = 0; i < NODES; i++)
-      if (check(airswarm_secure_node_handle_timeout(nodes[i], now), "handle_timeout")) goto out;
+    if (r != AIRSWARM_DONE && check(r, "mesh_poll_secure_event")) goto out;
+    if (phase == 1 || !seen[0].name[0] || !seen[1].name[0]) break;
+    if (check(airswarm_mesh_now(mesh, &now), "mesh_now")) goto out;
+    static const char to_ops[] = "ops: hi 2", to_news[] = "news: hi 1", secret[] = "only mine";
+    uint32_t id = 0;
+    if (check(airswarm_secure_node_send_on_channel(nodes[0], now, ops_index[0],
+                                                   (const uint8_t *)to_ops, strlen(to_ops), &id),
+              "send_on_channel ops") ||
+        check(airswarm_secure_node_send_on_channel(nodes[1], now, news_index[1],
+                                                   (const uint8_t *)to_news, strlen(to_news),
+                                                   NULL),
+              "send_on_channel news") ||
+        check(airswarm_secure_node_send_on_channel(nodes[0], now, private_index,
+                                                   (const uint8_t *)secret, strlen(secret), NULL),
+              "send_on_channel private"))
+      goto out;
+    printf("node 1 posted message %" PRIu32 " to ops\n", id);
   }
   printf("node 1 knows \"%s\", node 2 knows \"%s\"; node 2 got %d on ops, node 1 got %d on news, "
          "%d elsewhere\n",
@@ -170,6 +152,7 @@ int main(int argc, char **argv) {
              count == 3 && ops_index[0] != ops_index[1] && seen[1].refused == 1 &&
              seen[0].refused == 0);
 out:
+  airswarm_mesh_free(mesh);
   airswarm_node_config_free(cfg);
   for (int i = 0; i < NODES; i++) {
     airswarm_secure_node_free(nodes[i]);

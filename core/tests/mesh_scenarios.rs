@@ -120,7 +120,7 @@ impl Air<Node> for Net {
         }
     }
 
-    fn event(&mut self, at: usize, event: Event) {
+    fn event(&mut self, _now: Instant, at: usize, event: Event) {
         self.events[at].push(event);
     }
 }

@@ -120,7 +120,7 @@ impl Air<SecureNode> for LineAir<'_> {
         }
     }
 
-    fn event(&mut self, at: usize, event: SecureEvent) {
+    fn event(&mut self, _now: Instant, at: usize, event: SecureEvent) {
         self.events[at].push(event);
     }
 }
@@ -566,7 +566,7 @@ mod random_meshes {
             }
         }
 
-        fn event(&mut self, at: usize, event: SecureEvent) {
+        fn event(&mut self, _now: Instant, at: usize, event: SecureEvent) {
             self.events[at].push(event);
         }
     }

@@ -124,6 +124,10 @@
 // File event: a metainfo from `peer` was refused (text = the reason).
 #define AIRSWARM_FILE_EVENT_REJECTED 5
 
+// File event: a neighbour gathers `file`, which was offered here and not fetched: the
+// engine joined it to carry its pieces ("relay" setting). Persist it like a fetch.
+#define AIRSWARM_FILE_EVENT_RELAYING 6
+
 // Bytes of the first version of `airswarm_file_event`.
 #define AIRSWARM_FILE_EVENT_V1_SIZE 40
 
@@ -336,6 +340,12 @@ typedef struct airswarm_kiss_decoder airswarm_kiss_decoder;
 // range with `AIRSWARM_ERR_RADIO_CONFIG` (`AIRSWARM_ERR_INVALID_ARGUMENT` for a flag that
 // is not 0 or 1), leaving the config unchanged.
 typedef struct airswarm_lora_config airswarm_lora_config;
+
+// An in-memory radio and clock for node handles (opaque): who hears whom (everyone, or
+// the links added), the time, and the events of the runs not polled yet. Create it with
+// `airswarm_mesh_new`, free it with `airswarm_mesh_free`. It never owns the nodes: each
+// run borrows them.
+typedef struct airswarm_mesh airswarm_mesh;
 
 // A parsed `.torrent` file (opaque).
 typedef struct airswarm_metainfo airswarm_metainfo;
@@ -836,8 +846,9 @@ void airswarm_file_config_free(airswarm_file_config *cfg);
 
 // Sets the setting `name` to `value`: "pace_ms", "max_node_queue", "have_interval_ms",
 // "max_have_interval_ms", "request_timeout_ms", "requests_per_peer" (at least 1) or
-// "auto_fetch" (0/1: join every verified file announced). An unknown name or a value out
-// of range is `AIRSWARM_ERR_INVALID_ARGUMENT`.
+// "auto_fetch" (0/1: join every verified file announced) or "relay" (0/1, default 1:
+// carry a file offered here for a neighbour that gathers it). An unknown name or a value
+// out of range is `AIRSWARM_ERR_INVALID_ARGUMENT`.
 //
 // # Safety
 // `cfg` NULL or a live handle; `name` NULL or NUL-terminated.
@@ -906,6 +917,13 @@ airswarm_result airswarm_file_mesh_resume(airswarm_file_mesh *fm,
 airswarm_result airswarm_file_mesh_fetch(airswarm_file_mesh *fm,
                                          uint64_t now_ms,
                                          airswarm_file_id file);
+
+// Floods the metainfo of a file this engine holds again (for nodes that joined the mesh
+// after it was shared); `AIRSWARM_ERR_UNKNOWN_FILE` for a file it does not hold.
+//
+// # Safety
+// `fm` NULL or a live handle.
+airswarm_result airswarm_file_mesh_reannounce(airswarm_file_mesh *fm, airswarm_file_id file);
 
 // Sets `*out` to 1 when `len` bytes a node delivered are file traffic (for this engine),
 // 0 otherwise.
@@ -1193,6 +1211,103 @@ airswarm_result airswarm_lora_time_on_air_us(const airswarm_lora_config *cfg,
 // # Safety
 // `cfg` must be NULL or a live handle; `out_ns` NULL or valid for writes.
 airswarm_result airswarm_lora_symbol_time_ns(const airswarm_lora_config *cfg, uint64_t *out_ns);
+
+// Creates a mesh whose clock starts at `now_ms`, where every node hears every other at
+// `rssi_dbm` and `snr_db` until links are added (`airswarm_mesh_add_link`).
+//
+// # Safety
+// `out` must be NULL or valid for writes.
+airswarm_result airswarm_mesh_new(uint64_t now_ms,
+                                  float rssi_dbm,
+                                  float snr_db,
+                                  airswarm_mesh **out);
+
+// Frees a mesh (not its nodes). NULL is a no-op.
+//
+// # Safety
+// `mesh` must be NULL or a handle from `airswarm_mesh_new` not freed before.
+void airswarm_mesh_free(airswarm_mesh *mesh);
+
+// Node number `to` (its index in the array the runs are given) hears what node `from`
+// sends, at `rssi_dbm` and `snr_db`: one direction; add the reverse link for both. The
+// first link ends the everyone-hears-everyone start: from then on only links carry frames.
+//
+// # Safety
+// `mesh` must be NULL or a live handle.
+airswarm_result airswarm_mesh_add_link(airswarm_mesh *mesh,
+                                       size_t from,
+                                       size_t to,
+                                       float rssi_dbm,
+                                       float snr_db);
+
+// Exchanges frames among the `count` nodes of `nodes` until none is left to send and
+// no timer is due by `until_ms` (`UINT64_MAX`: until every timer has fired); the mesh's
+// clock moves to the last timer handled. Events are kept for `airswarm_mesh_poll_event`.
+// `*out_frames` (may be NULL) receives the frames put on the air. The nodes stay the
+// caller's (send on them between runs with the time of `airswarm_mesh_now`); a handle
+// listed twice, or a link naming a node past `count`, is `AIRSWARM_ERR_INVALID_ARGUMENT`.
+//
+// # Safety
+// `mesh` must be NULL or a live handle; `nodes` NULL (only with `count` 0) or `count`
+// pointers, each NULL or a live node handle; `out_frames` NULL or valid for writes.
+airswarm_result airswarm_mesh_run(airswarm_mesh *mesh,
+                                  airswarm_node *const *nodes,
+                                  size_t count,
+                                  uint64_t until_ms,
+                                  size_t *out_frames);
+
+// `airswarm_mesh_run` for secure nodes; their events are kept for
+// `airswarm_mesh_poll_secure_event`.
+//
+// # Safety
+// As `airswarm_mesh_run`, with secure node handles.
+airswarm_result airswarm_mesh_run_secure(airswarm_mesh *mesh,
+                                         airswarm_secure_node *const *nodes,
+                                         size_t count,
+                                         uint64_t until_ms,
+                                         size_t *out_frames);
+
+// Writes the mesh's clock (ms) to `*out_ms`.
+//
+// # Safety
+// `mesh` must be NULL or a live handle; `out_ms` NULL or valid for writes.
+airswarm_result airswarm_mesh_now(const airswarm_mesh *mesh, uint64_t *out_ms);
+
+// Moves the mesh's clock forward to `now_ms` (to send at a later time than the last run
+// stopped); an earlier time is `AIRSWARM_ERR_INVALID_ARGUMENT`.
+//
+// # Safety
+// `mesh` must be NULL or a live handle.
+airswarm_result airswarm_mesh_set_now(airswarm_mesh *mesh, uint64_t now_ms);
+
+// The oldest event of the `airswarm_mesh_run` runs not polled yet, as
+// `airswarm_node_poll_event` gives it, with the time it happened (`*out_at_ms`) and the
+// index of its node (`*out_node`); both may be NULL. `AIRSWARM_DONE` when none is left; a
+// too-small payload buffer keeps the event.
+//
+// # Safety
+// `mesh` must be NULL or a live handle; `out_at_ms`, `out_node`, `out` and `payload_len`
+// NULL or valid for writes; `payload_buf` NULL or `cap` writable bytes.
+airswarm_result airswarm_mesh_poll_event(airswarm_mesh *mesh,
+                                         uint64_t *out_at_ms,
+                                         size_t *out_node,
+                                         airswarm_event *out,
+                                         uint8_t *payload_buf,
+                                         size_t cap,
+                                         size_t *payload_len);
+
+// `airswarm_mesh_poll_event` for the events of `airswarm_mesh_run_secure`, as
+// `airswarm_secure_node_poll_event` gives them.
+//
+// # Safety
+// As `airswarm_mesh_poll_event`.
+airswarm_result airswarm_mesh_poll_secure_event(airswarm_mesh *mesh,
+                                                uint64_t *out_at_ms,
+                                                size_t *out_node,
+                                                airswarm_secure_event *out,
+                                                uint8_t *payload_buf,
+                                                size_t cap,
+                                                size_t *payload_len);
 
 // Creates a node config with the core defaults. Free it with `airswarm_node_config_free`.
 //

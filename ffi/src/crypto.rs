@@ -4,7 +4,7 @@
 use crate::airswarm_result::{self, *};
 use crate::node::{airswarm_node_config, mesh_code, stat_out};
 use crate::util::{
-    check_sized, const_ref, fail, free_box, guard, mut_ref, put, put_sized, slice, write_bytes,
+    Res, check_sized, const_ref, fail, free_box, guard, mut_ref, put, put_sized, slice, write_bytes,
 };
 use airswarm_core::crypto::{ChannelKey, CryptoError, Fingerprint, Identity, Keyring, SeededRng};
 use airswarm_core::mesh::secure::{
@@ -70,8 +70,8 @@ pub struct airswarm_identity {
 #[derive(Debug)]
 pub struct airswarm_secure_node {
     pub(crate) node: SecureNode,
-    held_frame: Option<Vec<u8>>,
-    held_event: Option<SecureEvent>,
+    pub(crate) held_frame: Option<Vec<u8>>,
+    pub(crate) held_event: Option<SecureEvent>,
 }
 
 /// Bytes of the first version of `airswarm_secure_event` (the smallest `struct_size`).
@@ -648,103 +648,116 @@ pub unsafe extern "C" fn airswarm_secure_node_poll_event(
             Some(e) => e,
             None => return Err(AIRSWARM_DONE),
         };
-        let mut e = airswarm_secure_event::default();
-        let payload: &[u8] = match &event {
-            SecureEvent::Message {
-                src,
-                dst,
-                id,
-                security,
-                hops,
-                payload,
-                sender,
-                channel,
-            } => {
-                e.kind = AIRSWARM_SECURE_EVENT_MESSAGE;
-                if let Some(fp) = sender {
-                    (e.has_sender, e.sender) = (1, fp.0);
-                }
-                if let Some(index) = channel {
-                    (e.has_channel, e.channel) = (1, *index);
-                }
-                (e.src, e.dst, e.id, e.hops) = (src.0, dst.0, *id, *hops);
-                e.security = match security {
-                    Security::Session => AIRSWARM_SECURITY_SESSION,
-                    Security::Channel { signed: false } => AIRSWARM_SECURITY_CHANNEL,
-                    Security::Channel { signed: true } => AIRSWARM_SECURITY_CHANNEL_SIGNED,
-                    Security::Plain => AIRSWARM_SECURITY_PLAIN,
-                };
-                payload
-            }
-            SecureEvent::Announced {
-                address,
-                fingerprint,
-                name,
-            } => {
-                (e.kind, e.src) = (AIRSWARM_SECURE_EVENT_ANNOUNCED, address.0);
-                (e.has_sender, e.sender) = (1, fingerprint.0);
-                name.as_deref().map_or(&[], str::as_bytes)
-            }
-            SecureEvent::Delivered { dst, id } => {
-                (e.kind, e.dst, e.id) = (AIRSWARM_SECURE_EVENT_DELIVERED, dst.0, *id);
-                &[]
-            }
-            SecureEvent::SendFailed { dst, id } => {
-                (e.kind, e.dst, e.id) = (AIRSWARM_SECURE_EVENT_SEND_FAILED, dst.0, *id);
-                &[]
-            }
-            SecureEvent::PeerPinned {
-                address,
-                fingerprint,
-            } => {
-                (e.kind, e.src) = (AIRSWARM_SECURE_EVENT_PEER_PINNED, address.0);
-                &fingerprint.0
-            }
-            SecureEvent::KeyConflict {
-                address, offered, ..
-            } => {
-                (e.kind, e.src) = (AIRSWARM_SECURE_EVENT_KEY_CONFLICT, address.0);
-                &offered.0
-            }
-            SecureEvent::SessionEstablished { peer, fingerprint } => {
-                (e.kind, e.src) = (AIRSWARM_SECURE_EVENT_SESSION_ESTABLISHED, peer.0);
-                (e.has_sender, e.sender) = (1, fingerprint.0);
-                &[]
-            }
-            SecureEvent::Rejected { src, reason } => {
-                (e.kind, e.src) = (AIRSWARM_SECURE_EVENT_REJECTED, src.0);
-                reason.as_bytes()
-            }
-            SecureEvent::PersistCounter { next } => {
-                (e.kind, e.next_counter) = (AIRSWARM_SECURE_EVENT_PERSIST_COUNTER, *next);
-                &[]
-            }
-            SecureEvent::SessionFailed {
-                peer,
-                fingerprint,
-                dropped,
-            } => {
-                let dropped = u32::try_from(*dropped).unwrap_or(u32::MAX);
-                (e.has_sender, e.sender) = (1, fingerprint.0);
-                (e.kind, e.src, e.id) = (AIRSWARM_SECURE_EVENT_SESSION_FAILED, peer.0, dropped);
-                &[]
-            }
-            SecureEvent::Sent { dst, ticket, id } => {
-                (e.kind, e.dst, e.id, e.ticket) = (AIRSWARM_SECURE_EVENT_SENT, dst.0, *id, *ticket);
-                &[]
-            }
-            // A newer event kind: reported as kind 0 so drain loops keep going.
-            _ => &[],
-        };
-        // SAFETY: caller contract on `payload_buf`, `cap`; `payload_len` checked non-NULL.
-        let r = unsafe { write_bytes(payload, payload_buf, cap, payload_len) }
-            // SAFETY: `out` checked non-NULL above.
-            .and_then(|()| unsafe { put_sized(out, e, AIRSWARM_SECURE_EVENT_V1_SIZE) });
+        let r = fill_secure_event(&event, out, payload_buf, cap, payload_len);
         if r.is_err() {
             n.held_event = Some(event);
         }
         r
     })
+}
+
+/// Writes `event` to a caller's `airswarm_secure_event` and its payload to `buf`
+/// (shared by the node's and the mesh's polls); nothing is written unless it all fits.
+pub(crate) fn fill_secure_event(
+    event: &SecureEvent,
+    out: *mut airswarm_secure_event,
+    buf: *mut u8,
+    cap: usize,
+    payload_len: *mut usize,
+) -> Res {
+    let mut e = airswarm_secure_event::default();
+    let payload: &[u8] = match event {
+        SecureEvent::Message {
+            src,
+            dst,
+            id,
+            security,
+            hops,
+            payload,
+            sender,
+            channel,
+        } => {
+            e.kind = AIRSWARM_SECURE_EVENT_MESSAGE;
+            if let Some(fp) = sender {
+                (e.has_sender, e.sender) = (1, fp.0);
+            }
+            if let Some(index) = channel {
+                (e.has_channel, e.channel) = (1, *index);
+            }
+            (e.src, e.dst, e.id, e.hops) = (src.0, dst.0, *id, *hops);
+            e.security = match security {
+                Security::Session => AIRSWARM_SECURITY_SESSION,
+                Security::Channel { signed: false } => AIRSWARM_SECURITY_CHANNEL,
+                Security::Channel { signed: true } => AIRSWARM_SECURITY_CHANNEL_SIGNED,
+                Security::Plain => AIRSWARM_SECURITY_PLAIN,
+            };
+            payload
+        }
+        SecureEvent::Announced {
+            address,
+            fingerprint,
+            name,
+        } => {
+            (e.kind, e.src) = (AIRSWARM_SECURE_EVENT_ANNOUNCED, address.0);
+            (e.has_sender, e.sender) = (1, fingerprint.0);
+            name.as_deref().map_or(&[], str::as_bytes)
+        }
+        SecureEvent::Delivered { dst, id } => {
+            (e.kind, e.dst, e.id) = (AIRSWARM_SECURE_EVENT_DELIVERED, dst.0, *id);
+            &[]
+        }
+        SecureEvent::SendFailed { dst, id } => {
+            (e.kind, e.dst, e.id) = (AIRSWARM_SECURE_EVENT_SEND_FAILED, dst.0, *id);
+            &[]
+        }
+        SecureEvent::PeerPinned {
+            address,
+            fingerprint,
+        } => {
+            (e.kind, e.src) = (AIRSWARM_SECURE_EVENT_PEER_PINNED, address.0);
+            &fingerprint.0
+        }
+        SecureEvent::KeyConflict {
+            address, offered, ..
+        } => {
+            (e.kind, e.src) = (AIRSWARM_SECURE_EVENT_KEY_CONFLICT, address.0);
+            &offered.0
+        }
+        SecureEvent::SessionEstablished { peer, fingerprint } => {
+            (e.kind, e.src) = (AIRSWARM_SECURE_EVENT_SESSION_ESTABLISHED, peer.0);
+            (e.has_sender, e.sender) = (1, fingerprint.0);
+            &[]
+        }
+        SecureEvent::Rejected { src, reason } => {
+            (e.kind, e.src) = (AIRSWARM_SECURE_EVENT_REJECTED, src.0);
+            reason.as_bytes()
+        }
+        SecureEvent::PersistCounter { next } => {
+            (e.kind, e.next_counter) = (AIRSWARM_SECURE_EVENT_PERSIST_COUNTER, *next);
+            &[]
+        }
+        SecureEvent::SessionFailed {
+            peer,
+            fingerprint,
+            dropped,
+        } => {
+            let dropped = u32::try_from(*dropped).unwrap_or(u32::MAX);
+            (e.has_sender, e.sender) = (1, fingerprint.0);
+            (e.kind, e.src, e.id) = (AIRSWARM_SECURE_EVENT_SESSION_FAILED, peer.0, dropped);
+            &[]
+        }
+        SecureEvent::Sent { dst, ticket, id } => {
+            (e.kind, e.dst, e.id, e.ticket) = (AIRSWARM_SECURE_EVENT_SENT, dst.0, *id, *ticket);
+            &[]
+        }
+        // A newer event kind: reported as kind 0 so drain loops keep going.
+        _ => &[],
+    };
+    // SAFETY: `payload_len` non-NULL (checked by the caller); `buf`/`cap` per the entry
+    // point's contract.
+    unsafe { write_bytes(payload, buf, cap, payload_len)? };
+    // SAFETY: `out` non-NULL (checked by the caller) and writable by its contract.
+    unsafe { put_sized(out, e, AIRSWARM_SECURE_EVENT_V1_SIZE) }
 }
 
 /// Reads the counter `name` of the secure node's mesh layer (the names of

@@ -114,11 +114,11 @@ pub struct airswarm_node_config {
 /// A mesh node (opaque). Not thread-safe: use one handle from one thread at a time.
 #[derive(Debug)]
 pub struct airswarm_node {
-    node: Node,
+    pub(crate) node: Node,
     /// A frame or event popped from the node whose caller buffer was too small; returned
     /// first by the next poll so nothing is lost.
-    held_frame: Option<Vec<u8>>,
-    held_event: Option<Event>,
+    pub(crate) held_frame: Option<Vec<u8>>,
+    pub(crate) held_event: Option<Event>,
 }
 
 /// The code for a mesh error, with its message recorded as the last error.
@@ -612,7 +612,9 @@ pub unsafe extern "C" fn airswarm_node_poll_event(
     })
 }
 
-fn fill_event(
+/// Writes `event` to a caller's `airswarm_event` and its payload to `buf` (shared by the
+/// node's and the mesh's polls); nothing is written to `out` unless the payload fits.
+pub(crate) fn fill_event(
     event: &Event,
     out: *mut airswarm_event,
     buf: *mut u8,

@@ -1,7 +1,7 @@
 """Type stubs of the native module (checked against it by mypy stubtest in the tests)."""
 
 import os
-from typing import Any, Callable, Literal, Optional, Union, final
+from typing import Any, Callable, Literal, Optional, Sequence, Union, final
 
 __all__ = [
     "AirswarmError",
@@ -327,6 +327,41 @@ class Node:
     def poll_event(self) -> Optional[Union[MessageReceived, Delivered, SendFailed, PersistCounter]]: ...
     def poll_timeout(self) -> Optional[int]: ...
     def stats(self) -> dict[str, int]: ...
+
+_NodeEvent = Union[MessageReceived, Delivered, SendFailed, PersistCounter]
+
+@final
+class Mesh:
+    def __new__(
+        cls,
+        nodes: Sequence[Node],
+        *,
+        links: Optional[Sequence[tuple[int, int]]] = None,
+        rssi: float = -60.0,
+        snr: float = 10.0,
+        now_ms: int = 0,
+    ) -> Mesh:
+        """Nodes on an in-memory radio with a fake clock, run by airswarm's one exchange
+        loop (the Rust tests' and C's): every frame reaches the nodes that hear its sender
+        at once (everyone, or the directed `(from, to)` index pairs of `links`), at `rssi`
+        dBm and `snr` dB, and time jumps to the next timer."""
+    @property
+    def nodes(self) -> list[Node]: ...
+    @property
+    def now_ms(self) -> int: ...
+    def run(self, *, until_ms: Optional[int] = None) -> MeshRun:
+        """Exchange frames until none is left to send and no timer is due by `until_ms`
+        (None: until every timer has fired); the events go to the returned MeshRun."""
+
+@final
+class MeshRun:
+    @property
+    def frames(self) -> int: ...
+    @property
+    def now_ms(self) -> int: ...
+    @property
+    def events(self) -> list[tuple[int, int, _NodeEvent]]: ...
+    def events_of(self, index: int) -> list[_NodeEvent]: ...
 
 @final
 class PublicKey:

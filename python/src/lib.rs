@@ -8,6 +8,7 @@
 mod args;
 mod errors;
 mod files;
+mod harness;
 mod keyfiles;
 mod mesh;
 mod radio;
@@ -23,6 +24,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
     mesh::register(m)?;
+    harness::register(m)?;
     radio::register(m)?;
     security::register(m)?;
     secure::register(m)?;

@@ -647,11 +647,33 @@ impl PersistCounter {
     }
 }
 
+/// A node's event as its Python class; `None` for a kind newer than this binding.
+pub(crate) fn event_object(py: Python<'_>, ev: Event) -> PyResult<Option<Py<PyAny>>> {
+    Ok(Some(match ev {
+        Event::Message(m) => Py::new(
+            py,
+            MessageReceived {
+                src: m.src.0,
+                dst: m.dst.0,
+                id: m.id,
+                content: content_name(m.content),
+                hops: m.hops,
+                payload: m.payload,
+            },
+        )?
+        .into_any(),
+        Event::Delivered { dst, id } => Py::new(py, Delivered { dst: dst.0, id })?.into_any(),
+        Event::SendFailed { dst, id } => Py::new(py, SendFailed { dst: dst.0, id })?.into_any(),
+        Event::PersistCounter { next } => Py::new(py, PersistCounter { next })?.into_any(),
+        _ => return Ok(None),
+    }))
+}
+
 /// The sans-IO mesh node: feed it frames and timeouts, drain transmits and events.
 #[pyclass(module = "airswarm")]
 #[derive(Debug)]
 pub struct Node {
-    inner: mesh::Node,
+    pub(crate) inner: mesh::Node,
 }
 
 #[pymethods]
@@ -740,29 +762,13 @@ impl Node {
 
     /// The next event (MessageReceived, Delivered, SendFailed, PersistCounter), or None.
     fn poll_event(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        let Some(ev) = self.inner.poll_event() else {
-            return Ok(None);
-        };
-        let obj: Py<PyAny> = match ev {
-            Event::Message(m) => Py::new(
-                py,
-                MessageReceived {
-                    src: m.src.0,
-                    dst: m.dst.0,
-                    id: m.id,
-                    content: content_name(m.content),
-                    hops: m.hops,
-                    payload: m.payload,
-                },
-            )?
-            .into_any(),
-            Event::Delivered { dst, id } => Py::new(py, Delivered { dst: dst.0, id })?.into_any(),
-            Event::SendFailed { dst, id } => Py::new(py, SendFailed { dst: dst.0, id })?.into_any(),
-            Event::PersistCounter { next } => Py::new(py, PersistCounter { next })?.into_any(),
-            // The core may grow new events; a Python host skips those it does not know.
-            _ => return Ok(None),
-        };
-        Ok(Some(obj))
+        // The core may grow new events; a Python host skips those it does not know.
+        while let Some(ev) = self.inner.poll_event() {
+            if let Some(obj) = event_object(py, ev)? {
+                return Ok(Some(obj));
+            }
+        }
+        Ok(None)
     }
 
     /// When (ms) `handle_timeout` should next be called, or None.

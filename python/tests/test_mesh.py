@@ -93,42 +93,20 @@ def test_simulator_releases_the_gil():
     assert ticks > 1
 
 
-def deliver(sender, receivers, now):
-    """Move every queued frame of `sender` to every receiver."""
-    while (frame := sender.poll_transmit()) is not None:
-        for r in receivers:
-            r.handle_frame(now, frame, -60.0, 10.0)
-
-
-def run_until_quiet(nodes, now=0, limit=60_000):
-    while now < limit:
-        for n in nodes:
-            n.handle_timeout(now)
-            deliver(n, [m for m in nodes if m is not n], now)
-        due = [t for n in nodes if (t := n.poll_timeout()) is not None]
-        if not due:
-            break
-        now = max(now + 1, min(due))
-    return now
-
-
 def test_two_nodes_exchange_a_direct_message_with_ack():
     a, b = airswarm.Node(1, seed=1), airswarm.Node(2, seed=2)
     msg_id = a.send(0, 2, b"hello bob")
-    run_until_quiet([a, b])
-    events_b = []
-    while (e := b.poll_event()) is not None:
-        events_b.append(e)
-    received = [e for e in events_b if isinstance(e, airswarm.MessageReceived)]
+    run = airswarm.Mesh([a, b]).run()
+    assert run.frames == 2  # the message and its acknowledgement
+    received = [e for e in run.events_of(1) if isinstance(e, airswarm.MessageReceived)]
     assert len(received) == 1
     m = received[0]
     assert (m.src, m.dst, m.id, m.payload, m.content) == (1, 2, msg_id, b"hello bob", "plain")
-    events_a = []
-    while (e := a.poll_event()) is not None:
-        events_a.append(e)
     assert any(
-        isinstance(e, airswarm.Delivered) and e.id == msg_id and e.dst == 2 for e in events_a
+        isinstance(e, airswarm.Delivered) and e.id == msg_id and e.dst == 2
+        for e in run.events_of(0)
     )
+    assert b.poll_event() is None and a.poll_event() is None  # the run collected them
     stats = a.stats()
     assert stats["frames_sent"] >= 1
     assert stats["route_fallbacks"] == 0  # one hop: nothing was handed over and lost
@@ -137,12 +115,36 @@ def test_two_nodes_exchange_a_direct_message_with_ack():
 def test_broadcast_reaches_everyone():
     nodes = [airswarm.Node(i + 1, seed=i) for i in range(3)]
     nodes[0].send(0, airswarm.BROADCAST, b"all")
-    run_until_quiet(nodes)
-    for n in nodes[1:]:
-        got = []
-        while (e := n.poll_event()) is not None:
-            got.append(e)
-        assert any(isinstance(e, airswarm.MessageReceived) and e.payload == b"all" for e in got)
+    run = airswarm.Mesh(nodes).run()
+    for i in (1, 2):
+        assert any(
+            isinstance(e, airswarm.MessageReceived) and e.payload == b"all"
+            for e in run.events_of(i)
+        )
+
+
+def test_mesh_links_times_and_resumed_runs():
+    # A line 1 - 2 - 3: node 3 hears only node 2, so the message takes two hops.
+    nodes = [airswarm.Node(i + 1, seed=i) for i in range(3)]
+    mesh = airswarm.Mesh(nodes, links=[(0, 1), (1, 0), (1, 2), (2, 1)], now_ms=5)
+    assert mesh.nodes[2] is nodes[2] and mesh.now_ms == 5
+    msg_id = nodes[0].send(mesh.now_ms, 3, b"far")
+    run = mesh.run()
+    got = [(t, e) for t, i, e in run.events if i == 2 and isinstance(e, airswarm.MessageReceived)]
+    assert [(e.payload, e.hops) for _, e in got] == [(b"far", 2)]
+    assert 5 <= got[0][0] <= run.now_ms == mesh.now_ms
+    assert any(isinstance(e, airswarm.Delivered) and e.id == msg_id for e in run.events_of(0))
+    # A message to nobody is retried; a run stops at its time and the next one resumes.
+    nodes[0].send(mesh.now_ms, 9, b"lost")
+    first = mesh.run(until_ms=mesh.now_ms)
+    assert first.frames == 1 and nodes[0].poll_timeout() is not None
+    rest = mesh.run()
+    assert any(isinstance(e, airswarm.SendFailed) for e in rest.events_of(0))
+    assert all(n.poll_timeout() is None for n in nodes)
+    with pytest.raises(airswarm.ConfigError, match="past the 3"):
+        airswarm.Mesh(nodes, links=[(0, 3)])
+    with pytest.raises(airswarm.ConfigError, match="twice"):
+        airswarm.Mesh([nodes[0], nodes[0]])
 
 
 def test_node_errors():

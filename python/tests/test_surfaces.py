@@ -63,19 +63,7 @@ def test_a_one_percent_duty_cycle_delays_a_node():
         n = airswarm.Node(1, duty_cycle=duty)
         for k in range(120):
             n.send(0, airswarm.BROADCAST, bytes([k]) * 200)
-        sent = 0
-        t = 0
-        while t <= 600_000:
-            n.handle_timeout(t)
-            while n.poll_transmit() is not None:
-                sent += 1
-            nxt = n.poll_timeout()
-            if nxt is None:
-                break
-            t = max(t + 1, nxt)
-            if t > 600_000:
-                break
-        return sent
+        return airswarm.Mesh([n]).run(until_ms=600_000).frames
 
     assert queued_after_burst(100.0) > queued_after_burst(1.0)
 

@@ -40,6 +40,47 @@ pub trait Endpoint {
     fn poll_timeout(&self) -> Option<Instant>;
 }
 
+/// A borrowed endpoint is driven like an owned one, so a harness can run nodes that live
+/// elsewhere (a C or Python handle each).
+impl<E: Endpoint + ?Sized> Endpoint for &mut E {
+    type Event = E::Event;
+    type Sent = E::Sent;
+    type SendError = E::SendError;
+
+    fn address(&self) -> Address {
+        (**self).address()
+    }
+    fn send(
+        &mut self,
+        now: Instant,
+        dst: Address,
+        payload: &[u8],
+    ) -> Result<E::Sent, E::SendError> {
+        (**self).send(now, dst, payload)
+    }
+    fn handle_frame(
+        &mut self,
+        now: Instant,
+        f: &[u8],
+        rssi: f32,
+        snr: f32,
+    ) -> Result<(), FrameError> {
+        (**self).handle_frame(now, f, rssi, snr)
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        (**self).handle_timeout(now)
+    }
+    fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        (**self).poll_transmit()
+    }
+    fn poll_event(&mut self) -> Option<E::Event> {
+        (**self).poll_event()
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        (**self).poll_timeout()
+    }
+}
+
 impl Endpoint for Node {
     type Event = Event;
     type Sent = u32;

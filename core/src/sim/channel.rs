@@ -221,7 +221,8 @@ impl Simulator {
             let snr = (rssi - self.noise_dbm) as f32;
             // Frames our own nodes produce always parse; a failure here would be a bug the
             // node counts in its stats.
-            rj.node
+            let _ = rj
+                .node
                 .handle_frame(Instant(t / 1000), &tx.frame, rssi as f32, snr);
             self.service(t, j as usize);
         }

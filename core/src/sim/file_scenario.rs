@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use super::{Driven, Simulator, sim_identity};
 use crate::crypto::{Identity, Keyring, seeded_rng};
-use crate::mesh::{Address, Content, SendOutcome};
+use crate::mesh::{Address, Content, Endpoint, SendOutcome};
 use crate::meshfile::{
     DEFAULT_PIECE_LEN, FILE_TAG, FileConfig, FileMesh, FileMeta, FileMsg, MAX_FILE_SIZE, Scope,
     is_file_payload,
@@ -405,15 +405,10 @@ impl Simulator {
                     payload.extend_from_slice(&off.to_be_bytes());
                     payload.extend_from_slice(&f.data[off as usize..end]);
                     let dst = f.addrs[d];
-                    let key = match node {
-                        Driven::Plain(p) => {
-                            p.send(now, dst, &payload).ok().map(|id| (false, id.into()))
-                        }
-                        Driven::Secure(s) => match s.send(now, dst, &payload) {
-                            Ok(SendOutcome::Sent(id)) => Some((false, id.into())),
-                            Ok(SendOutcome::AwaitingSession { ticket }) => Some((true, ticket)),
-                            Err(_) => None,
-                        },
+                    let key = match node.send(now, dst, &payload) {
+                        Ok(SendOutcome::Sent(id)) => Some((false, id.into())),
+                        Ok(SendOutcome::AwaitingSession { ticket }) => Some((true, ticket)),
+                        Err(()) => None,
                     };
                     match key {
                         Some(k) => {

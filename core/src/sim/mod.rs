@@ -37,11 +37,11 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 
 use crate::crypto::{ChannelKey, CryptoError, Identity, Keyring, seeded_rng};
-use crate::mesh::{Address, Node, NodeConfig, Role, SecureConfig, SecureNode, Strategy};
+use crate::mesh::{Address, Endpoint, Node, NodeConfig, Role, SecureConfig, SecureNode, Strategy};
 use crate::rng::Rng;
 use crate::time::Instant;
 use channel::{Arrival, Tx};
-use harness::{Driven, Outcome, Sending};
+use harness::{Driven, Outcome};
 pub use report::{MessageRecord, NodeReport, SimReport};
 pub use scenario::sim_identity;
 use scenario::{Msg, addr, random_addresses};
@@ -295,7 +295,7 @@ impl Simulator {
 
     /// Drain a node's outputs after any input.
     fn service(&mut self, t: u64, n: usize) {
-        while let Some(ev) = self.nodes[n].node.poll_outcome() {
+        while let Some(ev) = self.nodes[n].node.poll_event() {
             match ev {
                 Outcome::Got { src, payload } => {
                     if self.file_message(t, n, src, &payload) {

@@ -2,6 +2,7 @@
 //! messages from random nodes at exponential intervals) with what became of each message.
 
 use super::*;
+use crate::mesh::SendOutcome;
 
 #[derive(Debug)]
 pub(super) struct Msg {
@@ -146,13 +147,13 @@ impl Simulator {
             .node
             .send(Instant(t / 1000), dst_addr, &payload)
         {
-            Sending::Id(id) => {
+            Ok(SendOutcome::Sent(id)) => {
                 self.by_id.insert((me, id), m);
             }
-            Sending::Ticket(ticket) => {
+            Ok(SendOutcome::AwaitingSession { ticket }) => {
                 self.by_ticket.insert((me, ticket), m);
             }
-            Sending::Refused => {}
+            Err(()) => {}
         }
         self.service(t, src);
     }

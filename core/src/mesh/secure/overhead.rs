@@ -3,7 +3,7 @@
 use super::super::wire;
 use super::{SecureConfig, SecureError, SecureNode};
 use crate::crypto::{Identity, Keyring, handshake};
-use crate::sim::harness::{self, Clique, Stop};
+use crate::sim::harness::{self, Recorder, Stop};
 use crate::time::Instant;
 
 /// On-air cost of a direct message after session set-up, measured through the real code
@@ -40,7 +40,7 @@ pub fn measure_overhead(a: Identity, b: Identity, payload: usize) -> Result<Over
     // Exchange frames until quiet (one hop, both ways); returns the frames put on air.
     let mut now = 0u64;
     let exchange = |nodes: &mut [SecureNode; 2], now: &mut u64| -> Vec<Vec<u8>> {
-        let mut air = Clique::new(2, -80.0, 5.0);
+        let mut air = Recorder::clique(-80.0, 5.0);
         harness::run(nodes, now, Stop::QuietFor(60_000), &mut air);
         air.sent.into_iter().map(|(_, _, f)| f).collect()
     };

@@ -4,10 +4,17 @@
 //! `cargo bench -p airswarm-core --bench flooding_grid` (evaluation seeds 1001–1005);
 //! `-- --seeds N` for more evaluation seeds, `-- --tuning` to run on the tuning seeds
 //! (1–40, the seeds `benches/flooding.rs` and `examples/tune.rs` tuned airswarm on),
-//! `-- --quick` for the 50- and 100-node rows only. Plain frames (sealed rows are not in
-//! this grid yet), LongFast rows and the router variant of managed are not in it yet.
+//! `-- --quick` for the 50- and 100-node rows only, `-- --nodes N` for the N-node rows.
+//! Four variants per row: blind, managed (CLIENTs only), managed with routers (the
+//! best-connected tenth of the nodes as ROUTERs, as `sim --compare`) and airswarm. Rows:
+//! 50/100/200 nodes × broadcast-only and 20 % direct × hop limit 3 and 7 × symmetric and
+//! 3 dB asymmetric links, plain frames; then on 100 nodes, 20 % direct, hop limit 3, 3 dB:
+//! sparse (~5 neighbours), dense (~30), sealed (every message sealed: channel or session,
+//! with handshakes), and Meshtastic LongFast (SF11, 250 kHz, Meshtasticator path loss)
+//! broadcast-only and 20 % direct.
 
 use airswarm_core::mesh::Strategy;
+use airswarm_core::radio::LoRaConfig;
 use airswarm_core::sim::{SimConfig, SimReport, Simulator};
 
 /// Seeds airswarm's defaults were tuned on (benches/flooding.rs, examples/tune.rs).
@@ -24,21 +31,58 @@ struct Row {
     /// Area side relative to the CLI's density (40 nodes in 8 km × 8 km, ~7 neighbours).
     spread: f64,
     label: &'static str,
+    sealed: bool,
+    longfast: bool,
 }
 
-fn scenario(row: Row, seed: u64, strategy: Strategy) -> SimConfig {
+/// One compared setup: a strategy, with routers or not.
+#[derive(Clone, Copy)]
+struct Variant {
+    strategy: Strategy,
+    routers: bool,
+}
+
+const VARIANTS: [Variant; 4] = [
+    Variant {
+        strategy: Strategy::Blind,
+        routers: false,
+    },
+    Variant {
+        strategy: Strategy::Managed,
+        routers: false,
+    },
+    Variant {
+        strategy: Strategy::Managed,
+        routers: true,
+    },
+    Variant {
+        strategy: Strategy::Airswarm,
+        routers: false,
+    },
+];
+
+fn scenario(row: Row, seed: u64, v: Variant) -> SimConfig {
+    let defaults = SimConfig::default();
+    let (lora, path_loss, range) = if row.longfast {
+        airswarm_core::sim::longfast(LoRaConfig::default(), defaults.noise_figure_db)
+    } else {
+        (defaults.lora, defaults.path_loss, 1.0)
+    };
     SimConfig {
         nodes: row.nodes,
-        area_m: 8_000.0 * (row.nodes as f64 / 40.0).sqrt() * row.spread,
+        area_m: 8_000.0 * (row.nodes as f64 / 40.0).sqrt() * row.spread * range,
         seed,
         messages: 50,
         payload: 32,
-        strategy,
+        strategy: v.strategy,
         hop_limit: row.hop_limit,
         direct_fraction: row.direct,
         link_asymmetry_db: row.asymmetry_db,
-        crypto: false,
-        ..SimConfig::default()
+        crypto: row.sealed,
+        lora,
+        path_loss,
+        routers: if v.routers { row.nodes / 10 } else { 0 },
+        ..defaults
     }
 }
 
@@ -84,6 +128,12 @@ impl Pooled {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
+    // `-- --nodes N`: only the N-node rows (the sparse and dense rows have 100 nodes).
+    let only_nodes: Option<usize> = args
+        .iter()
+        .position(|a| a == "--nodes")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok());
     let tuning = args.iter().any(|a| a == "--tuning");
     let count: u64 = args
         .iter()
@@ -98,7 +148,7 @@ fn main() {
     };
     let mut rows = Vec::new();
     for nodes in [50, 100, 200] {
-        if quick && nodes == 200 {
+        if (quick && nodes == 200) || only_nodes.is_some_and(|n| n != nodes) {
             continue;
         }
         for direct in [0.0, 0.2] {
@@ -110,24 +160,39 @@ fn main() {
                         hop_limit,
                         asymmetry_db,
                         spread: 1.0,
-                        label: "",
+                        label: "~7",
+                        sealed: false,
+                        longfast: false,
                     });
                 }
             }
         }
     }
-    for (spread, label) in [(1.18, "sparse ~5"), (0.48, "dense ~30")] {
+    let special = [
+        (1.18, "sparse ~5", false, false, 0.2),
+        (0.48, "dense ~30", false, false, 0.2),
+        (1.0, "sealed", true, false, 0.0),
+        (1.0, "sealed", true, false, 0.2),
+        (1.0, "LongFast", false, true, 0.0),
+        (1.0, "LongFast", false, true, 0.2),
+    ];
+    for (spread, label, sealed, longfast, direct) in special {
+        if only_nodes.is_some_and(|n| n != 100) {
+            continue;
+        }
         rows.push(Row {
             nodes: 100,
-            direct: 0.2,
+            direct,
             hop_limit: 3,
             asymmetry_db: 3.0,
             spread,
             label,
+            sealed,
+            longfast,
         });
     }
     println!(
-        "flooding grid: 50 messages of 32 bytes per run, plain frames, SF7/125 kHz, 1 % duty cycle, {} seeds {:?} ({})",
+        "flooding grid: 50 messages of 32 bytes per run, SF7/125 kHz unless LongFast, 1 % duty cycle, {} seeds {:?} ({})",
         seeds.len(),
         seeds,
         if tuning {
@@ -136,29 +201,32 @@ fn main() {
             "evaluation seeds, never used for tuning"
         }
     );
+    println!(
+        "b = blind, m = managed (CLIENTs), r = managed with a tenth of the nodes as ROUTERs, a = airswarm"
+    );
     println!();
     println!(
-        "| nodes | direct | hops | asym dB | density | delivery drain b / m / a | within 60 s b / m / a | airtime s per delivered m / a | p50 s m / a | p95 s m / a | targets missed |"
+        "| nodes | direct | hops | asym dB | scenario | delivery at drain b / m / r / a | within 60 s b / m / r / a | airtime s per delivered m / a | p50 s m / a | p95 s m / a | targets missed |"
     );
     println!("|---:|---:|---:|---:|---|---|---|---|---|---|---|");
     let (mut rows_met, mut rows_total) = (0, 0);
     for row in rows {
-        let mut pooled: Vec<Pooled> = Strategy::ALL.iter().map(|_| Pooled::default()).collect();
+        let mut pooled: Vec<Pooled> = VARIANTS.iter().map(|_| Pooled::default()).collect();
         for &seed in &seeds {
-            for (k, &s) in Strategy::ALL.iter().enumerate() {
-                let r = Simulator::new(scenario(row, seed, s))
+            for (k, &v) in VARIANTS.iter().enumerate() {
+                let r = Simulator::new(scenario(row, seed, v))
                     .expect("valid scenario")
                     .run();
                 pooled[k].add(&r);
             }
         }
-        let (b, m, a) = (&pooled[0], &pooled[1], &pooled[2]);
+        let (b, m, r, a) = (&pooled[0], &pooled[1], &pooled[2], &pooled[3]);
         let mut missed = Vec::new();
-        let best_drain = b.drain().max(m.drain());
+        let best_drain = b.drain().max(m.drain()).max(r.drain());
         if a.drain() < best_drain {
             missed.push(format!("drain −{:.2} pt", 100.0 * (best_drain - a.drain())));
         }
-        let best_60 = b.in_60s().max(m.in_60s());
+        let best_60 = b.in_60s().max(m.in_60s()).max(r.in_60s());
         if a.in_60s() < best_60 {
             missed.push(format!("60 s −{:.2} pt", 100.0 * (best_60 - a.in_60s())));
         }
@@ -175,21 +243,19 @@ fn main() {
         rows_total += 1;
         rows_met += usize::from(missed.is_empty());
         println!(
-            "| {} | {:.0} % | {} | {} | {} | {:.2} / {:.2} / {:.2} % | {:.2} / {:.2} / {:.2} % | {:.4} / {:.4} | {:.1} / {:.1} | {:.1} / {:.1} | {} |",
+            "| {} | {:.0} % | {} | {} | {} | {:.2} / {:.2} / {:.2} / {:.2} % | {:.2} / {:.2} / {:.2} / {:.2} % | {:.4} / {:.4} | {:.1} / {:.1} | {:.1} / {:.1} | {} |",
             row.nodes,
             100.0 * row.direct,
             row.hop_limit,
             row.asymmetry_db,
-            if row.label.is_empty() {
-                "~7"
-            } else {
-                row.label
-            },
+            row.label,
             100.0 * b.drain(),
             100.0 * m.drain(),
+            100.0 * r.drain(),
             100.0 * a.drain(),
             100.0 * b.in_60s(),
             100.0 * m.in_60s(),
+            100.0 * r.in_60s(),
             100.0 * a.in_60s(),
             m.per_delivered(),
             a.per_delivered(),

@@ -170,6 +170,28 @@ fn a_sharer_floods_its_metainfo_again_when_asked() {
 }
 
 #[test]
+fn timers_follow_the_radio_and_the_duty_cycle() {
+    let lora = airswarm_core::radio::LoRaConfig::default();
+    assert_eq!(lora.spreading_factor, 7);
+    // At 1 % on SF7 a neighbour needs minutes per batch of pieces: the defaults.
+    let slow = FileConfig::for_radio(&lora, 1.0);
+    assert_eq!(slow.request_timeout, FileConfig::default().request_timeout);
+    assert_eq!(slow.have_interval, FileConfig::default().have_interval);
+    // With the whole channel, the pace (1.5 s a frame) bounds it: asked again within a minute.
+    let fast = FileConfig::for_radio(&lora, 100.0);
+    assert_eq!(fast.request_timeout, Duration::from_secs(36));
+    assert_eq!(fast.have_interval, Duration::from_secs(10));
+    // Longer frames stretch the timers.
+    let sf12 = airswarm_core::radio::LoRaConfig {
+        spreading_factor: 12,
+        ..lora
+    };
+    let far = FileConfig::for_radio(&sf12, 100.0);
+    assert!(far.request_timeout > fast.request_timeout, "{far:?}");
+    assert_eq!(far.pace, fast.pace);
+}
+
+#[test]
 fn a_liar_is_banned_and_its_corrupt_pieces_are_never_kept() {
     let key = sharer();
     let data = file(8 * 1024);

@@ -68,6 +68,32 @@ impl Default for FileConfig {
     }
 }
 
+impl FileConfig {
+    /// Timers for a node on `lora` allowed `duty_cycle_percent` of airtime: how long a
+    /// neighbour needs to answer a request is about `requests_per_peer` pieces of three
+    /// full frames, each frame costing the longer of the pace and its airtime divided by
+    /// the duty cycle; requests time out after twice that (20 s to 10 min) and bitfields
+    /// are re-sent after two pieces' time (10 s to 60 s). At 1 % and SF7 this gives the
+    /// defaults; a node allowed the whole channel (a test bench, a licensed band) asks
+    /// again within a minute instead of ten.
+    pub fn for_radio(lora: &crate::radio::LoRaConfig, duty_cycle_percent: f64) -> FileConfig {
+        let d = FileConfig::default();
+        let frame_ms = lora
+            .time_on_air_ns(crate::mesh::wire::MAX_FRAME)
+            .map_or(0.0, |ns| ns as f64 / 1e6);
+        let duty = (duty_cycle_percent / 100.0).clamp(1e-4, 1.0);
+        let per_frame_ms = (frame_ms / duty).max(d.pace.as_millis() as f64);
+        let piece_ms = 3.0 * per_frame_ms;
+        let request_ms = (2.0 * d.requests_per_peer as f64 * piece_ms).clamp(20e3, 600e3);
+        let have_ms = (2.0 * piece_ms).clamp(10e3, 60e3);
+        FileConfig {
+            request_timeout: Duration::from_millis(request_ms as u64),
+            have_interval: Duration::from_millis(have_ms as u64),
+            ..d
+        }
+    }
+}
+
 /// Where an outgoing file message goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scope {

@@ -72,6 +72,27 @@ impl PathLoss {
     }
 }
 
+/// Meshtastic's LongFast preset on Meshtasticator's path loss, from the transmit power
+/// and frequency of `base`: the modem (SF11, 250 kHz, CR 4/5: firmware RadioInterface.cpp
+/// applyModemConfig), the path loss ([`PathLoss::meshtasticator`]) and how much the range
+/// changes against `base` on the default path loss with `noise_figure_db` (scale the area
+/// by it to keep the same density of neighbours).
+pub fn longfast(base: LoRaConfig, noise_figure_db: f64) -> (LoRaConfig, PathLoss, f64) {
+    let lora = LoRaConfig {
+        spreading_factor: 11,
+        bandwidth_hz: 250_000,
+        coding_rate: 5,
+        ..base
+    };
+    let path_loss = PathLoss::meshtasticator(lora.frequency_hz);
+    let range = |l: &LoRaConfig, pl: &PathLoss| {
+        let noise = -174.0 + 10.0 * f64::from(l.bandwidth_hz).log10() + noise_figure_db;
+        pl.range_m(f64::from(l.tx_power_dbm) - noise - l.demod_snr_db())
+    };
+    let scale = range(&lora, &path_loss) / range(&base, &PathLoss::default());
+    (lora, path_loss, scale)
+}
+
 /// A scenario.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct SimConfig {

@@ -29,7 +29,7 @@ mod scenario;
 
 pub use config::{
     MAX_AREA_M, MAX_CHANNEL_PAYLOAD, MAX_DRAIN_MS, MAX_INTERVAL_MS, MAX_MESSAGES, MAX_NODES,
-    MAX_SESSION_PAYLOAD, PathLoss, SimConfig, SimError, percent_to_fraction,
+    MAX_SESSION_PAYLOAD, PathLoss, SimConfig, SimError, longfast, percent_to_fraction,
 };
 pub use file_scenario::{FileMode, FileReport, FileSim};
 

@@ -5,7 +5,7 @@ use std::time::Instant as WallClock;
 
 use airswarm_core::mesh::{Role, Strategy};
 use airswarm_core::radio::LoRaConfig;
-use airswarm_core::sim::{FileMode, FileSim, PathLoss, SimConfig, SimReport, Simulator};
+use airswarm_core::sim::{FileMode, FileSim, SimConfig, SimReport, Simulator};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
@@ -195,22 +195,10 @@ impl SimArgs {
         let mut path_loss = defaults.path_loss;
         let mut range_scale = 1.0;
         if self.longfast {
-            // LongFast: firmware RadioInterface.cpp applyModemConfig (bw 250, sf 11, cr 5).
-            lora.spreading_factor = 11;
-            lora.bandwidth_hz = 250_000;
-            lora.coding_rate = 5;
-            path_loss = PathLoss::meshtasticator(lora.frequency_hz);
-            // Scale the area by the range at this power against the default scenario's.
-            let range = |l: &LoRaConfig, pl: &PathLoss| {
-                let noise =
-                    -174.0 + 10.0 * f64::from(l.bandwidth_hz).log10() + defaults.noise_figure_db;
-                pl.range_m(f64::from(l.tx_power_dbm) - noise - l.demod_snr_db())
-            };
-            let base = LoRaConfig {
-                tx_power_dbm: self.tx_power,
-                ..LoRaConfig::default()
-            };
-            range_scale = range(&lora, &path_loss) / range(&base, &defaults.path_loss);
+            // (--sf, --bw-khz and --cr are refused with --longfast: `lora` is the default
+            // modem at the chosen power and frequency.)
+            (lora, path_loss, range_scale) =
+                airswarm_core::sim::longfast(lora, defaults.noise_figure_db);
         }
         let area_m = self.area_m.unwrap_or(
             DEFAULT_AREA_M * range_scale * (self.nodes as f64 / DEFAULT_NODES as f64).sqrt(),

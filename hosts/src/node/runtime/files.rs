@@ -55,9 +55,9 @@ pub(super) struct Files {
 }
 
 impl Files {
-    pub(super) fn new(me: Address, seed: u64, dir: Option<PathBuf>) -> Files {
+    pub(super) fn new(me: Address, cfg: FileConfig, seed: u64, dir: Option<PathBuf>) -> Files {
         Files {
-            engine: FileMesh::new(me, FileConfig::default(), seed),
+            engine: FileMesh::new(me, cfg, seed),
             channel_of: BTreeMap::new(),
             offers: BTreeMap::new(),
             dir,

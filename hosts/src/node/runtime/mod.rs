@@ -254,6 +254,10 @@ impl Runtime {
         let now = clock.now();
         let files = files::Files::new(
             node.address(),
+            airswarm_core::meshfile::FileConfig::for_radio(
+                &settings.lora,
+                settings.duty_cycle_percent,
+            ),
             u64::from_le_bytes(rng_seed[16..24].try_into().expect("8 bytes")),
             settings.files_dir.clone(),
         );

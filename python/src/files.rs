@@ -15,6 +15,7 @@ use rand_core::SeedableRng;
 
 use crate::args::{Int, Wide, plain};
 use crate::errors;
+use crate::secure::SecureNode;
 use crate::security::{Identity, Keyring};
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -257,21 +258,32 @@ impl FileMesh {
     }
 
     /// A file payload the node delivered from `src`; `keyring` holds the pinned keys that
-    /// check metainfo signatures. DecodeError for a payload that is not a valid file
-    /// message, CryptoError for a metainfo whose signature does not verify (nothing
-    /// changes; a "rejected" event follows).
+    /// check metainfo signatures: a `Keyring`, or a `SecureNode` (its own keyring, with
+    /// the keys it pinned from announcements). DecodeError for a payload that is not a
+    /// valid file message, CryptoError for a metainfo whose signature does not verify
+    /// (nothing changes; a "rejected" event follows).
     fn handle_message(
         &mut self,
         py: Python<'_>,
         now_ms: Int<u64>,
         src: Int<u32>,
         payload: &[u8],
-        keyring: &Bound<'_, Keyring>,
+        keyring: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        let keys = keyring.get().lock();
-        self.inner
-            .handle_message(Instant(now_ms.0), Address(src.0), payload, &keys)
-            .map_err(|e| file_err(py, e))
+        let (now, src) = (Instant(now_ms.0), Address(src.0));
+        let result = if let Ok(ring) = keyring.cast::<Keyring>() {
+            let keys = ring.get().lock();
+            self.inner.handle_message(now, src, payload, &keys)
+        } else if let Ok(node) = keyring.cast::<SecureNode>() {
+            let node = node.try_borrow()?;
+            self.inner
+                .handle_message(now, src, payload, node.inner.keyring())
+        } else {
+            return Err(pyo3::exceptions::PyTypeError::new_err(
+                "handle_message() takes a Keyring or a SecureNode for the pinned keys",
+            ));
+        };
+        result.map_err(|e| file_err(py, e))
     }
 
     /// Call when `poll_timeout()` is due.

@@ -12,6 +12,7 @@ mod harness;
 mod keyfiles;
 mod mesh;
 mod radio;
+mod secure;
 mod security;
 mod session;
 mod torrent;
@@ -26,6 +27,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     harness::register(m)?;
     radio::register(m)?;
     security::register(m)?;
+    secure::register(m)?;
     torrent::register(m)?;
     session::register(m)?;
     files::register(m)?;

@@ -34,7 +34,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     Ok(())
 }
 
-fn field_value(py: Python<'_>, v: FieldValue) -> PyResult<Py<PyAny>> {
+pub(crate) fn field_value(py: Python<'_>, v: FieldValue) -> PyResult<Py<PyAny>> {
     Ok(match v {
         FieldValue::Count(c) => c.into_pyobject(py)?.into_any().unbind(),
         FieldValue::Real(r) => r.into_pyobject(py)?.into_any().unbind(),
@@ -283,7 +283,7 @@ fn py_bool(b: bool) -> &'static str {
     if b { "True" } else { "False" }
 }
 
-fn parse_strategy(s: &str) -> PyResult<Strategy> {
+pub(crate) fn parse_strategy(s: &str) -> PyResult<Strategy> {
     s.parse().map_err(errors::config)
 }
 
@@ -603,9 +603,9 @@ impl MessageReceived {
 #[derive(PartialEq, Eq, Hash, Debug)]
 pub struct Delivered {
     #[pyo3(get)]
-    dst: u32,
+    pub(crate) dst: u32,
     #[pyo3(get)]
-    id: u32,
+    pub(crate) id: u32,
 }
 
 #[pymethods]
@@ -620,9 +620,9 @@ impl Delivered {
 #[derive(PartialEq, Eq, Hash, Debug)]
 pub struct SendFailed {
     #[pyo3(get)]
-    dst: u32,
+    pub(crate) dst: u32,
     #[pyo3(get)]
-    id: u32,
+    pub(crate) id: u32,
 }
 
 #[pymethods]
@@ -637,7 +637,7 @@ impl SendFailed {
 #[derive(PartialEq, Eq, Hash, Debug)]
 pub struct PersistCounter {
     #[pyo3(get)]
-    next: u64,
+    pub(crate) next: u64,
 }
 
 #[pymethods]

@@ -25,7 +25,7 @@ pub(crate) fn os_rng() -> rand_core::UnwrapErr<getrandom::SysRng> {
 #[pyclass(frozen, module = "airswarm")]
 #[derive(Clone, Debug)]
 pub struct PublicKey {
-    inner: crypto::PublicIdentity,
+    pub(crate) inner: crypto::PublicIdentity,
 }
 
 #[pymethods]
@@ -166,6 +166,8 @@ impl Identity {
 #[derive(Debug)]
 pub struct Channel {
     inner: std::sync::Mutex<CoreChannel>,
+    /// The key, for `SecureNode.join_channel` (which keeps replay windows of its own).
+    pub(crate) key: ChannelKey,
 }
 
 impl Channel {
@@ -186,8 +188,10 @@ impl Channel {
                 key.len()
             ))
         })?;
+        let key = ChannelKey::from_bytes(k);
         Ok(Channel {
-            inner: std::sync::Mutex::new(CoreChannel::new(&ChannelKey::from_bytes(k))),
+            inner: std::sync::Mutex::new(CoreChannel::new(&key)),
+            key,
         })
     }
     /// 32 random key bytes for `Channel(key)`.
@@ -313,6 +317,23 @@ impl Keyring {
     pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, crypto::Keyring> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    pub(crate) fn from_core(ring: crypto::Keyring) -> Self {
+        Keyring {
+            inner: std::sync::Mutex::new(ring),
+        }
+    }
+}
+
+/// A public key given as a `PublicKey` or as PEM/DER bytes (what `pin` takes).
+pub(crate) fn public_key_arg(key: &Bound<'_, PyAny>) -> PyResult<crypto::PublicIdentity> {
+    if let Ok(k) = key.cast::<PublicKey>() {
+        Ok(k.get().inner.clone())
+    } else if let Ok(b) = key.extract::<Vec<u8>>() {
+        crypto::keyfile::public_key_from_file_bytes(&b).map_err(errors::crypto)
+    } else {
+        Err(errors::config("pin() takes a PublicKey or PEM/DER bytes"))
+    }
 }
 
 #[pymethods]
@@ -331,13 +352,7 @@ impl Keyring {
     }
     /// Pin a public key (a `PublicKey`, or PEM/DER bytes); True if it was new.
     fn pin(&self, key: &Bound<'_, PyAny>) -> PyResult<bool> {
-        let key = if let Ok(k) = key.cast::<PublicKey>() {
-            k.get().inner.clone()
-        } else if let Ok(b) = key.extract::<Vec<u8>>() {
-            crypto::keyfile::public_key_from_file_bytes(&b).map_err(errors::crypto)?
-        } else {
-            return Err(errors::config("pin() takes a PublicKey or PEM/DER bytes"));
-        };
+        let key = public_key_arg(key)?;
         self.lock().pin(key).map_err(errors::crypto)
     }
     /// Pin every key of an export (all or nothing); returns how many were new.

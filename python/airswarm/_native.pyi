@@ -29,9 +29,7 @@ __all__ = [
     "MAX_MESSAGE",
     "MAX_NAME_LEN",
     "KeyConflict",
-    "Mesh",
     "MeshError",
-    "MeshRun",
     "MessageReceived",
     "NODE_STATS_FIELDS",
     "Metainfo",
@@ -207,8 +205,6 @@ class SimResult:
     def direct_delivery_ratio(self) -> Optional[float]: ...
     @property
     def airtime_per_delivered_s(self) -> Optional[float]: ...
-    @property
-    def churn(self) -> float: ...
     @property
     def mean_relay_wait_ms(self) -> float: ...
     @property

@@ -68,6 +68,13 @@ impl FloodPolicy for Airswarm {
     }
 
     fn cancels(&self, copy: &CopyHeard, heard: &mut u16) -> bool {
+        // The source sending its frame again (it heard nobody pass it on, e.g. because our
+        // relay is still queued behind a busy channel) reaches only who the first copy
+        // reached: no reason to hold ours back. On a line A–B–C a cancel here would leave
+        // C without the frame.
+        if copy.from_source {
+            return false;
+        }
         let threshold = self.suppress_threshold(copy.density);
         // A copy from a relay much closer to us than the original sender covers nearly
         // what ours would: count it double.
@@ -115,6 +122,7 @@ mod tests {
             direct,
             density,
             waiting_child: false,
+            from_source: false,
         }
     }
 
@@ -154,6 +162,22 @@ mod tests {
         // Direct frames: any copy.
         let mut heard = 0;
         assert!(a.cancels(&copy(-5.0, true, 0.5), &mut heard));
+    }
+
+    #[test]
+    fn the_sources_own_resend_never_cancels_a_relay() {
+        let a = Airswarm::default();
+        let mut heard = 0;
+        let resend = CopyHeard {
+            from_source: true,
+            ..copy(20.0, false, 4.0)
+        };
+        for _ in 0..3 {
+            assert!(!a.cancels(&resend, &mut heard));
+        }
+        assert_eq!(heard, 0, "not counted either");
+        // The same copy from a relay does cancel.
+        assert!(a.cancels(&copy(20.0, false, 4.0), &mut heard));
     }
 
     #[test]

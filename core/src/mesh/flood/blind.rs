@@ -43,6 +43,7 @@ mod tests {
             direct: true,
             density: 20.0,
             waiting_child: false,
+            from_source: false,
         };
         let mut heard = 0;
         for _ in 0..10 {

@@ -249,6 +249,7 @@ mod tests {
             direct: false,
             density: 0.5,
             waiting_child: true,
+            from_source: false,
         };
         let mut heard = 0;
         assert!(Managed::default().cancels(&copy, &mut heard));
@@ -282,6 +283,7 @@ mod tests {
             direct: false,
             density: 1.0,
             waiting_child: false,
+            from_source: false,
         }
     }
 

@@ -121,6 +121,9 @@ pub struct CopyHeard {
     /// A neighbour that relies on us for floods has not been heard with this one (only
     /// computed when the policy turns on [`Mechanisms::parents`]).
     pub waiting_child: bool,
+    /// The copy came from the frame's source itself, unrelayed (its resend when it heard
+    /// nobody pass the frame on): it covers only what the first copy covered.
+    pub from_source: bool,
 }
 
 /// What a strategy decides; everything else about a node is shared.

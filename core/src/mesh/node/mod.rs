@@ -311,7 +311,7 @@ impl Node {
                 self.release_due(now);
                 return Ok(());
             }
-            self.on_duplicate(now, key, h.relay, snr_q);
+            self.on_duplicate(now, key, h.relay, snr_q, h.hop_start == h.hop_limit);
             // Our next hop relayed what we handed it: the hand-over worked.
             self.watches.retain(|w| {
                 !(w.key == key && (w.next_hop == h.relay || w.next_hop == NO_NEXT_HOP))
@@ -416,7 +416,14 @@ impl Node {
         Ok(())
     }
 
-    fn on_duplicate(&mut self, now: Instant, key: FrameKey, relay: u8, snr_q: i16) {
+    fn on_duplicate(
+        &mut self,
+        now: Instant,
+        key: FrameKey,
+        relay: u8,
+        snr_q: i16,
+        from_source: bool,
+    ) {
         let density = self.density;
         self.density += 1.0 / 16.0;
         let Some(pos) = self
@@ -443,6 +450,7 @@ impl Node {
             direct: p.direct,
             density,
             waiting_child,
+            from_source,
         };
         let cancel = self.policy.cancels(&copy, &mut self.pending[pos].heard);
         if cancel {

@@ -18,6 +18,7 @@ fn run(
     ids: &[Identity],
     file: Option<FileMode>,
     chat: usize,
+    pace_ms: Option<u64>,
 ) -> SimReport {
     let cfg = SimConfig {
         nodes,
@@ -27,10 +28,16 @@ fn run(
         interval_ms: 60_000,
         crypto,
         duty_cycle_percent: 10.0,
-        file: file.map(|mode| FileSim {
-            kib: 20,
-            mode,
-            ..FileSim::default()
+        file: file.map(|mode| {
+            let mut f = FileSim {
+                kib: 20,
+                mode,
+                ..FileSim::default()
+            };
+            if let Some(ms) = pace_ms {
+                f.engine.pace = airswarm_core::time::Duration::from_millis(ms);
+            }
+            f
         }),
         ..SimConfig::default()
     };
@@ -42,7 +49,19 @@ fn run(
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let crypto = args.iter().any(|a| a == "--crypto");
-    let nums: Vec<u64> = args.iter().filter_map(|a| a.parse().ok()).collect();
+    // `--pace-ms=N`: the engine's quiet per file frame (default the engine's 1.5 s);
+    // `--first-seed=N`: seeds N..N+SEEDS-1 instead of 1..SEEDS.
+    let opt = |name: &str| {
+        args.iter()
+            .find_map(|a| a.strip_prefix(name).and_then(|v| v.parse::<u64>().ok()))
+    };
+    let pace_ms = opt("--pace-ms=");
+    let first_seed = opt("--first-seed=").unwrap_or(1);
+    let nums: Vec<u64> = args
+        .iter()
+        .filter(|a| !a.starts_with("--"))
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let seeds = nums.first().copied().unwrap_or(10);
     let sizes: Vec<usize> = if nums.len() > 1 {
         nums[1..].iter().map(|&n| n as usize).collect()
@@ -51,7 +70,8 @@ fn main() {
     };
     let max_nodes = sizes.iter().copied().max().unwrap_or(30);
     println!(
-        "20 KiB file from a random node to every node, seeds 1..={seeds}, {} frames, duty cycle 10 % (1 % leaves unicast hours from done)",
+        "20 KiB file from a random node to every node, seeds {first_seed}..={}, {} frames, duty cycle 10 % (1 % leaves unicast hours from done)",
+        first_seed + seeds - 1,
         if crypto { "sealed" } else { "plain" }
     );
     println!(
@@ -59,7 +79,7 @@ fn main() {
     );
     for &nodes in &sizes {
         let (mut sum_s, mut sum_u) = (0.0, 0.0);
-        for seed in 1..=seeds {
+        for seed in first_seed..first_seed + seeds {
             let ids: Vec<Identity> = if crypto {
                 (0..max_nodes.min(nodes))
                     .map(|i| sim_identity(seed, i).expect("key"))
@@ -67,8 +87,16 @@ fn main() {
             } else {
                 Vec::new()
             };
-            let s = run(nodes, seed, crypto, &ids, Some(FileMode::Swarm), 0);
-            let u = run(nodes, seed, crypto, &ids, Some(FileMode::Unicast), 0);
+            let s = run(nodes, seed, crypto, &ids, Some(FileMode::Swarm), 0, pace_ms);
+            let u = run(
+                nodes,
+                seed,
+                crypto,
+                &ids,
+                Some(FileMode::Unicast),
+                0,
+                pace_ms,
+            );
             let (fs, fu) = (
                 s.file.as_ref().expect("file"),
                 u.file.as_ref().expect("file"),
@@ -115,7 +143,7 @@ fn main() {
     );
     println!(" seed | idle p50_ms p95_ms delivery | during p50_ms p95_ms delivery | p95 ratio");
     let (mut idle95, mut busy95) = (Vec::new(), Vec::new());
-    for seed in 1..=seeds {
+    for seed in first_seed..first_seed + seeds {
         let ids: Vec<Identity> = if crypto {
             (0..nodes)
                 .map(|i| sim_identity(seed, i).expect("key"))
@@ -123,8 +151,16 @@ fn main() {
         } else {
             Vec::new()
         };
-        let idle = run(nodes, seed, crypto, &ids, None, 60);
-        let busy = run(nodes, seed, crypto, &ids, Some(FileMode::Swarm), 60);
+        let idle = run(nodes, seed, crypto, &ids, None, 60, pace_ms);
+        let busy = run(
+            nodes,
+            seed,
+            crypto,
+            &ids,
+            Some(FileMode::Swarm),
+            60,
+            pace_ms,
+        );
         idle95.push(idle.latency_p95_ms);
         busy95.push(busy.latency_p95_ms);
         println!(

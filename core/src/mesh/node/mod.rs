@@ -530,6 +530,16 @@ impl Node {
             }
             self.rebroadcast_delay(snr_db)
         };
+        // A fragment with more to come: its source is still sending the rest of the burst,
+        // and a half-duplex relay that talks now misses them. Start counting after the
+        // burst (at most full frames' airtime per fragment left).
+        let delay = match h.fragment {
+            Some((index, count)) if index + 1 < count => {
+                let rest = u64::from(count - index - 1);
+                delay + Duration::from_millis(rest * self.airtime_ms(wire::MAX_FRAME))
+            }
+            _ => delay,
+        };
         self.pending.push(Pending {
             relay: true,
             direct: !h.dst.is_broadcast(),

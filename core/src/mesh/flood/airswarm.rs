@@ -49,6 +49,7 @@ impl FloodPolicy for Airswarm {
             pulls: true,
             parents: true,
             resend_unheard_broadcasts: true,
+            burst_aware_relays: true,
         }
     }
 

@@ -103,6 +103,9 @@ pub struct Mechanisms {
     /// [`FloodPolicy::unheard_broadcast_resends`] times) when no neighbour is heard passing
     /// it on within a relay window.
     pub resend_unheard_broadcasts: bool,
+    /// `node/mod.rs`: a relay of a fragment with more to come waits until the source's
+    /// burst is over (a half-duplex relay that talks mid-burst misses the rest).
+    pub burst_aware_relays: bool,
 }
 
 /// A relay waiting to rebroadcast a frame hears another copy of it.

@@ -534,7 +534,9 @@ impl Node {
         // and a half-duplex relay that talks now misses them. Start counting after the
         // burst (at most full frames' airtime per fragment left).
         let delay = match h.fragment {
-            Some((index, count)) if index + 1 < count => {
+            Some((index, count))
+                if index + 1 < count && self.policy.mechanisms().burst_aware_relays =>
+            {
                 let rest = u64::from(count - index - 1);
                 delay + Duration::from_millis(rest * self.airtime_ms(wire::MAX_FRAME))
             }

@@ -15,7 +15,7 @@ use airswarm_core::meshfile::{
     DEFAULT_PIECE_LEN, FileConfig, FileEvent, FileId, FileMesh, FileMeta, FileMsg, MAX_FILE_SIZE,
     Scope,
 };
-use airswarm_core::time::Instant;
+use airswarm_core::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
 
@@ -23,8 +23,14 @@ use super::{Runtime, err, ok, unix_ms};
 use crate::node::file_store::{FileRole, StoredFile};
 
 /// Shared files are announced again for newcomers at most this often.
-const REANNOUNCE_EVERY: airswarm_core::time::Duration =
-    airswarm_core::time::Duration::from_secs(600);
+const REANNOUNCE_EVERY: Duration = Duration::from_secs(600);
+
+/// A shared file's metainfo is flooded again after this long, then at doubling intervals
+/// while they stay at most [`LAST_REFLOOD`]: a node that missed the first flood (a
+/// collision, a fragment lost on the way) still hears of the file within minutes, at the
+/// cost of a handful of floods per share.
+const FIRST_REFLOOD: Duration = Duration::from_secs(60);
+const LAST_REFLOOD: Duration = Duration::from_secs(3600);
 
 /// Files whose channel we remember without tracking them (heard of, not fetched).
 const MAX_HEARD: usize = 64;
@@ -52,6 +58,9 @@ pub(super) struct Files {
     from: Address,
     /// When our shared files' metainfos were last flooded again for newcomers.
     reannounced: Option<Instant>,
+    /// Shared files' next scheduled re-flood of their metainfo, and the interval after it
+    /// (doubling from [`FIRST_REFLOOD`] up to [`LAST_REFLOOD`], then no more).
+    refloods: BTreeMap<FileId, (Instant, Duration)>,
 }
 
 impl Files {
@@ -63,7 +72,13 @@ impl Files {
             dir,
             from: Address(0),
             reannounced: None,
+            refloods: BTreeMap::new(),
         }
+    }
+
+    /// When the next shared metainfo is due to be flooded again.
+    pub(super) fn next_reflood(&self) -> Option<Instant> {
+        self.refloods.values().map(|(at, _)| *at).min()
     }
 
     /// The channel `file` travels on ("" when never heard).
@@ -144,6 +159,11 @@ impl Runtime {
             match self.files.engine.resume(now, meta, pieces) {
                 Ok(_) => {
                     self.files.channel_of.insert(f.file, f.channel.clone());
+                    if f.role == FileRole::Shared {
+                        self.files
+                            .refloods
+                            .insert(f.file, (now + FIRST_REFLOOD, FIRST_REFLOOD));
+                    }
                     // Every piece was in but the node stopped before writing the file.
                     if f.role == FileRole::Fetching && self.files.engine.data(f.file).is_some() {
                         self.complete_file(now, f.file)?;
@@ -346,6 +366,22 @@ impl Runtime {
         if self.files.engine.poll_timeout().is_some_and(|t| t <= now) {
             self.files.engine.handle_timeout(now);
         }
+        let due: Vec<FileId> = self
+            .files
+            .refloods
+            .iter()
+            .filter(|(_, (at, _))| *at <= now)
+            .map(|(f, _)| *f)
+            .collect();
+        for file in due {
+            let (_, interval) = self.files.refloods.remove(&file).expect("listed above");
+            if self.files.engine.reannounce(file).is_ok() {
+                let next = Duration::from_millis(interval.as_millis() * 2);
+                if next <= LAST_REFLOOD {
+                    self.files.refloods.insert(file, (now + interval, next));
+                }
+            }
+        }
         loop {
             let queued = self.node.node().queued_frames() + self.backlog.len();
             let Some(out) = self.files.engine.poll_transmit(now, queued) else {
@@ -454,6 +490,9 @@ impl Runtime {
         }
         self.files.channel_of.insert(file, channel.clone());
         self.files.offers.remove(&file);
+        self.files
+            .refloods
+            .insert(file, (now + FIRST_REFLOOD, FIRST_REFLOOD));
         tracing::info!(
             "sharing {name} ({file}, {} bytes) on channel {channel}",
             data.len()

@@ -372,6 +372,7 @@ impl Runtime {
             Some(self.next_announce),
             self.announce_soon,
             self.files.engine.poll_timeout(),
+            self.files.next_reflood(),
         ]
         .into_iter()
         .flatten()

@@ -181,14 +181,17 @@ fn a_closed_pipe_ends_every_subcommand_quietly_and_a_full_device_is_one_line() {
     let s = Scratch::new("pipe");
     for args in every_subcommand(&s) {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        // Closed pipe: the reader is gone before the command writes anything.
-        let mut child = s
+        // Closed pipe: the reader is gone before the command starts, so its first write
+        // fails (dropping the reader after spawning raced with servers such as `air`,
+        // which write one line and then wait: a line written first was never noticed).
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let child = s
             .cmd(&args)
-            .stdout(Stdio::piped())
+            .stdout(writer)
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        drop(child.stdout.take());
         let out = bounded(child, &args);
         assert_eq!(
             out.status.code(),

@@ -164,6 +164,24 @@ pub struct AirswarmTuning {
     pub edge_margin_db: f64,
 }
 
+impl AirswarmTuning {
+    /// The longer relay window airswarm used before it was cut to Meshtastic's size
+    /// (896 quality + 320 jitter slots, 12.4 s at SF7, two copies to cancel): what
+    /// `airswarm node` runs on real radios and the virtual air for now. With the short
+    /// window, OS scheduling jitter and radio turnaround on a loaded host put relays and
+    /// the source's resends on top of each other, and the A–B–C process tests lost frames
+    /// (`hosts/tests/node_processes.rs`); the simulator, which models neither, uses the
+    /// default.
+    pub fn long_window() -> AirswarmTuning {
+        AirswarmTuning {
+            suppress_copies: 2,
+            quality_slots: 896.0,
+            jitter_slots: 320.0,
+            ..AirswarmTuning::default()
+        }
+    }
+}
+
 impl Default for AirswarmTuning {
     /// Measured with `cargo run --release -p airswarm-core --example tune` on tuning seeds
     /// 1-8 of the grid's 100-node rows. The window is Meshtastic's size (at most 112

@@ -214,6 +214,7 @@ impl Runtime {
             duty_cycle_percent: settings.duty_cycle_percent,
             first_counter,
             seed: u64::from_le_bytes(rng_seed[..8].try_into().expect("8 bytes")),
+            tuning: airswarm_core::mesh::AirswarmTuning::long_window(),
             ..NodeConfig::default()
         };
         let mut node = SecureNode::new(

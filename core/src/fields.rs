@@ -91,7 +91,12 @@ pub const NODE_STATS_FIELDS: &[Field<NodeStats>] = &[
     count!(
         NodeStats,
         relays_cancelled,
-        "Pending rebroadcasts cancelled because enough copies were heard."
+        "Pending rebroadcasts cancelled because enough copies were heard, or pruned."
+    ),
+    count!(
+        NodeStats,
+        relays_pruned,
+        "Of those, relays dropped because every neighbour heard well was known to have the frame."
     ),
     count!(NodeStats, frames_received, "Valid frames received."),
     count!(

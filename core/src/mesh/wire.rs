@@ -8,8 +8,9 @@
 //! byte 2      hop limit left (bits 4-7) | hops at start (bits 0-3)
 //! byte 3      relay: low byte of the address of the node that sent this copy
 //! byte 4      direct frames: next hop, the low byte of the address that should relay it,
-//!             0 = anyone (flood); broadcasts: the sender's parent, the one neighbour it
-//!             relies on for floods (0 = none)
+//!             0 = anyone (flood); broadcasts: a neighbour the sender of this copy hears:
+//!             in an original, the sender's parent, the one neighbour it relies on for
+//!             floods (0 = none); in an airswarm relay, the neighbour the copy came from
 //! bytes 5-8   destination address, big-endian. 0xFFFF_0000..=0xFFFF_FFFF is the
 //!             broadcast range: on a broadcast, bytes 7-8 carry the tag of the latest
 //!             other broadcast the sender of this copy has (0xFFFF = none; see below)
@@ -29,9 +30,11 @@
 //! message to one relay instead of flooding it (as Meshtastic 2.6 does, NextHopRouter.cpp).
 //! Next hop 0 means "no preference", so a node whose address ends in 0x00 is never named
 //! as a next hop (routes through it fall back to flooding). Broadcasts are never handed
-//! to one relay, so on them the byte names the sender's parent instead: a node that hears
-//! only one neighbour well says so, and that neighbour keeps relaying floods until it has
-//! heard the node with each one (see the mesh node's `airswarm` strategy).
+//! to one relay, so on them the byte names a node the sender hears: in an original, the
+//! sender's parent (a node that hears only one neighbour well says so, and that neighbour
+//! keeps relaying floods until it has heard the node with each one); in a relay, the
+//! neighbour its copy came from, so that listeners learn who hears whom and drop relays
+//! that would reach nobody new (the mesh node's `coverage` module).
 //!
 //! Broadcast tags ([`message_tag`], 16 bits of a hash of source and id) let a node notice
 //! a flood it missed: every copy of a broadcast names the latest other broadcast its

@@ -4,7 +4,7 @@
 //! that relies on us has not been heard, replies whose hop limit fits the distance, and
 //! the node's routing, pull, parent and broadcast-watch mechanisms.
 
-use super::{CopyHeard, FloodPolicy, Mechanisms, Strategy, link_weight};
+use super::{CopyHeard, FloodPolicy, Mechanisms, SNR_MAX_DB, Strategy};
 use crate::mesh::node::AirswarmTuning;
 use crate::rng::Rng;
 
@@ -17,6 +17,15 @@ pub const REPLY_HOP_MARGIN: u8 = 2;
 /// rounds and fragment waves still need that long per hop on a busy mesh: timed on the
 /// 112-slot relay window, a 20 KiB file reached 13 of 29 nodes instead of all of them.
 pub const REPAIR_WINDOW_SLOTS: f64 = 1216.0;
+
+/// Link quality in [0, 1] measured from the demodulation floor (0 at or below it) to
+/// [`SNR_MAX_DB`]: a frame heard at the floor came from as far as the radio reaches,
+/// whatever the spreading factor, so the farthest receivers relay first at once (the SNR
+/// range below the floor, which Meshtastic's fixed −20 dB start keeps for SF12, holds no
+/// frame a faster spreading factor can decode).
+pub fn floor_weight(snr_db: f64, floor_db: f64) -> f64 {
+    ((snr_db - floor_db) / (SNR_MAX_DB - floor_db).max(1.0)).clamp(0.0, 1.0)
+}
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Airswarm {
@@ -50,6 +59,7 @@ impl FloodPolicy for Airswarm {
             parents: true,
             resend_unheard_broadcasts: true,
             burst_aware_relays: true,
+            coverage: true,
         }
     }
 
@@ -63,9 +73,17 @@ impl FloodPolicy for Airswarm {
     }
 
     /// Far (weak) receivers add the most new coverage, so they go first; the ordering is
-    /// continuous in SNR, and jitter breaks ties between equals.
-    fn delay_slots(&self, snr_db: f64, rng: &mut Rng) -> f64 {
-        link_weight(snr_db) * self.tuning.quality_slots + rng.unit() * self.tuning.jitter_slots
+    /// continuous in SNR from the demodulation floor up, and jitter breaks ties between
+    /// equals.
+    fn delay_slots(&self, snr_db: f64, floor_db: f64, rng: &mut Rng) -> f64 {
+        floor_weight(snr_db, floor_db) * self.tuning.quality_slots
+            + rng.unit() * self.tuning.jitter_slots
+    }
+
+    /// Like the firmware: a relay whose time comes while the channel is busy stays queued
+    /// and cancellable, so the copy being received can still cancel it.
+    fn redraws_when_busy(&self) -> bool {
+        true
     }
 
     fn cancels(&self, copy: &CopyHeard, heard: &mut u16) -> bool {
@@ -132,10 +150,10 @@ mod tests {
         let a = Airswarm::default();
         let (mut r1, mut r2) = (Rng::new(5), Rng::new(5));
         for _ in 0..50 {
-            assert!(a.delay_slots(-20.0, &mut r1) < a.delay_slots(10.0, &mut r2));
+            assert!(a.delay_slots(-20.0, -7.5, &mut r1) < a.delay_slots(10.0, -7.5, &mut r2));
         }
         let mut rng = Rng::new(9);
-        assert!(a.delay_slots(-20.0, &mut rng) <= a.tuning.jitter_slots);
+        assert!(a.delay_slots(-20.0, -7.5, &mut rng) <= a.tuning.jitter_slots);
     }
 
     #[test]
@@ -201,7 +219,7 @@ mod tests {
         assert!(a.max_delay_slots() <= m.max_delay_slots());
         let mut rng = Rng::new(3);
         for _ in 0..100 {
-            assert!(a.delay_slots(-20.0, &mut rng) <= (2 * super::super::CW_MAX) as f64);
+            assert!(a.delay_slots(-20.0, -7.5, &mut rng) <= (2 * super::super::CW_MAX) as f64);
         }
     }
 

@@ -21,7 +21,7 @@ impl FloodPolicy for Blind {
     }
 
     /// Uniform over Meshtastic's largest contention window, whatever the link.
-    fn delay_slots(&self, _snr_db: f64, rng: &mut Rng) -> f64 {
+    fn delay_slots(&self, _snr_db: f64, _floor_db: f64, rng: &mut Rng) -> f64 {
         rng.below(1 << CW_MAX) as f64
     }
 
@@ -53,8 +53,8 @@ mod tests {
         let (mut a, mut b) = (Rng::new(3), Rng::new(3));
         for _ in 0..50 {
             assert_eq!(
-                Blind.delay_slots(-20.0, &mut a),
-                Blind.delay_slots(10.0, &mut b)
+                Blind.delay_slots(-20.0, -7.5, &mut a),
+                Blind.delay_slots(10.0, -7.5, &mut b)
             );
         }
         assert_eq!(Blind.mechanisms(), Mechanisms::default());

@@ -144,7 +144,7 @@ impl FloodPolicy for Managed {
 
     /// Client delay = 2·CWmax·slot + random(0, 2^CWsize)·slot; a ROUTER's is
     /// random(0, 2·CWsize)·slot (RadioInterface.cpp getTxDelayMsecWeighted).
-    fn delay_slots(&self, snr_db: f64, rng: &mut Rng) -> f64 {
+    fn delay_slots(&self, snr_db: f64, _floor_db: f64, rng: &mut Rng) -> f64 {
         let cw = Self::contention_window(snr_db);
         if self.role == Role::Router {
             rng.below(2 * u64::from(cw)) as f64
@@ -233,9 +233,9 @@ mod tests {
         assert_eq!(Managed::contention_window(10.0), CW_MAX);
         let mut rng = Rng::new(1);
         for _ in 0..200 {
-            let weak = Managed::default().delay_slots(-20.0, &mut rng);
+            let weak = Managed::default().delay_slots(-20.0, -7.5, &mut rng);
             assert!((16.0..24.0).contains(&weak), "{weak}");
-            let strong = Managed::default().delay_slots(10.0, &mut rng);
+            let strong = Managed::default().delay_slots(10.0, -7.5, &mut rng);
             assert!((16.0..272.0).contains(&strong), "{strong}");
         }
     }
@@ -294,14 +294,14 @@ mod tests {
         let mut most = 0.0f64;
         for _ in 0..500 {
             // CWsize 8 at SNR 10: random(0, 16) slots, before any client's 16-slot offset.
-            let d = router.delay_slots(10.0, &mut rng);
+            let d = router.delay_slots(10.0, -7.5, &mut rng);
             assert!((0.0..16.0).contains(&d), "{d}");
             // CWsize 3 at SNR -20: random(0, 6).
-            assert!(router.delay_slots(-20.0, &mut rng) < 6.0);
+            assert!(router.delay_slots(-20.0, -7.5, &mut rng) < 6.0);
             most = most.max(d);
         }
         assert_eq!(most, 15.0);
-        assert!(router.delay_slots(10.0, &mut rng) <= router.max_delay_slots());
+        assert!(router.delay_slots(10.0, -7.5, &mut rng) <= router.max_delay_slots());
         assert!(!router.cancels(&copy(), &mut 0));
         assert!(router.relays());
         assert_eq!(router.postpone_slots(0.0), None);
@@ -315,7 +315,7 @@ mod tests {
         };
         let mut rng = Rng::new(4);
         for _ in 0..200 {
-            let d = late.delay_slots(-20.0, &mut rng);
+            let d = late.delay_slots(-20.0, -7.5, &mut rng);
             assert!((16.0..24.0).contains(&d), "{d}");
         }
         assert!(!late.cancels(&copy(), &mut 0));
@@ -359,7 +359,9 @@ mod tests {
             let p = s.policy(crate::mesh::node::AirswarmTuning::default(), Role::Client);
             assert_eq!(p.retries(3), 3);
             assert_eq!(p.unheard_broadcast_resends(), 1);
-            assert!(!p.next_hop_routing() && !p.upgrades_queued_copy() && !p.redraws_when_busy());
+            assert!(!p.next_hop_routing() && !p.upgrades_queued_copy());
+            // (airswarm keeps a relay due on a busy channel cancellable, as the firmware does)
+            assert_eq!(p.redraws_when_busy(), s == Strategy::Airswarm);
             assert_eq!(p.own_delay_slots(&mut rng), None);
         }
     }

@@ -106,6 +106,10 @@ pub struct Mechanisms {
     /// `node/mod.rs`: a relay of a fragment with more to come waits until the source's
     /// burst is over (a half-duplex relay that talks mid-burst misses the rest).
     pub burst_aware_relays: bool,
+    /// `node/coverage.rs`: relays of broadcasts name the neighbour their copy came from,
+    /// so nodes learn who hears whom; a relay whose every well-heard neighbour is known to
+    /// have the frame already (it sent it, or hears one who did) is dropped.
+    pub coverage: bool,
 }
 
 /// A relay waiting to rebroadcast a frame hears another copy of it.
@@ -163,8 +167,9 @@ pub trait FloodPolicy: fmt::Debug + Send + Sync {
         self.max_delay_slots()
     }
 
-    /// The delay before rebroadcasting a frame received at `snr_db`, in contention slots.
-    fn delay_slots(&self, snr_db: f64, rng: &mut Rng) -> f64;
+    /// The delay before rebroadcasting a frame received at `snr_db`, in contention slots
+    /// (`floor_db`: the radio's demodulation floor at its spreading factor).
+    fn delay_slots(&self, snr_db: f64, floor_db: f64, rng: &mut Rng) -> f64;
 
     /// Whether the copy just heard cancels our pending rebroadcast. `heard` is the
     /// policy's count of copies heard for this frame so far, kept with the queued frame.
@@ -264,7 +269,7 @@ mod tests {
             let p = s.policy(AirswarmTuning::default(), Role::Client);
             for i in 0..200 {
                 let snr = -25.0 + f64::from(i % 40);
-                let d = p.delay_slots(snr, &mut rng);
+                let d = p.delay_slots(snr, -7.5, &mut rng);
                 assert!(d >= 0.0 && d <= p.max_delay_slots(), "{s}: {d}");
             }
         }

@@ -33,6 +33,9 @@ pub struct NodeStats {
     pub frames_sent: u64,
     pub frames_relayed: u64,
     pub relays_cancelled: u64,
+    /// Of those, relays dropped because every neighbour heard well was known to have the
+    /// frame already (coverage).
+    pub relays_pruned: u64,
     pub frames_received: u64,
     pub duplicates: u64,
     pub bad_frames: u64,

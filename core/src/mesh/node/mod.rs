@@ -9,6 +9,7 @@
 
 mod config;
 mod counter;
+mod coverage;
 mod event;
 mod neighbours;
 mod nexthop;
@@ -22,6 +23,7 @@ use super::flood::{CopyHeard, FloodPolicy};
 pub use super::flood::{Role, Strategy};
 pub use config::{AirswarmTuning, MeshError, NodeConfig};
 pub use counter::{MAX_COUNTER, MAX_FIRST_COUNTER};
+use coverage::Coverage;
 pub use event::{Event, Message, NodeStats};
 use neighbours::*;
 use nexthop::NextHops;
@@ -115,6 +117,8 @@ pub struct Node {
     next_hops: NextHops,
     /// Until when the host heard a frame on the air (see [`Node::handle_carrier`]).
     busy_until: Instant,
+    /// Who hears whom around us, learned from byte 4 of the floods we hear.
+    coverage: Coverage,
     stats: NodeStats,
 }
 
@@ -168,6 +172,7 @@ impl Node {
             wants: Vec::new(),
             next_hops: NextHops::default(),
             busy_until: Instant::ZERO,
+            coverage: Coverage::default(),
             stats: NodeStats::default(),
             cfg,
         };
@@ -292,12 +297,27 @@ impl Node {
             && matches!(h.kind, Kind::Data | Kind::Fragment)
             && h.src != self.cfg.address
         {
-            // Every flood a neighbour sends says whom it relies on, if anyone.
-            if h.parent() == Some(self.cfg.address.low_byte()) {
+            let me = self.cfg.address.low_byte();
+            if self.policy.mechanisms().coverage {
+                // Byte 4 of a broadcast names a node its sender hears: the parent in an
+                // original, the neighbour the copy came from in a relay.
+                self.coverage.heard(now, h.relay, h.parent());
+            }
+            if h.hop_start == h.hop_limit || !self.policy.mechanisms().coverage {
+                // Every original a neighbour sends says whom it relies on, if anyone (and
+                // every relay too, where byte 4 is not the copy's previous hop).
+                if h.parent() == Some(me) {
+                    self.children.insert(h.relay, now);
+                } else {
+                    self.children.remove(&h.relay);
+                }
+            } else if self.coverage.relies_on(now, h.relay, me) {
                 self.children.insert(h.relay, now);
-            } else {
+            } else if h.parent().is_some_and(|p| p != me) {
                 self.children.remove(&h.relay);
             }
+        } else if self.policy.mechanisms().coverage {
+            self.coverage.heard(now, h.relay, None);
         }
         if self.dedup.observe_within(now, key, snr_q, wave).is_some() {
             self.stats.duplicates += 1;
@@ -434,7 +454,7 @@ impl Node {
             return;
         };
         let parents = self.policy.mechanisms().parents;
-        if parents {
+        if parents || self.policy.mechanisms().coverage {
             self.pending[pos].senders.push(relay);
         }
         let p = &self.pending[pos];
@@ -452,7 +472,8 @@ impl Node {
             waiting_child,
             from_source,
         };
-        let cancel = self.policy.cancels(&copy, &mut self.pending[pos].heard);
+        let cancel = self.policy.cancels(&copy, &mut self.pending[pos].heard)
+            || (!copy.direct && self.pruned(now, &self.pending[pos].senders));
         if cancel {
             self.pending.swap_remove(pos);
             self.stats.relays_cancelled += 1;
@@ -517,7 +538,10 @@ impl Node {
                 )
             }
         } else {
-            let byte4 = if h.dst.is_broadcast() {
+            let byte4 = if h.dst.is_broadcast() && self.policy.mechanisms().coverage {
+                // The neighbour we got it from: we hear it (see `coverage`).
+                h.relay
+            } else if h.dst.is_broadcast() {
                 self.parent()
             } else {
                 NO_NEXT_HOP

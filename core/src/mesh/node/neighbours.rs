@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::mesh::wire::NO_NEXT_HOP;
-use crate::time::Duration;
+use crate::time::{Duration, Instant};
 
 /// A node that hears at most one neighbour this many dB above the demodulation floor
 /// names the neighbour it hears best as its parent in the floods it sends. Tuned with the
@@ -42,6 +42,21 @@ impl Node {
             .map_or(NO_NEXT_HOP, |(&b, _)| b)
     }
 
+    /// Whether our queued relay of a broadcast that `senders` sent would reach nobody new
+    /// (with [`Mechanisms::coverage`](crate::mesh::flood::Mechanisms::coverage)): every
+    /// neighbour we hear well is known to have it.
+    pub(super) fn pruned(&self, now: Instant, senders: &[u8]) -> bool {
+        if !self.policy.mechanisms().coverage {
+            return false;
+        }
+        let good = self.cfg.lora.demod_snr_db() + super::coverage::COVER_MARGIN_DB;
+        self.coverage.all_covered(
+            now,
+            |n| self.link_snr.get(&n).is_some_and(|&s| s as f64 >= good),
+            senders,
+        )
+    }
+
     /// Whether frames handed to `neighbour` would likely be lost (no watch can tell when
     /// the neighbour is the destination, which does not relay).
     pub(super) fn weak_link(&self, neighbour: u8) -> bool {
@@ -55,7 +70,6 @@ impl Node {
 mod tests {
     use super::super::testing::{data, node};
     use super::*;
-    use crate::time::Instant;
 
     #[test]
     fn one_well_heard_neighbour_becomes_the_parent() {

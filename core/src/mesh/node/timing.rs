@@ -92,7 +92,9 @@ impl Node {
     }
 
     pub(super) fn rebroadcast_delay(&mut self, snr_db: f64) -> Duration {
-        let slots = self.policy.delay_slots(snr_db, &mut self.rng);
+        let slots = self
+            .policy
+            .delay_slots(snr_db, self.cfg.lora.demod_snr_db(), &mut self.rng);
         Duration::from_millis((slots * self.timing.slot_ms) as u64)
     }
 

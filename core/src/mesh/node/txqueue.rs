@@ -194,13 +194,14 @@ impl Node {
         }
         let from = now.max(self.radio_free_at);
         let slot = self.slot_ms();
+        let floor = self.cfg.lora.demod_snr_db();
         for i in 0..self.pending.len() {
             if self.pending[i].due > now {
                 continue;
             }
             let slots = if self.pending[i].relay {
                 self.policy
-                    .delay_slots(f64::from(self.pending[i].own_snr), &mut self.rng)
+                    .delay_slots(f64::from(self.pending[i].own_snr), floor, &mut self.rng)
             } else {
                 self.policy.own_delay_slots(&mut self.rng).unwrap_or(0.0)
             };
@@ -241,6 +242,12 @@ impl Node {
                 break;
             }
             let p = self.pending.swap_remove(pos);
+            if p.relay && !p.direct && !p.designated && self.pruned(now, &p.senders) {
+                // Everyone around already has it (see `coverage`).
+                self.stats.relays_cancelled += 1;
+                self.stats.relays_pruned += 1;
+                continue;
+            }
             let rtt = self.timing.round_trip(self.cfg.hop_limit).as_millis();
             self.duty.record(start, airtime_us);
             self.radio_free_at = start + Duration::from_millis(airtime_ms);

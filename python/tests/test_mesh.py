@@ -98,6 +98,8 @@ def test_two_nodes_exchange_a_direct_message_with_ack():
     msg_id = a.send(0, 2, b"hello bob")
     run = airswarm.Mesh([a, b]).run()
     assert run.frames == 2  # the message and its acknowledgement
+    assert [(t, s) for t, s, _ in run.sent] == [(0, 0), (0, 1)]
+    assert run.sent[0][2] != run.sent[1][2] and all(isinstance(f, bytes) for _, _, f in run.sent)
     received = [e for e in run.events_of(1) if isinstance(e, airswarm.MessageReceived)]
     assert len(received) == 1
     m = received[0]
@@ -145,6 +147,8 @@ def test_mesh_links_times_and_resumed_runs():
         airswarm.Mesh(nodes, links=[(0, 3)])
     with pytest.raises(airswarm.ConfigError, match="twice"):
         airswarm.Mesh([nodes[0], nodes[0]])
+    with pytest.raises(TypeError, match="node 1 is of type int, not Node or SecureNode"):
+        airswarm.Mesh([nodes[0], 5])  # type: ignore[list-item]
 
 
 def test_node_errors():

@@ -353,7 +353,11 @@ class Mesh:
     @property
     def nodes(self) -> Union[list[Node], list[SecureNode]]: ...
     @property
-    def now_ms(self) -> int: ...
+    def now_ms(self) -> int:
+        """The clock (ms): where the last run stopped; set it forward (ConfigError if
+        earlier) to send later or to wake a timer of your own."""
+    @now_ms.setter
+    def now_ms(self, value: int) -> None: ...
     def run(self, *, until_ms: Optional[int] = None) -> MeshRun:
         """Exchange frames until none is left to send and no timer is due by `until_ms`
         (None: until every timer has fired); the events go to the returned MeshRun, as

@@ -9,7 +9,7 @@ use pyo3::PyClass;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::pyclass::boolean_struct::False;
-use pyo3::types::{PyBytes, PyList, PyTuple};
+use pyo3::types::PyBytes;
 
 use crate::args::Int;
 use crate::endpoint::PyEvent;
@@ -206,10 +206,24 @@ impl Mesh {
         }
     }
 
-    /// The clock (ms): where the last run stopped.
+    /// The clock (ms): where the last run stopped. Set it forward to send later than
+    /// that, or to wake a timer of your own (as C's `airswarm_mesh_set_now`); an earlier
+    /// time is a ConfigError.
     #[getter]
     fn now_ms(&self) -> u64 {
         self.now_ms
+    }
+
+    #[setter]
+    fn set_now_ms(&mut self, now_ms: Int<u64>) -> PyResult<()> {
+        if now_ms.0 < self.now_ms {
+            return Err(errors::config(format!(
+                "time {} ms is before the mesh's clock, {} ms",
+                now_ms.0, self.now_ms
+            )));
+        }
+        self.now_ms = now_ms.0;
+        Ok(())
     }
 
     /// Exchange frames until none is left to send and no timer is due by `until_ms`
@@ -246,43 +260,21 @@ pub struct MeshRun {
 impl MeshRun {
     /// `(time_ms, node_index, event)` of every event, in the order they happened.
     #[getter]
-    fn events<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let rows = self
-            .events
+    fn events(&self, py: Python<'_>) -> Vec<(u64, usize, Py<PyAny>)> {
+        self.events
             .iter()
-            .map(|(at, node, ev)| {
-                PyTuple::new(
-                    py,
-                    [
-                        at.into_pyobject(py)?.into_any(),
-                        node.into_pyobject(py)?.into_any(),
-                        ev.bind(py).clone(),
-                    ],
-                )
-            })
-            .collect::<PyResult<Vec<_>>>()?;
-        PyList::new(py, rows)
+            .map(|(at, node, ev)| (*at, *node, ev.clone_ref(py)))
+            .collect()
     }
 
     /// `(time_ms, node_index, frame)` of every frame put on the air, in order: what a
     /// radio listening to the senders would have heard.
     #[getter]
-    fn sent<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let rows = self
-            .sent
+    fn sent<'py>(&self, py: Python<'py>) -> Vec<(u64, usize, Bound<'py, PyBytes>)> {
+        self.sent
             .iter()
-            .map(|(at, node, frame)| {
-                PyTuple::new(
-                    py,
-                    [
-                        at.into_pyobject(py)?.into_any(),
-                        node.into_pyobject(py)?.into_any(),
-                        PyBytes::new(py, frame).into_any(),
-                    ],
-                )
-            })
-            .collect::<PyResult<Vec<_>>>()?;
-        PyList::new(py, rows)
+            .map(|(at, node, frame)| (*at, *node, PyBytes::new(py, frame)))
+            .collect()
     }
 
     /// The events of node `index`, in order.

@@ -143,6 +143,15 @@ def test_mesh_links_times_and_resumed_runs():
     rest = mesh.run()
     assert any(isinstance(e, airswarm.SendFailed) for e in rest.events_of(0))
     assert all(n.poll_timeout() is None for n in nodes)
+    # The clock set forward: a send then goes out at that time; never backward.
+    later = rest.now_ms + 60_000
+    mesh.now_ms = later
+    nodes[2].send(mesh.now_ms, 1, b"later")
+    run = mesh.run()
+    assert run.sent[0][:2] == (later, 2) and all(t >= later for t, _, _ in run.events)
+    with pytest.raises(airswarm.ConfigError, match="before the mesh's clock"):
+        mesh.now_ms = later - 1
+    assert mesh.now_ms == run.now_ms
     with pytest.raises(airswarm.ConfigError, match="past the 3"):
         airswarm.Mesh(nodes, links=[(0, 3)])
     with pytest.raises(airswarm.ConfigError, match="twice"):

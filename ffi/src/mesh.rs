@@ -246,16 +246,8 @@ pub unsafe extern "C" fn airswarm_mesh_run(
     until_ms: u64,
     out_frames: *mut usize,
 ) -> airswarm_result {
-    guard(|| {
-        // SAFETY: caller contract on `mesh`.
-        let m = unsafe { mut_ref(mesh)? };
-        // SAFETY: caller contract on `nodes` and `count`.
-        let mut nodes = unsafe { handles(nodes, count)? };
-        let events = run(m, &mut nodes, until_ms, out_frames)?;
-        m.events
-            .extend(events.into_iter().map(|(t, i, e)| (t.as_millis(), i, e)));
-        Ok(())
-    })
+    // SAFETY: the caller's contract is `run_handles`'.
+    unsafe { run_handles(mesh, nodes, count, until_ms, out_frames, |m| &mut m.events) }
 }
 
 /// `airswarm_mesh_run` for secure nodes; their events are kept for
@@ -271,14 +263,37 @@ pub unsafe extern "C" fn airswarm_mesh_run_secure(
     until_ms: u64,
     out_frames: *mut usize,
 ) -> airswarm_result {
+    // SAFETY: the caller's contract is `run_handles`'.
+    unsafe {
+        run_handles(mesh, nodes, count, until_ms, out_frames, |m| {
+            &mut m.secure_events
+        })
+    }
+}
+
+/// Where a mesh keeps one kind of node's events, with their time and node, until polled.
+type Kept<Ev> = fn(&mut airswarm_mesh) -> &mut VecDeque<(u64, usize, Ev)>;
+
+/// The body of `airswarm_mesh_run` and `airswarm_mesh_run_secure`: runs the handles and
+/// keeps their events in the queue `kept` names.
+///
+/// # Safety
+/// As `airswarm_mesh_run`, with handles of type `E`.
+unsafe fn run_handles<E: Endpoint>(
+    mesh: *mut airswarm_mesh,
+    nodes: *const *mut E,
+    count: usize,
+    until_ms: u64,
+    out_frames: *mut usize,
+    kept: Kept<E::Event>,
+) -> airswarm_result {
     guard(|| {
         // SAFETY: caller contract on `mesh`.
         let m = unsafe { mut_ref(mesh)? };
         // SAFETY: caller contract on `nodes` and `count`.
         let mut nodes = unsafe { handles(nodes, count)? };
         let events = run(m, &mut nodes, until_ms, out_frames)?;
-        m.secure_events
-            .extend(events.into_iter().map(|(t, i, e)| (t.as_millis(), i, e)));
+        kept(m).extend(events.into_iter().map(|(t, i, e)| (t.as_millis(), i, e)));
         Ok(())
     })
 }
@@ -327,27 +342,49 @@ pub unsafe extern "C" fn airswarm_mesh_set_now(
     })
 }
 
-/// Pops the oldest kept event, filling it with `fill`; writes its time and node.
-fn poll<Ev>(
-    queue: &mut VecDeque<(u64, usize, Ev)>,
+/// The body of `airswarm_mesh_poll_event` and `airswarm_mesh_poll_secure_event`: pops
+/// the oldest event of the queue `kept` names into `out` (a struct of at least `v1_size`
+/// bytes) with `fill`, and writes its time and node; a `fill` that fails keeps the event.
+///
+/// # Safety
+/// As `airswarm_mesh_poll_event`, with `out` of type `Out`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn poll_kept<Ev, Out>(
+    mesh: *mut airswarm_mesh,
     out_at_ms: *mut u64,
     out_node: *mut usize,
-    fill: impl FnOnce(&Ev) -> Res,
-) -> Res {
-    let (at, node, event) = queue.pop_front().ok_or(AIRSWARM_DONE)?;
-    if let Err(e) = fill(&event) {
-        queue.push_front((at, node, event));
-        return Err(e);
-    }
-    if !out_at_ms.is_null() {
-        // SAFETY: non-NULL and writable by the caller's contract.
-        unsafe { out_at_ms.write(at) };
-    }
-    if !out_node.is_null() {
-        // SAFETY: non-NULL and writable by the caller's contract.
-        unsafe { out_node.write(node) };
-    }
-    Ok(())
+    out: *mut Out,
+    v1_size: usize,
+    payload_buf: *mut u8,
+    cap: usize,
+    payload_len: *mut usize,
+    kept: Kept<Ev>,
+    fill: fn(&Ev, *mut Out, *mut u8, usize, *mut usize) -> Res,
+) -> airswarm_result {
+    guard(|| {
+        // SAFETY: caller contract on `mesh`.
+        let m = unsafe { mut_ref(mesh)? };
+        if out.is_null() || payload_len.is_null() {
+            return Err(AIRSWARM_ERR_NULL);
+        }
+        // SAFETY: `out` non-NULL; its `struct_size` is initialised by the caller's contract.
+        unsafe { check_sized(out, v1_size)? };
+        let queue = kept(m);
+        let (at, node, event) = queue.pop_front().ok_or(AIRSWARM_DONE)?;
+        if let Err(e) = fill(&event, out, payload_buf, cap, payload_len) {
+            queue.push_front((at, node, event));
+            return Err(e);
+        }
+        if !out_at_ms.is_null() {
+            // SAFETY: non-NULL and writable by the caller's contract.
+            unsafe { out_at_ms.write(at) };
+        }
+        if !out_node.is_null() {
+            // SAFETY: non-NULL and writable by the caller's contract.
+            unsafe { out_node.write(node) };
+        }
+        Ok(())
+    })
 }
 
 /// The oldest event of the `airswarm_mesh_run` runs not polled yet, as
@@ -368,18 +405,21 @@ pub unsafe extern "C" fn airswarm_mesh_poll_event(
     cap: usize,
     payload_len: *mut usize,
 ) -> airswarm_result {
-    guard(|| {
-        // SAFETY: caller contract on `mesh`.
-        let m = unsafe { mut_ref(mesh)? };
-        if out.is_null() || payload_len.is_null() {
-            return Err(AIRSWARM_ERR_NULL);
-        }
-        // SAFETY: `out` non-NULL; its `struct_size` is initialised by the caller's contract.
-        unsafe { check_sized(out, AIRSWARM_EVENT_V1_SIZE)? };
-        poll(&mut m.events, out_at_ms, out_node, |e| {
-            fill_event(e, out, payload_buf, cap, payload_len)
-        })
-    })
+    // SAFETY: the caller's contract is `poll_kept`'s.
+    unsafe {
+        poll_kept(
+            mesh,
+            out_at_ms,
+            out_node,
+            out,
+            AIRSWARM_EVENT_V1_SIZE,
+            payload_buf,
+            cap,
+            payload_len,
+            |m| &mut m.events,
+            fill_event,
+        )
+    }
 }
 
 /// `airswarm_mesh_poll_event` for the events of `airswarm_mesh_run_secure`, as
@@ -397,16 +437,19 @@ pub unsafe extern "C" fn airswarm_mesh_poll_secure_event(
     cap: usize,
     payload_len: *mut usize,
 ) -> airswarm_result {
-    guard(|| {
-        // SAFETY: caller contract on `mesh`.
-        let m = unsafe { mut_ref(mesh)? };
-        if out.is_null() || payload_len.is_null() {
-            return Err(AIRSWARM_ERR_NULL);
-        }
-        // SAFETY: `out` non-NULL; its `struct_size` is initialised by the caller's contract.
-        unsafe { check_sized(out, AIRSWARM_SECURE_EVENT_V1_SIZE)? };
-        poll(&mut m.secure_events, out_at_ms, out_node, |e| {
-            fill_secure_event(e, out, payload_buf, cap, payload_len)
-        })
-    })
+    // SAFETY: the caller's contract is `poll_kept`'s.
+    unsafe {
+        poll_kept(
+            mesh,
+            out_at_ms,
+            out_node,
+            out,
+            AIRSWARM_SECURE_EVENT_V1_SIZE,
+            payload_buf,
+            cap,
+            payload_len,
+            |m| &mut m.secure_events,
+            fill_secure_event,
+        )
+    }
 }

@@ -338,24 +338,30 @@ _NodeEvent = Union[MessageReceived, Delivered, SendFailed, PersistCounter]
 class Mesh:
     def __new__(
         cls,
-        nodes: Sequence[Node],
+        nodes: Union[Sequence[Node], Sequence[SecureNode]],
         *,
         links: Optional[Sequence[tuple[int, int]]] = None,
         rssi: float = -60.0,
         snr: float = 10.0,
         now_ms: int = 0,
     ) -> Mesh:
-        """Nodes on an in-memory radio with a fake clock, run by airswarm's one exchange
-        loop (the Rust tests' and C's): every frame reaches the nodes that hear its sender
-        at once (everyone, or the directed `(from, to)` index pairs of `links`), at `rssi`
-        dBm and `snr` dB, and time jumps to the next timer."""
+        """Nodes (all `Node`s or all `SecureNode`s; TypeError for a mix) on an in-memory
+        radio with a fake clock, run by airswarm's one exchange loop (the Rust tests' and
+        C's): every frame reaches the nodes that hear its sender at once (everyone, or the
+        directed `(from, to)` index pairs of `links`), at `rssi` dBm and `snr` dB, and time
+        jumps to the next timer."""
     @property
-    def nodes(self) -> list[Node]: ...
+    def nodes(self) -> Union[list[Node], list[SecureNode]]: ...
     @property
-    def now_ms(self) -> int: ...
+    def now_ms(self) -> int:
+        """The clock (ms): where the last run stopped; set it forward (ConfigError if
+        earlier) to send later or to wake a timer of your own."""
+    @now_ms.setter
+    def now_ms(self, value: int) -> None: ...
     def run(self, *, until_ms: Optional[int] = None) -> MeshRun:
         """Exchange frames until none is left to send and no timer is due by `until_ms`
-        (None: until every timer has fired); the events go to the returned MeshRun."""
+        (None: until every timer has fired); the events go to the returned MeshRun, as
+        the nodes' `poll_event` gives them (a SecureNode's: `_SecureEvent`s)."""
 
 @final
 class MeshRun:
@@ -364,8 +370,11 @@ class MeshRun:
     @property
     def now_ms(self) -> int: ...
     @property
-    def events(self) -> list[tuple[int, int, _NodeEvent]]: ...
-    def events_of(self, index: int) -> list[_NodeEvent]: ...
+    def events(self) -> list[tuple[int, int, Union[_NodeEvent, _SecureEvent]]]: ...
+    @property
+    def sent(self) -> list[tuple[int, int, bytes]]:
+        """`(time_ms, node_index, frame)` of every frame put on the air, in order."""
+    def events_of(self, index: int) -> list[Union[_NodeEvent, _SecureEvent]]: ...
 
 @final
 class PublicKey:

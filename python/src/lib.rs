@@ -6,6 +6,7 @@
 //! Long work (simulator runs, RSA, hashing files) runs with the GIL released.
 
 mod args;
+mod endpoint;
 mod errors;
 mod files;
 mod harness;

@@ -3,7 +3,7 @@
 use std::hash::{Hash, Hasher};
 
 use airswarm_core::fields::{FieldValue, NODE_STATS_FIELDS, SIM_REPORT_FIELDS};
-use airswarm_core::mesh::{self, Address, Content, Event, MeshError, NodeConfig, Strategy};
+use airswarm_core::mesh::{self, Address, Content, Event, MeshError, Strategy};
 use airswarm_core::radio::{Ldro, LoRaConfig as CoreLoRa, RadioError};
 use airswarm_core::sim::{self, SimConfig, SimReport, percent_to_fraction};
 use airswarm_core::time::Instant;
@@ -11,6 +11,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyCFunction, PyDict, PyList, PyTuple};
 
 use crate::args::{Int, Wide, field, plain};
+use crate::endpoint::{PyEvent, next_event, node_config, stats_dict};
 use crate::errors;
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -647,26 +648,28 @@ impl PersistCounter {
     }
 }
 
-/// A node's event as its Python class; `None` for a kind newer than this binding.
-pub(crate) fn event_object(py: Python<'_>, ev: Event) -> PyResult<Option<Py<PyAny>>> {
-    Ok(Some(match ev {
-        Event::Message(m) => Py::new(
-            py,
-            MessageReceived {
-                src: m.src.0,
-                dst: m.dst.0,
-                id: m.id,
-                content: content_name(m.content),
-                hops: m.hops,
-                payload: m.payload,
-            },
-        )?
-        .into_any(),
-        Event::Delivered { dst, id } => Py::new(py, Delivered { dst: dst.0, id })?.into_any(),
-        Event::SendFailed { dst, id } => Py::new(py, SendFailed { dst: dst.0, id })?.into_any(),
-        Event::PersistCounter { next } => Py::new(py, PersistCounter { next })?.into_any(),
-        _ => return Ok(None),
-    }))
+/// A node's event as its Python class.
+impl PyEvent for Event {
+    fn into_object(self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        Ok(Some(match self {
+            Event::Message(m) => Py::new(
+                py,
+                MessageReceived {
+                    src: m.src.0,
+                    dst: m.dst.0,
+                    id: m.id,
+                    content: content_name(m.content),
+                    hops: m.hops,
+                    payload: m.payload,
+                },
+            )?
+            .into_any(),
+            Event::Delivered { dst, id } => Py::new(py, Delivered { dst: dst.0, id })?.into_any(),
+            Event::SendFailed { dst, id } => Py::new(py, SendFailed { dst: dst.0, id })?.into_any(),
+            Event::PersistCounter { next } => Py::new(py, PersistCounter { next })?.into_any(),
+            _ => return Ok(None),
+        }))
+    }
 }
 
 /// The sans-IO mesh node: feed it frames and timeouts, drain transmits and events.
@@ -691,18 +694,16 @@ impl Node {
         seed: Wide,
         first_counter: Wide,
     ) -> PyResult<Self> {
-        let cfg = NodeConfig {
-            address: Address(plain("address", address.0)?),
-            strategy: parse_strategy(strategy)?,
-            lora: lora.map(|l| l.get().inner).unwrap_or_default(),
-            duty_cycle_percent: duty_cycle,
-            hop_limit: field(hop_limit.0, MeshError::BadHopLimit)?,
-            max_retries: field(max_retries.0, MeshError::BadRetries)?,
-            seed: plain("seed", seed.0)?,
-            first_counter: u64::try_from(first_counter.0)
-                .map_err(|_| errors::config(MeshError::BadFirstCounter(first_counter.0)))?,
-            ..NodeConfig::default()
-        };
+        let cfg = node_config(
+            Address(plain("address", address.0)?),
+            strategy,
+            lora,
+            duty_cycle,
+            hop_limit,
+            max_retries,
+            seed,
+            first_counter,
+        )?;
         let inner = mesh::Node::new(cfg).map_err(errors::config)?;
         Ok(Node { inner })
     }
@@ -762,13 +763,7 @@ impl Node {
 
     /// The next event (MessageReceived, Delivered, SendFailed, PersistCounter), or None.
     fn poll_event(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        // The core may grow new events; a Python host skips those it does not know.
-        while let Some(ev) = self.inner.poll_event() {
-            if let Some(obj) = event_object(py, ev)? {
-                return Ok(Some(obj));
-            }
-        }
-        Ok(None)
+        next_event(py, &mut self.inner)
     }
 
     /// When (ms) `handle_timeout` should next be called, or None.
@@ -778,12 +773,7 @@ impl Node {
 
     /// Diagnostic counters as a dict (the names of `NODE_STATS_FIELDS`).
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let s = self.inner.stats();
-        let d = PyDict::new(py);
-        for f in NODE_STATS_FIELDS {
-            d.set_item(f.name, field_value(py, (f.get)(s))?)?;
-        }
-        Ok(d)
+        stats_dict(py, self.inner.stats())
     }
 
     fn __repr__(&self) -> String {

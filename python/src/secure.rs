@@ -4,22 +4,19 @@
 //! GIL released.
 
 use airswarm_core::crypto::{self, CryptoError, Fingerprint};
-use airswarm_core::fields::NODE_STATS_FIELDS;
+use airswarm_core::mesh::Address;
 use airswarm_core::mesh::secure::{
     MAX_CHANNELS, SecureConfig, SecureError, SecureEvent, SecureNode as Core, Security, SendOutcome,
 };
-use airswarm_core::mesh::{Address, MeshError, NodeConfig};
 use airswarm_core::time::Instant;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
-use crate::args::{Int, Wide, field, plain};
+use crate::args::{Int, Wide};
+use crate::endpoint::{PyEvent, next_event, node_config, stats_dict};
 use crate::errors;
-use crate::mesh::{Delivered, LoRaConfig, PersistCounter, SendFailed, field_value, parse_strategy};
+use crate::mesh::{Delivered, LoRaConfig, PersistCounter, SendFailed};
 use crate::security::{Channel, Identity, Keyring, PublicKey, public_key_arg};
-
-/// Keys a node's keyring holds when none is given (as `Keyring()`'s default).
-const KEYRING_CAPACITY: usize = 4096;
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<SecureNode>()?;
@@ -310,110 +307,116 @@ impl Rejected {
     }
 }
 
-/// The event as its Python object; None for a kind newer than this binding.
-fn event_object(py: Python<'_>, ev: SecureEvent) -> PyResult<Option<Py<PyAny>>> {
-    let hex = |f: Fingerprint| f.to_hex();
-    Ok(Some(match ev {
-        SecureEvent::Message {
-            src,
-            dst,
-            id,
-            security,
-            hops,
-            payload,
-            sender,
-            channel,
-        } => Py::new(
-            py,
-            SecureMessage {
-                src: src.0,
-                dst: dst.0,
+/// A secure node's event as its Python class.
+impl PyEvent for SecureEvent {
+    fn into_object(self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        let hex = |f: Fingerprint| f.to_hex();
+        Ok(Some(match self {
+            SecureEvent::Message {
+                src,
+                dst,
                 id,
-                security: security_name(security),
+                security,
                 hops,
                 payload,
-                sender: sender.map(hex),
+                sender,
                 channel,
-            },
-        )?
-        .into_any(),
-        SecureEvent::Delivered { dst, id } => Py::new(py, Delivered { dst: dst.0, id })?.into_any(),
-        SecureEvent::SendFailed { dst, id } => {
-            Py::new(py, SendFailed { dst: dst.0, id })?.into_any()
-        }
-        SecureEvent::PersistCounter { next } => Py::new(py, PersistCounter { next })?.into_any(),
-        SecureEvent::Sent { dst, ticket, id } => Py::new(
-            py,
-            Sent {
-                dst: dst.0,
-                ticket,
-                id,
-            },
-        )?
-        .into_any(),
-        SecureEvent::SessionEstablished { peer, fingerprint } => Py::new(
-            py,
-            SessionEstablished {
-                peer: peer.0,
-                fingerprint: hex(fingerprint),
-            },
-        )?
-        .into_any(),
-        SecureEvent::SessionFailed {
-            peer,
-            fingerprint,
-            dropped,
-        } => Py::new(
-            py,
-            SessionFailed {
-                peer: peer.0,
-                fingerprint: hex(fingerprint),
+            } => Py::new(
+                py,
+                SecureMessage {
+                    src: src.0,
+                    dst: dst.0,
+                    id,
+                    security: security_name(security),
+                    hops,
+                    payload,
+                    sender: sender.map(hex),
+                    channel,
+                },
+            )?
+            .into_any(),
+            SecureEvent::Delivered { dst, id } => {
+                Py::new(py, Delivered { dst: dst.0, id })?.into_any()
+            }
+            SecureEvent::SendFailed { dst, id } => {
+                Py::new(py, SendFailed { dst: dst.0, id })?.into_any()
+            }
+            SecureEvent::PersistCounter { next } => {
+                Py::new(py, PersistCounter { next })?.into_any()
+            }
+            SecureEvent::Sent { dst, ticket, id } => Py::new(
+                py,
+                Sent {
+                    dst: dst.0,
+                    ticket,
+                    id,
+                },
+            )?
+            .into_any(),
+            SecureEvent::SessionEstablished { peer, fingerprint } => Py::new(
+                py,
+                SessionEstablished {
+                    peer: peer.0,
+                    fingerprint: hex(fingerprint),
+                },
+            )?
+            .into_any(),
+            SecureEvent::SessionFailed {
+                peer,
+                fingerprint,
                 dropped,
-            },
-        )?
-        .into_any(),
-        SecureEvent::PeerPinned {
-            address,
-            fingerprint,
-        } => Py::new(
-            py,
-            PeerPinned {
-                address: address.0,
-                fingerprint: hex(fingerprint),
-            },
-        )?
-        .into_any(),
-        SecureEvent::Announced {
-            address,
-            fingerprint,
-            name,
-        } => Py::new(
-            py,
-            Announced {
-                address: address.0,
-                fingerprint: hex(fingerprint),
+            } => Py::new(
+                py,
+                SessionFailed {
+                    peer: peer.0,
+                    fingerprint: hex(fingerprint),
+                    dropped,
+                },
+            )?
+            .into_any(),
+            SecureEvent::PeerPinned {
+                address,
+                fingerprint,
+            } => Py::new(
+                py,
+                PeerPinned {
+                    address: address.0,
+                    fingerprint: hex(fingerprint),
+                },
+            )?
+            .into_any(),
+            SecureEvent::Announced {
+                address,
+                fingerprint,
                 name,
-            },
-        )?
-        .into_any(),
-        SecureEvent::KeyConflict {
-            address,
-            pinned,
-            offered,
-        } => Py::new(
-            py,
-            KeyConflict {
-                address: address.0,
-                pinned: hex(pinned),
-                offered: hex(offered),
-            },
-        )?
-        .into_any(),
-        SecureEvent::Rejected { src, reason } => {
-            Py::new(py, Rejected { src: src.0, reason })?.into_any()
-        }
-        _ => return Ok(None),
-    }))
+            } => Py::new(
+                py,
+                Announced {
+                    address: address.0,
+                    fingerprint: hex(fingerprint),
+                    name,
+                },
+            )?
+            .into_any(),
+            SecureEvent::KeyConflict {
+                address,
+                pinned,
+                offered,
+            } => Py::new(
+                py,
+                KeyConflict {
+                    address: address.0,
+                    pinned: hex(pinned),
+                    offered: hex(offered),
+                },
+            )?
+            .into_any(),
+            SecureEvent::Rejected { src, reason } => {
+                Py::new(py, Rejected { src: src.0, reason })?.into_any()
+            }
+            _ => return Ok(None),
+        }))
+    }
 }
 
 fn outcome_object(py: Python<'_>, o: SendOutcome) -> PyResult<Py<PyAny>> {
@@ -454,18 +457,16 @@ impl SecureNode {
         sign_channel: bool,
     ) -> PyResult<Self> {
         let identity = identity.get().inner.clone();
-        let node = NodeConfig {
-            address: identity.address(),
-            strategy: parse_strategy(strategy)?,
-            lora: lora.map(|l| l.get().inner).unwrap_or_default(),
-            duty_cycle_percent: duty_cycle,
-            hop_limit: field(hop_limit.0, MeshError::BadHopLimit)?,
-            max_retries: field(max_retries.0, MeshError::BadRetries)?,
-            seed: plain("seed", seed.0)?,
-            first_counter: u64::try_from(first_counter.0)
-                .map_err(|_| errors::config(MeshError::BadFirstCounter(first_counter.0)))?,
-            ..NodeConfig::default()
-        };
+        let node = node_config(
+            identity.address(),
+            strategy,
+            lora,
+            duty_cycle,
+            hop_limit,
+            max_retries,
+            seed,
+            first_counter,
+        )?;
         let rng_seed: [u8; 32] = match rng_seed {
             Some(s) => s.try_into().map_err(|_| {
                 errors::config(format!("rng_seed is 32 bytes, not {} bytes", s.len()))
@@ -476,10 +477,7 @@ impl SecureNode {
                 s
             }
         };
-        let ring = match keyring {
-            Some(k) => k.get().lock().clone(),
-            None => crypto::Keyring::new(KEYRING_CAPACITY),
-        };
+        let ring = Keyring::copy_for_node(keyring);
         let cfg = SecureConfig {
             node,
             sign_channel,
@@ -647,13 +645,7 @@ impl SecureNode {
     /// The next event (SecureMessage, Delivered, SendFailed, Sent, SessionEstablished,
     /// SessionFailed, PeerPinned, Announced, KeyConflict, Rejected, PersistCounter), or None.
     fn poll_event(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        while let Some(ev) = self.inner.poll_event() {
-            // A kind newer than this binding is skipped.
-            if let Some(obj) = event_object(py, ev)? {
-                return Ok(Some(obj));
-            }
-        }
-        Ok(None)
+        next_event(py, &mut self.inner)
     }
 
     /// When (ms) `handle_timeout` should next be called, or None.
@@ -677,7 +669,7 @@ impl SecureNode {
 
     /// Replace the node's keyring with a copy of `keyring` (say, loaded at start-up).
     fn set_keyring(&mut self, keyring: &Bound<'_, Keyring>) {
-        *self.inner.keyring_mut() = keyring.get().lock().clone();
+        *self.inner.keyring_mut() = Keyring::copy_for_node(Some(keyring));
     }
 
     /// Pin a public key (a `PublicKey`, or PEM/DER bytes) in the node's keyring; True if
@@ -703,12 +695,7 @@ impl SecureNode {
 
     /// The mesh layer's diagnostic counters as a dict (the names of `NODE_STATS_FIELDS`).
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let s = self.inner.stats();
-        let d = PyDict::new(py);
-        for f in NODE_STATS_FIELDS {
-            d.set_item(f.name, field_value(py, (f.get)(s))?)?;
-        }
-        Ok(d)
+        stats_dict(py, self.inner.stats())
     }
 
     fn __repr__(&self) -> String {

@@ -323,7 +323,20 @@ impl Keyring {
             inner: std::sync::Mutex::new(ring),
         }
     }
+
+    /// The keys a node takes from `keyring`: a copy (the node's pins and the caller's
+    /// `Keyring` change apart from then on), or none, with room for as many as `Keyring()`.
+    pub(crate) fn copy_for_node(keyring: Option<&Bound<'_, Keyring>>) -> crypto::Keyring {
+        match keyring {
+            Some(k) => k.get().lock().clone(),
+            None => crypto::Keyring::new(DEFAULT_CAPACITY),
+        }
+    }
 }
+
+/// Keys a keyring holds when no capacity is given (`capacity=4096` in `Keyring()` and
+/// `Keyring.load`).
+const DEFAULT_CAPACITY: usize = 4096;
 
 /// A public key given as a `PublicKey` or as PEM/DER bytes (what `pin` takes).
 pub(crate) fn public_key_arg(key: &Bound<'_, PyAny>) -> PyResult<crypto::PublicIdentity> {

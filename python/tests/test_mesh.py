@@ -98,6 +98,8 @@ def test_two_nodes_exchange_a_direct_message_with_ack():
     msg_id = a.send(0, 2, b"hello bob")
     run = airswarm.Mesh([a, b]).run()
     assert run.frames == 2  # the message and its acknowledgement
+    assert [(t, s) for t, s, _ in run.sent] == [(0, 0), (0, 1)]
+    assert run.sent[0][2] != run.sent[1][2] and all(isinstance(f, bytes) for _, _, f in run.sent)
     received = [e for e in run.events_of(1) if isinstance(e, airswarm.MessageReceived)]
     assert len(received) == 1
     m = received[0]
@@ -141,10 +143,21 @@ def test_mesh_links_times_and_resumed_runs():
     rest = mesh.run()
     assert any(isinstance(e, airswarm.SendFailed) for e in rest.events_of(0))
     assert all(n.poll_timeout() is None for n in nodes)
+    # The clock set forward: a send then goes out at that time; never backward.
+    later = rest.now_ms + 60_000
+    mesh.now_ms = later
+    nodes[2].send(mesh.now_ms, 1, b"later")
+    run = mesh.run()
+    assert run.sent[0][:2] == (later, 2) and all(t >= later for t, _, _ in run.events)
+    with pytest.raises(airswarm.ConfigError, match="before the mesh's clock"):
+        mesh.now_ms = later - 1
+    assert mesh.now_ms == run.now_ms
     with pytest.raises(airswarm.ConfigError, match="past the 3"):
         airswarm.Mesh(nodes, links=[(0, 3)])
     with pytest.raises(airswarm.ConfigError, match="twice"):
         airswarm.Mesh([nodes[0], nodes[0]])
+    with pytest.raises(TypeError, match="node 1 is of type int, not Node or SecureNode"):
+        airswarm.Mesh([nodes[0], 5])  # type: ignore[list-item]
 
 
 def test_node_errors():

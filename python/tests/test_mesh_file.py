@@ -13,34 +13,31 @@ CHANNEL_KEY = bytes(range(32))
 DATA = bytes((i * 131 + (i >> 7)) & 0xFF for i in range(5000))  # 8 pieces of 640 bytes
 
 
-def line(nodes):
-    """Neighbours of node i in a line: i - 1 and i + 1."""
-    return [[nodes[j] for j in (i - 1, i + 1) if 0 <= j < len(nodes)] for i in range(len(nodes))]
+# Neighbours in a line: A - B - C.
+LINE = [(0, 1), (1, 0), (1, 2), (2, 1)]
 
 
-def run(nodes, engines, now, until, done):
-    """The exchange loop: radio between neighbours, file payloads the nodes opened with
-    their channel to each engine (which checks metainfo signatures with the keys its node
-    pinned), offered files fetched, engine messages sealed on channel 0 (scope
-    "neighbours" one hop, "mesh" flooded), then the clock moves to the earliest timer.
-    Returns (now, events per node)."""
+def run(mesh, engines, until, done):
+    """Runs of the core's exchange loop (`airswarm.Mesh`: radio between neighbours) with
+    the file engines between them: file payloads the nodes opened with their channel go
+    to each engine (which checks metainfo signatures with the keys its node pinned),
+    offered files are fetched, engine messages are sealed on channel 0 (scope "neighbours"
+    one hop, "mesh" flooded); when all is quiet the clock moves to the earliest engine
+    timer. Stops at `until`, when no timer is due by then, or once `done(events)`.
+    Returns the engine events per node."""
+    nodes = mesh.nodes
     events = [[] for _ in nodes]
-    neighbours = line(nodes)
-    while now < until and not done(events):
-        busy = False
+    while mesh.now_ms < until and not done(events):
+        due = [t for fm in engines if (t := fm.poll_timeout()) is not None]
+        r = mesh.run(until_ms=min([*due, until]))
+        busy = r.frames > 0
+        for at, i, ev in r.events:
+            fm = engines[i]
+            if isinstance(ev, airswarm.SecureMessage) and ev.channel == 0 and fm.is_file_payload(ev.payload):
+                fm.handle_message(at, ev.src, ev.payload, nodes[i])
+        now = mesh.now_ms
         for i, (node, fm) in enumerate(zip(nodes, engines)):
-            while (frame := node.poll_transmit()) is not None:
-                busy = True
-                for other in neighbours[i]:
-                    other.handle_frame(now, frame, -90.0, 5.0)
-            while (ev := node.poll_event()) is not None:
-                busy = True
-                if (
-                    isinstance(ev, airswarm.SecureMessage)
-                    and ev.channel == 0
-                    and fm.is_file_payload(ev.payload)
-                ):
-                    fm.handle_message(now, ev.src, ev.payload, node)
+            fm.handle_timeout(now)
             while (fe := fm.poll_event()) is not None:
                 busy = True
                 events[i].append(fe)
@@ -55,14 +52,11 @@ def run(nodes, engines, now, until, done):
                     node.send_on_channel_one_hop(now, 0, payload)
         if busy:
             continue
-        due = [t for x in (*nodes, *engines) if (t := x.poll_timeout()) is not None]
-        if not due:
+        due = [t for fm in engines if (t := fm.poll_timeout()) is not None]
+        if not due or min(due) > until:
             break
-        now = max(now + 1, min(due))
-        for node, fm in zip(nodes, engines):
-            node.handle_timeout(now)
-            fm.handle_timeout(now)
-    return now, events
+        mesh.now_ms = max(now + 1, min(due))
+    return events
 
 
 def three_nodes():
@@ -78,18 +72,15 @@ def test_a_file_moves_from_a_to_c_through_b():
     # Every node announces its key; B relays A's, so C pins the sharer's key too.
     for n in nodes:
         n.announce(0)
-    now, _ = run(nodes, engines, 0, 600_000, lambda ev: False)
+    mesh = airswarm.Mesh(nodes, links=LINE, rssi=-90.0, snr=5.0)
+    run(mesh, engines, 600_000, lambda ev: False)
     assert all(SHARER.fingerprint in n.keyring for n in nodes[1:])
+    now = mesh.now_ms
     file_id = engines[0].share(now, SHARER, "sample.bin", DATA)
     assert len(file_id) == 16 and int(file_id, 16) >= 0
     assert engines[0].data(file_id) == DATA
-    now, events = run(
-        nodes,
-        engines,
-        now,
-        now + 6 * 3600 * 1000,
-        lambda ev: any(e.kind == "completed" for e in ev[2]),
-    )
+    events = run(mesh, engines, now + 6 * 3600 * 1000, lambda ev: any(e.kind == "completed" for e in ev[2]))
+    now = mesh.now_ms
     got = engines[2].data(file_id)
     assert got == DATA, f"node C has no complete copy by t={now} ms"
     # C was offered the file (A's metainfo reached it through B) and got all 8 pieces.

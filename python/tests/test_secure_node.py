@@ -18,51 +18,12 @@ def nodes(n, **kw):
     return [airswarm.SecureNode(IDS[i], seed=i, rng_seed=bytes([i + 1]) * 32, **kw) for i in range(n)]
 
 
-def exchange(nodes, now=0, until=600_000, links=None, done=None):
-    """The exchange loop: every frame a node transmits reaches its neighbours (`links[i]`,
-    default everyone else), every event is collected per node, then the clock moves to the
-    earliest timer. Stops when nothing is due, at `until`, or when `done(events)`.
-    Returns (now, events per node)."""
-    links = links or [[m for m in nodes if m is not n] for n in nodes]
-    events = [[] for _ in nodes]
-    while now < until and not (done and done(events)):
-        busy = False
-        for i, n in enumerate(nodes):
-            while (frame := n.poll_transmit()) is not None:
-                busy = True
-                for other in links[i]:
-                    other.handle_frame(now, frame, -70.0, 8.0)
-            while (ev := n.poll_event()) is not None:
-                busy = True
-                events[i].append(ev)
-        if busy:
-            continue
-        due = [t for n in nodes if (t := n.poll_timeout()) is not None]
-        if not due:
-            break
-        now = max(now + 1, min(due))
-        for n in nodes:
-            n.handle_timeout(now)
-    return now, events
-
-
 def of(kind, events):
     return [e for e in events if isinstance(e, kind)]
 
 
-class Tap:
-    """A receiver that records the frames it hears."""
-
-    def __init__(self):
-        self.frames = []
-
-    def handle_frame(self, now, frame, rssi, snr):
-        self.frames.append(frame)
-
-
-def line(nodes):
-    """Neighbours in a line: A - B - C (A and C do not hear each other)."""
-    return [[nodes[j] for j in (i - 1, i + 1) if 0 <= j < len(nodes)] for i in range(len(nodes))]
+# Neighbours in a line: A - B - C (A and C do not hear each other).
+LINE = [(0, 1), (1, 0), (1, 2), (2, 1)]
 
 
 def test_announcements_pin_keys_and_carry_signed_names():
@@ -72,7 +33,8 @@ def test_announcements_pin_keys_and_carry_signed_names():
     assert a.public == IDS[0].public
     a.announce(0)
     b.announce(0)
-    _, (ev_a, ev_b) = exchange([a, b])
+    run = airswarm.Mesh([a, b]).run()
+    ev_a, ev_b = run.events_of(0), run.events_of(1)
     pinned = of(airswarm.PeerPinned, ev_b)
     assert [(p.address, p.fingerprint) for p in pinned] == [(a.address, a.fingerprint)]
     named = of(airswarm.Announced, ev_b)
@@ -97,10 +59,12 @@ def test_a_sealed_direct_message_waits_for_its_session():
     a, b = nodes(2)
     a.announce(0)
     b.announce(0)
-    now, _ = exchange([a, b])
-    ticket = a.send(now, b.address, b"hello bob")
+    mesh = airswarm.Mesh([a, b])
+    mesh.run()
+    ticket = a.send(mesh.now_ms, b.address, b"hello bob")
     assert isinstance(ticket, airswarm.AwaitingSession) and ticket.ticket > 0
-    now, (ev_a, ev_b) = exchange([a, b], now)
+    run = mesh.run()
+    ev_a, ev_b = run.events_of(0), run.events_of(1)
     assert [e.fingerprint for e in of(airswarm.SessionEstablished, ev_a)] == [b.fingerprint]
     sent = of(airswarm.Sent, ev_a)
     assert [(s.dst, s.ticket) for s in sent] == [(b.address, ticket.ticket)]
@@ -111,10 +75,10 @@ def test_a_sealed_direct_message_waits_for_its_session():
     assert (m.security, m.sender, m.channel) == ("session", a.fingerprint, None)
     assert any(isinstance(e, airswarm.Delivered) and e.id == sent[0].id for e in ev_a)
     # Now the session is up: the reply is sealed at once and gets an id, by fingerprint too.
-    reply = b.send_to(now, a.fingerprint, b"hi alice")
+    reply = b.send_to(mesh.now_ms, a.fingerprint, b"hi alice")
     assert isinstance(reply, int)
-    again = b.send_to(now, bytes.fromhex(a.fingerprint), b"twice")
-    now, (ev_a, _) = exchange([a, b], now)
+    again = b.send_to(mesh.now_ms, bytes.fromhex(a.fingerprint), b"twice")
+    ev_a = mesh.run().events_of(0)
     msgs = of(airswarm.SecureMessage, ev_a)
     assert [(x.id, x.payload, x.security) for x in msgs] == [
         (reply, b"hi alice", "session"),
@@ -131,11 +95,11 @@ def test_channel_messages_on_several_channels_through_a_relay():
         assert n.join_channel(KEY) == 0  # joined already: same index
     assert a.join_channel(OTHER_KEY) == 1 and c.join_channel(airswarm.Channel(OTHER_KEY)) == 1
     assert a.channel_count == 2 and b.channel_count == 1
-    links = line([a, b, c])
     a.send(0, airswarm.BROADCAST, b"to everyone")  # channel 0
     second = a.send_on_channel(0, 1, b"second channel")
     near = a.send_on_channel_one_hop(0, 0, b"neighbours only")
-    _, (_, ev_b, ev_c) = exchange([a, b, c], links=links)
+    run = airswarm.Mesh([a, b, c], links=LINE).run()
+    ev_b, ev_c = run.events_of(1), run.events_of(2)
     at_b = {m.payload: m for m in of(airswarm.SecureMessage, ev_b)}
     at_c = {m.payload: m for m in of(airswarm.SecureMessage, ev_c)}
     assert set(at_b) == {b"to everyone", b"neighbours only"}  # B is not on channel 1
@@ -148,15 +112,42 @@ def test_channel_messages_on_several_channels_through_a_relay():
     assert not of(airswarm.Rejected, ev_c)
 
 
+def test_a_mesh_runs_secure_nodes_and_refuses_a_mix():
+    a, b, c = nodes(3)
+    for n in (a, b, c):
+        n.join_channel(KEY)
+    mesh = airswarm.Mesh([a, b, c], links=LINE, now_ms=7)
+    assert all(m is n for m, n in zip(mesh.nodes, (a, b, c))) and len(mesh.nodes) == 3
+    msg = a.send(mesh.now_ms, airswarm.BROADCAST, b"over the line")
+    run = mesh.run()
+    # C, out of A's range, got it through B, at a time within the run.
+    got = [(t, e) for t, i, e in run.events if i == 2 and isinstance(e, airswarm.SecureMessage)]
+    assert [(e.payload, e.id, e.channel, e.hops) for _, e in got] == [(b"over the line", msg, 0, 1)]
+    assert 7 <= got[0][0] <= run.now_ms == mesh.now_ms
+    # A's frame went on the air first, then B's relay; every frame is in `sent`.
+    senders = [s for _, s, _ in run.sent]
+    assert senders[:2] == [0, 1] and run.frames == len(run.sent)
+    assert all(isinstance(f, bytes) and t >= 7 for t, _, f in run.sent)
+    assert all(n.poll_event() is None for n in (a, b, c))  # the run collected them
+    with pytest.raises(TypeError, match="node 1 is a Node but node 0 is a SecureNode"):
+        airswarm.Mesh([a, airswarm.Node(9)])
+    with pytest.raises(TypeError, match="node 1 is a SecureNode but node 0 is a Node"):
+        airswarm.Mesh([airswarm.Node(9), a])
+    with pytest.raises(TypeError, match="node 2 is of type str, not Node or SecureNode"):
+        airswarm.Mesh([a, b, "c"])  # type: ignore[list-item]
+    with pytest.raises(airswarm.ConfigError, match="twice"):
+        airswarm.Mesh([a, b, a])
+
+
 def test_signed_channel_messages_name_their_signer():
     a, b = nodes(2, sign_channel=True)
     for n in (a, b):
         n.join_channel(KEY)
         n.announce(0)
-    now, _ = exchange([a, b])
-    a.send_on_channel(now, 0, b"signed")
-    _, (_, ev_b) = exchange([a, b], now)
-    (m,) = of(airswarm.SecureMessage, ev_b)
+    mesh = airswarm.Mesh([a, b])
+    mesh.run()
+    a.send_on_channel(mesh.now_ms, 0, b"signed")
+    (m,) = of(airswarm.SecureMessage, mesh.run().events_of(1))
     assert (m.security, m.sender, m.channel) == ("channel_signed", a.fingerprint, 0)
 
 
@@ -174,16 +165,18 @@ def test_pin_keyring_and_replay_state_round_trip():
     b.pin(a.public)
     ticket = a.send(0, b.address, b"pinned by hand")
     assert isinstance(ticket, airswarm.AwaitingSession)
-    now, (_, ev_b) = exchange([a, b])
+    mesh = airswarm.Mesh([a, b])
+    ev_b = mesh.run().events_of(1)
     assert [m.payload for m in of(airswarm.SecureMessage, ev_b)] == [b"pinned by hand"]
     # The replay state (B's handshake counter from A, its two channels' windows) goes
     # into a restarted B that joined the same channels; without them it is refused.
     for n in (a, b):
         n.join_channel(KEY)
         n.join_channel(OTHER_KEY)
-    tap = Tap()
-    a.send_on_channel(now, 1, b"heard before the restart")
-    now, _ = exchange([a, b], now, links=[[b, tap], [a]])
+    a.send_on_channel(mesh.now_ms, 1, b"heard before the restart")
+    heard = [frame for _, sender, frame in mesh.run().sent if sender == 0]
+    assert heard
+    now = mesh.now_ms
     state = b.replay_state()
 
     def restart():
@@ -200,9 +193,11 @@ def test_pin_keyring_and_replay_state_round_trip():
     # The frames heard before, played again: the restored node refuses them as replays,
     # one that forgot its state takes them.
     for n in (restarted, forgetful):
-        for frame in tap.frames:
+        for frame in heard:
             n.handle_frame(now, frame, -70.0, 8.0)
-    _, (ev_r, ev_f) = exchange([restarted, forgetful], now, links=[[], []])
+    # Neither hears the other: the run only collects what the frames did.
+    run = airswarm.Mesh([restarted, forgetful], links=[], now_ms=now).run()
+    ev_r, ev_f = run.events_of(0), run.events_of(1)
     assert not of(airswarm.SecureMessage, ev_r)
     assert any("replay" in r.reason for r in of(airswarm.Rejected, ev_r))
     assert [m.payload for m in of(airswarm.SecureMessage, ev_f)] == [b"heard before the restart"]
@@ -270,8 +265,9 @@ def test_bad_input_gives_clear_errors():
     assert a.replay_state() == before
     # Nothing of that put a frame on the air or refused anything over the air.
     assert a.poll_transmit() is None
-    _, (ev,) = exchange([a])
-    assert all(isinstance(e, airswarm.PersistCounter) for e in ev)
+    run = airswarm.Mesh([a]).run()
+    assert run.frames == 0 and run.sent == []
+    assert all(isinstance(e, airswarm.PersistCounter) for e in run.events_of(0))
 
 
 def sealed_frame():
@@ -279,9 +275,9 @@ def sealed_frame():
     (a,) = nodes(1)
     a.join_channel(KEY)
     a.send_on_channel(0, 0, b"the original")
-    tap = Tap()
-    exchange([a], links=[[tap]])
-    return tap.frames[0]
+    ((_, sender, frame),) = airswarm.Mesh([a]).run().sent
+    assert sender == 0
+    return frame
 
 
 FRAME = sealed_frame()
@@ -303,7 +299,7 @@ def test_random_and_altered_frames_are_refused(case):
         b.handle_frame(0, frame, -70.0, 8.0)
     except airswarm.DecodeError:
         assert b.stats()["bad_frames"] == 1
-    _, (ev,) = exchange([b], links=[[]])
+    ev = airswarm.Mesh([b]).run().events_of(0)
     # Whatever got through opened as the original (only relay-rewritten bytes may differ).
     assert all(m.payload == b"the original" for m in of(airswarm.SecureMessage, ev))
     b.restore_replay_state(b.replay_state())

@@ -80,10 +80,12 @@ impl FloodPolicy for Airswarm {
             + rng.unit() * self.tuning.jitter_slots
     }
 
-    /// Like the firmware: a relay whose time comes while the channel is busy stays queued
-    /// and cancellable, so the copy being received can still cancel it.
-    fn redraws_when_busy(&self) -> bool {
-        true
+    /// Like the firmware, a flood relay whose time comes while the channel is busy stays
+    /// queued and cancellable, so the copy being received can still cancel it. Frames no
+    /// copy cancels (our own, hand-overs, their answers) go to the radio: redrawing them
+    /// only delays them past the watch of the node that handed them over.
+    fn redraws_when_busy(&self, cancellable: bool) -> bool {
+        cancellable
     }
 
     fn cancels(&self, copy: &CopyHeard, heard: &mut u16) -> bool {
@@ -212,15 +214,20 @@ mod tests {
 
     #[test]
     fn the_first_copy_goes_within_the_firmware_window() {
-        // The whole airswarm window fits in managed's (Meshtastic's) longest delay, and
-        // the weakest receiver's delay in the managed client's fixed 2·CWmax offset.
+        // The whole airswarm window fits in managed's (Meshtastic's) longest delay, and a
+        // receiver at the floor draws only the jitter, whatever the spreading factor.
         let a = Airswarm::default();
         let m = super::super::managed::Managed::default();
         assert!(a.max_delay_slots() <= m.max_delay_slots());
         let mut rng = Rng::new(3);
-        for _ in 0..100 {
-            assert!(a.delay_slots(-20.0, -7.5, &mut rng) <= (2 * super::super::CW_MAX) as f64);
+        for floor in [-7.5, -17.5, -20.0] {
+            for _ in 0..100 {
+                assert!(a.delay_slots(floor, floor, &mut rng) <= a.tuning.jitter_slots);
+            }
         }
+        assert_eq!(floor_weight(-7.5, -7.5), 0.0);
+        assert_eq!(floor_weight(1.25, -7.5), 0.5);
+        assert_eq!(floor_weight(15.0, -7.5), 1.0);
     }
 
     #[test]

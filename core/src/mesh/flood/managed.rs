@@ -200,7 +200,7 @@ impl FloodPolicy for Managed {
 
     /// RadioLibInterface.cpp onNotify TRANSMIT_DELAY_COMPLETED: `if (!canSendImmediately())
     /// setTransmitDelay();` (and after each transmission, ISR_TX).
-    fn redraws_when_busy(&self) -> bool {
+    fn redraws_when_busy(&self, _cancellable: bool) -> bool {
         true
     }
 
@@ -348,7 +348,7 @@ mod tests {
         assert_eq!(m.unheard_broadcast_resends(), 2);
         // A relay retransmits a handed-over frame once, and that one floods.
         assert_eq!(m.handoffs_before_flooding(), Some(1));
-        assert!(m.next_hop_routing() && m.upgrades_queued_copy() && m.redraws_when_busy());
+        assert!(m.next_hop_routing() && m.upgrades_queued_copy() && m.redraws_when_busy(false));
         let mut rng = Rng::new(2);
         for _ in 0..100 {
             let d = m.own_delay_slots(&mut rng).unwrap();
@@ -360,8 +360,10 @@ mod tests {
             assert_eq!(p.retries(3), 3);
             assert_eq!(p.unheard_broadcast_resends(), 1);
             assert!(!p.next_hop_routing() && !p.upgrades_queued_copy());
-            // (airswarm keeps a relay due on a busy channel cancellable, as the firmware does)
-            assert_eq!(p.redraws_when_busy(), s == Strategy::Airswarm);
+            // (airswarm keeps a flood relay due on a busy channel cancellable, as the
+            // firmware does, and hands everything else to the radio)
+            assert!(!p.redraws_when_busy(false));
+            assert_eq!(p.redraws_when_busy(true), s == Strategy::Airswarm);
             assert_eq!(p.own_delay_slots(&mut rng), None);
         }
     }

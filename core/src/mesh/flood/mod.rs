@@ -220,7 +220,10 @@ pub trait FloodPolicy: fmt::Debug + Send + Sync {
     /// Whether a frame whose time comes while the radio is busy (receiving a frame heard
     /// starting, or sending our previous one) stays queued, cancellable, and draws its
     /// delay again; otherwise it is handed to the radio, which waits for the channel.
-    fn redraws_when_busy(&self) -> bool {
+    /// `cancellable`: the frame is a relay a copy heard may still cancel (not our own,
+    /// not one handed to us by name).
+    fn redraws_when_busy(&self, cancellable: bool) -> bool {
+        let _ = cancellable;
         false
     }
 

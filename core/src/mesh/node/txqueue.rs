@@ -186,17 +186,17 @@ impl Node {
     /// A frame whose time came while the radio is busy draws its delay again, from the end
     /// of our own transmission or from now (Meshtastic RadioLibInterface.cpp: the packet
     /// stays in the TX queue; relays get getTxDelayMsecWeighted, own frames getTxDelayMsec).
-    /// Returns whether the due frames were put off.
-    fn redraw_if_busy(&mut self, now: Instant) -> bool {
-        if !self.policy.redraws_when_busy() || (self.busy_until <= now && self.radio_free_at <= now)
-        {
-            return false;
+    /// Frames the policy does not redraw stay due and go to the radio.
+    fn redraw_if_busy(&mut self, now: Instant) {
+        if self.busy_until <= now && self.radio_free_at <= now {
+            return;
         }
         let from = now.max(self.radio_free_at);
         let slot = self.slot_ms();
         let floor = self.cfg.lora.demod_snr_db();
         for i in 0..self.pending.len() {
-            if self.pending[i].due > now {
+            let p = &self.pending[i];
+            if p.due > now || !self.policy.redraws_when_busy(p.relay && !p.designated) {
                 continue;
             }
             let slots = if self.pending[i].relay {
@@ -210,14 +210,11 @@ impl Node {
             self.pending[i].due = from + delay;
             self.stats.delays_redrawn += 1;
         }
-        true
     }
 
     /// Move frames whose time has come (and which the duty cycle allows) to the outbox.
     pub(super) fn release_due(&mut self, now: Instant) {
-        if self.redraw_if_busy(now) {
-            return;
-        }
+        self.redraw_if_busy(now);
         while let Some(pos) = self
             .pending
             .iter()

@@ -328,6 +328,7 @@ impl Node {
 mod tests {
     use super::super::testing::{data, node, run_until};
     use super::*;
+    use crate::mesh::wire::Content;
 
     #[test]
     fn frames_wait_for_the_duty_cycle_budget() {
@@ -525,5 +526,48 @@ mod tests {
         n.cancel_message(Address(0x99), 7);
         assert!(n.pending.is_empty());
         assert_eq!(n.stats().relays_cancelled, 1);
+    }
+
+    /// Fragment `index` of 3 of a broadcast from 0x77, heard from 0x21 after one hop.
+    fn fragment(index: u8) -> Vec<u8> {
+        Header {
+            rnode_seq: 0,
+            kind: Kind::Fragment,
+            content: Content::Plain,
+            want_ack: false,
+            hop_limit: 2,
+            hop_start: 3,
+            attempt: 0,
+            relay: 0x21,
+            next_hop: NO_NEXT_HOP,
+            dst: Address::BROADCAST,
+            src: Address(0x77),
+            id: 5,
+            fragment: Some((index, 3)),
+        }
+        .to_frame(&[index; 100])
+        .unwrap()
+    }
+
+    #[test]
+    fn a_relay_of_a_fragment_waits_out_the_rest_of_the_sources_burst() {
+        let full = |n: &Node| n.airtime_ms(wire::MAX_FRAME);
+        let first_relay = |s: Strategy, index: u8| {
+            let mut n = node(0x10, s);
+            n.handle_frame(Instant(0), &fragment(index), -60.0, -7.0)
+                .unwrap();
+            let sent = run_until(&mut n, Instant(120_000));
+            (sent.first().map(|(t, _)| t.0), full(&n))
+        };
+        // Fragment 1 of 3 (index 0): two more are on their way; airswarm's relay starts
+        // counting its delay after them, so it cannot talk over them (half-duplex).
+        let (at, frame_ms) = first_relay(Strategy::Airswarm, 0);
+        assert!(at.unwrap() >= 2 * frame_ms, "{at:?} vs {frame_ms}");
+        // The last fragment: nothing more is coming, so only the usual delay.
+        let (at, frame_ms) = first_relay(Strategy::Airswarm, 2);
+        assert!(at.unwrap() < 2 * frame_ms, "{at:?}");
+        // Managed (the firmware) has no such wait.
+        let (at, frame_ms) = first_relay(Strategy::Managed, 0);
+        assert!(at.unwrap() < 2 * frame_ms, "{at:?}");
     }
 }

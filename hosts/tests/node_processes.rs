@@ -6,7 +6,7 @@ mod node_common;
 use std::time::Duration;
 
 use airswarm_core::crypto::ChannelKey;
-use node_common::{Client, Node, TempDir, start_air, start_node};
+use node_common::{Client, Node, Steps, TempDir, start_air, start_node};
 use serde_json::json;
 
 const LINE: &str = "# A and C only hear each other through B\na b 8\nb c 8\n";
@@ -36,6 +36,7 @@ fn line_of_three(dir: &TempDir) -> (node_common::Proc, String, [Node; 3], [Clien
 fn a_sealed_message_and_a_channel_message_cross_a_relay_that_cannot_read_the_first() {
     let _serial = node_common::serial();
     let dir = TempDir::new("node-line");
+    let steps = Steps::start();
     let (_air, _radio, [_a, b, _c], [mut ca, mut cb, mut cc]) = line_of_three(&dir);
     let c_peer = ca.wait_peer(PEERS, "c");
     // C is two hops away: no direct link quality for it at A.
@@ -43,6 +44,7 @@ fn a_sealed_message_and_a_channel_message_cross_a_relay_that_cannot_read_the_fir
     let b_peer = ca.wait_peer(PEERS, "b");
     assert!(b_peer["snr_db"].is_number(), "{b_peer}");
     cc.wait_peer(PEERS, "a");
+    steps.mark("A and C know each other");
 
     let secret = "for c only: the key is under the mat";
     let sent = ca.ok(json!({"cmd": "send", "to": "c", "text": secret}));
@@ -53,9 +55,11 @@ fn a_sealed_message_and_a_channel_message_cross_a_relay_that_cannot_read_the_fir
     assert_eq!(got["text"], secret);
     assert_eq!(got["sealed"], "session");
     assert_eq!(got["name"], "a");
+    steps.mark("the sealed message at C");
     ca.wait_event(MESSAGE, "delivered at A", |e| {
         e["event"] == "delivered" && e["msg_id"] == msg_id
     });
+    steps.mark("delivered at A");
 
     let key = channel_key();
     for cl in [&mut ca, &mut cb, &mut cc] {
@@ -68,6 +72,7 @@ fn a_sealed_message_and_a_channel_message_cross_a_relay_that_cannot_read_the_fir
         });
         assert_eq!(m["text"], "hello everyone");
         assert_eq!(m["sealed"], "channel");
+        steps.mark(&format!("the channel message at {who}"));
     }
 
     // B carried the direct message but could not read it: not in its history, not in its
@@ -104,6 +109,7 @@ fn a_sealed_message_and_a_channel_message_cross_a_relay_that_cannot_read_the_fir
 fn kill_9_mid_conversation_loses_nothing_reported_and_reuses_no_counter() {
     let _serial = node_common::serial();
     let dir = TempDir::new("node-kill");
+    let steps = Steps::start();
     let (_air, air) = start_air(dir.path(), LINE);
     let radio = format!("air:{air}");
     let a = start_node(dir.path(), "a", &radio, &[]);
@@ -113,15 +119,18 @@ fn kill_9_mid_conversation_loses_nothing_reported_and_reuses_no_counter() {
     let mut cc = Client::connect(&c.api);
     ca.wait_peer(PEERS, "c");
     cc.wait_peer(PEERS, "a");
+    steps.mark("A and C know each other");
 
     // A conversation: C answers A, then A sends a burst and C is killed while it arrives.
     ca.ok(json!({"cmd": "send", "to": "c", "text": "ping 0"}));
     cc.wait_event(MESSAGE, "ping 0 at C", |e| e["text"] == "ping 0");
+    steps.mark("ping 0 at C");
     let pong = cc.ok(json!({"cmd": "send", "to": "a", "text": "pong 0"}));
     cc.wait_event(MESSAGE, "pong 0 delivered", |e| {
         e["event"] == "delivered" && e["msg_id"] == pong["msg_id"]
     });
     ca.wait_event(MESSAGE, "pong 0 at A", |e| e["text"] == "pong 0");
+    steps.mark("pong 0 delivered and at A");
     for i in 1..=4 {
         ca.ok(json!({"cmd": "send", "to": "c", "text": format!("ping {i}")}));
     }
@@ -131,6 +140,7 @@ fn kill_9_mid_conversation_loses_nothing_reported_and_reuses_no_counter() {
     });
     let mut reported = vec![first["text"].as_str().unwrap().to_string()];
     c.proc.kill9();
+    steps.mark(&format!("C killed after {}", first["text"]));
     reported.extend(
         cc.events
             .iter()
@@ -171,11 +181,13 @@ fn kill_9_mid_conversation_loses_nothing_reported_and_reuses_no_counter() {
     // The conversation goes on, both ways. New messages from C must not be taken for
     // duplicates of its earlier ones (a reused counter would be dropped by A and B).
     cc.wait_peer(PEERS, "a");
+    steps.mark("C restarted and knows A");
     for i in 1..=3 {
         let r = cc.ok(json!({"cmd": "send", "to": "a", "text": format!("pong after restart {i}")}));
         cc.wait_event(MESSAGE, "delivered after restart", |e| {
             e["event"] == "delivered" && e["msg_id"] == r["msg_id"]
         });
+        steps.mark(&format!("pong after restart {i} delivered"));
     }
     for i in 1..=3 {
         let t = format!("pong after restart {i}");
@@ -185,6 +197,7 @@ fn kill_9_mid_conversation_loses_nothing_reported_and_reuses_no_counter() {
     cc.wait_event(MESSAGE, "welcome back at C", |e| {
         e["text"] == "welcome back"
     });
+    steps.mark("welcome back at C");
     ca.wait_event(MESSAGE, "welcome back delivered", |e| {
         e["event"] == "delivered" && e["msg_id"] == r["msg_id"]
     });

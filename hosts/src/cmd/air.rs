@@ -112,9 +112,13 @@ async fn serve(a: AirArgs, mut service: AirService) -> Result<()> {
     let epoch = std::time::Instant::now();
     let now = || Instant(epoch.elapsed().as_millis() as u64);
     let mut buf = vec![0u8; 2048];
+    let trace = std::env::var_os("AIR_TRACE").is_some();
     loop {
         while let Some((to, bytes)) = service.poll_transmit() {
             // A client that went away makes sends fail (ICMP unreachable): not our problem.
+            if trace {
+                trace_datagram("to", to, &bytes);
+            }
             if let Err(e) = sock.send_to(&bytes, to).await {
                 tracing::debug!("send to {to}: {e}");
             }
@@ -127,7 +131,12 @@ async fn serve(a: AirArgs, mut service: AirService) -> Result<()> {
             .map(|t| tokio::time::Instant::from_std(epoch + std::time::Duration::from_millis(t.0)));
         tokio::select! {
             r = sock.recv_from(&mut buf) => match r {
-                Ok((n, from)) => service.handle_datagram(now(), from, &buf[..n]),
+                Ok((n, from)) => {
+                    if trace {
+                        trace_datagram("from", from, &buf[..n]);
+                    }
+                    service.handle_datagram(now(), from, &buf[..n])
+                }
                 // ECONNREFUSED from an earlier send to a vanished client, and the like.
                 Err(e) => tracing::debug!("recv: {e}"),
             },
@@ -153,4 +162,36 @@ fn log(ev: &ServiceEvent) {
         ServiceEvent::Left { name } => eprintln!("air: {name} left"),
         ServiceEvent::Forgotten { name } => eprintln!("air: {name} forgotten (silent)"),
     }
+}
+
+/// With `AIR_TRACE` set, one line on stderr per datagram (HELLOs left out): wall-clock
+/// seconds of the day, direction, peer, and what it carried, to line up with the nodes'
+/// `airswarm::frames` trace when a test's frames go missing.
+fn trace_datagram(dir: &str, peer: SocketAddr, bytes: &[u8]) {
+    use airswarm_core::radio::air::Message;
+    let what = match Message::decode(bytes) {
+        Ok(Message::Transmit { seq, frame, .. }) => format!(
+            "TRANSMIT seq {seq} len {} {:02x?}",
+            frame.len(),
+            &frame[..frame.len().min(24)]
+        ),
+        Ok(Message::Received { frame, .. }) => format!(
+            "RECEIVED len {} {:02x?}",
+            frame.len(),
+            &frame[..frame.len().min(24)]
+        ),
+        Ok(Message::TransmitDone { seq, airtime_us }) => {
+            format!("DONE seq {seq} airtime {airtime_us}")
+        }
+        Ok(Message::Hello { .. }) => return,
+        Ok(m) => format!("{m:?}"),
+        Err(e) => format!("undecodable {e:?}"),
+    };
+    let at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    eprintln!(
+        "air-trace {:.6} {dir} {peer} {what}",
+        at.as_secs_f64() % 86_400.0
+    );
 }

@@ -181,6 +181,11 @@ impl Drop for Proc {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(dir) = std::env::var_os("NODE_LOGS_DIR") {
+            // Kept for reading after a run that passed too (timings, frame traces).
+            let file = format!("{}-{}.log", self.name.replace(' ', "_"), self.child.id());
+            let _ = std::fs::write(Path::new(&dir).join(file), self.output());
+        }
         if std::thread::panicking() {
             eprintln!(
                 "=== {} (pid {})\n{}",
@@ -387,4 +392,17 @@ impl Client {
 pub fn serial() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Prints how long each step of a test took since its start (shown with --nocapture), so
+/// that a slow run says where its time went.
+pub struct Steps(Instant);
+
+impl Steps {
+    pub fn start() -> Steps {
+        Steps(Instant::now())
+    }
+    pub fn mark(&self, what: &str) {
+        eprintln!("[{:7.1} s] {what}", self.0.elapsed().as_secs_f64());
+    }
 }

@@ -283,6 +283,7 @@ impl Node {
         let snr_q = (snr_db * 4.0).clamp(i16::MIN as f32, i16::MAX as f32) as i16;
         let key = key_of(&h);
         let wave = self.wave_time();
+        self.next_hop_busy(now, h.relay, key);
         self.learn_route(now, &h, snr_db);
         let e = self.link_snr.entry(h.relay).or_insert(snr_db);
         *e = 0.75 * *e + 0.25 * snr_db;

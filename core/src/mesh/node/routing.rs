@@ -19,6 +19,9 @@ pub(super) struct Watch {
     pub(super) deadline: Instant,
     pub(super) frame: Vec<u8>,
     pub(super) handoffs: u8,
+    /// The latest `deadline` may be put off to while the next hop is heard busy with
+    /// other frames (see [`Node::next_hop_busy`]).
+    pub(super) patience: Instant,
 }
 
 /// Where a direct message came from (see `Node::upstream`).
@@ -81,6 +84,29 @@ pub(super) fn handed_to(frame: &[u8]) -> Option<u8> {
 }
 
 impl Node {
+    /// A frame other than `key` heard from the neighbour `relay`: if we handed it frames
+    /// that it has not been heard passing on, it is busy with its own queue (relays of a
+    /// burst, its own frames), not deaf. Repeating the hand-over now would only add a
+    /// copy behind the first in that queue (and one more ACK from the destination for
+    /// each copy it gets), so each such watch waits again, as from the end of our frame,
+    /// up to its patience.
+    pub(super) fn next_hop_busy(&mut self, now: Instant, relay: u8, key: FrameKey) {
+        if relay == NO_NEXT_HOP {
+            return;
+        }
+        let lora = self.cfg.lora;
+        let slots = ((2.0 * DESIGNATED_JITTER_SLOTS + 16.0) * self.slot_ms()) as u64;
+        for w in self
+            .watches
+            .iter_mut()
+            .filter(|w| w.next_hop == relay && w.key != key)
+        {
+            let airtime = 2 * super::timing::airtime_ms(&lora, w.frame.len());
+            let again = now + Duration::from_millis(airtime + slots);
+            w.deadline = w.deadline.max(again).min(w.patience);
+        }
+    }
+
     /// The hop limit for a message to `dst`: ours trims it to the known distance.
     pub(super) fn reply_hop_limit(&self, dst: Address) -> u8 {
         self.policy
@@ -288,6 +314,88 @@ mod tests {
                 NO_NEXT_HOP
             );
         }
+    }
+
+    #[test]
+    fn a_next_hop_heard_busy_with_other_frames_gets_its_hand_over_once_not_again() {
+        use super::super::testing::run_until;
+        let mut n = node(0x10, Strategy::Airswarm);
+        // 0x99 is two hops away through 0x21.
+        n.handle_frame(
+            Instant(0),
+            &data(0x99, 0x21, Address::BROADCAST, 7, 1),
+            -60.0,
+            6.0,
+        )
+        .unwrap();
+        n.send(Instant(1_000), Address(0x99), b"hello").unwrap();
+        let mut sent = run_until(&mut n, Instant(1_000));
+        sent.extend(core::iter::from_fn(|| n.poll_transmit()).map(|f| (Instant(1_000), f)));
+        let ours: Vec<Header> = sent
+            .iter()
+            .map(|(_, f)| *FrameView::parse(f).unwrap().header())
+            .filter(|h| h.src == Address(0x10))
+            .collect();
+        assert_eq!(ours.len(), 1, "{ours:?}");
+        assert_eq!(ours[0].routed_to(), Some(0x21));
+        let first = n.watches[0].deadline;
+        // Before it could pass ours on, 0x21 is heard sending a frame of its queue (a
+        // relay of someone's broadcast): it is busy, not deaf.
+        let busy = Instant(first.as_millis() - 1);
+        n.handle_frame(
+            busy,
+            &data(0x77, 0x21, Address::BROADCAST, 9, 1),
+            -60.0,
+            6.0,
+        )
+        .unwrap();
+        let repeats = |frames: &[(Instant, Vec<u8>)]| {
+            frames
+                .iter()
+                .filter(|(_, f)| {
+                    let h = *FrameView::parse(f).unwrap().header();
+                    h.src == Address(0x10) && h.dst == Address(0x99)
+                })
+                .count()
+        };
+        assert_eq!(
+            repeats(&run_until(&mut n, first)),
+            0,
+            "no second copy into a busy next hop's queue"
+        );
+        // Its next frame is ours: the hand-over worked, nothing is repeated.
+        let mut relayed = sent
+            .iter()
+            .map(|(_, f)| f.clone())
+            .find(|f| FrameView::parse(f).unwrap().header().src == Address(0x10))
+            .unwrap();
+        crate::mesh::wire::set_route(&mut relayed, 0x21, NO_NEXT_HOP);
+        crate::mesh::wire::set_hop_limit(&mut relayed, ours[0].hop_limit - 1);
+        n.handle_frame(busy + Duration::from_millis(500), &relayed, -60.0, 6.0)
+            .unwrap();
+        assert!(n.watches.is_empty(), "{:?}", n.watches);
+        // A next hop that stays silent still gets the frame again, within its patience.
+        let mut m = node(0x10, Strategy::Airswarm);
+        m.handle_frame(
+            Instant(0),
+            &data(0x99, 0x21, Address::BROADCAST, 7, 1),
+            -60.0,
+            6.0,
+        )
+        .unwrap();
+        m.send(Instant(1_000), Address(0x99), b"hello").unwrap();
+        run_until(&mut m, Instant(1_000));
+        while m.poll_transmit().is_some() {}
+        let (deadline, patience) = (m.watches[0].deadline, m.watches[0].patience);
+        assert!(patience > deadline);
+        m.handle_frame(
+            Instant(deadline.as_millis() - 1),
+            &data(0x77, 0x21, Address::BROADCAST, 9, 1),
+            -60.0,
+            6.0,
+        )
+        .unwrap();
+        assert!(repeats(&run_until(&mut m, patience)) >= 1);
     }
 
     #[test]

@@ -295,6 +295,7 @@ impl Node {
                     deadline: self.radio_free_at + Duration::from_millis(window),
                     frame: p.frame.clone(),
                     handoffs: p.handoffs + 1,
+                    patience: self.radio_free_at + Duration::from_millis(window),
                 });
             }
             // Meshtastic leaves our own acknowledged messages to the end-to-end retries
@@ -310,13 +311,16 @@ impl Node {
                 // Expect to hear the next hop relay it: our frame, its short wait, its frame.
                 let airtime = Duration::from_millis(2 * airtime_ms);
                 let slots = (2.0 * DESIGNATED_JITTER_SLOTS + 16.0) * self.slot_ms();
+                let deadline = self.radio_free_at + airtime + Duration::from_millis(slots as u64);
                 self.watches.push(Watch {
                     key: p.key,
                     msg: p.msg,
                     next_hop,
-                    deadline: self.radio_free_at + airtime + Duration::from_millis(slots as u64),
+                    deadline,
                     frame: p.frame.clone(),
                     handoffs: p.handoffs + 1,
+                    // A next hop heard busy is given up to a repair window more.
+                    patience: deadline + Duration::from_millis(self.timing.repair_window_ms),
                 });
             }
             self.outbox.push_back(p.frame);

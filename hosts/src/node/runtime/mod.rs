@@ -161,6 +161,32 @@ impl std::fmt::Debug for Runtime {
     }
 }
 
+/// One line about a frame for the frame trace.
+fn frame_summary(frame: &[u8]) -> String {
+    match FrameView::parse(frame) {
+        Ok(v) => {
+            let h = v.header();
+            format!(
+                "{:?}/{:?} {:08x}->{:08x} id {} frag {:?} hop {}/{} att {} relay {:02x} next {:02x} ack {} len {}",
+                h.kind,
+                h.content,
+                h.src.0,
+                h.dst.0,
+                h.id,
+                h.fragment,
+                h.hop_limit,
+                h.hop_start,
+                h.attempt,
+                h.relay,
+                h.next_hop,
+                h.want_ack,
+                frame.len()
+            )
+        }
+        Err(e) => format!("unparsable ({e}) len {}", frame.len()),
+    }
+}
+
 fn unix_ms(t: Instant) -> i64 {
     t.as_millis() as i64
 }
@@ -345,7 +371,10 @@ impl Runtime {
                 _ = &mut shutdown => break,
                 ev = radio_events.recv() => match ev {
                     Some(RadioEvent::Received(rx)) => self.on_frame(rx),
-                    Some(RadioEvent::TransmitDone) => self.radio_busy = false,
+                    Some(RadioEvent::TransmitDone) => {
+                        tracing::trace!(target: "airswarm::frames", "tx done");
+                        self.radio_busy = false
+                    }
                     Some(RadioEvent::Failed(why)) => {
                         self.save_replay_state();
                         anyhow::bail!("radio {}: {why}", self.radio_description);
@@ -423,10 +452,12 @@ impl Runtime {
         }
         if !self.radio_busy {
             if let Some(frame) = self.backlog.pop_front() {
+                let sent = frame.clone();
                 match self.radio_tx.try_send(frame) {
                     Ok(()) => {
                         self.radio_busy = true;
                         self.frames_out += 1;
+                        tracing::trace!(target: "airswarm::frames", "tx {}", frame_summary(&sent));
                     }
                     Err(mpsc::error::TrySendError::Full(f)) => self.backlog.push_front(f),
                     Err(mpsc::error::TrySendError::Closed(_)) => {
@@ -441,6 +472,7 @@ impl Runtime {
     fn on_frame(&mut self, rx: RxFrame) {
         let now = self.clock.now();
         self.frames_in += 1;
+        tracing::trace!(target: "airswarm::frames", "rx {} snr {}", frame_summary(&rx.frame), rx.snr_db);
         if let Ok(v) = FrameView::parse(&rx.frame) {
             let h = v.header();
             // A copy that used no hop came from its source itself: that is the link.

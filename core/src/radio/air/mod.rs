@@ -6,6 +6,7 @@
 
 pub mod client;
 pub mod codec;
+pub mod csma;
 pub mod framing;
 pub mod service;
 pub mod topology;

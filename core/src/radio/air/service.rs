@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 
 use super::codec::{ErrorCode, Message, centi, check_name};
+use super::csma::{Csma, Step};
 use super::topology::Topology;
 use crate::radio::LoRaConfig;
 use crate::radio::channel::{Channel, ChannelParams, RadioId};
@@ -88,7 +89,8 @@ pub enum ServiceEvent {
 struct Pending {
     seq: u32,
     frame: Vec<u8>,
-    lbt: bool,
+    /// Listen before talk (RNode's CSMA), when the client asked for it.
+    csma: Option<Csma>,
     since: Instant,
     not_before_us: u64,
 }
@@ -421,10 +423,11 @@ impl AirService {
         if let Err(e) = c.config.time_on_air_us(frame.len()) {
             return self.refuse(from, ErrorCode::BadFrame, seq, e.to_string());
         }
+        let csma = lbt.then(|| Csma::new(&c.config, &mut self.backoff));
         c.pending = Some(Pending {
             seq,
             frame,
-            lbt,
+            csma,
             since: now,
             not_before_us: us(now),
         });
@@ -505,20 +508,24 @@ impl AirService {
         let Some(c) = self.clients.get_mut(name) else {
             return;
         };
-        let Some(p) = c.pending.take() else { return };
-        if p.lbt && now.saturating_since(p.since) < max_defer && self.channel.busy(c.slot, now_us) {
-            // Busy: look again when the frame on the air ends, plus a random backoff of
-            // 0–7 slots of 4 symbols so that waiting radios do not all start together.
-            let symbol_us = (1u64 << c.config.spreading_factor) * 1_000_000
-                / c.config.bandwidth_hz.max(1) as u64;
-            let backoff = self.backoff.below(8) * 4 * symbol_us;
-            let end = self.channel.next_end_us().unwrap_or(now_us).max(now_us);
-            c.pending = Some(Pending {
-                not_before_us: end + backoff + 1,
-                ..p
-            });
-            self.stats.deferrals += 1;
+        let Some(mut p) = c.pending.take() else {
             return;
+        };
+        if now.saturating_since(p.since) < max_defer
+            && let Some(csma) = p.csma.as_mut()
+        {
+            let busy_until = self
+                .channel
+                .busy(c.slot, now_us)
+                .then(|| self.channel.next_end_us().unwrap_or(now_us));
+            if let Step::WaitUntil(t) = csma.step(now_us, busy_until) {
+                if busy_until.is_some() {
+                    self.stats.deferrals += 1;
+                }
+                p.not_before_us = t;
+                c.pending = Some(p);
+                return;
+            }
         }
         let (slot, config) = (c.slot, c.config);
         match self.channel.transmit(now_us, slot, &config, &p.frame) {

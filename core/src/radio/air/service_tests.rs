@@ -81,7 +81,7 @@ fn join(s: &mut AirService, now: Instant, names: &[(&str, u16)]) {
 fn a_chain_carries_a_frame_one_hop_only_after_its_airtime() {
     let mut s = service(chain());
     join(&mut s, Instant(0), &[("A", 1), ("B", 2), ("C", 3)]);
-    s.handle_datagram(Instant(10), addr(1), &tx(5, true, b"hello"));
+    s.handle_datagram(Instant(10), addr(1), &tx(5, false, b"hello"));
     assert!(drain(&mut s).is_empty());
     let airtime = LoRaConfig::default().time_on_air_us(5).unwrap();
     let end = Instant(10 + airtime.div_ceil(1000));
@@ -125,19 +125,22 @@ fn overlapping_frames_collide_and_listen_before_talk_defers() {
         2
     );
     assert!(s.stats().collisions >= 1);
-    // With listen before talk B waits for A's frame to end: C hears both.
+    // With listen before talk (RNode's CSMA: DIFS, then a window drawn per frame) the
+    // one whose window ends first goes; the other hears it and waits for its end: C
+    // hears both.
     s.handle_datagram(Instant(2000), addr(1), &tx(2, true, &[1; 40]));
-    s.handle_datagram(Instant(2020), addr(2), &tx(2, true, &[2; 40]));
+    s.handle_datagram(Instant(2000), addr(2), &tx(2, true, &[2; 40]));
     let got = run(&mut s, Instant(4000));
-    let heard: Vec<_> = got
+    let mut heard: Vec<_> = got
         .iter()
         .filter_map(|(a, m)| match m {
             Message::Received { frame, .. } if *a == addr(3) => Some(frame[0]),
             _ => None,
         })
         .collect();
+    heard.sort();
     assert_eq!(heard, vec![1, 2]);
-    assert_eq!(s.stats().deferrals, 1);
+    assert!(s.stats().deferrals >= 1);
 }
 
 #[test]

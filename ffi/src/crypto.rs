@@ -2,6 +2,7 @@
 //! channel-sealed broadcasts, handshakes and key announcements over the mesh.
 
 use crate::airswarm_result::{self, *};
+use crate::endpoint::{self, EndpointHandle};
 use crate::node::{airswarm_node_config, mesh_code, stat_out};
 use crate::util::{
     Res, check_sized, const_ref, fail, free_box, guard, mut_ref, put, put_sized, slice, write_bytes,
@@ -72,6 +73,19 @@ pub struct airswarm_secure_node {
     pub(crate) node: SecureNode,
     pub(crate) held_frame: Option<Vec<u8>>,
     pub(crate) held_event: Option<SecureEvent>,
+}
+
+impl EndpointHandle for airswarm_secure_node {
+    type E = SecureNode;
+    fn endpoint(&self) -> &SecureNode {
+        &self.node
+    }
+    fn endpoint_mut(&mut self) -> &mut SecureNode {
+        &mut self.node
+    }
+    fn held_frame(&mut self) -> &mut Option<Vec<u8>> {
+        &mut self.held_frame
+    }
 }
 
 /// Bytes of the first version of `airswarm_secure_event` (the smallest `struct_size`).
@@ -541,15 +555,8 @@ pub unsafe extern "C" fn airswarm_secure_node_handle_frame(
     rssi_dbm: f32,
     snr_db: f32,
 ) -> airswarm_result {
-    guard(|| {
-        // SAFETY: caller contract on `node`.
-        let n = unsafe { mut_ref(node)? };
-        // SAFETY: caller contract on `frame`/`len`.
-        let bytes = unsafe { slice(frame, len)? };
-        n.node
-            .handle_frame(Instant::from_millis(now_ms), bytes, rssi_dbm, snr_db)
-            .map_err(|_| AIRSWARM_ERR_BAD_FRAME)
-    })
+    // SAFETY: forwarded caller contract.
+    unsafe { endpoint::handle_frame(node, now_ms, frame, len, rssi_dbm, snr_db) }
 }
 
 /// As `airswarm_node_handle_timeout`.
@@ -561,13 +568,8 @@ pub unsafe extern "C" fn airswarm_secure_node_handle_timeout(
     node: *mut airswarm_secure_node,
     now_ms: u64,
 ) -> airswarm_result {
-    guard(|| {
-        // SAFETY: caller contract on `node`.
-        unsafe { mut_ref(node)? }
-            .node
-            .handle_timeout(Instant::from_millis(now_ms));
-        Ok(())
-    })
+    // SAFETY: forwarded caller contract.
+    unsafe { endpoint::handle_timeout(node, now_ms) }
 }
 
 /// As `airswarm_node_poll_transmit`.
@@ -581,23 +583,8 @@ pub unsafe extern "C" fn airswarm_secure_node_poll_transmit(
     cap: usize,
     out_len: *mut usize,
 ) -> airswarm_result {
-    guard(|| {
-        // SAFETY: caller contract on `node`.
-        let n = unsafe { mut_ref(node)? };
-        if out_len.is_null() {
-            return Err(AIRSWARM_ERR_NULL);
-        }
-        let frame = match n.held_frame.take().or_else(|| n.node.poll_transmit()) {
-            Some(f) => f,
-            None => return Err(AIRSWARM_DONE),
-        };
-        // SAFETY: caller contract on `buf`, `cap`, `out_len`.
-        let r = unsafe { write_bytes(&frame, buf, cap, out_len) };
-        if r.is_err() {
-            n.held_frame = Some(frame);
-        }
-        r
-    })
+    // SAFETY: forwarded caller contract.
+    unsafe { endpoint::poll_transmit(node, buf, cap, out_len) }
 }
 
 /// As `airswarm_node_poll_timeout`.
@@ -609,18 +596,8 @@ pub unsafe extern "C" fn airswarm_secure_node_poll_timeout(
     node: *const airswarm_secure_node,
     out_ms: *mut u64,
 ) -> airswarm_result {
-    guard(|| {
-        // SAFETY: caller contract on `node`.
-        let n = unsafe { const_ref(node)? };
-        if out_ms.is_null() {
-            return Err(AIRSWARM_ERR_NULL);
-        }
-        match n.node.poll_timeout() {
-            // SAFETY: checked non-NULL above.
-            Some(t) => unsafe { put(out_ms, t.as_millis()) },
-            None => Err(AIRSWARM_DONE),
-        }
-    })
+    // SAFETY: forwarded caller contract.
+    unsafe { endpoint::poll_timeout(node, out_ms) }
 }
 
 /// Like `airswarm_node_poll_event` with `airswarm_secure_event`; the payload buffer receives

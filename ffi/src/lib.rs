@@ -21,6 +21,7 @@
 
 mod channels;
 mod crypto;
+mod endpoint;
 mod files;
 mod keyring;
 mod lora;

@@ -4,6 +4,7 @@ use std::ffi::c_char;
 
 use crate::airswarm_lora_config;
 use crate::airswarm_result::{self, *};
+use crate::endpoint::{self, EndpointHandle};
 use crate::util::{
     Res, check_sized, const_ref, fail, fit, free_box, guard, mut_ref, name_arg, put, put_sized,
     slice, write_bytes, write_text,
@@ -119,6 +120,19 @@ pub struct airswarm_node {
     /// first by the next poll so nothing is lost.
     pub(crate) held_frame: Option<Vec<u8>>,
     pub(crate) held_event: Option<Event>,
+}
+
+impl EndpointHandle for airswarm_node {
+    type E = Node;
+    fn endpoint(&self) -> &Node {
+        &self.node
+    }
+    fn endpoint_mut(&mut self) -> &mut Node {
+        &mut self.node
+    }
+    fn held_frame(&mut self) -> &mut Option<Vec<u8>> {
+        &mut self.held_frame
+    }
 }
 
 /// The code for a mesh error, with its message recorded as the last error.
@@ -450,15 +464,8 @@ pub unsafe extern "C" fn airswarm_node_handle_frame(
     rssi_dbm: f32,
     snr_db: f32,
 ) -> airswarm_result {
-    guard(|| {
-        // SAFETY: caller contract on `node`.
-        let n = unsafe { mut_ref(node)? };
-        // SAFETY: caller contract on `frame`/`len`.
-        let bytes = unsafe { slice(frame, len)? };
-        n.node
-            .handle_frame(Instant::from_millis(now_ms), bytes, rssi_dbm, snr_db)
-            .map_err(|e| fail(AIRSWARM_ERR_BAD_FRAME, e))
-    })
+    // SAFETY: forwarded caller contract.
+    unsafe { endpoint::handle_frame(node, now_ms, frame, len, rssi_dbm, snr_db) }
 }
 
 /// Queues a plain message of `len` bytes to `dst` (`AIRSWARM_BROADCAST` floods it to all).
@@ -534,13 +541,8 @@ pub unsafe extern "C" fn airswarm_node_handle_timeout(
     node: *mut airswarm_node,
     now_ms: u64,
 ) -> airswarm_result {
-    guard(|| {
-        // SAFETY: caller contract on `node`.
-        unsafe { mut_ref(node)? }
-            .node
-            .handle_timeout(Instant::from_millis(now_ms));
-        Ok(())
-    })
+    // SAFETY: forwarded caller contract.
+    unsafe { endpoint::handle_timeout(node, now_ms) }
 }
 
 /// Copies the next frame to transmit into `buf` (`AIRSWARM_MAX_FRAME` bytes always
@@ -557,23 +559,8 @@ pub unsafe extern "C" fn airswarm_node_poll_transmit(
     cap: usize,
     out_len: *mut usize,
 ) -> airswarm_result {
-    guard(|| {
-        // SAFETY: caller contract on `node`.
-        let n = unsafe { mut_ref(node)? };
-        if out_len.is_null() {
-            return Err(AIRSWARM_ERR_NULL);
-        }
-        let frame = match n.held_frame.take().or_else(|| n.node.poll_transmit()) {
-            Some(f) => f,
-            None => return Err(AIRSWARM_DONE),
-        };
-        // SAFETY: caller contract on `buf`, `cap`, `out_len`.
-        let r = unsafe { write_bytes(&frame, buf, cap, out_len) };
-        if r.is_err() {
-            n.held_frame = Some(frame);
-        }
-        r
-    })
+    // SAFETY: forwarded caller contract.
+    unsafe { endpoint::poll_transmit(node, buf, cap, out_len) }
 }
 
 /// Returns the next event in `*out`; for `AIRSWARM_EVENT_MESSAGE` the payload is copied to
@@ -668,18 +655,8 @@ pub unsafe extern "C" fn airswarm_node_poll_timeout(
     node: *const airswarm_node,
     out_ms: *mut u64,
 ) -> airswarm_result {
-    guard(|| {
-        // SAFETY: caller contract on `node`.
-        let n = unsafe { const_ref(node)? };
-        if out_ms.is_null() {
-            return Err(AIRSWARM_ERR_NULL);
-        }
-        match n.node.poll_timeout() {
-            // SAFETY: checked non-NULL above.
-            Some(t) => unsafe { put(out_ms, t.as_millis()) },
-            None => Err(AIRSWARM_DONE),
-        }
-    })
+    // SAFETY: forwarded caller contract.
+    unsafe { endpoint::poll_timeout(node, out_ms) }
 }
 
 /// Writes the node's address to `*out`.

@@ -218,7 +218,7 @@ fn sigterm_stops_a_node_cleanly_and_a_second_node_on_the_same_home_is_refused() 
     );
     let status = again.child.wait().unwrap();
     assert_eq!(status.code(), Some(1));
-    let err = again.output();
+    let err = again.final_output();
     assert!(err.contains("another airswarm node is running"), "{err}");
     let status = a.proc.terminate(Duration::from_secs(20));
     assert!(status.success(), "{status}: {}", a.proc.output());

@@ -316,14 +316,25 @@ async fn bind(addr: &str, what: &str) -> Result<tokio::net::TcpListener> {
         .with_context(|| format!("cannot listen for the {what} on {addr}"))
 }
 
-async fn shutdown_signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => return std::future::pending().await,
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+/// SIGTERM or Ctrl-C. The handlers are installed when this is called, not when the future
+/// is first polled: a signal that arrives before the task waiting for it runs must not
+/// kill the node with the default action.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+    let ctrl_c = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt());
+    async move {
+        match (term, ctrl_c) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            (Ok(mut one), Err(_)) | (Err(_), Ok(mut one)) => {
+                one.recv().await;
+            }
+            (Err(_), Err(_)) => std::future::pending().await,
+        }
     }
 }
 
@@ -400,6 +411,8 @@ fn run_locked(a: NodeArgs, r: Resolved) -> Result<()> {
         if let Some(plan) = bridge_plan(&a, &r.home)? {
             runtime = runtime.with_bridge(plan)?;
         }
+        // Before anything is announced: a SIGTERM from here on stops the node cleanly.
+        let signalled = shutdown_signal();
         let (stop_tx, stop_rx) = watch::channel(false);
         let stopped = |mut rx: watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|s| *s).await;
@@ -424,7 +437,7 @@ fn run_locked(a: NodeArgs, r: Resolved) -> Result<()> {
         }
         let signal_stop = stop_tx.clone();
         tokio::spawn(async move {
-            shutdown_signal().await;
+            signalled.await;
             let _ = signal_stop.send(true);
         });
         drop(handle);

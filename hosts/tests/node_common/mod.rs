@@ -46,9 +46,14 @@ pub struct Proc {
     pub name: String,
     pub stdout: Arc<Mutex<Vec<String>>>,
     pub stderr: Arc<Mutex<Vec<String>>>,
+    /// The threads collecting stdout and stderr (they end when the pipes close).
+    pumps: Vec<std::thread::JoinHandle<()>>,
 }
 
-fn pump(r: impl Read + Send + 'static, into: Arc<Mutex<Vec<String>>>) {
+fn pump(
+    r: impl Read + Send + 'static,
+    into: Arc<Mutex<Vec<String>>>,
+) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         for line in BufReader::new(r).lines() {
             match line {
@@ -56,7 +61,7 @@ fn pump(r: impl Read + Send + 'static, into: Arc<Mutex<Vec<String>>>) {
                 Err(_) => break,
             }
         }
-    });
+    })
 }
 
 impl Proc {
@@ -77,13 +82,16 @@ impl Proc {
             .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
         let stdout = Arc::new(Mutex::new(Vec::new()));
         let stderr = Arc::new(Mutex::new(Vec::new()));
-        pump(child.stdout.take().unwrap(), stdout.clone());
-        pump(child.stderr.take().unwrap(), stderr.clone());
+        let pumps = vec![
+            pump(child.stdout.take().unwrap(), stdout.clone()),
+            pump(child.stderr.take().unwrap(), stderr.clone()),
+        ];
         Proc {
             child,
             name: name.into(),
             stdout,
             stderr,
+            pumps,
         }
     }
 
@@ -121,6 +129,20 @@ impl Proc {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Everything the process wrote, once it has exited: waits (up to 10 s) for the
+    /// collecting threads to read to the end of the pipes, which a process that has just
+    /// exited may not have let them do yet.
+    pub fn final_output(&mut self) -> String {
+        let end = Instant::now() + Duration::from_secs(10);
+        while self.child.try_wait().ok().flatten().is_some()
+            && self.pumps.iter().any(|p| !p.is_finished())
+            && Instant::now() < end
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.output()
     }
 
     pub fn output(&self) -> String {

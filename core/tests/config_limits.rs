@@ -169,8 +169,8 @@ fn payload_limits_account_for_sealing() {
     check(true, 0.0, MAX_CHANNEL_PAYLOAD);
     check(true, 0.5, MAX_CHANNEL_PAYLOAD);
     check(true, 1.0, MAX_SESSION_PAYLOAD);
-    assert_eq!(MAX_SESSION_PAYLOAD, 60_419);
-    assert_eq!(MAX_CHANNEL_PAYLOAD, 60_410);
+    assert_eq!(MAX_SESSION_PAYLOAD, 60_164);
+    assert_eq!(MAX_CHANNEL_PAYLOAD, 60_155);
 }
 
 #[test]

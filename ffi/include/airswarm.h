@@ -157,9 +157,11 @@
 
 // Largest application message a node accepts, bytes.
 // (A literal so cbindgen can emit it; a unit test keeps it equal to the core's value.)
-#define AIRSWARM_MAX_MESSAGE 60435
+#define AIRSWARM_MAX_MESSAGE 60180
 
-// Largest frame `airswarm_node_poll_transmit` returns (a buffer this size always suffices).
+// Largest frame `airswarm_node_poll_transmit` returns (a buffer this size always suffices:
+// nodes build frames of at most 254 bytes, one LoRa packet behind the RNode header, and
+// relay the 255-byte frames of older nodes as they are).
 #define AIRSWARM_MAX_FRAME 255
 
 // Highest first message counter a node accepts (`airswarm_node_config_set_first_counter`).
@@ -578,7 +580,7 @@ airswarm_result airswarm_result_message(uint32_t result, uint8_t *buf, size_t ca
 airswarm_result airswarm_version(uint8_t *buf, size_t cap, size_t *out_len);
 
 // Writes the specific message of the last error returned on this thread (e.g.
-// "payload of 60419 bytes exceeds the maximum of 60418 bytes for channel-sealed
+// "payload of 60164 bytes exceeds the maximum of 60155 bytes for channel-sealed
 // broadcasts ...") like `airswarm_result_message`; an empty string when the last call
 // succeeded. This call itself does not change the message.
 //
@@ -1823,7 +1825,7 @@ airswarm_result airswarm_sim_config_set_seed(airswarm_sim_config *cfg, uint64_t 
 // `cfg` must be NULL or a live handle.
 airswarm_result airswarm_sim_config_set_messages(airswarm_sim_config *cfg, size_t messages);
 
-// Payload of each message, bytes (4 up to 60435 plain, 60418 with crypto, 60419 with
+// Payload of each message, bytes (4 up to 60180 plain, 60155 with crypto, 60164 with
 // crypto and only direct messages).
 //
 // # Safety

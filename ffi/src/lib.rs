@@ -176,7 +176,7 @@ pub unsafe extern "C" fn airswarm_version(
 }
 
 /// Writes the specific message of the last error returned on this thread (e.g.
-/// "payload of 60419 bytes exceeds the maximum of 60418 bytes for channel-sealed
+/// "payload of 60164 bytes exceeds the maximum of 60155 bytes for channel-sealed
 /// broadcasts ...") like `airswarm_result_message`; an empty string when the last call
 /// succeeded. This call itself does not change the message.
 ///

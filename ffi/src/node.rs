@@ -25,8 +25,10 @@ pub const AIRSWARM_STRATEGY_AIRSWARM: u32 = 2;
 pub const AIRSWARM_BROADCAST: u32 = 0xFFFF_FFFF;
 /// Largest application message a node accepts, bytes.
 /// (A literal so cbindgen can emit it; a unit test keeps it equal to the core's value.)
-pub const AIRSWARM_MAX_MESSAGE: usize = 60_435;
-/// Largest frame `airswarm_node_poll_transmit` returns (a buffer this size always suffices).
+pub const AIRSWARM_MAX_MESSAGE: usize = 60_180;
+/// Largest frame `airswarm_node_poll_transmit` returns (a buffer this size always suffices:
+/// nodes build frames of at most 254 bytes, one LoRa packet behind the RNode header, and
+/// relay the 255-byte frames of older nodes as they are).
 pub const AIRSWARM_MAX_FRAME: usize = 255;
 /// Highest first message counter a node accepts (`airswarm_node_config_set_first_counter`).
 pub const AIRSWARM_MAX_FIRST_COUNTER: u64 = 18_446_744_069_414_582_271;
@@ -41,7 +43,7 @@ mod tests {
         );
         assert_eq!(
             super::AIRSWARM_MAX_FRAME,
-            airswarm_core::mesh::wire::MAX_FRAME
+            airswarm_core::mesh::wire::MAX_FRAME_ACCEPTED
         );
         assert_eq!(
             std::mem::size_of::<super::airswarm_event>(),

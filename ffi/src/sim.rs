@@ -181,7 +181,7 @@ pub unsafe extern "C" fn airswarm_sim_config_set_messages(
     }
 }
 
-/// Payload of each message, bytes (4 up to 60435 plain, 60418 with crypto, 60419 with
+/// Payload of each message, bytes (4 up to 60180 plain, 60155 with crypto, 60164 with
 /// crypto and only direct messages).
 ///
 /// # Safety

@@ -511,7 +511,7 @@ fn sim_flags_say_what_they_accept() {
         "{help}"
     );
     assert!(
-        help.contains("239") && help.contains("223") && help.contains("214"),
+        help.contains("238") && help.contains("222") && help.contains("213"),
         "{help}"
     );
 }

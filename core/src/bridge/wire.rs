@@ -28,7 +28,7 @@ pub const MAC_LEN: usize = 32;
 /// Largest DER public key accepted (RSA-2048 SubjectPublicKeyInfo is 294 bytes).
 pub const MAX_DER: usize = 600;
 /// Largest mesh frame carried (SX1276 RegPayloadLength is 8 bits, see mesh::wire).
-pub const MAX_FRAME: usize = crate::mesh::wire::MAX_FRAME;
+pub const MAX_FRAME: usize = crate::mesh::wire::MAX_FRAME_ACCEPTED;
 /// Largest datagram of this protocol.
 pub const MAX_DATAGRAM: usize = HEADER_LEN + 2 + MAX_DER + INIT_LEN + MAC_LEN;
 

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use super::wire::{Address, Content, MAX_FRAGMENT_PAYLOAD, MAX_FRAGMENTS, MAX_SINGLE_PAYLOAD};
 use crate::time::{Duration, Instant};
 
-/// The longest message the mesh carries: 255 fragments of 237 bytes.
+/// The longest message the mesh carries: 255 fragments of 236 bytes.
 pub const MAX_MESSAGE: usize = MAX_FRAGMENTS * MAX_FRAGMENT_PAYLOAD;
 
 /// Number of frames a payload of `len` bytes needs (1 for a single-frame message).

@@ -52,8 +52,15 @@ use core::fmt;
 pub use crate::addr::Address;
 use crate::addr::NO_TAG;
 
-/// Largest frame the SX1276 can send: RegPayloadLength is 8 bits (SX1276 datasheet §4.1.1.4).
-pub const MAX_FRAME: usize = 255;
+/// Largest frame the mesh builds: one LoRa packet (255 bytes, the SX1276's 8-bit
+/// RegPayloadLength, datasheet §4.1.1.4) less the 1-byte RNode header every backend puts in
+/// front (RNode firmware; `radio::air::framing` for `air:` and the bonnet). A 255-byte
+/// frame went out as two packets, the second of 2 bytes: a whole extra preamble and header
+/// on the air, and a fragment lost whenever either half was.
+pub const MAX_FRAME: usize = crate::radio::MAX_FRAME - 1;
+/// Largest frame accepted: what one LoRa packet holds (frames from nodes that still build
+/// 255-byte ones arrive joined by the radio's deframing and are relayed as they are).
+pub const MAX_FRAME_ACCEPTED: usize = crate::radio::MAX_FRAME;
 /// RNode on-air header byte.
 pub const RNODE_HEADER_LEN: usize = 1;
 /// Our header after the RNode byte, for single-frame messages.
@@ -187,7 +194,7 @@ impl fmt::Display for FrameError {
             FrameError::TooLong { len } => {
                 write!(
                     f,
-                    "frame of {len} bytes exceeds the {MAX_FRAME}-byte LoRa maximum"
+                    "frame of {len} bytes exceeds the {MAX_FRAME}-byte mesh maximum"
                 )
             }
             FrameError::UnknownContent(c) => write!(f, "unknown content type {c}"),
@@ -288,7 +295,8 @@ impl Header {
         aad(self.content, self.want_ack, self.dst, self.src, self.id)
     }
 
-    /// Write this header followed by `payload`; errors if the frame would exceed 255 bytes.
+    /// Write this header followed by `payload`; errors if the frame would exceed
+    /// [`MAX_FRAME`] bytes.
     pub fn encode(&self, payload: &[u8], out: &mut Vec<u8>) -> Result<(), FrameError> {
         let len = self.len() + payload.len();
         if len > MAX_FRAME {
@@ -349,7 +357,7 @@ pub struct FrameView<'a> {
 
 impl<'a> FrameView<'a> {
     pub fn parse(bytes: &'a [u8]) -> Result<FrameView<'a>, FrameError> {
-        if bytes.len() > MAX_FRAME {
+        if bytes.len() > MAX_FRAME_ACCEPTED {
             return Err(FrameError::TooLong { len: bytes.len() });
         }
         if bytes.len() < SINGLE_OVERHEAD {
@@ -600,8 +608,8 @@ mod tests {
     #[test]
     fn single_frame_overhead_is_16_bytes() {
         assert_eq!(SINGLE_OVERHEAD, 16);
-        assert_eq!(MAX_SINGLE_PAYLOAD, 239);
-        assert_eq!(MAX_FRAGMENT_PAYLOAD, 237);
+        assert_eq!(MAX_SINGLE_PAYLOAD, 238);
+        assert_eq!(MAX_FRAGMENT_PAYLOAD, 236);
         // 100-byte plaintext + 16-byte AEAD tag fits in 132 bytes on air.
         assert_eq!(SINGLE_OVERHEAD + 100 + 16, 132);
     }

@@ -31,7 +31,7 @@ pub const MIN_PIECE_LEN: u16 = 64;
 pub const PIECE_HEADER_LEN: usize = 1 + 1 + 8 + 2;
 /// Piece length chosen for LoRa: a piece message sealed with the group channel fills
 /// three mesh fragments (`MAX_FRAGMENT_PAYLOAD` each, mesh/wire.rs), so a lost frame costs
-/// a third of a piece, not a whole file: 3 × 237 − 25 − 12 = 674, rounded down to 640.
+/// a third of a piece, not a whole file: 3 × 236 − 25 − 12 = 671, rounded down to 640.
 pub const DEFAULT_PIECE_LEN: u16 = 640;
 /// Largest piece length: a piece message still fits 8 fragments.
 pub const MAX_PIECE_LEN: u16 = 1800;

@@ -43,9 +43,9 @@ pub struct SimArgs {
     #[arg(long, default_value_t = 20)]
     messages: usize,
     /// Payload bytes per message, 4 or more (each carries its 4-byte index). One frame
-    /// carries up to 239 bytes plain, 223 session-sealed (direct) or 214 channel-sealed
+    /// carries up to 238 bytes plain, 222 session-sealed (direct) or 213 channel-sealed
     /// (broadcast); longer messages are fragmented into up to 255 frames: at most
-    /// 60,435 bytes plain, 60,419 direct and 60,410 broadcast when sealed.
+    /// 60,180 bytes plain, 60,164 direct and 60,155 broadcast when sealed.
     #[arg(long, default_value_t = 32)]
     payload: usize,
     /// Flooding strategy: blind, managed (Meshtastic, all nodes CLIENT unless --routers)

@@ -142,7 +142,7 @@ mod tests {
         for _ in 0..50 {
             let c = Csma::new(&sf(7, 125_000), &mut rng);
             let window = c.cw_left_us;
-            assert!(window < CW_SLOTS * 24_000 && window % 24_000 == 0);
+            assert!(window < CW_SLOTS * 24_000 && window.is_multiple_of(24_000));
             assert_eq!(run(c, &[]), 48_000 + window);
         }
     }

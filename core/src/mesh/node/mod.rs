@@ -100,6 +100,8 @@ pub struct Node {
     duty: DutyCycle,
     /// When the radio is expected to be free of frames already handed to the host.
     radio_free_at: Instant,
+    /// The frame being handled came by a bridge, not our radio (`handle_frame_off_air`).
+    off_air: bool,
     /// Neighbour density estimate: EWMA of duplicates heard per new frame.
     density: f64,
     /// Tags of the broadcasts we have (sent or delivered), newest last: our next
@@ -165,6 +167,7 @@ impl Node {
             passed_by: DedupCache::new(cfg.dedup_capacity, cfg.dedup_ttl),
             duty,
             radio_free_at: Instant::ZERO,
+            off_air: false,
             density: 2.0,
             seen_tags: VecDeque::new(),
             seen_broadcasts: VecDeque::new(),
@@ -262,6 +265,23 @@ impl Node {
         self.busy_until = self.busy_until.max(until);
     }
 
+    /// Feed a frame that reached us by another medium than our radio (a bridge to another
+    /// island): delivered and passed on like any other, but nobody on our air heard this
+    /// copy, so it does not cancel our queued relay of the frame (the neighbours that relay
+    /// would reach have not heard it) and teaches nothing about who hears whom here.
+    pub fn handle_frame_off_air(
+        &mut self,
+        now: Instant,
+        bytes: &[u8],
+        rssi_dbm: f32,
+        snr_db: f32,
+    ) -> Result<(), FrameError> {
+        self.off_air = true;
+        let r = self.handle_frame(now, bytes, rssi_dbm, snr_db);
+        self.off_air = false;
+        r
+    }
+
     /// Feed a frame the radio received, with its RSSI (dBm) and SNR (dB).
     pub fn handle_frame(
         &mut self,
@@ -294,7 +314,9 @@ impl Node {
         if !self.deferred_acks.is_empty() {
             self.release_acks(now, Some(h.src));
         }
-        if h.dst.is_broadcast()
+        if self.off_air {
+            // Nobody on our air heard this copy: it says nothing of who hears whom here.
+        } else if h.dst.is_broadcast()
             && matches!(h.kind, Kind::Data | Kind::Fragment)
             && h.src != self.cfg.address
         {
@@ -332,7 +354,9 @@ impl Node {
                 self.release_due(now);
                 return Ok(());
             }
-            self.on_duplicate(now, key, h.relay, snr_q, h.hop_start == h.hop_limit);
+            if !self.off_air {
+                self.on_duplicate(now, key, h.relay, snr_q, h.hop_start == h.hop_limit);
+            }
             // Our next hop relayed what we handed it: the hand-over worked.
             self.watches.retain(|w| {
                 !(w.key == key && (w.next_hop == h.relay || w.next_hop == NO_NEXT_HOP))

@@ -517,6 +517,44 @@ mod tests {
     }
 
     #[test]
+    fn a_copy_from_a_bridge_does_not_cancel_the_relay_our_air_still_needs() {
+        for s in [Strategy::Airswarm, Strategy::Managed] {
+            let mut n = node(0x10, s);
+            n.handle_frame(
+                Instant(0),
+                &data(0x77, 0x21, Address::BROADCAST, 7, 1),
+                -90.0,
+                -5.0,
+            )
+            .unwrap();
+            assert_eq!(n.pending.len(), 1, "{s}");
+            // The bridge peer's copies (the original it heard and its own relay): our
+            // neighbours heard neither.
+            for relay in [0x77, 0x31] {
+                let hops = u8::from(relay != 0x77);
+                n.handle_frame_off_air(
+                    Instant(5),
+                    &data(0x77, relay, Address::BROADCAST, 7, hops),
+                    -60.0,
+                    10.0,
+                )
+                .unwrap();
+            }
+            assert_eq!(n.pending.len(), 1, "{s}");
+            assert_eq!(n.stats().relays_cancelled, 0, "{s}");
+            // The same copy heard on our air does cancel it.
+            n.handle_frame(
+                Instant(6),
+                &data(0x77, 0x22, Address::BROADCAST, 7, 1),
+                -60.0,
+                10.0,
+            )
+            .unwrap();
+            assert!(n.pending.is_empty(), "{s}");
+        }
+    }
+
+    #[test]
     fn an_ack_passing_by_cancels_relays_of_its_message() {
         let mut n = node(0x10, Strategy::Airswarm);
         n.handle_frame(

@@ -526,6 +526,19 @@ impl SecureNode {
         r
     }
 
+    /// As [`Node::handle_frame_off_air`]: a frame that came by a bridge, not our radio.
+    pub fn handle_frame_off_air(
+        &mut self,
+        now: Instant,
+        bytes: &[u8],
+        rssi_dbm: f32,
+        snr_db: f32,
+    ) -> Result<(), wire::FrameError> {
+        let r = self.node.handle_frame_off_air(now, bytes, rssi_dbm, snr_db);
+        self.pump(now);
+        r
+    }
+
     pub fn handle_timeout(&mut self, now: Instant) {
         self.node.handle_timeout(now);
         self.pump(now);

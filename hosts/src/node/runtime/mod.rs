@@ -339,9 +339,9 @@ impl Runtime {
         match m {
             FromBridge::Frame { frame, .. } => {
                 self.bridge.note_source(&frame, true);
-                if let Err(e) = self
-                    .node
-                    .handle_frame(self.clock.now(), &frame, -60.0, 10.0)
+                if let Err(e) =
+                    self.node
+                        .handle_frame_off_air(self.clock.now(), &frame, -60.0, 10.0)
                 {
                     tracing::debug!("bridged frame refused: {e}");
                 }

@@ -239,6 +239,14 @@ static void node(void) {
   EXPECT(airswarm_node_handle_frame(n, 0, buf, SIZE_MAX / 2 + 1, 0, 0),
          AIRSWARM_ERR_INVALID_ARGUMENT);
   EXPECT(airswarm_node_handle_frame(n, UINT64_MAX, buf, 3, 0, 0), AIRSWARM_ERR_BAD_FRAME);
+  /* The same checks for a frame that came by a bridge. */
+  EXPECT(airswarm_node_handle_frame_off_air(NULL, 0, buf, 10, 0, 0), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_node_handle_frame_off_air(n, 0, NULL, 10, 0, 0), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_node_handle_frame_off_air(n, 0, NULL, 0, 0, 0), AIRSWARM_ERR_BAD_FRAME);
+  EXPECT(airswarm_node_handle_frame_off_air(n, 0, buf, SIZE_MAX, 0, 0),
+         AIRSWARM_ERR_INVALID_ARGUMENT);
+  EXPECT(airswarm_node_handle_frame_off_air(n, UINT64_MAX, buf, 3, 0, 0), AIRSWARM_ERR_BAD_FRAME);
+  EXPECT_MESSAGE("shorter than its 16-byte header");
 
   EXPECT(airswarm_node_send(NULL, 0, 2, buf, 4, &id), AIRSWARM_ERR_NULL);
   EXPECT(airswarm_node_send(n, 0, 2, NULL, 4, &id), AIRSWARM_ERR_NULL);
@@ -278,7 +286,7 @@ static void node(void) {
   EXPECT_MESSAGE("\"no_such_counter\" is not a node statistic");
   EXPECT(airswarm_node_stat(n, "\xff\xfe", &stat), AIRSWARM_ERR_INVALID_ARGUMENT);
   EXPECT(airswarm_node_stat(n, "bad_frames", &stat), AIRSWARM_OK);
-  if (stat != 3) failures++, fprintf(stderr, "bad_frames %llu\n", (unsigned long long)stat);
+  if (stat != 5) failures++, fprintf(stderr, "bad_frames %llu\n", (unsigned long long)stat);
   EXPECT(airswarm_node_stat(n, "route_fallbacks", &stat), AIRSWARM_OK);
   if (stat != 0) failures++, fprintf(stderr, "route_fallbacks %llu\n", (unsigned long long)stat);
   {
@@ -993,6 +1001,9 @@ static void crypto(const char *pem_path) {
   EXPECT(airswarm_secure_node_handle_frame(NULL, 1, buf, 4, 0, 0), AIRSWARM_ERR_NULL);
   EXPECT(airswarm_secure_node_handle_frame(n, 1, NULL, 4, 0, 0), AIRSWARM_ERR_NULL);
   EXPECT(airswarm_secure_node_handle_frame(n, 1, NULL, 0, 0, 0), AIRSWARM_ERR_BAD_FRAME);
+  EXPECT(airswarm_secure_node_handle_frame_off_air(NULL, 1, buf, 4, 0, 0), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_secure_node_handle_frame_off_air(n, 1, NULL, 4, 0, 0), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_secure_node_handle_frame_off_air(n, 1, NULL, 0, 0, 0), AIRSWARM_ERR_BAD_FRAME);
   EXPECT(airswarm_secure_node_handle_timeout(NULL, 1), AIRSWARM_ERR_NULL);
   EXPECT(airswarm_secure_node_poll_timeout(NULL, &t), AIRSWARM_ERR_NULL);
   EXPECT(airswarm_secure_node_poll_timeout(n, NULL), AIRSWARM_ERR_NULL);
@@ -1645,6 +1656,7 @@ static void panics(void) {
   airswarm_node_config_free(NULL);
   EXPECT(airswarm_node_new(nc, &n2), AIRSWARM_ERR_PANIC);
   EXPECT(airswarm_node_handle_frame(n, 0, buf, sizeof buf, 0, 0), AIRSWARM_ERR_PANIC);
+  EXPECT(airswarm_node_handle_frame_off_air(n, 0, buf, sizeof buf, 0, 0), AIRSWARM_ERR_PANIC);
   EXPECT(airswarm_node_send(n, 0, 2, buf, 4, &id), AIRSWARM_ERR_PANIC);
   EXPECT(airswarm_node_send_content(n, 0, 2, 0, buf, 4, &id), AIRSWARM_ERR_PANIC);
   EXPECT(airswarm_node_handle_timeout(n, 0), AIRSWARM_ERR_PANIC);
@@ -1792,6 +1804,7 @@ static void panics(void) {
       if (kr != NULL) failures++;
     }
     EXPECT(airswarm_secure_node_handle_frame(sn, 1, buf, 1, 0, 0), AIRSWARM_ERR_PANIC);
+    EXPECT(airswarm_secure_node_handle_frame_off_air(sn, 1, buf, 1, 0, 0), AIRSWARM_ERR_PANIC);
     EXPECT(airswarm_secure_node_handle_timeout(sn, 1), AIRSWARM_ERR_PANIC);
     EXPECT(airswarm_secure_node_poll_transmit(sn, buf, sizeof buf, &len), AIRSWARM_ERR_PANIC);
     EXPECT(airswarm_secure_node_poll_timeout(sn, &v), AIRSWARM_ERR_PANIC);

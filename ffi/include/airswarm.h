@@ -790,6 +790,17 @@ airswarm_result airswarm_secure_node_handle_frame(airswarm_secure_node *node,
                                                   float rssi_dbm,
                                                   float snr_db);
 
+// As `airswarm_node_handle_frame_off_air`.
+//
+// # Safety
+// As `airswarm_node_handle_frame`.
+airswarm_result airswarm_secure_node_handle_frame_off_air(airswarm_secure_node *node,
+                                                          uint64_t now_ms,
+                                                          const uint8_t *frame,
+                                                          size_t len,
+                                                          float rssi_dbm,
+                                                          float snr_db);
+
 // As `airswarm_node_handle_timeout`.
 //
 // # Safety
@@ -1414,6 +1425,19 @@ airswarm_result airswarm_node_handle_frame(airswarm_node *node,
                                            size_t len,
                                            float rssi_dbm,
                                            float snr_db);
+
+// Like `airswarm_node_handle_frame` for a frame that came by another medium than the
+// radio (a bridge to another island): delivered and relayed, but it cancels no queued
+// relay (nobody on this radio's air heard it) and teaches nothing about who hears whom.
+//
+// # Safety
+// As `airswarm_node_handle_frame`.
+airswarm_result airswarm_node_handle_frame_off_air(airswarm_node *node,
+                                                   uint64_t now_ms,
+                                                   const uint8_t *frame,
+                                                   size_t len,
+                                                   float rssi_dbm,
+                                                   float snr_db);
 
 // Queues a plain message of `len` bytes to `dst` (`AIRSWARM_BROADCAST` floods it to all).
 // Direct messages are acknowledged end to end and retried. `*out_id` receives the 24-bit

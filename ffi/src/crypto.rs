@@ -76,13 +76,6 @@ pub struct airswarm_secure_node {
 }
 
 impl EndpointHandle for airswarm_secure_node {
-    type E = SecureNode;
-    fn endpoint(&self) -> &SecureNode {
-        &self.node
-    }
-    fn endpoint_mut(&mut self) -> &mut SecureNode {
-        &mut self.node
-    }
     fn held_frame(&mut self) -> &mut Option<Vec<u8>> {
         &mut self.held_frame
     }
@@ -556,7 +549,24 @@ pub unsafe extern "C" fn airswarm_secure_node_handle_frame(
     snr_db: f32,
 ) -> airswarm_result {
     // SAFETY: forwarded caller contract.
-    unsafe { endpoint::handle_frame(node, now_ms, frame, len, rssi_dbm, snr_db) }
+    unsafe { endpoint::handle_frame(node, now_ms, frame, len, rssi_dbm, snr_db, false) }
+}
+
+/// As `airswarm_node_handle_frame_off_air`.
+///
+/// # Safety
+/// As `airswarm_node_handle_frame`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_secure_node_handle_frame_off_air(
+    node: *mut airswarm_secure_node,
+    now_ms: u64,
+    frame: *const u8,
+    len: usize,
+    rssi_dbm: f32,
+    snr_db: f32,
+) -> airswarm_result {
+    // SAFETY: forwarded caller contract.
+    unsafe { endpoint::handle_frame(node, now_ms, frame, len, rssi_dbm, snr_db, true) }
 }
 
 /// As `airswarm_node_handle_timeout`.

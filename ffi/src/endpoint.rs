@@ -7,16 +7,16 @@ use airswarm_core::time::Instant;
 use crate::airswarm_result::{self, *};
 use crate::util::{const_ref, fail, guard, mut_ref, put, slice, write_bytes};
 
-/// A C handle around an endpoint, with the frame a too-small caller buffer left behind.
-pub(crate) trait EndpointHandle {
-    type E: Endpoint;
-    fn endpoint(&self) -> &Self::E;
-    fn endpoint_mut(&mut self) -> &mut Self::E;
+/// A C handle driven as an endpoint (`mesh.rs` implements `Endpoint` for both node
+/// handles: the frame a too-small caller buffer held back comes first), with that frame's
+/// slot.
+pub(crate) trait EndpointHandle: Endpoint {
     fn held_frame(&mut self) -> &mut Option<Vec<u8>>;
 }
 
-/// A received frame in; a malformed one is `AIRSWARM_ERR_BAD_FRAME` with the reason as the
-/// last error (counted in `bad_frames`, otherwise harmless).
+/// A received frame in (`off_air`: it came by a bridge, not the radio); a malformed one is
+/// `AIRSWARM_ERR_BAD_FRAME` with the reason as the last error (counted in `bad_frames`,
+/// otherwise harmless).
 ///
 /// # Safety
 /// `node` NULL or a live handle; `frame` NULL (only with `len` 0) or `len` readable bytes.
@@ -27,15 +27,20 @@ pub(crate) unsafe fn handle_frame<H: EndpointHandle>(
     len: usize,
     rssi_dbm: f32,
     snr_db: f32,
+    off_air: bool,
 ) -> airswarm_result {
     guard(|| {
         // SAFETY: caller contract on `node`.
         let n = unsafe { mut_ref(node)? };
         // SAFETY: caller contract on `frame`/`len`.
         let bytes = unsafe { slice(frame, len)? };
-        n.endpoint_mut()
-            .handle_frame(Instant::from_millis(now_ms), bytes, rssi_dbm, snr_db)
-            .map_err(|e| fail(AIRSWARM_ERR_BAD_FRAME, e))
+        let now = Instant::from_millis(now_ms);
+        if off_air {
+            n.handle_frame_off_air(now, bytes, rssi_dbm, snr_db)
+        } else {
+            n.handle_frame(now, bytes, rssi_dbm, snr_db)
+        }
+        .map_err(|e| fail(AIRSWARM_ERR_BAD_FRAME, e))
     })
 }
 
@@ -47,9 +52,7 @@ pub(crate) unsafe fn handle_timeout<H: EndpointHandle>(
 ) -> airswarm_result {
     guard(|| {
         // SAFETY: caller contract on `node`.
-        unsafe { mut_ref(node)? }
-            .endpoint_mut()
-            .handle_timeout(Instant::from_millis(now_ms));
+        unsafe { mut_ref(node)? }.handle_timeout(Instant::from_millis(now_ms));
         Ok(())
     })
 }
@@ -72,8 +75,8 @@ pub(crate) unsafe fn poll_transmit<H: EndpointHandle>(
         if out_len.is_null() {
             return Err(AIRSWARM_ERR_NULL);
         }
-        let held = n.held_frame().take();
-        let Some(frame) = held.or_else(|| n.endpoint_mut().poll_transmit()) else {
+        // The held frame first (the handle's `Endpoint::poll_transmit`).
+        let Some(frame) = n.poll_transmit() else {
             return Err(AIRSWARM_DONE);
         };
         // SAFETY: caller contract on `buf`, `cap`, `out_len`.
@@ -99,7 +102,7 @@ pub(crate) unsafe fn poll_timeout<H: EndpointHandle>(
         if out_ms.is_null() {
             return Err(AIRSWARM_ERR_NULL);
         }
-        match n.endpoint().poll_timeout() {
+        match n.poll_timeout() {
             // SAFETY: checked non-NULL above.
             Some(t) => unsafe { put(out_ms, t.as_millis()) },
             None => Err(AIRSWARM_DONE),

@@ -57,6 +57,15 @@ macro_rules! handle_endpoint {
             ) -> Result<(), FrameError> {
                 self.node.handle_frame(now, f, rssi, snr)
             }
+            fn handle_frame_off_air(
+                &mut self,
+                now: Instant,
+                f: &[u8],
+                rssi: f32,
+                snr: f32,
+            ) -> Result<(), FrameError> {
+                self.node.handle_frame_off_air(now, f, rssi, snr)
+            }
             fn handle_timeout(&mut self, now: Instant) {
                 self.node.handle_timeout(now)
             }

@@ -125,13 +125,6 @@ pub struct airswarm_node {
 }
 
 impl EndpointHandle for airswarm_node {
-    type E = Node;
-    fn endpoint(&self) -> &Node {
-        &self.node
-    }
-    fn endpoint_mut(&mut self) -> &mut Node {
-        &mut self.node
-    }
     fn held_frame(&mut self) -> &mut Option<Vec<u8>> {
         &mut self.held_frame
     }
@@ -467,7 +460,26 @@ pub unsafe extern "C" fn airswarm_node_handle_frame(
     snr_db: f32,
 ) -> airswarm_result {
     // SAFETY: forwarded caller contract.
-    unsafe { endpoint::handle_frame(node, now_ms, frame, len, rssi_dbm, snr_db) }
+    unsafe { endpoint::handle_frame(node, now_ms, frame, len, rssi_dbm, snr_db, false) }
+}
+
+/// Like `airswarm_node_handle_frame` for a frame that came by another medium than the
+/// radio (a bridge to another island): delivered and relayed, but it cancels no queued
+/// relay (nobody on this radio's air heard it) and teaches nothing about who hears whom.
+///
+/// # Safety
+/// As `airswarm_node_handle_frame`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_node_handle_frame_off_air(
+    node: *mut airswarm_node,
+    now_ms: u64,
+    frame: *const u8,
+    len: usize,
+    rssi_dbm: f32,
+    snr_db: f32,
+) -> airswarm_result {
+    // SAFETY: forwarded caller contract.
+    unsafe { endpoint::handle_frame(node, now_ms, frame, len, rssi_dbm, snr_db, true) }
 }
 
 /// Queues a plain message of `len` bytes to `dst` (`AIRSWARM_BROADCAST` floods it to all).

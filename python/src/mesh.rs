@@ -728,6 +728,22 @@ impl Node {
             .map_err(|e| errors::decode(py, e, None))
     }
 
+    /// Like `handle_frame` for a frame that came by another medium than the radio (a
+    /// bridge to another island): delivered and relayed, but it cancels no queued relay
+    /// (nobody on this radio's air heard it) and teaches nothing about who hears whom.
+    fn handle_frame_off_air(
+        &mut self,
+        py: Python<'_>,
+        now_ms: Int<u64>,
+        frame: &[u8],
+        rssi: f32,
+        snr: f32,
+    ) -> PyResult<()> {
+        self.inner
+            .handle_frame_off_air(Instant(now_ms.0), frame, rssi, snr)
+            .map_err(|e| errors::decode(py, e, None))
+    }
+
     /// Queue a message to `dst` (`airswarm.BROADCAST` floods it); returns its 24-bit id.
     fn send(&mut self, now_ms: Int<u64>, dst: Int<u32>, payload: &[u8]) -> PyResult<u32> {
         self.inner

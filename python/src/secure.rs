@@ -631,6 +631,20 @@ impl SecureNode {
             .map_err(|e| errors::decode(py, e, None))
     }
 
+    /// As `Node.handle_frame_off_air`: a frame that came by a bridge, not the radio.
+    fn handle_frame_off_air(
+        &mut self,
+        py: Python<'_>,
+        now_ms: Int<u64>,
+        frame: &[u8],
+        rssi: f32,
+        snr: f32,
+    ) -> PyResult<()> {
+        let inner = &mut self.inner;
+        py.detach(|| inner.handle_frame_off_air(Instant(now_ms.0), frame, rssi, snr))
+            .map_err(|e| errors::decode(py, e, None))
+    }
+
     /// Call when `poll_timeout()` is due.
     fn handle_timeout(&mut self, py: Python<'_>, now_ms: Int<u64>) {
         let inner = &mut self.inner;

@@ -173,3 +173,38 @@ def test_node_errors():
         airswarm.Node(airswarm.BROADCAST)
     with pytest.raises(airswarm.ConfigError):
         a.handle_timeout(-1)
+
+
+def _relay_of(frame: bytes, relay_addr: int) -> bytes:
+    """What node `relay_addr` sends on after hearing `frame`."""
+    r = airswarm.Node(relay_addr, seed=relay_addr)
+    r.handle_frame(0, frame, -100, -5)
+    t = r.poll_timeout()
+    assert t is not None
+    r.handle_timeout(t)
+    out = r.poll_transmit()
+    assert out is not None
+    return out
+
+
+def test_a_bridged_copy_does_not_cancel_a_relay_the_local_air_needs():
+    src = airswarm.Node(1, seed=1)
+    src.send(0, airswarm.BROADCAST, b"far news")
+    frame = src.poll_transmit()
+    assert frame is not None
+    copy = _relay_of(frame, 3)
+    for off_air, cancelled in ((True, 0), (False, 1)):
+        b = airswarm.Node(2, seed=2)
+        b.handle_frame(0, frame, -100, -5)  # far: b would relay it
+        feed = b.handle_frame_off_air if off_air else b.handle_frame
+        feed(1, copy, -60, 10)  # a close copy
+        assert b.stats()["relays_cancelled"] == cancelled
+        t = b.poll_timeout()
+        sent = []
+        while t is not None and t < 600_000:
+            b.handle_timeout(t)
+            sent += iter(b.poll_transmit, None)
+            t = b.poll_timeout()
+        assert bool(sent) == off_air
+    with pytest.raises(airswarm.DecodeError):
+        airswarm.Node(4).handle_frame_off_air(0, b"\x00\x01", -50, 5)

@@ -209,7 +209,9 @@ def test_bad_input_gives_clear_errors():
     for junk in (b"", b"\x00\x01", bytes(300)):
         with pytest.raises(airswarm.DecodeError):
             a.handle_frame(0, junk, -50.0, 5.0)
-    assert a.stats()["bad_frames"] == 3
+        with pytest.raises(airswarm.DecodeError):
+            a.handle_frame_off_air(0, junk, -50.0, 5.0)
+    assert a.stats()["bad_frames"] == 6
     # Unknown channel index, no peer at that address, sending to itself.
     with pytest.raises(airswarm.MeshError, match="no channel 0"):
         a.send_on_channel(0, 0, b"x")

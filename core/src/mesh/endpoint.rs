@@ -31,6 +31,16 @@ pub trait Endpoint {
         rssi_dbm: f32,
         snr_db: f32,
     ) -> Result<(), FrameError>;
+    /// A frame that came by another medium than the radio (a bridge to another island):
+    /// delivered and relayed, but it cancels no queued relay (see
+    /// [`Node::handle_frame_off_air`]).
+    fn handle_frame_off_air(
+        &mut self,
+        now: Instant,
+        frame: &[u8],
+        rssi_dbm: f32,
+        snr_db: f32,
+    ) -> Result<(), FrameError>;
     /// Advance timers.
     fn handle_timeout(&mut self, now: Instant);
     /// The next frame to put on the air.
@@ -67,6 +77,15 @@ impl<E: Endpoint + ?Sized> Endpoint for &mut E {
     ) -> Result<(), FrameError> {
         (**self).handle_frame(now, f, rssi, snr)
     }
+    fn handle_frame_off_air(
+        &mut self,
+        now: Instant,
+        f: &[u8],
+        rssi: f32,
+        snr: f32,
+    ) -> Result<(), FrameError> {
+        (**self).handle_frame_off_air(now, f, rssi, snr)
+    }
     fn handle_timeout(&mut self, now: Instant) {
         (**self).handle_timeout(now)
     }
@@ -100,6 +119,15 @@ impl Endpoint for Node {
         snr: f32,
     ) -> Result<(), FrameError> {
         Node::handle_frame(self, now, f, rssi, snr)
+    }
+    fn handle_frame_off_air(
+        &mut self,
+        now: Instant,
+        f: &[u8],
+        rssi: f32,
+        snr: f32,
+    ) -> Result<(), FrameError> {
+        Node::handle_frame_off_air(self, now, f, rssi, snr)
     }
     fn handle_timeout(&mut self, now: Instant) {
         Node::handle_timeout(self, now)
@@ -139,6 +167,15 @@ impl Endpoint for SecureNode {
         snr: f32,
     ) -> Result<(), FrameError> {
         SecureNode::handle_frame(self, now, f, rssi, snr)
+    }
+    fn handle_frame_off_air(
+        &mut self,
+        now: Instant,
+        f: &[u8],
+        rssi: f32,
+        snr: f32,
+    ) -> Result<(), FrameError> {
+        SecureNode::handle_frame_off_air(self, now, f, rssi, snr)
     }
     fn handle_timeout(&mut self, now: Instant) {
         SecureNode::handle_timeout(self, now)

@@ -241,6 +241,18 @@ impl Endpoint for Driven {
             Driven::Secure(n) => n.handle_frame(now, f, rssi, snr),
         }
     }
+    fn handle_frame_off_air(
+        &mut self,
+        now: Instant,
+        f: &[u8],
+        rssi: f32,
+        snr: f32,
+    ) -> Result<(), FrameError> {
+        match self {
+            Driven::Plain(n) => n.handle_frame_off_air(now, f, rssi, snr),
+            Driven::Secure(n) => n.handle_frame_off_air(now, f, rssi, snr),
+        }
+    }
     fn handle_timeout(&mut self, now: Instant) {
         match self {
             Driven::Plain(n) => n.handle_timeout(now),

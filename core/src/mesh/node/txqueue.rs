@@ -517,6 +517,18 @@ mod tests {
     }
 
     #[test]
+    fn a_255_byte_frame_of_an_older_node_is_delivered_and_relayed_whole() {
+        let mut n = node(0x10, Strategy::Airswarm);
+        let mut frame = data(0x77, 0x21, Address::BROADCAST, 9, 1);
+        frame.resize(wire::MAX_FRAME_ACCEPTED, 0xAB);
+        n.handle_frame(Instant(0), &frame, -90.0, -5.0).unwrap();
+        let relayed = run_until(&mut n, Instant(600_000));
+        assert_eq!(relayed.len(), 1);
+        assert_eq!(relayed[0].1.len(), wire::MAX_FRAME_ACCEPTED);
+        assert_eq!(relayed[0].1[16..], frame[16..]);
+    }
+
+    #[test]
     fn a_copy_from_a_bridge_does_not_cancel_the_relay_our_air_still_needs() {
         for s in [Strategy::Airswarm, Strategy::Managed] {
             let mut n = node(0x10, s);

@@ -386,10 +386,16 @@ impl Engine {
     /// twice a second. Announces, dials, chokes and saves resume state meanwhile.
     pub async fn run(&self, mut on_progress: impl FnMut(&Progress)) -> anyhow::Result<Summary> {
         let inner = self.inner.clone();
+        // One tracker list for the whole run: what the announces learnt about dead trackers
+        // also spares the last announce their timeouts.
+        let tiers = Arc::new(tokio::sync::Mutex::new(Tiers::new(tracker_tiers(
+            &self.inner.meta,
+        ))));
         let tracker = tokio::spawn(tracker_loop(
             inner.clone(),
             self.listen_port,
             self.cfg.tracker_timeout,
+            tiers.clone(),
         ));
         let dialler = tokio::spawn(dial_loop(
             inner.clone(),
@@ -448,6 +454,8 @@ impl Engine {
         self.inner.stop.store(true, Ordering::SeqCst);
         self.inner.bump();
         tracker.abort();
+        // Cancelled: the task lets go of the tracker list.
+        let _ = tracker.await;
         dialler.abort();
         if let Some(d) = dht {
             d.abort();
@@ -456,7 +464,7 @@ impl Engine {
         result?;
         // A last `stopped` (or `completed`) announce, best effort and brief.
         let p = self.progress();
-        let mut tiers = Tiers::new(tracker_tiers(&self.inner.meta));
+        let mut tiers = tiers.lock().await;
         if !tiers.is_empty() {
             let a = self.announce_numbers(if p.complete && self.pieces_at_start < p.pieces {
                 AnnounceEvent::Completed
@@ -543,8 +551,13 @@ fn announce_numbers(inner: &Inner, port: u16, event: Option<AnnounceEvent>) -> A
     }
 }
 
-async fn tracker_loop(inner: Arc<Inner>, port: u16, timeout: Duration) {
-    let mut tiers = Tiers::new(tracker_tiers(&inner.meta));
+async fn tracker_loop(
+    inner: Arc<Inner>,
+    port: u16,
+    timeout: Duration,
+    tiers: Arc<tokio::sync::Mutex<Tiers>>,
+) {
+    let mut tiers = tiers.lock().await;
     if tiers.is_empty() {
         return;
     }
@@ -576,7 +589,7 @@ async fn tracker_loop(inner: Arc<Inner>, port: u16, timeout: Duration) {
             }
             Err(e) => {
                 tracing::warn!("{e:#}");
-                tiers.backoff()
+                tiers.retry_in(crate::bt::now())
             }
         };
         drop(rx.borrow_and_update());

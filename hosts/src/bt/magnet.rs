@@ -175,7 +175,7 @@ async fn fetch(
                 }
                 Err(e) => {
                     tracing::warn!("{e:#}");
-                    tiers.backoff()
+                    tiers.retry_in(super::now())
                 }
             };
             next_announce = tokio::time::Instant::now() + wait;

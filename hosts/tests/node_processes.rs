@@ -201,6 +201,25 @@ fn kill_9_mid_conversation_loses_nothing_reported_and_reuses_no_counter() {
     ca.wait_event(MESSAGE, "welcome back delivered", |e| {
         e["event"] == "delivered" && e["msg_id"] == r["msg_id"]
     });
+    // Pings of the burst that reached C after its restart, sealed in the session it lost,
+    // were never read there: A may report them failed or pending, never delivered.
+    let ha = ca.ok(json!({"cmd": "history", "limit": 100}));
+    let hc = cc.ok(json!({"cmd": "history", "limit": 100}));
+    let stored: Vec<&str> = hc["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    for m in ha["messages"].as_array().unwrap() {
+        if m["direction"] == "out" && m["status"] == "delivered" {
+            let t = m["text"].as_str().unwrap();
+            assert!(
+                stored.contains(&t),
+                "A reports {t} delivered, C never read it: {stored:?}"
+            );
+        }
+    }
 }
 
 #[test]

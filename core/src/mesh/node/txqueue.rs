@@ -279,14 +279,15 @@ impl Node {
                 && !self.link_snr.is_empty()
                 && self.policy.mechanisms().resend_unheard_broadcasts
                 && self.watches.len() < self.cfg.max_queue
-                && header.is_some_and(|h| {
-                    h.dst.is_broadcast() && matches!(h.kind, Kind::Data | Kind::Fragment)
-                })
+                && header.is_some_and(|h| self.resent_when_unheard(&h))
             {
                 // Our own broadcast: some neighbour should be heard passing it on within
                 // the relay window (each one that got it relays unless it hears copies);
                 // if none is, it was lost at the first hop, which costs every receiver.
-                // Sent once more then.
+                // Sent once more then. The same holds for a direct message we flood: lost
+                // at the first hop, it would wait for the end-to-end retry, whose deadline
+                // is a round trip over the whole hop limit (minutes with a long relay
+                // window).
                 let window = 2 * airtime_ms + self.max_relay_delay_ms();
                 self.watches.push(Watch {
                     key: p.key,
@@ -325,6 +326,29 @@ impl Node {
             }
             self.outbox.push_back(p.frame);
         }
+    }
+}
+
+impl Node {
+    /// Whether our own frame `h`, once sent, is sent once more if no neighbour is heard
+    /// passing it on within the relay window (with
+    /// [`Mechanisms::resend_unheard_broadcasts`](crate::mesh::flood::Mechanisms)): a
+    /// broadcast, or a direct message flooded towards a destination not known to be a
+    /// neighbour (a neighbour destination takes it without relaying; its ACK ends the
+    /// watch). Under Meshtastic's next-hop routing our acknowledged messages are left to
+    /// the end-to-end retries (NextHopRouter.cpp send).
+    fn resent_when_unheard(&self, h: &Header) -> bool {
+        if !matches!(h.kind, Kind::Data | Kind::Fragment) {
+            return false;
+        }
+        if h.dst.is_broadcast() {
+            return true;
+        }
+        h.want_ack
+            && h.hop_limit > 0
+            && h.routed_to().is_none()
+            && !self.policy.next_hop_routing()
+            && !self.routes.get(&h.dst).is_some_and(|r| r.hops <= 1)
     }
 }
 
@@ -513,6 +537,57 @@ mod tests {
                 })
                 .count();
             assert_eq!(own, sends, "{s}");
+        }
+    }
+
+    #[test]
+    fn an_unheard_direct_flood_is_sent_again_in_the_relay_window_under_airswarm_only() {
+        // (strategy, a relay of it heard, sends before the end-to-end retry is due)
+        for (s, relayed, sends) in [
+            (Strategy::Airswarm, false, 2),
+            (Strategy::Airswarm, true, 1),
+            (Strategy::Managed, false, 1),
+        ] {
+            let mut n = node(0x10, s);
+            // A neighbour was heard, so there is somebody to expect a relay from; the
+            // destination is not known to be near.
+            n.handle_frame(
+                Instant(0),
+                &data(0x21, 0x21, Address::BROADCAST, 1, 0),
+                -60.0,
+                5.0,
+            )
+            .unwrap();
+            n.pending.clear();
+            n.send(Instant(10), Address(0x55), b"hi").unwrap();
+            let mut sent = run_until(&mut n, Instant(10));
+            sent.extend(core::iter::from_fn(|| n.poll_transmit()).map(|f| (Instant(10), f)));
+            if sent.is_empty() {
+                // (managed waits a few slots before any send)
+                let t = n.poll_timeout().unwrap();
+                sent = run_until(&mut n, t);
+            }
+            assert_eq!(sent.len(), 1, "{s}");
+            let (t0, first) = sent[0].clone();
+            let h = *FrameView::parse(&first).unwrap().header();
+            assert_eq!(h.next_hop, NO_NEXT_HOP, "{s}: flooded");
+            if relayed {
+                let mut copy = first.clone();
+                wire::set_route(&mut copy, 0x21, NO_NEXT_HOP);
+                wire::set_hop_limit(&mut copy, h.hop_limit - 1);
+                n.handle_frame(t0 + Duration::from_millis(500), &copy, -60.0, 5.0)
+                    .unwrap();
+            }
+            let rtt = n.timing.round_trip(n.cfg.hop_limit).as_millis();
+            let retry = t0 + Duration::from_millis(rtt - 1);
+            sent.extend(run_until(&mut n, retry));
+            assert_eq!(sent.len(), sends, "{s} relayed {relayed}: {sent:?}");
+            if let Some((t1, again)) = sent.get(1) {
+                // The same frame (a copy for relays' duplicate caches), within the window.
+                assert_eq!(again, &first);
+                let window = 3 * n.airtime_ms(first.len()) + n.max_relay_delay_ms();
+                assert!(t1.saturating_since(t0).as_millis() <= window, "{s}: {t1:?}");
+            }
         }
     }
 

@@ -275,8 +275,6 @@ impl Node {
                 // (the first send, or a resend after an earlier watch)
                 && (p.handoffs > 0 || !p.relay)
                 && p.handoffs < self.policy.unheard_broadcast_resends()
-                // (a node that never heard anyone has nobody to wait for)
-                && !self.link_snr.is_empty()
                 && self.policy.mechanisms().resend_unheard_broadcasts
                 && self.watches.len() < self.cfg.max_queue
                 && header.is_some_and(|h| self.resent_when_unheard(&h))
@@ -542,35 +540,47 @@ mod tests {
 
     #[test]
     fn an_unheard_direct_flood_is_sent_again_in_the_relay_window_under_airswarm_only() {
-        // (strategy, a relay of it heard, sends before the end-to-end retry is due)
-        for (s, relayed, sends) in [
-            (Strategy::Airswarm, false, 2),
-            (Strategy::Airswarm, true, 1),
-            (Strategy::Managed, false, 1),
+        // (strategy, a neighbour heard before the send, heard only after it, a relay of it
+        // heard, own sends before the end-to-end retry is due)
+        for (s, before, after, relayed, sends) in [
+            (Strategy::Airswarm, true, false, false, 2),
+            (Strategy::Airswarm, true, false, true, 1),
+            // A node that has just started has heard nobody yet when it sends.
+            (Strategy::Airswarm, false, true, false, 2),
+            (Strategy::Airswarm, false, false, false, 1),
+            (Strategy::Managed, true, false, false, 1),
         ] {
             let mut n = node(0x10, s);
-            // A neighbour was heard, so there is somebody to expect a relay from; the
-            // destination is not known to be near.
-            n.handle_frame(
-                Instant(0),
-                &data(0x21, 0x21, Address::BROADCAST, 1, 0),
-                -60.0,
-                5.0,
-            )
-            .unwrap();
-            n.pending.clear();
+            let neighbour = data(0x21, 0x21, Address::BROADCAST, 1, 0);
+            if before {
+                n.handle_frame(Instant(0), &neighbour, -60.0, 5.0).unwrap();
+            }
+            // The destination is not known to be near.
             n.send(Instant(10), Address(0x55), b"hi").unwrap();
             let mut sent = run_until(&mut n, Instant(10));
             sent.extend(core::iter::from_fn(|| n.poll_transmit()).map(|f| (Instant(10), f)));
-            if sent.is_empty() {
+            let own = |sent: &[(Instant, Vec<u8>)]| -> Vec<(Instant, Vec<u8>)> {
+                sent.iter()
+                    .filter(|(_, f)| {
+                        FrameView::parse(f).unwrap().header().src == Address(0x10)
+                    })
+                    .cloned()
+                    .collect()
+            };
+            if own(&sent).is_empty() {
                 // (managed waits a few slots before any send)
                 let t = n.poll_timeout().unwrap();
-                sent = run_until(&mut n, t);
+                sent.extend(run_until(&mut n, t));
             }
-            assert_eq!(sent.len(), 1, "{s}");
-            let (t0, first) = sent[0].clone();
+            let own_sent = own(&sent);
+            assert_eq!(own_sent.len(), 1, "{s}");
+            let (t0, first) = own_sent[0].clone();
             let h = *FrameView::parse(&first).unwrap().header();
             assert_eq!(h.next_hop, NO_NEXT_HOP, "{s}: flooded");
+            if after {
+                n.handle_frame(t0 + Duration::from_millis(100), &neighbour, -60.0, 5.0)
+                    .unwrap();
+            }
             if relayed {
                 let mut copy = first.clone();
                 wire::set_route(&mut copy, 0x21, NO_NEXT_HOP);
@@ -581,8 +591,13 @@ mod tests {
             let rtt = n.timing.round_trip(n.cfg.hop_limit).as_millis();
             let retry = t0 + Duration::from_millis(rtt - 1);
             sent.extend(run_until(&mut n, retry));
-            assert_eq!(sent.len(), sends, "{s} relayed {relayed}: {sent:?}");
-            if let Some((t1, again)) = sent.get(1) {
+            let own_sent = own(&sent);
+            assert_eq!(
+                own_sent.len(),
+                sends,
+                "{s} before {before} after {after} relayed {relayed}: {own_sent:?}"
+            );
+            if let Some((t1, again)) = own_sent.get(1) {
                 // The same frame (a copy for relays' duplicate caches), within the window.
                 assert_eq!(again, &first);
                 let window = 3 * n.airtime_ms(first.len()) + n.max_relay_delay_ms();

@@ -854,8 +854,7 @@ fn a_peer_that_rebooted_and_lost_its_session_gets_a_new_one_and_later_messages_o
 }
 
 #[test]
-fn a_message_sealed_in_a_session_lost_to_a_reboot_is_not_acknowledged_while_a_new_one_is_set_up()
-{
+fn a_message_sealed_in_a_session_lost_to_a_reboot_is_not_acknowledged_while_a_new_one_is_set_up() {
     let mut line = Line::new(2, None);
     let (a, b) = (line.addr(0), line.addr(1));
     line.nodes[0].send(Instant(0), b, b"before").unwrap();

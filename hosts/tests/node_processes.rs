@@ -105,7 +105,6 @@ fn a_sealed_message_and_a_channel_message_cross_a_relay_that_cannot_read_the_fir
 }
 
 #[test]
-#[ignore = "flaky on a loaded 2-core host since this session's flooding changes (direct messages across B after a restart or a handshake sometimes miss the 240 s bound); run with --ignored"]
 fn kill_9_mid_conversation_loses_nothing_reported_and_reuses_no_counter() {
     let _serial = node_common::serial();
     let dir = TempDir::new("node-kill");

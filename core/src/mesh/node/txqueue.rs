@@ -346,7 +346,7 @@ impl Node {
             && h.hop_limit > 0
             && h.routed_to().is_none()
             && !self.policy.next_hop_routing()
-            && !self.routes.get(&h.dst).is_some_and(|r| r.hops <= 1)
+            && self.routes.get(&h.dst).is_none_or(|r| r.hops > 1)
     }
 }
 
@@ -561,9 +561,7 @@ mod tests {
             sent.extend(core::iter::from_fn(|| n.poll_transmit()).map(|f| (Instant(10), f)));
             let own = |sent: &[(Instant, Vec<u8>)]| -> Vec<(Instant, Vec<u8>)> {
                 sent.iter()
-                    .filter(|(_, f)| {
-                        FrameView::parse(f).unwrap().header().src == Address(0x10)
-                    })
+                    .filter(|(_, f)| FrameView::parse(f).unwrap().header().src == Address(0x10))
                     .cloned()
                     .collect()
             };

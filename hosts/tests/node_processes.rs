@@ -32,7 +32,6 @@ fn line_of_three(dir: &TempDir) -> (node_common::Proc, String, [Node; 3], [Clien
 }
 
 #[test]
-#[ignore = "flaky on a loaded 2-core host since this session's flooding changes (direct messages across B after a restart or a handshake sometimes miss the 240 s bound); run with --ignored"]
 fn a_sealed_message_and_a_channel_message_cross_a_relay_that_cannot_read_the_first() {
     let _serial = node_common::serial();
     let dir = TempDir::new("node-line");

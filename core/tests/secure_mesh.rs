@@ -854,6 +854,71 @@ fn a_peer_that_rebooted_and_lost_its_session_gets_a_new_one_and_later_messages_o
 }
 
 #[test]
+fn a_message_sealed_in_a_session_lost_to_a_reboot_is_not_acknowledged_while_a_new_one_is_set_up() {
+    let mut line = Line::new(2, None);
+    let (a, b) = (line.addr(0), line.addr(1));
+    line.nodes[0].send(Instant(0), b, b"before").unwrap();
+    line.run(120_000);
+    assert_eq!(
+        line.messages(1),
+        vec![(Security::Session, b"before".to_vec())]
+    );
+    // B reboots (identity, keyring and counter kept, sessions lost) and writes to A at
+    // once: its handshake is under way when A's next message, sealed in the old
+    // session, arrives.
+    let ring = line.nodes[1].keyring().clone();
+    let next = line.events[1]
+        .iter()
+        .find_map(|e| match e {
+            SecureEvent::PersistCounter { next } => Some(*next),
+            _ => None,
+        })
+        .unwrap();
+    let cfg = SecureConfig {
+        node: airswarm_core::mesh::NodeConfig {
+            first_counter: next,
+            ..Default::default()
+        },
+        ..SecureConfig::default()
+    };
+    line.nodes[1] = SecureNode::new(cfg, ids()[1].clone(), ring, [42; 32]).unwrap();
+    line.events[1].clear();
+    let t = line.now + 1;
+    assert!(matches!(
+        line.nodes[1].send(Instant(t), a, b"back").unwrap(),
+        SendOutcome::AwaitingSession { .. }
+    ));
+    let lost = match line.nodes[0].send(Instant(t + 1), b, b"lost").unwrap() {
+        SendOutcome::Sent(id) => id,
+        other => panic!("{other:?}"),
+    };
+    line.run(t + 3_600_000);
+    assert_eq!(line.messages(0), [(Security::Session, b"back".to_vec())]);
+    // B never read it, so A must not hear it was delivered: it fails after its retries.
+    assert!(line.messages(1).is_empty(), "{:?}", line.messages(1));
+    assert!(
+        !line.events[0]
+            .iter()
+            .any(|e| matches!(e, SecureEvent::Delivered { id, .. } if *id == lost)),
+        "{:?}",
+        line.events[0]
+    );
+    assert!(
+        line.events[0]
+            .iter()
+            .any(|e| matches!(e, SecureEvent::SendFailed { id, .. } if *id == lost))
+    );
+    // The new session works both ways.
+    let t = line.now + 1;
+    line.nodes[0].send(Instant(t), b, b"after").unwrap();
+    line.run(t + 120_000);
+    assert_eq!(
+        line.messages(1),
+        vec![(Security::Session, b"after".to_vec())]
+    );
+}
+
+#[test]
 fn plaintext_broadcasts_with_any_source_are_refused_where_a_channel_is_configured() {
     use airswarm_core::mesh::{Node, NodeConfig};
     let key = ChannelKey::from_bytes([5; 32]);

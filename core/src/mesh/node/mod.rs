@@ -693,6 +693,12 @@ impl Node {
                 continue;
             }
             let w = self.watches.swap_remove(i);
+            if w.next_hop == NO_NEXT_HOP && self.link_snr.is_empty() {
+                // Our own flood, and nobody heard yet, before or since it left: nobody to
+                // wait for. (Looked at now, not when it left: a node that has just started
+                // sends before it has heard anyone.)
+                continue;
+            }
             if !self.queue_room() {
                 self.stats.queue_drops += 1;
                 continue;

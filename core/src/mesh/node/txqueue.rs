@@ -275,18 +275,17 @@ impl Node {
                 // (the first send, or a resend after an earlier watch)
                 && (p.handoffs > 0 || !p.relay)
                 && p.handoffs < self.policy.unheard_broadcast_resends()
-                // (a node that never heard anyone has nobody to wait for)
-                && !self.link_snr.is_empty()
                 && self.policy.mechanisms().resend_unheard_broadcasts
                 && self.watches.len() < self.cfg.max_queue
-                && header.is_some_and(|h| {
-                    h.dst.is_broadcast() && matches!(h.kind, Kind::Data | Kind::Fragment)
-                })
+                && header.is_some_and(|h| self.resent_when_unheard(&h))
             {
                 // Our own broadcast: some neighbour should be heard passing it on within
                 // the relay window (each one that got it relays unless it hears copies);
                 // if none is, it was lost at the first hop, which costs every receiver.
-                // Sent once more then.
+                // Sent once more then. The same holds for a direct message we flood: lost
+                // at the first hop, it would wait for the end-to-end retry, whose deadline
+                // is a round trip over the whole hop limit (minutes with a long relay
+                // window).
                 let window = 2 * airtime_ms + self.max_relay_delay_ms();
                 self.watches.push(Watch {
                     key: p.key,
@@ -325,6 +324,29 @@ impl Node {
             }
             self.outbox.push_back(p.frame);
         }
+    }
+}
+
+impl Node {
+    /// Whether our own frame `h`, once sent, is sent once more if no neighbour is heard
+    /// passing it on within the relay window (with
+    /// [`Mechanisms::resend_unheard_broadcasts`](crate::mesh::flood::Mechanisms)): a
+    /// broadcast, or a direct message flooded towards a destination not known to be a
+    /// neighbour (a neighbour destination takes it without relaying; its ACK ends the
+    /// watch). Under Meshtastic's next-hop routing our acknowledged messages are left to
+    /// the end-to-end retries (NextHopRouter.cpp send).
+    fn resent_when_unheard(&self, h: &Header) -> bool {
+        if !matches!(h.kind, Kind::Data | Kind::Fragment) {
+            return false;
+        }
+        if h.dst.is_broadcast() {
+            return true;
+        }
+        h.want_ack
+            && h.hop_limit > 0
+            && h.routed_to().is_none()
+            && !self.policy.next_hop_routing()
+            && self.routes.get(&h.dst).is_none_or(|r| r.hops > 1)
     }
 }
 
@@ -513,6 +535,72 @@ mod tests {
                 })
                 .count();
             assert_eq!(own, sends, "{s}");
+        }
+    }
+
+    #[test]
+    fn an_unheard_direct_flood_is_sent_again_in_the_relay_window_under_airswarm_only() {
+        // (strategy, a neighbour heard before the send, heard only after it, a relay of it
+        // heard, own sends before the end-to-end retry is due)
+        for (s, before, after, relayed, sends) in [
+            (Strategy::Airswarm, true, false, false, 2),
+            (Strategy::Airswarm, true, false, true, 1),
+            // A node that has just started has heard nobody yet when it sends.
+            (Strategy::Airswarm, false, true, false, 2),
+            (Strategy::Airswarm, false, false, false, 1),
+            (Strategy::Managed, true, false, false, 1),
+        ] {
+            let mut n = node(0x10, s);
+            let neighbour = data(0x21, 0x21, Address::BROADCAST, 1, 0);
+            if before {
+                n.handle_frame(Instant(0), &neighbour, -60.0, 5.0).unwrap();
+            }
+            // The destination is not known to be near.
+            n.send(Instant(10), Address(0x55), b"hi").unwrap();
+            let mut sent = run_until(&mut n, Instant(10));
+            sent.extend(core::iter::from_fn(|| n.poll_transmit()).map(|f| (Instant(10), f)));
+            let own = |sent: &[(Instant, Vec<u8>)]| -> Vec<(Instant, Vec<u8>)> {
+                sent.iter()
+                    .filter(|(_, f)| FrameView::parse(f).unwrap().header().src == Address(0x10))
+                    .cloned()
+                    .collect()
+            };
+            if own(&sent).is_empty() {
+                // (managed waits a few slots before any send)
+                let t = n.poll_timeout().unwrap();
+                sent.extend(run_until(&mut n, t));
+            }
+            let own_sent = own(&sent);
+            assert_eq!(own_sent.len(), 1, "{s}");
+            let (t0, first) = own_sent[0].clone();
+            let h = *FrameView::parse(&first).unwrap().header();
+            assert_eq!(h.next_hop, NO_NEXT_HOP, "{s}: flooded");
+            if after {
+                n.handle_frame(t0 + Duration::from_millis(100), &neighbour, -60.0, 5.0)
+                    .unwrap();
+            }
+            if relayed {
+                let mut copy = first.clone();
+                wire::set_route(&mut copy, 0x21, NO_NEXT_HOP);
+                wire::set_hop_limit(&mut copy, h.hop_limit - 1);
+                n.handle_frame(t0 + Duration::from_millis(500), &copy, -60.0, 5.0)
+                    .unwrap();
+            }
+            let rtt = n.timing.round_trip(n.cfg.hop_limit).as_millis();
+            let retry = t0 + Duration::from_millis(rtt - 1);
+            sent.extend(run_until(&mut n, retry));
+            let own_sent = own(&sent);
+            assert_eq!(
+                own_sent.len(),
+                sends,
+                "{s} before {before} after {after} relayed {relayed}: {own_sent:?}"
+            );
+            if let Some((t1, again)) = own_sent.get(1) {
+                // The same frame (a copy for relays' duplicate caches), within the window.
+                assert_eq!(again, &first);
+                let window = 3 * n.airtime_ms(first.len()) + n.max_relay_delay_ms();
+                assert!(t1.saturating_since(t0).as_millis() <= window, "{s}: {t1:?}");
+            }
         }
     }
 

@@ -778,8 +778,10 @@ impl SecureNode {
         if let Some(fp) = shaking {
             let held = self.early_sealed.entry(fp).or_default();
             if held.len() < MAX_EARLY_SEALED {
-                // Taken in: it opens once the reply sets up the session it was sealed in.
-                self.node.accept(now, m.src, m.id);
+                // Kept: it opens once the reply sets up the session it was sealed in, and
+                // is acknowledged then. Not before: it may as well have been sealed in a
+                // session we lost (we restarted), and then it never opens; an ACK now
+                // would have its sender report delivered what we never read.
                 held.push(m);
                 return;
             }

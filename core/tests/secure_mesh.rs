@@ -102,6 +102,28 @@ impl Line {
             })
             .collect()
     }
+
+    /// Node `i` reboots: same identity, keyring and saved message counter (the host
+    /// persists it on `PersistCounter`), no sessions; its events so far are cleared.
+    fn reboot(&mut self, i: usize) {
+        let ring = self.nodes[i].keyring().clone();
+        let next = self.events[i]
+            .iter()
+            .find_map(|e| match e {
+                SecureEvent::PersistCounter { next } => Some(*next),
+                _ => None,
+            })
+            .expect("the counter was persisted");
+        let cfg = SecureConfig {
+            node: airswarm_core::mesh::NodeConfig {
+                first_counter: next,
+                ..Default::default()
+            },
+            ..SecureConfig::default()
+        };
+        self.nodes[i] = SecureNode::new(cfg, ids()[i].clone(), ring, [42; 32]).unwrap();
+        self.events[i].clear();
+    }
 }
 
 /// A line: each node hears its two neighbours at -80 dBm, 5 dB SNR.
@@ -800,25 +822,8 @@ fn a_peer_that_rebooted_and_lost_its_session_gets_a_new_one_and_later_messages_o
         line.messages(1),
         vec![(Security::Session, b"before".to_vec())]
     );
-    // B reboots: same identity, keyring and saved message counter (the host persists it
-    // on `PersistCounter`), no sessions.
-    let ring = line.nodes[1].keyring().clone();
-    let next = line.events[1]
-        .iter()
-        .find_map(|e| match e {
-            SecureEvent::PersistCounter { next } => Some(*next),
-            _ => None,
-        })
-        .unwrap();
-    let cfg = SecureConfig {
-        node: airswarm_core::mesh::NodeConfig {
-            first_counter: next,
-            ..Default::default()
-        },
-        ..SecureConfig::default()
-    };
-    line.nodes[1] = SecureNode::new(cfg, ids()[1].clone(), ring, [42; 32]).unwrap();
-    line.events[1].clear();
+    // B reboots, no sessions (see `Line::reboot`).
+    line.reboot(1);
     let t = line.now + 1;
     let lost = match line.nodes[0].send(Instant(t), b, b"lost").unwrap() {
         SendOutcome::Sent(id) => id,
@@ -866,23 +871,7 @@ fn a_message_sealed_in_a_session_lost_to_a_reboot_is_not_acknowledged_while_a_ne
     // B reboots (identity, keyring and counter kept, sessions lost) and writes to A at
     // once: its handshake is under way when A's next message, sealed in the old
     // session, arrives.
-    let ring = line.nodes[1].keyring().clone();
-    let next = line.events[1]
-        .iter()
-        .find_map(|e| match e {
-            SecureEvent::PersistCounter { next } => Some(*next),
-            _ => None,
-        })
-        .unwrap();
-    let cfg = SecureConfig {
-        node: airswarm_core::mesh::NodeConfig {
-            first_counter: next,
-            ..Default::default()
-        },
-        ..SecureConfig::default()
-    };
-    line.nodes[1] = SecureNode::new(cfg, ids()[1].clone(), ring, [42; 32]).unwrap();
-    line.events[1].clear();
+    line.reboot(1);
     let t = line.now + 1;
     assert!(matches!(
         line.nodes[1].send(Instant(t), a, b"back").unwrap(),

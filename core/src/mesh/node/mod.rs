@@ -651,6 +651,9 @@ impl Node {
                 NO_NEXT_HOP
             };
             let route = (self.cfg.hop_limit, next_hop);
+            if let Some(o) = self.outstanding.get_mut(&id) {
+                o.hop_limit = route.0;
+            }
             let only = (count > 1).then_some(&probe[..]);
             self.enqueue_message(
                 now, dst, id, content, true, &attempts, route, &payload, only,

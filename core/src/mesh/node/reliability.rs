@@ -24,6 +24,8 @@ pub(super) struct Outstanding {
     pub(super) nack_rounds: u8,
     pub(super) deadline: Option<Instant>,
     pub(super) frames_unsent: usize,
+    /// Hop limit of the frames sent last: the retry deadline is a round trip over it.
+    pub(super) hop_limit: u8,
 }
 
 #[derive(Debug)]
@@ -169,6 +171,7 @@ impl Node {
                     nack_rounds: 0,
                     deadline: None,
                     frames_unsent: frames,
+                    hop_limit,
                 },
             );
         }
@@ -274,7 +277,15 @@ impl Node {
                                 self.nacks
                                     .retain(|(src, id), _| r.activity(*src, *id).is_some());
                             }
-                            let wait = self.nack_wait();
+                            // The last fragment sent again (a retry's probe, or a NACK
+                            // round that ends with it): nothing sent before it is still
+                            // queued at the sender, so what is missing is lost or a few
+                            // relay windows behind: ask soon, not after the long wait.
+                            let wait = if index + 1 == count && h.attempt > 0 {
+                                self.timing.resent_last_wait(h.hops_taken())
+                            } else {
+                                self.nack_wait()
+                            };
                             let n = self.nacks.entry((h.src, h.id)).or_insert(NackState {
                                 without_progress: 0,
                                 total: 0,
@@ -481,6 +492,9 @@ impl Node {
         self.stats.retries += 1;
         // The NACK just came back over a route: resend the missing fragments along it.
         let route = (self.reply_hop_limit(dst), self.next_hop_to(now, dst));
+        if let Some(o) = self.outstanding.get_mut(&id) {
+            o.hop_limit = route.0;
+        }
         self.enqueue_message(
             now,
             dst,
@@ -520,6 +534,123 @@ mod tests {
             .map(|(_, f)| FrameView::parse(f).unwrap().header().attempt)
             .collect();
         assert_eq!(attempts, [1, 2, 3]);
+    }
+
+    #[test]
+    fn the_retry_deadline_is_a_round_trip_over_the_hop_limit_the_frames_carry() {
+        // Hop limit 7, destination heard one hop away: the message goes out with the
+        // trimmed hop limit, and its retry comes a round trip over that, not over 7.
+        let mut n = Node::new(NodeConfig {
+            address: Address(0x10),
+            strategy: Strategy::Airswarm,
+            hop_limit: 7,
+            seed: 1,
+            ..NodeConfig::default()
+        })
+        .unwrap();
+        n.handle_frame(
+            Instant(0),
+            &data(0x55, 0x55, Address(0x10), 7, 0),
+            -60.0,
+            5.0,
+        )
+        .unwrap();
+        let _ = run_until(&mut n, Instant(1_000));
+        let _ = events(&mut n);
+        let t0 = Instant(2_000);
+        n.send(t0, Address(0x55), b"hi").unwrap();
+        let first = n.poll_transmit().unwrap();
+        let mut sent = vec![(t0, *FrameView::parse(&first).unwrap().header())];
+        while let Some(t) = n.poll_timeout().filter(|&t| t <= Instant(3_600_000)) {
+            n.handle_timeout(t);
+            while let Some(f) = n.poll_transmit() {
+                let h = *FrameView::parse(&f).unwrap().header();
+                if h.src == Address(0x10) && h.kind == Kind::Data {
+                    sent.push((t, h));
+                }
+            }
+            if sent.iter().any(|(_, h)| h.attempt > 0) {
+                break;
+            }
+        }
+        // (It goes out again as a hand-over the next hop is not heard taking, then
+        // flooded: the deadline runs from the first send.)
+        let (t_first, first) = sent[0];
+        assert!(first.hop_limit < 7, "trimmed to the route: {first:?}");
+        let (t_retry, retry) = *sent.last().unwrap();
+        assert_eq!(retry.attempt, 1);
+        // The retry floods at full reach.
+        assert_eq!(retry.hop_limit, 7);
+        let airtime = n.airtime_ms(wire::SINGLE_OVERHEAD + 2);
+        let waited = t_retry.saturating_since(t_first).as_millis();
+        let expected = n.timing.round_trip(first.hop_limit).as_millis() + airtime;
+        assert!(
+            waited.abs_diff(expected) <= 1,
+            "waited {waited} ms, a round trip over {} hops is {expected} ms",
+            first.hop_limit
+        );
+        assert!(waited < n.timing.round_trip(7).as_millis());
+    }
+
+    /// Fragment `index` of a 3-fragment message 0x55 sends us, heard after one hop.
+    fn fragment_of_three(index: u8, attempt: u8) -> Vec<u8> {
+        let payload = vec![7u8; 2 * wire::MAX_FRAGMENT_PAYLOAD + 10];
+        let chunk = fragment::split(&payload).nth(index as usize).unwrap();
+        Header {
+            rnode_seq: 0,
+            kind: Kind::Fragment,
+            content: Content::Plain,
+            want_ack: true,
+            hop_limit: 2,
+            hop_start: 3,
+            attempt,
+            relay: 0x21,
+            next_hop: NO_NEXT_HOP,
+            dst: Address(0x10),
+            src: Address(0x55),
+            id: 9,
+            fragment: Some((index, 3)),
+        }
+        .to_frame(chunk)
+        .unwrap()
+    }
+
+    fn first_nack(n: &mut Node, until: Instant) -> Option<Instant> {
+        run_until(n, until)
+            .into_iter()
+            .find(|(_, f)| FrameView::parse(f).unwrap().header().kind == Kind::Nack)
+            .map(|(t, _)| t)
+    }
+
+    #[test]
+    fn a_resent_last_fragment_is_answered_with_a_nack_within_relay_windows() {
+        for strategy in Strategy::ALL {
+            // First round: fragment 1 of 3 lost, the last one arrives. Fragments sent
+            // before it may still be on their way, so the NACK waits the long repair wait.
+            let mut n = node(0x10, strategy);
+            n.handle_frame(Instant(0), &fragment_of_three(0, 0), -90.0, 0.0)
+                .unwrap();
+            n.handle_frame(Instant(500), &fragment_of_three(2, 0), -90.0, 0.0)
+                .unwrap();
+            let nack = first_nack(&mut n, Instant(3_600_000)).expect("a NACK");
+            let long = n.nack_wait();
+            assert!(nack >= Instant(500) + long, "{strategy:?}: {nack:?}");
+            // The sender's retry probes with the last fragment again (attempt 1): all it
+            // sent is out, what is missing is lost; ask within a relay window per hop.
+            let mut n = node(0x10, strategy);
+            n.handle_frame(Instant(0), &fragment_of_three(0, 0), -90.0, 0.0)
+                .unwrap();
+            let t = Instant(200_000);
+            n.handle_frame(t, &fragment_of_three(2, 1), -90.0, 0.0)
+                .unwrap();
+            let nack = first_nack(&mut n, Instant(3_600_000)).expect("a NACK");
+            let soon = n.timing.resent_last_wait(1);
+            assert!(soon < long, "{strategy:?}");
+            assert!(
+                nack >= t + soon && nack <= t + soon + Duration::from_millis(2_000),
+                "{strategy:?}: NACK at {nack:?}, probe at {t:?}, wait {soon:?}"
+            );
+        }
     }
 
     #[test]

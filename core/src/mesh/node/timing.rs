@@ -64,6 +64,14 @@ impl Timing {
         Duration::from_millis(4 * (self.max_frame_ms + self.repair_window_ms))
     }
 
+    /// How long a receiver waits for missing fragments after the last one came again
+    /// (attempt > 0) over `hops`: a full frame and a relay window per hop, for fragments
+    /// sent just before it that a relay delayed.
+    pub(super) fn resent_last_wait(&self, hops: u8) -> Duration {
+        let per_hop = self.max_frame_ms + self.max_relay_delay_ms;
+        Duration::from_millis(hops.max(1) as u64 * per_hop).min(self.nack_wait())
+    }
+
     /// Between two pulls for the same broadcast: `PULL_RETRY_SLOTS` and four full frames.
     pub(super) fn pull_retry_wait(&self) -> Duration {
         Duration::from_millis((PULL_RETRY_SLOTS * self.slot_ms) as u64 + 4 * self.max_frame_ms)
@@ -137,6 +145,10 @@ mod tests {
         assert_eq!(t.wave_time(), Duration::from_millis(2 * 3 * 10560));
         assert_eq!(t.round_trip(2), Duration::from_millis(2 * 2 * 10560));
         assert_eq!(t.nack_wait(), Duration::from_millis(4 * 10560));
+        // After a resent last fragment: relay windows, not repair windows.
+        assert_eq!(t.resent_last_wait(0), Duration::from_millis(1416));
+        assert_eq!(t.resent_last_wait(2), Duration::from_millis(2 * 1416));
+        assert_eq!(t.resent_last_wait(40), t.nack_wait());
         // A repair window shorter than the relay window is never used.
         let short = Timing::from_slots(&LoRaConfig::default(), 100.0, 10.0, 3);
         assert_eq!(short.repair_window_ms, 1016);

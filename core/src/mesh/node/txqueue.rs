@@ -245,7 +245,6 @@ impl Node {
                 self.stats.relays_pruned += 1;
                 continue;
             }
-            let rtt = self.timing.round_trip(self.cfg.hop_limit).as_millis();
             self.duty.record(start, airtime_us);
             self.radio_free_at = start + Duration::from_millis(airtime_ms);
             self.stats.frames_sent += 1;
@@ -267,6 +266,10 @@ impl Node {
             {
                 o.frames_unsent = o.frames_unsent.saturating_sub(1);
                 if o.frames_unsent == 0 {
+                    // A round trip over the hop limit the frames carry (trimmed to a known
+                    // route's distance): the reply comes back over about as many hops, and
+                    // each hop's budget is the long repair window.
+                    let rtt = self.timing.round_trip(o.hop_limit).as_millis();
                     o.deadline = Some(self.radio_free_at + Duration::from_millis(rtt.max(2_000)));
                 }
             }

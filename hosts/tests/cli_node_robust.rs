@@ -6,12 +6,16 @@
 //! The permission cases run the binary as user `nobody` (`setpriv`), since root may
 //! write everywhere; they are skipped, with a note, where setpriv cannot do that.
 
+mod bt_common;
+
 use std::fs;
 use std::net::{TcpListener, UdpSocket};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+use bt_common::free_port;
 
 const NOBODY: &str = "65534";
 
@@ -150,22 +154,6 @@ fn listing(dir: &Path) -> Vec<String> {
     v
 }
 
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn free_tcp_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A radio that is never reached: every case below fails before the node opens it.
 const UNUSED_RADIO: &str = "air:127.0.0.1:9";
 
@@ -212,7 +200,7 @@ fn radio_mistakes_name_the_flag_and_the_choices_and_leave_no_home() {
 #[test]
 fn an_air_address_with_nobody_there_says_so_within_the_join_wait() {
     let s = Scratch::new("noair");
-    let addr = format!("127.0.0.1:{}", free_udp_port());
+    let addr = format!("127.0.0.1:{}", free_port());
     let start = Instant::now();
     let o = node_fresh(&s, &["--radio", &format!("air:{addr}")]);
     one_line_error(
@@ -500,7 +488,7 @@ fn api_and_web_addresses_in_use_are_named() {
 fn chat_without_a_node_is_a_clear_error_within_seconds() {
     let s = Scratch::new("chat");
     // Nothing listening.
-    let addr = format!("127.0.0.1:{}", free_tcp_port());
+    let addr = format!("127.0.0.1:{}", free_port());
     let start = Instant::now();
     let o = airswarm(&s, &["chat", "--api", &addr]);
     one_line_error(&o, &["cannot reach a node API", &addr]);
@@ -543,7 +531,7 @@ fn air_topology_files_that_are_special_huge_or_wrong_are_refused_at_once() {
     fs::write(s.path("bad.txt"), b"A B 10\nB C ten\n").unwrap();
     fs::write(s.path("binary.txt"), noise(3000)).unwrap();
     let air = |flag: &str, file: &str| {
-        let port = format!("127.0.0.1:{}", free_udp_port());
+        let port = format!("127.0.0.1:{}", free_port());
         airswarm(&s, &["air", "--listen", &port, flag, file])
     };
     // A FIFO with no writer and an endless device would each block or eat memory if read.

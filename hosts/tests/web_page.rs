@@ -5,6 +5,7 @@
 //! Needs Debian's `chromium` and `chromium-driver` (scripts/test installs them). On a
 //! failure the page's screenshot and HTML are saved under target/web-page-failures/.
 
+mod bt_common;
 mod web_common;
 
 use std::net::SocketAddr;

@@ -8,6 +8,7 @@
 //! failure the page's screenshot and HTML are saved under target/web-page-failures/ and
 //! the processes' output is printed; every process is killed by PID, also on a failure.
 
+mod bt_common;
 mod node_common;
 mod web_common;
 

@@ -7,7 +7,6 @@ finding the seeder on the DHT. Every started process is killed by PID.
 
 import json
 import os
-import socket
 import subprocess
 from pathlib import Path
 
@@ -15,19 +14,7 @@ import pytest
 
 import airswarm
 from airswarm.torrent import Metainfo, download
-
-
-def free_port() -> int:
-    while True:
-        with socket.socket() as t:
-            t.bind(("127.0.0.1", 0))
-            port = int(t.getsockname()[1])
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-                try:
-                    u.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-            return port
+from conftest import free_port
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import pytest
 
 import airswarm
 from airswarm.node import NodeError
+from conftest import free_port
 
 FP = "ab" * 32
 
@@ -322,12 +323,6 @@ def _has_subcommand(binary, name):
     return r.returncode == 0
 
 
-def _free_port(kind=socket.SOCK_STREAM):
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def processes():
     """Processes a test starts, killed by PID (and reaped) however the test ends."""
@@ -354,11 +349,11 @@ def test_two_real_nodes_on_the_virtual_air(tmp_path, processes):
     binary = os.environ.get("AIRSWARM_BIN") or shutil.which("airswarm")
     if not binary or not _has_subcommand(binary, "node") or not _has_subcommand(binary, "air"):
         pytest.skip("the airswarm binary has no `node` and `air` subcommands yet")
-    air = "127.0.0.1:%d" % _free_port(socket.SOCK_DGRAM)  # `airswarm air` is UDP
+    air = "127.0.0.1:%d" % free_port()  # `airswarm air` is UDP
     processes.append(subprocess.Popen([binary, "air", "--listen", air], stdout=subprocess.DEVNULL))
     apis = {}
     for name in ("alice", "bob"):
-        apis[name] = "127.0.0.1:%d" % _free_port()
+        apis[name] = "127.0.0.1:%d" % free_port()
         cmd = [binary, "node", "--home", str(tmp_path / name), "--name", name,
                "--radio", "air:" + air, "--api", apis[name]]
         processes.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))

@@ -3,7 +3,6 @@
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 
@@ -11,14 +10,9 @@ import pytest
 
 import airswarm
 from airswarm import torrent
+from conftest import free_port
 
 SIZE = 3 * 1024 * 1024 + 4321
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ pub mod storage;
 pub mod swarm;
 pub mod tracker;
 pub mod tracker_service;
+pub mod tracker_tiers;
 pub mod udp_tracker;
 pub mod verify;
 pub mod wire;

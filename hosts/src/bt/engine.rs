@@ -19,9 +19,10 @@ use airswarm_core::torrent::choker::{self, ChokeCandidate, Choker};
 use airswarm_core::torrent::metainfo::Metainfo;
 use airswarm_core::torrent::picker::{BlockRef, PeerKey, Picker};
 use airswarm_core::torrent::tracker::AnnounceEvent;
+use airswarm_core::torrent::tracker_tiers::Tiers;
 
 use super::disk::Storage;
-use super::tracker_client::{Announce, Tiers};
+use super::tracker_client::{self, Announce};
 use super::{new_peer_id, random_bytes};
 
 /// How the engine runs.
@@ -388,9 +389,9 @@ impl Engine {
         let inner = self.inner.clone();
         // One tracker list for the whole run: what the announces learnt about dead trackers
         // also spares the last announce their timeouts.
-        let tiers = Arc::new(tokio::sync::Mutex::new(Tiers::new(tracker_tiers(
-            &self.inner.meta,
-        ))));
+        let tiers = Arc::new(tokio::sync::Mutex::new(tracker_client::tiers(
+            tracker_tiers(&self.inner.meta),
+        )));
         let tracker = tokio::spawn(tracker_loop(
             inner.clone(),
             self.listen_port,
@@ -471,7 +472,7 @@ impl Engine {
             } else {
                 AnnounceEvent::Stopped
             });
-            let _ = tiers.announce(&a, Duration::from_secs(2)).await;
+            let _ = tracker_client::announce_due(&mut tiers, &a, Duration::from_secs(2)).await;
         }
         Ok(self.summary())
     }
@@ -565,7 +566,7 @@ async fn tracker_loop(
     let mut rx = inner.notify.subscribe();
     loop {
         let a = announce_numbers(&inner, port, event);
-        let wait = match tiers.announce(&a, timeout).await {
+        let wait = match tracker_client::announce_due(&mut tiers, &a, timeout).await {
             Ok((url, r)) => {
                 event = None;
                 let mut s = inner.lock();
@@ -589,7 +590,7 @@ async fn tracker_loop(
             }
             Err(e) => {
                 tracing::warn!("{e:#}");
-                tiers.retry_in(crate::bt::now())
+                tracker_client::retry_in(&tiers)
             }
         };
         drop(rx.borrow_and_update());

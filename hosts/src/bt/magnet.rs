@@ -23,7 +23,7 @@ use airswarm_core::torrent::metainfo::Metainfo;
 use airswarm_core::torrent::wire::{Decoder, ExtendedHandshake, HANDSHAKE_LEN, Handshake, Message};
 
 use super::dht::{DhtHandle, Update as DhtUpdate};
-use super::tracker_client::{Announce, Tiers};
+use super::tracker_client::{self, Announce};
 use super::{new_peer_id, now};
 use airswarm_core::dht::NodeId;
 
@@ -128,7 +128,8 @@ async fn fetch(
         connected: Mutex::new(BTreeSet::new()),
     });
     let mut done = shared.done.subscribe();
-    let mut tiers = Tiers::new(magnet.trackers.iter().map(|t| vec![t.clone()]).collect());
+    let mut tiers =
+        tracker_client::tiers(magnet.trackers.iter().map(|t| vec![t.clone()]).collect());
     if tiers.is_empty() && extra_peers.is_empty() && dht.is_none() {
         bail!(
             "the magnet link names no tracker and neither --peer nor --dht-bootstrap was \
@@ -166,7 +167,7 @@ async fn fetch(
                 event: Some(airswarm_core::torrent::tracker::AnnounceEvent::Started),
                 key: u32::from_le_bytes(peer_id[16..20].try_into().expect("4 bytes")),
             };
-            let wait = match tiers.announce(&a, tracker_timeout).await {
+            let wait = match tracker_client::announce_due(&mut tiers, &a, tracker_timeout).await {
                 Ok((_, r)) => {
                     pending.extend(r.peers.into_iter().filter(|p| {
                         !(p.port() == port && (p.ip().is_loopback() || p.ip().is_unspecified()))
@@ -175,7 +176,7 @@ async fn fetch(
                 }
                 Err(e) => {
                     tracing::warn!("{e:#}");
-                    tiers.retry_in(super::now())
+                    tracker_client::retry_in(&tiers)
                 }
             };
             next_announce = tokio::time::Instant::now() + wait;

@@ -1,6 +1,6 @@
 //! Announcing to trackers: HTTP (BEP 3, a minimal HTTP/1.0 client) and UDP (BEP 15),
-//! with announce-list tiers (BEP 12), staggered announces and per-tracker backoff. Parsing
-//! is the core's.
+//! staggered over the trackers that are due. Parsing, and which trackers are due (BEP 12
+//! tiers, per-tracker backoff: [`airswarm_core::torrent::tracker_tiers`]), are the core's.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -9,8 +9,8 @@ use anyhow::{Context, anyhow, bail};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 
-use airswarm_core::time::{Duration as CoreDuration, Instant};
 use airswarm_core::torrent::tracker::{AnnounceEvent, AnnounceRequest, AnnounceResponse};
+use airswarm_core::torrent::tracker_tiers::Tiers;
 use airswarm_core::torrent::udp_tracker::{
     MAX_PACKET, UdpAnnounce, UdpRequest, UdpResponse, retransmit_timeout,
 };
@@ -237,175 +237,71 @@ async fn announce_udp(
     }
 }
 
-/// One tracker of the announce list, with its own failure backoff.
-#[derive(Clone, Debug)]
-struct Tracker {
-    url: String,
-    /// Failed announces since it last answered.
-    fails: u32,
-    /// Not asked again before this (after a failure).
-    retry_at: Instant,
+/// The announce list `tiers` as a core [`Tiers`] schedule, shuffled within each tier by a
+/// seed from the OS (BEP 12).
+pub fn tiers(tiers: Vec<Vec<String>>) -> Tiers {
+    Tiers::new(tiers, u64::from_le_bytes(super::random_bytes::<8>()))
 }
 
-/// BEP 12 tiers: try each tracker of a tier in order, and promote the one that answers.
+/// After a round in which no tracker answered: how long until one may be asked again
+/// ([`Tiers::retry_in`] at the host's `now`).
+pub fn retry_in(tiers: &Tiers) -> Duration {
+    Duration::from_millis(tiers.retry_in(super::now()).as_millis())
+}
+
+/// Announce to the trackers the core says are due, in BEP 12 order, and return the first
+/// answer; each outcome is reported back to `tiers`. Errors name every tracker tried.
 ///
-/// A tracker that fails (refuses, answers garbage, or says nothing within the timeout) is
-/// skipped by later rounds until its own backoff has passed, as libtorrent does: a dead
-/// tracker in the first tier would otherwise cost every announce its full timeout before
-/// the working tier is reached (15 s by default, per dead tracker, per round, and again
-/// for the last `stopped` announce).
-#[derive(Clone, Debug)]
-pub struct Tiers {
-    tiers: Vec<Vec<Tracker>>,
-}
-
-/// How long a tracker that failed `fails` times in a row is left alone: 2 s doubling,
-/// up to 5 min.
-fn tracker_backoff(fails: u32) -> CoreDuration {
-    CoreDuration::from_secs((2u64 << fails.min(8)).min(300))
-}
-
-impl Tiers {
-    /// BEP 12: the trackers within each tier are shuffled once, when the list is read, so
-    /// that clients spread their load over a tier's trackers.
-    pub fn new(tiers: Vec<Vec<String>>) -> Tiers {
-        Tiers::shuffled(tiers, u64::from_le_bytes(super::random_bytes::<8>()))
+/// A tracker that has said nothing after [`STAGGER`] does not hold back the next one
+/// (it keeps its whole `timeout`, and still wins if it answers first): a silent
+/// tracker costs a round one stagger, not its timeout. One that fails lets the next
+/// start at once. Those still waiting when another answers are dropped (they are neither
+/// answered nor failed).
+pub async fn announce_due(
+    tiers: &mut Tiers,
+    a: &Announce,
+    timeout: Duration,
+) -> anyhow::Result<(String, AnnounceResponse)> {
+    let due = tiers.due(super::now());
+    if due.is_empty() {
+        bail!("every tracker failed recently; waiting before asking again");
     }
-
-    /// [`Tiers::new`] with a given shuffling seed.
-    pub fn shuffled(mut tiers: Vec<Vec<String>>, seed: u64) -> Tiers {
-        // xorshift64* (a fixed seed gives a fixed order); Fisher-Yates within each tier.
-        let mut x = (seed ^ 0x9E37_79B9_7F4A_7C15).max(1);
-        let mut next = || {
-            x ^= x >> 12;
-            x ^= x << 25;
-            x ^= x >> 27;
-            x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    let mut errors = Vec::new();
+    let mut asking = tokio::task::JoinSet::new();
+    let mut next = due.into_iter();
+    let mut left = next.len();
+    let mut next_start = tokio::time::Instant::now();
+    loop {
+        if left > 0 && (asking.is_empty() || tokio::time::Instant::now() >= next_start) {
+            let url = next.next().expect("counted");
+            left -= 1;
+            let a = a.clone();
+            asking.spawn(async move {
+                let r = announce(&url, &a, timeout).await;
+                (url, r)
+            });
+            next_start = tokio::time::Instant::now() + STAGGER;
+            continue;
+        }
+        let joined = tokio::select! {
+            j = asking.join_next() => j,
+            _ = tokio::time::sleep_until(next_start), if left > 0 => continue,
         };
-        for tier in &mut tiers {
-            for i in (1..tier.len()).rev() {
-                let j = (next() % (i as u64 + 1)) as usize;
-                tier.swap(i, j);
+        match joined {
+            None => break,
+            Some(Ok((url, Ok(r)))) => {
+                tiers.answered(&url);
+                return Ok((url, r));
             }
-        }
-        let tiers = tiers
-            .into_iter()
-            .map(|t| {
-                t.into_iter()
-                    .map(|url| Tracker {
-                        url,
-                        fails: 0,
-                        retry_at: Instant(0),
-                    })
-                    .collect()
-            })
-            .collect();
-        Tiers { tiers }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.tiers.iter().all(Vec::is_empty)
-    }
-
-    /// The trackers to try at `now`, in BEP 12 order (tier by tier, each tier in its
-    /// order), leaving out those still backing off after a failure.
-    pub fn due(&self, now: Instant) -> Vec<String> {
-        self.tiers
-            .iter()
-            .flatten()
-            .filter(|t| t.retry_at <= now)
-            .map(|t| t.url.clone())
-            .collect()
-    }
-
-    /// `url` answered: it is tried first in its tier from now on (BEP 12) and its
-    /// failures are forgotten.
-    pub fn answered(&mut self, url: &str) {
-        for tier in &mut self.tiers {
-            if let Some(i) = tier.iter().position(|t| t.url == url) {
-                let mut t = tier.remove(i);
-                t.fails = 0;
-                t.retry_at = Instant(0);
-                tier.insert(0, t);
-                return;
+            Some(Ok((url, Err(e)))) => {
+                tracing::info!("tracker {url}: {e:#}");
+                tiers.failed(&url, super::now());
+                errors.push(format!("{url}: {e:#}"));
             }
+            Some(Err(e)) => errors.push(format!("announce task: {e}")),
         }
     }
-
-    /// `url` failed at `now`: later rounds skip it until its backoff has passed.
-    pub fn failed(&mut self, url: &str, now: Instant) {
-        if let Some(t) = self.tiers.iter_mut().flatten().find(|t| t.url == url) {
-            t.fails = t.fails.saturating_add(1);
-            t.retry_at = now + tracker_backoff(t.fails);
-        }
-    }
-
-    /// After a round in which no tracker answered: how long until one may be asked again
-    /// (the soonest backoff to end; at least 1 s).
-    pub fn retry_in(&self, now: Instant) -> Duration {
-        let soonest = self
-            .tiers
-            .iter()
-            .flatten()
-            .map(|t| t.retry_at.saturating_since(now).as_millis())
-            .min()
-            .unwrap_or(0);
-        Duration::from_millis(soonest.max(1_000))
-    }
-
-    /// Announce to the due trackers in BEP 12 order and return the first answer; errors
-    /// name every tracker tried.
-    ///
-    /// A tracker that has said nothing after [`STAGGER`] does not hold back the next one
-    /// (it keeps its whole `timeout`, and still wins if it answers first): a silent
-    /// tracker costs a round one stagger, not its timeout. One that fails lets the next
-    /// start at once. Those still waiting when another answers are dropped.
-    pub async fn announce(
-        &mut self,
-        a: &Announce,
-        timeout: Duration,
-    ) -> anyhow::Result<(String, AnnounceResponse)> {
-        let due = self.due(super::now());
-        if due.is_empty() {
-            bail!("every tracker failed recently; waiting before asking again");
-        }
-        let mut errors = Vec::new();
-        let mut asking = tokio::task::JoinSet::new();
-        let mut next = due.into_iter();
-        let mut left = next.len();
-        let mut next_start = tokio::time::Instant::now();
-        loop {
-            if left > 0 && (asking.is_empty() || tokio::time::Instant::now() >= next_start) {
-                let url = next.next().expect("counted");
-                left -= 1;
-                let a = a.clone();
-                asking.spawn(async move {
-                    let r = announce(&url, &a, timeout).await;
-                    (url, r)
-                });
-                next_start = tokio::time::Instant::now() + STAGGER;
-                continue;
-            }
-            let joined = tokio::select! {
-                j = asking.join_next() => j,
-                _ = tokio::time::sleep_until(next_start), if left > 0 => continue,
-            };
-            match joined {
-                None => break,
-                Some(Ok((url, Ok(r)))) => {
-                    self.answered(&url);
-                    return Ok((url, r));
-                }
-                Some(Ok((url, Err(e)))) => {
-                    tracing::info!("tracker {url}: {e:#}");
-                    self.failed(&url, super::now());
-                    errors.push(format!("{url}: {e:#}"));
-                }
-                Some(Err(e)) => errors.push(format!("announce task: {e}")),
-            }
-        }
-        bail!("no tracker answered ({})", errors.join("; "))
-    }
+    bail!("no tracker answered ({})", errors.join("; "))
 }
 
 /// How long a tracker that has not answered yet holds back the next one in the list.
@@ -431,134 +327,5 @@ mod tests {
             b"abcde"
         );
         assert!(dechunk(b"zz\r\n").is_none());
-        assert_eq!(tracker_backoff(0), CoreDuration::from_secs(2));
-        assert_eq!(tracker_backoff(3), CoreDuration::from_secs(16));
-        assert_eq!(tracker_backoff(30), CoreDuration::from_secs(300));
-    }
-
-    #[test]
-    fn trackers_are_shuffled_within_tiers_only() {
-        let tiers: Vec<Vec<String>> = vec![
-            (0..6).map(|i| format!("http://a{i}/")).collect(),
-            vec!["udp://b/".into()],
-            (0..4).map(|i| format!("http://c{i}/")).collect(),
-        ];
-        let mut orders = std::collections::BTreeSet::new();
-        for seed in 0..32 {
-            let t = Tiers::shuffled(tiers.clone(), seed);
-            assert_eq!(t.tiers.len(), 3);
-            for (got, orig) in urls(&t).iter().zip(&tiers) {
-                let (mut a, mut b) = (got.clone(), orig.clone());
-                a.sort();
-                b.sort();
-                assert_eq!(a, b, "a tier keeps exactly its own trackers");
-            }
-            assert_eq!(urls(&t), urls(&Tiers::shuffled(tiers.clone(), seed)));
-            orders.insert(urls(&t)[0].clone());
-        }
-        assert!(
-            orders.len() > 16,
-            "seeds give different orders: {}",
-            orders.len()
-        );
-    }
-
-    fn urls(t: &Tiers) -> Vec<Vec<String>> {
-        t.tiers
-            .iter()
-            .map(|tier| tier.iter().map(|t| t.url.clone()).collect())
-            .collect()
-    }
-
-    fn list(tiers: &[&[&str]]) -> Tiers {
-        // One tracker per tier, or tiers in the given order: the order is what is tested.
-        Tiers {
-            tiers: tiers
-                .iter()
-                .map(|tier| {
-                    tier.iter()
-                        .map(|u| Tracker {
-                            url: (*u).into(),
-                            fails: 0,
-                            retry_at: Instant(0),
-                        })
-                        .collect()
-                })
-                .collect(),
-        }
-    }
-
-    #[test]
-    fn a_tracker_that_failed_is_skipped_until_its_backoff_ends() {
-        // The test torrent's list: junk, silent, then the working tracker, one per tier.
-        let mut t = list(&[&["junk"], &["silent"], &["good"]]);
-        let t0 = Instant(10_000);
-        assert_eq!(t.due(t0), ["junk", "silent", "good"]);
-        t.failed("junk", t0);
-        t.failed("silent", t0 + CoreDuration::from_secs(2));
-        t.answered("good");
-        // The next round (the working tracker asked again 2 s later: no peers yet) does
-        // not wait out the silent one's timeout again: it is backing off.
-        let next = t0 + CoreDuration::from_secs(3);
-        assert_eq!(t.due(next), ["good"]);
-        // Each comes back once its own backoff (4 s after one failure) has passed.
-        assert_eq!(t.due(t0 + CoreDuration::from_secs(4)), ["junk", "good"]);
-        assert_eq!(
-            t.due(t0 + CoreDuration::from_secs(6)),
-            ["junk", "silent", "good"]
-        );
-        // Failing again doubles the wait.
-        let t1 = t0 + CoreDuration::from_secs(6);
-        t.failed("silent", t1);
-        assert!(
-            !t.due(t1 + CoreDuration::from_secs(7))
-                .contains(&"silent".into())
-        );
-        assert!(
-            t.due(t1 + CoreDuration::from_secs(8))
-                .contains(&"silent".into())
-        );
-    }
-
-    #[test]
-    fn a_tracker_that_answers_again_is_forgiven_and_promoted_within_its_tier_only() {
-        let mut t = list(&[&["a1", "a2", "a3"], &["b1"]]);
-        let now = Instant(0);
-        t.failed("a1", now);
-        t.failed("a2", now);
-        t.failed("a2", now);
-        t.answered("a2");
-        assert_eq!(urls(&t), [vec!["a2", "a1", "a3"], vec!["b1"]]);
-        // a2's failures are forgotten; a1 still backs off.
-        assert_eq!(t.due(now), ["a2", "a3", "b1"]);
-        // One failure since it answered: the first step of the backoff (4 s), not the
-        // third.
-        t.failed("a2", now);
-        assert_eq!(t.due(now + CoreDuration::from_millis(3_999)), ["a3", "b1"]);
-        assert_eq!(
-            t.due(now + CoreDuration::from_secs(4)),
-            ["a2", "a1", "a3", "b1"]
-        );
-        // An answer from a lower tier does not move it above a higher tier (BEP 12).
-        t.answered("b1");
-        assert_eq!(urls(&t), [vec!["a2", "a1", "a3"], vec!["b1"]]);
-    }
-
-    #[test]
-    fn when_every_tracker_is_backing_off_the_wait_is_until_the_first_is_due() {
-        let mut t = list(&[&["x"], &["y"]]);
-        let now = Instant(50_000);
-        t.failed("x", now);
-        t.failed("x", now);
-        t.failed("x", now);
-        t.failed("y", now);
-        assert!(t.due(now).is_empty());
-        assert_eq!(t.retry_in(now), Duration::from_secs(4));
-        assert_eq!(t.due(now + CoreDuration::from_secs(4)), ["y"]);
-        // Never less than a second, even when one is already due.
-        assert_eq!(
-            t.retry_in(now + CoreDuration::from_secs(60)),
-            Duration::from_secs(1)
-        );
     }
 }

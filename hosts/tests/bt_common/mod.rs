@@ -3,10 +3,12 @@
 //! libtorrent through Debian's python3, opentracker, mktorrent). Everything on 127.0.0.1.
 #![allow(dead_code)]
 
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 pub const PYTHON: &str = "/usr/bin/python3";
@@ -82,12 +84,23 @@ impl Drop for Proc {
     }
 }
 
-/// A port free for both TCP and UDP on 127.0.0.1 right now.
+/// A port free for both TCP and UDP on 127.0.0.1 right now, and never handed out before
+/// in this process.
+///
+/// The listener that found it is dropped before the port is used, so the OS may offer
+/// the same port to the next `bind` to port 0; tests running in parallel threads of one
+/// test binary would then be given the same port. Ports already handed out are kept here
+/// and skipped.
 pub fn free_port() -> u16 {
+    static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
     loop {
         let t = TcpListener::bind("127.0.0.1:0").unwrap();
         let p = t.local_addr().unwrap().port();
-        if UdpSocket::bind(("127.0.0.1", p)).is_ok() {
+        if UdpSocket::bind(("127.0.0.1", p)).is_err() {
+            continue;
+        }
+        let mut handed_out = HANDED_OUT.lock().unwrap_or_else(PoisonError::into_inner);
+        if handed_out.insert(p) {
             return p;
         }
     }

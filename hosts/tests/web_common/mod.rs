@@ -2,7 +2,9 @@
 //! in its own process group (killed with its browsers when dropped, also when a test
 //! fails), waits on the page, and the page's screenshot and HTML kept on a failure.
 //!
-//! Needs Debian's `chromium` and `chromium-driver` (scripts/test installs them).
+//! Needs Debian's `chromium` and `chromium-driver` (scripts/test installs them). Uses
+//! `bt_common::free_port`, so a test file that declares `mod web_common;` also declares
+//! `mod bt_common;`.
 #![allow(dead_code)]
 
 use std::os::unix::process::CommandExt;
@@ -28,9 +30,7 @@ pub struct Chromedriver {
 
 impl Chromedriver {
     pub fn start() -> anyhow::Result<Chromedriver> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
+        let port = crate::bt_common::free_port();
         let child = Command::new("chromedriver")
             .arg(format!("--port={port}"))
             .stdin(Stdio::null())

@@ -6,6 +6,7 @@ pub mod choker;
 pub mod magnet;
 pub mod metadata;
 pub mod metainfo;
+pub mod mse;
 pub mod peer;
 pub mod picker;
 pub mod piece;

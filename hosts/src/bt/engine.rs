@@ -22,6 +22,7 @@ use airswarm_core::torrent::tracker::AnnounceEvent;
 use airswarm_core::torrent::tracker_tiers::Tiers;
 
 use super::disk::Storage;
+use super::mse::{self, Dial, Encryption, PeerStream};
 use super::tracker_client::{self, Announce};
 use super::{new_peer_id, random_bytes};
 
@@ -46,6 +47,8 @@ pub struct EngineConfig {
     pub tracker_timeout: Duration,
     /// Create sparse files instead of reserving their space up front.
     pub sparse: bool,
+    /// Message Stream Encryption policy for peer connections.
+    pub encryption: Encryption,
 }
 
 /// A snapshot for progress displays.
@@ -178,6 +181,7 @@ pub(crate) struct Inner {
     pub max_rate: Option<u64>,
     pub read_bytes: AtomicU64,
     pub started: std::time::Instant,
+    pub encryption: Encryption,
 }
 
 impl Inner {
@@ -318,6 +322,7 @@ impl Engine {
             max_rate: cfg.max_rate,
             read_bytes: AtomicU64::new(0),
             started: std::time::Instant::now(),
+            encryption: cfg.encryption,
         });
         tokio::spawn(accept_loop(inner.clone(), listener, cfg.max_peers));
         {
@@ -623,8 +628,58 @@ async fn accept_loop(inner: Arc<Inner>, listener: TcpListener, max_peers: usize)
         if inner.lock().peers.len() >= max_peers {
             continue;
         }
-        tokio::spawn(super::peer_conn::run(inner.clone(), sock, addr, false));
+        let inner = inner.clone();
+        tokio::spawn(async move {
+            let ih = inner.meta.info_hash.0;
+            match mse::accept(sock, addr, inner.encryption, ih).await {
+                Ok(stream) => {
+                    super::peer_conn::run(inner, stream, addr, false).await;
+                }
+                Err(why) => tracing::debug!("peer {addr} dropped: {why}"),
+            }
+        });
     }
+}
+
+/// Dial `a` as the encryption policy says: the first mode, then the other one when the
+/// peer closes the first attempt without a word (what clients that refuse plaintext, or
+/// do not speak MSE, do).
+async fn dial(inner: Arc<Inner>, a: SocketAddr) {
+    let (first, fallback) = inner.encryption.dials();
+    if !dial_once(&inner, a, first).await {
+        return;
+    }
+    if let Some(mode) = fallback {
+        tracing::debug!("dial {a}: closed at once; retrying with {mode:?}");
+        dial_once(&inner, a, mode).await;
+    }
+}
+
+/// One connection attempt; returns whether the peer closed it before sending anything.
+async fn dial_once(inner: &Arc<Inner>, a: SocketAddr, mode: Dial) -> bool {
+    let sock = match tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(a)).await {
+        Ok(Ok(sock)) => sock,
+        Ok(Err(e)) => {
+            tracing::debug!("dial {a}: {e}");
+            return false;
+        }
+        Err(_) => {
+            tracing::debug!("dial {a}: timed out");
+            return false;
+        }
+    };
+    let stream = match mode {
+        Dial::Plain => PeerStream::plain(sock),
+        Dial::Mse(provide) => match mse::connect(sock, inner.meta.info_hash.0, provide).await {
+            Ok(s) => s,
+            Err(mse::MseFailure::ClosedAtOnce) => return true,
+            Err(e) => {
+                tracing::debug!("dial {a}: {e}");
+                return false;
+            }
+        },
+    };
+    super::peer_conn::run(inner.clone(), stream, a, true).await
 }
 
 async fn dial_loop(inner: Arc<Inner>, max_peers: usize, own_port: u16) {
@@ -657,13 +712,7 @@ async fn dial_loop(inner: Arc<Inner>, max_peers: usize, own_port: u16) {
         };
         for a in targets {
             let inner = inner.clone();
-            tokio::spawn(async move {
-                match tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(a)).await {
-                    Ok(Ok(sock)) => super::peer_conn::run(inner, sock, a, true).await,
-                    Ok(Err(e)) => tracing::debug!("dial {a}: {e}"),
-                    Err(_) => tracing::debug!("dial {a}: timed out"),
-                }
-            });
+            tokio::spawn(dial(inner, a));
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }

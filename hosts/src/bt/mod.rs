@@ -7,6 +7,7 @@ mod dht_peers;
 pub mod disk;
 pub mod engine;
 pub mod magnet;
+pub mod mse;
 pub mod peer_conn;
 pub mod progress;
 pub mod tracker_client;

@@ -1,6 +1,7 @@
 //! One peer connection: a TCP socket around the core's [`PeerSession`]. Reads go into the
 //! session; its events are answered against the shared torrent state (picker, disk,
 //! choker); its output goes to a writer task so a slow reader never stalls our reads.
+//! When MSE negotiated RC4, reads are decrypted and writes encrypted right at the socket.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -8,7 +9,6 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use airswarm_core::torrent::bitfield::Bitfield;
@@ -18,23 +18,45 @@ use airswarm_core::torrent::picker::{BlockRef, PeerKey};
 
 use super::disk::is_disk_full;
 use super::engine::{Inner, reset_backoff};
+use super::mse::PeerStream;
 use super::now;
 
 /// Socket read buffer per connection.
 const READ_BUF: usize = 256 * 1024;
 
-pub(crate) async fn run(inner: Arc<Inner>, sock: TcpStream, addr: SocketAddr, initiator: bool) {
+/// Serve one peer until the connection ends. Returns whether the peer closed it before
+/// sending a byte (a dialled peer that may want the other encryption mode).
+pub(crate) async fn run(
+    inner: Arc<Inner>,
+    stream: PeerStream,
+    addr: SocketAddr,
+    initiator: bool,
+) -> bool {
     let Some(key) = inner.register(addr) else {
-        return;
+        return false;
     };
     if initiator {
         reset_backoff(&inner, addr);
     }
+    let PeerStream {
+        sock,
+        ciphers,
+        initial,
+        label,
+    } = stream;
+    tracing::debug!("peer {addr} connected ({label})");
     let _ = sock.set_nodelay(true);
     let (mut rd, mut wr) = sock.into_split();
+    let (mut encrypt, decrypt) = match ciphers {
+        Some(c) => (Some(c.encrypt), Some(c.decrypt)),
+        None => (None, None),
+    };
     let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
     let writer = tokio::spawn(async move {
-        while let Some(b) = rx.recv().await {
+        while let Some(mut b) = rx.recv().await {
+            if let Some(c) = &mut encrypt {
+                c.apply(&mut b);
+            }
             if wr.write_all(&b).await.is_err() {
                 break;
             }
@@ -60,12 +82,16 @@ pub(crate) async fn run(inner: Arc<Inner>, sock: TcpStream, addr: SocketAddr, in
         sent_haves: 0,
         counted: Bitfield::empty(inner.meta.info.geometry().piece_count()),
         hash_buf: Vec::new(),
+        decrypt,
+        got_bytes: !initial.is_empty(),
+        peer_closed: false,
     };
-    let why = conn.drive(&mut rd, &tx).await;
+    let why = conn.drive(&mut rd, &tx, &initial).await;
     tracing::debug!("peer {addr} closed: {why}");
     inner.unregister(key, &conn.counted);
     drop(tx);
     let _ = writer.await;
+    conn.peer_closed && !conn.got_bytes
 }
 
 struct Conn {
@@ -77,6 +103,11 @@ struct Conn {
     /// This peer's pieces as counted in the picker's availability.
     counted: Bitfield,
     hash_buf: Vec<u8>,
+    /// The RC4 stream for what the peer sends, when MSE negotiated RC4.
+    decrypt: Option<airswarm_core::torrent::mse::Rc4>,
+    got_bytes: bool,
+    /// The peer ended the connection (end of stream or a reset), not us.
+    peer_closed: bool,
 }
 
 impl Conn {
@@ -84,9 +115,17 @@ impl Conn {
         &mut self,
         rd: &mut tokio::net::tcp::OwnedReadHalf,
         tx: &mpsc::UnboundedSender<Vec<u8>>,
+        initial: &[u8],
     ) -> String {
         let mut buf = vec![0u8; READ_BUF];
         let mut notify = self.inner.notify.subscribe();
+        // Bytes that arrived with the MSE handshake (or while telling it from plaintext).
+        if !initial.is_empty() {
+            let _ = self.session.handle_data(now(), initial);
+            if let Err(why) = self.after_input() {
+                return why;
+            }
+        }
         loop {
             if let Some(out) = self.session.poll_transmit()
                 && tx.send(out).is_err()
@@ -104,13 +143,23 @@ impl Conn {
                 .min(1000);
             tokio::select! {
                 r = rd.read(&mut buf) => match r {
-                    Ok(0) => return "connection closed by peer".into(),
+                    Ok(0) => {
+                        self.peer_closed = true;
+                        return "connection closed by peer".into();
+                    }
                     Ok(n) => {
+                        self.got_bytes = true;
+                        if let Some(c) = &mut self.decrypt {
+                            c.apply(&mut buf[..n]);
+                        }
                         self.throttle(n).await;
                         // A protocol error closes the session; the Closed event says why.
                         let _ = self.session.handle_data(now(), &buf[..n]);
                     }
-                    Err(e) => return format!("read: {e}"),
+                    Err(e) => {
+                        self.peer_closed = true;
+                        return format!("read: {e}");
+                    }
                 },
                 _ = notify.changed() => {}
                 _ = tokio::time::sleep(Duration::from_millis(wake)) => {

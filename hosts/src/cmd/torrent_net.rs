@@ -14,6 +14,7 @@ use airswarm_core::torrent::metainfo::Metainfo;
 use airswarm_hosts::bt::dht::{self, DhtConfig, DhtHandle};
 use airswarm_hosts::bt::engine::{Engine, EngineConfig, Summary};
 use airswarm_hosts::bt::magnet;
+use airswarm_hosts::bt::mse::Encryption;
 use airswarm_hosts::bt::progress::{Bar, human};
 
 /// Logs go to stderr, filtered by `RUST_LOG` (default: warnings).
@@ -48,6 +49,15 @@ pub struct NetArgs {
     /// Print a JSON summary on stdout at the end instead of a sentence.
     #[arg(long)]
     json: bool,
+    /// Peer connection encryption (BitTorrent Message Stream Encryption, the "protocol
+    /// encryption" of qBittorrent, libtorrent, aria2 and Transmission): `allow` accepts
+    /// plaintext and encrypted peers and dials in plaintext, retrying with encryption when
+    /// a peer hangs up at once; `prefer` dials encrypted (RC4 or plaintext, the peer
+    /// picks) and accepts both; `require` makes and accepts only RC4-encrypted
+    /// connections and refuses plaintext peers. MSE hides the BitTorrent protocol from
+    /// traffic shapers; it is not strong encryption.
+    #[arg(long, default_value = "allow", value_name = "allow|prefer|require")]
+    encryption: Encryption,
     /// Find and announce peers on the mainline DHT too (BEP 5). The routing table is kept
     /// in --dht-state, so later runs need no bootstrap node.
     #[arg(long)]
@@ -175,6 +185,7 @@ fn engine_config(net: &NetArgs, dir: PathBuf) -> EngineConfig {
         peers: net.peers.clone(),
         tracker_timeout: Duration::from_secs(net.tracker_timeout.max(1)),
         sparse: false,
+        encryption: net.encryption,
     }
 }
 

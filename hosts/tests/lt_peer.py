@@ -3,7 +3,10 @@
 usage: lt_peer.py seed|download TORRENT DIR PORT [PEER_PORT...]
 seed: serve DIR until killed. download: exit 0 once complete (1 after 120 s).
 TORRENT may be a magnet link (download only): the metadata comes from the peers.
+LT_ENC=disabled|enabled|forced (environment; default disabled): the protocol encryption
+(MSE/PE) policy for both directions; forced also allows only RC4, not plaintext-mode MSE.
 """
+import os
 import sys
 import time
 
@@ -11,6 +14,9 @@ import libtorrent as lt
 
 mode, torrent, save, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 peers = [int(p) for p in sys.argv[5:]]
+enc = os.environ.get("LT_ENC", "disabled")
+# libtorrent's enc_policy: pe_forced 0, pe_enabled 1, pe_disabled 2; enc_level: pe_rc4 2, pe_both 3.
+policy = {"forced": 0, "enabled": 1, "disabled": 2}[enc]
 s = lt.session({
     "listen_interfaces": f"127.0.0.1:{port}",
     "outgoing_interfaces": "127.0.0.1",
@@ -21,8 +27,10 @@ s = lt.session({
     "enable_outgoing_utp": False,
     "enable_incoming_utp": False,
     "allow_multiple_connections_per_ip": True,
-    "out_enc_policy": 2,
-    "in_enc_policy": 2,
+    "out_enc_policy": policy,
+    "in_enc_policy": policy,
+    "allowed_enc_level": 2 if enc == "forced" else 3,
+    "prefer_rc4": enc == "forced",
     "announce_to_all_tiers": True,
     "announce_to_all_trackers": True,
 })

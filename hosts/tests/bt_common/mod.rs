@@ -193,7 +193,7 @@ pub fn aria2_udp(dir: &Path, torrent: &Path, port: u16, seed: bool) -> Proc {
     aria2_with(dir, torrent, port, seed, &["--enable-dht=true", &dht])
 }
 
-fn aria2_with(dir: &Path, torrent: &Path, port: u16, seed: bool, extra: &[&str]) -> Proc {
+pub fn aria2_with(dir: &Path, torrent: &Path, port: u16, seed: bool, extra: &[&str]) -> Proc {
     let mut c = Command::new("aria2c");
     c.arg(format!("--dir={}", dir.display()))
         .args([

@@ -19,7 +19,7 @@ records when iterated. Both release the GIL while they wait.
 """
 
 import os
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Callable, Literal, Optional, Sequence, Union
 
 from airswarm._native import Metainfo, Progress, Session, TorrentError, TorrentFile
 
@@ -41,13 +41,15 @@ def download(
     dht: bool = False,
     dht_bootstrap: Sequence[str] = (),
     dht_state: Optional[Union[str, "os.PathLike[str]"]] = None,
+    encryption: Literal["allow", "prefer", "require"] = "allow",
 ) -> dict[str, Any]:
     """Download ``source`` into ``directory`` and return the summary (the fields of
     ``airswarm torrent download --json``). ``on_progress`` gets a :class:`Progress`
     about twice a second. Resumable: verified pieces are kept when interrupted.
     ``dht=True`` or ``dht_bootstrap=["HOST:PORT", ...]`` also finds peers on the mainline
     DHT (a magnet link then needs no tracker); its routing table is kept in ``dht_state``
-    (default ``~/.airswarm/dht.dat``). Raises :class:`airswarm.AirswarmError` if the
+    (default ``~/.airswarm/dht.dat``). ``encryption`` is the peer-connection (MSE/PE)
+    policy of ``--encryption``: ``"allow"``, ``"prefer"`` or ``"require"``. Raises :class:`airswarm.AirswarmError` if the
     download fails."""
     with Session(
         source,
@@ -62,6 +64,7 @@ def download(
         dht=dht,
         dht_bootstrap=list(dht_bootstrap),
         dht_state=dht_state,
+        encryption=encryption,
     ) as session:
         for p in session:
             if on_progress is not None:

@@ -18,6 +18,7 @@ use airswarm_core::torrent::metainfo::Metainfo;
 use airswarm_hosts::bt::dht::{self, DhtConfig};
 use airswarm_hosts::bt::engine::{Engine, EngineConfig, Progress as EngineProgress, Summary};
 use airswarm_hosts::bt::magnet;
+use airswarm_hosts::bt::mse::Encryption;
 
 use crate::errors::{self, AirswarmError, TorrentError};
 
@@ -297,7 +298,7 @@ impl Session {
         source, directory, *, seed=false, seed_only=false, trust=false, port=0,
         interface="0.0.0.0", peers=Vec::new(), max_peers=50, max_rate=None,
         tracker_timeout=15.0, metadata_timeout=120.0, sparse=false, dht=false,
-        dht_bootstrap=Vec::new(), dht_state=None
+        dht_bootstrap=Vec::new(), dht_state=None, encryption="allow"
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -318,7 +319,10 @@ impl Session {
         dht: bool,
         dht_bootstrap: Vec<String>,
         dht_state: Option<PathBuf>,
+        encryption: &str,
     ) -> PyResult<Session> {
+        // Message Stream Encryption policy, as the CLI's --encryption.
+        let encryption: Encryption = encryption.parse().map_err(errors::config)?;
         let ip: IpAddr = interface
             .parse()
             .map_err(|_| errors::config(format!("interface {interface:?} is not an IP address")))?;
@@ -357,6 +361,7 @@ impl Session {
             peers,
             tracker_timeout: seconds("tracker_timeout", tracker_timeout)?,
             sparse,
+            encryption,
         };
         let metadata_timeout = seconds("metadata_timeout", metadata_timeout)?;
         // Like the CLI: `dht_bootstrap` implies `dht`; the node's UDP port is the TCP

@@ -222,3 +222,38 @@ fn a_plaintext_peer_is_refused_by_a_seeder_requiring_encryption() {
         !dl.exists() || std::fs::read(&dl).unwrap() != std::fs::read(s.p("seed/data.bin")).unwrap()
     );
 }
+
+/// `allow` dials in plaintext; libtorrent forcing RC4 hangs up at once, so the dial is
+/// made again with MSE (the peer selects RC4). `prefer` dials with MSE straight away.
+#[test]
+fn allow_and_prefer_download_from_libtorrent_forcing_rc4() {
+    let s = setup("mse-allow-lt");
+    let lt_port = free_port();
+    let _seed = libtorrent_enc("forced", "seed", &s.p("seed"), &s.p("t.torrent"), lt_port);
+    wait_listening(lt_port);
+    for (policy, dir) in [("allow", "dl-allow"), ("prefer", "dl-prefer")] {
+        let log = s.p(&format!("{policy}.log"));
+        let mut c = airswarm();
+        c.args(["torrent", "download", "--json", "--interface", "127.0.0.1"])
+            .args(["--tracker-timeout", "2", "--encryption", policy, "--port"])
+            .arg(free_port().to_string())
+            .arg(s.p("t.torrent"))
+            .arg("--out")
+            .arg(s.p(dir))
+            // Dialled at once, before any tracker answer.
+            .arg("--peer")
+            .arg(format!("127.0.0.1:{lt_port}"))
+            .env("RUST_LOG", "airswarm_hosts::bt=debug")
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(std::fs::File::create(&log).unwrap()));
+        let mut p = Proc::spawn("airswarm download", &mut c);
+        assert!(p.wait_ok(LIMIT).success(), "{policy}");
+        same_file(&s.p("seed/data.bin"), &s.p(&format!("{dir}/data.bin")));
+        let log = std::fs::read_to_string(&log).unwrap();
+        assert!(log.contains("connected (MSE RC4)"), "{policy}: {log}");
+        let retried = log.contains(&format!(
+            "dial 127.0.0.1:{lt_port}: closed at once; retrying with MSE"
+        ));
+        assert_eq!(retried, policy == "allow", "{policy}: {log}");
+    }
+}

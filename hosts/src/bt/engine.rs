@@ -650,7 +650,7 @@ async fn dial(inner: Arc<Inner>, a: SocketAddr) {
         return;
     }
     if let Some(mode) = fallback {
-        tracing::debug!("dial {a}: closed at once; retrying with {mode:?}");
+        tracing::debug!("dial {a}: closed at once; retrying with {mode}");
         dial_once(&inner, a, mode).await;
     }
 }

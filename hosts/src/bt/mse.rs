@@ -65,6 +65,16 @@ pub enum Dial {
     Mse(Methods),
 }
 
+impl fmt::Display for Dial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Dial::Plain => f.write_str("plaintext"),
+            Dial::Mse(m) if *m == Methods::RC4 => f.write_str("MSE (RC4)"),
+            Dial::Mse(_) => f.write_str("MSE (RC4 or plaintext)"),
+        }
+    }
+}
+
 impl Encryption {
     /// The first attempt, and the one to make when the peer closes that one at once.
     pub fn dials(self) -> (Dial, Option<Dial>) {

@@ -257,3 +257,40 @@ fn allow_and_prefer_download_from_libtorrent_forcing_rc4() {
         assert_eq!(retried, policy == "allow", "{policy}: {log}");
     }
 }
+
+/// The metadata of a magnet link is fetched over RC4 too: libtorrent forcing RC4 is the
+/// only peer.
+#[test]
+fn a_magnet_download_requiring_encryption_fetches_metadata_from_libtorrent_forcing_rc4() {
+    let s = setup("mse-magnet");
+    let lt_port = free_port();
+    let _seed = libtorrent_enc("forced", "seed", &s.p("seed"), &s.p("t.torrent"), lt_port);
+    wait_listening(lt_port);
+    let out = airswarm()
+        .args(["torrent", "info", "--json"])
+        .arg(s.p("t.torrent"))
+        .output()
+        .unwrap();
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let link = info["magnet"].as_str().unwrap().to_string();
+    let peer = format!("127.0.0.1:{lt_port}");
+    let port = free_port().to_string();
+    let j = airswarm_download(
+        &[
+            &link,
+            "--out",
+            &s.s("dl"),
+            "--port",
+            &port,
+            "--peer",
+            &peer,
+            "--encryption",
+            "require",
+            "--metadata-timeout",
+            "60",
+        ],
+        LIMIT,
+    );
+    assert_eq!(j["complete"], true, "{j}");
+    same_file(&s.p("seed/data.bin"), &s.p("dl/data.bin"));
+}

@@ -227,6 +227,7 @@ async fn run_with(
                 cfg.tracker_timeout,
                 metadata_timeout,
                 dht.as_ref(),
+                cfg.encryption,
             );
             let stopped = async {
                 while !lock(&shared).stop {

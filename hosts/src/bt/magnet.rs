@@ -11,8 +11,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 
 use airswarm_core::torrent::magnet::Magnet;
@@ -23,6 +21,7 @@ use airswarm_core::torrent::metainfo::Metainfo;
 use airswarm_core::torrent::wire::{Decoder, ExtendedHandshake, HANDSHAKE_LEN, Handshake, Message};
 
 use super::dht::{DhtHandle, Update as DhtUpdate};
+use super::mse::{self, Dial, Encryption, MseFailure, PeerStream};
 use super::tracker_client::{self, Announce};
 use super::{new_peer_id, now};
 use airswarm_core::dht::NodeId;
@@ -43,11 +42,22 @@ pub async fn resolve(
     tracker_timeout: Duration,
     limit: Duration,
 ) -> anyhow::Result<Metainfo> {
-    resolve_with_dht(magnet, dir, port, extra_peers, tracker_timeout, limit, None).await
+    resolve_with_dht(
+        magnet,
+        dir,
+        port,
+        extra_peers,
+        tracker_timeout,
+        limit,
+        None,
+        Encryption::default(),
+    )
+    .await
 }
 
 /// [`resolve`], also finding peers (and announcing `port`) on the DHT when given one:
-/// with it, a magnet link needs no tracker at all.
+/// with it, a magnet link needs no tracker at all. Peers are dialled as `encryption` says.
+#[allow(clippy::too_many_arguments)]
 pub async fn resolve_with_dht(
     magnet: &Magnet,
     dir: &Path,
@@ -56,6 +66,7 @@ pub async fn resolve_with_dht(
     tracker_timeout: Duration,
     limit: Duration,
     dht: Option<&DhtHandle>,
+    encryption: Encryption,
 ) -> anyhow::Result<Metainfo> {
     let cache = cached_torrent(dir, magnet);
     if let Ok(bytes) = std::fs::read(&cache)
@@ -67,7 +78,7 @@ pub async fn resolve_with_dht(
     }
     let info = tokio::time::timeout(
         limit,
-        fetch(magnet, port, extra_peers, tracker_timeout, dht),
+        fetch(magnet, port, extra_peers, tracker_timeout, dht, encryption),
     )
     .await
     .map_err(|_| {
@@ -109,6 +120,7 @@ struct Shared {
     next_key: AtomicU32,
     banned: Mutex<BTreeSet<SocketAddr>>,
     connected: Mutex<BTreeSet<SocketAddr>>,
+    encryption: Encryption,
 }
 
 async fn fetch(
@@ -117,6 +129,7 @@ async fn fetch(
     extra_peers: &[SocketAddr],
     tracker_timeout: Duration,
     dht: Option<&DhtHandle>,
+    encryption: Encryption,
 ) -> anyhow::Result<Vec<u8>> {
     let peer_id = new_peer_id();
     let shared = Arc::new(Shared {
@@ -126,6 +139,7 @@ async fn fetch(
         next_key: AtomicU32::new(0),
         banned: Mutex::new(BTreeSet::new()),
         connected: Mutex::new(BTreeSet::new()),
+        encryption,
     });
     let mut done = shared.done.subscribe();
     let mut tiers =
@@ -238,6 +252,50 @@ async fn peer(shared: Arc<Shared>, addr: SocketAddr, info_hash: [u8; 20], peer_i
         .remove(&addr);
 }
 
+enum Opened {
+    /// The peer hung up before sending a byte: it may want the other encryption mode.
+    ClosedAtOnce,
+    Failed(anyhow::Error),
+}
+
+/// Connect as `mode` says and exchange BitTorrent handshakes.
+async fn handshake(
+    addr: SocketAddr,
+    info_hash: [u8; 20],
+    peer_id: [u8; 20],
+    mode: Dial,
+) -> Result<(PeerStream, Handshake), Opened> {
+    let mut sock = match mse::open(addr, info_hash, mode).await {
+        Ok(s) => s,
+        Err(MseFailure::ClosedAtOnce) => return Err(Opened::ClosedAtOnce),
+        Err(e) => return Err(Opened::Failed(anyhow!("{e}"))),
+    };
+    let fail = |e: std::io::Error| Opened::Failed(e.into());
+    sock.write_all(&Handshake::new(info_hash, peer_id).encode())
+        .await
+        .map_err(fail)?;
+    let mut hs = [0u8; HANDSHAKE_LEN];
+    let mut got = 0;
+    let read = async {
+        while got < hs.len() {
+            match sock.read(&mut hs[got..]).await {
+                Ok(0) | Err(_) if got == 0 && mode == Dial::Plain => {
+                    return Err(Opened::ClosedAtOnce);
+                }
+                Ok(0) => return Err(fail(std::io::ErrorKind::UnexpectedEof.into())),
+                Ok(n) => got += n,
+                Err(e) => return Err(fail(e)),
+            }
+        }
+        Ok(())
+    };
+    tokio::time::timeout(Duration::from_secs(10), read)
+        .await
+        .map_err(|_| Opened::Failed(anyhow!("no handshake")))??;
+    let h = Handshake::parse(&hs).map_err(|e| Opened::Failed(e.into()))?;
+    Ok((sock, h))
+}
+
 async fn talk(
     shared: &Shared,
     key: u32,
@@ -245,16 +303,18 @@ async fn talk(
     info_hash: [u8; 20],
     peer_id: [u8; 20],
 ) -> anyhow::Result<()> {
-    let mut sock = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(addr))
-        .await
-        .map_err(|_| anyhow!("connect timed out"))??;
-    sock.write_all(&Handshake::new(info_hash, peer_id).encode())
-        .await?;
-    let mut hs = [0u8; HANDSHAKE_LEN];
-    tokio::time::timeout(Duration::from_secs(10), sock.read_exact(&mut hs))
-        .await
-        .map_err(|_| anyhow!("no handshake"))??;
-    let h = Handshake::parse(&hs)?;
+    let (first, fallback) = shared.encryption.dials();
+    let (mut sock, h) = match handshake(addr, info_hash, peer_id, first).await {
+        Err(Opened::ClosedAtOnce) if let Some(mode) = fallback => {
+            tracing::debug!("metadata peer {addr}: closed at once; retrying with {mode}");
+            handshake(addr, info_hash, peer_id, mode).await
+        }
+        r => r,
+    }
+    .map_err(|e| match e {
+        Opened::ClosedAtOnce => anyhow!("closed by the peer before its handshake"),
+        Opened::Failed(e) => e,
+    })?;
     if h.info_hash != info_hash {
         bail!("handshake for another torrent");
     }

@@ -125,6 +125,65 @@ impl PeerStream {
     }
 }
 
+impl PeerStream {
+    /// Write `data`, encrypted when RC4 was negotiated.
+    pub async fn write_all(&mut self, data: &[u8]) -> std::io::Result<()> {
+        match &mut self.ciphers {
+            Some(c) => {
+                let mut b = data.to_vec();
+                c.encrypt.apply(&mut b);
+                self.sock.write_all(&b).await
+            }
+            None => self.sock.write_all(data).await,
+        }
+    }
+
+    /// Read: first what arrived with the handshake, then the socket, decrypted when RC4
+    /// was negotiated. Cancel-safe like `TcpStream::read`.
+    pub async fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if !self.initial.is_empty() {
+            let n = buf.len().min(self.initial.len());
+            buf[..n].copy_from_slice(&self.initial[..n]);
+            self.initial.drain(..n);
+            return Ok(n);
+        }
+        let n = self.sock.read(buf).await?;
+        if let Some(c) = &mut self.ciphers {
+            c.decrypt.apply(&mut buf[..n]);
+        }
+        Ok(n)
+    }
+
+    /// Fill `buf` (an error at end of stream).
+    pub async fn read_exact(&mut self, buf: &mut [u8]) -> std::io::Result<()> {
+        let mut at = 0;
+        while at < buf.len() {
+            match self.read(&mut buf[at..]).await? {
+                0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+                n => at += n,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Connect to `addr` and, for an MSE mode, run the handshake.
+pub async fn open(
+    addr: SocketAddr,
+    info_hash: [u8; 20],
+    mode: Dial,
+) -> Result<PeerStream, MseFailure> {
+    let sock = match tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(addr)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return Err(MseFailure::Other(format!("connect: {e}"))),
+        Err(_) => return Err(MseFailure::Other("connect timed out".into())),
+    };
+    match mode {
+        Dial::Plain => Ok(PeerStream::plain(sock)),
+        Dial::Mse(provide) => connect(sock, info_hash, provide).await,
+    }
+}
+
 /// Why an MSE handshake did not complete.
 #[derive(Debug)]
 pub enum MseFailure {

@@ -294,6 +294,7 @@ async fn resolve_magnet(
         cfg.tracker_timeout,
         Duration::from_secs(timeout.max(1)),
         dht.as_ref(),
+        cfg.encryption,
     )
     .await;
     match meta {

@@ -187,8 +187,9 @@ pub async fn open(
 /// Why an MSE handshake did not complete.
 #[derive(Debug)]
 pub enum MseFailure {
-    /// The peer closed the connection before sending a byte (it does not speak MSE, or
-    /// not with these methods): worth one try in plaintext.
+    /// The peer closed the connection before sending a byte, or answered with a
+    /// plaintext BitTorrent handshake (it does not speak MSE, or not with these methods):
+    /// worth one try in plaintext.
     ClosedAtOnce,
     Other(String),
 }
@@ -211,6 +212,7 @@ async fn drive(
     mut sock: TcpStream,
     mut h: MseHandshake,
     mut got: usize,
+    initiator: bool,
 ) -> Result<PeerStream, MseFailure> {
     let mut buf = vec![0u8; 4096];
     let work = async {
@@ -229,6 +231,10 @@ async fn drive(
                 Ok(n) => n,
                 Err(e) => return Err(MseFailure::Other(format!("read: {e}"))),
             };
+            // A plaintext-only peer may answer our Ya with its own BitTorrent handshake.
+            if got == 0 && initiator && classify_incoming(&buf[..n]) == Incoming::Plaintext {
+                return Err(MseFailure::ClosedAtOnce);
+            }
             got += n;
             h.handle_data(&buf[..n])
                 .map_err(|e| MseFailure::Other(e.to_string()))?;
@@ -266,7 +272,7 @@ pub async fn connect(
         &mut random,
     )
     .map_err(|e| MseFailure::Other(e.to_string()))?;
-    drive(sock, h, 0).await
+    drive(sock, h, 0, true).await
 }
 
 /// Logged once per process at warning level, then at debug level: a `require` seeder in
@@ -318,7 +324,73 @@ pub async fn accept(
             let mut h = MseHandshake::responder(policy.responder(info_hash), &mut random);
             let got = first.len();
             h.handle_data(&first).map_err(|e| e.to_string())?;
-            drive(sock, h, got).await.map_err(|e| e.to_string())
+            drive(sock, h, got, false).await.map_err(|e| e.to_string())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+
+    const IH: [u8; 20] = [5; 20];
+
+    async fn pair(
+        policy: Encryption,
+        provide: Methods,
+    ) -> (Result<PeerStream, String>, Result<PeerStream, MseFailure>) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (sock, from) = l.accept().await.unwrap();
+            accept(sock, from, policy, IH).await
+        });
+        let client = open(addr, IH, Dial::Mse(provide)).await;
+        (server.await.unwrap(), client)
+    }
+
+    #[tokio::test]
+    async fn streams_agree_over_a_socket_and_carry_data_both_ways() {
+        for (policy, provide, label) in [
+            (Encryption::Require, Methods::RC4, "MSE RC4"),
+            (Encryption::Prefer, Methods::BOTH, "MSE RC4"),
+            (Encryption::Allow, Methods::BOTH, "MSE plaintext"),
+        ] {
+            let (s, c) = pair(policy, provide).await;
+            let (mut s, mut c) = (s.unwrap(), c.unwrap());
+            assert_eq!((s.label, c.label), (label, label));
+            c.write_all(b"hello from the initiator").await.unwrap();
+            let mut buf = [0u8; 24];
+            s.read_exact(&mut buf).await.unwrap();
+            assert_eq!(&buf, b"hello from the initiator");
+            s.write_all(b"and back").await.unwrap();
+            let mut buf = [0u8; 8];
+            c.read_exact(&mut buf).await.unwrap();
+            assert_eq!(&buf, b"and back");
+        }
+    }
+
+    #[tokio::test]
+    async fn require_refuses_a_plaintext_only_offer() {
+        let (s, c) = pair(Encryption::Require, Methods::PLAINTEXT).await;
+        assert!(s.unwrap_err().contains("no common encryption method"));
+        assert!(c.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_peer_answering_in_plaintext_is_worth_a_plaintext_retry() {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut sock, _) = l.accept().await.unwrap();
+            let mut hs = vec![19u8];
+            hs.extend_from_slice(b"BitTorrent protocol");
+            hs.extend_from_slice(&[0; 48]);
+            let _ = sock.write_all(&hs).await;
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        });
+        let r = open(addr, IH, Dial::Mse(Methods::BOTH)).await;
+        assert!(matches!(r, Err(MseFailure::ClosedAtOnce)), "{r:?}");
     }
 }

@@ -12,45 +12,6 @@ use bt_common::*;
 
 const LIMIT: Duration = Duration::from_secs(90);
 
-struct Setup {
-    dir: TempDir,
-    tracker: Option<Proc>,
-    http: String,
-}
-
-/// A 6 MiB file (24 pieces) and a torrent for it announcing to `pick(http, udp)`.
-fn setup(tag: &str, pick: impl Fn(&str, &str) -> Vec<String>) -> Setup {
-    let dir = TempDir::new(tag);
-    let (tracker, http, udp) = start_tracker(&[]);
-    let udp = udp.as_str();
-    write_data(&dir.path().join("seed/data.bin"), 6 * 1024 * 1024 + 1234, 7);
-    mktorrent(
-        &dir.path().join("seed/data.bin"),
-        &dir.path().join("t.torrent"),
-        &pick(&http, udp),
-    );
-    Setup {
-        dir,
-        tracker: Some(tracker),
-        http,
-    }
-}
-
-impl Setup {
-    fn p(&self, rel: &str) -> std::path::PathBuf {
-        self.dir.path().join(rel)
-    }
-    fn s(&self, rel: &str) -> String {
-        self.p(rel).display().to_string()
-    }
-}
-
-fn check_summary(j: &serde_json::Value, bytes: u64) {
-    assert_eq!(j["complete"], true, "{j}");
-    assert_eq!(j["bytes"], bytes, "{j}");
-    assert_eq!(j["hash_failures"], 0, "{j}");
-}
-
 #[test]
 fn aria2_seeds_airswarm_downloads_over_http_tracker_then_resumes_without_refetching() {
     let s = setup("aria2-seed", |h, _| vec![h.to_string()]);
@@ -84,25 +45,6 @@ fn libtorrent_seeds_airswarm_downloads_over_udp_tracker() {
     );
     check_summary(&j, 6 * 1024 * 1024 + 1234);
     same_file(&s.p("seed/data.bin"), &s.p("dl/data.bin"));
-}
-
-fn airswarm_seed(s: &Setup, port: u16) -> Proc {
-    Proc::spawn(
-        "airswarm seed",
-        airswarm()
-            .args(["torrent", "seed"])
-            .arg(s.p("t.torrent"))
-            .arg("--data")
-            .arg(s.p("seed"))
-            .args([
-                "--interface",
-                "127.0.0.1",
-                "--tracker-timeout",
-                "2",
-                "--port",
-            ])
-            .arg(port.to_string()),
-    )
 }
 
 #[test]

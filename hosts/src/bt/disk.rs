@@ -26,16 +26,14 @@ pub struct Storage {
     info_hash: InfoHash,
 }
 
-/// The path of file `i` of a torrent stored under `dir`.
-fn file_path(meta: &Metainfo, dir: &Path, i: usize) -> PathBuf {
-    let f = &meta.info.files[i];
-    let mut p = dir.join(&meta.info.name);
-    if meta.info.multi_file {
-        for c in &f.path {
-            p.push(c);
-        }
-    }
-    p
+/// The path of file `i` of a torrent stored under `dir`: `dir/name` for a single file,
+/// `dir/name/sub/file` for several, where aria2, libtorrent, qBittorrent and rtorrent
+/// keep them. The file's path already starts with the torrent's name.
+pub fn file_path(meta: &Metainfo, dir: &Path, i: usize) -> PathBuf {
+    meta.info.files[i]
+        .path
+        .iter()
+        .fold(dir.to_path_buf(), |p, c| p.join(c))
 }
 
 /// Whether an I/O error means the disk is full.
@@ -249,5 +247,63 @@ fn preallocate(file: &File, len: u64) -> std::io::Result<()> {
         Ok(()) => Ok(()),
         Err(e) if e == rustix::io::Errno::NOSPC => Err(std::io::Error::from(e)),
         Err(_) => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Parse a torrent whose info dictionary is `d…` + `pieces` (one piece; its hash is
+    /// never checked here) + `e`.
+    fn torrent(info_start: &[u8]) -> Metainfo {
+        let mut t = b"d4:info".to_vec();
+        t.extend_from_slice(info_start);
+        t.extend_from_slice(b"6:pieces20:");
+        t.extend_from_slice(&[0; 20]);
+        t.extend_from_slice(b"ee");
+        Metainfo::from_bytes(&t).unwrap()
+    }
+
+    /// `multi/a.bin` (3 bytes) and `multi/sub/b.bin` (2 bytes), as mktorrent writes it.
+    fn multi() -> Metainfo {
+        torrent(
+            b"d5:filesld6:lengthi3e4:pathl5:a.bineed6:lengthi2e4:pathl3:sub5:b.bineee\
+              4:name5:multi12:piece lengthi16384e",
+        )
+    }
+
+    #[test]
+    fn files_of_a_multi_file_torrent_live_under_dir_slash_name() {
+        let meta = multi();
+        let dir = Path::new("/dl");
+        assert_eq!(file_path(&meta, dir, 0), Path::new("/dl/multi/a.bin"));
+        assert_eq!(file_path(&meta, dir, 1), Path::new("/dl/multi/sub/b.bin"));
+    }
+
+    #[test]
+    fn a_single_file_torrent_is_dir_slash_name() {
+        let meta = torrent(b"d6:lengthi5e4:name7:one.bin12:piece lengthi16384e");
+        assert_eq!(
+            file_path(&meta, Path::new("/dl"), 0),
+            Path::new("/dl/one.bin")
+        );
+    }
+
+    #[test]
+    fn seeds_multi_file_data_laid_out_as_other_clients_save_it() {
+        let dir = std::env::temp_dir().join(format!(
+            "airswarm-disk-layout-{}-{:?}",
+            std::process::id(),
+            std::time::SystemTime::now()
+        ));
+        std::fs::create_dir_all(dir.join("multi/sub")).unwrap();
+        std::fs::write(dir.join("multi/a.bin"), b"abc").unwrap();
+        std::fs::write(dir.join("multi/sub/b.bin"), b"de").unwrap();
+        let meta = multi();
+        let piece = meta.info.geometry().index(0).unwrap();
+        let read = Storage::open(&meta, &dir, false, false).map(|s| s.read_block(piece, 0, 5));
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(read.unwrap().unwrap(), b"abcde");
     }
 }

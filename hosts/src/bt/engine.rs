@@ -21,7 +21,7 @@ use airswarm_core::torrent::picker::{BlockRef, PeerKey, Picker};
 use airswarm_core::torrent::tracker::AnnounceEvent;
 use airswarm_core::torrent::tracker_tiers::Tiers;
 
-use super::disk::Storage;
+use super::disk::{Storage, file_path};
 use super::mse::{self, Dial, Encryption, PeerStream};
 use super::tracker_client::{self, Announce};
 use super::{new_peer_id, random_bytes};
@@ -273,7 +273,7 @@ impl Engine {
             .files
             .iter()
             .enumerate()
-            .any(|(i, f)| !f.pad && storage_path_exists(&meta, &cfg.dir, i));
+            .any(|(i, f)| !f.pad && file_path(&meta, &cfg.dir, i).exists());
         let storage = Storage::open(&meta, &cfg.dir, !cfg.seed_only, cfg.sparse)?;
         let (m2, trust) = (meta.clone(), cfg.trust_data);
         let (have, storage) = tokio::task::spawn_blocking(move || {
@@ -516,16 +516,6 @@ impl Engine {
             listen_port: self.listen_port,
         }
     }
-}
-
-fn storage_path_exists(meta: &Metainfo, dir: &std::path::Path, i: usize) -> bool {
-    let mut p = dir.join(&meta.info.name);
-    if meta.info.multi_file {
-        for c in &meta.info.files[i].path {
-            p.push(c);
-        }
-    }
-    p.exists()
 }
 
 /// The torrent's trackers as BEP 12 tiers (`announce` alone when there is no list).

@@ -1,7 +1,10 @@
 //! Helpers for the BitTorrent network tests: temp dirs, free ports, child processes that
 //! are killed by PID when the test ends (even on failure), and real peers (aria2,
-//! libtorrent through Debian's python3, opentracker, mktorrent). Everything on 127.0.0.1.
+//! libtorrent through Debian's python3, opentracker, mktorrent; rtorrent and qBittorrent
+//! in `clients`). Everything on 127.0.0.1.
 #![allow(dead_code)]
+
+pub mod clients;
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
@@ -235,6 +238,71 @@ pub fn libtorrent(mode: &str, dir: &Path, torrent: &Path, port: u16, peers: &[u1
     Proc::spawn("libtorrent", &mut c)
 }
 
+/// A temp dir holding `seed/data.bin`, `t.torrent` for it and the tracker it announces to.
+pub struct Setup {
+    pub dir: TempDir,
+    pub tracker: Option<Proc>,
+    pub http: String,
+}
+
+/// The data size `setup` writes: 24 pieces of 256 KiB and a short 25th.
+pub const SETUP_BYTES: u64 = 6 * 1024 * 1024 + 1234;
+
+/// A 6 MiB file (25 pieces) and a torrent for it announcing to `pick(http, udp)` of a
+/// fresh `airswarm tracker`.
+pub fn setup(tag: &str, pick: impl Fn(&str, &str) -> Vec<String>) -> Setup {
+    let dir = TempDir::new(tag);
+    let (tracker, http, udp) = start_tracker(&[]);
+    let udp = udp.as_str();
+    write_data(&dir.path().join("seed/data.bin"), SETUP_BYTES as usize, 7);
+    mktorrent(
+        &dir.path().join("seed/data.bin"),
+        &dir.path().join("t.torrent"),
+        &pick(&http, udp),
+    );
+    Setup {
+        dir,
+        tracker: Some(tracker),
+        http,
+    }
+}
+
+impl Setup {
+    pub fn p(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+    pub fn s(&self, rel: &str) -> String {
+        self.p(rel).display().to_string()
+    }
+}
+
+/// `airswarm torrent seed` of the setup's `t.torrent` from its `seed/` directory.
+pub fn airswarm_seed(s: &Setup, port: u16) -> Proc {
+    Proc::spawn(
+        "airswarm seed",
+        airswarm()
+            .args(["torrent", "seed"])
+            .arg(s.p("t.torrent"))
+            .arg("--data")
+            .arg(s.p("seed"))
+            .args([
+                "--interface",
+                "127.0.0.1",
+                "--tracker-timeout",
+                "2",
+                "--port",
+            ])
+            .arg(port.to_string()),
+    )
+}
+
+/// The `airswarm torrent download --json` summary of a complete, clean download.
+pub fn check_summary(j: &serde_json::Value, bytes: u64) {
+    assert_eq!(j["complete"], true, "{j}");
+    assert_eq!(j["bytes"], bytes, "{j}");
+    assert_eq!(j["hash_failures"], 0, "{j}");
+}
+
 /// Run `airswarm torrent download … --json` to completion within `limit`; the summary.
 pub fn airswarm_download(args: &[&str], limit: Duration) -> serde_json::Value {
     let mut c = airswarm();
@@ -258,7 +326,8 @@ pub fn airswarm_download(args: &[&str], limit: Duration) -> serde_json::Value {
 }
 
 pub fn same_file(a: &Path, b: &Path) {
-    let (x, y) = (std::fs::read(a).unwrap(), std::fs::read(b).unwrap());
+    let read = |p: &Path| std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    let (x, y) = (read(a), read(b));
     assert_eq!(x.len(), y.len(), "{} vs {}", a.display(), b.display());
     assert!(x == y, "{} and {} differ", a.display(), b.display());
 }

@@ -1,0 +1,138 @@
+//! airswarm against rtorrent (0.9.8) and qBittorrent (qbittorrent-nox 4.5) on 127.0.0.1:
+//! each client downloads from `airswarm torrent seed` and seeds to `airswarm torrent
+//! download`, meeting through `airswarm tracker` over HTTP. Every transfer is compared
+//! byte for byte. Packages: see scripts/test.
+
+mod bt_common;
+
+use std::time::Duration;
+
+use bt_common::clients::{Qbittorrent, Rtorrent, wait_for_same_file};
+use bt_common::*;
+
+/// Bound on each transfer (they take about a second); start-up waits are bounded apart.
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn http_tracker(h: &str, _udp: &str) -> Vec<String> {
+    vec![h.to_string()]
+}
+
+/// `airswarm torrent download` of the setup's torrent into `dl/`, checked complete and
+/// fetched in full (`bytes`) from the other client.
+fn airswarm_downloads(s: &Setup, bytes: u64) {
+    let port = free_port().to_string();
+    let j = airswarm_download(
+        &[&s.s("t.torrent"), "--out", &s.s("dl"), "--port", &port],
+        LIMIT,
+    );
+    check_summary(&j, bytes);
+    assert_eq!(j["payload_downloaded"], bytes, "{j}");
+}
+
+/// rtorrent with the setup's torrent, saving into or seeding from `s.p(data)`.
+fn rtorrent(s: &Setup, data: &str) -> Rtorrent {
+    Rtorrent::start(&s.p("rtorrent"), &s.p(data), &s.p("t.torrent"), free_port())
+}
+
+fn qbittorrent(s: &Setup) -> Qbittorrent {
+    Qbittorrent::start(&s.p("qbittorrent"), free_port(), free_port())
+}
+
+fn same_data(s: &Setup) {
+    same_file(&s.p("seed/data.bin"), &s.p("dl/data.bin"));
+}
+
+/// The files of a multi-file torrent `album` (paths relative to `seed/` or `dl/`, sizes):
+/// pieces straddle file boundaries and one file is shorter than a block.
+const ALBUM: [(&str, usize); 3] = [
+    ("album/a.bin", 3_000_000),
+    ("album/sub/b.bin", 2_500_001),
+    ("album/sub/tiny.bin", 17),
+];
+
+/// Like `setup`, for `seed/album/` as a multi-file torrent announcing over HTTP.
+fn setup_album(tag: &str) -> Setup {
+    let dir = TempDir::new(tag);
+    let (tracker, http, _udp) = start_tracker(&[]);
+    for (i, (path, len)) in ALBUM.iter().enumerate() {
+        write_data(&dir.path().join("seed").join(path), *len, 11 + i as u64);
+    }
+    mktorrent(
+        &dir.path().join("seed/album"),
+        &dir.path().join("t.torrent"),
+        std::slice::from_ref(&http),
+    );
+    Setup {
+        dir,
+        tracker: Some(tracker),
+        http,
+    }
+}
+
+/// Every file of the album is in `dl/` where it is in `seed/`, byte for byte.
+fn same_album(s: &Setup) {
+    for (path, _) in ALBUM {
+        same_file(&s.p("seed").join(path), &s.p("dl").join(path));
+    }
+}
+
+#[test]
+fn airswarm_seeds_rtorrent_downloads() {
+    let s = setup("seed-rtorrent", http_tracker);
+    let _seed = airswarm_seed(&s, free_port());
+    let rt = rtorrent(&s, "dl");
+    wait_for_same_file(&s.p("seed/data.bin"), &s.p("dl/data.bin"), LIMIT, || {
+        rt.log_tail()
+    });
+}
+
+#[test]
+fn rtorrent_seeds_airswarm_downloads() {
+    let s = setup("rtorrent-seed", http_tracker);
+    // rtorrent hash-checks the complete data in seed/ and then seeds it.
+    let _seed = rtorrent(&s, "seed");
+    airswarm_downloads(&s, SETUP_BYTES);
+    same_data(&s);
+}
+
+#[test]
+fn airswarm_seeds_qbittorrent_downloads() {
+    let s = setup("seed-qbittorrent", http_tracker);
+    let _seed = airswarm_seed(&s, free_port());
+    let qb = qbittorrent(&s);
+    qb.add(&s.p("t.torrent"), &s.p("dl"));
+    qb.wait_complete(LIMIT);
+    same_data(&s);
+}
+
+#[test]
+fn qbittorrent_seeds_airswarm_downloads() {
+    let s = setup("qbittorrent-seed", http_tracker);
+    let qb = qbittorrent(&s);
+    qb.add(&s.p("t.torrent"), &s.p("seed"));
+    // Checked and seeding before airswarm asks the tracker for peers.
+    qb.wait_complete(Duration::from_secs(20));
+    airswarm_downloads(&s, SETUP_BYTES);
+    same_data(&s);
+}
+
+// Multi-file torrents: every client keeps `album/...` under its download directory, so
+// airswarm must seed from and download to that same layout.
+
+#[test]
+fn airswarm_seeds_a_multi_file_torrent_qbittorrent_downloads() {
+    let s = setup_album("album-seed-qbittorrent");
+    let _seed = airswarm_seed(&s, free_port());
+    let qb = qbittorrent(&s);
+    qb.add(&s.p("t.torrent"), &s.p("dl"));
+    qb.wait_complete(LIMIT);
+    same_album(&s);
+}
+
+#[test]
+fn rtorrent_seeds_a_multi_file_torrent_airswarm_downloads() {
+    let s = setup_album("album-rtorrent-seed");
+    let _seed = rtorrent(&s, "seed");
+    airswarm_downloads(&s, ALBUM.iter().map(|&(_, len)| len as u64).sum());
+    same_album(&s);
+}

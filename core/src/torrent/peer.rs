@@ -100,8 +100,6 @@ pub struct PeerSession {
     pub peer_choking: bool,
     pub peer_interested: bool,
     peer_has: Bitfield,
-    /// A bitfield, have, have-all or have-none arrived.
-    saw_first_message: bool,
     outstanding: Vec<(BlockRef, Instant)>,
     depth: usize,
     remote_reqq: usize,
@@ -135,7 +133,6 @@ impl PeerSession {
             am_interested: false,
             peer_choking: true,
             peer_interested: false,
-            saw_first_message: false,
             outstanding: Vec::new(),
             depth: 16,
             remote_reqq: MAX_DEPTH,
@@ -295,16 +292,6 @@ impl PeerSession {
     }
 
     fn on_message(&mut self, now: Instant, m: Message) -> Result<(), WireError> {
-        // BEP 6: have-all/have-none must open the piece information (real clients send
-        // fast-extension or port messages before it, which is fine).
-        let first = !self.saw_first_message
-            && matches!(
-                m,
-                Message::Bitfield(_) | Message::HaveAll | Message::HaveNone | Message::Have(_)
-            );
-        if first {
-            self.saw_first_message = true;
-        }
         let pieces = self.cfg.geometry.piece_count();
         match m {
             Message::KeepAlive => {}
@@ -353,9 +340,14 @@ impl PeerSession {
                 self.events.push_back(PeerEvent::HasChanged);
             }
             Message::HaveAll | Message::HaveNone => {
-                if !self.fast || !first {
+                // BEP 6 puts them right after the handshake, but aria2 also sends have-all
+                // later, in place of a bitfield, once 20 or more pieces completed since its
+                // last haves and it has them all (PeerInteractionCommand::checkHave /
+                // DefaultBtInteractive::checkHave): take it as the peer's whole set, as a
+                // late bitfield is.
+                if !self.fast {
                     return Err(WireError::BadHandshake(
-                        "have-all/have-none without the fast extension or out of order",
+                        "have-all/have-none without the fast extension",
                     ));
                 }
                 self.peer_has = if m == Message::HaveAll {
@@ -691,6 +683,16 @@ mod tests {
         s
     }
 
+    fn open_without_fast_remote(pieces: u32) -> PeerSession {
+        let mut s = session(false, 1, pieces);
+        let mut h = Handshake::new([5; 20], [2; 20]);
+        h.reserved = [0; 8];
+        s.handle_data(Instant(0), &h.encode()).unwrap();
+        assert!(s.is_open());
+        while s.poll_event().is_some() {}
+        s
+    }
+
     fn feed(s: &mut PeerSession, msgs: &[Message]) -> Result<(), WireError> {
         let mut b = Vec::new();
         for m in msgs {
@@ -728,9 +730,33 @@ mod tests {
                 PeerEvent::HasChanged
             ]
         );
-        // A second have-none is out of order (BEP 6: only as the first message).
-        assert!(feed(&mut s, &[Message::HaveNone]).is_err());
-        assert!(s.is_closed());
+    }
+
+    #[test]
+    fn a_late_have_all_replaces_the_set_as_aria2_sends_it_on_completion() {
+        // aria2 opens with have-none, sends haves, and once it holds every piece with 20 or
+        // more not yet announced, a have-all instead of a bitfield.
+        let mut s = open_with_fast_remote(10);
+        feed(
+            &mut s,
+            &[Message::HaveNone, Message::Have(5), Message::HaveAll],
+        )
+        .unwrap();
+        assert!(s.is_open(), "the late have-all is accepted");
+        assert_eq!(s.peer_has().ones().count(), 10);
+        let evs: Vec<PeerEvent> = std::iter::from_fn(|| s.poll_event()).collect();
+        assert_eq!(
+            evs,
+            vec![
+                PeerEvent::HasChanged,
+                PeerEvent::Have(5),
+                PeerEvent::HasChanged
+            ]
+        );
+        // Without the fast extension, have-all is a protocol error.
+        let mut plain = open_without_fast_remote(10);
+        assert!(feed(&mut plain, &[Message::HaveAll]).is_err());
+        assert!(plain.is_closed());
     }
 
     #[test]

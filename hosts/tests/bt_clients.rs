@@ -20,11 +20,15 @@ fn http_tracker(h: &str, _udp: &str) -> Vec<String> {
 /// `airswarm torrent download` of the setup's torrent into `dl/`, checked complete and
 /// fetched in full (`bytes`) from the other client.
 fn airswarm_downloads(s: &Setup, bytes: u64) {
-    let port = free_port().to_string();
-    let j = airswarm_download(
-        &[&s.s("t.torrent"), "--out", &s.s("dl"), "--port", &port],
-        LIMIT,
-    );
+    airswarm_downloads_from(s, &s.s("t.torrent"), bytes, &[]);
+}
+
+/// The same for `what` (a torrent file or a magnet link), with `extra` flags.
+fn airswarm_downloads_from(s: &Setup, what: &str, bytes: u64, extra: &[&str]) {
+    let (port, out) = (free_port().to_string(), s.s("dl"));
+    let mut args = vec![what, "--out", &out, "--port", &port];
+    args.extend_from_slice(extra);
+    let j = airswarm_download(&args, LIMIT);
     check_summary(&j, bytes);
     assert_eq!(j["payload_downloaded"], bytes, "{j}");
 }
@@ -135,4 +139,68 @@ fn rtorrent_seeds_a_multi_file_torrent_airswarm_downloads() {
     let _seed = rtorrent(&s, "seed");
     airswarm_downloads(&s, ALBUM.iter().map(|&(_, len)| len as u64).sum());
     same_album(&s);
+}
+
+// Magnet links: the info dictionary comes from the other client first (BEP 9).
+
+#[test]
+fn qbittorrent_downloads_a_magnet_link_from_airswarm() {
+    let s = setup("magnet-seed-qbittorrent", http_tracker);
+    let _seed = airswarm_seed(&s, free_port());
+    let qb = qbittorrent(&s);
+    qb.add_magnet(&magnet_of(&s), &s.p("dl"));
+    qb.wait_complete(LIMIT);
+    same_data(&s);
+}
+
+#[test]
+fn airswarm_downloads_a_magnet_link_from_rtorrent() {
+    let s = setup("magnet-rtorrent-seed", http_tracker);
+    let _seed = rtorrent(&s, "seed");
+    airswarm_downloads_from(&s, &magnet_of(&s), SETUP_BYTES, &[]);
+    same_data(&s);
+}
+
+// Message Stream Encryption: rtorrent set to RC4 only, both directions (rtorrent's
+// `protocol.encryption.set` flags).
+
+const RTORRENT_RC4_ONLY: &str =
+    "protocol.encryption.set = allow_incoming,try_outgoing,require,require_RC4";
+
+#[test]
+fn rtorrent_requiring_rc4_seeds_airswarm_requiring_encryption_downloads() {
+    let s = setup("mse-rtorrent-seed", http_tracker);
+    let _seed = Rtorrent::start_with(
+        &s.p("rtorrent"),
+        &s.p("seed"),
+        &s.p("t.torrent"),
+        free_port(),
+        &[RTORRENT_RC4_ONLY],
+    );
+    airswarm_downloads_from(
+        &s,
+        &s.s("t.torrent"),
+        SETUP_BYTES,
+        &["--encryption", "require"],
+    );
+    same_data(&s);
+}
+
+#[test]
+fn airswarm_requiring_encryption_seeds_rtorrent_requiring_rc4_downloads() {
+    let s = setup("mse-seed-rtorrent", http_tracker);
+    let _seed = Proc::spawn(
+        "airswarm seed",
+        airswarm_seed_command(&s, free_port()).args(["--encryption", "require"]),
+    );
+    let rt = Rtorrent::start_with(
+        &s.p("rtorrent"),
+        &s.p("dl"),
+        &s.p("t.torrent"),
+        free_port(),
+        &[RTORRENT_RC4_ONLY],
+    );
+    wait_for_same_file(&s.p("seed/data.bin"), &s.p("dl/data.bin"), LIMIT, || {
+        rt.log_tail()
+    });
 }

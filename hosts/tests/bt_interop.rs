@@ -138,31 +138,6 @@ fn airswarm_announces_to_opentracker_and_downloads() {
     same_file(&s.p("seed/data.bin"), &s.p("dl/data.bin"));
 }
 
-fn info_hash_hex(torrent: &Path) -> String {
-    let out = airswarm()
-        .args(["torrent", "info", "--json"])
-        .arg(torrent)
-        .output()
-        .unwrap();
-    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    j["info_hash"].as_str().unwrap().to_string()
-}
-
-fn magnet_of(s: &Setup) -> String {
-    let hash = info_hash_hex(&s.p("t.torrent"));
-    let tr: String = s
-        .http
-        .bytes()
-        .map(|c| match c {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (c as char).to_string()
-            }
-            _ => format!("%{c:02X}"),
-        })
-        .collect();
-    format!("magnet:?xt=urn:btih:{hash}&dn=data.bin&tr={tr}")
-}
-
 #[test]
 fn magnet_download_from_a_libtorrent_seeder_fetches_metadata_then_data() {
     let s = setup("magnet-lt", |h, _| vec![h.to_string()]);

@@ -7,45 +7,20 @@ mod bt_common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bt_common::*;
 
 const LIMIT: Duration = Duration::from_secs(90);
-const SIZE: u64 = 6 * 1024 * 1024 + 1234;
+const SIZE: u64 = SETUP_BYTES;
 /// aria2's switches for RC4-only MSE, both directions.
 const ARIA2_RC4: &[&str] = &["--bt-require-crypto=true", "--bt-min-crypto-level=arc4"];
 
-struct Setup {
-    dir: TempDir,
-    _tracker: Proc,
-}
-
-/// A 6 MiB file and a torrent for it announcing to a fresh `airswarm tracker`.
+/// The shared 6 MiB setup, announcing to a fresh `airswarm tracker` over HTTP.
 fn setup(tag: &str) -> Setup {
-    let dir = TempDir::new(tag);
-    let (tracker, http, _udp) = start_tracker(&[]);
-    write_data(&dir.path().join("seed/data.bin"), SIZE as usize, 11);
-    mktorrent(
-        &dir.path().join("seed/data.bin"),
-        &dir.path().join("t.torrent"),
-        &[http],
-    );
-    Setup {
-        dir,
-        _tracker: tracker,
-    }
-}
-
-impl Setup {
-    fn p(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-    fn s(&self, rel: &str) -> String {
-        self.p(rel).display().to_string()
-    }
+    bt_common::setup(tag, |http, _udp| vec![http.to_string()])
 }
 
 /// `airswarm torrent seed … --encryption POLICY`, its log (warnings) in `log`.
@@ -53,14 +28,8 @@ fn airswarm_seed(s: &Setup, port: u16, policy: &str, log: &Path) -> Proc {
     let log = std::fs::File::create(log).unwrap();
     Proc::spawn(
         "airswarm seed",
-        airswarm()
-            .args(["torrent", "seed"])
-            .arg(s.p("t.torrent"))
-            .arg("--data")
-            .arg(s.p("seed"))
-            .args(["--interface", "127.0.0.1", "--tracker-timeout", "2"])
-            .args(["--encryption", policy, "--port"])
-            .arg(port.to_string())
+        airswarm_seed_command(s, port)
+            .args(["--encryption", policy])
             .env_remove("RUST_LOG")
             .stderr(Stdio::from(log)),
     )

@@ -21,12 +21,24 @@ impl Rtorrent {
     /// saving into (or, when the complete data is already there, hash-checking and
     /// seeding from) `data`. Its rc file, session and log go in `work`.
     pub fn start(work: &Path, data: &Path, torrent: &Path, port: u16) -> Rtorrent {
+        Rtorrent::start_with(work, data, torrent, port, &[])
+    }
+
+    /// `start` with more rc-file lines (e.g. `protocol.encryption.set = …`) before the
+    /// torrent is loaded.
+    pub fn start_with(
+        work: &Path,
+        data: &Path,
+        torrent: &Path,
+        port: u16,
+        extra: &[&str],
+    ) -> Rtorrent {
         let session = work.join("session");
         std::fs::create_dir_all(&session).unwrap();
         std::fs::create_dir_all(data).unwrap();
         let log = work.join("rtorrent.log");
         let rc = work.join("rtorrent.rc");
-        let config = [
+        let mut config = vec![
             "system.daemon.set = true".to_string(),
             format!("directory.default.set = {}", data.display()),
             format!("session.path.set = {}", session.display()),
@@ -38,8 +50,9 @@ impl Rtorrent {
             "protocol.pex.set = no".into(),
             format!("log.open_file = rtorrent, {}", log.display()),
             "log.add_output = info, rtorrent".into(),
-            format!("load.start_verbose = {}", torrent.display()),
         ];
+        config.extend(extra.iter().map(|l| l.to_string()));
+        config.push(format!("load.start_verbose = {}", torrent.display()));
         std::fs::write(&rc, config.join("\n") + "\n").unwrap();
         let mut c = Command::new("rtorrent");
         // -n: no ~/.rtorrent.rc; everything comes from the file written above.
@@ -135,6 +148,25 @@ impl Qbittorrent {
     /// Add `torrent` saving into `save_path`; qBittorrent hash-checks data already there
     /// (`skip_checking=false`), so complete data is seeded.
     pub fn add(&self, torrent: &Path, save_path: &Path) {
+        self.add_form(
+            (
+                "torrents",
+                "; filename=\"t.torrent\"\r\nContent-Type: application/x-bittorrent",
+                &std::fs::read(torrent).unwrap(),
+            ),
+            save_path,
+        );
+    }
+
+    /// Add a magnet link saving into `save_path`: qBittorrent fetches the metadata from
+    /// the link's peers first (BEP 9).
+    pub fn add_magnet(&self, link: &str, save_path: &Path) {
+        self.add_form(("urls", "", link.as_bytes()), save_path);
+    }
+
+    /// `POST /api/v2/torrents/add` with the torrent given as `(field, header extra,
+    /// value)`, started at once.
+    fn add_form(&self, (what, what_extra, what_value): (&str, &str, &[u8]), save_path: &Path) {
         const B: &str = "airswarm-test-boundary-7d1c";
         let mut body = Vec::new();
         let mut field = |name: &str, extra: &str, value: &[u8]| {
@@ -146,11 +178,7 @@ impl Qbittorrent {
             body.extend_from_slice(value);
             body.extend_from_slice(b"\r\n");
         };
-        field(
-            "torrents",
-            "; filename=\"t.torrent\"\r\nContent-Type: application/x-bittorrent",
-            &std::fs::read(torrent).unwrap(),
-        );
+        field(what, what_extra, what_value);
         field("savepath", "", save_path.display().to_string().as_bytes());
         field("skip_checking", "", b"false");
         field("paused", "", b"false");

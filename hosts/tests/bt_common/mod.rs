@@ -278,22 +278,25 @@ impl Setup {
 
 /// `airswarm torrent seed` of the setup's `t.torrent` from its `seed/` directory.
 pub fn airswarm_seed(s: &Setup, port: u16) -> Proc {
-    Proc::spawn(
-        "airswarm seed",
-        airswarm()
-            .args(["torrent", "seed"])
-            .arg(s.p("t.torrent"))
-            .arg("--data")
-            .arg(s.p("seed"))
-            .args([
-                "--interface",
-                "127.0.0.1",
-                "--tracker-timeout",
-                "2",
-                "--port",
-            ])
-            .arg(port.to_string()),
-    )
+    Proc::spawn("airswarm seed", &mut airswarm_seed_command(s, port))
+}
+
+/// The command `airswarm_seed` runs, for a test to add flags to.
+pub fn airswarm_seed_command(s: &Setup, port: u16) -> Command {
+    let mut c = airswarm();
+    c.args(["torrent", "seed"])
+        .arg(s.p("t.torrent"))
+        .arg("--data")
+        .arg(s.p("seed"))
+        .args([
+            "--interface",
+            "127.0.0.1",
+            "--tracker-timeout",
+            "2",
+            "--port",
+        ])
+        .arg(port.to_string());
+    c
 }
 
 /// The `airswarm torrent download --json` summary of a complete, clean download.
@@ -339,4 +342,31 @@ pub fn wait_until(limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
         assert!(Instant::now() < end, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// The info-hash of `torrent` in hex, as `airswarm torrent info` reports it.
+pub fn info_hash_hex(torrent: &Path) -> String {
+    let out = airswarm()
+        .args(["torrent", "info", "--json"])
+        .arg(torrent)
+        .output()
+        .unwrap();
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    j["info_hash"].as_str().unwrap().to_string()
+}
+
+/// A magnet link to the setup's torrent naming its HTTP tracker.
+pub fn magnet_of(s: &Setup) -> String {
+    let hash = info_hash_hex(&s.p("t.torrent"));
+    let tr: String = s
+        .http
+        .bytes()
+        .map(|c| match c {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (c as char).to_string()
+            }
+            _ => format!("%{c:02X}"),
+        })
+        .collect();
+    format!("magnet:?xt=urn:btih:{hash}&dn=data.bin&tr={tr}")
 }

@@ -70,6 +70,10 @@ static int file_traffic(int i, int *activity) {
   }
   if (r != AIRSWARM_DONE && check(r, "file_mesh_poll_event")) return 1;
   static uint8_t out[AIRSWARM_MAX_MESSAGE];
+  /* File pieces are polite traffic: they wait while the channel is busy (>= 25 %). */
+  double util = 0.0;
+  if (check(airswarm_secure_node_channel_utilisation(nodes[i], now, &util), "utilisation")) return 1;
+  if (check(airswarm_file_mesh_set_channel_utilisation(files[i], util), "set_utilisation")) return 1;
   for (;;) {
     size_t queued = 0;
     uint32_t scope = 0;

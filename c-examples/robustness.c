@@ -1475,6 +1475,17 @@ static void file_mesh(const char *pem_path) {
   EXPECT(airswarm_file_mesh_poll_transmit(fm, 1, 0, &scope, buf, sizeof buf, &len), AIRSWARM_DONE);
   EXPECT(airswarm_file_mesh_handle_timeout(NULL, 1), AIRSWARM_ERR_NULL);
   EXPECT(airswarm_file_mesh_handle_timeout(fm, UINT64_MAX), AIRSWARM_OK);
+  EXPECT(airswarm_file_mesh_set_channel_utilisation(NULL, 10.0), AIRSWARM_ERR_NULL);
+  {
+    airswarm_file_config *pc = NULL;
+    EXPECT(airswarm_file_config_new(&pc), AIRSWARM_OK);
+    EXPECT(airswarm_file_config_set(pc, "polite_channel_util_percent", 101),
+           AIRSWARM_ERR_INVALID_ARGUMENT);
+    EXPECT(airswarm_file_config_set(pc, "polite_channel_util_percent", 40), AIRSWARM_OK);
+    airswarm_file_config_free(pc);
+  }
+  EXPECT(airswarm_file_mesh_set_channel_utilisation(fm, 0.0 / 0.0), AIRSWARM_OK);
+  EXPECT(airswarm_file_mesh_set_channel_utilisation(fm, 0.0), AIRSWARM_OK);
   uint64_t t = 0;
   EXPECT(airswarm_file_mesh_poll_timeout(NULL, &t), AIRSWARM_ERR_NULL);
   EXPECT(airswarm_file_mesh_poll_timeout(fm, NULL), AIRSWARM_ERR_NULL);
@@ -1567,6 +1578,13 @@ static void file_mesh(const char *pem_path) {
   EXPECT(airswarm_secure_node_queued_frames(NULL, &n), AIRSWARM_ERR_NULL);
   EXPECT(airswarm_secure_node_queued_frames(sn, NULL), AIRSWARM_ERR_NULL);
   EXPECT(airswarm_secure_node_queued_frames(sn, &n), AIRSWARM_OK);
+  {
+    double util = -1.0;
+    EXPECT(airswarm_secure_node_channel_utilisation(NULL, 0, &util), AIRSWARM_ERR_NULL);
+    EXPECT(airswarm_secure_node_channel_utilisation(sn, 0, NULL), AIRSWARM_ERR_NULL);
+    EXPECT(airswarm_secure_node_channel_utilisation(sn, UINT64_MAX, &util), AIRSWARM_OK);
+    if (!(util >= 0.0 && util <= 100.0)) failures++, fprintf(stderr, "utilisation %f\n", util);
+  }
   if (n != 0) failures++;
   EXPECT(airswarm_secure_node_send_on_channel_one_hop(NULL, 1, 0, buf, 4, &mid), AIRSWARM_ERR_NULL);
   EXPECT(airswarm_secure_node_send_on_channel_one_hop(sn, 1, 0, NULL, 4, &mid), AIRSWARM_ERR_NULL);
@@ -1755,6 +1773,10 @@ static void panics(void) {
       EXPECT(airswarm_secure_node_send_on_channel_one_hop(sn, 1, 0, buf, 1, &id32),
              AIRSWARM_ERR_PANIC);
       EXPECT(airswarm_secure_node_queued_frames(sn, &cnt), AIRSWARM_ERR_PANIC);
+      {
+        double util = 0.0;
+        EXPECT(airswarm_secure_node_channel_utilisation(sn, 1, &util), AIRSWARM_ERR_PANIC);
+      }
     }
     {
       /* Files over the mesh. */
@@ -1775,6 +1797,7 @@ static void panics(void) {
       EXPECT(airswarm_file_mesh_is_file_payload(buf, 1, &is_file), AIRSWARM_ERR_PANIC);
       EXPECT(airswarm_file_mesh_handle_message(fm, 1, 2, buf, 1, sn, NULL), AIRSWARM_ERR_PANIC);
       EXPECT(airswarm_file_mesh_handle_timeout(fm, 1), AIRSWARM_ERR_PANIC);
+      EXPECT(airswarm_file_mesh_set_channel_utilisation(fm, 1.0), AIRSWARM_ERR_PANIC);
       EXPECT(airswarm_file_mesh_poll_transmit(fm, 1, 0, &scope, buf, sizeof buf, &len),
              AIRSWARM_ERR_PANIC);
       EXPECT(airswarm_file_mesh_poll_event(fm, &fe, buf, sizeof buf, &len), AIRSWARM_ERR_PANIC);

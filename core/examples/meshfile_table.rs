@@ -2,7 +2,7 @@
 //! transfer, on the simulator.
 //!
 //! ```text
-//! cargo run --release -p airswarm-core --example meshfile_table -- [SEEDS] [SIZES…] [--crypto]
+//! cargo run --release -p airswarm-core --example meshfile_table -- [SEEDS] [SIZES…] [--crypto] [--chat-only]
 //! ```
 //! Defaults: seeds 1..=10, meshes of 30, 60 and 100 nodes, a 20 KiB file, plain frames
 //! (`--crypto` seals everything and puts handshakes on the air; RSA key generation then
@@ -49,6 +49,8 @@ fn run(
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let crypto = args.iter().any(|a| a == "--crypto");
+    // `--chat-only`: skip the swarm/unicast table, measure chat idle vs during a transfer.
+    let chat_only = args.iter().any(|a| a == "--chat-only");
     // `--pace-ms=N`: the engine's quiet per file frame (default the engine's 1.5 s);
     // `--first-seed=N`: seeds N..N+SEEDS-1 instead of 1..SEEDS.
     let opt = |name: &str| {
@@ -77,7 +79,7 @@ fn main() {
     println!(
         "nodes seed | swarm: done/total airtime_s p95_s identical | unicast: done/total airtime_s p95_s identical | ratio"
     );
-    for &nodes in &sizes {
+    for &nodes in sizes.iter().filter(|_| !chat_only) {
         let (mut sum_s, mut sum_u) = (0.0, 0.0);
         for seed in first_seed..first_seed + seeds {
             let ids: Vec<Identity> = if crypto {

@@ -170,6 +170,32 @@ fn a_sharer_floods_its_metainfo_again_when_asked() {
 }
 
 #[test]
+fn file_traffic_waits_while_the_channel_is_busy_and_resumes_when_it_quiets() {
+    let key = sharer();
+    let mut line = Line::new(2, &key, None);
+    share(&mut line, &key, &file(2000));
+    let e = &mut line.nodes[0];
+    // 30 % of the last minute busy: above Meshtastic's polite 25 %.
+    e.set_channel_utilisation(30.0);
+    assert!(e.poll_transmit(Instant(0), 0).is_none());
+    // It asks to be polled again after a pace, and holds back until the channel quiets.
+    let again = e.poll_timeout().expect("a timer to look again");
+    assert!(again > Instant(0), "{again:?}");
+    assert!(e.poll_transmit(again, 0).is_none());
+    e.set_channel_utilisation(24.9);
+    let t = e.poll_timeout().unwrap();
+    let out = e
+        .poll_transmit(t, 0)
+        .expect("the metainfo, now the channel is quiet");
+    assert_eq!(out.scope, Scope::Mesh);
+    // A host that never reports utilisation sends as before; NaN counts as idle.
+    let mut other = Line::new(2, &key, None);
+    share(&mut other, &key, &file(2000));
+    other.nodes[0].set_channel_utilisation(f64::NAN);
+    assert!(other.nodes[0].poll_transmit(Instant(0), 0).is_some());
+}
+
+#[test]
 fn timers_follow_the_radio_and_the_duty_cycle() {
     let lora = airswarm_core::radio::LoRaConfig::default();
     assert_eq!(lora.spreading_factor, 7);

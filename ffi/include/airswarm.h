@@ -644,6 +644,17 @@ airswarm_result airswarm_secure_node_send_on_channel_one_hop(airswarm_secure_nod
 // `node` NULL or a live handle; `out` NULL or valid for writes.
 airswarm_result airswarm_secure_node_queued_frames(const airswarm_secure_node *node, size_t *out);
 
+// Percent of the last minute (`now_ms`) the channel carried frames this node sent or
+// decoded (Meshtastic's channel utilisation): give it to
+// `airswarm_file_mesh_set_channel_utilisation` so file traffic waits while the channel
+// is busy.
+//
+// # Safety
+// `node` NULL or a live handle; `out` NULL or valid for writes.
+airswarm_result airswarm_secure_node_channel_utilisation(const airswarm_secure_node *node,
+                                                         uint64_t now_ms,
+                                                         double *out);
+
 // Sets the name announced with this node's key from the next
 // `airswarm_secure_node_announce` on (signed with the key, so nobody else can rename it;
 // others see it in `AIRSWARM_SECURE_EVENT_ANNOUNCED`). `name` is NUL-terminated UTF-8, 1
@@ -970,6 +981,14 @@ airswarm_result airswarm_file_mesh_handle_message(airswarm_file_mesh *fm,
 // # Safety
 // `fm` NULL or a live handle.
 airswarm_result airswarm_file_mesh_handle_timeout(airswarm_file_mesh *fm, uint64_t now_ms);
+
+// Reports the node's channel utilisation (`airswarm_secure_node_channel_utilisation`,
+// percent): file traffic waits while it is at or above 25 % (Meshtastic's polite
+// limit). Never reported, the channel counts as idle; NaN counts as idle too.
+//
+// # Safety
+// `fm` NULL or a live handle.
+airswarm_result airswarm_file_mesh_set_channel_utilisation(airswarm_file_mesh *fm, double percent);
 
 // Copies the next file message to send into `buf` and its scope (`AIRSWARM_FILE_SCOPE_*`)
 // into `*out_scope`; `AIRSWARM_DONE` when nothing is due (pacing, or the node has more

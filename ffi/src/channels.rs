@@ -167,6 +167,31 @@ pub unsafe extern "C" fn airswarm_secure_node_queued_frames(
     })
 }
 
+/// Percent of the last minute (`now_ms`) the channel carried frames this node sent or
+/// decoded (Meshtastic's channel utilisation): give it to
+/// `airswarm_file_mesh_set_channel_utilisation` so file traffic waits while the channel
+/// is busy.
+///
+/// # Safety
+/// `node` NULL or a live handle; `out` NULL or valid for writes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_secure_node_channel_utilisation(
+    node: *const airswarm_secure_node,
+    now_ms: u64,
+    out: *mut f64,
+) -> airswarm_result {
+    guard(|| {
+        // SAFETY: caller contract on `node`.
+        let n = unsafe { const_ref(node)? };
+        let util = n
+            .node
+            .node()
+            .channel_utilisation_percent(Instant::from_millis(now_ms));
+        // SAFETY: caller contract on `out`.
+        unsafe { put(out, util) }
+    })
+}
+
 /// Sets the name announced with this node's key from the next
 /// `airswarm_secure_node_announce` on (signed with the key, so nobody else can rename it;
 /// others see it in `AIRSWARM_SECURE_EVENT_ANNOUNCED`). `name` is NUL-terminated UTF-8, 1

@@ -192,10 +192,12 @@ pub unsafe extern "C" fn airswarm_file_config_free(cfg: *mut airswarm_file_confi
 }
 
 /// Sets the setting `name` to `value`: "pace_ms", "max_node_queue", "have_interval_ms",
-/// "max_have_interval_ms", "request_timeout_ms", "requests_per_peer" (at least 1) or
-/// "auto_fetch" (0/1: join every verified file announced) or "relay" (0/1, default 1:
-/// carry a file offered here for a neighbour that gathers it). An unknown name or a value
-/// out of range is `AIRSWARM_ERR_INVALID_ARGUMENT`.
+/// "max_have_interval_ms", "request_timeout_ms", "requests_per_peer" (at least 1),
+/// "auto_fetch" (0/1: join every verified file announced), "relay" (0/1, default 1:
+/// carry a file offered here for a neighbour that gathers it) or
+/// "polite_channel_util_percent" (0..=100, default 25: file traffic waits while the
+/// utilisation given to `airswarm_file_mesh_set_channel_utilisation` is at least this).
+/// An unknown name or a value out of range is `AIRSWARM_ERR_INVALID_ARGUMENT`.
 ///
 /// # Safety
 /// `cfg` NULL or a live handle; `name` NULL or NUL-terminated.
@@ -233,6 +235,15 @@ pub unsafe extern "C" fn airswarm_file_config_set(
             }
             "auto_fetch" => c.auto_fetch = flag("auto_fetch", u32::try_from(value).unwrap_or(2))?,
             "relay" => c.relay = flag("relay", u32::try_from(value).unwrap_or(2))?,
+            "polite_channel_util_percent" if value <= 100 => {
+                c.polite_channel_util_percent = value as f64;
+            }
+            "polite_channel_util_percent" => {
+                return Err(fail(
+                    AIRSWARM_ERR_INVALID_ARGUMENT,
+                    "polite_channel_util_percent must be within 0..=100",
+                ));
+            }
             _ => {
                 return Err(fail(
                     AIRSWARM_ERR_INVALID_ARGUMENT,
@@ -493,6 +504,24 @@ pub unsafe extern "C" fn airswarm_file_mesh_handle_timeout(
         unsafe { engine(fm)? }
             .mesh
             .handle_timeout(Instant::from_millis(now_ms));
+        Ok(())
+    })
+}
+
+/// Reports the node's channel utilisation (`airswarm_secure_node_channel_utilisation`,
+/// percent): file traffic waits while it is at or above 25 % (Meshtastic's polite
+/// limit). Never reported, the channel counts as idle; NaN counts as idle too.
+///
+/// # Safety
+/// `fm` NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_file_mesh_set_channel_utilisation(
+    fm: *mut airswarm_file_mesh,
+    percent: f64,
+) -> airswarm_result {
+    guard(|| {
+        // SAFETY: caller contract.
+        unsafe { engine(fm)? }.mesh.set_channel_utilisation(percent);
         Ok(())
     })
 }

@@ -136,7 +136,7 @@ pub struct FileMesh {
 #[pymethods]
 impl FileMesh {
     #[new]
-    #[pyo3(signature = (address, *, seed=Wide(0), pace_ms=Wide(1500), max_node_queue=Wide(0), have_interval_ms=Wide(60_000), max_have_interval_ms=Wide(1_800_000), request_timeout_ms=Wide(600_000), requests_per_peer=Wide(4), auto_fetch=false, relay=true), text_signature = "(address, *, seed=0, pace_ms=1500, max_node_queue=0, have_interval_ms=60000, max_have_interval_ms=1800000, request_timeout_ms=600000, requests_per_peer=4, auto_fetch=False, relay=True)")]
+    #[pyo3(signature = (address, *, seed=Wide(0), pace_ms=Wide(1500), max_node_queue=Wide(0), have_interval_ms=Wide(60_000), max_have_interval_ms=Wide(1_800_000), request_timeout_ms=Wide(600_000), requests_per_peer=Wide(4), auto_fetch=false, relay=true, polite_channel_util_percent=25.0), text_signature = "(address, *, seed=0, pace_ms=1500, max_node_queue=0, have_interval_ms=60000, max_have_interval_ms=1800000, request_timeout_ms=600000, requests_per_peer=4, auto_fetch=False, relay=True, polite_channel_util_percent=25.0)")]
     #[allow(clippy::too_many_arguments)]
     fn new(
         address: Wide,
@@ -149,7 +149,13 @@ impl FileMesh {
         requests_per_peer: Wide,
         auto_fetch: bool,
         relay: bool,
+        polite_channel_util_percent: f64,
     ) -> PyResult<Self> {
+        if !(0.0..=100.0).contains(&polite_channel_util_percent) {
+            return Err(errors::config(
+                "polite_channel_util_percent must be within 0..=100",
+            ));
+        }
         let requests_per_peer: usize = plain("requests_per_peer", requests_per_peer.0)?;
         if requests_per_peer == 0 {
             return Err(errors::config("requests_per_peer must be at least 1"));
@@ -163,6 +169,7 @@ impl FileMesh {
             requests_per_peer,
             auto_fetch,
             relay,
+            polite_channel_util_percent,
         };
         Ok(FileMesh {
             inner: Core::new(
@@ -289,6 +296,12 @@ impl FileMesh {
     /// Call when `poll_timeout()` is due.
     fn handle_timeout(&mut self, now_ms: Int<u64>) {
         self.inner.handle_timeout(Instant(now_ms.0));
+    }
+
+    /// The node's channel utilisation, percent (`Node.channel_utilisation_percent`):
+    /// file traffic waits while it is at or above `polite_channel_util_percent`.
+    fn set_channel_utilisation(&mut self, percent: f64) {
+        self.inner.set_channel_utilisation(percent);
     }
 
     /// The next message to send as `(scope, payload)`, scope "neighbours" or "mesh"; None

@@ -767,6 +767,13 @@ impl Node {
         self.inner.queued_frames()
     }
 
+    /// Percent of the minute before `now_ms` the channel carried frames this node sent or
+    /// decoded (Meshtastic's channel utilisation): `FileMesh.set_channel_utilisation`
+    /// takes it, so file traffic waits while the channel is busy.
+    fn channel_utilisation_percent(&self, now_ms: Int<u64>) -> f64 {
+        self.inner.channel_utilisation_percent(Instant(now_ms.0))
+    }
+
     /// Call when `poll_timeout()` is due.
     fn handle_timeout(&mut self, now_ms: Int<u64>) {
         self.inner.handle_timeout(Instant(now_ms.0));

@@ -673,6 +673,15 @@ impl SecureNode {
         self.inner.node().queued_frames()
     }
 
+    /// Percent of the minute before `now_ms` the channel carried frames this node sent or
+    /// decoded (Meshtastic's channel utilisation): `FileMesh.set_channel_utilisation`
+    /// takes it, so file traffic waits while the channel is busy.
+    fn channel_utilisation_percent(&self, now_ms: Int<u64>) -> f64 {
+        self.inner
+            .node()
+            .channel_utilisation_percent(Instant(now_ms.0))
+    }
+
     /// A copy of the node's keyring, with the keys it pinned from announcements (save it
     /// to keep the pins across restarts). Changing the copy does not change the node: use
     /// `pin` or `set_keyring`.

@@ -43,6 +43,7 @@ def run(mesh, engines, until, done):
                 events[i].append(fe)
                 if fe.kind == "offered":
                     fm.fetch(now, fe.file)
+            fm.set_channel_utilisation(node.channel_utilisation_percent(now))
             while (out := fm.poll_transmit(now, node.queued_frames)) is not None:
                 busy = True
                 scope, payload = out
@@ -167,6 +168,8 @@ def test_bad_input_gives_clear_errors():
         airswarm.FileMesh(-1)
     with pytest.raises(airswarm.ConfigError):
         airswarm.FileMesh(1, requests_per_peer=0)
+    with pytest.raises(airswarm.ConfigError, match="polite_channel_util_percent"):
+        airswarm.FileMesh(1, polite_channel_util_percent=101.0)
     with pytest.raises(airswarm.DecodeError):
         fm.resume(1, b"ASF1junk", DATA)
     # None of that changed anything: C still has no file, A still serves its own.
@@ -193,3 +196,22 @@ def test_simulator_file_options_and_keys():
         airswarm.Simulator(nodes=6, file_kib=2000)
     with pytest.raises(airswarm.ConfigError, match="liars"):
         airswarm.Simulator(nodes=6, file_kib=2, liars=10**12)
+
+
+def test_file_traffic_waits_while_the_channel_is_busy():
+    nodes, engines = three_nodes()
+    a = engines[0]
+    a.share(0, SHARER, "a.bin", DATA)
+    # Above the polite 25 % of the last minute, nothing goes out; a timer says when to look again.
+    a.set_channel_utilisation(30.0)
+    assert a.poll_transmit(0) is None
+    again = a.poll_timeout()
+    assert again is not None and again > 0
+    a.set_channel_utilisation(nodes[0].channel_utilisation_percent(again))
+    assert nodes[0].channel_utilisation_percent(again) == 0.0
+    scope, _ = a.poll_transmit(again)
+    assert scope == "mesh"
+    # Set to 0, file traffic is held back whatever the channel carries.
+    strict = airswarm.FileMesh(nodes[1].address, polite_channel_util_percent=0.0)
+    strict.share(0, SHARER, "b.bin", DATA)
+    assert strict.poll_transmit(0) is None

@@ -35,6 +35,11 @@ pub struct FileConfig {
     pub pace: Duration,
     /// Hand out file traffic only while the node has at most this many frames queued.
     pub max_node_queue: usize,
+    /// Hand out file traffic only while the channel utilisation the host reports
+    /// ([`FileMesh::set_channel_utilisation`]) is below this percent: file pieces are
+    /// polite traffic, as Meshtastic's metadata is (airtime.h
+    /// `polite_channel_util_percent` = 25), so chat keeps its latency on a busy mesh.
+    pub polite_channel_util_percent: f64,
     /// First bitfield re-broadcast period while a neighbour (or we) still lack pieces;
     /// it doubles each time nothing changed, up to `max_have_interval`.
     pub have_interval: Duration,
@@ -56,6 +61,7 @@ impl Default for FileConfig {
         FileConfig {
             pace: Duration::from_millis(1500),
             max_node_queue: 0,
+            polite_channel_util_percent: crate::radio::POLITE_PERCENT,
             have_interval: Duration::from_secs(60),
             max_have_interval: Duration::from_secs(1800),
             // A neighbour at a 1 % duty cycle sends a 3-frame piece (~1 s at SF7) about
@@ -206,6 +212,8 @@ pub struct FileMesh {
     idle: bool,
     /// The latest time the host gave us.
     last_now: Instant,
+    /// The node's channel utilisation, percent, as the host last reported it.
+    channel_util: f64,
     events: VecDeque<FileEvent>,
 }
 
@@ -221,6 +229,7 @@ impl FileMesh {
             meta_wanted: BTreeMap::new(),
             next_send: Instant(0),
             idle: false,
+            channel_util: 0.0,
             last_now: Instant(0),
             events: VecDeque::new(),
         }
@@ -535,10 +544,24 @@ impl FileMesh {
         }
     }
 
-    /// The next message to hand to the node, if the pace and the node's queue allow.
+    /// The node's channel utilisation (percent of the last minute, see
+    /// [`Node::channel_utilisation_percent`](crate::mesh::Node::channel_utilisation_percent)):
+    /// file traffic waits while it is at or above `polite_channel_util_percent`. Hosts
+    /// that never report it send as if the channel were idle.
+    pub fn set_channel_utilisation(&mut self, percent: f64) {
+        self.channel_util = if percent.is_finite() { percent } else { 0.0 };
+    }
+
+    /// The next message to hand to the node, if the pace, the node's queue and the
+    /// channel's utilisation allow.
     pub fn poll_transmit(&mut self, now: Instant, node_queued_frames: usize) -> Option<Outgoing> {
         self.last_now = self.last_now.max(now);
         if now < self.next_send {
+            return None;
+        }
+        if self.channel_util >= self.cfg.polite_channel_util_percent {
+            // Busy channel: look again after a pace (the utilisation covers a minute).
+            self.next_send = now + self.cfg.pace;
             return None;
         }
         if node_queued_frames > self.cfg.max_node_queue {

@@ -5,9 +5,11 @@
 //! §4.1.1) and the regional rules they implement.
 
 mod airtime;
+mod channel_use;
 mod config;
 mod duty;
 
+pub use channel_use::{ChannelUse, POLITE_PERCENT};
 pub use config::{BANDWIDTHS_HZ, Ldro, LoRaConfig, RadioError};
 pub use duty::{Band, DutyCycle};
 

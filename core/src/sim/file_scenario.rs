@@ -124,11 +124,15 @@ pub(super) struct FileRun {
 }
 
 impl Driven {
-    fn queued_frames(&self) -> usize {
+    fn node(&self) -> &crate::mesh::Node {
         match self {
-            Driven::Plain(n) => n.queued_frames(),
-            Driven::Secure(n) => n.node().queued_frames(),
+            Driven::Plain(n) => n,
+            Driven::Secure(n) => n.node(),
         }
+    }
+
+    fn queued_frames(&self) -> usize {
+        self.node().queued_frames()
     }
 
     fn send_file(&mut self, now: Instant, scope: Scope, payload: &[u8]) -> bool {
@@ -366,6 +370,7 @@ impl Simulator {
             FileMode::Swarm => {
                 let e = &mut f.engines[n];
                 e.handle_timeout(now);
+                e.set_channel_utilisation(node.node().channel_utilisation_percent(now));
                 while let Some(out) = e.poll_transmit(now, node.queued_frames()) {
                     let mut payload = out.payload;
                     let kind = payload

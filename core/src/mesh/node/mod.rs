@@ -41,7 +41,7 @@ use crate::mesh::wire::{
     self, Address, Content, FrameError, FrameView, Header, Kind, MAX_ATTEMPT, NO_NEXT_HOP,
     message_tag,
 };
-use crate::radio::DutyCycle;
+use crate::radio::{ChannelUse, DutyCycle};
 use crate::rng::Rng;
 use crate::time::{Duration, Instant};
 
@@ -98,6 +98,8 @@ pub struct Node {
     /// flood (its relay gave up on the route), we relay it after all.
     passed_by: DedupCache,
     duty: DutyCycle,
+    /// Airtime we sent or decoded in the last minute (polite traffic waits on it).
+    channel_use: ChannelUse,
     /// When the radio is expected to be free of frames already handed to the host.
     radio_free_at: Instant,
     /// The frame being handled came by a bridge, not our radio (`handle_frame_off_air`).
@@ -175,6 +177,7 @@ impl Node {
             wants: Vec::new(),
             next_hops: NextHops::default(),
             busy_until: Instant::ZERO,
+            channel_use: ChannelUse::default(),
             coverage: Coverage::default(),
             stats: NodeStats::default(),
             cfg,
@@ -257,6 +260,14 @@ impl Node {
         })
     }
 
+    /// Percent of the last minute the channel carried frames we sent or decoded (as
+    /// Meshtastic's channel utilisation): hosts hold polite traffic, such as file pieces
+    /// ([`FileMesh::set_channel_utilisation`](crate::meshfile::FileMesh::set_channel_utilisation)),
+    /// while it is above [`POLITE_PERCENT`](crate::radio::POLITE_PERCENT).
+    pub fn channel_utilisation_percent(&self, now: Instant) -> f64 {
+        self.channel_use.percent(now)
+    }
+
     /// The radio detected a frame starting on the air that lasts until `until` (a preamble
     /// it is receiving). A policy that [redraws when busy](FloodPolicy::redraws_when_busy)
     /// keeps frames due meanwhile queued; hosts that cannot tell may never call this.
@@ -299,6 +310,8 @@ impl Node {
             }
         };
         self.stats.frames_received += 1;
+        let airtime_us = self.cfg.lora.time_on_air_us(bytes.len()).unwrap_or(0);
+        self.channel_use.record(now, airtime_us);
         let h = *view.header();
         let snr_q = (snr_db * 4.0).clamp(i16::MIN as f32, i16::MAX as f32) as i16;
         let key = key_of(&h);

@@ -246,6 +246,7 @@ impl Node {
                 continue;
             }
             self.duty.record(start, airtime_us);
+            self.channel_use.record(start, airtime_us);
             self.radio_free_at = start + Duration::from_millis(airtime_ms);
             self.stats.frames_sent += 1;
             let header = FrameView::parse(&p.frame).ok().map(|v| *v.header());
@@ -605,6 +606,24 @@ mod tests {
                 assert!(t1.saturating_since(t0).as_millis() <= window, "{s}: {t1:?}");
             }
         }
+    }
+
+    #[test]
+    fn channel_utilisation_counts_frames_sent_and_decoded_over_the_last_minute() {
+        let mut n = node(0x10, Strategy::Airswarm);
+        assert_eq!(n.channel_utilisation_percent(Instant(0)), 0.0);
+        let heard = data(0x77, 0x21, Address::BROADCAST, 9, 1);
+        let heard_us = n.cfg.lora.time_on_air_us(heard.len()).unwrap();
+        n.handle_frame(Instant(1_000), &heard, -90.0, -5.0).unwrap();
+        // Our relay of it goes out too: both count.
+        let sent = run_until(&mut n, Instant(30_000));
+        assert_eq!(sent.len(), 1);
+        let sent_us = n.cfg.lora.time_on_air_us(sent[0].1.len()).unwrap();
+        let want = (heard_us + sent_us) as f64 / 60e6 * 100.0;
+        let got = n.channel_utilisation_percent(Instant(30_000));
+        assert!((got - want).abs() < 1e-9, "{got} vs {want}");
+        // A minute and a period later, both have left the window.
+        assert_eq!(n.channel_utilisation_percent(Instant(80_000)), 0.0);
     }
 
     #[test]

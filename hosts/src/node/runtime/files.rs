@@ -382,6 +382,8 @@ impl Runtime {
                 }
             }
         }
+        let util = self.node.node().channel_utilisation_percent(now);
+        self.files.engine.set_channel_utilisation(util);
         loop {
             let queued = self.node.node().queued_frames() + self.backlog.len();
             let Some(out) = self.files.engine.poll_transmit(now, queued) else {

@@ -869,10 +869,12 @@ airswarm_result airswarm_file_config_new(airswarm_file_config **out);
 void airswarm_file_config_free(airswarm_file_config *cfg);
 
 // Sets the setting `name` to `value`: "pace_ms", "max_node_queue", "have_interval_ms",
-// "max_have_interval_ms", "request_timeout_ms", "requests_per_peer" (at least 1) or
-// "auto_fetch" (0/1: join every verified file announced) or "relay" (0/1, default 1:
-// carry a file offered here for a neighbour that gathers it). An unknown name or a value
-// out of range is `AIRSWARM_ERR_INVALID_ARGUMENT`.
+// "max_have_interval_ms", "request_timeout_ms", "requests_per_peer" (at least 1),
+// "auto_fetch" (0/1: join every verified file announced), "relay" (0/1, default 1:
+// carry a file offered here for a neighbour that gathers it) or
+// "polite_channel_util_percent" (0..=100, default 25: file traffic waits while the
+// utilisation given to `airswarm_file_mesh_set_channel_utilisation` is at least this).
+// An unknown name or a value out of range is `AIRSWARM_ERR_INVALID_ARGUMENT`.
 //
 // # Safety
 // `cfg` NULL or a live handle; `name` NULL or NUL-terminated.

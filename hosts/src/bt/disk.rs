@@ -36,6 +36,54 @@ pub fn file_path(meta: &Metainfo, dir: &Path, i: usize) -> PathBuf {
         .fold(dir.to_path_buf(), |p, c| p.join(c))
 }
 
+/// Where airswarm before 2026-12-03 stored file `i` of a multi-file torrent:
+/// `dir/name/name/sub/file` (the name joined twice). `None` for a single-file torrent.
+fn nested_path(meta: &Metainfo, dir: &Path, i: usize) -> Option<PathBuf> {
+    meta.info
+        .multi_file
+        .then(|| file_path(meta, &dir.join(&meta.info.name), i))
+}
+
+/// Move the files of a multi-file download made by an older airswarm, which stored them
+/// one directory too deep (`dir/name/name/…`), to where every client keeps them, so the
+/// download resumes instead of starting again beside them. A file already at the new
+/// place is never overwritten. Returns how many files moved.
+pub fn move_nested_layout(meta: &Metainfo, dir: &Path) -> anyhow::Result<usize> {
+    if !meta.info.multi_file {
+        return Ok(0);
+    }
+    let current: Vec<PathBuf> = (0..meta.info.files.len())
+        .map(|i| file_path(meta, dir, i))
+        .collect();
+    let mut moved = 0;
+    for (i, new) in current.iter().enumerate() {
+        let Some(old) = nested_path(meta, dir, i) else {
+            return Ok(0);
+        };
+        // (A torrent may itself hold `name/…` under its name: such a file is in place.)
+        if meta.info.files[i].pad || !old.is_file() || new.exists() || current.contains(&old) {
+            continue;
+        }
+        if let Some(parent) = new.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create directory {}", parent.display()))?;
+        }
+        std::fs::rename(&old, new)
+            .with_context(|| format!("cannot move {} to {}", old.display(), new.display()))?;
+        moved += 1;
+        // Remove the directories the move left empty, up to `dir/name/name`.
+        let top = dir.join(&meta.info.name).join(&meta.info.name);
+        let mut d = old.parent();
+        while let Some(p) = d.filter(|p| p.starts_with(&top)) {
+            if std::fs::remove_dir(p).is_err() {
+                break;
+            }
+            d = p.parent();
+        }
+    }
+    Ok(moved)
+}
+
 /// Whether an I/O error means the disk is full.
 pub fn is_disk_full(e: &std::io::Error) -> bool {
     e.kind() == ErrorKind::StorageFull || e.raw_os_error() == Some(28) // ENOSPC
@@ -52,6 +100,16 @@ impl Storage {
         sparse: bool,
     ) -> anyhow::Result<Storage> {
         let layout = Layout::from_info(&meta.info);
+        if create {
+            let moved = move_nested_layout(meta, dir)?;
+            if moved > 0 {
+                eprintln!(
+                    "moved {moved} file(s) of {} from {} (the layout of older airswarm versions)",
+                    meta.info.name,
+                    dir.join(&meta.info.name).join(&meta.info.name).display()
+                );
+            }
+        }
         let mut files = Vec::new();
         let mut paths = Vec::new();
         for (i, f) in meta.info.files.iter().enumerate() {
@@ -288,6 +346,75 @@ mod tests {
             file_path(&meta, Path::new("/dl"), 0),
             Path::new("/dl/one.bin")
         );
+    }
+
+    #[test]
+    fn a_download_stored_one_level_too_deep_by_older_versions_is_moved_and_resumed() {
+        let dir = std::env::temp_dir().join(format!(
+            "airswarm-disk-nested-{}-{:?}",
+            std::process::id(),
+            std::time::SystemTime::now()
+        ));
+        std::fs::create_dir_all(dir.join("multi/multi/sub")).unwrap();
+        std::fs::write(dir.join("multi/multi/a.bin"), b"abc").unwrap();
+        std::fs::write(dir.join("multi/multi/sub/b.bin"), b"de").unwrap();
+        let meta = multi();
+        let piece = meta.info.geometry().index(0).unwrap();
+        let read = Storage::open(&meta, &dir, true, true).map(|s| s.read_block(piece, 0, 5));
+        let old_gone = !dir.join("multi/multi").exists();
+        // A single-file torrent never moves anything.
+        let single = torrent(b"d6:lengthi5e4:name5:multi12:piece lengthi16384e");
+        let none = move_nested_layout(&single, &dir);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(read.unwrap().unwrap(), b"abcde");
+        assert!(old_gone, "the emptied old directories are removed");
+        assert_eq!(none.unwrap(), 0);
+    }
+
+    #[test]
+    fn a_torrent_holding_a_folder_named_like_itself_is_left_alone() {
+        // `x/f` and `x/x/f` under the name `x`: the second file is where the first one's
+        // old place would be, and must not be taken for it.
+        let meta = torrent(
+            b"d5:filesld6:lengthi1e4:pathl1:feed6:lengthi1e4:pathl1:x1:feee\
+              4:name1:x12:piece lengthi16384e",
+        );
+        let dir = std::env::temp_dir().join(format!(
+            "airswarm-disk-nested-same-{}-{:?}",
+            std::process::id(),
+            std::time::SystemTime::now()
+        ));
+        std::fs::create_dir_all(dir.join("x/x")).unwrap();
+        std::fs::write(dir.join("x/x/f"), b"2").unwrap();
+        let moved = move_nested_layout(&meta, &dir);
+        let second = std::fs::read(dir.join("x/x/f"));
+        let first = dir.join("x/f").exists();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(moved.unwrap(), 0);
+        assert_eq!(second.unwrap(), b"2");
+        assert!(!first);
+    }
+
+    #[test]
+    fn a_file_already_in_place_is_never_overwritten_by_the_old_layout() {
+        let dir = std::env::temp_dir().join(format!(
+            "airswarm-disk-nested-keep-{}-{:?}",
+            std::process::id(),
+            std::time::SystemTime::now()
+        ));
+        std::fs::create_dir_all(dir.join("multi/multi/sub")).unwrap();
+        std::fs::write(dir.join("multi/a.bin"), b"new").unwrap();
+        std::fs::write(dir.join("multi/multi/a.bin"), b"old").unwrap();
+        std::fs::write(dir.join("multi/multi/sub/b.bin"), b"de").unwrap();
+        let moved = move_nested_layout(&multi(), &dir);
+        let a = std::fs::read(dir.join("multi/a.bin"));
+        let old_a = std::fs::read(dir.join("multi/multi/a.bin"));
+        let b = std::fs::read(dir.join("multi/sub/b.bin"));
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(moved.unwrap(), 1);
+        assert_eq!(a.unwrap(), b"new");
+        assert_eq!(old_a.unwrap(), b"old", "left where it was");
+        assert_eq!(b.unwrap(), b"de");
     }
 
     #[test]

@@ -87,6 +87,23 @@ void node(void) {
     EXPECT(airswarm_node_config_set_lora(NULL, lc), AIRSWARM_ERR_NULL);
     EXPECT(airswarm_node_config_set_lora(cfg, NULL), AIRSWARM_ERR_NULL);
     EXPECT(airswarm_node_config_set_lora(cfg, lc), AIRSWARM_OK);
+    /* SF12 at 7.8 kHz under 1 %: a 48-byte frame (36.9 s on air) never fits 36 s an hour.
+     * The node refuses the message with the reason instead of queueing it forever. */
+    airswarm_node *slow = NULL;
+    uint32_t slow_id = 0;
+    static const uint8_t msg32[32];
+    EXPECT(airswarm_lora_config_set_bandwidth_hz(lc, 7800), AIRSWARM_OK);
+    EXPECT(airswarm_node_config_set_lora(cfg, lc), AIRSWARM_OK);
+    EXPECT(airswarm_node_config_set_duty_cycle_percent(cfg, 1.0), AIRSWARM_OK);
+    EXPECT(airswarm_node_new(cfg, &slow), AIRSWARM_OK);
+    EXPECT(airswarm_node_send(slow, 0, AIRSWARM_BROADCAST, msg32, sizeof msg32, &slow_id),
+           AIRSWARM_ERR_RADIO_CONFIG);
+    EXPECT_MESSAGE("could never be sent");
+    EXPECT(airswarm_node_send(slow, 0, AIRSWARM_BROADCAST, msg32, 2, &slow_id), AIRSWARM_OK);
+    airswarm_node_free(slow);
+    EXPECT(airswarm_lora_config_set_bandwidth_hz(lc, 125000), AIRSWARM_OK);
+    EXPECT(airswarm_node_config_set_lora(cfg, lc), AIRSWARM_OK);
+    EXPECT(airswarm_node_config_set_duty_cycle_percent(cfg, 100.0), AIRSWARM_OK);
     airswarm_lora_config_free(lc);
   }
   if (n != NULL) failures++, fprintf(stderr, "a failed node_new wrote a handle\n");

@@ -142,6 +142,11 @@ pub const NODE_STATS_FIELDS: &[Field<NodeStats>] = &[
     ),
     count!(
         NodeStats,
+        duty_cycle_drops,
+        "Frames dropped because one alone takes longer on air than the duty cycle allows in a window."
+    ),
+    count!(
+        NodeStats,
         route_fallbacks,
         "Routed frames whose next hop stayed silent, flooded instead."
     ),
@@ -253,6 +258,11 @@ pub const SIM_REPORT_FIELDS: &[Field<SimReport>] = &[
         SimReport,
         half_duplex_losses,
         "Receptions lost because the receiver was transmitting."
+    ),
+    count!(
+        SimReport,
+        sends_refused,
+        "Messages the source's node refused to send (full queue, or a frame longer on air than the duty cycle allows)."
     ),
     count!(
         SimReport,

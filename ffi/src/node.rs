@@ -136,7 +136,7 @@ pub(crate) fn mesh_code(e: &MeshError) -> airswarm_result {
         MeshError::MessageTooLarge { .. } => AIRSWARM_ERR_MESSAGE_TOO_LARGE,
         MeshError::SendToSelf => AIRSWARM_ERR_SEND_TO_SELF,
         MeshError::QueueFull { .. } => AIRSWARM_ERR_QUEUE_FULL,
-        MeshError::Radio(_) => AIRSWARM_ERR_RADIO_CONFIG,
+        MeshError::Radio(_) | MeshError::FrameOverDutyCycle { .. } => AIRSWARM_ERR_RADIO_CONFIG,
         _ => AIRSWARM_ERR_NODE_CONFIG,
     };
     fail(code, e)

@@ -175,6 +175,20 @@ def test_node_errors():
         a.handle_timeout(-1)
 
 
+def test_a_frame_the_duty_cycle_could_never_allow_is_refused_with_its_reason():
+    # SF12 at 7.8 kHz: a 48-byte frame is 36.9 s on air, 1 % of an hour is 36 s.
+    slow = airswarm.LoRaConfig(spreading_factor=12, bandwidth_hz=7800)
+    n = airswarm.Node(1, lora=slow, duty_cycle=1.0)
+    with pytest.raises(airswarm.MeshError, match="could never be sent"):
+        n.send(0, airswarm.BROADCAST, bytes(32))
+    n.send(0, airswarm.BROADCAST, b"hi")  # a short one fits
+    assert n.poll_transmit() is not None
+    with pytest.raises(airswarm.ConfigError, match="could never be sent"):
+        airswarm.Simulator(nodes=5, sf=12, bw_khz=7.8)
+    report = airswarm.Simulator(nodes=5, sf=12, bw_khz=7.8, payload=4, messages=2).run()
+    assert report.sends_refused == 0
+
+
 def _relay_of(frame: bytes, relay_addr: int) -> bytes:
     """What node `relay_addr` sends on after hearing `frame`."""
     r = airswarm.Node(relay_addr, seed=relay_addr)

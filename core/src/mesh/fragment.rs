@@ -6,7 +6,10 @@
 use core::fmt;
 use std::collections::HashMap;
 
-use super::wire::{Address, Content, MAX_FRAGMENT_PAYLOAD, MAX_FRAGMENTS, MAX_SINGLE_PAYLOAD};
+use super::wire::{
+    Address, Content, MAX_FRAGMENT_PAYLOAD, MAX_FRAGMENTS, MAX_FRAME, MAX_SINGLE_PAYLOAD,
+    SINGLE_OVERHEAD,
+};
 use crate::time::{Duration, Instant};
 
 /// The longest message the mesh carries: 255 fragments of 236 bytes.
@@ -18,6 +21,16 @@ pub fn frame_count(len: usize) -> usize {
         1
     } else {
         len.div_ceil(MAX_FRAGMENT_PAYLOAD)
+    }
+}
+
+/// The longest frame a payload of `len` bytes goes out in: every fragment but the last
+/// is a full frame; a single frame is as long as it needs.
+pub fn longest_frame(len: usize) -> usize {
+    if frame_count(len) > 1 {
+        MAX_FRAME
+    } else {
+        len + SINGLE_OVERHEAD
     }
 }
 

@@ -58,6 +58,17 @@ impl DutyCycle {
         self.fraction * 100.0
     }
 
+    /// Whether a frame of `airtime_us` fits the budget at all (an empty window): one
+    /// longer than that could never be sent.
+    pub fn can_ever_send(&self, airtime_us: u64) -> bool {
+        self.fraction >= 1.0 || airtime_us <= self.budget_us()
+    }
+
+    /// The window the budget applies to.
+    pub fn window(&self) -> Duration {
+        self.window
+    }
+
     fn budget_us(&self) -> u64 {
         (self.fraction * self.window.as_millis() as f64 * 1000.0) as u64
     }
@@ -126,6 +137,9 @@ impl DutyCycle {
         self.records.push_back((start, airtime_us));
     }
 }
+
+/// The window a node's duty cycle applies to: ETSI EN 300 220 counts it over an hour.
+pub const DUTY_CYCLE_WINDOW: Duration = Duration::from_secs(3600);
 
 /// Regulatory sub-bands the defaults know about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]

@@ -11,7 +11,7 @@ mod duty;
 
 pub use channel_use::{ChannelUse, POLITE_PERCENT};
 pub use config::{BANDWIDTHS_HZ, Ldro, LoRaConfig, RadioError};
-pub use duty::{Band, DutyCycle};
+pub use duty::{Band, DUTY_CYCLE_WINDOW, DutyCycle};
 
 /// Largest frame the SX1276 can send: RegPayloadLength is 8 bits.
 pub const MAX_FRAME: usize = 255;

@@ -94,6 +94,7 @@ pub struct Simulator {
     noise_dbm: f64,
     stats_collisions: u64,
     stats_half_duplex: u64,
+    stats_refused: u64,
     stats_tx: u64,
     stats_airtime_us: u64,
     events: u64,
@@ -226,6 +227,7 @@ impl Simulator {
             noise_dbm,
             stats_collisions: 0,
             stats_half_duplex: 0,
+            stats_refused: 0,
             stats_tx: 0,
             stats_airtime_us: 0,
             events: 0,
@@ -468,6 +470,36 @@ mod tests {
             r.airtime_s,
             one
         );
+    }
+
+    #[test]
+    fn frames_the_duty_cycle_could_never_allow_are_an_error_or_counted_as_refused() {
+        let slow = |payload, crypto| SimConfig {
+            nodes: 5,
+            area_m: 500.0,
+            messages: 4,
+            payload,
+            crypto,
+            duty_cycle_percent: 1.0,
+            lora: LoRaConfig {
+                spreading_factor: 12,
+                bandwidth_hz: 7_800,
+                ..LoRaConfig::default()
+            },
+            ..SimConfig::default()
+        };
+        // 32 bytes plain: a 48-byte frame, 36.9 s on air against 36 s an hour.
+        assert!(matches!(
+            Simulator::new(slow(32, false)).unwrap_err(),
+            SimError::Mesh(crate::mesh::MeshError::FrameOverDutyCycle { frame_len: 48, .. })
+        ));
+        // 20 bytes fit plain; sealed they do not: every send refused, and counted.
+        let plain = Simulator::new(slow(20, false)).unwrap().run();
+        assert_eq!(plain.sends_refused, 0);
+        assert!(plain.delivered_pairs > 0);
+        let sealed = Simulator::new(slow(20, true)).unwrap().run();
+        assert_eq!(sealed.sends_refused, 4);
+        assert_eq!(sealed.delivered_pairs, 0);
     }
 
     #[test]

@@ -60,6 +60,9 @@ pub struct SimReport {
     pub collisions: u64,
     /// Receptions lost because the receiver was transmitting.
     pub half_duplex_losses: u64,
+    /// Messages the source's node refused to send (a full send queue, or a frame longer
+    /// on air than the duty cycle allows): lost, and counted in `intended_pairs`.
+    pub sends_refused: u64,
     /// Pulls sent (asks for a missed broadcast; airswarm only), and frames sent to answer
     /// them. Both are counted in `transmissions` too.
     pub pulls: u64,
@@ -250,6 +253,7 @@ impl Simulator {
             airtime_s: self.stats_airtime_us as f64 / 1e6,
             collisions: self.stats_collisions,
             half_duplex_losses: self.stats_half_duplex,
+            sends_refused: self.stats_refused,
             pulls: self.nodes.iter().map(|sn| sn.node.stats().pulls_sent).sum(),
             pull_answers: self
                 .nodes

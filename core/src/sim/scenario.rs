@@ -141,7 +141,8 @@ impl Simulator {
         let mut payload = vec![(m & 0xFF) as u8; self.cfg.payload];
         payload[..4].copy_from_slice(&(m as u32).to_be_bytes());
         let dst_addr = dst.map_or(Address::BROADCAST, |d| self.nodes[d].node.address());
-        // A full queue is part of what the scenario measures: the message is simply lost.
+        // A full queue is part of what the scenario measures: the message is lost, and
+        // counted.
         let me = self.nodes[src].node.address().0;
         match self.nodes[src]
             .node
@@ -153,7 +154,7 @@ impl Simulator {
             Ok(SendOutcome::AwaitingSession { ticket }) => {
                 self.by_ticket.insert((me, ticket), m);
             }
-            Err(()) => {}
+            Err(()) => self.stats_refused += 1,
         }
         self.service(t, src);
     }

@@ -378,6 +378,15 @@ fn print_summary(reports: &[(SimReport, f64)]) -> Result<()> {
             wall
         )?;
     }
+    for (r, _) in reports.iter().filter(|(r, _)| r.sends_refused > 0) {
+        outln!(
+            "{}: {} of {} messages were refused by their sender's node (send queue full, or a \
+             sealed frame longer on air than the duty cycle allows) and count as lost",
+            r.variant,
+            r.sends_refused,
+            r.messages
+        )?;
+    }
     for (r, _) in reports {
         if let Some(f) = &r.file {
             outln!()?;

@@ -36,6 +36,14 @@ pub enum MeshError {
     CounterExhausted,
     /// A send queue that can hold no frame.
     BadQueue(i128),
+    /// One frame of the message takes longer on air than the duty cycle allows in a whole
+    /// window: it could never be sent.
+    FrameOverDutyCycle {
+        frame_len: usize,
+        airtime_ms: u64,
+        percent: f64,
+        window_s: u64,
+    },
 }
 
 impl fmt::Display for MeshError {
@@ -96,11 +104,43 @@ impl fmt::Display for MeshError {
             MeshError::BadQueue(q) => {
                 write!(f, "send queue of {q} frames must hold at least 1 frame")
             }
+            MeshError::FrameOverDutyCycle {
+                frame_len,
+                airtime_ms,
+                percent,
+                window_s,
+            } => write!(
+                f,
+                "a {frame_len}-byte frame takes {:.1} s on air, more than the {percent} % duty cycle \
+                 allows in {window_s} s ({:.1} s): it could never be sent; use a faster spreading \
+                 factor or a wider bandwidth, or a shorter message",
+                *airtime_ms as f64 / 1000.0,
+                *window_s as f64 * percent / 100.0
+            ),
         }
     }
 }
 
 impl std::error::Error for MeshError {}
+
+/// `Err` when a `frame_len`-byte frame takes longer on air than `duty` allows in a whole
+/// window (it could never be sent).
+pub fn check_frame_fits(
+    lora: &LoRaConfig,
+    duty: &crate::radio::DutyCycle,
+    frame_len: usize,
+) -> Result<(), MeshError> {
+    let airtime_us = lora.time_on_air_us(frame_len)?;
+    if duty.can_ever_send(airtime_us) {
+        return Ok(());
+    }
+    Err(MeshError::FrameOverDutyCycle {
+        frame_len,
+        airtime_ms: airtime_us.div_ceil(1000),
+        percent: duty.percent(),
+        window_s: duty.window().as_millis() / 1000,
+    })
+}
 
 impl From<RadioError> for MeshError {
     fn from(e: RadioError) -> Self {

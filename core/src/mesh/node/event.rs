@@ -46,6 +46,9 @@ pub struct NodeStats {
     pub send_failures: u64,
     pub reassembly_errors: u64,
     pub queue_drops: u64,
+    /// Frames dropped because one alone takes longer on air than the duty cycle allows in
+    /// a whole window (they would hold the queue forever).
+    pub duty_cycle_drops: u64,
     /// Routed frames whose next hop stayed silent through every hand-over, flooded instead.
     pub route_fallbacks: u64,
     /// Pulls sent: asks to a neighbour for broadcasts this node learned it missed.

@@ -21,7 +21,7 @@ mod txqueue;
 
 use super::flood::{CopyHeard, FloodPolicy};
 pub use super::flood::{Role, Strategy};
-pub use config::{AirswarmTuning, MeshError, NodeConfig};
+pub use config::{AirswarmTuning, MeshError, NodeConfig, check_frame_fits};
 pub use counter::{MAX_COUNTER, MAX_FIRST_COUNTER};
 use coverage::Coverage;
 pub use event::{Event, Message, NodeStats};
@@ -137,7 +137,7 @@ impl Node {
         let duty = if cfg.duty_cycle_percent >= 100.0 {
             DutyCycle::unlimited()
         } else {
-            DutyCycle::new(cfg.duty_cycle_percent, Duration::from_secs(3600))?
+            DutyCycle::new(cfg.duty_cycle_percent, crate::radio::DUTY_CYCLE_WINDOW)?
         };
         let policy = cfg.strategy.policy(cfg.tuning, cfg.role);
         let timing = Timing::new(&cfg.lora, policy.as_ref(), cfg.hop_limit);

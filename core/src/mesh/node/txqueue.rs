@@ -228,6 +228,13 @@ impl Node {
                 .lora
                 .time_on_air_us(self.pending[pos].frame.len())
                 .unwrap_or(0);
+            if !self.duty.can_ever_send(airtime_us) {
+                // (a relay of a frame from a node with other radio settings; our own are
+                // refused at send) It would hold the queue forever.
+                self.pending.swap_remove(pos);
+                self.stats.duty_cycle_drops += 1;
+                continue;
+            }
             let airtime_ms = airtime_us.div_ceil(1000);
             let start = now.max(self.radio_free_at);
             let allowed = self.duty.earliest_start(start, airtime_us);
@@ -381,6 +388,91 @@ mod tests {
         let later = run_until(&mut n, Instant(2 * 3_600_000));
         assert_eq!(now + later.len(), 120);
         assert!(later.iter().all(|(t, _)| *t >= waiting));
+    }
+
+    /// SF12 at 7.8 kHz under a 1 % duty cycle: 36 s of airtime an hour.
+    fn slow_node(address: u32) -> Node {
+        Node::new(NodeConfig {
+            address: Address(address),
+            duty_cycle_percent: 1.0,
+            lora: crate::radio::LoRaConfig {
+                spreading_factor: 12,
+                bandwidth_hz: 7_800,
+                ..crate::radio::LoRaConfig::default()
+            },
+            ..NodeConfig::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_message_whose_frame_could_never_fit_the_duty_cycle_is_refused_at_send() {
+        let mut n = slow_node(0x10);
+        // 32 bytes make a 48-byte frame: 36.9 s on air, more than 36 s.
+        let err = n
+            .send(Instant(0), Address::BROADCAST, &[0; 32])
+            .unwrap_err();
+        let MeshError::FrameOverDutyCycle {
+            frame_len,
+            airtime_ms,
+            ..
+        } = err
+        else {
+            panic!("{err:?}");
+        };
+        assert_eq!(frame_len, 48);
+        assert!(airtime_ms > 36_000, "{airtime_ms}");
+        assert!(err.to_string().contains("could never be sent"), "{err}");
+        // Fragmented: the full frames are the longest.
+        assert!(matches!(
+            n.send(Instant(0), Address::BROADCAST, &[0; 600]),
+            Err(MeshError::FrameOverDutyCycle {
+                frame_len: wire::MAX_FRAME,
+                ..
+            })
+        ));
+        assert_eq!(n.queued_frames(), 0, "nothing half-queued");
+        // A short one fits, and goes.
+        n.send(Instant(0), Address::BROADCAST, b"hi").unwrap();
+        assert!(n.poll_transmit().is_some());
+    }
+
+    #[test]
+    fn a_relay_that_could_never_fit_the_duty_cycle_is_dropped_not_left_blocking() {
+        let mut n = slow_node(0x10);
+        // A neighbour with other settings sent a frame too long for ours; then our own
+        // short message must still go out.
+        n.handle_frame(
+            Instant(0),
+            &data(0x77, 0x77, Address::BROADCAST, 1, 0),
+            -80.0,
+            5.0,
+        )
+        .unwrap();
+        let long = Header {
+            rnode_seq: 0,
+            kind: Kind::Data,
+            content: Content::Plain,
+            want_ack: false,
+            hop_limit: 3,
+            hop_start: 3,
+            attempt: 0,
+            relay: 0x78,
+            next_hop: NO_NEXT_HOP,
+            dst: Address::BROADCAST,
+            src: Address(0x78),
+            id: 1,
+            fragment: None,
+        }
+        .to_frame(&[7; 64])
+        .unwrap();
+        n.handle_frame(Instant(0), &long, -80.0, 5.0).unwrap();
+        n.send(Instant(1), Address::BROADCAST, b"hi").unwrap();
+        let sent = run_until(&mut n, Instant(3_600_000));
+        let lens: Vec<usize> = sent.iter().map(|(_, f)| f.len()).collect();
+        assert!(lens.contains(&(2 + wire::SINGLE_OVERHEAD)), "{lens:?}");
+        assert!(!lens.contains(&long.len()), "{lens:?}");
+        assert_eq!(n.stats().duty_cycle_drops, 1);
     }
 
     #[test]

@@ -102,10 +102,10 @@ fn rtorrent_seeds_airswarm_downloads() {
 #[test]
 fn airswarm_seeds_qbittorrent_downloads() {
     let s = setup("seed-qbittorrent", http_tracker);
-    let _seed = airswarm_seed(&s, free_port());
+    let mut seed = airswarm_seed(&s, free_port());
     let qb = qbittorrent(&s);
     qb.add(&s.p("t.torrent"), &s.p("dl"));
-    qb.wait_complete(LIMIT);
+    qb.wait_complete_from(Some(&mut seed), LIMIT);
     same_data(&s);
 }
 
@@ -126,10 +126,10 @@ fn qbittorrent_seeds_airswarm_downloads() {
 #[test]
 fn airswarm_seeds_a_multi_file_torrent_qbittorrent_downloads() {
     let s = setup_album("album-seed-qbittorrent");
-    let _seed = airswarm_seed(&s, free_port());
+    let mut seed = airswarm_seed(&s, free_port());
     let qb = qbittorrent(&s);
     qb.add(&s.p("t.torrent"), &s.p("dl"));
-    qb.wait_complete(LIMIT);
+    qb.wait_complete_from(Some(&mut seed), LIMIT);
     same_album(&s);
 }
 
@@ -146,10 +146,10 @@ fn rtorrent_seeds_a_multi_file_torrent_airswarm_downloads() {
 #[test]
 fn qbittorrent_downloads_a_magnet_link_from_airswarm() {
     let s = setup("magnet-seed-qbittorrent", http_tracker);
-    let _seed = airswarm_seed(&s, free_port());
+    let mut seed = airswarm_seed(&s, free_port());
     let qb = qbittorrent(&s);
     qb.add_magnet(&magnet_of(&s), &s.p("dl"));
-    qb.wait_complete(LIMIT);
+    qb.wait_complete_from(Some(&mut seed), LIMIT);
     same_data(&s);
 }
 

@@ -232,7 +232,7 @@ where
     };
     match attempt(first, &mut talk).await {
         Err(DialFailure::ClosedAtOnce) if let Some(mode) = fallback => {
-            tracing::debug!("dial {addr}: {first} closed at once; retrying with {mode}");
+            tracing::debug!("dial {addr}: closed at once; retrying with {mode}");
             attempt(mode, &mut talk).await
         }
         r => r,

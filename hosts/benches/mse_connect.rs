@@ -9,7 +9,8 @@
 //! Without `--peer`: airswarm to airswarm on 127.0.0.1, directly and through a relay
 //! that delays each direction by 10 ms (a 20 ms round trip, as between two homes). With
 //! `--peer`: against a running client that serves HEX and accepts RC4 (e.g. libtorrent
-//! with forced encryption, `LT_ENC=forced hosts/tests/lt_peer.py seed …`).
+//! with forced encryption, `LT_ENC=forced hosts/tests/lt_peer.py seed …`), directly and
+//! through the same relay.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -68,6 +69,7 @@ async fn responder() -> SocketAddr {
 }
 
 /// Forward each read after `delay`, keeping order (bytes read together leave together).
+/// (A stand-in for latency, not a faithful path: ACKs are the relay's, not the far end's.)
 async fn delayed_pipe(
     mut r: tokio::net::tcp::OwnedReadHalf,
     mut w: tokio::net::tcp::OwnedWriteHalf,
@@ -84,6 +86,9 @@ async fn delayed_pipe(
     });
     let mut buf = vec![0u8; 65536];
     while let Ok(n @ 1..) = r.read(&mut buf).await {
+        // ACK at once, as the far end would on its own: the relay's delayed ACK (40 ms)
+        // would otherwise stall a sender whose Nagle waits for it.
+        let _ = rustix::net::sockopt::set_tcp_quickack(r.as_ref(), true);
         if tx
             .send((Instant::now() + delay, buf[..n].to_vec()))
             .is_err()
@@ -163,6 +168,8 @@ async fn main() {
             *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("40 hex digits");
         }
         row(&format!("{peer}"), peer, ih).await;
+        let delayed = relay(peer, Duration::from_millis(10)).await;
+        row(&format!("{peer}, +10 ms each way"), delayed, ih).await;
         return;
     }
     let direct = responder().await;

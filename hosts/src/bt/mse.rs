@@ -264,6 +264,18 @@ fn random(buf: &mut [u8]) {
     getrandom::fill(buf).expect("the OS random source is available");
 }
 
+/// ACK what was just read at once instead of up to 40 ms later (Linux's delayed ACK).
+/// With the BitTorrent handshake in IA, the initiator has nothing to send after step 4,
+/// and a responder that writes step 4 and its handshake separately with Nagle on
+/// (libtorrent 2.0 does) holds the handshake until step 4 is ACKed: without this the
+/// saved round trip cost 40 ms against libtorrent instead.
+fn quick_ack(sock: &TcpStream) {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let _ = rustix::net::sockopt::set_tcp_quickack(sock, true);
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let _ = sock;
+}
+
 /// Drive `h` over `sock` until it is done; `got` counts bytes already received.
 async fn drive(
     mut sock: TcpStream,
@@ -295,6 +307,7 @@ async fn drive(
             got += n;
             h.handle_data(&buf[..n])
                 .map_err(|e| DialFailure::Other(e.to_string()))?;
+            quick_ack(&sock);
         }
     };
     tokio::time::timeout(HANDSHAKE_TIMEOUT, work)

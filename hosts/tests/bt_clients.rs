@@ -18,17 +18,17 @@ fn http_tracker(h: &str, _udp: &str) -> Vec<String> {
 }
 
 /// `airswarm torrent download` of the setup's torrent into `dl/`, checked complete and
-/// fetched in full (`bytes`) from the other client.
-fn airswarm_downloads(s: &Setup, bytes: u64) {
-    airswarm_downloads_from(s, &s.s("t.torrent"), bytes, &[]);
+/// fetched in full (`bytes`) from the other client, `seeder` (failing at once if it exits).
+fn airswarm_downloads(s: &Setup, seeder: &mut Proc, bytes: u64) {
+    airswarm_downloads_from(s, seeder, &s.s("t.torrent"), bytes, &[]);
 }
 
 /// The same for `what` (a torrent file or a magnet link), with `extra` flags.
-fn airswarm_downloads_from(s: &Setup, what: &str, bytes: u64, extra: &[&str]) {
+fn airswarm_downloads_from(s: &Setup, seeder: &mut Proc, what: &str, bytes: u64, extra: &[&str]) {
     let (port, out) = (free_port().to_string(), s.s("dl"));
     let mut args = vec![what, "--out", &out, "--port", &port];
     args.extend_from_slice(extra);
-    let j = airswarm_download(&args, LIMIT);
+    let j = airswarm_download_from(Some(seeder), &args, LIMIT);
     check_summary(&j, bytes);
     assert_eq!(j["payload_downloaded"], bytes, "{j}");
 }
@@ -94,29 +94,29 @@ fn airswarm_seeds_rtorrent_downloads() {
 fn rtorrent_seeds_airswarm_downloads() {
     let s = setup("rtorrent-seed", http_tracker);
     // rtorrent hash-checks the complete data in seed/ and then seeds it.
-    let _seed = rtorrent(&s, "seed");
-    airswarm_downloads(&s, SETUP_BYTES);
+    let mut seed = rtorrent(&s, "seed");
+    airswarm_downloads(&s, &mut seed.proc, SETUP_BYTES);
     same_data(&s);
 }
 
 #[test]
 fn airswarm_seeds_qbittorrent_downloads() {
     let s = setup("seed-qbittorrent", http_tracker);
-    let _seed = airswarm_seed(&s, free_port());
+    let mut seed = airswarm_seed(&s, free_port());
     let qb = qbittorrent(&s);
     qb.add(&s.p("t.torrent"), &s.p("dl"));
-    qb.wait_complete(LIMIT);
+    qb.wait_complete_from(Some(&mut seed), LIMIT);
     same_data(&s);
 }
 
 #[test]
 fn qbittorrent_seeds_airswarm_downloads() {
     let s = setup("qbittorrent-seed", http_tracker);
-    let qb = qbittorrent(&s);
+    let mut qb = qbittorrent(&s);
     qb.add(&s.p("t.torrent"), &s.p("seed"));
     // Checked and seeding before airswarm asks the tracker for peers.
     qb.wait_complete(Duration::from_secs(20));
-    airswarm_downloads(&s, SETUP_BYTES);
+    airswarm_downloads(&s, &mut qb.proc, SETUP_BYTES);
     same_data(&s);
 }
 
@@ -126,18 +126,22 @@ fn qbittorrent_seeds_airswarm_downloads() {
 #[test]
 fn airswarm_seeds_a_multi_file_torrent_qbittorrent_downloads() {
     let s = setup_album("album-seed-qbittorrent");
-    let _seed = airswarm_seed(&s, free_port());
+    let mut seed = airswarm_seed(&s, free_port());
     let qb = qbittorrent(&s);
     qb.add(&s.p("t.torrent"), &s.p("dl"));
-    qb.wait_complete(LIMIT);
+    qb.wait_complete_from(Some(&mut seed), LIMIT);
     same_album(&s);
 }
 
 #[test]
 fn rtorrent_seeds_a_multi_file_torrent_airswarm_downloads() {
     let s = setup_album("album-rtorrent-seed");
-    let _seed = rtorrent(&s, "seed");
-    airswarm_downloads(&s, ALBUM.iter().map(|&(_, len)| len as u64).sum());
+    let mut seed = rtorrent(&s, "seed");
+    airswarm_downloads(
+        &s,
+        &mut seed.proc,
+        ALBUM.iter().map(|&(_, len)| len as u64).sum(),
+    );
     same_album(&s);
 }
 
@@ -146,18 +150,18 @@ fn rtorrent_seeds_a_multi_file_torrent_airswarm_downloads() {
 #[test]
 fn qbittorrent_downloads_a_magnet_link_from_airswarm() {
     let s = setup("magnet-seed-qbittorrent", http_tracker);
-    let _seed = airswarm_seed(&s, free_port());
+    let mut seed = airswarm_seed(&s, free_port());
     let qb = qbittorrent(&s);
     qb.add_magnet(&magnet_of(&s), &s.p("dl"));
-    qb.wait_complete(LIMIT);
+    qb.wait_complete_from(Some(&mut seed), LIMIT);
     same_data(&s);
 }
 
 #[test]
 fn airswarm_downloads_a_magnet_link_from_rtorrent() {
     let s = setup("magnet-rtorrent-seed", http_tracker);
-    let _seed = rtorrent(&s, "seed");
-    airswarm_downloads_from(&s, &magnet_of(&s), SETUP_BYTES, &[]);
+    let mut seed = rtorrent(&s, "seed");
+    airswarm_downloads_from(&s, &mut seed.proc, &magnet_of(&s), SETUP_BYTES, &[]);
     same_data(&s);
 }
 
@@ -170,7 +174,7 @@ const RTORRENT_RC4_ONLY: &str =
 #[test]
 fn rtorrent_requiring_rc4_seeds_airswarm_requiring_encryption_downloads() {
     let s = setup("mse-rtorrent-seed", http_tracker);
-    let _seed = Rtorrent::start_with(
+    let mut seed = Rtorrent::start_with(
         &s.p("rtorrent"),
         &s.p("seed"),
         &s.p("t.torrent"),
@@ -179,6 +183,7 @@ fn rtorrent_requiring_rc4_seeds_airswarm_requiring_encryption_downloads() {
     );
     airswarm_downloads_from(
         &s,
+        &mut seed.proc,
         &s.s("t.torrent"),
         SETUP_BYTES,
         &["--encryption", "require"],

@@ -153,6 +153,17 @@ impl PeerSession {
         s
     }
 
+    /// Initiator: our handshake already went out ahead of the session, in the same
+    /// flight as the MSE key exchange (as its initial payload, IA) or right after
+    /// connecting, so `poll_transmit` must not repeat it. Call before the first
+    /// `poll_transmit`; otherwise (or as responder) it changes nothing.
+    pub fn handshake_sent_ahead(&mut self) {
+        let h = Handshake::new(self.cfg.info_hash, self.cfg.peer_id).encode();
+        if self.cfg.initiator && self.out.starts_with(&h) {
+            self.out.drain(..h.len());
+        }
+    }
+
     fn send_handshake(&mut self, now: Instant) {
         let h = Handshake::new(self.cfg.info_hash, self.cfg.peer_id);
         self.out.extend_from_slice(&h.encode());
@@ -699,6 +710,30 @@ mod tests {
             m.encode_into(&mut b);
         }
         s.handle_data(Instant(1), &b)
+    }
+
+    #[test]
+    fn a_handshake_sent_ahead_is_not_sent_again() {
+        let mut s = session(true, 1, 4);
+        s.handshake_sent_ahead();
+        assert_eq!(s.poll_transmit(), None);
+        // The remote's handshake opens the session as usual; only the extension
+        // handshake goes out.
+        s.handle_data(Instant(0), &Handshake::new([5; 20], [2; 20]).encode())
+            .unwrap();
+        assert!(s.is_open());
+        let out = s.poll_transmit().unwrap();
+        assert!(!out.starts_with(&[19]), "no second handshake: {out:?}");
+        // Late, or as responder: nothing to take back.
+        let mut s = session(true, 1, 4);
+        let hs = s.poll_transmit().unwrap();
+        assert_eq!(hs, Handshake::new([5; 20], [1; 20]).encode());
+        s.handshake_sent_ahead();
+        let mut r = session(false, 1, 4);
+        r.handshake_sent_ahead();
+        r.handle_data(Instant(0), &Handshake::new([5; 20], [2; 20]).encode())
+            .unwrap();
+        assert!(r.poll_transmit().unwrap().starts_with(&hs[..48]));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use serde::Serialize;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use airswarm_core::torrent::bitfield::Bitfield;
@@ -20,9 +20,10 @@ use airswarm_core::torrent::metainfo::Metainfo;
 use airswarm_core::torrent::picker::{BlockRef, PeerKey, Picker};
 use airswarm_core::torrent::tracker::AnnounceEvent;
 use airswarm_core::torrent::tracker_tiers::Tiers;
+use airswarm_core::torrent::wire::Handshake;
 
 use super::disk::{Storage, file_path};
-use super::mse::{self, Dial, Encryption, PeerStream};
+use super::mse::{self, Encryption};
 use super::tracker_client::{self, Announce};
 use super::{new_peer_id, random_bytes};
 
@@ -631,45 +632,24 @@ async fn accept_loop(inner: Arc<Inner>, listener: TcpListener, max_peers: usize)
     }
 }
 
-/// Dial `a` as the encryption policy says: the first mode, then the other one when the
-/// peer closes the first attempt without a word (what clients that refuse plaintext, or
-/// do not speak MSE, do).
+/// Dial `a` as the encryption policy says (see [`mse::dial`]), our handshake in the
+/// first flight.
 async fn dial(inner: Arc<Inner>, a: SocketAddr) {
-    let (first, fallback) = inner.encryption.dials();
-    if !dial_once(&inner, a, first).await {
-        return;
-    }
-    if let Some(mode) = fallback {
-        tracing::debug!("dial {a}: closed at once; retrying with {mode}");
-        dial_once(&inner, a, mode).await;
-    }
-}
-
-/// One connection attempt; returns whether the peer closed it before sending anything.
-async fn dial_once(inner: &Arc<Inner>, a: SocketAddr, mode: Dial) -> bool {
-    let sock = match tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(a)).await {
-        Ok(Ok(sock)) => sock,
-        Ok(Err(e)) => {
-            tracing::debug!("dial {a}: {e}");
-            return false;
-        }
-        Err(_) => {
-            tracing::debug!("dial {a}: timed out");
-            return false;
-        }
-    };
-    let stream = match mode {
-        Dial::Plain => PeerStream::plain(sock),
-        Dial::Mse(provide) => match mse::connect(sock, inner.meta.info_hash.0, provide).await {
-            Ok(s) => s,
-            Err(mse::MseFailure::ClosedAtOnce) => return true,
-            Err(e) => {
-                tracing::debug!("dial {a}: {e}");
-                return false;
+    let info_hash = inner.meta.info_hash.0;
+    let handshake = Handshake::new(info_hash, inner.peer_id).encode();
+    let r = mse::dial(a, info_hash, &handshake, inner.encryption, |stream| {
+        let inner = inner.clone();
+        async move {
+            match super::peer_conn::run(inner, stream, a, true).await {
+                true => Err(mse::DialFailure::ClosedAtOnce),
+                false => Ok(()),
             }
-        },
-    };
-    super::peer_conn::run(inner.clone(), stream, a, true).await
+        }
+    })
+    .await;
+    if let Err(e) = r {
+        tracing::debug!("dial {a}: {e}");
+    }
 }
 
 async fn dial_loop(inner: Arc<Inner>, max_peers: usize, own_port: u16) {

@@ -21,7 +21,7 @@ use airswarm_core::torrent::metainfo::Metainfo;
 use airswarm_core::torrent::wire::{Decoder, ExtendedHandshake, HANDSHAKE_LEN, Handshake, Message};
 
 use super::dht::{DhtHandle, Update as DhtUpdate};
-use super::mse::{self, Dial, Encryption, MseFailure, PeerStream};
+use super::mse::{self, DialFailure, Encryption, PeerStream};
 use super::tracker_client::{self, Announce};
 use super::{new_peer_id, now};
 use airswarm_core::dht::NodeId;
@@ -252,47 +252,27 @@ async fn peer(shared: Arc<Shared>, addr: SocketAddr, info_hash: [u8; 20], peer_i
         .remove(&addr);
 }
 
-enum Opened {
-    /// The peer hung up before sending a byte: it may want the other encryption mode.
-    ClosedAtOnce,
-    Failed(anyhow::Error),
-}
-
-/// Connect as `mode` says and exchange BitTorrent handshakes.
-async fn handshake(
-    addr: SocketAddr,
-    info_hash: [u8; 20],
-    peer_id: [u8; 20],
-    mode: Dial,
-) -> Result<(PeerStream, Handshake), Opened> {
-    let mut sock = match mse::open(addr, info_hash, mode).await {
-        Ok(s) => s,
-        Err(MseFailure::ClosedAtOnce) => return Err(Opened::ClosedAtOnce),
-        Err(e) => return Err(Opened::Failed(anyhow!("{e}"))),
-    };
-    let fail = |e: std::io::Error| Opened::Failed(e.into());
-    sock.write_all(&Handshake::new(info_hash, peer_id).encode())
-        .await
-        .map_err(fail)?;
+/// Read the peer's BitTorrent handshake (ours went out with the connection's first
+/// flight, see [`mse::open`]).
+async fn read_handshake(mut sock: PeerStream) -> Result<(PeerStream, Handshake), DialFailure> {
     let mut hs = [0u8; HANDSHAKE_LEN];
     let mut got = 0;
     let read = async {
         while got < hs.len() {
             match sock.read(&mut hs[got..]).await {
-                Ok(0) | Err(_) if got == 0 && mode == Dial::Plain => {
-                    return Err(Opened::ClosedAtOnce);
-                }
-                Ok(0) => return Err(fail(std::io::ErrorKind::UnexpectedEof.into())),
+                // (`mse::dial` retries only when this was a plaintext attempt.)
+                Ok(0) | Err(_) if got == 0 => return Err(DialFailure::ClosedAtOnce),
+                Ok(0) => return Err(DialFailure::Other("closed during the handshake".into())),
                 Ok(n) => got += n,
-                Err(e) => return Err(fail(e)),
+                Err(e) => return Err(DialFailure::Other(format!("read: {e}"))),
             }
         }
         Ok(())
     };
     tokio::time::timeout(Duration::from_secs(10), read)
         .await
-        .map_err(|_| Opened::Failed(anyhow!("no handshake")))??;
-    let h = Handshake::parse(&hs).map_err(|e| Opened::Failed(e.into()))?;
+        .map_err(|_| DialFailure::Other("no handshake".into()))??;
+    let h = Handshake::parse(&hs).map_err(|e| DialFailure::Other(e.to_string()))?;
     Ok((sock, h))
 }
 
@@ -303,17 +283,18 @@ async fn talk(
     info_hash: [u8; 20],
     peer_id: [u8; 20],
 ) -> anyhow::Result<()> {
-    let (first, fallback) = shared.encryption.dials();
-    let (mut sock, h) = match handshake(addr, info_hash, peer_id, first).await {
-        Err(Opened::ClosedAtOnce) if let Some(mode) = fallback => {
-            tracing::debug!("metadata peer {addr}: closed at once; retrying with {mode}");
-            handshake(addr, info_hash, peer_id, mode).await
-        }
-        r => r,
-    }
+    let handshake = Handshake::new(info_hash, peer_id).encode();
+    let (mut sock, h) = mse::dial(
+        addr,
+        info_hash,
+        &handshake,
+        shared.encryption,
+        read_handshake,
+    )
+    .await
     .map_err(|e| match e {
-        Opened::ClosedAtOnce => anyhow!("closed by the peer before its handshake"),
-        Opened::Failed(e) => e,
+        DialFailure::ClosedAtOnce => anyhow!("closed by the peer before its handshake"),
+        e => anyhow!(e),
     })?;
     if h.info_hash != info_hash {
         bail!("handshake for another torrent");

@@ -43,6 +43,7 @@ pub(crate) async fn run(
         ciphers,
         initial,
         label,
+        handshake_sent,
     } = stream;
     tracing::debug!("peer {addr} connected ({label})");
     let _ = sock.set_nodelay(true);
@@ -73,6 +74,9 @@ pub(crate) async fn run(
         },
         now(),
     );
+    if handshake_sent {
+        session.handshake_sent_ahead();
+    }
     // Peers that came from a magnet link fetch the info dictionary from us (BEP 9).
     session.serve_metadata(inner.meta.info_bytes.len() as u64);
     let mut conn = Conn {

@@ -209,6 +209,13 @@ impl Qbittorrent {
     /// Wait until a torrent is complete and checked (progress 1, in a seeding
     /// state), or fail after `limit` with qBittorrent's view and log.
     pub fn wait_complete(&self, limit: Duration) {
+        self.wait_complete_from(None, limit);
+    }
+
+    /// [`wait_complete`](Self::wait_complete), failing at once when `seeder` (the only
+    /// peer with the data) has exited: nothing can complete after that, and without this
+    /// check the test sat out all of `limit` before saying so.
+    pub fn wait_complete_from(&self, mut seeder: Option<&mut Proc>, limit: Duration) {
         let end = Instant::now() + limit;
         loop {
             let all = self.torrents();
@@ -218,6 +225,15 @@ impl Qbittorrent {
             });
             if done {
                 return;
+            }
+            if let Some(p) = seeder.as_deref_mut()
+                && let Some(st) = p.child.try_wait().unwrap()
+            {
+                panic!(
+                    "{} exited ({st}) before qBittorrent completed: {all:?}\nlog: {}",
+                    p.name,
+                    self.log_tail()
+                );
             }
             if Instant::now() > end {
                 let trackers: Vec<_> = all

@@ -60,10 +60,26 @@ impl Proc {
 
     /// Wait for exit within `limit`; on timeout the process is killed and the test fails.
     pub fn wait_ok(&mut self, limit: Duration) -> std::process::ExitStatus {
+        self.wait_ok_while(None, limit)
+    }
+
+    /// [`wait_ok`](Self::wait_ok), failing at once (after killing this process) when
+    /// `seeder`, the peer it needs, has exited: nothing can finish after that.
+    pub fn wait_ok_while(
+        &mut self,
+        mut seeder: Option<&mut Proc>,
+        limit: Duration,
+    ) -> std::process::ExitStatus {
         let end = Instant::now() + limit;
         loop {
             if let Some(s) = self.child.try_wait().unwrap() {
                 return s;
+            }
+            if let Some(p) = seeder.as_deref_mut()
+                && let Some(st) = p.child.try_wait().unwrap()
+            {
+                let _ = self.child.kill();
+                panic!("{} exited ({st}) while {} waited for it", p.name, self.name);
             }
             if Instant::now() > end {
                 let _ = self.child.kill();
@@ -308,6 +324,15 @@ pub fn check_summary(j: &serde_json::Value, bytes: u64) {
 
 /// Run `airswarm torrent download … --json` to completion within `limit`; the summary.
 pub fn airswarm_download(args: &[&str], limit: Duration) -> serde_json::Value {
+    airswarm_download_from(None, args, limit)
+}
+
+/// [`airswarm_download`], failing at once when `seeder` exits.
+pub fn airswarm_download_from(
+    seeder: Option<&mut Proc>,
+    args: &[&str],
+    limit: Duration,
+) -> serde_json::Value {
     let mut c = airswarm();
     c.args([
         "torrent",
@@ -321,7 +346,7 @@ pub fn airswarm_download(args: &[&str], limit: Duration) -> serde_json::Value {
     .args(args)
     .stdout(Stdio::piped());
     let mut p = Proc::spawn("airswarm download", &mut c);
-    let st = p.wait_ok(limit);
+    let st = p.wait_ok_while(seeder, limit);
     let mut out = String::new();
     std::io::Read::read_to_string(p.child.stdout.as_mut().unwrap(), &mut out).unwrap();
     assert!(st.success(), "airswarm download failed ({st}): {out}");

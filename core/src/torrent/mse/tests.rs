@@ -274,14 +274,16 @@ fn fake_step4(a: &mut MseHandshake, select: u32, pad_len: u16) -> Result<(), Mse
     a.handle_data(&msg)
 }
 
-/// Play the initiator by hand.
-fn fake_step3(
+/// Play the initiator by hand: step 1 to `b`, then step 3 (up to len(PadC) and then
+/// `extra`, encrypted) returned with keyA after it, for the caller to send.
+fn fake_step3_bytes(
     b: &mut MseHandshake,
     skey: [u8; 20],
     vc: [u8; 8],
     provide: u32,
     pad: u16,
-) -> Result<(), MseError> {
+    extra: &[u8],
+) -> Result<(Vec<u8>, Rc4), MseError> {
     let xa = [3u8; 20];
     b.handle_data(&dh::public_key(&xa))?;
     let yb: [u8; 96] = b.poll_transmit().unwrap()[..96].try_into().unwrap();
@@ -292,10 +294,113 @@ fn fake_step3(
     let mut tail = vc.to_vec();
     tail.extend_from_slice(&provide.to_be_bytes());
     tail.extend_from_slice(&pad.to_be_bytes());
+    tail.extend_from_slice(extra);
     let mut enc = stream(b"keyA", &s, &skey);
     enc.apply(&mut tail);
     msg.extend_from_slice(&tail);
+    Ok((msg, enc))
+}
+
+fn fake_step3(
+    b: &mut MseHandshake,
+    skey: [u8; 20],
+    vc: [u8; 8],
+    provide: u32,
+    pad: u16,
+) -> Result<(), MseError> {
+    let (msg, _) = fake_step3_bytes(b, skey, vc, provide, pad, b"")?;
     b.handle_data(&msg)
+}
+
+/// Play an initiator that sends no PadC, then `len_ia` as len(IA) and `ia` (which may be
+/// shorter or longer than that, to test what a peer might really send), in `chunk`-byte
+/// reads. Returns keyA after `ia`, to encrypt what follows.
+fn fake_step3_with_ia(
+    b: &mut MseHandshake,
+    len_ia: u16,
+    ia: &[u8],
+    chunk: usize,
+) -> Result<Rc4, MseError> {
+    let mut extra = len_ia.to_be_bytes().to_vec();
+    extra.extend_from_slice(ia);
+    let (msg, enc) = fake_step3_bytes(b, IH, VC, 0x03, 0, &extra)?;
+    for c in msg.chunks(chunk.max(1)) {
+        b.handle_data(c)?;
+        assert!(b.buffered() <= MAX_BUFFERED);
+    }
+    Ok(enc)
+}
+
+#[test]
+fn without_ia_the_responder_answers_at_once_with_an_empty_payload() {
+    let mut b = responder(110, Methods::BOTH, Method::Rc4);
+    fake_step3_with_ia(&mut b, 0, b"", 1000).unwrap();
+    assert!(b.is_done());
+    assert_eq!(b.poll_transmit().map(|o| o.len()), Some(14), "step 4 alone");
+    assert!(b.finish().unwrap().payload.is_empty());
+}
+
+#[test]
+fn ia_split_across_reads_is_reassembled_and_step_four_waits_for_all_of_it() {
+    // The BitTorrent handshake is what libtorrent and aria2 put in IA (68 bytes).
+    let hs: Vec<u8> = (0..68u8).collect();
+    for chunk in [1, 7, 67, 69, 1000] {
+        let mut b = responder(120, Methods::BOTH, Method::Plaintext);
+        let mut enc = fake_step3_with_ia(&mut b, 68, &hs[..60], chunk).unwrap();
+        assert!(!b.is_done(), "8 bytes of IA still missing (chunk {chunk})");
+        assert_eq!(b.poll_transmit(), None, "no step 4 before IA is whole");
+        // The rest of IA and, in the same read, plaintext payload (plaintext selected).
+        let mut rest = hs[60..].to_vec();
+        enc.apply(&mut rest);
+        rest.extend_from_slice(b"\0\0\0\x01\x02");
+        b.handle_data(&rest).unwrap();
+        assert!(b.is_done());
+        assert!(b.poll_transmit().is_some());
+        let eb = b.finish().unwrap();
+        assert_eq!(eb.method, Method::Plaintext);
+        let mut want = hs.clone();
+        want.extend_from_slice(b"\0\0\0\x01\x02");
+        assert_eq!(eb.payload, want, "chunk {chunk}");
+    }
+}
+
+#[test]
+fn ia_up_to_the_two_byte_length_limit_is_accepted_with_bounded_buffering() {
+    // The spec bounds IA only by len(IA)'s two bytes; the responder streams it into the
+    // payload instead of buffering it whole.
+    let ia: Vec<u8> = (0..MAX_IA).map(|i| (i * 7) as u8).collect();
+    let mut a = initiator(130, Methods::RC4, &ia);
+    let mut b = responder(131, Methods::BOTH, Method::Rc4);
+    pump(&mut a, &mut b, &[4096], &[]).unwrap();
+    let (ea, eb) = (a.finish().unwrap(), b.finish().unwrap());
+    assert_eq!(ea.method, Method::Rc4);
+    assert_eq!(eb.payload.len(), MAX_IA);
+    assert_eq!(eb.payload, ia);
+    // One byte more cannot be said in len(IA): the initiator refuses to build it.
+    let cfg = InitiatorConfig {
+        info_hash: IH,
+        provide: Methods::BOTH,
+        initial_payload: vec![0; MAX_IA + 1],
+    };
+    assert!(MseHandshake::initiator(cfg, &mut rng(132)).is_err());
+}
+
+#[test]
+fn ia_is_opaque_and_a_short_ia_leaves_the_handshake_waiting() {
+    // Garbage in IA is not the MSE layer's business: it is handed over decrypted, as is,
+    // for the BitTorrent handshake parser to refuse.
+    let garbage = [0xffu8; 40];
+    let mut b = responder(140, Methods::BOTH, Method::Rc4);
+    fake_step3_with_ia(&mut b, 40, &garbage, 13).unwrap();
+    assert!(b.is_done());
+    assert_eq!(b.finish().unwrap().payload, garbage);
+    // len(IA) promises more than arrives: no step 4, nothing handed over, bounded.
+    let mut b = responder(141, Methods::BOTH, Method::Rc4);
+    fake_step3_with_ia(&mut b, 65535, &garbage, 5).unwrap();
+    assert!(!b.is_done());
+    assert_eq!(b.poll_transmit(), None);
+    assert!(b.buffered() <= MAX_BUFFERED);
+    assert!(b.finish().is_none());
 }
 
 #[test]

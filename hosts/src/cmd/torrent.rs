@@ -424,9 +424,10 @@ fn info(a: InfoArgs) -> anyhow::Result<()> {
     writeln!(out, "info hash:    {}", m.info_hash)?;
     writeln!(
         out,
-        "size:         {} bytes in {} pieces of {} bytes",
+        "size:         {} bytes in {} piece{} of {} bytes",
         m.info.total_length(),
         m.info.pieces.len(),
+        if m.info.pieces.len() == 1 { "" } else { "s" },
         m.info.piece_length
     )?;
     writeln!(

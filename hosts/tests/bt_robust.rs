@@ -463,6 +463,58 @@ fn a_malformed_message_closes_that_connection_only() {
     assert_eq!(j["hash_failures"], 0, "{j}");
 }
 
+/// A peer that answers the handshake and hangs up (full, or not serving us) is redialled
+/// with a growing backoff (1, 2, 4 s …), not every second: before, the backoff started
+/// over at every TCP connect, so such a peer was dialled about once a second for ever.
+#[test]
+fn a_peer_that_answers_and_hangs_up_is_redialled_with_a_growing_backoff() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let dir = TempDir::new("hangs-up");
+    let (data, torrent) = (
+        dir.path().join("seed/data.bin"),
+        dir.path().join("t.torrent"),
+    );
+    write_data(&data, 64 * 1024, 5);
+    mktorrent(&data, &torrent, &[]);
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let peer = format!("127.0.0.1:{}", l.local_addr().unwrap().port());
+    let accepted = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    std::thread::spawn(move || {
+        for mut c in l.incoming().flatten() {
+            counter.fetch_add(1, Ordering::SeqCst);
+            // Our handshake back (the same info hash), then gone.
+            let mut hs = [0u8; 68];
+            if c.read_exact(&mut hs).is_ok() {
+                hs[48..68].copy_from_slice(b"-HU0001-hangsuphangs");
+                let _ = c.write_all(&hs);
+            }
+        }
+    });
+    let port = free_port().to_string();
+    let mut c = airswarm();
+    c.args([
+        "torrent",
+        "download",
+        "--interface",
+        "127.0.0.1",
+        "--port",
+        &port,
+    ])
+    .arg(&torrent)
+    .arg("--out")
+    .arg(dir.path().join("dl"))
+    .args(["--peer", &peer])
+    .stdout(Stdio::null());
+    let p = Proc::spawn("airswarm download", &mut c);
+    std::thread::sleep(Duration::from_secs(8));
+    drop(p);
+    // Dials at 0, 1, 3 and 7 s (a slow machine dials fewer, never more); every second
+    // would be 8 or 9.
+    let n = accepted.load(Ordering::SeqCst);
+    assert!((1..=5).contains(&n), "{n} connections in 8 s");
+}
+
 /// A peer that offers a torrent's metadata (BEP 9) but sends `info` with one byte changed.
 /// Returns its port and a counter of its connections that ended.
 fn lying_metadata_peer(info: Vec<u8>) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {

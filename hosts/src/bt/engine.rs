@@ -702,7 +702,7 @@ pub(crate) fn add_known(inner: &Inner, peers: impl IntoIterator<Item = SocketAdd
     added
 }
 
-/// A peer we dialled successfully stays without backoff.
+/// A peer whose connection we dialled was useful (see `peer_conn`) starts its backoff over.
 pub(crate) fn reset_backoff(inner: &Inner, addr: SocketAddr) {
     if let Some(e) = inner.lock().known.get_mut(&addr) {
         e.0 = 0;

@@ -35,9 +35,7 @@ pub(crate) async fn run(
     let Some(key) = inner.register(addr) else {
         return false;
     };
-    if initiator {
-        reset_backoff(&inner, addr);
-    }
+    let opened = std::time::Instant::now();
     let PeerStream {
         sock,
         ciphers,
@@ -89,9 +87,19 @@ pub(crate) async fn run(
         decrypt,
         got_bytes: !initial.is_empty(),
         peer_closed: false,
+        blocks_sent: 0,
     };
     let why = conn.drive(&mut rd, &tx, &initial).await;
     tracing::debug!("peer {addr} closed: {why}");
+    if initiator
+        && useful(
+            opened.elapsed(),
+            conn.session.received().0,
+            conn.blocks_sent,
+        )
+    {
+        reset_backoff(&inner, addr);
+    }
     inner.unregister(key, &conn.counted);
     drop(tx);
     let _ = writer.await;
@@ -112,6 +120,19 @@ struct Conn {
     got_bytes: bool,
     /// The peer ended the connection (end of stream or a reset), not us.
     peer_closed: bool,
+    blocks_sent: u64,
+}
+
+/// A connection that stayed up this long counts as useful even without data (a seeder
+/// and a peer with nothing to offer it yet).
+const USEFUL_CONNECTION: Duration = Duration::from_secs(60);
+
+/// Whether a connection we dialled earned the peer a fresh start of its redial backoff:
+/// blocks moved, or it lasted. A peer that accepts and closes (full, not serving this
+/// torrent, or refusing us) keeps backing off (1, 2, 4 … 256 s) instead of being redialled
+/// every second.
+fn useful(lasted: Duration, blocks_received: u64, blocks_sent: u64) -> bool {
+    blocks_received > 0 || blocks_sent > 0 || lasted >= USEFUL_CONNECTION
 }
 
 impl Conn {
@@ -312,6 +333,7 @@ impl Conn {
         match self.inner.storage.read_block(b.piece, b.begin, b.length) {
             Ok(data) => {
                 if self.session.send_block(t, b, data) {
+                    self.blocks_sent += 1;
                     let mut s = self.inner.lock();
                     s.payload_up += b.length as u64;
                     if let Some(p) = s.peers.get_mut(&self.key) {
@@ -365,5 +387,23 @@ impl Conn {
             self.session.request(t, b);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_connection_that_moved_blocks_or_lasted_resets_the_redial_backoff() {
+        let short = Duration::from_millis(200);
+        assert!(
+            !useful(short, 0, 0),
+            "accepted and closed: keep backing off"
+        );
+        assert!(useful(short, 1, 0));
+        assert!(useful(short, 0, 1));
+        assert!(useful(USEFUL_CONNECTION, 0, 0));
+        assert!(!useful(USEFUL_CONNECTION - Duration::from_millis(1), 0, 0));
     }
 }

@@ -117,7 +117,47 @@ pub(crate) struct State {
     peers_seen: BTreeSet<SocketAddr>,
 }
 
+/// Addresses kept to dial, from trackers, the DHT and `--peer` (libtorrent's default
+/// `max_peerlist_size`, settings_pack.hpp): trackers and DHT nodes can hand out addresses
+/// for ever, and each costs memory and dial attempts.
+pub(crate) const MAX_KNOWN_PEERS: usize = 3000;
+
+/// [`State::add_known`] on its parts, with the bound as a parameter (for tests).
+fn admit(
+    known: &mut BTreeMap<SocketAddr, (u32, crate::bt::Instant)>,
+    connected: &BTreeSet<SocketAddr>,
+    p: SocketAddr,
+    now: crate::bt::Instant,
+    max: usize,
+) -> bool {
+    if known.contains_key(&p) {
+        return false;
+    }
+    if known.len() >= max {
+        let worst = known
+            .iter()
+            .filter(|(a, (fails, _))| *fails > 0 && !connected.contains(a))
+            .max_by_key(|(a, (fails, _))| (*fails, std::cmp::Reverse(**a)))
+            .map(|(a, _)| *a);
+        match worst {
+            Some(w) => {
+                known.remove(&w);
+            }
+            None => return false,
+        }
+    }
+    known.insert(p, (0, now));
+    true
+}
+
 impl State {
+    /// Remember `p` to dial. At [`MAX_KNOWN_PEERS`] a new address replaces the one that
+    /// failed most often (never one we are connected to, never one that has not failed);
+    /// otherwise it is not kept. Returns whether `p` is new and kept.
+    fn add_known(&mut self, p: SocketAddr, now: crate::bt::Instant) -> bool {
+        admit(&mut self.known, &self.connected, p, now, MAX_KNOWN_PEERS)
+    }
+
     /// Banned: that address, or (off loopback, where every test peer shares an IP) any
     /// port of a banned peer's IP.
     fn is_banned(&self, a: &SocketAddr) -> bool {
@@ -329,7 +369,7 @@ impl Engine {
         {
             let mut s = inner.lock();
             for p in &cfg.peers {
-                s.known.insert(*p, (0, crate::bt::now()));
+                s.add_known(*p, crate::bt::now());
             }
         }
         Ok(Engine {
@@ -566,13 +606,8 @@ async fn tracker_loop(
             Ok((url, r)) => {
                 event = None;
                 let mut s = inner.lock();
-                let mut added = 0;
-                for p in r.peers {
-                    if let std::collections::btree_map::Entry::Vacant(e) = s.known.entry(p) {
-                        e.insert((0, crate::bt::now()));
-                        added += 1;
-                    }
-                }
+                let now = crate::bt::now();
+                let added = r.peers.into_iter().filter(|&p| s.add_known(p, now)).count();
                 tracing::info!("tracker {url}: {added} new peers, interval {}s", r.interval);
                 let interval = Duration::from_secs(r.interval.clamp(5, 3600) as u64);
                 // Ask again soon while we have nobody to talk to.
@@ -692,19 +727,48 @@ async fn dial_loop(inner: Arc<Inner>, max_peers: usize, own_port: u16) {
 /// returns how many were new.
 pub(crate) fn add_known(inner: &Inner, peers: impl IntoIterator<Item = SocketAddr>) -> usize {
     let mut s = inner.lock();
-    let mut added = 0;
-    for p in peers {
-        if let std::collections::btree_map::Entry::Vacant(e) = s.known.entry(p) {
-            e.insert((0, crate::bt::now()));
-            added += 1;
-        }
-    }
-    added
+    let now = crate::bt::now();
+    peers.into_iter().filter(|&p| s.add_known(p, now)).count()
 }
 
 /// A peer whose connection we dialled was useful (see `peer_conn`) starts its backoff over.
 pub(crate) fn reset_backoff(inner: &Inner, addr: SocketAddr) {
     if let Some(e) = inner.lock().known.get_mut(&addr) {
         e.0 = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    #[test]
+    fn known_addresses_are_bounded_and_the_most_failed_make_room() {
+        let now = crate::bt::Instant(0);
+        let (mut known, mut connected) = (BTreeMap::new(), BTreeSet::new());
+        for port in 1..=3 {
+            assert!(admit(&mut known, &connected, addr(port), now, 3));
+        }
+        assert!(!admit(&mut known, &connected, addr(1), now, 3), "not new");
+        // Full, and nobody has failed yet: the newcomer is not kept.
+        assert!(!admit(&mut known, &connected, addr(9), now, 3));
+        known.get_mut(&addr(1)).unwrap().0 = 2;
+        known.get_mut(&addr(2)).unwrap().0 = 5;
+        connected.insert(addr(2));
+        // The most-failed one not connected (1) makes room; the connected one stays.
+        assert!(admit(&mut known, &connected, addr(9), now, 3));
+        assert_eq!(
+            known.keys().copied().collect::<Vec<_>>(),
+            [addr(2), addr(3), addr(9)]
+        );
+        // A flood of new addresses never grows the map.
+        for port in 100..2000 {
+            admit(&mut known, &connected, addr(port), now, 3);
+        }
+        assert_eq!(known.len(), 3);
     }
 }

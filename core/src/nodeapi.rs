@@ -328,11 +328,21 @@ pub fn parse_request(line: &[u8]) -> Result<Envelope, RequestError> {
 /// Splits a byte stream into request lines with a bound: a line longer than
 /// [`MAX_LINE`] is reported once as [`Line::TooLong`] and skipped up to its newline,
 /// never buffered whole.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct LineSplitter {
     buf: Vec<u8>,
     /// Bytes of an over-long line skipped so far (its end has not arrived).
     skipping: Option<usize>,
+    max: usize,
+    /// Bytes at the start of `buf` already searched for a newline (none there).
+    scanned: usize,
+}
+
+impl Default for LineSplitter {
+    /// Lines of at most [`MAX_LINE`] bytes (requests to a node).
+    fn default() -> Self {
+        LineSplitter::with_max(MAX_LINE)
+    }
 }
 
 /// What [`LineSplitter::next_line`] found.
@@ -344,6 +354,17 @@ pub enum Line {
 }
 
 impl LineSplitter {
+    /// Lines of at most `max` bytes (a client reading a node's replies, which can be
+    /// longer than a request).
+    pub fn with_max(max: usize) -> Self {
+        LineSplitter {
+            buf: Vec::new(),
+            skipping: None,
+            max,
+            scanned: 0,
+        }
+    }
+
     /// Take bytes read from the connection.
     pub fn push(&mut self, bytes: &[u8]) {
         self.buf.extend_from_slice(bytes);
@@ -352,7 +373,12 @@ impl LineSplitter {
     /// The next line, if one is complete (or an over-long one to refuse).
     pub fn next_line(&mut self) -> Option<Line> {
         loop {
-            let newline = self.buf.iter().position(|&b| b == b'\n');
+            // (searching only what arrived since: a long line in many reads stays linear)
+            let newline = self.buf[self.scanned..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map(|i| i + self.scanned);
+            self.scanned = 0;
             if let Some(skipped) = self.skipping {
                 match newline {
                     Some(i) => {
@@ -368,7 +394,7 @@ impl LineSplitter {
                 }
             }
             match newline {
-                Some(i) if i <= MAX_LINE => {
+                Some(i) if i <= self.max => {
                     let mut line: Vec<u8> = self.buf.drain(..=i).collect();
                     line.pop();
                     if line.last() == Some(&b'\r') {
@@ -383,17 +409,20 @@ impl LineSplitter {
                     self.buf.drain(..=i);
                     return Some(Line::TooLong(i));
                 }
-                None if self.buf.len() > MAX_LINE => {
+                None if self.buf.len() > self.max => {
                     self.skipping = Some(self.buf.len());
                     self.buf.clear();
                     continue;
                 }
-                None => return None,
+                None => {
+                    self.scanned = self.buf.len();
+                    return None;
+                }
             }
         }
     }
 
-    /// Bytes held (never more than [`MAX_LINE`] plus one read).
+    /// Bytes held (never more than the bound plus one read).
     pub fn buffered(&self) -> usize {
         self.buf.len()
     }
@@ -561,5 +590,49 @@ mod tests {
             s.next_line(),
             Some(Line::Complete(b"{\"cmd\":\"id\"}".to_vec()))
         );
+    }
+
+    proptest::proptest! {
+        /// However a stream is cut into reads, the splitter finds the lines that splitting
+        /// it whole finds (blank lines skipped, over-long ones reported), and holds at most
+        /// its bound plus one read.
+        #[test]
+        fn any_chunking_gives_the_same_lines(
+            lines in proptest::collection::vec(proptest::collection::vec(b'a'..=b'c', 0..40), 0..12),
+            cuts in proptest::collection::vec(1usize..25, 1..40),
+        ) {
+            let max = 16;
+            let stream: Vec<u8> = lines.iter().flat_map(|l| l.iter().copied().chain([b'\n'])).collect();
+            let expected: Vec<Line> = lines
+                .iter()
+                .filter(|l| !l.is_empty())
+                .map(|l| if l.len() <= max { Line::Complete(l.clone()) } else { Line::TooLong(l.len()) })
+                .collect();
+            let mut s = LineSplitter::with_max(max);
+            let (mut got, mut at, mut i) = (Vec::new(), 0, 0);
+            while at < stream.len() {
+                let n = cuts[i % cuts.len()].min(stream.len() - at);
+                s.push(&stream[at..at + n]);
+                at += n;
+                i += 1;
+                while let Some(l) = s.next_line() {
+                    got.push(l);
+                }
+                proptest::prop_assert!(s.buffered() <= max + 25);
+            }
+            proptest::prop_assert_eq!(got, expected);
+        }
+    }
+
+    #[test]
+    fn a_splitter_can_take_a_bound_of_its_own() {
+        let mut s = LineSplitter::with_max(4);
+        s.push(b"abcd\nabcde\nab");
+        assert_eq!(s.next_line(), Some(Line::Complete(b"abcd".to_vec())));
+        assert_eq!(s.next_line(), Some(Line::TooLong(5)));
+        assert_eq!(s.next_line(), None);
+        s.push(b"cdefgh");
+        assert_eq!(s.next_line(), None);
+        assert!(s.buffered() <= 4 + 6);
     }
 }

@@ -5,9 +5,10 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use airswarm_core::nodeapi::{Line, LineSplitter};
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::broadcast;
@@ -22,12 +23,61 @@ pub enum Connection {
         events: broadcast::Receiver<Value>,
     },
     Remote {
-        lines: Lines<BufReader<OwnedReadHalf>>,
+        lines: ReplyLines,
         writer: OwnedWriteHalf,
-        /// Events read while waiting for a reply.
+        /// Events read while waiting for a reply (at most [`MAX_PENDING_EVENTS`]).
         pending: VecDeque<Value>,
+        /// Events dropped from `pending` since the last `lagged` event we reported.
+        lagged: u64,
         next_id: u64,
     },
+}
+
+/// The longest line a node's reply may be (a history or file list can be long; a
+/// request is at most [`airswarm_core::nodeapi::MAX_LINE`]).
+const MAX_REPLY_LINE: usize = 16 << 20;
+
+/// Events kept while a reply is awaited; older ones make way, counted in a `lagged`
+/// event as the in-process chat reports them.
+const MAX_PENDING_EVENTS: usize = 1024;
+
+/// Lines from a node's API, each at most [`MAX_REPLY_LINE`] bytes.
+#[derive(Debug)]
+pub struct ReplyLines {
+    reader: OwnedReadHalf,
+    splitter: LineSplitter,
+}
+
+impl ReplyLines {
+    /// The next line; `Ok(None)` when the node closed the connection. An over-long line
+    /// is an error (the connection is not the API we expect).
+    async fn next(&mut self) -> Result<Option<Vec<u8>>> {
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            match self.splitter.next_line() {
+                Some(Line::Complete(l)) => return Ok(Some(l)),
+                Some(Line::TooLong(n)) => {
+                    bail!("the node sent a line of {n} bytes, more than {MAX_REPLY_LINE}")
+                }
+                None => {}
+            }
+            let n = self.reader.read(&mut buf).await?;
+            if n == 0 {
+                return Ok(None);
+            }
+            self.splitter.push(&buf[..n]);
+        }
+    }
+}
+
+/// Keep an event read while a reply is awaited; at the bound the oldest makes way and is
+/// counted in `lagged`.
+fn keep_pending(pending: &mut VecDeque<Value>, lagged: &mut u64, event: Value) {
+    if pending.len() >= MAX_PENDING_EVENTS {
+        pending.pop_front();
+        *lagged += 1;
+    }
+    pending.push_back(event);
 }
 
 impl Connection {
@@ -47,9 +97,13 @@ impl Connection {
             })?;
         let (r, w) = stream.into_split();
         Ok(Connection::Remote {
-            lines: BufReader::new(r).lines(),
+            lines: ReplyLines {
+                reader: r,
+                splitter: LineSplitter::with_max(MAX_REPLY_LINE),
+            },
             writer: w,
             pending: VecDeque::new(),
+            lagged: 0,
             next_id: 1,
         })
     }
@@ -62,6 +116,7 @@ impl Connection {
                 lines,
                 writer,
                 pending,
+                lagged,
                 next_id,
             } => {
                 let id = format!("chat-{next_id}");
@@ -74,13 +129,13 @@ impl Connection {
                     .await
                     .context("the node closed the API connection")?;
                 loop {
-                    let Some(l) = lines.next_line().await? else {
+                    let Some(l) = lines.next().await? else {
                         bail!("the node closed the API connection");
                     };
-                    let v: Value = serde_json::from_str(&l)
+                    let v: Value = serde_json::from_slice(&l)
                         .context("the node sent a line that is not JSON")?;
                     if v.get("event").is_some() {
-                        pending.push_back(v);
+                        keep_pending(pending, lagged, v);
                     } else if v["id"] == json!(id) {
                         return Ok(v);
                     }
@@ -99,13 +154,22 @@ impl Connection {
                 }
                 Err(broadcast::error::RecvError::Closed) => None,
             },
-            Connection::Remote { lines, pending, .. } => {
+            Connection::Remote {
+                lines,
+                pending,
+                lagged,
+                ..
+            } => {
+                if *lagged > 0 {
+                    let missed = std::mem::take(lagged);
+                    return Some(json!({"event": "lagged", "missed": missed}));
+                }
                 if let Some(v) = pending.pop_front() {
                     return Some(v);
                 }
                 loop {
-                    let l = lines.next_line().await.ok()??;
-                    if let Ok(v) = serde_json::from_str::<Value>(&l) {
+                    let l = lines.next().await.ok()??;
+                    if let Ok(v) = serde_json::from_slice::<Value>(&l) {
                         if v.get("event").is_some() {
                             return Some(v);
                         }
@@ -450,6 +514,45 @@ async fn command(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn events_kept_while_a_reply_is_awaited_are_bounded_and_the_rest_counted() {
+        let (mut pending, mut lagged) = (VecDeque::new(), 0);
+        for i in 0..MAX_PENDING_EVENTS + 10 {
+            keep_pending(&mut pending, &mut lagged, json!({"event": "peer", "n": i}));
+        }
+        assert_eq!(pending.len(), MAX_PENDING_EVENTS);
+        assert_eq!(lagged, 10);
+        assert_eq!(pending[0]["n"], 10, "the oldest made way");
+    }
+
+    /// A peer that is not the API we expect (or a broken one) sends one endless line: an
+    /// error once it passes the bound, never a buffer the size of the stream.
+    #[tokio::test]
+    async fn an_endless_line_from_the_api_is_an_error_not_a_growing_buffer() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut c, _) = l.accept().await.unwrap();
+            let chunk = vec![b'x'; 1 << 20];
+            for _ in 0..(MAX_REPLY_LINE >> 20) + 2 {
+                if c.write_all(&chunk).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let (r, _w) = TcpStream::connect(addr).await.unwrap().into_split();
+        let mut lines = ReplyLines {
+            reader: r,
+            splitter: LineSplitter::with_max(MAX_REPLY_LINE),
+        };
+        let err = lines.next().await;
+        server.abort();
+        // The splitter reports a too-long line only at its end; the stream ended (the
+        // server closed) with no newline, so the read ends, having held at most the bound.
+        assert!(matches!(err, Ok(None)), "{err:?}");
+        assert!(lines.splitter.buffered() <= MAX_REPLY_LINE + 16 * 1024);
+    }
 
     #[test]
     fn events_read_plainly() {

@@ -1,5 +1,5 @@
-//! airswarm against rtorrent (0.9.8) and qBittorrent (qbittorrent-nox 4.5) on 127.0.0.1:
-//! each client downloads from `airswarm torrent seed` and seeds to `airswarm torrent
+//! airswarm against rtorrent (0.9.8), qBittorrent (qbittorrent-nox 4.5) and Transmission
+//! (transmission-daemon 3.00) on 127.0.0.1: each client downloads from `airswarm torrent seed` and seeds to `airswarm torrent
 //! download`, meeting through `airswarm tracker` over HTTP. Every transfer is compared
 //! byte for byte. Packages: see scripts/test.
 
@@ -7,7 +7,7 @@ mod bt_common;
 
 use std::time::Duration;
 
-use bt_common::clients::{Qbittorrent, Rtorrent, wait_for_same_file};
+use bt_common::clients::{Qbittorrent, Rtorrent, Transmission, wait_for_same_file};
 use bt_common::*;
 
 /// Bound on each transfer (they take about a second); start-up waits are bounded apart.
@@ -208,4 +208,90 @@ fn airswarm_requiring_encryption_seeds_rtorrent_requiring_rc4_downloads() {
     wait_for_same_file(&s.p("seed/data.bin"), &s.p("dl/data.bin"), LIMIT, || {
         rt.log_tail()
     });
+}
+
+// Transmission. It unchokes on a 10-second rechoke timer, so a transfer from it can sit
+// choked for up to that long first: its tests use 2 MiB (and the album) and the same
+// generous bound, never a timing assertion.
+
+/// The data size of the Transmission tests: 8 pieces of 256 KiB and a short 9th.
+const TR_BYTES: u64 = 2 * 1024 * 1024 + 1234;
+
+fn transmission(s: &Setup) -> Transmission {
+    Transmission::start(&s.p("transmission"), free_port(), free_port())
+}
+
+/// Transmission with encryption required (settings.json `encryption` 2: MSE with RC4
+/// only, plaintext peers refused).
+fn transmission_requiring_encryption(s: &Setup) -> Transmission {
+    Transmission::start_with(
+        &s.p("transmission"),
+        free_port(),
+        free_port(),
+        &[("encryption", 2.into())],
+    )
+}
+
+#[test]
+fn airswarm_seeds_transmission_downloads() {
+    let s = setup_sized("seed-transmission", http_tracker, TR_BYTES);
+    let mut seed = airswarm_seed(&s, free_port());
+    let mut tr = transmission(&s);
+    tr.add(&s.p("t.torrent"), &s.p("dl"));
+    tr.wait_complete_from(Some(&mut seed), LIMIT);
+    same_data(&s);
+}
+
+#[test]
+fn transmission_seeds_airswarm_downloads() {
+    let s = setup_sized("transmission-seed", http_tracker, TR_BYTES);
+    let mut tr = transmission(&s);
+    tr.add(&s.p("t.torrent"), &s.p("seed"));
+    // Checked and seeding before airswarm asks the tracker for peers.
+    tr.wait_complete(Duration::from_secs(20));
+    airswarm_downloads(&s, &mut tr.proc, TR_BYTES);
+    same_data(&s);
+}
+
+#[test]
+fn transmission_seeds_a_multi_file_torrent_airswarm_downloads() {
+    let s = setup_album("album-transmission-seed");
+    let mut tr = transmission(&s);
+    tr.add(&s.p("t.torrent"), &s.p("seed"));
+    tr.wait_complete(Duration::from_secs(20));
+    airswarm_downloads(
+        &s,
+        &mut tr.proc,
+        ALBUM.iter().map(|&(_, len)| len as u64).sum(),
+    );
+    same_album(&s);
+}
+
+#[test]
+fn transmission_requiring_encryption_seeds_airswarm_requiring_encryption_downloads() {
+    let s = setup_sized("mse-transmission-seed", http_tracker, TR_BYTES);
+    let mut tr = transmission_requiring_encryption(&s);
+    tr.add(&s.p("t.torrent"), &s.p("seed"));
+    tr.wait_complete(Duration::from_secs(20));
+    airswarm_downloads_from(
+        &s,
+        &mut tr.proc,
+        &s.s("t.torrent"),
+        TR_BYTES,
+        &["--encryption", "require"],
+    );
+    same_data(&s);
+}
+
+#[test]
+fn airswarm_requiring_encryption_seeds_transmission_requiring_encryption_downloads() {
+    let s = setup_sized("mse-seed-transmission", http_tracker, TR_BYTES);
+    let mut seed = Proc::spawn(
+        "airswarm seed",
+        airswarm_seed_command(&s, free_port()).args(["--encryption", "require"]),
+    );
+    let mut tr = transmission_requiring_encryption(&s);
+    tr.add(&s.p("t.torrent"), &s.p("dl"));
+    tr.wait_complete_from(Some(&mut seed), LIMIT);
+    same_data(&s);
 }

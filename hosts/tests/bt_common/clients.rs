@@ -1,7 +1,9 @@
-//! rtorrent and qBittorrent (qbittorrent-nox) as real peers, beside aria2 and libtorrent
-//! in the parent module. Both run headless, configured to stay on 127.0.0.1 (no DHT, PEX,
-//! local peer discovery, UPnP or NAT-PMP), and are killed by PID when dropped.
+//! rtorrent, qBittorrent (qbittorrent-nox) and Transmission (transmission-daemon) as real
+//! peers, beside aria2 and libtorrent in the parent module. All run headless, configured
+//! to stay on 127.0.0.1 (no DHT, PEX, local peer discovery, UPnP or NAT-PMP; Transmission
+//! also no uTP), and are killed by PID when dropped.
 
+use std::cell::RefCell;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -288,12 +290,226 @@ impl Qbittorrent {
     }
 }
 
+/// transmission-daemon (3.00) in the foreground with its own config dir, driven through
+/// its JSON RPC on 127.0.0.1 (no authentication; the session-id header it demands against
+/// CSRF is fetched from its 409 answer and resent).
+pub struct Transmission {
+    pub proc: Proc,
+    rpc: u16,
+    log: PathBuf,
+    session_id: RefCell<String>,
+}
+
+/// Transmission's `status` of a torrent that is seeding (complete, checked, started).
+const TR_SEEDING: i64 = 6;
+
+impl Transmission {
+    /// Start transmission-daemon with its config dir and log in `work`, peers on
+    /// 127.0.0.1:`port`, RPC on 127.0.0.1:`rpc`, and wait (bounded) until the RPC answers.
+    pub fn start(work: &Path, port: u16, rpc: u16) -> Transmission {
+        Transmission::start_with(work, port, rpc, &[])
+    }
+
+    /// `start` with more settings.json entries (e.g. `("encryption", 2.into())`).
+    pub fn start_with(
+        work: &Path,
+        port: u16,
+        rpc: u16,
+        extra: &[(&str, serde_json::Value)],
+    ) -> Transmission {
+        let config = work.join("config");
+        std::fs::create_dir_all(&config).unwrap();
+        // Written before the start: the daemon reads settings.json once, and command-line
+        // flags cannot bind the peer socket to one address. No DHT, PEX, local peer
+        // discovery, uTP or UPnP/NAT-PMP: the only peers are the ones the test names.
+        let mut settings = serde_json::json!({
+            "bind-address-ipv4": "127.0.0.1",
+            "bind-address-ipv6": "::1",
+            "rpc-bind-address": "127.0.0.1",
+            "rpc-port": rpc,
+            "rpc-authentication-required": false,
+            "peer-port": port,
+            "peer-port-random-on-start": false,
+            "port-forwarding-enabled": false,
+            "dht-enabled": false,
+            "lpd-enabled": false,
+            "pex-enabled": false,
+            "utp-enabled": false,
+            "speed-limit-up-enabled": false,
+            "speed-limit-down-enabled": false,
+            "alt-speed-enabled": false,
+            "ratio-limit-enabled": false,
+            "idle-seeding-limit-enabled": false,
+            "download-queue-enabled": false,
+            "seed-queue-enabled": false,
+            "blocklist-enabled": false,
+            "download-dir": work.join("downloads"),
+            "message-level": 2,
+        });
+        for (k, v) in extra {
+            settings[*k] = v.clone();
+        }
+        std::fs::write(config.join("settings.json"), settings.to_string()).unwrap();
+        let log = work.join("transmission.log");
+        let mut c = Command::new("transmission-daemon");
+        c.arg("--foreground")
+            .arg("--config-dir")
+            .arg(&config)
+            .arg("--logfile")
+            .arg(&log)
+            .stdout(Stdio::null());
+        let mut tr = Transmission {
+            proc: Proc::spawn("transmission-daemon", &mut c),
+            rpc,
+            log,
+            session_id: RefCell::new(String::new()),
+        };
+        let end = Instant::now() + Duration::from_secs(20);
+        while tr.call("session-get", serde_json::json!({})).is_none() {
+            if let Some(st) = tr.proc.child.try_wait().unwrap() {
+                panic!("transmission-daemon exited ({st}): {}", tr.log_tail());
+            }
+            assert!(
+                Instant::now() < end,
+                "transmission-daemon RPC did not answer: {}",
+                tr.log_tail()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        tr
+    }
+
+    /// Add `torrent` saving into `download_dir`, started at once. Transmission 3.00
+    /// hash-checks files already there before it starts, so complete data is seeded.
+    pub fn add(&self, torrent: &Path, download_dir: &Path) {
+        let reply = self
+            .call(
+                "torrent-add",
+                serde_json::json!({
+                    "filename": torrent,
+                    "download-dir": download_dir,
+                    "paused": false,
+                }),
+            )
+            .expect("transmission-daemon RPC answers");
+        assert!(
+            reply["result"] == "success" && reply["arguments"]["torrent-added"].is_object(),
+            "torrent-add: {reply}"
+        );
+    }
+
+    /// `torrent-get` of the fields the waits look at, one JSON object per torrent.
+    pub fn torrents(&self) -> Vec<serde_json::Value> {
+        let reply = self
+            .call(
+                "torrent-get",
+                serde_json::json!({ "fields": [
+                    "id", "name", "status", "percentDone", "leftUntilDone", "haveValid",
+                    "error", "errorString", "peersConnected", "trackerStats",
+                ]}),
+            )
+            .expect("transmission-daemon RPC answers");
+        match reply["arguments"]["torrents"].as_array() {
+            Some(all) => all.clone(),
+            None => panic!("torrent-get: {reply}"),
+        }
+    }
+
+    /// Wait until a torrent is complete, checked and seeding, or fail after `limit`
+    /// with Transmission's view and log.
+    pub fn wait_complete(&mut self, limit: Duration) {
+        self.wait_complete_from(None, limit);
+    }
+
+    /// [`wait_complete`](Self::wait_complete), failing at once when `seeder` (the only
+    /// peer with the data) or transmission-daemon itself has exited.
+    pub fn wait_complete_from(&mut self, mut seeder: Option<&mut Proc>, limit: Duration) {
+        let end = Instant::now() + limit;
+        loop {
+            if let Some(st) = self.proc.child.try_wait().unwrap() {
+                panic!("transmission-daemon exited ({st}): {}", self.log_tail());
+            }
+            let all = self.torrents();
+            let done = all.iter().any(|t| {
+                t["percentDone"].as_f64() == Some(1.0)
+                    && t["leftUntilDone"].as_u64() == Some(0)
+                    && t["status"].as_i64() == Some(TR_SEEDING)
+            });
+            if done {
+                return;
+            }
+            if let Some(p) = seeder.as_deref_mut()
+                && let Some(st) = p.child.try_wait().unwrap()
+            {
+                panic!(
+                    "{} exited ({st}) before Transmission completed: {all:?}\nlog: {}",
+                    p.name,
+                    self.log_tail()
+                );
+            }
+            assert!(
+                Instant::now() < end,
+                "Transmission not complete within {limit:?}: {all:?}\nlog: {}",
+                self.log_tail()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// The end of Transmission's log, for a failure message.
+    pub fn log_tail(&self) -> String {
+        tail(&self.log)
+    }
+
+    /// One RPC call; None if the RPC cannot be reached (or answers no JSON). A 409 carries
+    /// the session id the daemon wants: remember it and ask once more.
+    fn call(&self, method: &str, arguments: serde_json::Value) -> Option<serde_json::Value> {
+        let body = serde_json::json!({ "method": method, "arguments": arguments }).to_string();
+        for _ in 0..2 {
+            let mut c = TcpStream::connect(("127.0.0.1", self.rpc)).ok()?;
+            c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let head = format!(
+                "POST /transmission/rpc HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\
+                 X-Transmission-Session-Id: {}\r\nContent-Type: application/json\r\n\
+                 Content-Length: {}\r\n\r\n",
+                self.rpc,
+                self.session_id.borrow(),
+                body.len()
+            );
+            c.write_all(head.as_bytes()).ok()?;
+            c.write_all(body.as_bytes()).ok()?;
+            let (status, head, reply) = read_http(&mut c)?;
+            match status {
+                200 => return serde_json::from_slice(&reply).ok(),
+                409 => {
+                    let id = head
+                        .lines()
+                        .filter_map(|l| l.split_once(':'))
+                        .find(|(k, _)| k.eq_ignore_ascii_case("x-transmission-session-id"))
+                        .map(|(_, v)| v.trim().to_string())?;
+                    *self.session_id.borrow_mut() = id;
+                }
+                _ => panic!(
+                    "Transmission RPC {method}: HTTP {status} {}",
+                    String::from_utf8_lossy(&reply)
+                ),
+            }
+        }
+        None
+    }
+}
+
 /// qBittorrent's states for a complete torrent that is not being checked.
 const SEEDING: [&str; 5] = ["uploading", "stalledUP", "pausedUP", "queuedUP", "forcedUP"];
 
 /// Status and body of an HTTP/1.1 response with a Content-Length (what qBittorrent's
 /// WebUI sends), without waiting for the server to close the connection.
 fn read_response(c: &mut TcpStream) -> Option<(u16, Vec<u8>)> {
+    read_http(c).map(|(status, _, body)| (status, body))
+}
+
+/// Status, header block and body of an HTTP/1.1 response with a Content-Length.
+fn read_http(c: &mut TcpStream) -> Option<(u16, String, Vec<u8>)> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 16 * 1024];
     let header_end = loop {
@@ -321,7 +537,7 @@ fn read_response(c: &mut TcpStream) -> Option<(u16, Vec<u8>)> {
         }
         buf.extend_from_slice(&chunk[..n]);
     }
-    Some((status, buf[header_end..].to_vec()))
+    Some((status, head, buf[header_end..].to_vec()))
 }
 
 /// Poll until `got` holds exactly the bytes of `want` (a leecher is writing it), or fail

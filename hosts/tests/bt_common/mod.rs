@@ -1,7 +1,7 @@
 //! Helpers for the BitTorrent network tests: temp dirs, free ports, child processes that
 //! are killed by PID when the test ends (even on failure), and real peers (aria2,
-//! libtorrent through Debian's python3, opentracker, mktorrent; rtorrent and qBittorrent
-//! in `clients`). Everything on 127.0.0.1.
+//! libtorrent through Debian's python3, opentracker, mktorrent; rtorrent, qBittorrent
+//! and Transmission in `clients`). Everything on 127.0.0.1.
 #![allow(dead_code)]
 
 pub mod clients;
@@ -267,10 +267,15 @@ pub const SETUP_BYTES: u64 = 6 * 1024 * 1024 + 1234;
 /// A 6 MiB file (25 pieces) and a torrent for it announcing to `pick(http, udp)` of a
 /// fresh `airswarm tracker`.
 pub fn setup(tag: &str, pick: impl Fn(&str, &str) -> Vec<String>) -> Setup {
+    setup_sized(tag, pick, SETUP_BYTES)
+}
+
+/// `setup` with a `seed/data.bin` of `bytes` bytes.
+pub fn setup_sized(tag: &str, pick: impl Fn(&str, &str) -> Vec<String>, bytes: u64) -> Setup {
     let dir = TempDir::new(tag);
     let (tracker, http, udp) = start_tracker(&[]);
     let udp = udp.as_str();
-    write_data(&dir.path().join("seed/data.bin"), SETUP_BYTES as usize, 7);
+    write_data(&dir.path().join("seed/data.bin"), bytes as usize, 7);
     mktorrent(
         &dir.path().join("seed/data.bin"),
         &dir.path().join("t.torrent"),

@@ -51,4 +51,22 @@ static inline void report(const char *what, airswarm_result r) {
       msg[0] = '\0';
   fprintf(stderr, "%s: %s (%d)\n", what, msg, (int)r);
 }
+
+/* 0 if `r` is AIRSWARM_OK; otherwise reports it (see `report`) and returns 1. */
+static inline int check(airswarm_result r, const char *what) {
+  if (r == AIRSWARM_OK) return 0;
+  report(what, r);
+  return 1;
+}
+
+/* Loads an identity from a PKCS#8 PEM file (`airswarm keygen`); 0 on success, 1 (with a
+ * message) on failure. */
+static inline int load_identity(const char *path, airswarm_identity **out) {
+  size_t len = 0;
+  uint8_t *pem = read_file(path, &len);
+  if (pem == NULL) return 1;
+  airswarm_result r = airswarm_identity_from_pem(pem, len, out);
+  free(pem);
+  return check(r, path);
+}
 #endif

@@ -10,12 +10,6 @@
 
 #define NODES 5
 
-static int check(airswarm_result r, const char *what) {
-  if (r == AIRSWARM_OK) return 0;
-  report(what, r);
-  return 1;
-}
-
 int main(void) {
   airswarm_node *nodes[NODES] = {0};
   int failed = 1;

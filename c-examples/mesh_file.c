@@ -18,12 +18,6 @@ static uint32_t addr[NODES];
 static int pinned[NODES], completed[NODES];
 static uint64_t now = 1;
 
-static int check(airswarm_result r, const char *what) {
-  if (r == AIRSWARM_OK) return 0;
-  report(what, r);
-  return 1;
-}
-
 /* The node's delivered messages: file payloads go to its file engine. */
 static int node_events(int i, int *activity) {
   airswarm_secure_event ev = {.struct_size = sizeof(airswarm_secure_event)};
@@ -230,12 +224,7 @@ int main(int argc, char **argv) {
   for (size_t k = 0; k < FILE_LEN; k++) x = x * 1103515245u + 12345u, original[k] = (uint8_t)(x >> 16);
   if (check(airswarm_node_config_new(&cfg), "node_config_new")) goto out;
   for (int i = 0; i < NODES; i++) {
-    size_t len = 0;
-    uint8_t *pem = read_file(argv[i + 1], &len);
-    if (pem == NULL) goto out;
-    airswarm_result r = airswarm_identity_from_pem(pem, len, &ids[i]);
-    free(pem);
-    if (check(r, argv[i + 1])) goto out;
+    if (load_identity(argv[i + 1], &ids[i])) goto out;
     if (check(airswarm_identity_address(ids[i], &addr[i]), "identity_address")) goto out;
     if (check(airswarm_node_config_set_seed(cfg, (uint64_t)i), "set_seed")) goto out;
     if (check(airswarm_secure_node_new(cfg, ids[i], channel_key, sizeof channel_key, 0, &nodes[i]),

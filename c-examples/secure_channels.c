@@ -11,12 +11,6 @@
 
 #define NODES 2
 
-static int check(airswarm_result r, const char *what) {
-  if (r == AIRSWARM_OK) return 0;
-  report(what, r);
-  return 1;
-}
-
 /* What one node saw. */
 struct seen {
   char name[AIRSWARM_MAX_NAME_LEN + 1]; /* the other's announced name */
@@ -52,11 +46,7 @@ int main(int argc, char **argv) {
 
   for (int i = 0; i < NODES; i++) {
     size_t len = 0;
-    uint8_t *pem = read_file(argv[i + 1], &len);
-    if (pem == NULL) goto out;
-    airswarm_result r = airswarm_identity_from_pem(pem, len, &ids[i]);
-    free(pem);
-    if (check(r, argv[i + 1])) goto out;
+    if (load_identity(argv[i + 1], &ids[i])) goto out;
     if (check(airswarm_identity_fingerprint(ids[i], fingerprints[i], sizeof fingerprints[i], &len),
               "identity_fingerprint"))
       goto out;

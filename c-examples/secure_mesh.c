@@ -9,12 +9,6 @@
 
 #define NODES 3
 
-static int check(airswarm_result r, const char *what) {
-  if (r == AIRSWARM_OK) return 0;
-  report(what, r);
-  return 1;
-}
-
 int main(int argc, char **argv) {
   if (argc != NODES + 1) {
     fprintf(stderr, "usage: %s KEY1.pem KEY2.pem KEY3.pem\n", argv[0]);
@@ -37,12 +31,7 @@ int main(int argc, char **argv) {
   memset(channel_key, 0x42, sizeof channel_key);
 
   for (int i = 0; i < NODES; i++) {
-    size_t len = 0;
-    uint8_t *pem = read_file(argv[i + 1], &len);
-    if (pem == NULL) goto out;
-    airswarm_result r = airswarm_identity_from_pem(pem, len, &ids[i]);
-    free(pem);
-    if (check(r, argv[i + 1])) goto out;
+    if (load_identity(argv[i + 1], &ids[i])) goto out;
     if (check(airswarm_identity_address(ids[i], &addr[i]), "identity_address")) goto out;
     if (check(airswarm_node_config_set_seed(cfg, (uint64_t)i), "set_seed")) goto out;
     if (check(airswarm_secure_node_new(cfg, ids[i], channel_key, sizeof channel_key, 0, &nodes[i]),

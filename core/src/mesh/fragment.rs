@@ -7,8 +7,8 @@ use core::fmt;
 use std::collections::HashMap;
 
 use super::wire::{
-    Address, Content, MAX_FRAGMENT_PAYLOAD, MAX_FRAGMENTS, MAX_FRAME, MAX_SINGLE_PAYLOAD,
-    SINGLE_OVERHEAD,
+    Address, Content, FRAGMENT_OVERHEAD, MAX_FRAGMENT_PAYLOAD, MAX_FRAGMENTS, MAX_FRAME,
+    MAX_SINGLE_PAYLOAD, SINGLE_OVERHEAD,
 };
 use crate::time::{Duration, Instant};
 
@@ -32,6 +32,17 @@ pub fn longest_frame(len: usize) -> usize {
     } else {
         len + SINGLE_OVERHEAD
     }
+}
+
+/// The length of every frame a payload of `len` bytes goes out in, in order (what
+/// [`Node::send`](super::Node::send) puts on the air for it, before any relay).
+pub fn frame_lengths(len: usize) -> impl ExactSizeIterator<Item = usize> {
+    let count = frame_count(len);
+    (0..count).map(move |i| match count {
+        1 => len + SINGLE_OVERHEAD,
+        _ if i + 1 < count => MAX_FRAME,
+        _ => len - i * MAX_FRAGMENT_PAYLOAD + FRAGMENT_OVERHEAD,
+    })
 }
 
 /// The fragment payloads of a long message, in order.
@@ -390,6 +401,37 @@ mod tests {
     use super::*;
     use crate::rng::Rng;
     use proptest::prelude::*;
+
+    #[test]
+    fn frame_lengths_are_the_frames_a_node_sends() {
+        use crate::mesh::node::{Strategy, testing};
+        for len in [
+            0,
+            1,
+            MAX_SINGLE_PAYLOAD,
+            MAX_SINGLE_PAYLOAD + 1,
+            577,
+            2 * MAX_FRAGMENT_PAYLOAD,
+        ] {
+            let mut n = testing::node(0x10, Strategy::Airswarm);
+            n.send(Instant(0), Address::BROADCAST, &vec![7; len])
+                .unwrap();
+            let mut sent: Vec<usize> = core::iter::from_fn(|| n.poll_transmit())
+                .map(|f| f.len())
+                .collect();
+            sent.extend(
+                testing::run_until(&mut n, Instant(600_000))
+                    .iter()
+                    .map(|(_, f)| f.len()),
+            );
+            let mut expected: Vec<usize> = frame_lengths(len).collect();
+            assert_eq!(expected.len(), frame_count(len), "{len}");
+            // (A node may send its fragments in another order.)
+            sent.sort_unstable();
+            expected.sort_unstable();
+            assert_eq!(sent, expected, "{len} bytes");
+        }
+    }
 
     fn frags(msg: &[u8]) -> Vec<(u8, u8, Vec<u8>)> {
         let count = split(msg).len() as u8;

@@ -99,6 +99,23 @@ impl Node {
         });
     }
 
+    /// Part of a broadcast arrived and the rest has not (yet): if it has not come by itself
+    /// a grace after the latest part, pull the whole message from the neighbour that
+    /// passed this part on (it kept what it passed). Fragments of one broadcast travel
+    /// back to back, so the grace is the one a named broadcast gets; every new part
+    /// pushes it back until the first pull has gone. A collision that took the first
+    /// fragments of a node's announcement at a relay (two hidden senders answering the
+    /// same frame) otherwise left the relay, and everyone behind it, without the message
+    /// until the sender's next broadcast of it.
+    pub(super) fn want_rest(&mut self, now: Instant, tag: u16, from: u8) {
+        let grace = Duration::from_millis(PULL_GRACE_WINDOWS * self.max_relay_delay_ms());
+        match self.wants.iter_mut().find(|w| w.tag == tag) {
+            Some(w) if w.pulls == 0 => w.due = w.due.max(now + grace),
+            Some(_) => {}
+            None => self.want(now, Some(tag), from),
+        }
+    }
+
     /// Ask neighbours for the broadcasts we learned we lack: first the one that named it
     /// (it has it), then the best-heard neighbours (likeliest to have it, and to be heard
     /// answering). One pull frame carries every tag due for the same neighbour.
@@ -146,6 +163,25 @@ impl Node {
         }
     }
 
+    /// Whether every frame of the broadcast `tag` is among the kept ones, and few enough
+    /// to go in one answer.
+    fn kept_whole(&self, tag: u16) -> bool {
+        let mut count = None;
+        let mut have = [false; PULL_ANSWER_FRAMES];
+        for k in self.kept.iter().filter(|k| k.tag == tag) {
+            let Ok(v) = FrameView::parse(&k.frame) else {
+                return false;
+            };
+            let (index, n) = v.header().fragment.unwrap_or((0, 1));
+            if usize::from(n) > PULL_ANSWER_FRAMES || count.is_some_and(|c| c != n) {
+                return false;
+            }
+            count = Some(n);
+            have[usize::from(index).min(PULL_ANSWER_FRAMES - 1)] = true;
+        }
+        count.is_some_and(|n| have.iter().filter(|&&h| h).count() == usize::from(n))
+    }
+
     /// A neighbour named us in a pull: send it the frames we kept of those broadcasts, one
     /// hop only. Each kept frame goes again at most once per pull interval.
     pub(super) fn answer_pull(&mut self, now: Instant, tags: &[u16]) {
@@ -163,6 +199,12 @@ impl Node {
             }
             if !tags.contains(&k.tag) || k.answered.is_some_and(|t| now.saturating_since(t) < quiet)
             {
+                continue;
+            }
+            // Only a broadcast we hold whole, every frame of it still kept: the parts of
+            // one we lack ourselves are likely the parts the asker has (it pulls after
+            // hearing us pass them on), and part of a message completes nothing.
+            if !self.seen_tags.contains(&k.tag) || !self.kept_whole(k.tag) {
                 continue;
             }
             let mut frame = k.frame.clone();
@@ -192,7 +234,7 @@ impl Node {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{data, node, run_until};
+    use super::super::testing::{data, events, node, run_until};
     use super::*;
 
     /// A broadcast from `src` naming `previous` as the latest other broadcast it has.
@@ -241,12 +283,160 @@ mod tests {
         assert!(n.wants.is_empty());
     }
 
+    /// Fragment `index` of a 3-fragment broadcast from `src`, as relayed by `relay`.
+    fn part(src: u32, relay: u8, id: u32, index: u8) -> Vec<u8> {
+        let message = vec![0xab; 2 * wire::MAX_FRAGMENT_PAYLOAD + 10];
+        let chunk = crate::mesh::fragment::split(&message)
+            .nth(index.into())
+            .unwrap()
+            .to_vec();
+        Header {
+            rnode_seq: 0,
+            kind: Kind::Fragment,
+            content: Content::Plain,
+            want_ack: false,
+            hop_limit: 2,
+            hop_start: 3,
+            attempt: 0,
+            relay,
+            next_hop: NO_NEXT_HOP,
+            dst: Address::BROADCAST,
+            src: Address(src),
+            id,
+            fragment: Some((index, 3)),
+        }
+        .to_frame(&chunk)
+        .unwrap()
+    }
+
+    fn pulls_in(sent: &[(Instant, Vec<u8>)]) -> Vec<(Instant, Header)> {
+        sent.iter()
+            .filter_map(|(t, f)| {
+                let v = FrameView::parse(f).ok().filter(|v| v.is_pull())?;
+                Some((*t, *v.header()))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_rest_of_a_broadcast_we_hold_part_of_is_pulled_from_who_passed_it_on() {
+        let mut n = node(0x10, Strategy::Airswarm);
+        let grace = PULL_GRACE_WINDOWS * n.max_relay_delay_ms();
+        // The first two fragments collided here; the last one came through 0x21.
+        n.handle_frame(Instant(0), &part(0x77, 0x21, 5, 2), -60.0, 5.0)
+            .unwrap();
+        assert_eq!(n.wants.len(), 1);
+        let pulls = pulls_in(&run_until(&mut n, Instant(grace)));
+        assert_eq!(pulls.len(), 1, "one pull once the grace is over");
+        assert_eq!(pulls[0].0, Instant(grace));
+        assert_eq!(
+            pulls[0].1.next_hop, 0x21,
+            "asks the neighbour that passed it on"
+        );
+        // Its answer (the frames it kept, sent one hop) completes the message: no more pulls.
+        for i in 0..2 {
+            n.handle_frame(Instant(grace + 500), &part(0x77, 0x21, 5, i), -60.0, 5.0)
+                .unwrap();
+        }
+        assert!(
+            events(&mut n)
+                .iter()
+                .any(|e| matches!(e, Event::Message(m) if m.id == 5))
+        );
+        assert!(n.wants.is_empty());
+        assert_eq!(n.stats().pulled_deliveries, 1);
+        assert!(pulls_in(&run_until(&mut n, Instant(10 * grace))).is_empty());
+    }
+
+    #[test]
+    fn parts_of_a_broadcast_naming_different_broadcasts_make_one_message() {
+        // Each copy names what its own sender has last (destination bytes), so the parts
+        // of one broadcast relayed by different neighbours, or pulled, differ there.
+        let mut n = node(0x10, Strategy::Airswarm);
+        for (i, relay, names) in [(0u8, 0x21, 0x1111u16), (1, 0x22, 0x2222), (2, 0x21, 0x3333)] {
+            let mut f = part(0x77, relay, 5, i);
+            wire::set_previous_broadcast(&mut f, Some(names));
+            n.handle_frame(Instant(u64::from(i) * 100), &f, -60.0, 5.0)
+                .unwrap();
+        }
+        let got: Vec<Event> = events(&mut n);
+        assert!(
+            got.iter().any(
+                |e| matches!(e, Event::Message(m) if m.id == 5 && m.dst == Address::BROADCAST)
+            ),
+            "{got:?}"
+        );
+        assert_eq!(n.stats().reassembly_errors, 0);
+    }
+
+    #[test]
+    fn a_pull_is_answered_only_for_a_broadcast_held_whole() {
+        let mut n = node(0x10, Strategy::Airswarm);
+        let tag = message_tag(Address(0x77), 5);
+        let pull = |id| {
+            Header::pull(Address(0x31), id, 0x10)
+                .to_frame(&tag.to_be_bytes())
+                .unwrap()
+        };
+        let answers = |n: &mut Node, at: u64| {
+            let mut sent: Vec<Vec<u8>> = core::iter::from_fn(|| n.poll_transmit()).collect();
+            sent.extend(run_until(n, Instant(at)).into_iter().map(|(_, f)| f));
+            sent.iter()
+                .filter(|f| FrameView::parse(f).is_ok_and(|v| v.header().src == Address(0x77)))
+                .count()
+        };
+        // Only the last part came: asked for the message, we keep quiet.
+        n.handle_frame(Instant(0), &part(0x77, 0x21, 5, 2), -60.0, 5.0)
+            .unwrap();
+        let _ = run_until(&mut n, Instant(60_000));
+        n.handle_frame(Instant(60_000), &pull(1), -60.0, 5.0)
+            .unwrap();
+        assert_eq!(answers(&mut n, 120_000), 0);
+        // Whole: the pull draws every part we kept.
+        for i in 0..2 {
+            n.handle_frame(Instant(120_000), &part(0x77, 0x21, 5, i), -60.0, 5.0)
+                .unwrap();
+        }
+        let _ = run_until(&mut n, Instant(180_000));
+        n.handle_frame(Instant(180_000), &pull(2), -60.0, 5.0)
+            .unwrap();
+        assert_eq!(answers(&mut n, 240_000), 3);
+        // Later broadcasts pushed its first kept part out: what is left completes nothing.
+        for id in 0..(KEPT_FRAMES as u32 - 2) {
+            let f = data(0x55, 0x21, Address::BROADCAST, 100 + id, 0);
+            n.handle_frame(Instant(240_000), &f, -60.0, 5.0).unwrap();
+        }
+        let _ = run_until(&mut n, Instant(300_000));
+        n.handle_frame(Instant(300_000), &pull(3), -60.0, 5.0)
+            .unwrap();
+        assert_eq!(answers(&mut n, 360_000), 0);
+    }
+
+    #[test]
+    fn a_broadcast_whose_parts_keep_coming_is_not_pulled() {
+        let mut n = node(0x10, Strategy::Airswarm);
+        let grace = PULL_GRACE_WINDOWS * n.max_relay_delay_ms();
+        // Each part pushes the pull back; the last one completes the message in time.
+        let gap = grace * 3 / 4;
+        for i in 0..3u8 {
+            let at = Instant(u64::from(i) * gap);
+            assert!(pulls_in(&run_until(&mut n, at)).is_empty());
+            n.handle_frame(at, &part(0x77, 0x21, 5, i), -60.0, 5.0)
+                .unwrap();
+        }
+        assert!(n.wants.is_empty());
+        assert!(pulls_in(&run_until(&mut n, Instant(10 * grace))).is_empty());
+        assert_eq!(n.stats().pulls_sent, 0);
+    }
+
     #[test]
     fn baselines_keep_nothing_and_pull_nothing() {
         for s in [Strategy::Blind, Strategy::Managed] {
             let mut n = node(0x10, s);
             let missing = message_tag(Address(0x77), 3);
             n.handle_frame(Instant(0), &naming(0x21, 1, missing), -60.0, 5.0)
+                .unwrap();
+            n.handle_frame(Instant(0), &part(0x78, 0x21, 5, 2), -60.0, 5.0)
                 .unwrap();
             assert!(n.wants.is_empty() && n.kept.is_empty(), "{s}");
         }

@@ -259,7 +259,14 @@ impl Node {
                     now,
                     FragmentIn {
                         src: h.src,
-                        dst: h.dst,
+                        // A broadcast's destination bytes name the latest other broadcast
+                        // of whoever sent this copy (see `pull`): they differ between
+                        // relays and pull answers of the same message.
+                        dst: if h.dst.is_broadcast() {
+                            Address::BROADCAST
+                        } else {
+                            h.dst
+                        },
                         id: h.id,
                         content: h.content,
                         want_ack: h.want_ack,
@@ -294,6 +301,12 @@ impl Node {
                             });
                             n.without_progress = 0;
                             n.next = now + wait;
+                        } else if h.dst.is_broadcast()
+                            && self.policy.mechanisms().pulls
+                            && (h.hop_start > 0 || h.dst != Address::BROADCAST)
+                        {
+                            // (The broadcasts we keep to answer pulls: see handle_frame.)
+                            self.want_rest(now, message_tag(h.src, h.id), h.relay);
                         }
                         None
                     }

@@ -35,6 +35,9 @@ pub(super) struct Pending {
     pub(super) handoffs: u8,
     /// When the frame was queued (for the relay wait counted in the stats).
     pub(super) queued: Instant,
+    /// The fragment index of our own frame (0 otherwise): of frames due together, the
+    /// lower goes first, so a message's fragments leave in order, back to back.
+    pub(super) order: u8,
 }
 
 impl Pending {
@@ -54,6 +57,7 @@ impl Pending {
             senders: Vec::new(),
             handoffs: 0,
             queued: due,
+            order: 0,
         }
     }
 
@@ -99,12 +103,32 @@ impl Node {
         self.dedup.observe(now, key, i16::MAX);
         // Meshtastic waits a random few slots before any send (RadioLibInterface.cpp send
         // → setTransmitDelay → RadioInterface.cpp getTxDelayMsec).
-        let due = match self.policy.own_delay_slots(&mut self.rng) {
+        let mut due = match self.policy.own_delay_slots(&mut self.rng) {
             Some(slots) => now + Duration::from_millis((slots * self.slot_ms()) as u64),
             None => now,
         };
-        self.pending
-            .push(Pending::own(due, frame, key, (header.src, header.id)));
+        // A fragment never goes before the ones of its message queued ahead of it: relays
+        // that wait out the rest of a burst by the fragments left after the one they got
+        // (`burst_aware_relays`) are right only if the source sends them in order. (The
+        // baselines keep their own per-frame delays: Meshtastic does not fragment.)
+        let order = match header.fragment {
+            Some((index, _)) if self.policy.mechanisms().burst_aware_relays => index,
+            _ => 0,
+        };
+        let msg = (header.src, header.id);
+        if let Some(ahead) = self
+            .pending
+            .iter()
+            .filter(|p| !p.relay && p.msg == msg && p.order < order)
+            .map(|p| p.due)
+            .max()
+        {
+            due = due.max(ahead);
+        }
+        self.pending.push(Pending {
+            order,
+            ..Pending::own(due, frame, key, msg)
+        });
     }
 
     /// Queue a frame that answers one neighbour (a repeated hand-over, a pull): after a
@@ -210,6 +234,29 @@ impl Node {
             self.pending[i].due = from + delay;
             self.stats.delays_redrawn += 1;
         }
+        self.keep_fragment_order();
+    }
+
+    /// Our own fragments of one message go in order: none is due before one queued ahead
+    /// of it (see `enqueue_own`), also after their delays were drawn again.
+    fn keep_fragment_order(&mut self) {
+        let mut own: Vec<usize> = (0..self.pending.len())
+            .filter(|&i| !self.pending[i].relay && self.pending[i].order > 0)
+            .collect();
+        own.sort_by_key(|&i| self.pending[i].order);
+        for i in own {
+            let (msg, order) = (self.pending[i].msg, self.pending[i].order);
+            if let Some(ahead) = self
+                .pending
+                .iter()
+                .filter(|p| !p.relay && p.msg == msg && p.order < order)
+                .map(|p| p.due)
+                .max()
+            {
+                let p = &mut self.pending[i];
+                p.due = p.due.max(ahead);
+            }
+        }
     }
 
     /// Move frames whose time has come (and which the duty cycle allows) to the outbox.
@@ -220,7 +267,7 @@ impl Node {
             .iter()
             .enumerate()
             .filter(|(_, p)| p.due <= now)
-            .min_by_key(|(_, p)| (p.due, !p.relay))
+            .min_by_key(|(_, p)| (p.due, !p.relay, p.order))
             .map(|(i, _)| i)
         {
             let airtime_us = self
@@ -366,6 +413,31 @@ mod tests {
     use super::super::testing::{data, node, run_until};
     use super::*;
     use crate::mesh::wire::Content;
+
+    #[test]
+    fn the_fragments_of_a_message_leave_in_order_where_relays_count_on_it() {
+        let payload = vec![3u8; 4 * wire::MAX_FRAGMENT_PAYLOAD + 9];
+        for busy in [false, true] {
+            let mut n = node(0x10, Strategy::Airswarm);
+            n.send(Instant(0), Address::BROADCAST, &payload).unwrap();
+            let mut sent: Vec<Vec<u8>> = core::iter::from_fn(|| n.poll_transmit()).collect();
+            if busy {
+                // Someone else talks: delays are drawn again.
+                n.handle_carrier(Instant(1), Instant(2_000));
+            }
+            sent.extend(
+                run_until(&mut n, Instant(600_000))
+                    .into_iter()
+                    .map(|(_, f)| f),
+            );
+            let order: Vec<u8> = sent
+                .iter()
+                .filter_map(|f| FrameView::parse(f).ok()?.header().fragment)
+                .map(|(i, _)| i)
+                .collect();
+            assert_eq!(order, vec![0, 1, 2, 3, 4], "busy {busy}");
+        }
+    }
 
     #[test]
     fn frames_wait_for_the_duty_cycle_budget() {

@@ -380,6 +380,34 @@ fn announcements_pin_keys_and_conflicts_are_events() {
         3,
         "a 521-byte announcement takes three fragments"
     );
+    // What a host spreads its announcements by: the frames' airtimes, back to back.
+    let airtime = |frames: &[Vec<u8>]| -> u64 {
+        let lora = airswarm_core::radio::LoRaConfig::default();
+        let us: u64 = frames
+            .iter()
+            .map(|f| lora.time_on_air_us(f.len()).unwrap())
+            .sum();
+        us.div_ceil(1000)
+    };
+    assert_eq!(
+        nodes[0].announcement_airtime().as_millis(),
+        airtime(&frames)
+    );
+    let mut named = SecureNode::new(
+        SecureConfig::default(),
+        ids()[3].clone(),
+        Keyring::default(),
+        [4; 32],
+    )
+    .unwrap();
+    named.set_name(Some("a-rather-long-node-name")).unwrap();
+    named.announce(Instant(5)).unwrap();
+    let named_frames: Vec<Vec<u8>> = std::iter::from_fn(|| named.poll_transmit()).collect();
+    assert!(airtime(&named_frames) > airtime(&frames));
+    assert_eq!(
+        named.announcement_airtime().as_millis(),
+        airtime(&named_frames)
+    );
     for f in &frames {
         nodes[1].handle_frame(Instant(5), f, -80.0, 5.0).unwrap();
     }

@@ -26,7 +26,7 @@ mod keyring;
 pub mod replay;
 mod session;
 
-pub use announce::{Announcement, MAX_NAME_LEN, VerifiedAnnouncement, check_name};
+pub use announce::{ANNOUNCE_LEN, Announcement, MAX_NAME_LEN, VerifiedAnnouncement, check_name};
 pub use channel::{CHANNEL_OVERHEAD, Channel, ChannelKey, ChannelOpened, EPOCH_LEN};
 pub use error::CryptoError;
 pub use handshake::{HandshakeInit, PendingHandshake};

@@ -24,8 +24,8 @@ use rand_core::SeedableRng;
 use super::node::{Event, MeshError, Node, NodeConfig, NodeStats};
 use super::wire::{self, Address, Content};
 use crate::crypto::{
-    Announcement, Channel, ChannelKey, CryptoError, Fingerprint, Identity, Keyring, KeyringEvent,
-    PendingHandshake, PublicIdentity, SeededRng, Session, TAG_LEN,
+    ANNOUNCE_LEN, Announcement, Channel, ChannelKey, CryptoError, Fingerprint, Identity, Keyring,
+    KeyringEvent, PendingHandshake, PublicIdentity, SeededRng, Session, TAG_LEN,
 };
 use crate::time::{Duration, Instant};
 
@@ -331,6 +331,18 @@ impl SecureNode {
             return Err(SecureError::NoSuchChannel(index));
         }
         self.seal_broadcast_scoped(now, usize::from(index), payload, true)
+    }
+
+    /// How long our announcement takes on the air, every frame of it back to back (a
+    /// host spreads its announcements by this: neighbours that cannot hear each other
+    /// and announce within it collide at the node between them).
+    pub fn announcement_airtime(&self) -> Duration {
+        let len = ANNOUNCE_LEN + self.name.as_ref().map_or(0, |n| 1 + n.len());
+        let lora = &self.node.config().lora;
+        let us: u64 = super::fragment::frame_lengths(len)
+            .map(|l| lora.time_on_air_us(l).unwrap_or(0))
+            .sum();
+        Duration::from_millis(us.div_ceil(1000))
     }
 
     /// Broadcast our self-signed public key.

@@ -215,6 +215,14 @@ fn err(id: &Option<Value>, message: impl std::fmt::Display) -> Value {
     v
 }
 
+/// The window a node's unprompted announcements are spread over: eight announcements
+/// back to back (two nodes that cannot hear each other collide at a node between them
+/// when their announcements overlap: at random points of this window one time in four),
+/// and never under 3 s. At SF7/125 kHz a three-frame announcement takes about 1.3 s.
+fn announce_spread_ms(node: &SecureNode) -> u64 {
+    (8 * node.announcement_airtime().as_millis()).max(3_000)
+}
+
 impl Runtime {
     /// Build the node from its stored state. `rng_seed` comes from the OS generator.
     pub fn new(
@@ -288,6 +296,7 @@ impl Runtime {
             u64::from_le_bytes(rng_seed[16..24].try_into().expect("8 bytes")),
             settings.files_dir.clone(),
         );
+        let first_spread = announce_spread_ms(&node);
         let mut runtime = Runtime {
             node,
             store,
@@ -303,9 +312,9 @@ impl Runtime {
             heard: BTreeMap::new(),
             in_flight: BTreeMap::new(),
             awaiting: BTreeMap::new(),
-            // A little after start, spread by address: nodes started together (a power cut
-            // ending) do not all announce at once.
-            next_announce: Instant(now.as_millis() + 200 + rng.below(2_000)),
+            // A little after start, at a random point of a spread several announcements
+            // long: nodes started together (a power cut ending) do not all announce at once.
+            next_announce: Instant(now.as_millis() + 200 + rng.below(first_spread)),
             announce_soon: None,
             announces: 0,
             rng,
@@ -625,8 +634,12 @@ impl Runtime {
                 }
                 self.heard_from(address, now);
                 // Let the newcomer learn our key soon, not at our next periodic announce.
-                let soon =
-                    Instant(now.as_millis() + 2_000 + u64::from(self.node.address().0 % 3000));
+                // Every neighbour of the newcomer pinned it on the same frames: a random
+                // point of a spread several announcements long keeps those that cannot hear
+                // each other from answering together and colliding at the newcomer (a
+                // delay by address collided whenever two addresses were close).
+                let spread = announce_spread_ms(&self.node);
+                let soon = Instant(now.as_millis() + 2_000 + self.rng.below(spread));
                 // (Apart from the regular schedule, which it does not push back.)
                 if soon < self.next_announce {
                     self.announce_soon = Some(self.announce_soon.map_or(soon, |t| t.min(soon)));

@@ -23,6 +23,9 @@ pub(super) struct Want {
     pub(super) pulls: u8,
     /// The neighbour whose copy named it: it has it.
     pub(super) named_by: u8,
+    /// We hold part of it (see [`Node::want_rest`]): pulled only while the channel is
+    /// calm.
+    pub(super) rest: bool,
 }
 
 /// Broadcast tags remembered as had here; a tag older than these is pulled again at worst.
@@ -83,6 +86,10 @@ impl Node {
     /// A neighbour's copy of a broadcast names another it has: if we never got that one,
     /// pull it once it has had time to arrive by itself.
     pub(super) fn want(&mut self, now: Instant, tag: Option<u16>, named_by: u8) {
+        self.want_as(now, tag, named_by, false);
+    }
+
+    fn want_as(&mut self, now: Instant, tag: Option<u16>, named_by: u8, rest: bool) {
         let Some(tag) = tag else { return };
         if self.seen_tags.contains(&tag)
             || self.wants.len() >= MAX_WANTS
@@ -96,6 +103,7 @@ impl Node {
             due: now + grace,
             pulls: 0,
             named_by,
+            rest,
         });
     }
 
@@ -107,12 +115,20 @@ impl Node {
     /// fragments of a node's announcement at a relay (two hidden senders answering the
     /// same frame) otherwise left the relay, and everyone behind it, without the message
     /// until the sender's next broadcast of it.
+    ///
+    /// These pulls are polite: while the channel is busier than
+    /// [`POLITE_PERCENT`](crate::radio::POLITE_PERCENT) they wait (a storm of partial
+    /// broadcasts, as when many nodes announce their keys at once, is mended after it, not
+    /// with answers of whole messages on top of it). On 8 tuning seeds (41-48) with 30
+    /// nodes announcing at once (`sim --announce`), holding them raised delivery from
+    /// 82.4 % to 88.2 %, against 88.8 % for one try only, which cost 5 points within 60 s
+    /// on a calm channel (600-byte broadcasts, 10 % duty, one every 240 s: 95.5 % kept).
     pub(super) fn want_rest(&mut self, now: Instant, tag: u16, from: u8) {
         let grace = Duration::from_millis(PULL_GRACE_WINDOWS * self.max_relay_delay_ms());
         match self.wants.iter_mut().find(|w| w.tag == tag) {
             Some(w) if w.pulls == 0 => w.due = w.due.max(now + grace),
             Some(_) => {}
-            None => self.want(now, Some(tag), from),
+            None => self.want_as(now, Some(tag), from, true),
         }
     }
 
@@ -126,6 +142,7 @@ impl Node {
         let mut best: Vec<(u8, f32)> = self.link_snr.iter().map(|(&n, &s)| (n, s)).collect();
         best.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         let wait = self.pull_retry_wait();
+        let busy = self.channel_use.percent(now) > crate::radio::POLITE_PERCENT;
         let mut asks: Vec<(u8, Vec<u8>)> = Vec::new();
         self.wants.retain_mut(|w| {
             if w.due > now {
@@ -133,6 +150,10 @@ impl Node {
             }
             if w.pulls >= PULL_TRIES || best.is_empty() {
                 return false;
+            }
+            if w.rest && busy {
+                w.due = now + wait;
+                return true;
             }
             let to = if w.pulls == 0 && best.iter().any(|b| b.0 == w.named_by) {
                 w.named_by
@@ -410,6 +431,47 @@ mod tests {
         n.handle_frame(Instant(300_000), &pull(3), -60.0, 5.0)
             .unwrap();
         assert_eq!(answers(&mut n, 360_000), 0);
+    }
+
+    #[test]
+    fn the_rest_of_a_broadcast_waits_for_a_calm_channel() {
+        let mut n = node(0x10, Strategy::Airswarm);
+        let grace = PULL_GRACE_WINDOWS * n.max_relay_delay_ms();
+        n.handle_frame(Instant(0), &part(0x77, 0x21, 5, 2), -60.0, 5.0)
+            .unwrap();
+        // Others fill the channel (well over a quarter of the last minute) until after
+        // the grace.
+        let long = vec![1u8; 200];
+        let mut t = 0;
+        for id in 0..200u32 {
+            let f = Header {
+                hop_limit: 0,
+                hop_start: 0,
+                ..*FrameView::parse(&data(0x500 + id, 0x40, Address::BROADCAST, id, 0))
+                    .unwrap()
+                    .header()
+            }
+            .to_frame(&long)
+            .unwrap();
+            n.handle_frame(Instant(t), &f, -60.0, 5.0).unwrap();
+            t += n.airtime_ms(f.len()) / 2;
+            if t > 3 * grace {
+                break;
+            }
+        }
+        assert!(n.channel_utilisation_percent(Instant(t)) > crate::radio::POLITE_PERCENT);
+        assert!(
+            pulls_in(&run_until(&mut n, Instant(t))).is_empty(),
+            "held while busy"
+        );
+        assert_eq!(n.wants.len(), 1);
+        // A minute and more of quiet: now it goes.
+        let pulls = pulls_in(&run_until(&mut n, Instant(t + 120_000)));
+        assert!(!pulls.is_empty());
+        assert_eq!(
+            pulls[0].1.next_hop, 0x21,
+            "first from who passed the part on"
+        );
     }
 
     #[test]

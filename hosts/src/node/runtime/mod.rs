@@ -218,7 +218,7 @@ fn err(id: &Option<Value>, message: impl std::fmt::Display) -> Value {
 /// The window a node's unprompted announcements are spread over: eight announcements
 /// back to back (two nodes that cannot hear each other collide at a node between them
 /// when their announcements overlap: at random points of this window one time in four),
-/// and never under 3 s. At SF7/125 kHz a three-frame announcement takes about 1.3 s.
+/// and never under 3 s. At SF7/125 kHz a three-frame announcement takes 0.93 s.
 fn announce_spread_ms(node: &SecureNode) -> u64 {
     (8 * node.announcement_airtime().as_millis()).max(3_000)
 }

@@ -161,6 +161,8 @@ void panics(void) {
       {
         double util = 0.0;
         EXPECT(airswarm_secure_node_channel_utilisation(sn, 1, &util), AIRSWARM_ERR_PANIC);
+        uint64_t ms = 0;
+        EXPECT(airswarm_secure_node_announcement_airtime(sn, &ms), AIRSWARM_ERR_PANIC);
       }
     }
     {

@@ -306,8 +306,21 @@ void crypto(const char *pem_path) {
     EXPECT_MESSAGE("not UTF-8");
     EXPECT(airswarm_secure_node_set_name(n, "n\xc3\xb6" "de 7"), AIRSWARM_OK);
     EXPECT(airswarm_secure_node_announce(n, 2, NULL), AIRSWARM_OK);
+    uint64_t named_ms = 0, plain_ms = 0;
+    EXPECT(airswarm_secure_node_announcement_airtime(NULL, &named_ms), AIRSWARM_ERR_NULL);
+    EXPECT(airswarm_secure_node_announcement_airtime(n, NULL), AIRSWARM_ERR_NULL);
+    EXPECT(airswarm_secure_node_announcement_airtime(n, &named_ms), AIRSWARM_OK);
     EXPECT(airswarm_secure_node_set_name(n, NULL), AIRSWARM_OK);
     EXPECT(airswarm_secure_node_announce(n, 3, NULL), AIRSWARM_OK);
+    EXPECT(airswarm_secure_node_announcement_airtime(n, &plain_ms), AIRSWARM_OK);
+    /* 521 bytes in three frames: about 0.9 s at SF7 / 125 kHz; a name adds bytes to the
+     * last frame. */
+    checks += 2;
+    if (plain_ms < 800 || plain_ms > 1100 || named_ms <= plain_ms) {
+      fprintf(stderr, "%s:%d: announcement airtime %llu ms unnamed, %llu ms named\n", __FILE__,
+              __LINE__, (unsigned long long)plain_ms, (unsigned long long)named_ms);
+      failures++;
+    }
   }
   EXPECT(airswarm_secure_node_stat(NULL, "frames_sent", &stat), AIRSWARM_ERR_NULL);
   EXPECT(airswarm_secure_node_stat(n, NULL, &stat), AIRSWARM_ERR_NULL);

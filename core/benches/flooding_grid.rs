@@ -10,8 +10,10 @@
 //! 50/100/200 nodes × broadcast-only and 20 % direct × hop limit 3 and 7 × symmetric and
 //! 3 dB asymmetric links, plain frames; then on 100 nodes, 20 % direct, hop limit 3, 3 dB:
 //! sparse (~5 neighbours), dense (~30), sealed (every message sealed: channel or session,
-//! with handshakes), and Meshtastic LongFast (SF11, 250 kHz, Meshtasticator path loss)
-//! broadcast-only and 20 % direct.
+//! with handshakes), Meshtastic LongFast (SF11, 250 kHz, Meshtasticator path loss)
+//! broadcast-only and 20 % direct, and long messages (600 bytes: three frames each)
+//! broadcast-only and 20 % direct. `-- --scenario LABEL` runs only the rows so labelled
+//! (`~7`, `sparse ~5`, `dense ~30`, `sealed`, `LongFast`, `600 B`).
 
 use airswarm_core::mesh::Strategy;
 use airswarm_core::radio::LoRaConfig;
@@ -33,6 +35,8 @@ struct Row {
     label: &'static str,
     sealed: bool,
     longfast: bool,
+    /// Bytes per message (32 unless the row says otherwise).
+    payload: usize,
 }
 
 /// One compared setup: a strategy, with routers or not.
@@ -73,7 +77,7 @@ fn scenario(row: Row, seed: u64, v: Variant) -> SimConfig {
         area_m: 8_000.0 * (row.nodes as f64 / 40.0).sqrt() * row.spread * range,
         seed,
         messages: 50,
-        payload: 32,
+        payload: row.payload,
         strategy: v.strategy,
         hop_limit: row.hop_limit,
         direct_fraction: row.direct,
@@ -135,6 +139,11 @@ fn main() {
         .and_then(|i| args.get(i + 1))
         .and_then(|v| v.parse().ok());
     let tuning = args.iter().any(|a| a == "--tuning");
+    let only_scenario: Option<&str> = args
+        .iter()
+        .position(|a| a == "--scenario")
+        .and_then(|i| args.get(i + 1))
+        .map(String::as_str);
     let count: u64 = args
         .iter()
         .position(|a| a == "--seeds")
@@ -163,20 +172,23 @@ fn main() {
                         label: "~7",
                         sealed: false,
                         longfast: false,
+                        payload: 32,
                     });
                 }
             }
         }
     }
     let special = [
-        (1.18, "sparse ~5", false, false, 0.2),
-        (0.48, "dense ~30", false, false, 0.2),
-        (1.0, "sealed", true, false, 0.0),
-        (1.0, "sealed", true, false, 0.2),
-        (1.0, "LongFast", false, true, 0.0),
-        (1.0, "LongFast", false, true, 0.2),
+        (1.18, "sparse ~5", false, false, 0.2, 32),
+        (0.48, "dense ~30", false, false, 0.2, 32),
+        (1.0, "sealed", true, false, 0.0, 32),
+        (1.0, "sealed", true, false, 0.2, 32),
+        (1.0, "LongFast", false, true, 0.0, 32),
+        (1.0, "LongFast", false, true, 0.2, 32),
+        (1.0, "600 B", false, false, 0.0, 600),
+        (1.0, "600 B", false, false, 0.2, 600),
     ];
-    for (spread, label, sealed, longfast, direct) in special {
+    for (spread, label, sealed, longfast, direct, payload) in special {
         if only_nodes.is_some_and(|n| n != 100) {
             continue;
         }
@@ -189,10 +201,14 @@ fn main() {
             label,
             sealed,
             longfast,
+            payload,
         });
     }
+    if let Some(only) = only_scenario {
+        rows.retain(|r| r.label == only);
+    }
     println!(
-        "flooding grid: 50 messages of 32 bytes per run, SF7/125 kHz unless LongFast, 1 % duty cycle, {} seeds {:?} ({})",
+        "flooding grid: 50 messages per run, 32 bytes unless 600 B, SF7/125 kHz unless LongFast, 1 % duty cycle, {} seeds {:?} ({})",
         seeds.len(),
         seeds,
         if tuning {

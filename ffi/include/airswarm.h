@@ -666,6 +666,17 @@ airswarm_result airswarm_secure_node_channel_utilisation(const airswarm_secure_n
 // `node` NULL or a live handle; `name` NULL or NUL-terminated.
 airswarm_result airswarm_secure_node_set_name(airswarm_secure_node *node, const char *name);
 
+// How long this node's announcement (with its current name) takes on the air, every
+// frame back to back, in milliseconds. A host spreads its announcements over several of
+// these (`airswarm node` draws each unprompted one at a random point of eight): two
+// nodes that cannot hear each other and announce within it collide at a node between
+// them.
+//
+// # Safety
+// `node` NULL or a live handle; `out_ms` NULL or valid for writes.
+airswarm_result airswarm_secure_node_announcement_airtime(const airswarm_secure_node *node,
+                                                          uint64_t *out_ms);
+
 // Generates a new RSA-2048 identity from the operating system's random generator.
 //
 // # Safety

@@ -226,6 +226,28 @@ pub unsafe extern "C" fn airswarm_secure_node_set_name(
     })
 }
 
+/// How long this node's announcement (with its current name) takes on the air, every
+/// frame back to back, in milliseconds. A host spreads its announcements over several of
+/// these (`airswarm node` draws each unprompted one at a random point of eight): two
+/// nodes that cannot hear each other and announce within it collide at a node between
+/// them.
+///
+/// # Safety
+/// `node` NULL or a live handle; `out_ms` NULL or valid for writes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_secure_node_announcement_airtime(
+    node: *const airswarm_secure_node,
+    out_ms: *mut u64,
+) -> airswarm_result {
+    guard(|| {
+        // SAFETY: caller contract on `node`.
+        let n = unsafe { const_ref(node)? };
+        let ms = n.node.announcement_airtime().as_millis();
+        // SAFETY: caller contract on `out_ms`.
+        unsafe { put(out_ms, ms) }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

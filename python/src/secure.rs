@@ -551,6 +551,15 @@ impl SecureNode {
             .map_err(secure_err)
     }
 
+    /// How long this node's announcement (with its current name) takes on the air, every
+    /// frame back to back, in milliseconds: spread announcements over several of these
+    /// (`airswarm node` draws each unprompted one at a random point of eight), so that two
+    /// nodes that cannot hear each other do not collide at a node between them.
+    #[getter]
+    fn announcement_airtime_ms(&self) -> u64 {
+        self.inner.announcement_airtime().as_millis()
+    }
+
     /// Send `payload` to `dst`: sealed with channel 0 for `airswarm.BROADCAST` (plaintext
     /// with no channel joined), else in a session with the one pinned key at `dst`.
     /// Returns the message id, or `AwaitingSession(ticket)` when the session is being set

@@ -55,6 +55,20 @@ def test_announcements_pin_keys_and_carry_signed_names():
     a.set_name(None)
 
 
+def test_announcement_airtime_is_the_frames_it_puts_on_the_air():
+    lora = airswarm.LoRaConfig(spreading_factor=9)
+    (a,) = nodes(1, lora=lora)
+    for name in (None, "a fairly long name"):
+        a.set_name(name)
+        a.announce(0)
+        frames = []
+        while (f := a.poll_transmit()) is not None:
+            frames.append(f)
+        assert len(frames) == 3
+        us = sum(lora.time_on_air_us(len(f)) for f in frames)
+        assert a.announcement_airtime_ms == -(-us // 1000), name
+
+
 def test_a_sealed_direct_message_waits_for_its_session():
     a, b = nodes(2)
     a.announce(0)

@@ -809,6 +809,28 @@ pub(super) mod testing {
         .unwrap()
     }
 
+    /// Fragment `index` of a 3-fragment broadcast from `src` (message `id`, full-sized
+    /// parts that reassemble), as relayed by `relay` after one hop.
+    pub(crate) fn fragment(src: u32, relay: u8, id: u32, index: u8) -> Vec<u8> {
+        let message = vec![0xab; 2 * wire::MAX_FRAGMENT_PAYLOAD + 10];
+        let chunk = crate::mesh::fragment::split(&message)
+            .nth(index.into())
+            .expect("three parts");
+        Header {
+            kind: Kind::Fragment,
+            want_ack: false,
+            hop_limit: 2,
+            relay,
+            dst: Address::BROADCAST,
+            fragment: Some((index, 3)),
+            ..*FrameView::parse(&data(src, relay, Address::BROADCAST, id, 1))
+                .expect("a frame")
+                .header()
+        }
+        .to_frame(chunk)
+        .expect("fits")
+    }
+
     /// Every frame the node sends from its next timer up to `until`, advancing the fake
     /// clock timer by timer (frames already in the outbox are the caller's to drain).
     pub(crate) fn run_until(node: &mut Node, until: Instant) -> Vec<(Instant, Vec<u8>)> {

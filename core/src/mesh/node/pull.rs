@@ -255,7 +255,7 @@ impl Node {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{data, events, node, run_until};
+    use super::super::testing::{data, events, fragment, node, run_until};
     use super::*;
 
     /// A broadcast from `src` naming `previous` as the latest other broadcast it has.
@@ -304,32 +304,6 @@ mod tests {
         assert!(n.wants.is_empty());
     }
 
-    /// Fragment `index` of a 3-fragment broadcast from `src`, as relayed by `relay`.
-    fn part(src: u32, relay: u8, id: u32, index: u8) -> Vec<u8> {
-        let message = vec![0xab; 2 * wire::MAX_FRAGMENT_PAYLOAD + 10];
-        let chunk = crate::mesh::fragment::split(&message)
-            .nth(index.into())
-            .unwrap()
-            .to_vec();
-        Header {
-            rnode_seq: 0,
-            kind: Kind::Fragment,
-            content: Content::Plain,
-            want_ack: false,
-            hop_limit: 2,
-            hop_start: 3,
-            attempt: 0,
-            relay,
-            next_hop: NO_NEXT_HOP,
-            dst: Address::BROADCAST,
-            src: Address(src),
-            id,
-            fragment: Some((index, 3)),
-        }
-        .to_frame(&chunk)
-        .unwrap()
-    }
-
     fn pulls_in(sent: &[(Instant, Vec<u8>)]) -> Vec<(Instant, Header)> {
         sent.iter()
             .filter_map(|(t, f)| {
@@ -344,7 +318,7 @@ mod tests {
         let mut n = node(0x10, Strategy::Airswarm);
         let grace = PULL_GRACE_WINDOWS * n.max_relay_delay_ms();
         // The first two fragments collided here; the last one came through 0x21.
-        n.handle_frame(Instant(0), &part(0x77, 0x21, 5, 2), -60.0, 5.0)
+        n.handle_frame(Instant(0), &fragment(0x77, 0x21, 5, 2), -60.0, 5.0)
             .unwrap();
         assert_eq!(n.wants.len(), 1);
         let pulls = pulls_in(&run_until(&mut n, Instant(grace)));
@@ -356,8 +330,13 @@ mod tests {
         );
         // Its answer (the frames it kept, sent one hop) completes the message: no more pulls.
         for i in 0..2 {
-            n.handle_frame(Instant(grace + 500), &part(0x77, 0x21, 5, i), -60.0, 5.0)
-                .unwrap();
+            n.handle_frame(
+                Instant(grace + 500),
+                &fragment(0x77, 0x21, 5, i),
+                -60.0,
+                5.0,
+            )
+            .unwrap();
         }
         assert!(
             events(&mut n)
@@ -375,7 +354,7 @@ mod tests {
         // of one broadcast relayed by different neighbours, or pulled, differ there.
         let mut n = node(0x10, Strategy::Airswarm);
         for (i, relay, names) in [(0u8, 0x21, 0x1111u16), (1, 0x22, 0x2222), (2, 0x21, 0x3333)] {
-            let mut f = part(0x77, relay, 5, i);
+            let mut f = fragment(0x77, relay, 5, i);
             wire::set_previous_broadcast(&mut f, Some(names));
             n.handle_frame(Instant(u64::from(i) * 100), &f, -60.0, 5.0)
                 .unwrap();
@@ -407,7 +386,7 @@ mod tests {
                 .count()
         };
         // Only the last part came: asked for the message, we keep quiet.
-        n.handle_frame(Instant(0), &part(0x77, 0x21, 5, 2), -60.0, 5.0)
+        n.handle_frame(Instant(0), &fragment(0x77, 0x21, 5, 2), -60.0, 5.0)
             .unwrap();
         let _ = run_until(&mut n, Instant(60_000));
         n.handle_frame(Instant(60_000), &pull(1), -60.0, 5.0)
@@ -415,7 +394,7 @@ mod tests {
         assert_eq!(answers(&mut n, 120_000), 0);
         // Whole: the pull draws every part we kept.
         for i in 0..2 {
-            n.handle_frame(Instant(120_000), &part(0x77, 0x21, 5, i), -60.0, 5.0)
+            n.handle_frame(Instant(120_000), &fragment(0x77, 0x21, 5, i), -60.0, 5.0)
                 .unwrap();
         }
         let _ = run_until(&mut n, Instant(180_000));
@@ -437,7 +416,7 @@ mod tests {
     fn the_rest_of_a_broadcast_waits_for_a_calm_channel() {
         let mut n = node(0x10, Strategy::Airswarm);
         let grace = PULL_GRACE_WINDOWS * n.max_relay_delay_ms();
-        n.handle_frame(Instant(0), &part(0x77, 0x21, 5, 2), -60.0, 5.0)
+        n.handle_frame(Instant(0), &fragment(0x77, 0x21, 5, 2), -60.0, 5.0)
             .unwrap();
         // Others fill the channel (well over a quarter of the last minute) until after
         // the grace.
@@ -483,7 +462,7 @@ mod tests {
         for i in 0..3u8 {
             let at = Instant(u64::from(i) * gap);
             assert!(pulls_in(&run_until(&mut n, at)).is_empty());
-            n.handle_frame(at, &part(0x77, 0x21, 5, i), -60.0, 5.0)
+            n.handle_frame(at, &fragment(0x77, 0x21, 5, i), -60.0, 5.0)
                 .unwrap();
         }
         assert!(n.wants.is_empty());
@@ -498,7 +477,7 @@ mod tests {
             let missing = message_tag(Address(0x77), 3);
             n.handle_frame(Instant(0), &naming(0x21, 1, missing), -60.0, 5.0)
                 .unwrap();
-            n.handle_frame(Instant(0), &part(0x78, 0x21, 5, 2), -60.0, 5.0)
+            n.handle_frame(Instant(0), &fragment(0x78, 0x21, 5, 2), -60.0, 5.0)
                 .unwrap();
             assert!(n.wants.is_empty() && n.kept.is_empty(), "{s}");
         }

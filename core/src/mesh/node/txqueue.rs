@@ -116,13 +116,7 @@ impl Node {
             _ => 0,
         };
         let msg = (header.src, header.id);
-        if let Some(ahead) = self
-            .pending
-            .iter()
-            .filter(|p| !p.relay && p.msg == msg && p.order < order)
-            .map(|p| p.due)
-            .max()
-        {
+        if let Some(ahead) = self.own_due_ahead(msg, order) {
             due = due.max(ahead);
         }
         self.pending.push(Pending {
@@ -237,6 +231,15 @@ impl Node {
         self.keep_fragment_order();
     }
 
+    /// When the last of our own frames of `msg` queued ahead of fragment `order` is due.
+    fn own_due_ahead(&self, msg: (Address, u32), order: u8) -> Option<Instant> {
+        self.pending
+            .iter()
+            .filter(|p| !p.relay && p.msg == msg && p.order < order)
+            .map(|p| p.due)
+            .max()
+    }
+
     /// Our own fragments of one message go in order: none is due before one queued ahead
     /// of it (see `enqueue_own`), also after their delays were drawn again.
     fn keep_fragment_order(&mut self) {
@@ -246,13 +249,7 @@ impl Node {
         own.sort_by_key(|&i| self.pending[i].order);
         for i in own {
             let (msg, order) = (self.pending[i].msg, self.pending[i].order);
-            if let Some(ahead) = self
-                .pending
-                .iter()
-                .filter(|p| !p.relay && p.msg == msg && p.order < order)
-                .map(|p| p.due)
-                .max()
-            {
+            if let Some(ahead) = self.own_due_ahead(msg, order) {
                 let p = &mut self.pending[i];
                 p.due = p.due.max(ahead);
             }
@@ -410,7 +407,7 @@ impl Node {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{data, node, run_until};
+    use super::super::testing::{self, data, node, run_until};
     use super::*;
     use crate::mesh::wire::Content;
 
@@ -856,34 +853,18 @@ mod tests {
         assert_eq!(n.stats().relays_cancelled, 1);
     }
 
-    /// Fragment `index` of 3 of a broadcast from 0x77, heard from 0x21 after one hop.
-    fn fragment(index: u8) -> Vec<u8> {
-        Header {
-            rnode_seq: 0,
-            kind: Kind::Fragment,
-            content: Content::Plain,
-            want_ack: false,
-            hop_limit: 2,
-            hop_start: 3,
-            attempt: 0,
-            relay: 0x21,
-            next_hop: NO_NEXT_HOP,
-            dst: Address::BROADCAST,
-            src: Address(0x77),
-            id: 5,
-            fragment: Some((index, 3)),
-        }
-        .to_frame(&[index; 100])
-        .unwrap()
-    }
-
     #[test]
     fn a_relay_of_a_fragment_waits_out_the_rest_of_the_sources_burst() {
         let full = |n: &Node| n.airtime_ms(wire::MAX_FRAME);
         let first_relay = |s: Strategy, index: u8| {
             let mut n = node(0x10, s);
-            n.handle_frame(Instant(0), &fragment(index), -60.0, -7.0)
-                .unwrap();
+            n.handle_frame(
+                Instant(0),
+                &testing::fragment(0x77, 0x21, 5, index),
+                -60.0,
+                -7.0,
+            )
+            .unwrap();
             let sent = run_until(&mut n, Instant(120_000));
             (sent.first().map(|(t, _)| t.0), full(&n))
         };

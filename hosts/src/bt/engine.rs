@@ -114,7 +114,31 @@ pub(crate) struct State {
     pub hash_failures: u32,
     dirty: bool,
     pub fatal: Option<String>,
-    peers_seen: BTreeSet<SocketAddr>,
+    peers_seen: SeenPeers,
+}
+
+/// Distinct peer addresses we connected to, for the summary: exact up to
+/// [`MAX_KNOWN_PEERS`] addresses, then each connection from an address not among them
+/// counts once more (a seed running for weeks meets peers without end, and keeping every
+/// address would grow without bound).
+#[derive(Debug, Default)]
+struct SeenPeers {
+    addrs: BTreeSet<SocketAddr>,
+    beyond: usize,
+}
+
+impl SeenPeers {
+    fn insert(&mut self, a: SocketAddr, max: usize) {
+        if self.addrs.len() < max {
+            self.addrs.insert(a);
+        } else if !self.addrs.contains(&a) {
+            self.beyond = self.beyond.saturating_add(1);
+        }
+    }
+
+    fn count(&self) -> usize {
+        self.addrs.len().saturating_add(self.beyond)
+    }
 }
 
 /// Addresses kept to dial, from trackers, the DHT and `--peer` (libtorrent's default
@@ -240,7 +264,7 @@ impl Inner {
             return None;
         }
         s.connected.insert(addr);
-        s.peers_seen.insert(addr);
+        s.peers_seen.insert(addr, MAX_KNOWN_PEERS);
         let k = s.next_key;
         s.next_key += 1;
         s.peers.insert(
@@ -347,7 +371,7 @@ impl Engine {
             hash_failures: 0,
             dirty: true,
             fatal: None,
-            peers_seen: BTreeSet::new(),
+            peers_seen: SeenPeers::default(),
         };
         let listener = TcpListener::bind(cfg.listen)
             .await
@@ -553,7 +577,7 @@ impl Engine {
             wasted_bytes: s.wasted,
             hash_failures: s.hash_failures,
             banned_peers: s.banned.iter().map(|a| a.to_string()).collect(),
-            peers_seen: s.peers_seen.len(),
+            peers_seen: s.peers_seen.count(),
             listen_port: self.listen_port,
         }
     }
@@ -770,5 +794,20 @@ mod tests {
             admit(&mut known, &connected, addr(port), now, 3);
         }
         assert_eq!(known.len(), 3);
+    }
+
+    #[test]
+    fn peers_seen_are_counted_without_keeping_every_address() {
+        let mut seen = SeenPeers::default();
+        for port in [1, 2, 1, 3, 2] {
+            seen.insert(addr(port), 3);
+        }
+        assert_eq!(seen.count(), 3, "distinct addresses, counted once each");
+        // Full: known addresses still count once, new ones are counted but not kept.
+        for port in [1, 4, 5, 3] {
+            seen.insert(addr(port), 3);
+        }
+        assert_eq!(seen.count(), 5);
+        assert_eq!(seen.addrs.len(), 3);
     }
 }

@@ -266,6 +266,11 @@ pub const SIM_REPORT_FIELDS: &[Field<SimReport>] = &[
     ),
     count!(
         SimReport,
+        sends_unfinished,
+        "Messages whose source still held frames of them, unsent, when the run ended (the duty cycle held them back)."
+    ),
+    count!(
+        SimReport,
         pulls,
         "Pulls sent (asks for a missed broadcast; airswarm only)."
     ),

@@ -148,10 +148,12 @@ fn counts_intervals_and_durations_have_limits() {
 #[test]
 fn payload_limits_account_for_sealing() {
     let check = |crypto: bool, direct_fraction: f64, max: usize| {
+        // (No duty cycle: at 1 % a message this long can never go out whole; see below.)
         let cfg = |payload| SimConfig {
             payload,
             crypto,
             direct_fraction,
+            duty_cycle_percent: 100.0,
             ..SimConfig::default()
         };
         cfg(max).validate().unwrap();
@@ -171,6 +173,23 @@ fn payload_limits_account_for_sealing() {
     check(true, 1.0, MAX_SESSION_PAYLOAD);
     assert_eq!(MAX_SESSION_PAYLOAD, 60_164);
     assert_eq!(MAX_CHANNEL_PAYLOAD, 60_155);
+    // Under EU868's 1 %, 36 s an hour: about 88 full frames at SF7.
+    let at = |payload| SimConfig {
+        payload,
+        crypto: false,
+        duty_cycle_percent: 1.0,
+        ..SimConfig::default()
+    };
+    at(20_000).validate().unwrap();
+    let e = at(MAX_MESSAGE).validate().unwrap_err();
+    assert!(
+        matches!(
+            e,
+            SimError::Mesh(MeshError::MessageOverDutyCycle { frames: 255, .. })
+        ),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("never go out whole"), "{e}");
 }
 
 #[test]

@@ -133,7 +133,9 @@ impl EndpointHandle for airswarm_node {
 /// The code for a mesh error, with its message recorded as the last error.
 pub(crate) fn mesh_code(e: &MeshError) -> airswarm_result {
     let code = match e {
-        MeshError::MessageTooLarge { .. } => AIRSWARM_ERR_MESSAGE_TOO_LARGE,
+        MeshError::MessageTooLarge { .. } | MeshError::MessageOverDutyCycle { .. } => {
+            AIRSWARM_ERR_MESSAGE_TOO_LARGE
+        }
         MeshError::SendToSelf => AIRSWARM_ERR_SEND_TO_SELF,
         MeshError::QueueFull { .. } => AIRSWARM_ERR_QUEUE_FULL,
         MeshError::Radio(_) | MeshError::FrameOverDutyCycle { .. } => AIRSWARM_ERR_RADIO_CONFIG,

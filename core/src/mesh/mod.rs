@@ -14,7 +14,7 @@ pub mod node;
 pub mod secure;
 pub use node::{
     AirswarmTuning, Event, MAX_COUNTER, MAX_FIRST_COUNTER, MeshError, Message, Node, NodeConfig,
-    NodeStats, Role, Strategy, check_frame_fits,
+    NodeStats, Role, Strategy, check_frame_fits, check_message_fits,
 };
 pub use secure::{
     Overhead, SecureConfig, SecureError, SecureEvent, SecureNode, Security, SendOutcome,

@@ -412,18 +412,18 @@ impl SimConfig {
         if self.payload < 4 {
             return Err(SimError::PayloadTooSmall { len: self.payload });
         }
-        // A frame longer on air than the duty cycle allows in an hour never goes: say so
-        // rather than simulate a mesh where no message is sent. (Sealing makes frames
-        // longer still; sends refused for that are counted in the report.)
-        let longest = if self.file.is_some() {
-            crate::mesh::wire::MAX_FRAME
-        } else {
-            crate::mesh::fragment::longest_frame(self.payload)
-        };
+        // A message (or, for a file, a frame) longer on air than the duty cycle allows in
+        // an hour never goes whole: say so rather than simulate a mesh where no message
+        // arrives. (Sealing makes messages longer still; sends refused for that are
+        // counted in the report.)
         let duty =
             crate::radio::DutyCycle::new(self.duty_cycle_percent, crate::radio::DUTY_CYCLE_WINDOW)
                 .map_err(|_| SimError::BadDutyCycle(self.duty_cycle_percent))?;
-        crate::mesh::check_frame_fits(&self.lora, &duty, longest)?;
+        if self.file.is_some() {
+            crate::mesh::check_frame_fits(&self.lora, &duty, crate::mesh::wire::MAX_FRAME)?;
+        } else {
+            crate::mesh::check_message_fits(&self.lora, &duty, self.payload)?;
+        }
         if self.hop_limit == 0 || self.hop_limit > MAX_HOP_LIMIT {
             return Err(MeshError::BadHopLimit(self.hop_limit.into()).into());
         }

@@ -313,6 +313,12 @@ impl Driven {
             Driven::Secure(n) => n.stats(),
         }
     }
+    pub(super) fn own_messages_queued(&self) -> usize {
+        match self {
+            Driven::Plain(n) => n.own_messages_queued(),
+            Driven::Secure(n) => n.own_messages_queued(),
+        }
+    }
 }
 
 #[cfg(test)]

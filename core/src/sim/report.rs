@@ -63,6 +63,9 @@ pub struct SimReport {
     /// Messages the source's node refused to send (a full send queue, or a frame longer
     /// on air than the duty cycle allows): lost, and counted in `intended_pairs`.
     pub sends_refused: u64,
+    /// Messages whose source still held frames of them, unsent, when the run ended (the
+    /// duty cycle held them back): they cannot have reached anyone whole.
+    pub sends_unfinished: u64,
     /// Pulls sent (asks for a missed broadcast; airswarm only), and frames sent to answer
     /// them. Both are counted in `transmissions` too.
     pub pulls: u64,
@@ -254,6 +257,11 @@ impl Simulator {
             collisions: self.stats_collisions,
             half_duplex_losses: self.stats_half_duplex,
             sends_refused: self.stats_refused,
+            sends_unfinished: self
+                .nodes
+                .iter()
+                .map(|sn| sn.node.own_messages_queued() as u64)
+                .sum(),
             pulls: self.nodes.iter().map(|sn| sn.node.stats().pulls_sent).sum(),
             pull_answers: self
                 .nodes

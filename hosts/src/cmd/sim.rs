@@ -69,6 +69,10 @@ pub struct SimArgs {
     /// Mean seconds between messages.
     #[arg(long, default_value_t = 10.0)]
     interval_s: f64,
+    /// Seconds the run goes on after the last message, for relays, retries and repairs
+    /// to finish (long messages under a low duty cycle need hours).
+    #[arg(long, default_value_t = 300.0)]
+    drain_s: f64,
     /// Print one JSON object (an array of four with --compare; `variant` names each row).
     #[arg(long)]
     json: bool,
@@ -187,6 +191,9 @@ impl SimArgs {
         if !(self.interval_s.is_finite() && self.interval_s >= 0.0) {
             bail!("--interval-s must be a non-negative number of seconds");
         }
+        if !(self.drain_s.is_finite() && self.drain_s >= 0.0) {
+            bail!("--drain-s must be a non-negative number of seconds");
+        }
         let mut lora = self.modem.apply(LoRaConfig {
             tx_power_dbm: self.tx_power,
             ..LoRaConfig::default()
@@ -216,6 +223,7 @@ impl SimArgs {
             hop_limit: self.hop_limit,
             direct_fraction: self.direct_percent / 100.0,
             interval_ms: (self.interval_s * 1000.0) as u64,
+            drain_ms: (self.drain_s * 1000.0) as u64,
             crypto: !self.no_crypto,
             announce: self.announce,
             link_asymmetry_db: self.asymmetry_db,
@@ -384,6 +392,16 @@ fn print_summary(reports: &[(SimReport, f64)]) -> Result<()> {
              sealed frame longer on air than the duty cycle allows) and count as lost",
             r.variant,
             r.sends_refused,
+            r.messages
+        )?;
+    }
+    for (r, _) in reports.iter().filter(|(r, _)| r.sends_unfinished > 0) {
+        outln!(
+            "{}: {} of {} messages still had frames queued at their source when the run \
+             ended (the duty cycle held them back): raise --drain-s, --duty-cycle or \
+             --interval-s, or send less",
+            r.variant,
+            r.sends_unfinished,
             r.messages
         )?;
     }

@@ -80,6 +80,12 @@ impl FloodPolicy for Airswarm {
             + rng.unit() * self.tuning.jitter_slots
     }
 
+    /// Anywhere within the jitter window: wide enough that two hidden neighbours whose
+    /// first sends overlapped rarely overlap again (a short frame is a few slots long).
+    fn resend_delay_slots(&self, rng: &mut Rng) -> f64 {
+        rng.unit() * self.tuning.jitter_slots
+    }
+
     /// Like the firmware, a flood relay whose time comes while the channel is busy stays
     /// queued and cancellable, so the copy being received can still cancel it. Frames no
     /// copy cancels (our own, hand-overs, their answers) go to the radio: redrawing them

@@ -205,7 +205,9 @@ impl FloodPolicy for Managed {
     }
 
     /// RadioInterface.cpp getTxDelayMsec: random(0, 2^CWsize) slots, CWsize = CWmin at low
-    /// channel utilisation.
+    /// channel utilisation. (A retransmission goes the same way: NextHopRouter.cpp
+    /// doRetransmissions → FloodingRouter::send → RadioLibInterface::send → setTransmitDelay,
+    /// so [`FloodPolicy::resend_delay_slots`] keeps its default.)
     fn own_delay_slots(&self, rng: &mut Rng) -> Option<f64> {
         Some(rng.below(1 << CW_MIN) as f64)
     }

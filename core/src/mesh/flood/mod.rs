@@ -232,6 +232,16 @@ pub trait FloodPolicy: fmt::Debug + Send + Sync {
         let _ = rng;
         None
     }
+
+    /// The delay, in contention slots, before our own flood goes out again when no
+    /// neighbour was heard passing it on (see [`Mechanisms::resend_unheard_broadcasts`]).
+    /// It must be drawn: the likeliest reason nobody passed it on is that it collided
+    /// with a frame sent at the same moment by a node we cannot hear, and that node's
+    /// own resend comes after the same fixed wait, so without a fresh draw the two
+    /// collide again. By default the delay of our own frames.
+    fn resend_delay_slots(&self, rng: &mut Rng) -> f64 {
+        self.own_delay_slots(rng).unwrap_or(0.0)
+    }
 }
 
 /// Link quality in [0, 1]: 0 at or below [`SNR_MIN_DB`], 1 at or above [`SNR_MAX_DB`].

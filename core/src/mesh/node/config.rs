@@ -44,6 +44,16 @@ pub enum MeshError {
         percent: f64,
         window_s: u64,
     },
+    /// Every frame of the message fits the duty cycle, but not all of them in one window:
+    /// the source would send part and wait up to a window for the rest, longer than any
+    /// receiver keeps a partial message.
+    MessageOverDutyCycle {
+        len: usize,
+        frames: usize,
+        airtime_ms: u64,
+        percent: f64,
+        window_s: u64,
+    },
 }
 
 impl fmt::Display for MeshError {
@@ -117,6 +127,20 @@ impl fmt::Display for MeshError {
                 *airtime_ms as f64 / 1000.0,
                 *window_s as f64 * percent / 100.0
             ),
+            MeshError::MessageOverDutyCycle {
+                len,
+                frames,
+                airtime_ms,
+                percent,
+                window_s,
+            } => write!(
+                f,
+                "a {len}-byte message is {frames} frames, {:.1} s on air, more than the {percent} % \
+                 duty cycle allows in {window_s} s ({:.1} s): it could never go out whole; send it \
+                 in parts, or as a file (shared piece by piece)",
+                *airtime_ms as f64 / 1000.0,
+                *window_s as f64 * percent / 100.0
+            ),
         }
     }
 }
@@ -136,6 +160,33 @@ pub fn check_frame_fits(
     }
     Err(MeshError::FrameOverDutyCycle {
         frame_len,
+        airtime_ms: airtime_us.div_ceil(1000),
+        percent: duty.percent(),
+        window_s: duty.window().as_millis() / 1000,
+    })
+}
+
+/// Refuse a message of `len` bytes whose frames could never go out whole: one frame
+/// longer on air than the duty cycle allows in its window ([`check_frame_fits`]), or all
+/// of them together longer than that. (A source that waits for the budget between the
+/// parts of a message leaves its receivers holding the first parts past their
+/// reassembly timeout.)
+pub fn check_message_fits(
+    lora: &LoRaConfig,
+    duty: &crate::radio::DutyCycle,
+    len: usize,
+) -> Result<(), MeshError> {
+    check_frame_fits(lora, duty, crate::mesh::fragment::longest_frame(len))?;
+    let mut airtime_us = 0u64;
+    for l in crate::mesh::fragment::frame_lengths(len) {
+        airtime_us = airtime_us.saturating_add(lora.time_on_air_us(l)?);
+    }
+    if duty.can_ever_send(airtime_us) {
+        return Ok(());
+    }
+    Err(MeshError::MessageOverDutyCycle {
+        len,
+        frames: crate::mesh::fragment::frame_count(len),
         airtime_ms: airtime_us.div_ceil(1000),
         percent: duty.percent(),
         window_s: duty.window().as_millis() / 1000,

@@ -21,7 +21,7 @@ mod txqueue;
 
 use super::flood::{CopyHeard, FloodPolicy};
 pub use super::flood::{Role, Strategy};
-pub use config::{AirswarmTuning, MeshError, NodeConfig, check_frame_fits};
+pub use config::{AirswarmTuning, MeshError, NodeConfig, check_frame_fits, check_message_fits};
 pub use counter::{MAX_COUNTER, MAX_FIRST_COUNTER};
 use coverage::Coverage;
 pub use event::{Event, Message, NodeStats};
@@ -735,9 +735,17 @@ impl Node {
                 wire::set_route(&mut frame, self.cfg.address.low_byte(), NO_NEXT_HOP);
                 self.stats.route_fallbacks += 1;
             }
+            // Our own flood heard by nobody: sent again after a fresh draw (see
+            // `FloodPolicy::resend_delay_slots`); a hand-over is repeated at once.
+            let due = if w.next_hop == NO_NEXT_HOP {
+                let slots = self.policy.resend_delay_slots(&mut self.rng);
+                now + Duration::from_millis((slots * self.slot_ms()) as u64)
+            } else {
+                now
+            };
             self.pending.push(Pending {
                 handoffs: w.handoffs,
-                ..Pending::handed(now, frame, w.key, w.msg, true)
+                ..Pending::handed(due, frame, w.key, w.msg, true)
             });
         }
         self.children

@@ -94,7 +94,7 @@ impl Node {
             return Err(MeshError::SendToSelf.into());
         }
         let frames = fragment::frame_count(len);
-        check_frame_fits(&self.cfg.lora, &self.duty, fragment::longest_frame(len))?;
+        check_message_fits(&self.cfg.lora, &self.duty, len)?;
         if !dst.is_broadcast() && self.outstanding.len() >= self.cfg.max_queue {
             // Each unacknowledged message keeps its payload for retries: bound them too.
             return Err(MeshError::QueueFull {

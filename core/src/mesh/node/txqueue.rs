@@ -83,6 +83,27 @@ impl Pending {
 pub(super) const DESIGNATED_JITTER_SLOTS: f64 = 8.0;
 
 impl Node {
+    /// Our own messages with frames still queued, not yet on the air (held by the duty
+    /// cycle, a busy channel or their delays).
+    pub fn own_messages_queued(&self) -> usize {
+        let me = self.cfg.address;
+        // (Data and fragments only: ACKs, NACKs and pulls are ours too, but no message.)
+        let mut msgs: Vec<u32> = self
+            .pending
+            .iter()
+            .filter(|p| !p.relay)
+            .map(|p| &p.frame)
+            .chain(self.outbox.iter())
+            .filter_map(|f| {
+                let h = *FrameView::parse(f).ok()?.header();
+                (h.src == me && matches!(h.kind, Kind::Data | Kind::Fragment)).then_some(h.id)
+            })
+            .collect();
+        msgs.sort_unstable();
+        msgs.dedup();
+        msgs.len()
+    }
+
     /// Whether one more frame may be queued (own sends are refused beyond this, relays
     /// and repeats are dropped and counted).
     pub(super) fn queue_room(&self) -> bool {
@@ -231,6 +252,24 @@ impl Node {
         self.keep_fragment_order();
     }
 
+    /// Airtime of the other fragments of our own message `pending[pos]` still queued for
+    /// their first send (0 for a relay, a repeat or a single-frame message).
+    fn own_rest_airtime_us(&self, pos: usize) -> u64 {
+        let fragment = |q: &Pending| {
+            !q.relay && FrameView::parse(&q.frame).is_ok_and(|v| v.header().kind == Kind::Fragment)
+        };
+        let p = &self.pending[pos];
+        if !fragment(p) {
+            return 0;
+        }
+        self.pending
+            .iter()
+            .enumerate()
+            .filter(|&(i, q)| i != pos && q.msg == p.msg && fragment(q))
+            .map(|(_, q)| self.cfg.lora.time_on_air_us(q.frame.len()).unwrap_or(0))
+            .sum()
+    }
+
     /// When the last of our own frames of `msg` queued ahead of fragment `order` is due.
     fn own_due_ahead(&self, msg: (Address, u32), order: u8) -> Option<Instant> {
         self.pending
@@ -281,7 +320,12 @@ impl Node {
             }
             let airtime_ms = airtime_us.div_ceil(1000);
             let start = now.max(self.radio_free_at);
-            let allowed = self.duty.earliest_start(start, airtime_us);
+            // Our own message goes out whole or waits whole: the duty-cycle budget must
+            // hold the rest of it too (a part sent now and the rest an hour later would be
+            // forgotten by every receiver in between; `check_message_fits` refused any
+            // message that can never fit).
+            let burst_us = airtime_us.saturating_add(self.own_rest_airtime_us(pos));
+            let allowed = self.duty.earliest_start(start, burst_us);
             if allowed > start {
                 // Wait for the duty-cycle budget; everything else waits behind it too.
                 for p in self.pending.iter_mut().filter(|p| p.due <= now) {
@@ -506,6 +550,67 @@ mod tests {
         assert!(n.poll_transmit().is_some());
     }
 
+    /// SF7 at 125 kHz under a 1 % duty cycle: 36 s of airtime an hour, about 90 full frames.
+    fn eu_node(address: u32) -> Node {
+        Node::new(NodeConfig {
+            address: Address(address),
+            duty_cycle_percent: 1.0,
+            ..NodeConfig::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_message_that_could_never_go_out_whole_is_refused_at_send() {
+        let mut n = eu_node(0x10);
+        let err = n
+            .send(Instant(0), Address::BROADCAST, &[0; 60_000])
+            .unwrap_err();
+        let MeshError::MessageOverDutyCycle {
+            frames, airtime_ms, ..
+        } = err
+        else {
+            panic!("{err:?}");
+        };
+        assert_eq!(frames, 255);
+        assert!(airtime_ms > 36_000, "{airtime_ms}");
+        assert!(err.to_string().contains("never go out whole"), "{err}");
+        assert_eq!(n.queued_frames(), 0, "nothing half-queued");
+        // Two fifths of the budget fits.
+        n.send(Instant(0), Address::BROADCAST, &[0; 14_000])
+            .unwrap();
+    }
+
+    #[test]
+    fn a_message_waits_for_room_for_all_its_fragments() {
+        let mut n = eu_node(0x10);
+        let len = 14_000;
+        let frames = crate::mesh::fragment::frame_count(len);
+        let one_us: u64 = crate::mesh::fragment::frame_lengths(len)
+            .map(|l| n.cfg.lora.time_on_air_us(l).unwrap())
+            .sum();
+        n.send(Instant(0), Address::BROADCAST, &vec![1; len])
+            .unwrap();
+        let mut sent = run_until(&mut n, Instant(60_000));
+        assert_eq!(sent.len(), frames, "the first goes at once");
+        // What is left of the budget holds only part of a second one.
+        assert!(2 * one_us > 36_000_000 && one_us < 36_000_000);
+        n.send(Instant(60_000), Address::BROADCAST, &vec![2; len])
+            .unwrap();
+        sent.extend(run_until(&mut n, Instant(3 * 3_600_000)));
+        let second: Vec<Instant> = sent[frames..]
+            .iter()
+            .filter(|(_, f)| FrameView::parse(f).unwrap().header().src == Address(0x10))
+            .map(|(t, _)| *t)
+            .take(frames)
+            .collect();
+        assert_eq!(second.len(), frames);
+        // None before the first message's airtime leaves the window, then back to back.
+        assert!(second[0] >= Instant(3_600_000), "{:?}", second[0]);
+        let span = second[frames - 1].saturating_since(second[0]).as_millis();
+        assert!(span < one_us / 1000 + 5_000, "spread over {span} ms");
+    }
+
     #[test]
     fn a_relay_that_could_never_fit_the_duty_cycle_is_dropped_not_left_blocking() {
         let mut n = slow_node(0x10);
@@ -704,6 +809,61 @@ mod tests {
     }
 
     #[test]
+    fn an_unheard_broadcast_is_sent_again_after_a_fresh_draw() {
+        // Two hidden neighbours that sent at the same moment collided at everyone between
+        // them; after a fixed wait their resends would collide again. The gap between the
+        // send and its resend is drawn per node.
+        for s in [Strategy::Managed, Strategy::Airswarm] {
+            let gaps: Vec<u64> = (1..=8)
+                .map(|seed| {
+                    let mut n = Node::new(NodeConfig {
+                        address: Address(0x10),
+                        strategy: s,
+                        seed,
+                        ..NodeConfig::default()
+                    })
+                    .unwrap();
+                    n.handle_frame(
+                        Instant(0),
+                        &data(0x21, 0x21, Address(0x77), 1, 0),
+                        -60.0,
+                        5.0,
+                    )
+                    .unwrap();
+                    n.pending.clear();
+                    n.send(Instant(10), Address::BROADCAST, b"news").unwrap();
+                    let mut sent: Vec<(Instant, Vec<u8>)> =
+                        core::iter::from_fn(|| n.poll_transmit())
+                            .map(|f| (Instant(10), f))
+                            .collect();
+                    sent.extend(run_until(&mut n, Instant(600_000)));
+                    let own: Vec<Instant> = sent
+                        .iter()
+                        .filter(|(_, f)| FrameView::parse(f).unwrap().header().src == Address(0x10))
+                        .map(|(t, _)| *t)
+                        .collect();
+                    assert!(own.len() >= 2, "{s}: {own:?}");
+                    own[1].saturating_since(own[0]).as_millis()
+                })
+                .collect();
+            let mut distinct = gaps.clone();
+            distinct.sort_unstable();
+            distinct.dedup();
+            assert!(distinct.len() >= 4, "{s}: resend gaps {gaps:?}");
+            if s == Strategy::Airswarm {
+                // Spread over the jitter window, many frames long (Meshtastic's own draw,
+                // 8 slots, is about one short frame).
+                let frame_ms = NodeConfig::default().lora.time_on_air_us(40).unwrap() / 1000;
+                let spread = distinct[distinct.len() - 1] - distinct[0];
+                assert!(
+                    spread > 3 * frame_ms,
+                    "{s}: gaps {gaps:?}, frame {frame_ms} ms"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn an_unheard_direct_flood_is_sent_again_in_the_relay_window_under_airswarm_only() {
         // (strategy, a neighbour heard before the send, heard only after it, a relay of it
         // heard, own sends before the end-to-end retry is due)
@@ -761,9 +921,11 @@ mod tests {
                 "{s} before {before} after {after} relayed {relayed}: {own_sent:?}"
             );
             if let Some((t1, again)) = own_sent.get(1) {
-                // The same frame (a copy for relays' duplicate caches), within the window.
+                // The same frame (a copy for relays' duplicate caches), within the window
+                // and the resend's own draw.
                 assert_eq!(again, &first);
-                let window = 3 * n.airtime_ms(first.len()) + n.max_relay_delay_ms();
+                let draw = (AirswarmTuning::default().jitter_slots * n.slot_ms()) as u64;
+                let window = 3 * n.airtime_ms(first.len()) + n.max_relay_delay_ms() + draw;
                 assert!(t1.saturating_since(t0).as_millis() <= window, "{s}: {t1:?}");
             }
         }

@@ -191,6 +191,11 @@ impl SecureNode {
         self.node.stats()
     }
 
+    /// Our own messages with frames still queued ([`Node::own_messages_queued`]).
+    pub fn own_messages_queued(&self) -> usize {
+        self.node.own_messages_queued()
+    }
+
     /// Take on another Meshtastic role ([`Node::set_role`]).
     pub fn set_role(&mut self, role: crate::mesh::Role) {
         self.node.set_role(role);

@@ -103,6 +103,17 @@ void node(void) {
     airswarm_node_free(slow);
     EXPECT(airswarm_lora_config_set_bandwidth_hz(lc, 125000), AIRSWARM_OK);
     EXPECT(airswarm_node_config_set_lora(cfg, lc), AIRSWARM_OK);
+    /* SF12 at 125 kHz under 1 %: a full frame is about 9 s on air, so five (a 1000-byte
+     * message) never go out whole within 36 s an hour; three (600 bytes) do. */
+    {
+      static const uint8_t msg1000[1000];
+      EXPECT(airswarm_node_new(cfg, &slow), AIRSWARM_OK);
+      EXPECT(airswarm_node_send(slow, 0, AIRSWARM_BROADCAST, msg1000, sizeof msg1000, &slow_id),
+             AIRSWARM_ERR_MESSAGE_TOO_LARGE);
+      EXPECT_MESSAGE("never go out whole");
+      EXPECT(airswarm_node_send(slow, 0, AIRSWARM_BROADCAST, msg1000, 600, &slow_id), AIRSWARM_OK);
+      airswarm_node_free(slow);
+    }
     EXPECT(airswarm_node_config_set_duty_cycle_percent(cfg, 100.0), AIRSWARM_OK);
     airswarm_lora_config_free(lc);
   }

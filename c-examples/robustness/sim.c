@@ -154,6 +154,14 @@ void sim_limits(void) {
   EXPECT_MESSAGE("direct share 150 % must be between 0 and 100");
   EXPECT(airswarm_sim_config_set_direct_percent(cfg, NAN), AIRSWARM_ERR_SIM_CONFIG);
   EXPECT(airswarm_sim_config_set_direct_percent(NULL, 1.0), AIRSWARM_ERR_NULL);
+  /* At a 1 % duty cycle a message this long never goes out whole (255 frames, 101.6 s
+   * on air, against 36 s an hour); without a limit it would. */
+  EXPECT(airswarm_sim_config_set_payload(cfg, 60000), AIRSWARM_OK);
+  EXPECT(airswarm_sim_config_set_duty_cycle_percent(cfg, 1.0), AIRSWARM_OK);
+  EXPECT(airswarm_sim_config_validate(cfg), AIRSWARM_ERR_SIM_CONFIG);
+  EXPECT_MESSAGE("never go out whole");
+  EXPECT(airswarm_sim_config_set_duty_cycle_percent(cfg, 100.0), AIRSWARM_OK);
+  EXPECT(airswarm_sim_config_validate(cfg), AIRSWARM_OK);
   /* Sealing costs bytes: with crypto the maximum is lower, and the message says so. */
   EXPECT(airswarm_sim_config_set_crypto(cfg, 1), AIRSWARM_OK);
   EXPECT(airswarm_sim_config_set_payload(cfg, 60164), AIRSWARM_OK);

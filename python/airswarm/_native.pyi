@@ -184,6 +184,8 @@ class SimResult:
     @property
     def sends_refused(self) -> int: ...
     @property
+    def sends_unfinished(self) -> int: ...
+    @property
     def pulls(self) -> int: ...
     @property
     def pull_answers(self) -> int: ...
@@ -245,6 +247,7 @@ class Simulator:
         hop_limit: int = 7,
         direct_percent: float = 0.0,
         interval_s: float = 10.0,
+        drain_s: float = 300.0,
         crypto: bool = False,
         announce: bool = False,
         record_messages: bool = False,
@@ -257,8 +260,9 @@ class Simulator:
         `airswarm sim --duty-cycle`, C's `_set_duty_cycle_percent` and `Node`. The modem is
         either `lora=` or `sf`/`bw_khz`/`cr`/`tx_power` (defaults SF7, 125 kHz, 4/5,
         14 dBm), not both. Counts, intervals and payloads are checked against the
-        simulator's limits (10^6 messages, a one-day interval, a payload that fits once
-        sealed); every mistake is a ConfigError."""
+        simulator's limits (10^6 messages, a one-day interval, a seven-day `drain_s`, a
+        payload that fits once sealed and, all its frames together, the duty cycle);
+        every mistake is a ConfigError."""
     def positions(self) -> list[tuple[float, float]]: ...
     def run(self) -> SimResult: ...
 

@@ -310,7 +310,7 @@ pub struct Simulator {
 #[pymethods]
 impl Simulator {
     #[new]
-    #[pyo3(signature = (*, nodes=Wide(40), area_m=None, seed=Wide(1), messages=Wide(20), payload=Wide(32), strategy="airswarm", sf=None, bw_khz=None, cr=None, tx_power=None, duty_cycle=1.0, hop_limit=Wide(7), direct_percent=0.0, interval_s=10.0, crypto=false, announce=false, record_messages=false, lora=None, file_kib=None, file_mode="swarm", liars=Wide(0)), text_signature = "(*, nodes=40, area_m=None, seed=1, messages=20, payload=32, strategy='airswarm', sf=None, bw_khz=None, cr=None, tx_power=None, duty_cycle=1.0, hop_limit=7, direct_percent=0.0, interval_s=10.0, crypto=False, announce=False, record_messages=False, lora=None, file_kib=None, file_mode='swarm', liars=0)")]
+    #[pyo3(signature = (*, nodes=Wide(40), area_m=None, seed=Wide(1), messages=Wide(20), payload=Wide(32), strategy="airswarm", sf=None, bw_khz=None, cr=None, tx_power=None, duty_cycle=1.0, hop_limit=Wide(7), direct_percent=0.0, interval_s=10.0, drain_s=300.0, crypto=false, announce=false, record_messages=false, lora=None, file_kib=None, file_mode="swarm", liars=Wide(0)), text_signature = "(*, nodes=40, area_m=None, seed=1, messages=20, payload=32, strategy='airswarm', sf=None, bw_khz=None, cr=None, tx_power=None, duty_cycle=1.0, hop_limit=7, direct_percent=0.0, interval_s=10.0, drain_s=300.0, crypto=False, announce=False, record_messages=False, lora=None, file_kib=None, file_mode='swarm', liars=0)")]
     #[allow(clippy::too_many_arguments)]
     fn new(
         nodes: Wide,
@@ -327,6 +327,7 @@ impl Simulator {
         hop_limit: Wide,
         direct_percent: f64,
         interval_s: f64,
+        drain_s: f64,
         crypto: bool,
         announce: bool,
         record_messages: bool,
@@ -387,6 +388,7 @@ impl Simulator {
             direct_fraction: percent_to_fraction("direct share", direct_percent)
                 .map_err(errors::config)?,
             interval_ms: seconds_to_ms("mean interval", interval_s)?,
+            drain_ms: seconds_to_ms("drain time", drain_s)?,
             crypto,
             announce,
             record_messages,

@@ -187,6 +187,22 @@ def test_a_frame_the_duty_cycle_could_never_allow_is_refused_with_its_reason():
         airswarm.Simulator(nodes=5, sf=12, bw_khz=7.8)
     report = airswarm.Simulator(nodes=5, sf=12, bw_khz=7.8, payload=4, messages=2).run()
     assert report.sends_refused == 0
+    assert report.sends_unfinished == 0
+
+
+def test_a_message_the_duty_cycle_could_never_allow_whole_is_refused():
+    # SF7: 255 full frames are 101.6 s on air, 1 % of an hour is 36 s.
+    n = airswarm.Node(1, duty_cycle=1.0)
+    with pytest.raises(airswarm.MeshError, match="never go out whole"):
+        n.send(0, airswarm.BROADCAST, bytes(60_000))
+    n.send(0, airswarm.BROADCAST, bytes(14_000))  # two fifths of the budget fits
+    with pytest.raises(airswarm.ConfigError, match="never go out whole"):
+        airswarm.Simulator(nodes=5, payload=60_000)
+    # Four such messages every 10 s need more than an hour: the report says so.
+    r = airswarm.Simulator(nodes=3, payload=14_000, messages=4, drain_s=60).run()
+    assert r.sends_unfinished >= 1
+    with pytest.raises(airswarm.ConfigError, match="drain time"):
+        airswarm.Simulator(drain_s=-1)
 
 
 def _relay_of(frame: bytes, relay_addr: int) -> bytes:

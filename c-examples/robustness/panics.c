@@ -146,6 +146,7 @@ void panics(void) {
     EXPECT(airswarm_secure_node_new_for_tests(nc, id, NULL, 0, 0, seed, 32, &sn), AIRSWARM_ERR_PANIC);
     EXPECT(airswarm_secure_node_new(nc, id, NULL, 0, 0, &sn), AIRSWARM_ERR_PANIC);
     EXPECT(airswarm_secure_node_announce(sn, 1, &id32), AIRSWARM_ERR_PANIC);
+    EXPECT(airswarm_secure_node_announce_to(sn, 1, 2, &id32), AIRSWARM_ERR_PANIC);
     EXPECT(airswarm_secure_node_send(sn, 1, 2, buf, 1, &id32, NULL), AIRSWARM_ERR_PANIC);
     EXPECT(airswarm_secure_node_send_to(sn, 1, buf, 32, buf, 1, &id32, NULL), AIRSWARM_ERR_PANIC);
     {

@@ -213,6 +213,11 @@ void crypto(const char *pem_path) {
   uint64_t t;
   EXPECT(airswarm_secure_node_announce(NULL, 1, &mid), AIRSWARM_ERR_NULL);
   EXPECT(airswarm_secure_node_announce(n, 1, NULL), AIRSWARM_OK);
+  /* To one node: an answer to a newcomer. Not to ourselves. */
+  EXPECT(airswarm_secure_node_announce_to(NULL, 1, 5, &mid), AIRSWARM_ERR_NULL);
+  EXPECT(airswarm_secure_node_announce_to(n, 1, addr, &mid), AIRSWARM_ERR_SEND_TO_SELF);
+  EXPECT(airswarm_secure_node_announce_to(n, 1, 5, NULL), AIRSWARM_OK);
+  EXPECT(airswarm_secure_node_announce_to(n, 1, AIRSWARM_BROADCAST, &mid), AIRSWARM_OK);
   EXPECT(airswarm_secure_node_send(NULL, 1, 5, buf, 4, &mid, &ticket), AIRSWARM_ERR_NULL);
   EXPECT(airswarm_secure_node_send(n, 1, 5, NULL, 4, &mid, &ticket), AIRSWARM_ERR_NULL);
   EXPECT(airswarm_secure_node_send(n, 1, addr, buf, 4, &mid, &ticket), AIRSWARM_ERR_SEND_TO_SELF);

@@ -361,6 +361,41 @@ fn channel_broadcasts_are_sealed_and_readable_by_members_only() {
 }
 
 #[test]
+fn an_announcement_to_one_node_pins_the_key_there_only() {
+    // Node 2 is new: its ring is empty. Node 0 answers it directly, two hops away.
+    let mut line = Line::new(3, None);
+    line.nodes[2] = SecureNode::new(
+        SecureConfig::default(),
+        ids()[2].clone(),
+        Keyring::default(),
+        [2; 32],
+    )
+    .unwrap();
+    let (a, c) = (line.addr(0), line.addr(2));
+    line.nodes[0].announce_to(Instant(0), c).unwrap();
+    line.run(120_000);
+    assert!(
+        line.events[2]
+            .iter()
+            .any(|e| matches!(e, SecureEvent::PeerPinned { address, .. } if *address == a))
+    );
+    assert_eq!(line.nodes[2].keyring().get(a), Some(ids()[0].public()));
+    // Addressed to node 2: the relay passed it on, it was not delivered there.
+    assert!(!line.events[1].iter().any(|e| matches!(
+        e,
+        SecureEvent::Announced { .. } | SecureEvent::PeerPinned { .. }
+    )));
+    let relayed = line.sent(1, Content::Announce);
+    assert!(!relayed.is_empty());
+    assert!(
+        relayed
+            .iter()
+            .all(|f| FrameView::parse(f).unwrap().header().dst == c)
+    );
+    assert!(line.rejections(2).is_empty(), "{:?}", line.rejections(2));
+}
+
+#[test]
 fn announcements_pin_keys_and_conflicts_are_events() {
     let mut nodes: Vec<SecureNode> = (0..2)
         .map(|i| {

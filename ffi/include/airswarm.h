@@ -767,6 +767,18 @@ airswarm_result airswarm_secure_node_announce(airswarm_secure_node *node,
                                               uint64_t now_ms,
                                               uint32_t *out_id);
 
+// Sends this node's signed key announcement to `dst` alone (acknowledged and routed like a
+// direct message; `AIRSWARM_BROADCAST` floods it as `airswarm_secure_node_announce`
+// does): the way to answer a newcomer, who needs the key, without a flood to a mesh that
+// has it already.
+//
+// # Safety
+// `node` NULL or a live handle; `out_id` NULL or valid for writes (NULL allowed).
+airswarm_result airswarm_secure_node_announce_to(airswarm_secure_node *node,
+                                                 uint64_t now_ms,
+                                                 uint32_t dst,
+                                                 uint32_t *out_id);
+
 // Sends `len` bytes to `dst`, sealed in a session (direct) or with the channel (broadcast).
 // Sent now: `*out_id` holds the message id and `*out_ticket` is 0. The first message to a
 // peer starts a handshake instead: `*out_id` is 0 and `*out_ticket` a non-zero ticket; an

@@ -439,6 +439,35 @@ pub unsafe extern "C" fn airswarm_secure_node_announce(
     })
 }
 
+/// Sends this node's signed key announcement to `dst` alone (acknowledged and routed like a
+/// direct message; `AIRSWARM_BROADCAST` floods it as `airswarm_secure_node_announce`
+/// does): the way to answer a newcomer, who needs the key, without a flood to a mesh that
+/// has it already.
+///
+/// # Safety
+/// `node` NULL or a live handle; `out_id` NULL or valid for writes (NULL allowed).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airswarm_secure_node_announce_to(
+    node: *mut airswarm_secure_node,
+    now_ms: u64,
+    dst: u32,
+    out_id: *mut u32,
+) -> airswarm_result {
+    guard(|| {
+        // SAFETY: caller contract on `node`.
+        let n = unsafe { mut_ref(node)? };
+        let id = n
+            .node
+            .announce_to(Instant::from_millis(now_ms), Address(dst))
+            .map_err(|e| secure_code(&e))?;
+        if !out_id.is_null() {
+            // SAFETY: non-NULL, writable by the caller's contract.
+            unsafe { out_id.write(id) };
+        }
+        Ok(())
+    })
+}
+
 /// Writes a send outcome through the optional output pointers.
 ///
 /// # Safety

@@ -551,6 +551,16 @@ impl SecureNode {
             .map_err(secure_err)
     }
 
+    /// Send this node's signed public key to `dst` alone, acknowledged and routed like a
+    /// direct message (`airswarm.BROADCAST` floods it as `announce` does): the way to
+    /// answer a newcomer without a flood to a mesh that has the key already. Returns the
+    /// message id.
+    fn announce_to(&mut self, py: Python<'_>, now_ms: Int<u64>, dst: Int<u32>) -> PyResult<u32> {
+        let inner = &mut self.inner;
+        py.detach(|| inner.announce_to(Instant(now_ms.0), Address(dst.0)))
+            .map_err(secure_err)
+    }
+
     /// How long this node's announcement (with its current name) takes on the air, every
     /// frame back to back, in milliseconds: spread announcements over several of these
     /// (`airswarm node` draws each unprompted one at a random point of eight), so that two

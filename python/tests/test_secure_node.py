@@ -55,6 +55,16 @@ def test_announcements_pin_keys_and_carry_signed_names():
     a.set_name(None)
 
 
+def test_an_announcement_to_one_node_is_pinned_there_not_on_the_way():
+    a, b, c = nodes(3)
+    a.announce_to(0, c.address)  # two hops: b relays it
+    run = airswarm.Mesh([a, b, c], links=LINE).run()
+    assert [p.address for p in of(airswarm.PeerPinned, run.events_of(2))] == [a.address]
+    assert of(airswarm.PeerPinned, run.events_of(1)) == []
+    with pytest.raises(airswarm.MeshError, match="itself"):
+        a.announce_to(0, a.address)
+
+
 def test_announcement_airtime_is_the_frames_it_puts_on_the_air():
     lora = airswarm.LoRaConfig(spreading_factor=9)
     (a,) = nodes(1, lora=lora)

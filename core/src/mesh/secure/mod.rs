@@ -352,14 +352,22 @@ impl SecureNode {
 
     /// Broadcast our self-signed public key.
     pub fn announce(&mut self, now: Instant) -> Result<u32, SecureError> {
+        self.announce_to(now, Address::BROADCAST)
+    }
+
+    /// Send our self-signed public key to `dst` alone (acknowledged and routed like any
+    /// direct message), or to everyone with [`Address::BROADCAST`]. The way to answer a
+    /// newcomer's announcement: it needs our key, the rest of the mesh has it already,
+    /// and a flood answering every newcomer from every node costs the mesh a flood per
+    /// node per newcomer (Meshtastic answers a NodeInfo that wants a response directly,
+    /// NodeInfoModule.cpp).
+    pub fn announce_to(&mut self, now: Instant, dst: Address) -> Result<u32, SecureError> {
         let seq = now.as_millis().max(1);
         let ann = match &self.name {
             Some(name) => Announcement::sign_named(&self.identity, seq, name, &mut self.rng)?,
             None => Announcement::sign(&self.identity, seq, &mut self.rng)?,
         };
-        let id = self
-            .node
-            .send_content(now, Address::BROADCAST, Content::Announce, &ann)?;
+        let id = self.node.send_content(now, dst, Content::Announce, &ann)?;
         self.pump(now);
         Ok(id)
     }
@@ -665,7 +673,7 @@ impl SecureNode {
         let to_me = m.dst == self.address();
         let aad = wire::aad(m.content, to_me, m.dst, m.src, m.id);
         match (m.content, to_me) {
-            (Content::Announce, false) => match Announcement::verify(&m.payload) {
+            (Content::Announce, _) => match Announcement::verify(&m.payload) {
                 Ok(v) if v.identity.address() != m.src => {
                     self.reject(m.src, "announcement for a different address")
                 }

@@ -8,7 +8,7 @@
 mod files;
 mod requests;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use airswarm_core::crypto::{ChannelKey, Fingerprint, Identity, Keyring};
@@ -140,8 +140,10 @@ pub struct Runtime {
     /// By session ticket (waiting for a handshake).
     awaiting: BTreeMap<u64, Outgoing>,
     next_announce: Instant,
-    /// An extra announcement for a newcomer.
+    /// An extra announcement for newcomers, and whom it answers (at most
+    /// `DIRECT_ANSWERS + 1` kept: more than that is a crowd, answered with one flood).
     announce_soon: Option<Instant>,
+    answer_to: BTreeSet<Address>,
     announces: u32,
     /// Jitter for announcement times (seeded from the OS generator like the node).
     rng: airswarm_core::rng::Rng,
@@ -219,6 +221,12 @@ fn err(id: &Option<Value>, message: impl std::fmt::Display) -> Value {
 /// back to back (two nodes that cannot hear each other collide at a node between them
 /// when their announcements overlap: at random points of this window one time in four),
 /// and never under 3 s. At SF7/125 kHz a three-frame announcement takes 0.93 s.
+/// Newcomers answered with our key addressed to each of them; more at once get one flood.
+/// Everyone else already has our key, so a flood answering one newcomer costs a relay
+/// from every node, where an addressed answer costs one frame set per hop to it; but a
+/// whole mesh powering up pins many newcomers at once, and one flood serves them all.
+const DIRECT_ANSWERS: usize = 3;
+
 fn announce_spread_ms(node: &SecureNode) -> u64 {
     (8 * node.announcement_airtime().as_millis()).max(3_000)
 }
@@ -316,6 +324,7 @@ impl Runtime {
             // long: nodes started together (a power cut ending) do not all announce at once.
             next_announce: Instant(now.as_millis() + 200 + rng.below(first_spread)),
             announce_soon: None,
+            answer_to: BTreeSet::new(),
             announces: 0,
             rng,
             internal_tx,
@@ -427,8 +436,21 @@ impl Runtime {
         }
         let soon_due = self.announce_soon.is_some_and(|t| t <= now);
         if soon_due || self.next_announce <= now {
-            if let Err(e) = self.node.announce(now) {
-                tracing::warn!("cannot announce: {e}");
+            // A few newcomers get our key addressed to them; a crowd of them, or our
+            // regular announcement, one flood to everyone.
+            let answers = std::mem::take(&mut self.answer_to);
+            let to: Vec<Address> = if self.next_announce <= now
+                || answers.is_empty()
+                || answers.len() > DIRECT_ANSWERS
+            {
+                vec![Address::BROADCAST]
+            } else {
+                answers.into_iter().collect()
+            };
+            for dst in to {
+                if let Err(e) = self.node.announce_to(now, dst) {
+                    tracing::warn!("cannot announce to {dst}: {e}");
+                }
             }
             self.announce_soon = None;
         }
@@ -643,6 +665,9 @@ impl Runtime {
                 // (Apart from the regular schedule, which it does not push back.)
                 if soon < self.next_announce {
                     self.announce_soon = Some(self.announce_soon.map_or(soon, |t| t.min(soon)));
+                    if self.answer_to.len() <= DIRECT_ANSWERS {
+                        self.answer_to.insert(address);
+                    }
                 }
                 tracing::info!("pinned the key of {address}: {fingerprint}");
                 self.reannounce_shared(now)?;

@@ -424,19 +424,8 @@ pub unsafe extern "C" fn airswarm_secure_node_announce(
     now_ms: u64,
     out_id: *mut u32,
 ) -> airswarm_result {
-    guard(|| {
-        // SAFETY: caller contract on `node`.
-        let n = unsafe { mut_ref(node)? };
-        let id = n
-            .node
-            .announce(Instant::from_millis(now_ms))
-            .map_err(|e| secure_code(&e))?;
-        if !out_id.is_null() {
-            // SAFETY: non-NULL, writable by the caller's contract.
-            unsafe { out_id.write(id) };
-        }
-        Ok(())
-    })
+    // SAFETY: the same contract.
+    unsafe { airswarm_secure_node_announce_to(node, now_ms, Address::BROADCAST.0, out_id) }
 }
 
 /// Sends this node's signed key announcement to `dst` alone (acknowledged and routed like a

@@ -45,6 +45,17 @@ pub fn frame_lengths(len: usize) -> impl ExactSizeIterator<Item = usize> {
     })
 }
 
+/// How long a payload of `len` bytes takes on the air under `lora`, every frame of it
+/// ([`frame_lengths`]) back to back, in microseconds.
+pub fn message_airtime_us(
+    lora: &crate::radio::LoRaConfig,
+    len: usize,
+) -> Result<u64, crate::radio::RadioError> {
+    frame_lengths(len).try_fold(0u64, |sum, l| {
+        Ok(sum.saturating_add(lora.time_on_air_us(l)?))
+    })
+}
+
 /// The fragment payloads of a long message, in order.
 pub fn split(payload: &[u8]) -> impl ExactSizeIterator<Item = &[u8]> {
     payload.chunks(MAX_FRAGMENT_PAYLOAD)

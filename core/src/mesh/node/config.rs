@@ -177,10 +177,7 @@ pub fn check_message_fits(
     len: usize,
 ) -> Result<(), MeshError> {
     check_frame_fits(lora, duty, crate::mesh::fragment::longest_frame(len))?;
-    let mut airtime_us = 0u64;
-    for l in crate::mesh::fragment::frame_lengths(len) {
-        airtime_us = airtime_us.saturating_add(lora.time_on_air_us(l)?);
-    }
+    let airtime_us = crate::mesh::fragment::message_airtime_us(lora, len)?;
     if duty.can_ever_send(airtime_us) {
         return Ok(());
     }

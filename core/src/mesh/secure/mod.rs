@@ -344,9 +344,7 @@ impl SecureNode {
     pub fn announcement_airtime(&self) -> Duration {
         let len = ANNOUNCE_LEN + self.name.as_ref().map_or(0, |n| 1 + n.len());
         let lora = &self.node.config().lora;
-        let us: u64 = super::fragment::frame_lengths(len)
-            .map(|l| lora.time_on_air_us(l).unwrap_or(0))
-            .sum();
+        let us = super::fragment::message_airtime_us(lora, len).unwrap_or(0);
         Duration::from_millis(us.div_ceil(1000))
     }
 

@@ -135,9 +135,7 @@ fn a_message_waits_for_room_for_all_its_fragments() {
     let mut n = eu_node(0x10);
     let len = 14_000;
     let frames = crate::mesh::fragment::frame_count(len);
-    let one_us: u64 = crate::mesh::fragment::frame_lengths(len)
-        .map(|l| n.cfg.lora.time_on_air_us(l).unwrap())
-        .sum();
+    let one_us = crate::mesh::fragment::message_airtime_us(&n.cfg.lora, len).unwrap();
     n.send(Instant(0), Address::BROADCAST, &vec![1; len])
         .unwrap();
     let mut sent = run_until(&mut n, Instant(60_000));
